@@ -1,0 +1,117 @@
+"""Exceptions and warnings raised by flowlab.
+
+The tree::
+
+    FlowlabError
+    ├── SchemaError             a frame does not follow the canonical flow schema
+    ├── ConfigError             bad or missing settings (connection, CLI, inventory file)
+    ├── DecodeError             bytes that are not what they claim to be
+    │   ├── PcapError           not a pcap/pcapng file, or a truncated one
+    │   └── SFlowError          an sFlow datagram that cannot be decoded at all
+    └── SourceError             a data source failed
+        ├── CollectorError      the live sFlow collector (socket, output directory)
+        ├── ElasticError        Elasticsearch (connection, auth, index, mapping)
+        │   ├── ElasticConnectionError
+        │   ├── ElasticAuthError
+        │   ├── IndexNotFoundError
+        │   └── UnknownLayoutError
+        └── KubernetesError     the Kubernetes API or an inventory file
+
+    FlowlabWarning
+    ├── SamplingWarning         mixed or missing sampling rates
+    └── DataLossWarning         datagrams or records were skipped or lost
+
+Errors say what was expected, what was found, and what to do. Third-party
+exceptions (elasticsearch, kubernetes) are translated into these at the edge
+where flowlab meets the library, with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectorError",
+    "ConfigError",
+    "DataLossWarning",
+    "DecodeError",
+    "ElasticAuthError",
+    "ElasticConnectionError",
+    "ElasticError",
+    "FlowlabError",
+    "FlowlabWarning",
+    "IndexNotFoundError",
+    "KubernetesError",
+    "PcapError",
+    "SFlowError",
+    "SamplingWarning",
+    "SchemaError",
+    "SourceError",
+    "UnknownLayoutError",
+]
+
+
+class FlowlabError(Exception):
+    """Base class of every error flowlab raises on purpose."""
+
+
+class SchemaError(FlowlabError):
+    """A frame does not follow the canonical flow schema (missing column, wrong dtype)."""
+
+
+class ConfigError(FlowlabError):
+    """Settings are missing or invalid (connection parameters, CLI arguments, files)."""
+
+
+class DecodeError(FlowlabError):
+    """Bytes could not be decoded."""
+
+
+class PcapError(DecodeError):
+    """A capture file is not pcap/pcapng, uses an unsupported link type, or is unreadable."""
+
+
+class SFlowError(DecodeError):
+    """An sFlow datagram could not be decoded (only raised by strict, single-datagram APIs)."""
+
+
+class SourceError(FlowlabError):
+    """A data source failed."""
+
+
+class CollectorError(SourceError):
+    """The live collector could not bind its socket or write its output."""
+
+
+class ElasticError(SourceError):
+    """Elasticsearch returned an error or could not be used."""
+
+
+class ElasticConnectionError(ElasticError):
+    """Elasticsearch could not be reached (DNS, refused connection, TLS, timeout)."""
+
+
+class ElasticAuthError(ElasticError):
+    """Elasticsearch refused the credentials (HTTP 401) or the permissions (HTTP 403)."""
+
+
+class IndexNotFoundError(ElasticError):
+    """No index matches the requested name or pattern."""
+
+
+class UnknownLayoutError(ElasticError):
+    """The documents of an index match none of the known field layouts (profiles)."""
+
+
+class KubernetesError(SourceError):
+    """The Kubernetes API or an inventory file could not be read."""
+
+
+class FlowlabWarning(UserWarning):
+    """Base class of flowlab's warnings."""
+
+
+class SamplingWarning(FlowlabWarning):
+    """Sampling rates are missing or mixed in a way that affects estimates."""
+
+
+class DataLossWarning(FlowlabWarning):
+    """Datagrams, samples or records were skipped or lost; the message says how many."""

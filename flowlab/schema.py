@@ -1,0 +1,423 @@
+"""The canonical flow schema: one Polars schema that every source produces.
+
+Every source (sFlow pcap, live collector, Elasticsearch, the demo) returns a
+frame with exactly these columns, in this order, with these dtypes; every
+analysis, graph and view consumes it. One row is one *flow record*: for sFlow
+and ElastiFlow that is one sampled packet, standing for ``sampling_rate``
+packets on the wire.
+
+Volume columns are **estimated totals** (the ElastiFlow ``flow.bytes`` /
+``flow.packets`` convention): a sampled packet counts as ``sampling_rate``
+packets and ``frame_length * sampling_rate`` bytes. The raw observation is
+kept beside the estimate in ``frame_length``. The scaling lives in one place,
+:func:`scale_expr`.
+
+Client/server orientation and service names follow ElastiFlow 3.x, so that
+answers match the Kibana dashboards; see :mod:`flowlab.services`.
+
+Examples
+--------
+>>> import flowlab.schema as fs
+>>> frame = fs.empty()
+>>> frame.columns[:4]
+['time', 'exporter', 'src_ip', 'dst_ip']
+>>> fs.validate(frame)
+>>> fs.FLOW_SCHEMA["bytes"]
+UInt64
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from flowlab.exceptions import SchemaError
+
+__all__ = [
+    "COUNTER_COLUMNS",
+    "COUNTER_SCHEMA",
+    "FLOW_COLUMNS",
+    "FLOW_SCHEMA",
+    "Column",
+    "conform",
+    "empty",
+    "empty_counters",
+    "scale_expr",
+    "validate",
+    "validate_counters",
+]
+
+TIME = pl.Datetime("ms", "UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical schema.
+
+    Attributes
+    ----------
+    name : str
+        Column name (stable: later work builds on it).
+    dtype : polars.DataType
+        Polars dtype.
+    meaning : str
+        What the value is.
+    sflow : str
+        Where the sFlow decoder takes it from (``""`` if derived or absent).
+    elastiflow : str
+        The ElastiFlow 3.x field it corresponds to (``""`` if none).
+    """
+
+    name: str
+    dtype: pl.DataType
+    meaning: str
+    sflow: str = ""
+    elastiflow: str = ""
+
+
+FLOW_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "time",
+        TIME,
+        "when the sample was received by the collector (UTC, ms)",
+        "collector clock",
+        "@timestamp",
+    ),
+    Column(
+        "exporter",
+        pl.String(),
+        "exporter (sFlow agent) address",
+        "datagram agent_address",
+        "node.ipaddr",
+    ),
+    Column(
+        "src_ip",
+        pl.String(),
+        "source IP, canonical text (IPv4 dotted, IPv6 RFC 5952)",
+        "sampled header / sampled_ipv4|6",
+        "flow.src_addr",
+    ),
+    Column(
+        "dst_ip", pl.String(), "destination IP, canonical text", "sampled header", "flow.dst_addr"
+    ),
+    Column(
+        "src_port",
+        pl.UInt16(),
+        "TCP/UDP/SCTP source port (null for other protocols)",
+        "sampled header",
+        "flow.src_port",
+    ),
+    Column(
+        "dst_port", pl.UInt16(), "TCP/UDP/SCTP destination port", "sampled header", "flow.dst_port"
+    ),
+    Column(
+        "protocol",
+        pl.UInt8(),
+        "IP protocol, IANA number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)",
+        "sampled header",
+        "flow.ip_protocol (name)",
+    ),
+    Column(
+        "bytes",
+        pl.UInt64(),
+        "estimated bytes: frame_length x sampling_rate",
+        "derived",
+        "flow.bytes",
+    ),
+    Column("packets", pl.UInt64(), "estimated packets: sampling_rate", "derived", "flow.packets"),
+    Column(
+        "sampling_rate",
+        pl.UInt32(),
+        "1-in-N sampling rate of the sample (1 = unsampled)",
+        "flow_sample sampling_rate",
+        "flow.sampling_interval",
+    ),
+    Column(
+        "frame_length",
+        pl.UInt32(),
+        "observed length of the sampled frame, bytes (unscaled)",
+        "sampled_header frame_length",
+        "sflow.frame_length",
+    ),
+    Column(
+        "ip_version",
+        pl.UInt8(),
+        "4 or 6 (null for non-IP frames)",
+        "sampled header",
+        "flow.ip_version",
+    ),
+    Column(
+        "tcp_flags",
+        pl.UInt16(),
+        "TCP flags bit-set (FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 "
+        "ECE=64 CWR=128 NS=256); null for non-TCP",
+        "sampled header",
+        "flow.tcp_flags (names)",
+    ),
+    Column("icmp_type", pl.UInt8(), "ICMP/ICMPv6 type (null otherwise)", "sampled header", ""),
+    Column("icmp_code", pl.UInt8(), "ICMP/ICMPv6 code (null otherwise)", "sampled header", ""),
+    Column(
+        "tos", pl.UInt8(), "IPv4 TOS byte / IPv6 traffic class", "sampled header", "flow.tos (DSCP)"
+    ),
+    Column("ttl", pl.UInt8(), "IPv4 TTL / IPv6 hop limit", "sampled header", "sflow.ip_ttl"),
+    Column(
+        "ethertype",
+        pl.UInt16(),
+        "Ethernet type of the sampled frame (after VLAN tags)",
+        "sampled header",
+        "sflow.eth_type",
+    ),
+    Column(
+        "vlan",
+        pl.UInt16(),
+        "802.1Q VLAN id (header tag, else extended switch src_vlan)",
+        "sampled header / extended_switch",
+        "flow.vlan",
+    ),
+    Column(
+        "src_mac",
+        pl.String(),
+        "source MAC, lower-case colon form",
+        "sampled header",
+        "flow.src_mac",
+    ),
+    Column("dst_mac", pl.String(), "destination MAC", "sampled header", "flow.dst_mac"),
+    Column(
+        "in_if",
+        pl.UInt32(),
+        "input interface (ifIndex; 0x3FFFFFFF = internal/unknown)",
+        "flow_sample input",
+        "flow.input_snmp",
+    ),
+    Column(
+        "out_if",
+        pl.UInt32(),
+        "output interface (ifIndex; 0x3FFFFFFF = internal/unknown; "
+        "top bits per sFlow: multiple/discard)",
+        "flow_sample output",
+        "flow.output_snmp",
+    ),
+    Column(
+        "sequence",
+        pl.UInt32(),
+        "datagram sequence number (per exporter/sub-agent)",
+        "datagram sequence_number",
+        "",
+    ),
+    Column(
+        "sub_agent_id",
+        pl.UInt32(),
+        "sFlow sub-agent id",
+        "datagram sub_agent_id",
+        "sflow.sub_agent_id",
+    ),
+    Column(
+        "sample_sequence",
+        pl.UInt32(),
+        "flow sample sequence number (per source id)",
+        "flow_sample sequence_number",
+        "",
+    ),
+    Column(
+        "source_id",
+        pl.UInt32(),
+        "data source index (ifIndex of the sampler)",
+        "flow_sample source_id index",
+        "sflow.source_id_index",
+    ),
+    Column(
+        "client_ip",
+        pl.String(),
+        "client side IP (ElastiFlow rule; null without ports)",
+        "derived",
+        "flow.client_addr",
+    ),
+    Column("server_ip", pl.String(), "server side IP", "derived", "flow.server_addr"),
+    Column("client_port", pl.UInt16(), "client side port", "derived", ""),
+    Column("service_port", pl.UInt16(), "server side port", "derived", "flow.service_port"),
+    Column(
+        "service_name",
+        pl.String(),
+        "service name of the server port: IANA name with "
+        "ElastiFlow/cloud overrides (etcd-client, kubernetes-api), else 'TCP/10250'",
+        "derived",
+        "flow.service_name (without ' (TCP/2379)')",
+    ),
+    Column(
+        "source",
+        pl.String(),
+        "where the row came from: 'sflow', 'pcap', 'demo', 'elasticsearch', ...",
+        "",
+        "event.type",
+    ),
+)
+
+FLOW_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in FLOW_COLUMNS})
+
+COUNTER_COLUMNS: tuple[Column, ...] = (
+    Column("time", TIME, "when the counter sample was received (UTC, ms)"),
+    Column("exporter", pl.String(), "exporter (sFlow agent) address"),
+    Column("sub_agent_id", pl.UInt32(), "sFlow sub-agent id"),
+    Column("sequence", pl.UInt32(), "datagram sequence number"),
+    Column("sample_sequence", pl.UInt32(), "counter sample sequence number"),
+    Column("source_id", pl.UInt32(), "data source index"),
+    Column("if_index", pl.UInt32(), "ifIndex"),
+    Column("if_type", pl.UInt32(), "ifType (IANA ifType, 6 = ethernetCsmacd)"),
+    Column("if_speed", pl.UInt64(), "ifSpeed, bits/s"),
+    Column("if_direction", pl.UInt32(), "0 unknown, 1 full-duplex, 2 half-duplex, 3 in, 4 out"),
+    Column("if_status", pl.UInt32(), "bit 0 admin up, bit 1 oper up"),
+    Column("in_octets", pl.UInt64(), "ifInOctets"),
+    Column("in_ucast_pkts", pl.UInt32(), "ifInUcastPkts"),
+    Column("in_multicast_pkts", pl.UInt32(), "ifInMulticastPkts"),
+    Column("in_broadcast_pkts", pl.UInt32(), "ifInBroadcastPkts"),
+    Column("in_discards", pl.UInt32(), "ifInDiscards"),
+    Column("in_errors", pl.UInt32(), "ifInErrors"),
+    Column("in_unknown_protos", pl.UInt32(), "ifInUnknownProtos"),
+    Column("out_octets", pl.UInt64(), "ifOutOctets"),
+    Column("out_ucast_pkts", pl.UInt32(), "ifOutUcastPkts"),
+    Column("out_multicast_pkts", pl.UInt32(), "ifOutMulticastPkts"),
+    Column("out_broadcast_pkts", pl.UInt32(), "ifOutBroadcastPkts"),
+    Column("out_discards", pl.UInt32(), "ifOutDiscards"),
+    Column("out_errors", pl.UInt32(), "ifOutErrors"),
+    Column("promiscuous_mode", pl.UInt32(), "ifPromiscuousMode"),
+    Column("dot3_alignment_errors", pl.UInt32(), "dot3StatsAlignmentErrors (ethernet record)"),
+    Column("dot3_fcs_errors", pl.UInt32(), "dot3StatsFCSErrors"),
+    Column("dot3_single_collision_frames", pl.UInt32(), "dot3StatsSingleCollisionFrames"),
+    Column("dot3_multiple_collision_frames", pl.UInt32(), "dot3StatsMultipleCollisionFrames"),
+    Column("dot3_sqe_test_errors", pl.UInt32(), "dot3StatsSQETestErrors"),
+    Column("dot3_deferred_transmissions", pl.UInt32(), "dot3StatsDeferredTransmissions"),
+    Column("dot3_late_collisions", pl.UInt32(), "dot3StatsLateCollisions"),
+    Column("dot3_excessive_collisions", pl.UInt32(), "dot3StatsExcessiveCollisions"),
+    Column("dot3_internal_mac_transmit_errors", pl.UInt32(), "dot3StatsInternalMacTransmitErrors"),
+    Column("dot3_carrier_sense_errors", pl.UInt32(), "dot3StatsCarrierSenseErrors"),
+    Column("dot3_frame_too_longs", pl.UInt32(), "dot3StatsFrameTooLongs"),
+    Column("dot3_internal_mac_receive_errors", pl.UInt32(), "dot3StatsInternalMacReceiveErrors"),
+    Column("dot3_symbol_errors", pl.UInt32(), "dot3StatsSymbolErrors"),
+    Column("source", pl.String(), "where the row came from"),
+)
+
+COUNTER_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COUNTER_COLUMNS})
+
+
+def empty() -> pl.DataFrame:
+    """Return an empty flow frame with the canonical schema.
+
+    Examples
+    --------
+    >>> empty().height
+    0
+    """
+    return pl.DataFrame(schema=FLOW_SCHEMA)
+
+
+def empty_counters() -> pl.DataFrame:
+    """Return an empty counters frame with the canonical counters schema."""
+    return pl.DataFrame(schema=COUNTER_SCHEMA)
+
+
+def _check(
+    frame: pl.DataFrame | pl.LazyFrame, schema: Mapping[str, pl.DataType], what: str
+) -> None:
+    got = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    problems: list[str] = []
+    missing = [name for name in schema if name not in got]
+    if missing:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    extra = [name for name in got if name not in schema]
+    if extra:
+        problems.append(f"unexpected columns: {', '.join(extra)}")
+    for name, dtype in schema.items():
+        if name in got and got[name] != dtype:
+            problems.append(f"column {name!r} has dtype {got[name]}, expected {dtype}")
+    if not problems and list(got) != list(schema):
+        problems.append("columns are not in canonical order (use flowlab.schema.conform)")
+    if problems:
+        msg = f"not a canonical {what} frame: " + "; ".join(problems)
+        raise SchemaError(msg)
+
+
+def validate(frame: pl.DataFrame | pl.LazyFrame) -> None:
+    """Check that `frame` follows the canonical flow schema exactly.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame or polars.LazyFrame
+        The frame to check.
+
+    Raises
+    ------
+    SchemaError
+        Naming every missing or unexpected column and every wrong dtype.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> validate(pl.DataFrame({"src_ip": ["10.0.0.1"]}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    flowlab.exceptions.SchemaError: not a canonical flow frame: missing columns: time, exporter, ...
+    """
+    _check(frame, FLOW_SCHEMA, "flow")
+
+
+def validate_counters(frame: pl.DataFrame | pl.LazyFrame) -> None:
+    """Check that `frame` follows the canonical counters schema exactly."""
+    _check(frame, COUNTER_SCHEMA, "counters")
+
+
+def conform(frame: pl.DataFrame, *, counters: bool = False) -> pl.DataFrame:
+    """Cast, order and complete `frame` into the canonical schema.
+
+    Columns the schema does not know raise :class:`SchemaError`; columns it
+    knows but `frame` lacks are added as nulls. Casts are strict: a value that
+    does not fit its dtype raises rather than silently becoming null.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = conform(pl.DataFrame({"src_ip": ["10.0.0.1"], "bytes": [1500]}))
+    >>> f.schema["bytes"], f["dst_ip"][0] is None
+    (UInt64, True)
+    """
+    schema = COUNTER_SCHEMA if counters else FLOW_SCHEMA
+    extra = [name for name in frame.columns if name not in schema]
+    if extra:
+        msg = f"unknown columns for the canonical schema: {', '.join(extra)}"
+        raise SchemaError(msg)
+    exprs = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            exprs.append(pl.col(name).cast(dtype, strict=True))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    try:
+        return frame.select(exprs)
+    except pl.exceptions.InvalidOperationError as exc:
+        msg = f"cannot cast to the canonical schema: {exc}"
+        raise SchemaError(msg) from exc
+
+
+def scale_expr(
+    frame_length: pl.Expr | str = "frame_length", sampling_rate: pl.Expr | str = "sampling_rate"
+) -> tuple[pl.Expr, pl.Expr]:
+    """Return the expressions for estimated ``bytes`` and ``packets``.
+
+    The one place where sampled observations become estimated totals: a
+    sampled packet stands for ``sampling_rate`` packets and
+    ``frame_length * sampling_rate`` bytes (ElastiFlow's rule; no other
+    correction is applied).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> b, p = scale_expr()
+    >>> pl.DataFrame({"frame_length": [100], "sampling_rate": [400]}).select(b, p).row(0)
+    (40000, 400)
+    """
+    fl = pl.col(frame_length) if isinstance(frame_length, str) else frame_length
+    sr = pl.col(sampling_rate) if isinstance(sampling_rate, str) else sampling_rate
+    nbytes = (fl.cast(pl.UInt64) * sr.cast(pl.UInt64)).alias("bytes")
+    npackets = sr.cast(pl.UInt64).alias("packets")
+    return nbytes, npackets

@@ -1,0 +1,311 @@
+"""Service names and client/server orientation (ElastiFlow 3.x rules).
+
+The port -> name table is package data (``flowlab/data/services.csv``): the
+IANA service-name registry plus the overrides ElastiFlow applies (TCP 2379
+``etcd-client``, 2380 ``etcd-server``, 6443 ``kubernetes-api``, 3000
+``grafana``, 53 ``dns``, ...). Extend it without editing the package with
+:func:`register` or the ``FLOWLAB_SERVICES`` environment variable (a CSV file
+with ``protocol,port,name`` columns).
+
+Orientation, decided per row exactly as ElastiFlow 3.x does it, and only when
+both ports are present:
+
+1. only SYN set (``tcp_flags == 2``) -> the destination is the server;
+2. exactly one port is a known service port for the protocol -> that side;
+3. otherwise the lower port is the server (ties -> destination).
+
+Examples
+--------
+>>> import polars as pl
+>>> from flowlab.services import orient_frame, service_name
+>>> service_name(2379), service_name(10250)
+('etcd-client', 'TCP/10250')
+>>> f = pl.DataFrame({"src_ip": ["10.0.0.5"], "dst_ip": ["10.0.0.9"], "src_port": [2379],
+...                   "dst_port": [51000], "protocol": [6], "tcp_flags": [24]})
+>>> orient_frame(f).select("client_ip", "server_ip", "service_port", "service_name").row(0)
+('10.0.0.9', '10.0.0.5', 2379, 'etcd-client')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from flowlab.exceptions import ConfigError
+
+__all__ = [
+    "PROTOCOL_NAMES",
+    "ServiceTable",
+    "default_table",
+    "orient",
+    "orient_frame",
+    "protocol_name",
+    "protocol_number",
+    "register",
+    "service_name",
+]
+
+#: IANA protocol keywords for the protocols a flow analyst meets; others print as ``UNKNOWN(n)``.
+PROTOCOL_NAMES: dict[int, str] = {
+    0: "HOPOPT",
+    1: "ICMP",
+    2: "IGMP",
+    4: "IPv4",
+    6: "TCP",
+    8: "EGP",
+    9: "IGP",
+    17: "UDP",
+    27: "RDP",
+    33: "DCCP",
+    41: "IPv6",
+    43: "IPv6-Route",
+    44: "IPv6-Frag",
+    46: "RSVP",
+    47: "GRE",
+    50: "ESP",
+    51: "AH",
+    58: "IPv6-ICMP",
+    59: "IPv6-NoNxt",
+    60: "IPv6-Opts",
+    88: "EIGRP",
+    89: "OSPFIGP",
+    94: "IPIP",
+    103: "PIM",
+    112: "VRRP",
+    115: "L2TP",
+    132: "SCTP",
+    136: "UDPLite",
+    137: "MPLS-in-IP",
+}
+_PROTO_BY_NAME = {v.upper(): k for k, v in PROTOCOL_NAMES.items()}
+_PROTO_BY_NAME.update({"ICMPV6": 58, "IPV6-ICMP": 58})
+_TRANSPORTS = {"tcp": 6, "udp": 17, "sctp": 132, "dccp": 33}
+
+
+def protocol_name(number: int | None) -> str | None:
+    """IANA keyword of an IP protocol number (``6`` -> ``'TCP'``; unknown -> ``'UNKNOWN(n)'``)."""
+    if number is None:
+        return None
+    return PROTOCOL_NAMES.get(int(number), f"UNKNOWN({int(number)})")
+
+
+def protocol_number(name: str | int) -> int:
+    """Protocol number from an IANA keyword or number (``'TCP'``, ``'tcp'``, ``'6'`` -> ``6``).
+
+    Raises
+    ------
+    ConfigError
+        For a name that is not a known protocol keyword.
+    """
+    if isinstance(name, int):
+        return name
+    text = name.strip()
+    if text.isdigit():
+        return int(text)
+    if text.upper().startswith("UNKNOWN(") and text.endswith(")"):
+        return int(text[8:-1])
+    try:
+        return _PROTO_BY_NAME[text.upper()]
+    except KeyError:
+        msg = f"unknown IP protocol {name!r}; use a number or one of {sorted(PROTOCOL_NAMES.values())}"
+        raise ConfigError(msg) from None
+
+
+def _proto(proto: int | str) -> int:
+    if isinstance(proto, str):
+        return _TRANSPORTS.get(proto.lower()) or protocol_number(proto)
+    return int(proto)
+
+
+class ServiceTable:
+    """A (protocol number, port) -> service name table.
+
+    Parameters
+    ----------
+    entries : mapping of (protocol, port) to name
+        Protocol as number (6) or name ('tcp').
+
+    Examples
+    --------
+    >>> t = ServiceTable({("tcp", 9090): "prometheus"})
+    >>> t.name(6, 9090), t.known(6, 9091)
+    ('prometheus', False)
+    """
+
+    def __init__(self, entries: Mapping[tuple[int | str, int], str] | None = None) -> None:
+        self._names: dict[tuple[int, int], str] = {}
+        self._frame: pl.DataFrame | None = None
+        if entries:
+            self.update(entries)
+
+    def update(self, entries: Mapping[tuple[int | str, int], str]) -> None:
+        """Add or replace entries (later wins)."""
+        for (proto, port), name in entries.items():
+            p = _proto(proto)
+            if not 0 <= int(port) <= 65535:
+                msg = f"port {port} out of range 0..65535 for service {name!r}"
+                raise ConfigError(msg)
+            self._names[(int(p), int(port))] = str(name)
+        self._frame = None
+
+    def remove(self, protocol: int | str, port: int) -> None:
+        """Forget an entry (no error if absent)."""
+        self._names.pop((_proto(protocol), int(port)), None)
+        self._frame = None
+
+    def name(self, protocol: int, port: int) -> str | None:
+        """The registered name, or None."""
+        return self._names.get((protocol, port))
+
+    def known(self, protocol: int, port: int) -> bool:
+        """Whether `port` is a registered service port for `protocol`."""
+        return (protocol, port) in self._names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def copy(self) -> ServiceTable:
+        """An independent copy."""
+        table = ServiceTable()
+        table._names = dict(self._names)
+        return table
+
+    def frame(self) -> pl.DataFrame:
+        """The table as a frame with ``key`` (protocol << 16 | port, UInt32) and ``name``."""
+        if self._frame is None:
+            keys = [(p << 16) | port for (p, port) in self._names]
+            self._frame = pl.DataFrame(
+                {"key": keys, "name": list(self._names.values())},
+                schema={"key": pl.UInt32, "name": pl.String},
+            )
+        return self._frame
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> ServiceTable:
+        """Read a ``protocol,port,name`` CSV (protocol as name or number)."""
+        try:
+            df = pl.read_csv(
+                path, schema_overrides={"protocol": pl.String, "port": pl.Int64, "name": pl.String}
+            )
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            msg = f"cannot read service table {path}: {exc}"
+            raise ConfigError(msg) from exc
+        missing = {"protocol", "port", "name"} - set(df.columns)
+        if missing:
+            msg = (
+                f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
+            )
+            raise ConfigError(msg)
+        return cls({(r[0], r[1]): r[2] for r in df.select("protocol", "port", "name").iter_rows()})
+
+
+_DEFAULT: ServiceTable | None = None
+
+
+def default_table() -> ServiceTable:
+    """The process-wide table: package data, then ``FLOWLAB_SERVICES``, then :func:`register`."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        with resources.as_file(resources.files("flowlab") / "data" / "services.csv") as p:
+            table = ServiceTable.from_csv(p)
+        extra = os.environ.get("FLOWLAB_SERVICES")
+        if extra:
+            for path in extra.split(os.pathsep):
+                table._names.update(ServiceTable.from_csv(path)._names)
+        _DEFAULT = table
+    return _DEFAULT
+
+
+def register(entries: Mapping[tuple[int | str, int], str | None]) -> None:
+    """Add your own service ports to the default table (a name of ``None`` removes one).
+
+    Examples
+    --------
+    >>> register({("tcp", 10250): "kubelet"})
+    >>> service_name(10250)
+    'kubelet'
+    >>> register({("tcp", 10250): None})
+    >>> service_name(10250)
+    'TCP/10250'
+    """
+    table = default_table()
+    for (proto, port), name in entries.items():
+        if name is None:
+            table.remove(proto, port)
+        else:
+            table.update({(proto, port): name})
+
+
+def service_name(port: int, protocol: int | str = 6, *, table: ServiceTable | None = None) -> str:
+    """Service name of a server port: registered name, else ``'TCP/<port>'``."""
+    t = table or default_table()
+    p = protocol if isinstance(protocol, int) else protocol_number(protocol)
+    return t.name(p, port) or f"{protocol_name(p)}/{port}"
+
+
+def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFrame:
+    """Add/replace client/server and service columns on a lazy flow frame.
+
+    Needs ``src_ip, dst_ip, src_port, dst_port, protocol, tcp_flags``; writes
+    ``client_ip, server_ip, client_port, service_port, service_name``. Rows
+    without both ports get nulls, as in ElastiFlow.
+    """
+    t = table or default_table()
+    names = t.frame().lazy()
+    proto = pl.col("protocol").cast(pl.UInt32)
+    lf = lf.with_columns(
+        (proto * 65536 + pl.col("src_port").cast(pl.UInt32)).alias("__ks"),
+        (proto * 65536 + pl.col("dst_port").cast(pl.UInt32)).alias("__kd"),
+    )
+    lf = lf.join(
+        names.rename({"key": "__ks", "name": "__ns"}), on="__ks", how="left", maintain_order="left"
+    )
+    lf = lf.join(
+        names.rename({"key": "__kd", "name": "__nd"}), on="__kd", how="left", maintain_order="left"
+    )
+    known_s = pl.col("__ns").is_not_null()
+    known_d = pl.col("__nd").is_not_null()
+    lower_is_dst = pl.col("dst_port") <= pl.col("src_port")
+    server_is_dst = (
+        pl.when(pl.col("tcp_flags").fill_null(0) == 2)
+        .then(True)
+        .when(known_s == known_d)
+        .then(lower_is_dst)
+        .otherwise(known_d)
+    )
+    has_ports = pl.col("src_port").is_not_null() & pl.col("dst_port").is_not_null()
+
+    def pick(dst: str, src: str) -> pl.Expr:
+        return (
+            pl.when(~has_ports)
+            .then(None)
+            .when(server_is_dst)
+            .then(pl.col(dst))
+            .otherwise(pl.col(src))
+        )
+
+    fallback = (
+        pl.col("protocol")
+        .replace_strict(PROTOCOL_NAMES, default=None, return_dtype=pl.String)
+        .fill_null(pl.format("UNKNOWN({})", pl.col("protocol")))
+    )
+    svc_port = pick("dst_port", "src_port").cast(pl.UInt16)
+    return lf.with_columns(
+        pick("dst_ip", "src_ip").cast(pl.String).alias("server_ip"),
+        pick("src_ip", "dst_ip").cast(pl.String).alias("client_ip"),
+        pick("src_port", "dst_port").cast(pl.UInt16).alias("client_port"),
+        svc_port.alias("service_port"),
+        pl.when(~has_ports)
+        .then(None)
+        .otherwise(pick("__nd", "__ns").fill_null(pl.format("{}/{}", fallback, svc_port)))
+        .alias("service_name"),
+    ).drop("__ks", "__kd", "__ns", "__nd")
+
+
+def orient_frame(frame: pl.DataFrame, *, table: ServiceTable | None = None) -> pl.DataFrame:
+    """Eager form of :func:`orient`."""
+    return orient(frame.lazy(), table=table).collect()

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from flowlab import services
+from flowlab.exceptions import ConfigError
+
+
+def _frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "src_ip": pl.String,
+            "dst_ip": pl.String,
+            "src_port": pl.UInt16,
+            "dst_port": pl.UInt16,
+            "protocol": pl.UInt8,
+            "tcp_flags": pl.UInt16,
+        },
+        orient="row",
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "server", "port", "name"),
+    [
+        # rule 1: pure SYN -> destination is the server, even towards a high unknown port
+        (("a", "b", 2379, 47123, 6, 2), "b", 47123, "TCP/47123"),
+        # SYN-ACK (18) is not rule 1: known port 2379 wins
+        (("a", "b", 2379, 45000, 6, 18), "a", 2379, "etcd-client"),
+        # rule 3: only dst known
+        (("a", "b", 51000, 6443, 6, 24), "b", 6443, "kubernetes-api"),
+        # rule 4: only src known
+        (("a", "b", 2380, 51000, 6, 16), "a", 2380, "etcd-server"),
+        # rule 2: both unknown -> lower port, ties to dst
+        (("a", "b", 10250, 50999, 6, 16), "a", 10250, "TCP/10250"),
+        (("a", "b", 50999, 50999, 6, 16), "b", 50999, "TCP/50999"),
+        # rule 5: both known -> lower
+        (("a", "b", 443, 2379, 6, 16), "a", 443, "https"),
+        # UDP uses the UDP table: 53 dns
+        (("a", "b", 40000, 53, 17, None), "b", 53, "dns"),
+        # ephemeral port that IANA lists (33060 mysqlx) beats an unknown server port (ElastiFlow quirk)
+        (("a", "b", 33060, 10250, 6, 16), "a", 33060, "mysqlx"),
+    ],
+)
+def test_orientation_rules(row: tuple, server: str, port: int, name: str) -> None:
+    out = services.orient_frame(_frame([row]))
+    assert out["server_ip"][0] == server
+    assert out["client_ip"][0] == ("b" if server == "a" else "a")
+    assert out["service_port"][0] == port
+    assert out["service_name"][0] == name
+
+
+def test_no_ports_no_orientation() -> None:
+    out = services.orient_frame(_frame([("a", "b", None, None, 1, None)]))
+    assert out.select("client_ip", "server_ip", "service_port", "service_name").row(0) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_cloud_native_overrides() -> None:
+    assert services.service_name(2379) == "etcd-client"
+    assert services.service_name(2380) == "etcd-server"
+    assert services.service_name(6443) == "kubernetes-api"
+    assert services.service_name(3000) == "grafana"
+    assert services.service_name(6443, "udp") == "sun-sr-https"
+    assert len(services.default_table()) > 10000
+
+
+def test_user_table_and_register(tmp_path) -> None:
+    t = services.ServiceTable({("tcp", 10250): "kubelet"})
+    out = services.orient_frame(_frame([("a", "b", 51000, 10250, 6, 16)]), table=t)
+    assert out["service_name"][0] == "kubelet"
+    csv = tmp_path / "mine.csv"
+    csv.write_text("protocol,port,name\ntcp,9537,crio\n")
+    assert services.ServiceTable.from_csv(csv).name(6, 9537) == "crio"
+    with pytest.raises(ConfigError):
+        services.ServiceTable({("tcp", 70000): "x"})
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="protocol"):
+        services.ServiceTable.from_csv(bad)
+
+
+def test_protocol_names() -> None:
+    assert services.protocol_name(6) == "TCP"
+    assert services.protocol_name(58) == "IPv6-ICMP"
+    assert services.protocol_name(250) == "UNKNOWN(250)"
+    assert services.protocol_number("tcp") == 6
+    assert services.protocol_number("UNKNOWN(250)") == 250
+    with pytest.raises(ConfigError):
+        services.protocol_number("nope")
