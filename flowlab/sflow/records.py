@@ -1,0 +1,250 @@
+"""sFlow v5 structures: spec constants and the dataclasses the encoder takes.
+
+Names follow the sFlow v5 specification (sflow.org/sflow_version_5.txt). The
+decoder does not build these objects (it decodes whole buffers into columns,
+see :mod:`flowlab.sflow.decode`); they exist to *write* datagrams (demo, tests,
+benchmarks) and to document the wire format in one place.
+
+Layering, as on the wire: datagram -> sample -> record -> packet header.
+
+Examples
+--------
+>>> from flowlab.sflow.records import Datagram, FlowSample, RawPacketHeader
+>>> d = Datagram(agent="10.0.0.1", sequence=1, uptime_ms=1000,
+...              samples=[FlowSample(sequence=1, source_id=3, sampling_rate=400, sample_pool=400,
+...                                  records=[RawPacketHeader(frame_length=60, header=b"\\x00" * 60)])])
+>>> d.samples[0].records[0].protocol
+1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "COUNTERS_APP_RESOURCES",
+    "COUNTERS_ETHERNET",
+    "COUNTERS_GENERIC_IF",
+    "COUNTERS_LACP",
+    "COUNTERS_OPENFLOW_PORT",
+    "COUNTERS_OVS_DP",
+    "COUNTERS_PORT_NAME",
+    "FLOW_ETHERNET",
+    "FLOW_EXTENDED_ROUTER",
+    "FLOW_EXTENDED_SWITCH",
+    "FLOW_RAW_HEADER",
+    "FLOW_SAMPLED_IPV4",
+    "FLOW_SAMPLED_IPV6",
+    "HEADER_PROTOCOL_ETHERNET",
+    "HEADER_PROTOCOL_IPV4",
+    "HEADER_PROTOCOL_IPV6",
+    "IF_INTERNAL",
+    "SAMPLE_COUNTERS",
+    "SAMPLE_COUNTERS_EXPANDED",
+    "SAMPLE_FLOW",
+    "SAMPLE_FLOW_EXPANDED",
+    "SFLOW_VERSION",
+    "CounterRecord",
+    "CounterSample",
+    "Datagram",
+    "EthernetCounters",
+    "ExtendedSwitch",
+    "FlowRecord",
+    "FlowSample",
+    "GenericInterfaceCounters",
+    "RawPacketHeader",
+    "SampledIPv4",
+    "SampledIPv6",
+    "UnknownRecord",
+]
+
+SFLOW_VERSION = 5
+
+# Sample formats (enterprise 0)
+SAMPLE_FLOW = 1
+SAMPLE_COUNTERS = 2
+SAMPLE_FLOW_EXPANDED = 3
+SAMPLE_COUNTERS_EXPANDED = 4
+
+# Flow record formats (enterprise 0)
+FLOW_RAW_HEADER = 1
+FLOW_ETHERNET = 2
+FLOW_SAMPLED_IPV4 = 3
+FLOW_SAMPLED_IPV6 = 4
+FLOW_EXTENDED_SWITCH = 1001
+FLOW_EXTENDED_ROUTER = 1002
+
+# Counter record formats (enterprise 0)
+COUNTERS_GENERIC_IF = 1
+COUNTERS_ETHERNET = 2
+COUNTERS_LACP = 7
+# Open vSwitch also sends these; flowlab skips them by their length and counts them:
+# 1004 OpenFlow port, 1005 port name, 2203 app resources, 2207 OVS datapath stats.
+COUNTERS_OPENFLOW_PORT = 1004
+COUNTERS_PORT_NAME = 1005
+COUNTERS_APP_RESOURCES = 2203
+COUNTERS_OVS_DP = 2207
+
+# raw packet header "header_protocol"
+HEADER_PROTOCOL_ETHERNET = 1
+HEADER_PROTOCOL_IPV4 = 11
+HEADER_PROTOCOL_IPV6 = 12
+
+# interface value meaning "internal / unknown" (0x3FFFFFFF)
+IF_INTERNAL = 0x3FFFFFFF
+
+
+@dataclass
+class RawPacketHeader:
+    """Flow record 0:1, the first bytes of a sampled packet.
+
+    ``stripped`` is the number of bytes removed from the packet before
+    sampling (e.g. the FCS, 4). ``padding`` lets tests imitate Open vSwitch,
+    which pads the header to a multiple of 4 with non-zero bytes.
+    """
+
+    frame_length: int
+    header: bytes
+    protocol: int = HEADER_PROTOCOL_ETHERNET
+    stripped: int = 4
+    padding: bytes | None = None
+
+
+@dataclass
+class SampledIPv4:
+    """Flow record 0:3, an IPv4 packet described by fields rather than bytes."""
+
+    length: int
+    protocol: int
+    src_ip: str
+    dst_ip: str
+    src_port: int
+    dst_port: int
+    tcp_flags: int = 0
+    tos: int = 0
+
+
+@dataclass
+class SampledIPv6:
+    """Flow record 0:4, an IPv6 packet described by fields."""
+
+    length: int
+    protocol: int
+    src_ip: str
+    dst_ip: str
+    src_port: int
+    dst_port: int
+    tcp_flags: int = 0
+    priority: int = 0
+
+
+@dataclass
+class ExtendedSwitch:
+    """Flow record 0:1001, VLAN and 802.1p priorities."""
+
+    src_vlan: int = 0
+    src_priority: int = 0
+    dst_vlan: int = 0
+    dst_priority: int = 0
+
+
+@dataclass
+class UnknownRecord:
+    """Any record, given by (enterprise, format) and its opaque payload (XDR-padded on write)."""
+
+    format: int
+    data: bytes
+    enterprise: int = 0
+
+
+FlowRecord = RawPacketHeader | SampledIPv4 | SampledIPv6 | ExtendedSwitch | UnknownRecord
+
+
+@dataclass
+class GenericInterfaceCounters:
+    """Counter record 0:1, the generic interface counters (RFC 2233 ifTable)."""
+
+    if_index: int
+    if_type: int = 6
+    if_speed: int = 10_000_000_000
+    if_direction: int = 1
+    if_status: int = 3
+    in_octets: int = 0
+    in_ucast_pkts: int = 0
+    in_multicast_pkts: int = 0
+    in_broadcast_pkts: int = 0
+    in_discards: int = 0
+    in_errors: int = 0
+    in_unknown_protos: int = 0
+    out_octets: int = 0
+    out_ucast_pkts: int = 0
+    out_multicast_pkts: int = 0
+    out_broadcast_pkts: int = 0
+    out_discards: int = 0
+    out_errors: int = 0
+    promiscuous_mode: int = 0
+
+
+@dataclass
+class EthernetCounters:
+    """Counter record 0:2, dot3Stats (13 counters, in spec order)."""
+
+    alignment_errors: int = 0
+    fcs_errors: int = 0
+    single_collision_frames: int = 0
+    multiple_collision_frames: int = 0
+    sqe_test_errors: int = 0
+    deferred_transmissions: int = 0
+    late_collisions: int = 0
+    excessive_collisions: int = 0
+    internal_mac_transmit_errors: int = 0
+    carrier_sense_errors: int = 0
+    frame_too_longs: int = 0
+    internal_mac_receive_errors: int = 0
+    symbol_errors: int = 0
+
+
+CounterRecord = GenericInterfaceCounters | EthernetCounters | UnknownRecord
+
+
+@dataclass
+class FlowSample:
+    """A flow sample; ``expanded=True`` writes format 3 (expanded_flow_sample).
+
+    ``source_id`` is the ifIndex (``source_id_type`` 0); interfaces use the
+    compact 32-bit encoding (format in the top 2 bits) in format 1 and the
+    (format, value) pair in format 3.
+    """
+
+    sequence: int
+    source_id: int
+    sampling_rate: int
+    sample_pool: int
+    records: list[FlowRecord] = field(default_factory=list)
+    drops: int = 0
+    input_if: int = 0
+    output_if: int = 0
+    source_id_type: int = 0
+    expanded: bool = False
+
+
+@dataclass
+class CounterSample:
+    """A counters sample; ``expanded=True`` writes format 4."""
+
+    sequence: int
+    source_id: int
+    records: list[CounterRecord] = field(default_factory=list)
+    source_id_type: int = 0
+    expanded: bool = False
+
+
+@dataclass
+class Datagram:
+    """An sFlow v5 datagram. ``agent`` is an IPv4 or IPv6 address in text form."""
+
+    agent: str
+    sequence: int
+    uptime_ms: int
+    samples: list[FlowSample | CounterSample] = field(default_factory=list)
+    sub_agent_id: int = 0
