@@ -145,7 +145,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     for first in picks.values():
         used[first] = True
 
-    def put(name: str, rows: I64, values: np.ndarray | int, ok: B | bool) -> None:
+    def put(name: str, rows: I64 | slice, values: np.ndarray | int, ok: B | bool) -> None:
         c[name][0][rows] = values
         c[name][1][rows] = ok
 
@@ -153,6 +153,8 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     raw = picks[1]
     if raw.size:
         rows = row_of[st.r_smp[raw]]
+        if rows.size == nf:  # every flow sample has a header (the usual case): plain slices
+            rows = slice(None)  # type: ignore[assignment]
         rp = st.r_pos[raw]
         hw = buf.u32x(rp, 4)
         hp = hw[:, 0]

@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 __all__ = ["address_text", "mac_text"]
 
@@ -23,8 +22,8 @@ B = npt.NDArray[np.bool_]
 
 def _gather(texts: list[str], codes: npt.NDArray[np.int64], valid: B) -> pl.Series:
     dictionary = pl.Series(texts, dtype=pl.String)
-    idx = pa.array(codes.astype(np.uint32), mask=~valid)
-    return dictionary.gather(pl.Series(idx))
+    idx = pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=~valid))
+    return dictionary.gather(idx)
 
 
 def _factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:

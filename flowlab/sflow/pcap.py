@@ -76,6 +76,22 @@ class _Packets:
     caplen: list[int] = field(default_factory=list)
     link: list[int] = field(default_factory=list)
     ms: list[int] = field(default_factory=list)
+    blocks: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, captured lengths, link types, times in ms) as int64 arrays."""
+        parts = [*self.blocks]
+        if self.off:
+            parts.append(
+                tuple(
+                    np.array(x, dtype=np.int64) for x in (self.off, self.caplen, self.link, self.ms)
+                )
+            )
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty
+        off, cap, link, ms = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        return off, cap, link, ms
 
 
 @dataclass
@@ -129,25 +145,34 @@ class _Reader:
         return self._parse_pcapng(chunk, pos, out, final)
 
     def _parse_pcap(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
-        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        # the loop only finds record boundaries; the header fields are read vectorised below
+        unpack = struct.Struct(self.endian + "I").unpack_from
         size = len(chunk)
-        units, link = self.units, self.link
+        starts: list[int] = []
+        append = starts.append
         while pos + 16 <= size:
-            sec, frac, incl, _orig = unpack(chunk, pos)
+            (incl,) = unpack(chunk, pos + 8)
             if incl > _MAX_RECORD:
                 log.warning("%s: corrupt record length %d; stopping", self.path, incl)
                 self._skip("corrupt_record")
                 self.done = True
-                return size
-            if pos + 16 + incl > size:
+                pos = size
                 break
-            out.off.append(pos + 16)
-            out.caplen.append(incl)
-            out.link.append(link)
-            out.ms.append(sec * 1000 + frac * 1000 // units)
-            pos += 16 + incl
+            nxt = pos + 16 + incl
+            if nxt > size:
+                break
+            append(pos)
+            pos = nxt
         if final and pos < size:
             self._skip("truncated_file")
+        if starts:
+            head = np.array(starts, dtype=np.int64)
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            dt = np.dtype(self.endian + "u4")
+            fields = data[head[:, None] + np.arange(12)].view(dt).astype(np.int64)
+            ms = fields[:, 0] * 1000 + fields[:, 1] * 1000 // self.units
+            link = np.full(head.size, self.link, dtype=np.int64)
+            out.blocks.append((head + 16, fields[:, 2], link, ms))
         return pos
 
     def _parse_pcapng(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
@@ -315,10 +340,7 @@ def _decode_chunk(
     tracker: SequenceTracker,
 ) -> Iterator[Decoded]:
     data = np.frombuffer(chunk, dtype=np.uint8)
-    off = np.array(packets.off, dtype=np.int64)
-    caplen = np.array(packets.caplen, dtype=np.int64)
-    link = np.array(packets.link, dtype=np.int64)
-    ms = np.array(packets.ms, dtype=np.int64)
+    off, caplen, link, ms = packets.arrays()
     loc = locate(data, off, caplen, link, port)
     skipped = dict(reader.skipped)
     reader.skipped.clear()
