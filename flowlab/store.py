@@ -148,6 +148,7 @@ class CaptureWriter:
         self._lock = threading.RLock()
         self._closed = False
         self.stats = WriterStats()
+        self.files: dict[str, list[Path]] = {kind: [] for kind in KINDS}
         try:
             for kind in KINDS:
                 (self.root / kind).mkdir(parents=True, exist_ok=True)
@@ -218,6 +219,16 @@ class CaptureWriter:
             return pl.DataFrame(schema=_SCHEMAS[kind])
         return pl.concat(frames, how="vertical")
 
+    def snapshot(self, kind: Kind = "flows") -> pl.DataFrame:
+        """Everything this writer was given for `kind`: its part files read back plus the buffer."""
+        with self._lock:
+            files = list(self.files[kind])
+            pending = self.pending(kind)
+        if not files:
+            return pending
+        written = pl.read_parquet([str(f) for f in files], hive_partitioning=False)
+        return pl.concat([written.select(list(_SCHEMAS[kind])), pending], how="vertical")
+
     def _write_partition(self, part: _Partition) -> Path:
         frame = pl.concat(part.frames, how="vertical", rechunk=True)
         first = frame["time"].min()
@@ -247,6 +258,7 @@ class CaptureWriter:
             )
             raise CollectorError(msg) from exc
         del self._parts[(part.kind, part.date, part.hour)]
+        self.files[part.kind].append(final)
         self.stats.files += 1
         self.stats.bytes += size
         self.stats.rows[part.kind] += part.rows

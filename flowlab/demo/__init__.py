@@ -1,0 +1,3 @@
+"""The flowlab demo: a simulated OpenShift cluster sending sFlow into the real collector."""
+
+from __future__ import annotations
