@@ -32,7 +32,15 @@ from types import FrameType
 
 from flowlab.exceptions import ConfigError, FlowlabError
 
-__all__ = ["COMMANDS", "SINK_OPTIONS", "Command", "SinkOption", "build_parser", "main", "parse_size"]
+__all__ = [
+    "COMMANDS",
+    "SINK_OPTIONS",
+    "Command",
+    "SinkOption",
+    "build_parser",
+    "main",
+    "parse_size",
+]
 
 log = logging.getLogger("flowlab.cli")
 
@@ -96,7 +104,7 @@ def _positive(text: str) -> float:
 
 
 def _listen(text: str) -> str:
-    from flowlab.sflow.receiver import parse_listen
+    from flowlab.sflow.udp import parse_listen
 
     try:
         parse_listen(text)
@@ -113,22 +121,41 @@ def _status(text: str) -> None:
 
 
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="flowlab-demo", help="output directory (default: ./flowlab-demo)")
-    p.add_argument("--seconds", type=_positive, default=3600.0,
-                   help="simulated duration in seconds (default: 3600)")  # fmt: skip
+    p.add_argument(
+        "--out", default="flowlab-demo", help="output directory (default: ./flowlab-demo)"
+    )
+    p.add_argument(
+        "--seconds",
+        type=_positive,
+        default=3600.0,
+        help="simulated duration in seconds (default: 3600)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--send-seconds", type=_positive, default=None,
-                   help="wall-clock seconds over which to send (default: 5 for an hour)")  # fmt: skip
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar while sending (default: when stderr is a terminal)")  # fmt: skip
+    p.add_argument(
+        "--send-seconds",
+        type=_positive,
+        default=None,
+        help="wall-clock seconds over which to send (default: 5 for an hour)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar while sending (default: when stderr is a terminal)",
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
     from flowlab.demo import run
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    result = run(args.out, seconds=args.seconds, seed=args.seed, send_seconds=args.send_seconds,
-                 progress=progress)  # fmt: skip
+    result = run(
+        args.out,
+        seconds=args.seconds,
+        seed=args.seed,
+        send_seconds=args.send_seconds,
+        progress=progress,
+    )
     print(result.summary())
     return 0 if result.lost == 0 else 1
 
@@ -140,19 +167,43 @@ SINK_OPTIONS: list[SinkOption] = []
 
 
 def _collect_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen", type=_listen, default="0.0.0.0:6343",
-                   help="HOST:PORT to receive sFlow on (default 0.0.0.0:6343; IPv6: [::]:6343)")  # fmt: skip
+    p.add_argument(
+        "--listen",
+        type=_listen,
+        default="0.0.0.0:6343",
+        help="HOST:PORT to receive sFlow on (default 0.0.0.0:6343; IPv6: [::]:6343)",
+    )
     p.add_argument("--out", required=True, help="capture directory for the Parquet files")
-    p.add_argument("--roll-seconds", type=_positive, default=300.0,
-                   help="write a part file at least this often (default 300)")  # fmt: skip
-    p.add_argument("--roll-bytes", type=parse_size, default=64 << 20,
-                   help="write a part file when this much data is buffered (default 64M)")  # fmt: skip
-    p.add_argument("--rcvbuf", type=parse_size, default=64 << 20,
-                   help="socket receive buffer to ask for (default 64M)")  # fmt: skip
-    p.add_argument("--status-interval", type=_positive, default=None,
-                   help="print a status line on stderr every this many seconds")  # fmt: skip
-    p.add_argument("--duration", type=_positive, default=None,
-                   help="stop after this many seconds (default: until SIGINT/SIGTERM)")  # fmt: skip
+    p.add_argument(
+        "--roll-seconds",
+        type=_positive,
+        default=300.0,
+        help="write a part file at least this often (default 300)",
+    )
+    p.add_argument(
+        "--roll-bytes",
+        type=parse_size,
+        default=64 << 20,
+        help="write a part file when this much data is buffered (default 64M)",
+    )
+    p.add_argument(
+        "--rcvbuf",
+        type=parse_size,
+        default=64 << 20,
+        help="socket receive buffer to ask for (default 64M)",
+    )
+    p.add_argument(
+        "--status-interval",
+        type=_positive,
+        default=None,
+        help="print a status line on stderr every this many seconds",
+    )
+    p.add_argument(
+        "--duration",
+        type=_positive,
+        default=None,
+        help="stop after this many seconds (default: until SIGINT/SIGTERM)",
+    )
     for option in SINK_OPTIONS:
         option.arguments(p)
 
@@ -161,8 +212,14 @@ def _collect(args: argparse.Namespace) -> int:
     from flowlab.sflow.collector import Collector
 
     sinks = [s for s in (o.make(args) for o in SINK_OPTIONS) if s is not None]
-    collector = Collector(args.listen, out_dir=args.out, roll_seconds=args.roll_seconds,
-                          roll_bytes=args.roll_bytes, rcvbuf=args.rcvbuf, sinks=sinks)  # fmt: skip
+    collector = Collector(
+        args.listen,
+        out_dir=args.out,
+        roll_seconds=args.roll_seconds,
+        roll_bytes=args.roll_bytes,
+        rcvbuf=args.rcvbuf,
+        sinks=sinks,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -171,8 +228,10 @@ def _collect(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     host, port = collector.address
     shown = f"[{host}]" if ":" in host else host
-    _status(f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
-            f"{collector.rcvbuf} bytes, writing {args.out}")  # fmt: skip
+    _status(
+        f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
+        f"{collector.rcvbuf} bytes, writing {args.out}"
+    )
     started = time.monotonic()
     next_status = started + (args.status_interval or float("inf"))
     try:
@@ -202,9 +261,12 @@ def _collect(args: argparse.Namespace) -> int:
 
 def _read_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="pcap or pcapng file of sFlow datagrams")
-    p.add_argument("--out", default=None,
-                   help="flows output: FILE.parquet, FILE.csv, or a capture directory "
-                        "(default: <file stem>.parquet)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        default=None,
+        help="flows output: FILE.parquet, FILE.csv, or a capture directory "
+        "(default: <file stem>.parquet)",
+    )
     p.add_argument("--counters", default=None, help="counters output (.parquet or .csv)")
     p.add_argument("--port", type=int, default=6343, help="UDP port of the sFlow datagrams (6343)")
 
@@ -224,12 +286,20 @@ def _read(args: argparse.Namespace) -> int:
 
 #: The subcommands; other streams append theirs (e.g. ``report``).
 COMMANDS: list[Command] = [
-    Command("demo", "run the demo: a simulated OpenShift cluster's sFlow, over UDP, into ./flowlab-demo",
-            _demo_arguments, _demo),
-    Command("collect", "receive sFlow on a UDP port and write hour-partitioned Parquet",
-            _collect_arguments, _collect),
+    Command(
+        "demo",
+        "run the demo: a simulated OpenShift cluster's sFlow, over UDP, into ./flowlab-demo",
+        _demo_arguments,
+        _demo,
+    ),
+    Command(
+        "collect",
+        "receive sFlow on a UDP port and write hour-partitioned Parquet",
+        _collect_arguments,
+        _collect,
+    ),
     Command("read", "decode a pcap/pcapng of sFlow into Parquet or CSV", _read_arguments, _read),
-]  # fmt: skip
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ Output kinds, by the path given:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -104,10 +105,8 @@ class FrameSink:
         """Drop the unfinished file."""
         if self._fh is not None:
             if self._parquet is not None:
-                try:
+                with contextlib.suppress(OSError, pa.ArrowException):
                     self._parquet.close()
-                except (OSError, pa.ArrowException):
-                    pass
             self._fh.close()
             self._fh = None
         self._tmp.unlink(missing_ok=True)
@@ -130,10 +129,16 @@ class ConvertReport:
             f"read {self.source}: {s.packets:,} packets, {s.datagrams:,} sFlow datagrams "
             f"({s.datagrams_ok:,} decoded, {s.bad:,} bad), {sum(s.samples.values()):,} samples",
             f"wrote {self.flows:,} flows to {self.out}"
-            + (f" and {self.counters:,} counters to {self.counters_out}" if self.counters_out else ""),
+            + (
+                f" and {self.counters:,} counters to {self.counters_out}"
+                if self.counters_out
+                else ""
+            ),
         ]
-        skipped = {**{f"packets {k}": v for k, v in s.packets_skipped.items()},
-                   **{f"bad datagrams {k}": v for k, v in s.datagrams_bad.items()}}  # fmt: skip
+        skipped = {
+            **{f"packets {k}": v for k, v in s.packets_skipped.items()},
+            **{f"bad datagrams {k}": v for k, v in s.datagrams_bad.items()},
+        }
         records = Counter({f"{e}:{f}": n for (e, f), n in s.records_skipped.items()})
         if skipped:
             lines.append("skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items())))

@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -248,10 +249,8 @@ class CaptureWriter:
             os.replace(tmp, final)
             _fsync_dir(directory)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             msg = (
                 f"cannot write {final}: {exc.strerror or exc}; "
                 f"{part.rows} rows of {part.kind} stay unwritten (free space or fix permissions)"
@@ -284,7 +283,7 @@ def _split_by_hour(frame: pl.DataFrame) -> Iterable[tuple[pl.DataFrame, tuple[st
     for (date, hour), sub in keyed.partition_by(
         ["__date", "__hour"], as_dict=True, maintain_order=True
     ).items():
-        out.append((sub.drop("__date", "__hour"), (str(date), int(hour))))  # type: ignore[call-overload]
+        out.append((sub.drop("__date", "__hour"), (str(date), int(hour))))
     return out
 
 

@@ -23,8 +23,18 @@ from flowlab.store import read_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-KEY = ["exporter", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "tcp_flags", "frame_length",
-       "sequence", "sample_sequence"]  # fmt: skip
+KEY = [
+    "exporter",
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "tcp_flags",
+    "frame_length",
+    "sequence",
+    "sample_sequence",
+]
 
 
 def flowlab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -42,9 +52,21 @@ def rows(frame: pl.DataFrame) -> Counter[tuple[object, ...]]:
     return Counter(frame.select(KEY).iter_rows())
 
 
-def start_collect(out: Path, listen: str = "127.0.0.1:0", *extra: str) -> tuple[subprocess.Popen[str], tuple[str, int]]:
+def start_collect(
+    out: Path, listen: str = "127.0.0.1:0", *extra: str
+) -> tuple[subprocess.Popen[str], tuple[str, int]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowlab.cli", "collect", "--listen", listen, "--out", str(out), *extra],
+        [
+            sys.executable,
+            "-m",
+            "flowlab.cli",
+            "collect",
+            "--listen",
+            listen,
+            "--out",
+            str(out),
+            *extra,
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -98,8 +120,9 @@ def test_collect_flushes_everything_on_signal(tmp_path: Path, sim, sig: int, lis
 
 
 def test_collect_status_lines_and_rolling_by_size(tmp_path: Path, sim) -> None:  # type: ignore[no-untyped-def]
-    proc, address = start_collect(tmp_path / "cap", "127.0.0.1:0", "--status-interval", "0.2",
-                                  "--roll-bytes", "64k")  # fmt: skip
+    proc, address = start_collect(
+        tmp_path / "cap", "127.0.0.1:0", "--status-interval", "0.2", "--roll-bytes", "64k"
+    )
     grams = [(d.agent, d.data) for d in sim.datagrams]
     third = len(grams) // 3
     for chunk in (grams[:third], grams[third : 2 * third], grams[2 * third :]):
@@ -117,7 +140,9 @@ def test_collect_status_lines_and_rolling_by_size(tmp_path: Path, sim) -> None: 
 
 
 def test_collect_duration_and_quiet_stdout(tmp_path: Path) -> None:
-    r = flowlab_cli("collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "c"), "--duration", "0.3")
+    r = flowlab_cli(
+        "collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "c"), "--duration", "0.3"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 2  # the start line and the final status
@@ -165,7 +190,10 @@ def test_bad_usage_exits_2(args: tuple[str, ...], message: str) -> None:
 def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
     r = flowlab_cli("read", str(tmp_path / "missing.pcap"))
     assert r.returncode == 1
-    assert r.stderr.strip() == f"flowlab read: error: no such file: {tmp_path / 'missing.pcap'} (give a pcap or pcapng capture of sFlow datagrams)"
+    assert (
+        r.stderr.strip()
+        == f"flowlab read: error: no such file: {tmp_path / 'missing.pcap'} (give a pcap or pcapng capture of sFlow datagrams)"
+    )
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
     r = flowlab_cli("demo", "--out", str(tmp_path / "mine"), "--seconds", "10")

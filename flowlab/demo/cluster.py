@@ -173,7 +173,11 @@ class Cluster:
         out = {n.ip: n.name for n in self.nodes}
         out.update({p.ip: f"{p.namespace}/{p.name}" for p in self.pod_by_ip.values()})
         out.update(
-            {s.cluster_ip: f"{s.namespace}/svc/{s.name}" for s in self.services if s.cluster_ip != "None"}
+            {
+                s.cluster_ip: f"{s.namespace}/svc/{s.name}"
+                for s in self.services
+                if s.cluster_ip != "None"
+            }
         )
         return out
 
@@ -331,9 +335,18 @@ def build_cluster(seed: int = 0) -> Cluster:
         if kind == "Node":  # static (mirror) pods: owned by their node
             for node in (by_name[n] for n in on):
                 pods.append(
-                    Pod(f"{name}-{node.name}", namespace, node, node.ip, names.uid(),
-                        dict(labels), None, ports, host_network=True)
-                )  # fmt: skip
+                    Pod(
+                        f"{name}-{node.name}",
+                        namespace,
+                        node,
+                        node.ip,
+                        names.uid(),
+                        dict(labels),
+                        None,
+                        ports,
+                        host_network=True,
+                    )
+                )
             continue
         top = Workload(kind, name, namespace, names.uid(), labels, len(on), None, ports, host_net)
         workloads.append(top)
@@ -341,16 +354,32 @@ def build_cluster(seed: int = 0) -> Cluster:
         pod_names: list[str]
         if kind == "Deployment":
             rs_hash = names.token(10)
-            owner = Workload("ReplicaSet", f"{name}-{rs_hash}", namespace, names.uid(),
-                             {**labels, "pod-template-hash": rs_hash}, len(on), top, ports)  # fmt: skip
+            owner = Workload(
+                "ReplicaSet",
+                f"{name}-{rs_hash}",
+                namespace,
+                names.uid(),
+                {**labels, "pod-template-hash": rs_hash},
+                len(on),
+                top,
+                ports,
+            )
             workloads.append(owner)
             pod_names = [f"{name}-{rs_hash}-{names.token(5)}" for _ in on]
         elif kind == "StatefulSet":
             pod_names = [f"{name}-{i}" for i in range(len(on))]
         elif kind == "CronJob":
             stamp = 28_940_460  # minutes since the epoch of the last run, as CronJob names jobs
-            owner = Workload("Job", f"{name}-{stamp}", namespace, names.uid(),
-                             {**labels, "job-name": f"{name}-{stamp}"}, 1, top, ports)  # fmt: skip
+            owner = Workload(
+                "Job",
+                f"{name}-{stamp}",
+                namespace,
+                names.uid(),
+                {**labels, "job-name": f"{name}-{stamp}"},
+                1,
+                top,
+                ports,
+            )
             workloads.append(owner)
             pod_names = [f"{name}-{stamp}-{names.token(5)}"]
         else:  # DaemonSet
@@ -361,8 +390,18 @@ def build_cluster(seed: int = 0) -> Cluster:
             pod_labels = dict(owner.labels)
             if kind == "StatefulSet":
                 pod_labels["statefulset.kubernetes.io/pod-name"] = pod_name
-            pod = Pod(pod_name, namespace, node, ip, names.uid(), pod_labels, owner, ports,
-                      host_network=host_net, phase="Succeeded" if kind == "CronJob" else "Running")  # fmt: skip
+            pod = Pod(
+                pod_name,
+                namespace,
+                node,
+                ip,
+                names.uid(),
+                pod_labels,
+                owner,
+                ports,
+                host_network=host_net,
+                phase="Succeeded" if kind == "CronJob" else "Running",
+            )
             if not host_net:
                 pod.ifindex = next_if[node_name]
                 next_if[node_name] += 1

@@ -13,7 +13,8 @@ switch record and, for packets leaving through the Geneve tunnel, an
 Examples
 --------
 >>> from flowlab.demo.cluster import build_cluster
->>> from flowlab.demo.traffic import conversations, sample_packets
+>>> from flowlab.demo.sampling import sample_packets
+>>> from flowlab.demo.traffic import conversations
 >>> c = build_cluster(0)
 >>> convs = conversations(c)
 >>> s = sample_packets(c, convs, seconds=30, seed=0)
@@ -32,13 +33,15 @@ import numpy as np
 import polars as pl
 
 from flowlab.demo.cluster import Cluster, Node
-from flowlab.demo.traffic import GENEVE_IF, MGMT_IF, UPLINK_IF, Conversation, port_rates
+from flowlab.demo.sampling import port_rates
+from flowlab.demo.traffic import GENEVE_IF, MGMT_IF, UPLINK_IF, Conversation
 from flowlab.sflow.encode import encode_datagram, encode_sample
 from flowlab.sflow.packet import raw_header
 from flowlab.sflow.records import (
     COUNTERS_OPENFLOW_PORT,
     COUNTERS_OVS_DP,
     COUNTERS_PORT_NAME,
+    CounterRecord,
     CounterSample,
     Datagram,
     EthernetCounters,
@@ -50,7 +53,7 @@ from flowlab.sflow.records import (
     UnknownRecord,
 )
 
-__all__ = ["MAX_DATAGRAM", "COUNTER_INTERVAL_MS", "SentDatagram", "build_datagrams"]
+__all__ = ["COUNTER_INTERVAL_MS", "MAX_DATAGRAM", "SentDatagram", "build_datagrams"]
 
 #: Open vSwitch's sFlow datagram size limit (bytes).
 MAX_DATAGRAM = 1400
@@ -76,15 +79,24 @@ class SentDatagram:
 
 
 def _port_names(cluster: Cluster, node: Node) -> dict[int, str]:
-    names = {UPLINK_IF: "patch-br-int-to-br-ex", MGMT_IF: "ovn-k8s-mp0", GENEVE_IF: "genev_sys_6081"}
+    names = {
+        UPLINK_IF: "patch-br-int-to-br-ex",
+        MGMT_IF: "ovn-k8s-mp0",
+        GENEVE_IF: "genev_sys_6081",
+    }
     for p in cluster.pods:
         if p.node is node and p.ifindex:
             names[p.ifindex] = p.port_name
     return names
 
 
-def _counter_samples(cluster: Cluster, convs: list[Conversation], seconds: float,
-                     rng: np.random.Generator, boot_ms: np.ndarray) -> list[list[tuple[int, Sample]]]:  # fmt: skip
+def _counter_samples(
+    cluster: Cluster,
+    convs: list[Conversation],
+    seconds: float,
+    rng: np.random.Generator,
+    boot_ms: np.ndarray,
+) -> list[list[tuple[int, Sample]]]:
     rates = port_rates(cluster, convs)
     out: list[list[tuple[int, Sample]]] = [[] for _ in cluster.nodes]
     for a, node in enumerate(cluster.nodes):
@@ -96,7 +108,7 @@ def _counter_samples(cluster: Cluster, convs: list[Conversation], seconds: float
             name_rec = struct.pack(">I", len(name)) + name.encode()
             for k, t in enumerate(range(phase, int(seconds * 1000), COUNTER_INTERVAL_MS)):
                 up = (boot_ms[a] + t) / 1000.0
-                records = [
+                records: list[CounterRecord] = [
                     GenericInterfaceCounters(
                         if_index=ifindex,
                         if_speed=25_000_000_000 if ifindex == UPLINK_IF else 10_000_000_000,
@@ -114,15 +126,34 @@ def _counter_samples(cluster: Cluster, convs: list[Conversation], seconds: float
                 ]
                 if ifindex == UPLINK_IF:
                     hits = int(up * 900)
-                    records.append(UnknownRecord(COUNTERS_OVS_DP, struct.pack(
-                        ">6I", hits & _U32, int(up * 3) & _U32, 0, (hits * 2) & _U32, 412, 17)))  # fmt: skip
-                out[a].append((t, CounterSample(sequence=(seq0 + k + 1) & _U32, source_id=ifindex,
-                                                records=list(records))))  # fmt: skip
+                    records.append(
+                        UnknownRecord(
+                            COUNTERS_OVS_DP,
+                            struct.pack(
+                                ">6I",
+                                hits & _U32,
+                                int(up * 3) & _U32,
+                                0,
+                                (hits * 2) & _U32,
+                                412,
+                                17,
+                            ),
+                        )
+                    )
+                out[a].append(
+                    (
+                        t,
+                        CounterSample(
+                            sequence=(seq0 + k + 1) & _U32, source_id=ifindex, records=records
+                        ),
+                    )
+                )
     return out
 
 
-def _flow_samples(cluster: Cluster, samples: pl.DataFrame, boot_ms: np.ndarray,
-                  rng: np.random.Generator) -> list[list[tuple[int, Sample]]]:  # fmt: skip
+def _flow_samples(
+    cluster: Cluster, samples: pl.DataFrame, boot_ms: np.ndarray, rng: np.random.Generator
+) -> list[list[tuple[int, Sample]]]:
     out: list[list[tuple[int, Sample]]] = [[] for _ in cluster.nodes]
     cache: dict[tuple[object, ...], RawPacketHeader] = {}
     sample_seq: dict[tuple[int, int], int] = {}
@@ -131,25 +162,56 @@ def _flow_samples(cluster: Cluster, samples: pl.DataFrame, boot_ms: np.ndarray,
         a = row["agent"]
         node = cluster.nodes[a]
         proto = row["protocol"]
-        key = (row["src_ip"], row["dst_ip"], proto, row["src_port"], row["dst_port"],
-               row["tcp_flags"], row["ttl"], row["frame_size"], row["icmp_type"], row["src_mac"],
-               row["dst_mac"])  # fmt: skip
+        key = (
+            row["src_ip"],
+            row["dst_ip"],
+            proto,
+            row["src_port"],
+            row["dst_port"],
+            row["tcp_flags"],
+            row["ttl"],
+            row["frame_size"],
+            row["icmp_type"],
+            row["src_mac"],
+            row["dst_mac"],
+        )
         header = cache.get(key)
         if header is None:
             payload = max(0, row["frame_size"] - 14 - 20 - l4.get(proto, 0))
             header = raw_header(
-                row["src_ip"], row["dst_ip"], proto, row["src_port"], row["dst_port"],
-                snaplen=_HEADER_BYTES, padding=_OVS_PAD, tcp_flags=row["tcp_flags"],
-                ttl=row["ttl"], payload_length=payload,
+                row["src_ip"],
+                row["dst_ip"],
+                proto,
+                row["src_port"],
+                row["dst_port"],
+                snaplen=_HEADER_BYTES,
+                padding=_OVS_PAD,
+                tcp_flags=row["tcp_flags"],
+                ttl=row["ttl"],
+                payload_length=payload,
                 icmp_type=row["icmp_type"] if proto == 1 else None,
-                src_mac=row["src_mac"], dst_mac=row["dst_mac"],
-            )  # fmt: skip
+                src_mac=row["src_mac"],
+                dst_mac=row["dst_mac"],
+            )
             cache[key] = header
         records: list[object] = [header, ExtendedSwitch()]
         if row["tunnel_to"] is not None:
-            records.append(UnknownRecord(_TUNNEL_EGRESS, struct.pack(
-                ">II4s4sIIII", header.frame_length + 50, 17, ipaddress.IPv4Address(node.ip).packed,
-                ipaddress.IPv4Address(row["tunnel_to"]).packed, 0, 6081, 0, 0)))  # fmt: skip
+            records.append(
+                UnknownRecord(
+                    _TUNNEL_EGRESS,
+                    struct.pack(
+                        ">II4s4sIIII",
+                        header.frame_length + 50,
+                        17,
+                        ipaddress.IPv4Address(node.ip).packed,
+                        ipaddress.IPv4Address(row["tunnel_to"]).packed,
+                        0,
+                        6081,
+                        0,
+                        0,
+                    ),
+                )
+            )
         source = row["in_if"]
         seq = sample_seq.get((a, source))
         if seq is None:
@@ -174,8 +236,46 @@ def _flow_samples(cluster: Cluster, samples: pl.DataFrame, boot_ms: np.ndarray,
     return out
 
 
-def build_datagrams(cluster: Cluster, convs: list[Conversation], samples: pl.DataFrame, *,
-                    seconds: float, seed: int) -> list[SentDatagram]:  # fmt: skip
+def _pack(
+    agent: str, index: int, boot_ms: int, events: list[tuple[int, Sample]]
+) -> list[SentDatagram]:
+    """One agent's samples (in time order) -> datagrams: a flush every second or when full."""
+    out: list[SentDatagram] = []
+    seq = boot_ms // 1000
+    pending: list[Sample] = []
+    size = _DATAGRAM_HEAD
+
+    def flush(at_ms: int) -> None:
+        nonlocal seq, pending, size
+        if not pending:
+            return
+        seq += 1
+        gram = Datagram(agent, seq & _U32, (boot_ms + at_ms) & _U32, pending)
+        n_flow = sum(isinstance(s, FlowSample) for s in pending)
+        out.append(
+            SentDatagram(
+                at_ms, index, seq & _U32, encode_datagram(gram), n_flow, len(pending) - n_flow
+            )
+        )
+        pending, size = [], _DATAGRAM_HEAD
+
+    bucket = -1
+    for t, sample in events:
+        if t // 1000 != bucket:
+            flush(bucket * 1000 + 999 if bucket >= 0 else t)
+            bucket = t // 1000
+        n = len(encode_sample(sample))
+        if size + n > MAX_DATAGRAM:
+            flush(t)
+        pending.append(sample)
+        size += n
+    flush(bucket * 1000 + 999)
+    return out
+
+
+def build_datagrams(
+    cluster: Cluster, convs: list[Conversation], samples: pl.DataFrame, *, seconds: float, seed: int
+) -> list[SentDatagram]:
     """Pack and encode every agent's samples into datagrams, sorted by send time.
 
     Parameters
@@ -183,7 +283,7 @@ def build_datagrams(cluster: Cluster, convs: list[Conversation], samples: pl.Dat
     cluster, convs, samples
         From :func:`~flowlab.demo.cluster.build_cluster`,
         :func:`~flowlab.demo.traffic.conversations` and
-        :func:`~flowlab.demo.traffic.sample_packets`.
+        :func:`~flowlab.demo.sampling.sample_packets`.
     seconds : float
         The simulated window (counter polls happen inside it).
     seed : int
@@ -199,34 +299,6 @@ def build_datagrams(cluster: Cluster, convs: list[Conversation], samples: pl.Dat
             [(t, 0, s) for t, s in flows[a]] + [(t, 1, s) for t, s in counters[a]],
             key=lambda e: (e[0], e[1]),
         )
-        seq = int(boot_ms[a] // 1000)
-        pending: list[Sample] = []
-        size = _DATAGRAM_HEAD
-        bucket = -1
-
-        def flush(at_ms: int) -> None:
-            nonlocal seq, pending, size
-            if not pending:
-                return
-            seq += 1
-            data = encode_datagram(
-                Datagram(agent=node.ip, sequence=seq & _U32,
-                         uptime_ms=int(boot_ms[a] + at_ms) & _U32, samples=pending)
-            )  # fmt: skip
-            n_flow = sum(isinstance(s, FlowSample) for s in pending)
-            out.append(SentDatagram(at_ms, a, seq & _U32, data, n_flow, len(pending) - n_flow))
-            pending, size = [], _DATAGRAM_HEAD
-
-        for t, _, sample in events:
-            sec = t // 1000
-            if sec != bucket:
-                flush(bucket * 1000 + 999 if bucket >= 0 else t)
-                bucket = sec
-            n = len(encode_sample(sample))
-            if size + n > MAX_DATAGRAM:
-                flush(t)
-            pending.append(sample)
-            size += n
-        flush(bucket * 1000 + 999)
+        out += _pack(node.ip, a, int(boot_ms[a]), [(t, s) for t, _, s in events])
     out.sort(key=lambda d: (d.time_ms, d.agent))
     return out

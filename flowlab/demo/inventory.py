@@ -38,8 +38,17 @@ _API = {
     "CronJob": "batch/v1",
     "Node": "v1",
 }
-_KIND_ORDER = ("Node", "Pod", "Service", "EndpointSlice", "ReplicaSet", "Deployment",
-               "StatefulSet", "DaemonSet", "Job")  # fmt: skip
+_KIND_ORDER = (
+    "Node",
+    "Pod",
+    "Service",
+    "EndpointSlice",
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+)
 
 Obj = dict[str, Any]
 
@@ -114,9 +123,13 @@ def _node(node: Node, clock: _Clock) -> Obj:
             "capacity": {"cpu": "8", "memory": "32827820Ki", "pods": "250"},
             "allocatable": {"cpu": "7500m", "memory": "31676844Ki", "pods": "250"},
             "conditions": [
-                {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                 "message": "kubelet is posting ready status"},
-            ],  # fmt: skip
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                },
+            ],
             "nodeInfo": {
                 "architecture": "amd64",
                 "containerRuntimeVersion": "cri-o://1.29.4",
@@ -146,21 +159,38 @@ def _workload(w: Workload, clock: _Clock) -> Obj:
     status: Obj
     if w.kind == "Job":
         spec = {"completions": 1, "parallelism": 1, "template": template}
-        status = {"succeeded": 1, "startTime": meta["creationTimestamp"],
-                  "completionTime": clock.stamp(1)}  # fmt: skip
+        status = {
+            "succeeded": 1,
+            "startTime": meta["creationTimestamp"],
+            "completionTime": clock.stamp(1),
+        }
     elif w.kind == "DaemonSet":
         spec = {"selector": selector, "template": template}
-        status = {"desiredNumberScheduled": w.replicas, "currentNumberScheduled": w.replicas,
-                  "numberReady": w.replicas, "numberAvailable": w.replicas}  # fmt: skip
+        status = {
+            "desiredNumberScheduled": w.replicas,
+            "currentNumberScheduled": w.replicas,
+            "numberReady": w.replicas,
+            "numberAvailable": w.replicas,
+        }
     else:
         spec = {"replicas": w.replicas, "selector": selector, "template": template}
         if w.kind == "StatefulSet":
-            spec["serviceName"] = {"prometheus-k8s": "prometheus-operated",
-                                   "alertmanager-main": "alertmanager-operated"}.get(w.name, w.name)  # fmt: skip
-        status = {"replicas": w.replicas, "readyReplicas": w.replicas,
-                  "availableReplicas": w.replicas}  # fmt: skip
-    return {"apiVersion": _API[w.kind], "kind": w.kind, "metadata": meta, "spec": spec,
-            "status": status}  # fmt: skip
+            spec["serviceName"] = {
+                "prometheus-k8s": "prometheus-operated",
+                "alertmanager-main": "alertmanager-operated",
+            }.get(w.name, w.name)
+        status = {
+            "replicas": w.replicas,
+            "readyReplicas": w.replicas,
+            "availableReplicas": w.replicas,
+        }
+    return {
+        "apiVersion": _API[w.kind],
+        "kind": w.kind,
+        "metadata": meta,
+        "spec": spec,
+        "status": status,
+    }
 
 
 def _pod(p: Pod, clock: _Clock) -> Obj:
@@ -177,15 +207,27 @@ def _pod(p: Pod, clock: _Clock) -> Obj:
         meta["ownerReferences"] = _owner(p.owner.kind, p.owner.name, p.owner.uid)
     elif p.host_network:  # static pods are mirrored, owned by their node
         meta["ownerReferences"] = [
-            {"apiVersion": "v1", "kind": "Node", "name": p.node.name, "uid": p.node.uid,
-             "controller": True}
-        ]  # fmt: skip
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "name": p.node.name,
+                "uid": p.node.uid,
+                "controller": True,
+            }
+        ]
     if not p.host_network:
         meta["annotations"] = {
             "k8s.ovn.org/pod-networks": json.dumps(
-                {"default": {"ip_addresses": [f"{p.ip}/23"], "mac_address": p.mac,
-                             "gateway_ips": [p.node.gateway_ip]}}, separators=(",", ":"))
-        }  # fmt: skip
+                {
+                    "default": {
+                        "ip_addresses": [f"{p.ip}/23"],
+                        "mac_address": p.mac,
+                        "gateway_ips": [p.node.gateway_ip],
+                    }
+                },
+                separators=(",", ":"),
+            )
+        }
     container = {
         "name": p.labels.get("app", p.name),
         "image": f"quay.io/flowlab-demo/{p.labels.get('app', p.name)}:1.0",
@@ -223,7 +265,12 @@ def _service(s: Service, clock: _Clock) -> Obj:
         "clusterIP": s.cluster_ip,
         "clusterIPs": [s.cluster_ip],
         "ports": [
-            {"name": p.name, "port": p.port, "protocol": p.protocol, "targetPort": p.target or p.port}
+            {
+                "name": p.name,
+                "port": p.port,
+                "protocol": p.protocol,
+                "targetPort": p.target or p.port,
+            }
             for p in s.ports
         ],
         "type": "ClusterIP",
@@ -237,9 +284,14 @@ def _service(s: Service, clock: _Clock) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": s.name, "namespace": s.namespace, "uid": s.uid,
-                     "labels": dict(s.selector), "creationTimestamp": clock.stamp(),
-                     "resourceVersion": clock.rv()},  # fmt: skip
+        "metadata": {
+            "name": s.name,
+            "namespace": s.namespace,
+            "uid": s.uid,
+            "labels": dict(s.selector),
+            "creationTimestamp": clock.stamp(),
+            "resourceVersion": clock.rv(),
+        },
         "spec": spec,
         "status": {"loadBalancer": {}},
     }
@@ -253,18 +305,29 @@ def _endpoint_slice(s: Service, clock: _Clock, suffix: str) -> Obj:
                 "addresses": [p.ip],
                 "conditions": {"ready": True, "serving": True, "terminating": False},
                 "nodeName": p.node.name,
-                "targetRef": {"kind": "Pod", "name": p.name, "namespace": p.namespace, "uid": p.uid},
+                "targetRef": {
+                    "kind": "Pod",
+                    "name": p.name,
+                    "namespace": p.namespace,
+                    "uid": p.uid,
+                },
             }
         )
     for n in s.host_endpoints:
         endpoints.append({"addresses": [n.ip], "conditions": {"ready": True}})
-    managed = "endpointslice-controller.k8s.io" if s.selector else "endpointslicemirroring-controller.k8s.io"
+    managed = (
+        "endpointslice-controller.k8s.io"
+        if s.selector
+        else "endpointslicemirroring-controller.k8s.io"
+    )
     meta: Obj = {
         "name": s.name if not s.selector else f"{s.name}-{suffix}",
         "namespace": s.namespace,
         "uid": str(uuid.uuid5(uuid.UUID(s.uid), "endpointslice")),
-        "labels": {"kubernetes.io/service-name": s.name,
-                   "endpointslice.kubernetes.io/managed-by": managed},  # fmt: skip
+        "labels": {
+            "kubernetes.io/service-name": s.name,
+            "endpointslice.kubernetes.io/managed-by": managed,
+        },
         "creationTimestamp": clock.stamp(0.1),
         "resourceVersion": clock.rv(),
         "ownerReferences": _owner("Service", s.name, s.uid),

@@ -135,7 +135,9 @@ def facts(frame: pl.DataFrame, names: dict[str, str] | None = None) -> dict[str,
     peers = (
         lf.filter((pl.col("src_ip") == GRAFANA_IP) | (pl.col("dst_ip") == GRAFANA_IP))
         .select(
-            pl.when(pl.col("src_ip") == GRAFANA_IP).then(pl.col("dst_ip")).otherwise(pl.col("src_ip"))
+            pl.when(pl.col("src_ip") == GRAFANA_IP)
+            .then(pl.col("dst_ip"))
+            .otherwise(pl.col("src_ip"))
         )
         .unique()
         .collect()
@@ -195,7 +197,9 @@ def _prepare(out_dir: Path) -> None:
             shutil.rmtree(out_dir / kind, ignore_errors=True)
         (out_dir / "inventory.json").unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / _MARKER).write_text("written by `flowlab demo`; the directory is replaced on rerun\n")
+    (out_dir / _MARKER).write_text(
+        "written by `flowlab demo`; the directory is replaced on rerun\n"
+    )
 
 
 def _send(sim: Simulation, address: tuple[str, int], send_seconds: float, progress: bool) -> float:
@@ -207,8 +211,9 @@ def _send(sim: Simulation, address: tuple[str, int], send_seconds: float, progre
     scale = send_seconds / (sim.seconds * 1000.0)
     started = time.monotonic()
     try:
-        with tqdm(total=len(sim.datagrams), unit="datagram", disable=not progress,
-                  desc="sending sFlow") as bar:  # fmt: skip
+        with tqdm(
+            total=len(sim.datagrams), unit="datagram", disable=not progress, desc="sending sFlow"
+        ) as bar:
             for i, gram in enumerate(sim.datagrams):
                 if i % 64 == 0:
                     ahead = started + gram.time_ms * scale - time.monotonic()

@@ -32,7 +32,8 @@ import polars as pl
 from flowlab.demo.cluster import Cluster, build_cluster
 from flowlab.demo.datagrams import SentDatagram, build_datagrams
 from flowlab.demo.inventory import inventory
-from flowlab.demo.traffic import Conversation, conversations, sample_packets
+from flowlab.demo.sampling import sample_packets
+from flowlab.demo.traffic import Conversation, conversations
 from flowlab.exceptions import ConfigError
 from flowlab.sflow.decode import Decoded, decode
 
@@ -51,7 +52,7 @@ class Simulation:
     cluster : Cluster
     conversations : list of Conversation
     samples : polars.DataFrame
-        The sampled packets (see :func:`flowlab.demo.traffic.sample_packets`).
+        The sampled packets (see :func:`flowlab.demo.sampling.sample_packets`).
     datagrams : list of SentDatagram
         Encoded datagrams in send order.
     seconds : float
@@ -133,6 +134,8 @@ def load(seconds: float = 3600.0, seed: int = 0, *, start: dt.datetime = DEFAULT
     return DemoData(sim.decode(start).flows, sim.inventory())
 
 
-def flows(seconds: float = 3600.0, seed: int = 0, *, start: dt.datetime = DEFAULT_START) -> pl.DataFrame:
+def flows(
+    seconds: float = 3600.0, seed: int = 0, *, start: dt.datetime = DEFAULT_START
+) -> pl.DataFrame:
     """Just the flows of :func:`load`."""
     return load(seconds, seed, start=start).flows

@@ -106,11 +106,11 @@ class MultiReceive:
             hdr.msg_name = names + i * _NAME
             hdr.msg_iov = iov_base + 2 * i * ctypes.sizeof(_IOVec)
             hdr.msg_iovlen = 2
-        raw = np.frombuffer(self._msgs, dtype=np.uint8).reshape(vlen, _SIZE)
+        raw = np.frombuffer(memoryview(self._msgs), dtype=np.uint8).reshape(vlen, _SIZE)
         self._namelen = raw[:, _OFF_NAMELEN : _OFF_NAMELEN + 4].view(np.uint32)
         self._flags = raw[:, _OFF_FLAGS : _OFF_FLAGS + 4].view(np.int32)
         self._len = raw[:, _OFF_LEN : _OFF_LEN + 4].view(np.uint32)
-        iov = np.frombuffer(self._iov, dtype=np.uint64).reshape(2 * vlen, 2)
+        iov = np.frombuffer(memoryview(self._iov), dtype=np.uint64).reshape(2 * vlen, 2)
         self._iov_base = iov[:, 0]
         self._iov_len = iov[:, 1]
         self._iov_len[0::2] = slot
@@ -184,11 +184,11 @@ class Outbox:
         starts = np.zeros(self.count, dtype=np.uint64)
         np.cumsum(lengths[:-1], out=starts[1:])
         self._iov = (_IOVec * self.count)()
-        iov = np.frombuffer(self._iov, dtype=np.uint64).reshape(self.count, 2)
+        iov = np.frombuffer(memoryview(self._iov), dtype=np.uint64).reshape(self.count, 2)
         iov[:, 0] = np.uint64(self._data.ctypes.data) + starts
         iov[:, 1] = lengths
         self._msgs = (_MMsgHdr * self.count)()
-        raw = np.frombuffer(self._msgs, dtype=np.uint8).reshape(self.count, _SIZE)
+        raw = np.frombuffer(memoryview(self._msgs), dtype=np.uint8).reshape(self.count, _SIZE)
         iov_ptr = raw[:, _MsgHdr.msg_iov.offset : _MsgHdr.msg_iov.offset + 8].view(np.uint64)
         iov_ptr[:, 0] = np.uint64(ctypes.addressof(self._iov)) + np.arange(
             self.count, dtype=np.uint64

@@ -47,9 +47,10 @@ import polars as pl
 from flowlab.exceptions import CollectorError
 from flowlab.schema import empty, empty_counters
 from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.receiver import Batch, Receiver, open_socket, udp_drops
+from flowlab.sflow.receiver import Batch, Receiver
 from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
+from flowlab.sflow.udp import open_socket, udp_drops
 from flowlab.store import CaptureWriter
 
 __all__ = ["Collector", "CollectorStats", "Sink"]
@@ -194,24 +195,36 @@ class Collector:
         self.source = source
         self.sinks = list(sinks)
         self._writer = (
-            CaptureWriter(self.out_dir, roll_seconds=roll_seconds, roll_bytes=roll_bytes,
-                          compression=compression)  # fmt: skip
+            CaptureWriter(
+                self.out_dir,
+                roll_seconds=roll_seconds,
+                roll_bytes=roll_bytes,
+                compression=compression,
+            )
             if self.out_dir is not None
             else None
         )
         self._sock, self.rcvbuf = open_socket(listen, rcvbuf=rcvbuf)
-        self.address: tuple[str, int] = tuple(self._sock.getsockname()[:2])  # type: ignore[assignment]
+        host, port = self._sock.getsockname()[:2]
+        self.address: tuple[str, int] = (str(host), int(port))
         self._queue: queue.Queue[Batch | None] = queue.Queue()
-        self._receiver = Receiver(self._sock, self._queue, batch_bytes=batch_bytes,
-                                  batch_seconds=batch_seconds, max_pending_bytes=max_pending_bytes,
-                                  multi=multi)  # fmt: skip
+        self._receiver = Receiver(
+            self._sock,
+            self._queue,
+            batch_bytes=batch_bytes,
+            batch_seconds=batch_seconds,
+            max_pending_bytes=max_pending_bytes,
+            multi=multi,
+        )
         self._tracker = SequenceTracker()
         self._decode_stats = DecodeStats()
         self._memory: list[Decoded] = []
         self._lock = threading.Lock()
         self._done = threading.Condition()
         self._done_ticket = 0
-        self._decoder = threading.Thread(target=self._decode_loop, name="flowlab-decode", daemon=True)
+        self._decoder = threading.Thread(
+            target=self._decode_loop, name="flowlab-decode", daemon=True
+        )
         self._started = self._stopped = False
         self._unwritten = 0
         self._sink_errors = 0
@@ -279,7 +292,9 @@ class Collector:
             return
         ticket = self._receiver.request_flush()
         with self._done:
-            if not self._done.wait_for(lambda: self._done_ticket >= ticket or not self.running, timeout):
+            if not self._done.wait_for(
+                lambda: self._done_ticket >= ticket or not self.running, timeout
+            ):
                 msg = f"flush did not complete within {timeout} s (decoder busy or stalled)"
                 raise CollectorError(msg)
 
@@ -386,13 +401,18 @@ class Collector:
                 sink(decoded)
             except Exception as exc:
                 self._sink_errors += 1
-                log.warning("sink %r failed on a batch of %d flows: %s", sink, decoded.flows.height, exc)
+                log.warning(
+                    "sink %r failed on a batch of %d flows: %s", sink, decoded.flows.height, exc
+                )
 
     def _fail(self, exc: CollectorError) -> None:
         log.error("%s", exc)
         self._error = exc
         if self._writer is not None:
-            self._unwritten += self._writer.stats.pending_rows["flows"] + self._writer.stats.pending_rows["counters"]
+            self._unwritten += (
+                self._writer.stats.pending_rows["flows"]
+                + self._writer.stats.pending_rows["counters"]
+            )
 
     def _roll(self) -> None:
         if self._writer is not None and self._error is None:

@@ -31,8 +31,17 @@ def by_uid(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_list_of_full_objects(doc: dict[str, Any]) -> None:
     assert doc["apiVersion"] == "v1" and doc["kind"] == "List"
     kinds = {i["kind"] for i in doc["items"]}
-    assert kinds == {"Node", "Pod", "Service", "EndpointSlice", "ReplicaSet", "Deployment",
-                     "StatefulSet", "DaemonSet", "Job"}  # fmt: skip
+    assert kinds == {
+        "Node",
+        "Pod",
+        "Service",
+        "EndpointSlice",
+        "ReplicaSet",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+    }
     for i in doc["items"]:
         assert i["apiVersion"] and i["metadata"]["name"] and i["metadata"]["creationTimestamp"]
     assert json.loads(json.dumps(doc)) == doc
@@ -40,8 +49,12 @@ def test_list_of_full_objects(doc: dict[str, Any]) -> None:
 
 def test_nodes(doc: dict[str, Any]) -> None:
     nodes = items(doc, "Node")
-    roles = sorted(k.rsplit("/", 1)[1] for n in nodes for k in n["metadata"]["labels"]
-                   if k.startswith("node-role.kubernetes.io/") and k.rsplit("/", 1)[1] in ("master", "worker"))  # fmt: skip
+    roles = sorted(
+        k.rsplit("/", 1)[1]
+        for n in nodes
+        for k in n["metadata"]["labels"]
+        if k.startswith("node-role.kubernetes.io/") and k.rsplit("/", 1)[1] in ("master", "worker")
+    )
     assert roles == ["master"] * 3 + ["worker"] * 3
     subnets = []
     for n in nodes:
@@ -65,7 +78,9 @@ def test_pods_addresses_and_placement(doc: dict[str, Any]) -> None:
         if p["spec"]["hostNetwork"]:
             assert ip == node_ip
         else:
-            subnet = json.loads(node["metadata"]["annotations"]["k8s.ovn.org/node-subnets"])["default"][0]
+            subnet = json.loads(node["metadata"]["annotations"]["k8s.ovn.org/node-subnets"])[
+                "default"
+            ][0]
             assert ipaddress.ip_address(ip) in ipaddress.ip_network(subnet)
             pod_ips.append(ip)
     assert len(pod_ips) == len(set(pod_ips))
@@ -74,8 +89,15 @@ def test_pods_addresses_and_placement(doc: dict[str, Any]) -> None:
     assert named["10.128.2.7"]["namespace"] == "openshift-monitoring"
     assert named["10.129.2.9"]["name"] == "prometheus-k8s-0"
     namespaces = {p["metadata"]["namespace"] for p in pods}
-    assert {"openshift-monitoring", "openshift-etcd", "openshift-kube-apiserver", "openshift-ingress",
-            "openshift-dns", "shop", "payments"} <= namespaces  # fmt: skip
+    assert {
+        "openshift-monitoring",
+        "openshift-etcd",
+        "openshift-kube-apiserver",
+        "openshift-ingress",
+        "openshift-dns",
+        "shop",
+        "payments",
+    } <= namespaces
 
 
 def owner(obj: dict[str, Any], uids: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -114,7 +136,9 @@ def test_owner_chains(doc: dict[str, Any]) -> None:
 
 
 def test_services_and_endpoint_slices(doc: dict[str, Any]) -> None:
-    services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in items(doc, "Service")}
+    services = {
+        (s["metadata"]["namespace"], s["metadata"]["name"]): s for s in items(doc, "Service")
+    }
     kube = services[("default", "kubernetes")]["spec"]
     assert kube["clusterIP"] == "172.30.0.1" and kube["ports"][0]["port"] == 443
     assert kube["ports"][0]["targetPort"] == 6443
@@ -127,8 +151,11 @@ def test_services_and_endpoint_slices(doc: dict[str, Any]) -> None:
         key = (es["metadata"]["namespace"], es["metadata"]["labels"]["kubernetes.io/service-name"])
         slices[key] = es
     assert set(slices) == set(services)
-    masters = sorted(n["status"]["addresses"][0]["address"] for n in items(doc, "Node")
-                     if "node-role.kubernetes.io/master" in n["metadata"]["labels"])  # fmt: skip
+    masters = sorted(
+        n["status"]["addresses"][0]["address"]
+        for n in items(doc, "Node")
+        if "node-role.kubernetes.io/master" in n["metadata"]["labels"]
+    )
     kube_eps = slices[("default", "kubernetes")]
     assert sorted(e["addresses"][0] for e in kube_eps["endpoints"]) == masters
     assert kube_eps["ports"][0]["port"] == 6443

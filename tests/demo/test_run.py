@@ -12,8 +12,21 @@ from flowlab.demo import run, simulate
 from flowlab.exceptions import ConfigError
 from flowlab.store import read_capture
 
-KEY = ["exporter", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "tcp_flags",
-       "frame_length", "sampling_rate", "in_if", "out_if", "sequence", "sample_sequence"]  # fmt: skip
+KEY = [
+    "exporter",
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "tcp_flags",
+    "frame_length",
+    "sampling_rate",
+    "in_if",
+    "out_if",
+    "sequence",
+    "sample_sequence",
+]
 
 
 def multiset(frame: pl.DataFrame) -> Counter[tuple[object, ...]]:
@@ -25,7 +38,10 @@ def test_run_sends_over_udp_and_loses_nothing(tmp_path: Path) -> None:
     c = result.collector
     assert result.lost == 0 and c.kernel_drops == 0 and c.sequence_lost == 0 and c.errors == 0
     assert c.datagrams == result.datagrams_sent
-    assert c.flow_samples == result.flow_samples_sent and c.counter_samples == result.counter_samples_sent
+    assert (
+        c.flow_samples == result.flow_samples_sent
+        and c.counter_samples == result.counter_samples_sent
+    )
     flows = read_capture(tmp_path / "demo")
     assert flows.height == result.flow_samples_sent
     assert read_capture(tmp_path / "demo", kind="counters").height == result.counter_samples_sent

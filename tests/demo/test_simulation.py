@@ -27,8 +27,11 @@ def flows(sim) -> pl.DataFrame:  # type: ignore[no-untyped-def]
 
 
 def pod_ips(doc: dict[str, Any], namespace: str) -> set[str]:
-    return {i["status"]["podIP"] for i in doc["items"]
-            if i["kind"] == "Pod" and i["metadata"]["namespace"] == namespace}  # fmt: skip
+    return {
+        i["status"]["podIP"]
+        for i in doc["items"]
+        if i["kind"] == "Pod" and i["metadata"]["namespace"] == namespace
+    }
 
 
 def test_decodes_to_the_canonical_schema_with_nothing_lost(sim) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +103,9 @@ def test_counters_every_30_seconds_per_port(sim) -> None:  # type: ignore[no-unt
     counters = sim.decode().counters
     per_port = counters.group_by("exporter", "if_index").len()
     assert per_port["len"].min() == 30  # 900 s / 30 s
-    octets = counters.sort("time").group_by("exporter", "if_index").agg(pl.col("in_octets").diff().min())
+    octets = (
+        counters.sort("time").group_by("exporter", "if_index").agg(pl.col("in_octets").diff().min())
+    )
     assert (octets["in_octets"].drop_nulls() >= 0).all()
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from flowlab.sflow.decode import Decoded
 
 from flowlab.exceptions import CollectorError
 from flowlab.schema import validate, validate_counters
 from flowlab.sflow import _mmsg
 from flowlab.sflow.collector import Collector, CollectorStats
-from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import raw_header
 from flowlab.sflow.records import (
@@ -35,7 +35,9 @@ FlowKey = tuple[str, str, str, int, int]
 SENT: dict[int, list[FlowKey]] = {}
 
 
-def make_datagrams(agents: list[str], per_agent: int, *, samples: int = 4, start_seq: int = 1) -> list[Datagram]:
+def make_datagrams(
+    agents: list[str], per_agent: int, *, samples: int = 4, start_seq: int = 1
+) -> list[Datagram]:
     grams = []
     for a, agent in enumerate(agents):
         for k in range(per_agent):
@@ -46,14 +48,24 @@ def make_datagrams(agents: list[str], per_agent: int, *, samples: int = 4, start
                 rec = raw_header(src, "10.129.2.9", 6, sport, 9091, payload_length=100 + j)
                 keys.append((agent, src, "10.129.2.9", sport, 9091))
                 flows.append(
-                    FlowSample(sequence=k * samples + j + 1, source_id=3, sampling_rate=400,
-                               sample_pool=400 * (k + 1), records=[rec], input_if=3, output_if=1)
-                )  # fmt: skip
+                    FlowSample(
+                        sequence=k * samples + j + 1,
+                        source_id=3,
+                        sampling_rate=400,
+                        sample_pool=400 * (k + 1),
+                        records=[rec],
+                        input_if=3,
+                        output_if=1,
+                    )
+                )
             counters = CounterSample(
                 sequence=k + 1,
                 source_id=3,
-                records=[GenericInterfaceCounters(if_index=3, in_octets=k), EthernetCounters(),
-                         UnknownRecord(1005, b"\x00\x00\x00\x04eth0")],  # fmt: skip
+                records=[
+                    GenericInterfaceCounters(if_index=3, in_octets=k),
+                    EthernetCounters(),
+                    UnknownRecord(1005, b"\x00\x00\x00\x04eth0"),
+                ],
             )
             d = Datagram(agent, start_seq + k, 1000 * k, [*flows, counters])
             SENT[id(d)] = keys
@@ -84,10 +96,15 @@ def got(frame: pl.DataFrame) -> Counter[FlowKey]:
 @pytest.mark.parametrize("multi", [True, False], ids=["recvmmsg", "recvfrom"])
 @pytest.mark.parametrize(
     ("listen", "family", "agents"),
-    [("127.0.0.1:0", socket.AF_INET, AGENTS_V4), ("[::1]:0", socket.AF_INET6, AGENTS_V6 + AGENTS_V4)],
+    [
+        ("127.0.0.1:0", socket.AF_INET, AGENTS_V4),
+        ("[::1]:0", socket.AF_INET6, AGENTS_V6 + AGENTS_V4),
+    ],
     ids=["ipv4", "ipv6"],
 )
-def test_everything_sent_is_decoded_in_memory(listen: str, family: int, agents: list[str], multi: bool) -> None:
+def test_everything_sent_is_decoded_in_memory(
+    listen: str, family: int, agents: list[str], multi: bool
+) -> None:
     grams = make_datagrams(agents, 300)
     with Collector(listen, multi=multi) as col:
         send_all(grams, col.address, family)

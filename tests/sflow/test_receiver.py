@@ -11,7 +11,8 @@ import pytest
 
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.sflow import _mmsg
-from flowlab.sflow.receiver import Batch, Receiver, open_socket, parse_listen, udp_drops
+from flowlab.sflow.receiver import Batch, Receiver
+from flowlab.sflow.udp import open_socket, parse_listen, udp_drops
 
 LOOPBACKS = [("127.0.0.1:0", socket.AF_INET), ("[::1]:0", socket.AF_INET6)]
 
@@ -43,13 +44,17 @@ def test_port_in_use_is_a_clear_error() -> None:
     first, _ = open_socket("127.0.0.1:0")
     try:
         port = first.getsockname()[1]
-        with pytest.raises(CollectorError, match=r"cannot listen on udp 127\.0\.0\.1:\d+: .*in use"):
+        with pytest.raises(
+            CollectorError, match=r"cannot listen on udp 127\.0\.0\.1:\d+: .*in use"
+        ):
             open_socket(f"127.0.0.1:{port}")
     finally:
         first.close()
 
 
-def collect(r: Receiver, q: queue.Queue[Batch | None], stop_after_ticket: bool = True) -> tuple[list[bytes], list[str], list[int]]:
+def collect(
+    r: Receiver, q: queue.Queue[Batch | None], stop_after_ticket: bool = True
+) -> tuple[list[bytes], list[str], list[int]]:
     data: list[bytes] = []
     peers: list[str] = []
     tickets: list[int] = []
@@ -135,8 +140,11 @@ def test_back_pressure_counts_what_the_kernel_drops() -> None:
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.connect(sock.getsockname())
     total = 3000
-    _mmsg.Outbox([b"y" * 1200] * total).send(tx)
-    time.sleep(0.5)  # the receive thread is stuck without buffers; the kernel buffer is full
+    out = _mmsg.Outbox([b"y" * 1200] * total)
+    for start in range(0, total, 100):  # paced: the receiver fills every buffer it has first
+        out.send(tx, start, 100)
+        time.sleep(0.01)
+    time.sleep(0.3)  # the receive thread is stuck without buffers; the kernel buffer is full
     drops = udp_drops(sock)
     assert drops is not None and drops > 0
     stuck_at = r.stats.datagrams
