@@ -176,17 +176,19 @@ class Outbox:
 
     def __init__(self, datagrams: list[bytes]) -> None:
         self.count = len(datagrams)
-        self._datagrams = datagrams
+        lengths = np.fromiter((len(d) for d in datagrams), dtype=np.int64, count=self.count)
+        #: All datagrams back to back (writable: callers may patch them between sends).
+        self.buffer = np.frombuffer(bytearray(b"".join(datagrams)), dtype=np.uint8)
+        #: Offset of each datagram in :attr:`buffer`.
+        self.starts = np.zeros(self.count, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self.starts[1:])
+        self._ends = self.starts + lengths
         if _FUNCS is None or not datagrams:  # pragma: no cover - Linux always has it
             return
-        lengths = np.fromiter((len(d) for d in datagrams), dtype=np.uint64, count=self.count)
-        self._data = np.frombuffer(b"".join(datagrams), dtype=np.uint8)
-        starts = np.zeros(self.count, dtype=np.uint64)
-        np.cumsum(lengths[:-1], out=starts[1:])
         self._iov = (_IOVec * self.count)()
         iov = np.frombuffer(memoryview(self._iov), dtype=np.uint64).reshape(self.count, 2)
-        iov[:, 0] = np.uint64(self._data.ctypes.data) + starts
-        iov[:, 1] = lengths
+        iov[:, 0] = np.uint64(self.buffer.ctypes.data) + self.starts.astype(np.uint64)
+        iov[:, 1] = lengths.astype(np.uint64)
         self._msgs = (_MMsgHdr * self.count)()
         raw = np.frombuffer(memoryview(self._msgs), dtype=np.uint8).reshape(self.count, _SIZE)
         iov_ptr = raw[:, _MsgHdr.msg_iov.offset : _MsgHdr.msg_iov.offset + 8].view(np.uint64)
@@ -200,8 +202,8 @@ class Outbox:
         """Send datagrams ``start .. start+count`` (default: all from `start`); returns how many."""
         end = self.count if count is None else min(self.count, start + count)
         if _FUNCS is None:  # pragma: no cover - Linux always has it
-            for d in self._datagrams[start:end]:
-                sock.send(d)
+            for i in range(start, end):
+                sock.send(self.buffer[self.starts[i] : self._ends[i]])
             return max(0, end - start)
         fd = sock.fileno()
         base = ctypes.addressof(self._msgs)

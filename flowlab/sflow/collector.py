@@ -100,6 +100,8 @@ class CollectorStats:
         Rows decoded but not stored because the output failed (see ``error``).
     sink_errors : int
         Batches a sink failed on.
+    busy_seconds : dict
+        Time the decode thread spent decoding, writing and in sinks.
     decode : DecodeStats
         Everything the decoder counted (skipped records, resets, ...).
     error : str or None
@@ -122,6 +124,7 @@ class CollectorStats:
     rows_written: int = 0
     unwritten_rows: int = 0
     sink_errors: int = 0
+    busy_seconds: dict[str, float] = field(default_factory=dict)
     decode: DecodeStats = field(default_factory=DecodeStats)
     error: str | None = None
 
@@ -230,6 +233,7 @@ class Collector:
         self._sink_errors = 0
         self._error: BaseException | None = None
         self._t0 = 0.0
+        self._seconds = {"decode": 0.0, "write": 0.0, "sinks": 0.0}
 
     def __repr__(self) -> str:
         state = "running" if self.running else ("stopped" if self._stopped else "new")
@@ -344,6 +348,7 @@ class Collector:
             rows_written=sum(w.rows.values()) if w else 0,
             unwritten_rows=self._unwritten,
             sink_errors=self._sink_errors,
+            busy_seconds=dict(self._seconds),
             decode=d,
             error=None if self.error is None else str(self.error),
         )
@@ -375,6 +380,7 @@ class Collector:
                 self._done.notify_all()
 
     def _process(self, batch: Batch) -> None:
+        t0 = time.perf_counter()
         decoded = decode(
             batch.buffer,
             batch.offsets,
@@ -384,10 +390,12 @@ class Collector:
             source=self.source,
             state=self._tracker,
         )
+        t1 = time.perf_counter()
         with self._lock:
             self._decode_stats = self._decode_stats.merge(decoded.stats)
             if self._writer is None:
                 self._memory.append(decoded)
+            self._seconds["decode"] += t1 - t0
         if self._writer is not None:
             if self._error is not None:
                 self._unwritten += decoded.flows.height + decoded.counters.height
@@ -396,6 +404,8 @@ class Collector:
                     self._writer.write(flows=decoded.flows, counters=decoded.counters)
                 except CollectorError as exc:
                     self._fail(exc)
+        t2 = time.perf_counter()
+        self._seconds["write"] += t2 - t1
         for sink in self.sinks:
             try:
                 sink(decoded)
@@ -404,6 +414,7 @@ class Collector:
                 log.warning(
                     "sink %r failed on a batch of %d flows: %s", sink, decoded.flows.height, exc
                 )
+        self._seconds["sinks"] += time.perf_counter() - t2
 
     def _fail(self, exc: CollectorError) -> None:
         log.error("%s", exc)

@@ -16,6 +16,7 @@ import os
 import socket
 
 import numpy as np
+import pandas as pd
 
 from flowlab.exceptions import CollectorError, ConfigError
 
@@ -145,18 +146,21 @@ def peer_text(names: np.ndarray) -> np.ndarray:
     >>> peer_text(raw).tolist()
     ['127.0.0.1', '127.0.0.1']
     """
-    if len(names) == 0:
-        return np.array([], dtype=object)
-    family = names[:, :2].copy().view(np.uint16)[:, 0]
-    key = np.zeros((len(names), 17), dtype=np.uint8)
+    n = len(names)
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    family = np.ascontiguousarray(names[:, :2]).view(np.uint16)[:, 0]
     v4 = family == socket.AF_INET
-    key[v4, 0] = 4
-    key[v4, 1:5] = names[v4, 4:8]
-    key[~v4, 0] = 6
-    key[~v4, 1:17] = names[~v4, 8:24]
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    texts = np.empty(len(uniq), dtype=object)
-    for i, row in enumerate(uniq):
-        raw = bytes(row[1:5]) if row[0] == 4 else bytes(row[1:17])
-        texts[i] = str(ipaddress.ip_address(raw))
-    return texts[np.asarray(inverse).reshape(-1)]
+    if v4.any():
+        key = np.ascontiguousarray(names[v4, 4:8]).view(">u4")[:, 0].astype(np.uint32)
+        codes, uniq = pd.factorize(key)
+        texts = np.array([str(ipaddress.IPv4Address(int(u))) for u in uniq], dtype=object)
+        out[v4] = texts[codes]
+    if not v4.all():
+        raw6 = np.ascontiguousarray(names[~v4, 8:24])
+        key6 = raw6.view(np.dtype((np.void, 16)))[:, 0]
+        uniq6, inverse = np.unique(key6, return_inverse=True)
+        texts = np.array([str(ipaddress.IPv6Address(bytes(u))) for u in uniq6], dtype=object)
+        out[~v4] = texts[np.asarray(inverse).reshape(-1)]
+    return out
