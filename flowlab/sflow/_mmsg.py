@@ -203,7 +203,7 @@ class Outbox:
         end = self.count if count is None else min(self.count, start + count)
         if _FUNCS is None:  # pragma: no cover - Linux always has it
             for i in range(start, end):
-                sock.send(self.buffer[self.starts[i] : self._ends[i]])
+                sock.send(self.buffer[self.starts[i] : self._ends[i]].tobytes())
             return max(0, end - start)
         fd = sock.fileno()
         base = ctypes.addressof(self._msgs)
