@@ -81,7 +81,8 @@ class CollectorStats:
     bytes : int
         Their payload bytes.
     errors : int
-        Datagrams the decoder rejected (``errors_by_reason`` says why).
+        Datagrams the decoder rejected (``errors_by_reason`` says why; ``internal_error``
+        counts datagrams of batches that failed in flowlab itself, logged with a traceback).
     flow_samples, counter_samples : int
         Samples in the decoded datagrams.
     flows, counters : int
@@ -231,6 +232,7 @@ class Collector:
         self._started = self._stopped = False
         self._unwritten = 0
         self._sink_errors = 0
+        self._failed_datagrams = 0
         self._error: BaseException | None = None
         self._t0 = 0.0
         self._seconds = {"decode": 0.0, "write": 0.0, "sinks": 0.0}
@@ -329,13 +331,16 @@ class Collector:
         with self._lock:
             d = self._decode_stats
         samples = d.samples
+        reasons = dict(d.datagrams_bad)
+        if self._failed_datagrams:
+            reasons["internal_error"] = self._failed_datagrams
         drops = self._receiver.final_drops if self._stopped else udp_drops(self._sock)
         w = self._writer.stats if self._writer is not None else None
         return CollectorStats(
             datagrams=r.datagrams,
             bytes=r.bytes,
-            errors=d.bad,
-            errors_by_reason=dict(d.datagrams_bad),
+            errors=d.bad + self._failed_datagrams,
+            errors_by_reason=reasons,
             flow_samples=samples.get("flow", 0) + samples.get("flow_expanded", 0),
             counter_samples=samples.get("counters", 0) + samples.get("counters_expanded", 0),
             flows=d.flows,
@@ -368,6 +373,9 @@ class Collector:
                 try:
                     if len(batch):
                         self._process(batch)
+                except Exception as exc:  # a bug must not stop the collector or lose the count
+                    self._failed_datagrams += len(batch)
+                    log.exception("could not process a batch of %d datagrams: %s", len(batch), exc)
                 finally:
                     self._receiver.release(batch)
                     if batch.ticket:

@@ -274,3 +274,32 @@ def test_a_collector_never_started_releases_its_port() -> None:
     col.stop()
     again = Collector(f"127.0.0.1:{port}")
     again.stop()
+
+
+def test_an_internal_failure_is_counted_and_the_collector_keeps_going(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fake decoder failure: no real input makes the decoder raise, so the fault is injected.
+    import flowlab.sflow.collector as collector_module
+
+    real = collector_module.decode
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(collector_module, "decode", flaky)
+    first = make_datagrams(["10.0.0.11"], 7)
+    second = make_datagrams(["10.0.0.12"], 5)
+    with Collector("127.0.0.1:0") as col:
+        send_all(first, col.address, socket.AF_INET)
+        col.flush()
+        send_all(second, col.address, socket.AF_INET)
+        flows = col.flows()
+        stats = col.stats
+    assert stats.errors_by_reason == {"internal_error": 7} and stats.errors == 7
+    assert got(flows) == expected(second)
+    assert "injected" in caplog.text
