@@ -323,21 +323,27 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         best: dict[str, float] = {}
+        sender_max: dict[str, float] = {}
         for tool in tools:
             runner = run_flowlab if tool == "flowlab" else run_sfacctd
             for rate in rates:
                 r = runner(rate, seconds, path, per)
                 print(_row(r), flush=True)
+                sender_max[tool] = max(sender_max.get(tool, 0.0), r.sent / r.seconds)
                 if r.lost == 0 and r.samples == r.samples_sent:
                     best[tool] = max(best.get(tool, 0.0), r.rate)
                 elif rate > 0:
                     rates_left = [x for x in rates if x <= 0]
                     for extra in rates_left:
-                        print(_row(runner(extra, seconds, path, per)), flush=True)
+                        r = runner(extra, seconds, path, per)
+                        print(_row(r), flush=True)
+                        sender_max[tool] = max(sender_max[tool], r.sent / r.seconds)
                     break
         print()
         for tool in tools:
             print(f"{tool}: highest rate with nothing lost: {best.get(tool, 0):,.0f} datagrams/s")
+            if tool in best and best[tool] >= max(sender_max.get(tool, 0.0), 1.0) * 0.98:
+                print(f"  (= the most the sender reached: {tool} kept up with everything it was sent)")
         if len(best) == 2 and best.get("sfacctd"):
             print(f"ratio flowlab/sfacctd: {best['flowlab'] / best['sfacctd']:.2f}")
 

@@ -199,6 +199,10 @@ def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
     r = flowlab_cli("demo", "--out", str(tmp_path / "mine"), "--seconds", "10")
     assert r.returncode == 1 and "not empty" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+    (tmp_path / "blocked").write_text("a file where the capture directory should be")
+    r = flowlab_cli("collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "blocked"))
+    assert r.returncode == 1
+    assert "cannot create capture directory" in r.stderr and "Traceback" not in r.stderr
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     busy.bind(("127.0.0.1", 0))
     try:
