@@ -17,6 +17,7 @@ Output kinds, by the path given:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -193,6 +194,8 @@ def convert_pcap(
     if as_directory and cpath is not None:
         msg = "--counters is only for .parquet/.csv outputs; a capture directory holds both"
         raise ConfigError(msg)
+    batches = iter(iter_pcap(src, port=port))
+    first = next(batches, None)  # a file that is not a capture fails here, before any output exists
     sinks: list[Any] = []
     try:
         if as_directory:
@@ -204,7 +207,7 @@ def convert_pcap(
             counters_sink = FrameSink(cpath, empty_counters()) if cpath else None
             if counters_sink is not None:
                 sinks.append(counters_sink)
-        for batch in iter_pcap(src, port=port):
+        for batch in itertools.chain([first] if first is not None else [], batches):
             report.stats = report.stats.merge(batch.stats)
             report.flows += batch.flows.height
             if as_directory:
