@@ -11,7 +11,8 @@ its ``packets`` column counts the flow samples it accounted). For each rate the
 table shows what was sent, what arrived, the kernel's receive drops
 (``/proc/net/udp``), flowlab's sequence-gap losses, samples accounted and
 CPU seconds of the receiver. The highest rate without loss is reported per
-tool.
+tool. The ``receive`` rows measure flowlab's receive loop alone (batches are
+dropped instead of decoded), the ``flowlab`` rows the whole collector.
 
 Run::
 
@@ -127,13 +128,16 @@ def _samples_sent(sent: int, per_datagram: np.ndarray) -> int:
 # -- flowlab ------------------------------------------------------------------------------------
 
 
+RCVBUF = 64 << 20  # what flowlab asks for (as root it gets it: SO_RCVBUFFORCE); --rcvbuf changes it
+
+
 def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
     from flowlab.sflow.collector import Collector
 
     out = tempfile.mkdtemp(prefix="bench-flowlab-")
     try:
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        col = Collector("127.0.0.1:0", out_dir=out, roll_seconds=5).start()
+        col = Collector("127.0.0.1:0", out_dir=out, roll_seconds=5, rcvbuf=RCVBUF).start()
         sender = _start_sender(col.address[1], rate, seconds, path)
         report = json.loads(sender.communicate()[0])
         stats = col.stop()
@@ -153,6 +157,37 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
         stats.rcvbuf,
     )
+
+
+def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    """flowlab's receive loop alone (batches are handed over and dropped, not decoded)."""
+    import queue
+    import threading
+
+    from flowlab.sflow.receiver import Batch, Receiver
+    from flowlab.sflow.udp import open_socket
+
+    sock, granted = open_socket("127.0.0.1:0", rcvbuf=RCVBUF)
+    batches: queue.Queue[Batch | None] = queue.Queue()
+    receiver = Receiver(sock, batches)
+
+    def discard() -> None:
+        while (batch := batches.get()) is not None:
+            receiver.release(batch)
+
+    drain = threading.Thread(target=discard)
+    drain.start()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    receiver.start()
+    sender = _start_sender(sock.getsockname()[1], rate, seconds, path)
+    report = json.loads(sender.communicate()[0])
+    receiver.stop()
+    drain.join()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    got = receiver.stats.datagrams
+    return Run("receive", rate, report["sent"], report["seconds"], got, receiver.final_drops or 0,
+               None, _samples_sent(report["sent"], flow_samples), _samples_sent(got, flow_samples),
+               (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime), granted)  # fmt: skip
 
 
 # -- sfacctd ------------------------------------------------------------------------------------
@@ -294,21 +329,30 @@ def main() -> None:
         "--rates", default=None, help="comma-separated datagrams/s (0 = as fast as possible)"
     )
     parser.add_argument("--no-sfacctd", action="store_true", help="measure flowlab only")
+    parser.add_argument(
+        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd"
+    )
+    parser.add_argument("--rcvbuf", type=int, default=RCVBUF,
+                        help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._send:
         port, rate, secs, path = args._send
         _sender(int(port), float(rate), float(secs), path)
         return
+    global RCVBUF
+    RCVBUF = args.rcvbuf
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     default = "100000,200000,0" if args.quick else "50000,100000,150000,200000,250000,0"
     rates = [float(x) for x in (args.rates or default).split(",")]
-    tools = ["flowlab"]
+    tools = ["receive", "flowlab"]
     if not args.no_sfacctd:
         if shutil.which("sfacctd"):
             tools.append("sfacctd")
         else:
             print("sfacctd not found (apt-get install pmacct): measuring flowlab only")
+    if args.tools:
+        tools = [t for t in tools if t in args.tools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "datagrams.npz")
         per, size = _datagrams(path, 600)
@@ -325,7 +369,9 @@ def main() -> None:
         best: dict[str, float] = {}
         sender_max: dict[str, float] = {}
         for tool in tools:
-            runner = run_flowlab if tool == "flowlab" else run_sfacctd
+            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd}[
+                tool
+            ]
             for rate in rates:
                 r = runner(rate, seconds, path, per)
                 print(_row(r), flush=True)
@@ -343,7 +389,9 @@ def main() -> None:
         for tool in tools:
             print(f"{tool}: highest rate with nothing lost: {best.get(tool, 0):,.0f} datagrams/s")
             if tool in best and best[tool] >= max(sender_max.get(tool, 0.0), 1.0) * 0.98:
-                print(f"  (= the most the sender reached: {tool} kept up with everything it was sent)")
+                print(
+                    f"  (= the most the sender reached: {tool} kept up with everything it was sent)"
+                )
         if len(best) == 2 and best.get("sfacctd"):
             print(f"ratio flowlab/sfacctd: {best['flowlab'] / best['sfacctd']:.2f}")
 
