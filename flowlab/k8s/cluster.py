@@ -4,7 +4,7 @@ Objects come back as the API's JSON (``_preload_content=False``), so they have
 exactly the shape ``oc get -o json`` writes and go through the same parser as
 inventory files. Pages follow the API's ``continue`` token. The minimal RBAC
 is in ``docs/rbac.yaml`` (a ClusterRole with ``list`` on pods, nodes,
-services, endpointslices, replicasets, deployments, statefulsets, daemonsets,
+services, endpointslices, replicasets, replicationcontrollers, deployments, statefulsets, daemonsets,
 jobs, cronjobs).
 
 Examples
@@ -71,6 +71,12 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "DaemonSet", "AppsV1Api", "list_daemon_set_for_all_namespaces", "list_namespaced_daemon_set"
+    ),
+    Resource(
+        "ReplicationController",
+        "CoreV1Api",
+        "list_replication_controller_for_all_namespaces",
+        "list_namespaced_replication_controller",
     ),
     Resource("Job", "BatchV1Api", "list_job_for_all_namespaces", "list_namespaced_job"),
     Resource(
