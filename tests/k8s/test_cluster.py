@@ -168,7 +168,7 @@ def test_namespaced_listing(api: tuple[_Api, Path]) -> None:
 def test_pods_forbidden_is_an_error(api: tuple[_Api, Path]) -> None:
     state, kubeconfig = api
     state.forbidden = {"Pod"}
-    with pytest.raises(KubernetesError, match="HTTP 403.*docs/rbac.yaml"):
+    with pytest.raises(KubernetesError, match=r"HTTP 403.*docs/rbac\.yaml"):
         Inventory.from_cluster(kubeconfig=kubeconfig, in_cluster=False)
 
 
