@@ -55,11 +55,11 @@ def diff(a: nx.DiGraph, b: nx.DiGraph, *, changed: bool = False) -> pl.DataFrame
             )
     schema = pl.Schema(
         {
-            "source": pl.String,
-            "target": pl.String,
-            "change": pl.String,
-            "bytes_a": pl.UInt64,
-            "bytes_b": pl.UInt64,
+            "source": pl.String(),
+            "target": pl.String(),
+            "change": pl.String(),
+            "bytes_a": pl.UInt64(),
+            "bytes_b": pl.UInt64(),
             "services": pl.List(pl.String),
         }
     )

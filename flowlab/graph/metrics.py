@@ -66,12 +66,12 @@ def top_talkers(g: nx.DiGraph, n: int = 10, *, by: str = "bytes") -> pl.DataFram
             )
         rows.append(row)
     schema = {
-        "node": pl.String,
-        "bytes_in": pl.UInt64,
-        "bytes_out": pl.UInt64,
-        "bytes": pl.UInt64,
-        "packets": pl.UInt64,
-        "flows": pl.UInt64,
+        "node": pl.String(),
+        "bytes_in": pl.UInt64(),
+        "bytes_out": pl.UInt64(),
+        "bytes": pl.UInt64(),
+        "packets": pl.UInt64(),
+        "flows": pl.UInt64(),
     }
     frame = pl.DataFrame(rows, schema=schema)
     return frame.sort([by, "node"], descending=[True, False]).head(n)
@@ -90,10 +90,10 @@ def _peers(g: nx.DiGraph, edges: list[tuple[Hashable, Hashable, dict]], pick: in
     ]
     schema = pl.Schema(
         {
-            "node": pl.String,
-            "bytes": pl.UInt64,
-            "packets": pl.UInt64,
-            "flows": pl.UInt64,
+            "node": pl.String(),
+            "bytes": pl.UInt64(),
+            "packets": pl.UInt64(),
+            "flows": pl.UInt64(),
             "services": pl.List(pl.String),
         }
     )
@@ -131,12 +131,12 @@ def centrality(g: nx.DiGraph, *, weight: str | None = "weight") -> pl.DataFrame:
     if g.number_of_nodes() == 0:
         return pl.DataFrame(
             schema={
-                "node": pl.String,
-                "in_degree": pl.UInt32,
-                "out_degree": pl.UInt32,
-                "weighted_degree": pl.Float64,
-                "betweenness": pl.Float64,
-                "pagerank": pl.Float64,
+                "node": pl.String(),
+                "in_degree": pl.UInt32(),
+                "out_degree": pl.UInt32(),
+                "weighted_degree": pl.Float64(),
+                "betweenness": pl.Float64(),
+                "pagerank": pl.Float64(),
             }
         )
     between = nx.betweenness_centrality(g)
@@ -151,7 +151,7 @@ def centrality(g: nx.DiGraph, *, weight: str | None = "weight") -> pl.DataFrame:
             "betweenness": [between[n] for n in g],
             "pagerank": [rank[n] for n in g],
         },
-        schema_overrides={"in_degree": pl.UInt32, "out_degree": pl.UInt32},
+        schema_overrides={"in_degree": pl.UInt32(), "out_degree": pl.UInt32()},
     ).sort(["pagerank", "node"], descending=[True, False])
 
 
@@ -176,7 +176,7 @@ def communities(
         raise ConfigError(msg)
     ordered = sorted((sorted(str(n) for n in p) for p in parts), key=lambda p: (-len(p), p))
     rows = [(n, i) for i, part in enumerate(ordered) for n in part]
-    return pl.DataFrame(rows, schema={"node": pl.String, "community": pl.UInt32}, orient="row")
+    return pl.DataFrame(rows, schema={"node": pl.String(), "community": pl.UInt32()}, orient="row")
 
 
 def namespace_subgraph(g: nx.DiGraph, namespace: str, *, neighbours: bool = True) -> nx.DiGraph:
