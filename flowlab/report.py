@@ -289,7 +289,7 @@ def report(
             page.section("Namespace × namespace", "heatmap")
             page.chart("heatmap", heatmap(frame, level="namespace", top=25))
         page.section(f"Communication graph ({level if enriched else 'ip'} level)", "graph")
-        g = communication_graph(frame, level=by)  # type: ignore[arg-type]
+        g = communication_graph(frame, level=by, fold_external=by != "ip")  # type: ignore[arg-type]
         page.chart(
             "graph",
             graph_chart(g, max_edges=max_graph_edges),

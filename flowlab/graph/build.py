@@ -66,8 +66,13 @@ _WEIGHTS = ("bytes", "packets", "flows")
 NO_IP = "(non-IP)"
 
 
-def endpoint_id(side: str, level: str) -> pl.Expr:
-    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``)."""
+def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
+    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
+
+    With `fold_external` (enriched flows, levels other than ``ip``) every
+    external address becomes one node per scope: ``external/public``,
+    ``external/private``, ...
+    """
     if level not in LEVELS:
         msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
         raise ConfigError(msg)
@@ -88,6 +93,7 @@ def endpoint_id(side: str, level: str) -> pl.Expr:
         .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
     }[level]
     service_id = c("namespace") if level == "namespace" else svc
+    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
     return (
         pl.when(kind == "pod")
         .then(pod_id)
@@ -95,7 +101,7 @@ def endpoint_id(side: str, level: str) -> pl.Expr:
         .then(service_id)
         .when(kind == "node")
         .then(node)
-        .otherwise(ip)
+        .otherwise(other)
     )
 
 
@@ -127,6 +133,7 @@ def edge_frame(
     level: Level = "workload",
     orient: Orient = "client-server",
     inventory: Inventory | None = None,
+    fold_external: bool = False,
 ) -> pl.LazyFrame:
     """The graph's edges as a lazy frame (``source, target, bytes, packets, flows, ...``).
 
@@ -135,8 +142,13 @@ def edge_frame(
     """
     lf = _require(flows.lazy(), level, inventory)
     oriented, a, b, a0, b0 = _sides(orient)
-    source = pl.when(oriented).then(endpoint_id(a, level)).otherwise(endpoint_id(a0, level))
-    target = pl.when(oriented).then(endpoint_id(b, level)).otherwise(endpoint_id(b0, level))
+    fold = fold_external
+
+    def ident(side: str) -> pl.Expr:
+        return endpoint_id(side, level, fold_external=fold)
+
+    source = pl.when(oriented).then(ident(a)).otherwise(ident(a0))
+    target = pl.when(oriented).then(ident(b)).otherwise(ident(b0))
     return (
         lf.with_columns(source.alias("source"), target.alias("target"))
         .group_by("source", "target")
@@ -154,7 +166,7 @@ def edge_frame(
     )
 
 
-def _node_frame(lf: pl.LazyFrame, level: str, orient: str) -> pl.LazyFrame:
+def _node_frame(lf: pl.LazyFrame, level: str, orient: str, fold: bool) -> pl.LazyFrame:
     oriented, a, b, a0, b0 = _sides(orient)
     enriched = "src_kind" in lf.collect_schema().names()
     parts = []
@@ -169,8 +181,8 @@ def _node_frame(lf: pl.LazyFrame, level: str, orient: str) -> pl.LazyFrame:
 
         cols = [
             pl.when(oriented)
-            .then(endpoint_id(side, level))
-            .otherwise(endpoint_id(side0, level))
+            .then(endpoint_id(side, level, fold_external=fold))
+            .otherwise(endpoint_id(side0, level, fold_external=fold))
             .alias("id"),
             pick("ip").alias("ip"),
         ]
@@ -213,6 +225,7 @@ def communication_graph(
     weight: Literal["bytes", "packets", "flows"] = "bytes",
     *,
     inventory: Inventory | None = None,
+    fold_external: bool = False,
 ) -> nx.DiGraph:
     """Build the directed communication graph of `flows` at `level`.
 
@@ -228,6 +241,9 @@ def communication_graph(
         Copied into each edge's ``weight`` attribute (used by the metrics).
     inventory : Inventory, optional
         Enriches un-enriched flows, and gives pod nodes their ``labels``.
+    fold_external : bool
+        One node per scope (``external/public``, ``external/private``) for all
+        external addresses instead of one per IP (not at the ``ip`` level).
 
     Returns
     -------
@@ -238,8 +254,8 @@ def communication_graph(
         msg = f"unknown weight {weight!r}; expected one of {', '.join(_WEIGHTS)}"
         raise ConfigError(msg)
     lf = _require(flows.lazy(), level, inventory)
-    edges_lf = edge_frame(lf, level=level, orient=orient)
-    nodes_lf = _node_frame(lf, level, orient)
+    edges_lf = edge_frame(lf, level=level, orient=orient, fold_external=fold_external)
+    nodes_lf = _node_frame(lf, level, orient, fold_external)
     edges, nodes = pl.collect_all([edges_lf, nodes_lf])
     g = nx.DiGraph(level=level, orient=orient, weight=weight)
     labels: dict[str, Any] = {}
