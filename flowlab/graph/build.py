@@ -166,9 +166,14 @@ def edge_frame(
     )
 
 
+_NODE_FIELDS = ("kind", "namespace", "node", "workload_kind", "pod", "workload", "service")
+
+
 def _node_frame(lf: pl.LazyFrame, level: str, orient: str, fold: bool) -> pl.LazyFrame:
     oriented, a, b, a0, b0 = _sides(orient)
-    enriched = "src_kind" in lf.collect_schema().names()
+    names = set(lf.collect_schema().names())
+    # node attributes from the enriched columns present on every side used
+    fields = [f for f in _NODE_FIELDS if all(f"{s}_{f}" in names for s in (a, b, a0, b0))]
     parts = []
     for side, side0 in ((a, a0), (b, b0)):
 
@@ -179,34 +184,16 @@ def _node_frame(lf: pl.LazyFrame, level: str, orient: str, fold: bool) -> pl.Laz
                 .otherwise(pl.col(f"{side0}_{field}"))
             )
 
-        cols = [
+        ident = (
             pl.when(oriented)
             .then(endpoint_id(side, level, fold_external=fold))
             .otherwise(endpoint_id(side0, level, fold_external=fold))
-            .alias("id"),
-            pick("ip").alias("ip"),
-        ]
-        if enriched:
-            cols += [
-                pick(f).alias(f)
-                for f in (
-                    "kind",
-                    "namespace",
-                    "node",
-                    "workload_kind",
-                    "pod",
-                    "workload",
-                    "service",
-                )
-            ]
+        )
+        cols = [ident.alias("id"), pick("ip").alias("ip"), *(pick(f).alias(f) for f in fields)]
         parts.append(lf.select(cols))
     nodes = pl.concat(parts).unique()
     aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
-    if enriched:
-        aggs += [
-            pl.col(f).drop_nulls().sort().first()
-            for f in ("kind", "namespace", "node", "workload_kind", "pod", "workload", "service")
-        ]
+    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
     return nodes.group_by("id").agg(aggs)
 
 
