@@ -201,7 +201,8 @@ def main() -> None:
 
     secs_fl, g = best(lambda: communication_graph(enriched, level="workload"), args.repeat)
     t = time.perf_counter()
-    pdf = enriched.to_pandas()
+    # pandas gets plain string columns (flowlab's enriched columns are Categorical)
+    pdf = enriched.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_pandas()
     convert = time.perf_counter() - t
     secs_pd, h = best(lambda: pandas_graph(pdf), args.repeat)
     assert isinstance(g, nx.DiGraph) and isinstance(h, nx.DiGraph)
