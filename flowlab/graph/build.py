@@ -127,6 +127,77 @@ def _require(lf: pl.LazyFrame, level: str, inventory: Inventory | None) -> pl.La
     raise SchemaError(msg)
 
 
+_FIELDS = ("kind", "namespace", "pod", "workload", "workload_kind", "service", "node", "scope")
+
+
+def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
+    """Rows grouped by everything that names both ends (``s_*``, ``t_*``), with the metrics.
+
+    Grouping on the (categorical) name columns and the IPs first, then naming
+    the nodes on this much smaller frame, is what keeps graph building fast.
+    """
+    oriented, a, b, a0, b0 = _sides(orient)
+    names = set(lf.collect_schema().names())
+    fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
+    keys = []
+    for role, side, side0 in (("s", a, a0), ("t", b, b0)):
+        for f in ("ip", *fields):
+            keys.append(
+                pl.when(oriented)
+                .then(pl.col(f"{side}_{f}"))
+                .otherwise(pl.col(f"{side0}_{f}"))
+                .alias(f"{role}_{f}")
+            )
+    return lf.group_by(keys).agg(
+        pl.col("bytes").sum().cast(pl.UInt64),
+        pl.col("packets").sum().cast(pl.UInt64),
+        pl.len().cast(pl.UInt64).alias("flows"),
+        pl.col("service_name").drop_nulls().unique().alias("services"),
+        pl.col("service_port").drop_nulls().unique().alias("ports"),
+        pl.col("protocol").drop_nulls().unique().alias("protocols"),
+        pl.col("time").min().alias("first_seen"),
+        pl.col("time").max().alias("last_seen"),
+    )
+
+
+def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    def merged(name: str) -> pl.Expr:
+        return pl.col(name).explode().drop_nulls().unique().sort()
+
+    return (
+        stage1.with_columns(
+            endpoint_id("s", level, fold_external=fold).alias("source"),
+            endpoint_id("t", level, fold_external=fold).alias("target"),
+        )
+        .group_by("source", "target")
+        .agg(
+            pl.col("bytes", "packets", "flows").sum(),
+            merged("services"),
+            merged("ports"),
+            merged("protocols"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        )
+        .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
+    )
+
+
+def _nodes(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    names = stage1.collect_schema().names()
+    fields = [f for f in _FIELDS if f"s_{f}" in names and f != "scope"]
+    parts = [
+        stage1.select(
+            endpoint_id(role, level, fold_external=fold).alias("id"),
+            pl.col(f"{role}_ip").alias("ip"),
+            *(pl.col(f"{role}_{f}").cast(pl.String).alias(f) for f in fields),
+        )
+        for role in ("s", "t")
+    ]
+    aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
+    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
+    return pl.concat(parts).group_by("id").agg(aggs)
+
+
 def edge_frame(
     flows: pl.DataFrame | pl.LazyFrame,
     *,
@@ -141,60 +212,7 @@ def edge_frame(
     NetworkX object; use it directly when a frame is enough.
     """
     lf = _require(flows.lazy(), level, inventory)
-    oriented, a, b, a0, b0 = _sides(orient)
-    fold = fold_external
-
-    def ident(side: str) -> pl.Expr:
-        return endpoint_id(side, level, fold_external=fold)
-
-    source = pl.when(oriented).then(ident(a)).otherwise(ident(a0))
-    target = pl.when(oriented).then(ident(b)).otherwise(ident(b0))
-    return (
-        lf.with_columns(source.alias("source"), target.alias("target"))
-        .group_by("source", "target")
-        .agg(
-            pl.col("bytes").sum().cast(pl.UInt64),
-            pl.col("packets").sum().cast(pl.UInt64),
-            pl.len().cast(pl.UInt64).alias("flows"),
-            pl.col("service_name").drop_nulls().unique().sort().alias("services"),
-            pl.col("service_port").drop_nulls().unique().sort().alias("ports"),
-            pl.col("protocol").drop_nulls().unique().sort().alias("protocols"),
-            pl.col("time").min().alias("first_seen"),
-            pl.col("time").max().alias("last_seen"),
-        )
-        .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
-    )
-
-
-_NODE_FIELDS = ("kind", "namespace", "node", "workload_kind", "pod", "workload", "service")
-
-
-def _node_frame(lf: pl.LazyFrame, level: str, orient: str, fold: bool) -> pl.LazyFrame:
-    oriented, a, b, a0, b0 = _sides(orient)
-    names = set(lf.collect_schema().names())
-    # node attributes from the enriched columns present on every side used
-    fields = [f for f in _NODE_FIELDS if all(f"{s}_{f}" in names for s in (a, b, a0, b0))]
-    parts = []
-    for side, side0 in ((a, a0), (b, b0)):
-
-        def pick(field: str, side: str = side, side0: str = side0) -> pl.Expr:
-            return (
-                pl.when(oriented)
-                .then(pl.col(f"{side}_{field}"))
-                .otherwise(pl.col(f"{side0}_{field}"))
-            )
-
-        ident = (
-            pl.when(oriented)
-            .then(endpoint_id(side, level, fold_external=fold))
-            .otherwise(endpoint_id(side0, level, fold_external=fold))
-        )
-        cols = [ident.alias("id"), pick("ip").alias("ip"), *(pick(f).alias(f) for f in fields)]
-        parts.append(lf.select(cols))
-    nodes = pl.concat(parts).unique()
-    aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
-    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
-    return nodes.group_by("id").agg(aggs)
+    return _edges(_stage1(lf, orient), level, fold_external)
 
 
 def _label(row: dict[str, Any], level: str) -> str:
@@ -241,9 +259,10 @@ def communication_graph(
         msg = f"unknown weight {weight!r}; expected one of {', '.join(_WEIGHTS)}"
         raise ConfigError(msg)
     lf = _require(flows.lazy(), level, inventory)
-    edges_lf = edge_frame(lf, level=level, orient=orient, fold_external=fold_external)
-    nodes_lf = _node_frame(lf, level, orient, fold_external)
-    edges, nodes = pl.collect_all([edges_lf, nodes_lf])
+    stage1 = _stage1(lf, orient).collect().lazy()
+    edges, nodes = pl.collect_all(
+        [_edges(stage1, level, fold_external), _nodes(stage1, level, fold_external)]
+    )
     g = nx.DiGraph(level=level, orient=orient, weight=weight)
     labels: dict[str, Any] = {}
     if inventory is not None and level == "pod":

@@ -134,11 +134,21 @@ def _partition(table: pl.DataFrame, keys: list[str], time_aware: bool) -> pl.Laz
 def _membership(memb: pl.DataFrame) -> dict[str, pl.LazyFrame]:
     """Endpointslice membership as three join tables (first Service by name wins)."""
     memb = memb.drop("namespace")  # the Service namespace; a pod key carries its own
-    pods = memb.filter(pl.col("key").str.starts_with("pod:")).with_columns(
-        pl.col("key").str.slice(4).str.split_exact("/", 1).struct.rename_fields(["namespace", "pod"]).alias("__k")
-    ).unnest("__k")
+    pods = (
+        memb.filter(pl.col("key").str.starts_with("pod:"))
+        .with_columns(
+            pl.col("key")
+            .str.slice(4)
+            .str.split_exact("/", 1)
+            .struct.rename_fields(["namespace", "pod"])
+            .alias("__k")
+        )
+        .unnest("__k")
+    )
     pods = pods.with_columns(pl.col("namespace", "pod").cast(pl.Categorical))
-    ips = memb.filter(pl.col("key").str.starts_with("ip:")).with_columns(pl.col("key").str.slice(3).alias("ip"))
+    ips = memb.filter(pl.col("key").str.starts_with("ip:")).with_columns(
+        pl.col("key").str.slice(3).alias("ip")
+    )
     first = pl.col("service").sort().first()
     return {
         "pod_port": pods.drop_nulls("port").group_by("namespace", "pod", "port").agg(first).lazy(),
