@@ -135,20 +135,13 @@ def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
 
     Grouping on the (categorical) name columns and the IPs first, then naming
     the nodes on this much smaller frame, is what keeps graph building fast.
+    Rows with and without a client/server are grouped separately (each on its
+    own columns, no per-row choice) and the two results concatenated.
     """
     oriented, a, b, a0, b0 = _sides(orient)
     names = set(lf.collect_schema().names())
     fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
-    keys = []
-    for role, side, side0 in (("s", a, a0), ("t", b, b0)):
-        for f in ("ip", *fields):
-            keys.append(
-                pl.when(oriented)
-                .then(pl.col(f"{side}_{f}"))
-                .otherwise(pl.col(f"{side0}_{f}"))
-                .alias(f"{role}_{f}")
-            )
-    return lf.group_by(keys).agg(
+    metrics = [
         pl.col("bytes").sum().cast(pl.UInt64),
         pl.col("packets").sum().cast(pl.UInt64),
         pl.len().cast(pl.UInt64).alias("flows"),
@@ -157,7 +150,19 @@ def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
         pl.col("protocol").drop_nulls().unique().alias("protocols"),
         pl.col("time").min().alias("first_seen"),
         pl.col("time").max().alias("last_seen"),
-    )
+    ]
+
+    def grouped(subset: pl.LazyFrame, s: str, t: str) -> pl.LazyFrame:
+        keys = [
+            pl.col(f"{side}_{f}").alias(f"{role}_{f}")
+            for role, side in (("s", s), ("t", t))
+            for f in ("ip", *fields)
+        ]
+        return subset.group_by(keys).agg(metrics)
+
+    if a == a0:
+        return grouped(lf, a, b)
+    return pl.concat([grouped(lf.filter(oriented), a, b), grouped(lf.filter(~oriented), a0, b0)])
 
 
 def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
