@@ -310,25 +310,22 @@ def main() -> None:
         for f in ("kind", "namespace", "workload", "service", "node")
     ]
     t = time.perf_counter()
-    enriched = (
-        enrich(base.lazy(), inv)
-        .select(
-            "time",
-            "src_ip",
-            "dst_ip",
-            "client_ip",
-            "server_ip",
-            "bytes",
-            "packets",
-            "protocol",
-            "service_name",
-            "service_port",
-            *cols,
-        )
-        .collect()
+    enriched = enrich(base, inv).select(
+        "time",
+        "src_ip",
+        "dst_ip",
+        "client_ip",
+        "server_ip",
+        "bytes",
+        "packets",
+        "protocol",
+        "service_name",
+        "service_port",
+        *cols,
     )
+    secs = time.perf_counter() - t
     print(
-        f"enriched {enriched.height:,} rows for the graph in {time.perf_counter() - t:.1f} s (lazy, 30 columns kept)"
+        f"enrich (time_aware=True) of all {enriched.height:,} rows: {secs:.1f} s = {enriched.height / secs / 1e6:.2f} M rows/s"
     )
     del base
     gc.collect()
