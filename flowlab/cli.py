@@ -284,6 +284,18 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    from flowlab.report import add_arguments  # the report stack is imported only when used
+
+    add_arguments(p)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from flowlab.report import run
+
+    return run(args)
+
+
 #: The subcommands; other streams append theirs (e.g. ``report``).
 COMMANDS: list[Command] = [
     Command(
@@ -299,6 +311,12 @@ COMMANDS: list[Command] = [
         _collect,
     ),
     Command("read", "decode a pcap/pcapng of sFlow into Parquet or CSV", _read_arguments, _read),
+    Command(
+        "report",
+        "write one self-contained HTML report (charts, graph, top tables) of flows",
+        _report_arguments,
+        _report,
+    ),
 ]
 
 

@@ -35,22 +35,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import polars as pl
 
-from flowlab import analysis
 from flowlab.exceptions import ConfigError, FlowlabError
-from flowlab.graph import communication_graph
-from flowlab.views import (
-    bar_chart,
-    flow_diagram,
-    graph_chart,
-    heatmap,
-    human_bytes,
-    timeseries_chart,
-)
 
 if TYPE_CHECKING:
+    import altair as alt
+
     from flowlab.k8s import Inventory
 
 __all__ = ["add_arguments", "main", "report", "run"]
@@ -87,6 +78,8 @@ def _interval(span: timedelta | None) -> str:
 
 
 def _cell(value: Any, column: str) -> str:
+    from flowlab.views import human_bytes
+
     if value is None:
         return ""
     if column in ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received") and isinstance(
@@ -200,6 +193,18 @@ def report(
     interval : str, optional
         Time-series bucket; by default about 60-90 buckets over the window.
     """
+    # imported here so that `flowlab --help` and the other subcommands stay quick
+    from flowlab import analysis
+    from flowlab.graph import communication_graph
+    from flowlab.views import (
+        bar_chart,
+        flow_diagram,
+        graph_chart,
+        heatmap,
+        human_bytes,
+        timeseries_chart,
+    )
+
     filters = dict(filters or {})
     lf = analysis.where(flows, start=start, end=end, **filters)
     if inventory is not None and "src_kind" not in lf.collect_schema().names():

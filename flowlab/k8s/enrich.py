@@ -164,12 +164,19 @@ def _tables(inventory: Inventory, time_aware: bool) -> dict[str, pl.LazyFrame]:
         host = inventory.host_ports.select(
             "ip", "port", "protocol", "valid_from", "valid_to", *_ATTRS[1:]
         )
+        cat = pl.col(*_ATTRS[1:]).cast(pl.Categorical)  # gathered per row: keep them cheap
+        addr, host = addr.with_columns(cat), host.with_columns(cat)
         memb = inventory.membership.sort("key", "service")
-        cache[time_aware] = {
+        tabs = {
             "addresses": _partition(addr, ["ip"], time_aware),
             "host_ports": _partition(host, ["ip", "port", "protocol"], time_aware),
             **_membership(memb),
         }
+        # the interval filter is only needed where an address had several owners
+        for name in ("addresses", "host_ports"):
+            multi = tabs[name].select((pl.col("n") > 1).any()).collect().item()
+            tabs[f"{name}_multi"] = pl.LazyFrame({"multi": [bool(multi)]})
+        cache[time_aware] = tabs
     return cache[time_aware]
 
 
@@ -195,7 +202,8 @@ def _side(
         lf = lf.join(
             joined(name, keys, prefix), on=list(keys.values()), how="left", maintain_order="left"
         )
-        if time_aware:
+        multi = tabs[f"{name}_multi"].collect().item()
+        if time_aware and multi:
             n = pl.col(f"{prefix}n")
             lf = lf.filter(n.is_null() | (n == 1) | inside(prefix))
         ok = inside(prefix) if time_aware else pl.lit(True)

@@ -94,3 +94,55 @@ def test_demo_report_in_chromium(data: tuple[pl.DataFrame, Inventory], tmp_path:
     dom = browser.dump_dom(path)
     assert 'data-rendered="8"' in dom
     browser.screenshot(path, "demo-report.png")
+
+
+@pytest.mark.browser
+def test_flowlab_demo_then_flowlab_report(tmp_path: Path) -> None:
+    """End to end through the CLI: real sFlow over loopback UDP into the collector, then the report."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo"
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = subprocess.run(
+        [sys.executable, "-m", "flowlab.cli", "demo", "--out", str(out), "--seconds", "120"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    html = tmp_path / "report.html"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowlab.cli",
+            "report",
+            str(out),
+            "-o",
+            str(html),
+            "--title",
+            "flowlab demo (UDP)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    page = html.read_text()
+    assert "openshift-monitoring/grafana" in page  # enriched from the demo's inventory.json
+    dom = browser.dump_dom(html)
+    assert 'data-rendered="8"' in dom
+    bad = subprocess.run(
+        [sys.executable, "-m", "flowlab.cli", "report", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
