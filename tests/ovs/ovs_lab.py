@@ -145,6 +145,7 @@ class Pod:
     host_network: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     owner: tuple[str, str] | None = None
+    ports: tuple[int, ...] = ()
 
 
 @dataclass

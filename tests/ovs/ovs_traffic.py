@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,7 @@ ETCD = Pod(
     host_network=True,
     labels={"app": "etcd", "etcd": "true"},
     owner=("Node", "master-1"),
+    ports=(2379, 2380),
 )
 APISERVER = Pod(
     name="kube-apiserver-master-0",
@@ -68,6 +71,18 @@ APISERVER = Pod(
     host_network=True,
     labels={"app": "openshift-kube-apiserver", "apiserver": "true"},
     owner=("Node", "master-0"),
+    ports=(6443,),
+)
+# The OpenShift API server: a regular pod (pod IP), and an etcd client too.
+OPENSHIFT_APISERVER = Pod(
+    name="apiserver-6b7c9d8f4-x7k2m",
+    namespace="openshift-apiserver",
+    ip="10.130.0.12",
+    short="oapi",
+    node="master-2",
+    labels={"app": "openshift-apiserver-a", "apiserver": "true"},
+    owner=("ReplicaSet", "apiserver-6b7c9d8f4"),
+    ports=(8443,),
 )
 DNS = Pod(
     name="dns-default-7xk2p",
@@ -78,7 +93,18 @@ DNS = Pod(
     labels={"dns.operator.openshift.io/daemonset-dns": "default"},
     owner=("DaemonSet", "dns-default"),
 )
+#: the pods of the committed fixtures (tests/data/ovs-*.pcap)
 PODS = (GRAFANA, PROMETHEUS, ETCD, APISERVER, DNS)
+#: the pods of the end-to-end test
+E2E_PODS = (*PODS, OPENSHIFT_APISERVER)
+
+NODES = {
+    "master-0": "10.0.0.4",
+    "master-1": "10.0.0.3",
+    "master-2": "10.0.0.5",
+    "worker-0": "10.0.0.6",
+    "worker-1": "10.0.0.7",
+}
 
 # which pod serves what
 SERVERS = {
@@ -115,6 +141,112 @@ SMALL = Volume()
 BULK = Volume(
     http_gets=4, http_bytes=6_000_000, etcd_conns=4, etcd_send=3_000_000, etcd_reply=4_000
 )
+
+
+def _meta(name: str, namespace: str | None, **extra: object) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "name": name,
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{namespace}/{name}")),
+        "creationTimestamp": "2024-05-01T08:00:00Z",
+    }
+    if namespace:
+        meta["namespace"] = namespace
+    meta.update(extra)
+    return meta
+
+
+def inventory(pods: Sequence[Pod]) -> dict[str, object]:
+    """The lab as ``oc get nodes,pods,replicasets,deployments,statefulsets,daemonsets -A -o json`` would show it."""
+    items: list[dict[str, object]] = []
+    for node, ip in NODES.items():
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": _meta(node, None),
+                "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": ip},
+                        {"type": "Hostname", "address": node},
+                    ]
+                },
+            }
+        )
+    for pod in pods:
+        meta = _meta(pod.name, pod.namespace, labels=dict(pod.labels))
+        if pod.owner:
+            kind, owner = pod.owner
+            api = "v1" if kind == "Node" else "apps/v1"
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": api,
+                    "kind": kind,
+                    "name": owner,
+                    "controller": True,
+                    "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}/{owner}")),
+                }
+            ]
+            if kind == "ReplicaSet":
+                deployment = owner.rsplit("-", 1)[0]
+                items.append(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "metadata": _meta(
+                            owner,
+                            pod.namespace,
+                            ownerReferences=[
+                                {
+                                    "apiVersion": "apps/v1",
+                                    "kind": "Deployment",
+                                    "name": deployment,
+                                    "controller": True,
+                                    "uid": str(
+                                        uuid.uuid5(uuid.NAMESPACE_DNS, f"Deployment/{deployment}")
+                                    ),
+                                }
+                            ],
+                        ),
+                    }
+                )
+                items.append(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "metadata": _meta(deployment, pod.namespace),
+                    }
+                )
+            elif kind in ("StatefulSet", "DaemonSet"):
+                items.append(
+                    {"apiVersion": "apps/v1", "kind": kind, "metadata": _meta(owner, pod.namespace)}
+                )
+        ips = [{"ip": pod.ip}] + ([{"ip": pod.ip6}] if pod.ip6 else [])
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": meta,
+                "spec": {
+                    "nodeName": pod.node,
+                    "hostNetwork": pod.host_network,
+                    "containers": [
+                        {
+                            "name": pod.short,
+                            "image": f"quay.io/openshift/{pod.short}:4.16",
+                            "ports": [{"containerPort": p, "protocol": "TCP"} for p in pod.ports],
+                        }
+                    ],
+                },
+                "status": {
+                    "phase": "Running",
+                    "podIP": pod.ip,
+                    "podIPs": ips,
+                    "hostIP": NODES[pod.node],
+                    "startTime": "2024-05-01T08:00:00Z",
+                },
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
 
 
 class Servers:
@@ -169,7 +301,13 @@ def _peer(lab: OvsLab, short: str, *args: str, timeout: float = 60.0) -> dict[st
 
 
 def run_traffic(lab: OvsLab, volume: Volume = SMALL) -> dict[str, object]:
-    """Generate the known traffic; return what the clients saw (all exchanges must succeed)."""
+    """Generate the known traffic; return what the clients saw (all exchanges must succeed).
+
+    In order: grafana -> prometheus HTTP :9090 (IPv4, then once over IPv6),
+    kube-apiserver -> etcd TCP :2379, openshift-apiserver -> etcd :2379 (when
+    that pod is in the lab), prometheus -> kube-apiserver TCP :6443,
+    grafana -> dns UDP :53, prometheus -> grafana ICMP echo (IPv4, IPv6).
+    """
     g, p, e, a, d = GRAFANA, PROMETHEUS, ETCD, APISERVER, DNS
     done: dict[str, object] = {}
     sizes = []
@@ -220,6 +358,23 @@ def run_traffic(lab: OvsLab, volume: Volume = SMALL) -> dict[str, object]:
         str(PACE),
         timeout=120,
     )
+    if "oapi" in lab.attached:
+        done["oapi-etcd"] = _peer(
+            lab,
+            "oapi",
+            "tcp",
+            e.ip,
+            "2379",
+            "--send",
+            str(volume.etcd_send),
+            "--reply",
+            str(volume.etcd_reply),
+            "--count",
+            str(max(1, volume.etcd_conns // 2)),
+            "--pace",
+            str(PACE),
+            timeout=120,
+        )
     done["api"] = _peer(
         lab,
         "prom",
@@ -376,6 +531,7 @@ def settle(seconds: float) -> None:
 
 __all__ = [
     "BULK",
+    "E2E_PODS",
     "PODS",
     "SMALL",
     "Capture",
@@ -384,6 +540,7 @@ __all__ = [
     "UdpSink",
     "Volume",
     "free_udp_port",
+    "inventory",
     "run",
     "run_traffic",
     "settle",
