@@ -115,15 +115,28 @@ def wait_for(
 
 
 def sweep_leftovers() -> list[str]:
-    """Delete lab namespaces whose owner process no longer exists; return their names."""
+    """Delete what labs of dead processes left: their namespaces (and so their veths) and bridge.
+
+    Only a process killed with SIGKILL leaves anything (its daemons, servers and
+    captures die with it through ``PR_SET_PDEATHSIG``). Returns what was removed.
+    """
     proc = run(["ip", "netns", "list"], check=False)
     removed = []
     for line in proc.stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        m = re.fullmatch(rf"{PREFIX}-(\d+)-[0-9a-f]+-\w+", name)
+        m = re.fullmatch(rf"{PREFIX}-(\d+)-([0-9a-f]+)-\w+", name)
         if m and not Path(f"/proc/{m.group(1)}").exists():
             run(["ip", "netns", "delete", name], check=False)
             removed.append(name)
+            bridge = f"flbr{m.group(2)}"
+            if Path(f"/sys/class/net/{bridge}").exists():
+                run(["ip", "link", "delete", bridge], check=False)
+                removed.append(bridge)
+    for d in Path(tempfile.gettempdir()).glob(f"{PREFIX}-ovs-*"):
+        m = re.match(rf"{PREFIX}-ovs-(\d+)-", d.name)
+        if m and d.is_dir() and not Path(f"/proc/{m.group(1)}").exists():
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(str(d))
     return removed
 
 

@@ -420,7 +420,20 @@ class Capture:
         self.err_path = path.with_suffix(".tcpdump.log")
         self._err = self.err_path.open("wb")
         self.proc = spawn(
-            ["tcpdump", "-i", iface, "-n", "-U", "-w", str(path), *(extra or []), *bpf],
+            # -Z root: dropping privileges would also drop PR_SET_PDEATHSIG
+            [
+                "tcpdump",
+                "-Z",
+                "root",
+                "-i",
+                iface,
+                "-n",
+                "-U",
+                "-w",
+                str(path),
+                *(extra or []),
+                *bpf,
+            ],
             netns=netns,
             stdout=subprocess.DEVNULL,
             stderr=self._err,

@@ -289,8 +289,9 @@ def test_sampled_on_ingress_of_the_input_port(run: Run) -> None:
         (pl.col("in_if") != pl.col("want_in")) | (pl.col("out_if") != pl.col("want_out"))
     )
     assert bad.is_empty(), bad.select("src_ip", "dst_ip", "in_if", "want_in", "out_if", "want_out")
-    # One sampler for the whole bridge: data source 0:1000 of class 2 (entPhysicalEntry).
-    assert set(run.flows["source_id"].unique()) == {(2 << 24) | 1000}
+    # One sampler for the whole bridge: OVS's data source is index 1000 of class 2
+    # (entPhysicalEntry); the flow frame keeps the index.
+    assert set(run.flows["source_id"].unique()) == {1000}
 
 
 def test_orientation_and_service_names(run: Run) -> None:
@@ -300,7 +301,7 @@ def test_orientation_and_service_names(run: Run) -> None:
         (PROMETHEUS.ip6, 9090): "hbase-thrift",
         (ETCD.ip, 2379): "etcd-client",
         (APISERVER.ip, 6443): "kubernetes-api",
-        (DNS.ip, 53): "domain",
+        (DNS.ip, 53): "dns",
     }
     served = f.filter(pl.col("service_port").is_not_null())
     got = {
@@ -468,7 +469,7 @@ def test_pod_graph_has_the_expected_edges(run: Run) -> None:
         # address can only be named as its node; as the server of :6443 it is named.
         (f"node/{APISERVER.node}", pid(ETCD)): "etcd-client",
         (pid(PROMETHEUS), pid(APISERVER)): "kubernetes-api",
-        (pid(GRAFANA), pid(DNS)): "domain",
+        (pid(GRAFANA), pid(DNS)): "dns",
     }
     for (a, b), service in want.items():
         assert g.has_edge(a, b), f"no edge {a} -> {b}; edges: {sorted(g.edges)}"
