@@ -292,6 +292,9 @@ class Servers:
     def close(self) -> None:
         for proc in self.procs:
             stop(proc)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         self.procs.clear()
 
 
