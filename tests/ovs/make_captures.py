@@ -122,7 +122,7 @@ def capture(
                 s: {k: after[s][k] - before[s][k] for k in after[s]} for s in after
             },
             "census": census.as_dict(),
-            "flows": flows.drop("sum_sq").to_dicts(),
+            "flows": flows.drop("lengths").to_dicts(),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -84,7 +84,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 def spawn(argv: Sequence[str], *, netns: str = "", **kwargs: object) -> subprocess.Popen[bytes]:
     """Start a background process (dies with this process); the caller must stop it."""
     full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
-    return subprocess.Popen(full, preexec_fn=_die_with_parent, **kwargs)  # type: ignore[call-overload, no-any-return]
+    return subprocess.Popen(full, preexec_fn=_die_with_parent, **kwargs)  # type: ignore[call-overload]
 
 
 def stop(

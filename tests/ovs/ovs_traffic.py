@@ -300,7 +300,8 @@ class Servers:
 
 def _peer(lab: OvsLab, short: str, *args: str, timeout: float = 60.0) -> dict[str, object]:
     out = lab.exec(short, sys.executable, str(PEERS), *args, timeout=timeout)
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def run_traffic(lab: OvsLab, volume: Volume = SMALL) -> dict[str, object]:

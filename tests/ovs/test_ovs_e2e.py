@@ -125,7 +125,14 @@ def _require_lab() -> None:
 
 
 def _phase(
-    lab: OvsLab, target: str, workdir: Path, *, volume: Any, linger: float, **sflow: int
+    lab: OvsLab,
+    target: str,
+    workdir: Path,
+    *,
+    volume: Any,
+    linger: float,
+    sampling: int | None = None,
+    polling: int | None = None,
 ) -> tuple[
     pl.DataFrame, dict[str, Any], dict[str, tuple[dict[str, int], dict[str, int]]], datetime
 ]:
@@ -133,7 +140,7 @@ def _phase(
     workdir.mkdir()
     caps = NsCaptures(lab, workdir)
     try:
-        lab.set_sflow(target, **sflow)
+        lab.set_sflow(target, sampling=sampling, polling=polling)
         clients = run_traffic(lab, volume)
         after_traffic = {s: lab.link_stats(s) for s in lab.attached}
         time.sleep(linger)  # OVS flushes samples every second; counters every `polling`
@@ -331,22 +338,32 @@ def test_default_sampling_estimates_within_bounds(run: Run) -> None:
 
     conv = ["src_ip", "dst_ip", "protocol"]
     truth_c = run.truth_b.group_by(conv).agg(
-        pl.col("packets", "packets_in", "frame_bytes", "sum_sq").sum()
+        pl.col("packets", "packets_in", "frame_bytes").sum(), pl.col("lengths").explode()
     )
-    got_c = got.group_by(conv).agg(pl.col("samples", "est_bytes").sum())
+    got_c = got.group_by(conv).agg(pl.col("samples", "est_bytes", "frame_bytes_seen").sum())
     both = truth_c.join(got_c, on=conv, how="left").with_columns(
-        pl.col("samples", "est_bytes").fill_null(0)
+        pl.col("samples", "est_bytes", "frame_bytes_seen").fill_null(0)
     )
-    alpha = ALPHA / (2 * both.height + 2)  # Bonferroni over every check below
+    alpha = ALPHA / (both.height + 1)  # Bonferroni over every conversation and the total
     failures = []
     for row in both.iter_rows(named=True):
+        name = (
+            f"{row['src_ip']} -> {row['dst_ip']} proto {row['protocol']} ({row['packets']} packets)"
+        )
         lo, hi = expect.binomial_interval(row["packets_in"], row["packets"], 400, alpha)
         if not lo <= row["samples"] <= hi:
-            failures.append(f"{row}: samples {row['samples']} outside [{lo}, {hi}]")
-        blo, bhi = expect.bytes_interval(row["frame_bytes"], row["sum_sq"], 400, alpha)
-        if not blo <= row["est_bytes"] <= bhi:
+            failures.append(f"{name}: {row['samples']} samples, outside [{lo}, {hi}]")
+        # the sampled frames are frames of this conversation, as many as were counted
+        blo, bhi = expect.bytes_range(row["lengths"], row["samples"], row["samples"])
+        if not blo <= row["frame_bytes_seen"] <= bhi:
             failures.append(
-                f"{row}: estimated bytes {row['est_bytes']} outside [{blo:.0f}, {bhi:.0f}]"
+                f"{name}: sampled frame bytes {row['frame_bytes_seen']} not in [{blo}, {bhi}]"
+            )
+        # hence the estimate is within the bytes of [lo, hi] frames, times the rate
+        elo, ehi = expect.bytes_range(row["lengths"], lo, hi)
+        if not 400 * elo <= row["est_bytes"] <= 400 * ehi:
+            failures.append(
+                f"{name}: estimated bytes {row['est_bytes']} not in 400 x [{elo}, {ehi}]"
             )
     total_n = int(both["packets"].sum())
     lo, hi = expect.binomial_interval(int(both["packets_in"].sum()), total_n, 400, alpha)
@@ -404,14 +421,20 @@ def test_counters_decoded_and_ovs_records_skipped(run: Run) -> None:
     by_if = {r["if_index"]: r for r in last.iter_rows(named=True)}
     for short, idx in run.ifindex.items():
         after_traffic, after_linger = run.link_a[short]
-        c = by_if[idx]
-        assert after_traffic["tx_bytes"] <= c["in_octets"] <= after_linger["tx_bytes"], (short, c)
-        assert after_traffic["tx_packets"] <= c["in_ucast_pkts"] <= after_linger["tx_packets"], (
+        port = by_if[idx]
+        assert after_traffic["tx_bytes"] <= port["in_octets"] <= after_linger["tx_bytes"], (
             short,
-            c,
+            port,
         )
-        assert after_traffic["rx_bytes"] <= c["out_octets"] <= after_linger["rx_bytes"], (short, c)
-        assert c["if_status"] == 3, c  # admin and oper up
+        assert after_traffic["tx_packets"] <= port["in_ucast_pkts"] <= after_linger["tx_packets"], (
+            short,
+            port,
+        )
+        assert after_traffic["rx_bytes"] <= port["out_octets"] <= after_linger["rx_bytes"], (
+            short,
+            port,
+        )
+        assert port["if_status"] == 3, port  # admin and oper up
 
 
 def _graph_id(ip: str | None, port: int | None) -> str | None:
