@@ -53,9 +53,11 @@ __all__ = [
     "FlowSample",
     "GenericInterfaceCounters",
     "RawPacketHeader",
+    "Sample",
     "SampledIPv4",
     "SampledIPv6",
     "UnknownRecord",
+    "UnknownSample",
 ]
 
 SFLOW_VERSION = 5
@@ -100,7 +102,8 @@ class RawPacketHeader:
 
     ``stripped`` is the number of bytes removed from the packet before
     sampling (e.g. the FCS, 4). ``padding`` lets tests imitate Open vSwitch,
-    which pads the header to a multiple of 4 with non-zero bytes.
+    which pads the header to a multiple of 4 with non-zero bytes: when given,
+    the XDR alignment bytes are taken (cycled) from it instead of zeros.
     """
 
     frame_length: int
@@ -240,11 +243,27 @@ class CounterSample:
 
 
 @dataclass
+class UnknownSample:
+    """Any sample, given by (enterprise, format) and its opaque payload (XDR-padded on write).
+
+    Decoders skip such samples by their length and count them (e.g. the
+    discarded-packet sample 0:5 or vendor samples).
+    """
+
+    format: int
+    data: bytes
+    enterprise: int = 0
+
+
+Sample = FlowSample | CounterSample | UnknownSample
+
+
+@dataclass
 class Datagram:
     """An sFlow v5 datagram. ``agent`` is an IPv4 or IPv6 address in text form."""
 
     agent: str
     sequence: int
     uptime_ms: int
-    samples: list[FlowSample | CounterSample] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
     sub_agent_id: int = 0

@@ -1,0 +1,277 @@
+"""Decoder: encoder -> decoder round trips, and the behaviour the issue asks for, one case each."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sflow_helpers import T0, assert_rows, decode_many
+from sflow_strategies import Case, cases
+
+from flowlab import schema
+from flowlab.exceptions import SFlowError
+from flowlab.sflow import records as r
+from flowlab.sflow.decode import Decoded, decode
+from flowlab.sflow.encode import encode_datagram
+from flowlab.sflow.packet import build_frame, raw_header
+from flowlab.sflow.sequence import SequenceTracker
+
+
+def one_flow(*recs: r.FlowRecord, agent: str = "10.0.0.1", rate: int = 400) -> bytes:
+    return encode_datagram(r.Datagram(agent, 1, 1, [r.FlowSample(1, 3, rate, rate, list(recs))]))
+
+
+def flow_row(*recs: r.FlowRecord) -> dict[str, object]:
+    out = decode_many([one_flow(*recs)])
+    assert out.stats.datagrams_ok == 1
+    return out.flows.row(0, named=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(cases(), min_size=1, max_size=8), st.lists(st.integers(0, 7), min_size=8, max_size=8)
+)
+def test_round_trip_random_datagrams(items: list[Case], gaps: list[int]) -> None:
+    data = [encode_datagram(c.datagram) for c in items]
+    out = decode_many(data, gaps=gaps[: len(data)])
+    schema.validate(out.flows)
+    schema.validate_counters(out.counters)
+    assert out.stats.datagrams == out.stats.datagrams_ok == len(items)
+    assert_rows(out.flows, [row for c in items for row in c.flows])
+    assert_rows(out.counters, [row for c in items for row in c.counters])
+    assert sum(out.stats.records_skipped.values()) == sum(c.skipped_records for c in items)
+    times = [T0 + i for i, c in enumerate(items) for _ in c.flows]
+    assert out.flows["time"].dt.epoch("ms").to_list() == times
+    n_unknown = sum(isinstance(s, r.UnknownSample) for c in items for s in c.datagram.samples)
+    assert out.stats.samples.get("unknown", 0) == n_unknown
+
+
+def test_ipv4_tcp_through_qinq_with_ovs_padding() -> None:
+    rec = raw_header(
+        "10.128.2.7", "10.129.2.9", 6, 40000, 9091, tcp_flags=0x02, vlans=[100, 200],
+        payload_length=1000, snaplen=127, padding=b"\xde\xad\xbe",
+    )  # fmt: skip
+    row = flow_row(rec, r.ExtendedSwitch(src_vlan=7))
+    assert row["src_ip"] == "10.128.2.7" and row["dst_ip"] == "10.129.2.9"
+    assert (row["src_port"], row["dst_port"], row["protocol"], row["tcp_flags"]) == (
+        40000,
+        9091,
+        6,
+        2,
+    )
+    assert row["vlan"] == 100  # outer tag wins over extended switch
+    assert row["frame_length"] == 14 + 8 + 20 + 20 + 1000 + 4
+    assert row["bytes"] == row["frame_length"] * 400 and row["packets"] == 400
+    # only SYN: the destination is the server
+    assert (row["client_ip"], row["server_ip"], row["service_port"]) == (
+        "10.128.2.7", "10.129.2.9", 9091,
+    )  # fmt: skip
+
+
+def test_ipv6_extension_headers_and_icmpv6() -> None:
+    rec = raw_header("2001:db8::1", "fe80::2", 58, ipv6_extensions=[0, 43, 44, 60], icmp_type=135)
+    row = flow_row(rec)
+    assert row["src_ip"] == "2001:db8::1" and row["dst_ip"] == "fe80::2"
+    assert (row["protocol"], row["icmp_type"], row["icmp_code"], row["ip_version"]) == (
+        58,
+        135,
+        0,
+        6,
+    )
+    assert row["src_port"] is None and row["service_name"] is None
+
+
+def test_non_first_fragments_have_no_ports() -> None:
+    v4 = flow_row(raw_header("10.0.0.1", "10.0.0.2", 17, 5000, 53, fragment_offset=100))
+    v6 = flow_row(raw_header("2001:db8::1", "2001:db8::2", 6, 1, 2, fragment_offset=10))
+    for row, proto in ((v4, 17), (v6, 6)):
+        assert row["protocol"] == proto and row["src_port"] is None and row["dst_port"] is None
+
+
+def test_bare_ip_header_protocols_11_and_12() -> None:
+    row4 = flow_row(raw_header("192.0.2.1", "192.0.2.2", 17, 68, 67, link="ip"))
+    row6 = flow_row(raw_header("2001:db8::a", "2001:db8::b", 17, 546, 547, link="ip"))
+    assert (row4["ip_version"], row4["ethertype"], row4["src_mac"], row4["dst_port"]) == (
+        4, 0x0800, None, 67,
+    )  # fmt: skip
+    assert (row6["ip_version"], row6["ethertype"], row6["dst_port"]) == (6, 0x86DD, 547)
+
+
+@pytest.mark.parametrize(
+    ("snap", "present", "absent"),
+    [
+        (13, ["dst_mac", "src_mac"], ["ethertype", "src_ip", "protocol"]),
+        (14 + 10, ["ethertype", "protocol", "ttl", "tos"], ["src_ip", "dst_ip", "src_port"]),
+        (14 + 16, ["src_ip"], ["dst_ip", "src_port"]),
+        (14 + 20 + 2, ["dst_ip", "src_port"], ["dst_port", "tcp_flags"]),
+        (14 + 20 + 4, ["dst_port"], ["tcp_flags"]),
+        (14 + 20 + 14, ["tcp_flags"], []),
+    ],
+)
+def test_truncated_headers_give_partial_fields(
+    snap: int, present: list[str], absent: list[str]
+) -> None:
+    rec = raw_header("10.1.1.1", "10.1.1.2", 6, 1234, 443, snaplen=snap, payload_length=100)
+    row = flow_row(rec)
+    assert all(row[c] is not None for c in present), {c: row[c] for c in present}
+    assert all(row[c] is None for c in absent), {c: row[c] for c in absent}
+    assert row["frame_length"] == 14 + 40 + 100 + 4
+
+
+def test_non_ip_frame_is_a_row_without_ip() -> None:
+    arp = bytes.fromhex("ffffffffffff020000000001") + b"\x08\x06" + bytes(28)
+    out = decode_many([one_flow(r.RawPacketHeader(frame_length=64, header=arp))])
+    row = out.flows.row(0, named=True)
+    assert (row["ethertype"], row["src_mac"], row["dst_mac"], row["src_ip"]) == (
+        0x0806, "02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", None,
+    )  # fmt: skip
+    assert out.stats.flows_without_ip == 1 and out.stats.flows_without_header == 0
+
+
+def test_sample_without_header_is_counted() -> None:
+    out = decode_many([one_flow(r.ExtendedSwitch(src_vlan=12))])
+    row = out.flows.row(0, named=True)
+    assert (row["vlan"], row["frame_length"], row["bytes"], row["packets"]) == (12, None, None, 400)
+    assert out.stats.flows_without_header == 1
+
+
+def test_counters_generic_and_ethernet_make_one_row_and_ovs_records_are_skipped() -> None:
+    sample = r.CounterSample(
+        5, 3,
+        [
+            r.GenericInterfaceCounters(3, in_octets=2**40 + 1, out_ucast_pkts=9),
+            r.EthernetCounters(fcs_errors=2),
+            r.UnknownRecord(r.COUNTERS_OPENFLOW_PORT, bytes(16)),
+            r.UnknownRecord(r.COUNTERS_PORT_NAME, b"\x00\x00\x00\x04eth0"),
+        ],
+    )  # fmt: skip
+    dp = r.CounterSample(6, 0, [r.UnknownRecord(r.COUNTERS_OVS_DP, bytes(24)),
+                                r.UnknownRecord(r.COUNTERS_APP_RESOURCES, bytes(40))])  # fmt: skip
+    out = decode_many([encode_datagram(r.Datagram("10.0.0.9", 1, 1, [sample, dp]))])
+    assert out.counters.height == 1
+    row = out.counters.row(0, named=True)
+    assert (row["if_index"], row["in_octets"], row["out_ucast_pkts"], row["dot3_fcs_errors"]) == (
+        3, 2**40 + 1, 9, 2,
+    )  # fmt: skip
+    assert out.stats.records_skipped == {(0, 1004): 1, (0, 1005): 1, (0, 2207): 1, (0, 2203): 1}
+    assert out.stats.samples == {"counters": 2}
+
+
+def _header(version: int = 5, atype: int = 1, nsamp: int = 0) -> bytes:
+    return struct.pack(">II4sIIII", version, atype, bytes([10, 0, 0, 1]), 0, 1, 1, nsamp)
+
+
+def _sample(tag: int, body: bytes, length: int | None = None) -> bytes:
+    return struct.pack(">II", tag, len(body) if length is None else length) + body
+
+
+FLOW_HEAD = struct.pack(">8I", 1, 3, 400, 400, 0, 1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00\x00", "truncated_header"),
+        (struct.pack(">II", 4, 1) + bytes(20), "wrong_version"),
+        (struct.pack(">I", 5), "truncated_header"),
+        (struct.pack(">II", 5, 3) + bytes(40), "unknown_agent_type"),
+        (_header()[:20], "truncated_header"),
+        (_header(nsamp=1000), "implausible_count"),
+        (_header(nsamp=2) + _sample(1, bytes(8)), "sample_overrun"),
+        (_header(nsamp=1) + _sample(1, bytes(8), length=100), "sample_overrun"),
+        (_header(nsamp=1) + _sample(2, bytes(12), length=10) + b"\0\0", "unaligned_length"),
+        (_header(nsamp=1) + _sample(1, bytes(16)), "sample_too_short"),
+        (_header(nsamp=1) + _sample(1, FLOW_HEAD[:-4] + struct.pack(">I", 9)), "implausible_count"),
+        (
+            _header(nsamp=1) + _sample(1, FLOW_HEAD + struct.pack(">II", 1, 64) + bytes(8)),
+            "record_overrun",
+        ),
+        (
+            _header(nsamp=1) + _sample(1, FLOW_HEAD + struct.pack(">II", 3, 8) + bytes(8)),
+            "record_too_short",
+        ),
+        (
+            _header(nsamp=1)
+            + _sample(
+                1, FLOW_HEAD + struct.pack(">II", 1, 20) + struct.pack(">IIIII", 1, 60, 4, 40, 0)
+            ),
+            "record_too_short",
+        ),
+    ],
+)
+def test_bad_datagrams_are_counted_by_reason(data: bytes, reason: str) -> None:
+    good = one_flow(raw_header("10.0.0.1", "10.0.0.2", 17, 1, 2))
+    out = decode_many([good, data, good])
+    assert out.stats.datagrams == 3 and out.stats.datagrams_ok == 2
+    assert out.stats.datagrams_bad == {reason: 1}
+    assert out.flows.height == 2
+
+
+def test_ipv6_agent_and_peer_fallback_for_unspecified_agent() -> None:
+    rec = raw_header("10.0.0.1", "10.0.0.2", 17, 1, 2)
+    a = one_flow(rec, agent="2001:DB8:0:0:0:0:0:1")
+    b = one_flow(rec, agent="0.0.0.0")
+    out = decode_many([a, b], peers=["192.0.2.1", "192.0.2.2"])
+    assert out.flows["exporter"].to_list() == ["2001:db8::1", "192.0.2.2"]
+
+
+def test_sequence_gaps_across_batches_and_restart() -> None:
+    def dgram(seq: int, agent: str = "10.0.0.1", sub: int = 0) -> bytes:
+        return encode_datagram(r.Datagram(agent, seq, 1, [], sub_agent_id=sub))
+
+    state = SequenceTracker()
+    first = decode_many([dgram(1), dgram(2), dgram(5), dgram(1, sub=1)], state=state)
+    assert first.stats.lost_datagrams == {("10.0.0.1", 0): 2}
+    second = decode_many([dgram(6), dgram(9), dgram(3, sub=1), dgram(1)], state=state)
+    assert second.stats.lost_datagrams == {("10.0.0.1", 0): 2, ("10.0.0.1", 1): 1}
+    assert second.stats.sequence_resets == {("10.0.0.1", 0): 1}
+    total = first.stats.merge(second.stats)
+    assert total.lost == 5 and total.datagrams == 8
+
+
+def test_wraparound_is_not_a_restart() -> None:
+    state = SequenceTracker()
+    seqs = [2**32 - 2, 2**32 - 1, 1, 3]
+    data = [encode_datagram(r.Datagram("10.0.0.1", s, 1)) for s in seqs]
+    out = decode_many(data, state=state)
+    assert out.stats.lost_datagrams == {("10.0.0.1", 0): 2}  # 0 and 2
+    assert out.stats.sequence_resets == {}
+
+
+def test_empty_batch_and_argument_errors() -> None:
+    out = decode(b"", [], [], received_ms=[])
+    assert out.flows.height == 0 and out.stats.datagrams == 0
+    schema.validate(out.flows)
+    with pytest.raises(SFlowError, match="one entry per datagram"):
+        decode(b"abcd", [0, 1], [1], received_ms=0)
+    with pytest.raises(SFlowError, match="received_ms"):
+        decode(b"abcd", [0], [4], received_ms=[1, 2])
+
+
+def test_locators_outside_the_buffer_are_counted() -> None:
+    good = one_flow(raw_header("10.0.0.1", "10.0.0.2", 17, 1, 2))
+    out = decode(good, [0, 0, -1], [len(good), len(good) + 1, 4], received_ms=T0)
+    assert out.stats.datagrams_ok == 1 and out.stats.datagrams_bad == {"outside_buffer": 2}
+
+
+def test_numpy_buffer_and_concat() -> None:
+    d = one_flow(raw_header("10.0.0.1", "10.0.0.2", 6, 1, 2))
+    arr = np.frombuffer(b"xyz" + d, dtype=np.uint8)
+    a = decode(arr, [3], [len(d)], received_ms=T0)
+    both = Decoded.concat([a, a])
+    assert both.flows.height == 2 and both.stats.datagrams_ok == 2
+    assert Decoded.concat([]).flows.height == 0
+    assert isinstance(both.flows, pl.DataFrame)
+
+
+def test_frame_builder_lengths() -> None:
+    f = build_frame("10.0.0.1", "10.0.0.2", 6, 1, 2, payload_length=10, vlans=[5])
+    assert len(f) == 14 + 4 + 20 + 20 + 10
+    untagged = build_frame("10.0.0.1", "10.0.0.2", 6, 1, 2, payload_length=10)
+    assert (
+        build_frame("10.0.0.1", "10.0.0.2", 6, 1, 2, payload_length=10, snaplen=20) == untagged[:20]
+    )
