@@ -8,12 +8,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from flowlab.sflow.decode import Decoded
 
 from flowlab.exceptions import CollectorError
 from flowlab.schema import validate, validate_counters
 from flowlab.sflow import _mmsg
 from flowlab.sflow.collector import Collector, CollectorStats
+from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import raw_header
 from flowlab.sflow.records import (
