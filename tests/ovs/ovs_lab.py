@@ -33,7 +33,10 @@ from pathlib import Path
 log = logging.getLogger("flowlab.tests.ovs")
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
-NEEDED = ("ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ip", "ethtool", "tcpdump")
+NEEDED = (
+    "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ip", "ethtool", "tcpdump",
+    "sysctl", "curl", "ping",
+)  # fmt: skip
 PREFIX = "flowlab"  # every netns is named flowlab-<owner pid>-<lab id>-<pod short name>
 CMD_TIMEOUT = 20.0
 
@@ -50,7 +53,7 @@ def missing_requirements() -> str | None:
     if missing:
         return (
             f"missing tools: {', '.join(missing)} "
-            "(apt-get install openvswitch-switch iproute2 ethtool tcpdump)"
+            "(apt-get install openvswitch-switch iproute2 ethtool tcpdump procps curl iputils-ping)"
         )
     if not SCHEMA.exists():
         return f"Open vSwitch schema {SCHEMA} not found (apt-get install openvswitch-switch)"
