@@ -343,7 +343,9 @@ def main() -> None:
         for tool in tools:
             print(f"{tool}: highest rate with nothing lost: {best.get(tool, 0):,.0f} datagrams/s")
             if tool in best and best[tool] >= max(sender_max.get(tool, 0.0), 1.0) * 0.98:
-                print(f"  (= the most the sender reached: {tool} kept up with everything it was sent)")
+                print(
+                    f"  (= the most the sender reached: {tool} kept up with everything it was sent)"
+                )
         if len(best) == 2 and best.get("sfacctd"):
             print(f"ratio flowlab/sfacctd: {best['flowlab'] / best['sfacctd']:.2f}")
 

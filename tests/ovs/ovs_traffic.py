@@ -252,11 +252,13 @@ def inventory(pods: Sequence[Pod]) -> dict[str, object]:
 class Servers:
     """Start the lab's servers (one ``ovs_peers.py serve`` per serving pod); stop them on close."""
 
-    def __init__(self, lab: OvsLab, *, lifetime: float = 300.0) -> None:
+    def __init__(self, lab: OvsLab, *, lifetime: float = 300.0, pace: int = PACE) -> None:
         self.lab = lab
         self.procs: list[subprocess.Popen[bytes]] = []
         try:
             for short, args in SERVERS.items():
+                if short not in lab.attached:
+                    continue
                 proc = spawn(
                     [
                         sys.executable,
@@ -266,7 +268,7 @@ class Servers:
                         "--lifetime",
                         str(lifetime),
                         "--pace",
-                        str(PACE),
+                        str(pace),
                     ],
                     netns=lab.ns(short),
                     stdout=subprocess.PIPE,
