@@ -110,7 +110,7 @@ class Run:
     ifindex: dict[str, int]  # pod short name -> ifIndex of its bridge port
     mac: dict[str, str]
     link_a: dict[str, tuple[dict[str, int], dict[str, int]]]  # pod -> (after traffic, after linger)
-    a_end: datetime  # phase A's sFlow configuration was removed just after this
+    a_end: datetime  # phase A's sFlow configuration was removed just before this
     inventory_path: Path
     clients: dict[str, Any] = field(default_factory=dict)
 
@@ -144,9 +144,10 @@ def _phase(
         clients = run_traffic(lab, volume)
         after_traffic = {s: lab.link_stats(s) for s in lab.attached}
         time.sleep(linger)  # OVS flushes samples every second; counters every `polling`
+        lab.clear_sflow()  # returns once ovs-vswitchd applied it: no poll after this
         after_linger = {s: lab.link_stats(s) for s in lab.attached}
+        time.sleep(0.2)  # let the collector take in the last datagrams of the phase
         end = datetime.now(timezone.utc)
-        lab.clear_sflow()
     finally:
         drops = caps.close()
     assert drops == dict.fromkeys(lab.attached, 0), (
