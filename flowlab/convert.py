@@ -9,7 +9,7 @@ Output kinds, by the path given:
 
 - ``*.parquet``: one Parquet file in the canonical schema;
 - ``*.csv``: CSV with a header row;
-- anything else: a capture directory (``flows/`` and ``counters/``
+- an existing directory or a path without suffix: a capture directory (``flows/`` and ``counters/``
   partitioned by hour, as ``flowlab collect`` writes; read it with
   :func:`flowlab.store.read_capture`).
 """
@@ -17,6 +17,7 @@ Output kinds, by the path given:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -166,7 +167,8 @@ def convert_pcap(
     source : path
         The capture file.
     out : path
-        Flows output (``.parquet``, ``.csv``) or a capture directory (flows and counters).
+        Flows output (``.parquet``, ``.csv``) or a capture directory (an existing directory or a
+        path without suffix; it gets flows and counters).
     counters : path, optional
         Counters output for single-file flows outputs (``.parquet`` or ``.csv``).
     port : int
@@ -184,10 +186,16 @@ def convert_pcap(
     src, dst = Path(source), Path(out)
     cpath = Path(counters) if counters is not None else None
     report = ConvertReport(src, dst, cpath)
-    as_directory = dst.suffix.lower() not in (".parquet", ".csv")
+    suffix = dst.suffix.lower()
+    as_directory = dst.is_dir() or not suffix
+    if not as_directory and suffix not in (".parquet", ".csv"):
+        msg = f"output {dst} must end in .parquet or .csv, or be a directory (no suffix)"
+        raise ConfigError(msg)
     if as_directory and cpath is not None:
         msg = "--counters is only for .parquet/.csv outputs; a capture directory holds both"
         raise ConfigError(msg)
+    batches = iter(iter_pcap(src, port=port))
+    first = next(batches, None)  # a file that is not a capture fails here, before any output exists
     sinks: list[Any] = []
     try:
         if as_directory:
@@ -199,7 +207,7 @@ def convert_pcap(
             counters_sink = FrameSink(cpath, empty_counters()) if cpath else None
             if counters_sink is not None:
                 sinks.append(counters_sink)
-        for batch in iter_pcap(src, port=port):
+        for batch in itertools.chain([first] if first is not None else [], batches):
             report.stats = report.stats.merge(batch.stats)
             report.flows += batch.flows.height
             if as_directory:

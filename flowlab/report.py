@@ -53,7 +53,7 @@ from flowlab.views import (
 if TYPE_CHECKING:
     from flowlab.k8s import Inventory
 
-__all__ = ["main", "report"]
+__all__ = ["add_arguments", "main", "report", "run"]
 
 log = logging.getLogger("flowlab.report")
 
@@ -289,7 +289,7 @@ def report(
             page.section("Namespace × namespace", "heatmap")
             page.chart("heatmap", heatmap(frame, level="namespace", top=25))
         page.section(f"Communication graph ({level if enriched else 'ip'} level)", "graph")
-        g = communication_graph(frame, level=by)  # type: ignore[arg-type]
+        g = communication_graph(frame, level=by, fold_external=by != "ip")  # type: ignore[arg-type]
         page.chart(
             "graph",
             graph_chart(g, max_edges=max_graph_edges),
@@ -390,11 +390,8 @@ def _when(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``flowlab report`` entry point; returns the exit code (0 ok, 1 error, 2 usage)."""
-    p = argparse.ArgumentParser(
-        prog="flowlab report", description="Write one self-contained HTML report of flows."
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``flowlab report`` arguments (for ``flowlab.cli``'s subcommand registry)."""
     p.add_argument("flows", type=Path, help="Parquet file, capture directory or demo directory")
     p.add_argument(
         "-o", "--out", type=Path, default=Path("flowlab-report.html"), help="HTML file to write"
@@ -421,34 +418,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     p.add_argument("--service", action="append", help="service name filter (repeatable)")
     p.add_argument("--protocol", help="protocol filter (TCP, UDP, 6, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report the parsed `args` ask for; raises FlowlabError on bad input."""
+    from flowlab.k8s import Inventory
+
+    lf, found = _load(args.flows)
+    inv_path = args.inventory or found
+    inventory = Inventory.from_file(inv_path) if inv_path else None
+    filters = {
+        k: getattr(args, k)
+        for k in ("client", "server", "ip", "service", "protocol")
+        if getattr(args, k)
+    }
+    out = report(
+        lf,
+        args.out,
+        title=args.title,
+        inventory=inventory,
+        start=_when(args.start),
+        end=_when(args.end),
+        filters=filters,
+        level=args.level,
+        top=args.top,
+    )
+    print(out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m flowlab.report`` entry point; returns the exit code (0 ok, 1 error, 2 usage)."""
+    p = argparse.ArgumentParser(
+        prog="flowlab report", description="Write one self-contained HTML report of flows."
+    )
+    add_arguments(p)
     args = p.parse_args(argv)
     try:
-        from flowlab.k8s import Inventory
-
-        lf, found = _load(args.flows)
-        inv_path = args.inventory or found
-        inventory = Inventory.from_file(inv_path) if inv_path else None
-        filters = {
-            k: getattr(args, k)
-            for k in ("client", "server", "ip", "service", "protocol")
-            if getattr(args, k)
-        }
-        out = report(
-            lf,
-            args.out,
-            title=args.title,
-            inventory=inventory,
-            start=_when(args.start),
-            end=_when(args.end),
-            filters=filters,
-            level=args.level,
-            top=args.top,
-        )
+        return run(args)
     except FlowlabError as exc:
         print(f"flowlab report: error: {exc}", file=sys.stderr)
         return 1
-    print(out)
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -82,6 +82,10 @@ PROTOCOL_NAMES: dict[int, str] = {
     137: "MPLS-in-IP",
 }
 _PROTO_BY_NAME = {v.upper(): k for k, v in PROTOCOL_NAMES.items()}
+# label of every protocol number (0..255) as used in fallback service names: 'TCP', 'UNKNOWN(253)'
+_PROTOCOL_LABELS = pl.Series(
+    "protocol_label", [PROTOCOL_NAMES.get(i, f"UNKNOWN({i})") for i in range(256)], dtype=pl.String
+)
 _PROTO_BY_NAME.update({"ICMPV6": 58, "IPV6-ICMP": 58})
 _TRANSPORTS = {"tcp": 6, "udp": 17, "sctp": 132, "dccp": 33}
 
@@ -255,18 +259,15 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
     without both ports get nulls, as in ElastiFlow.
     """
     t = table or default_table()
-    names = t.frame().lazy()
+    names = t.frame()
     proto = pl.col("protocol").cast(pl.UInt32)
-    lf = lf.with_columns(
-        (proto * 65536 + pl.col("src_port").cast(pl.UInt32)).alias("__ks"),
-        (proto * 65536 + pl.col("dst_port").cast(pl.UInt32)).alias("__kd"),
-    )
-    lf = lf.join(
-        names.rename({"key": "__ks", "name": "__ns"}), on="__ks", how="left", maintain_order="left"
-    )
-    lf = lf.join(
-        names.rename({"key": "__kd", "name": "__nd"}), on="__kd", how="left", maintain_order="left"
-    )
+
+    def lookup(port: str) -> pl.Expr:
+        # a hash lookup in the (small) service table; much cheaper than a left join
+        key = proto * 65536 + pl.col(port).cast(pl.UInt32)
+        return key.replace_strict(names["key"], names["name"], default=None, return_dtype=pl.String)
+
+    lf = lf.with_columns(lookup("src_port").alias("__ns"), lookup("dst_port").alias("__nd"))
     known_s = pl.col("__ns").is_not_null()
     known_d = pl.col("__nd").is_not_null()
     lower_is_dst = pl.col("dst_port") <= pl.col("src_port")
@@ -288,11 +289,7 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
             .otherwise(pl.col(src))
         )
 
-    fallback = (
-        pl.col("protocol")
-        .replace_strict(PROTOCOL_NAMES, default=None, return_dtype=pl.String)
-        .fill_null(pl.format("UNKNOWN({})", pl.col("protocol")))
-    )
+    fallback = pl.lit(_PROTOCOL_LABELS).gather(pl.col("protocol").cast(pl.UInt8))
     svc_port = pick("dst_port", "src_port").cast(pl.UInt16)
     return lf.with_columns(
         pick("dst_ip", "src_ip").cast(pl.String).alias("server_ip"),
@@ -303,7 +300,7 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
         .then(None)
         .otherwise(pick("__nd", "__ns").fill_null(pl.format("{}/{}", fallback, svc_port)))
         .alias("service_name"),
-    ).drop("__ks", "__kd", "__ns", "__nd")
+    ).drop("__ns", "__nd")
 
 
 def orient_frame(frame: pl.DataFrame, *, table: ServiceTable | None = None) -> pl.DataFrame:

@@ -213,3 +213,63 @@ def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "in use" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def write_pcap(path: Path, payloads: list[tuple[int, bytes]]) -> None:
+    """A classic pcap (Ethernet) of UDP packets to the given ports, with these payloads."""
+    import struct
+
+    records = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, (port, payload) in enumerate(payloads):
+        udp = struct.pack(">HHHH", 50000, port, 8 + len(payload), 0) + payload
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 21]), bytes([10, 0, 0, 99]))  # fmt: skip
+        total = 0
+        for (word,) in struct.iter_unpack(">H", ip):
+            total += word
+        total = (total & 0xFFFF) + (total >> 16)
+        ip = ip[:10] + struct.pack(">H", ~total & 0xFFFF) + ip[12:]
+        frame = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp
+        records.append(
+            struct.pack("<IIII", 1_736_154_000 + i // 100, (i % 100) * 1000, len(frame), len(frame))
+        )
+        records.append(frame)
+    path.write_bytes(b"".join(records))
+
+
+@pytest.fixture
+def capture(tmp_path: Path, sim) -> Path:  # type: ignore[no-untyped-def]
+    pytest.importorskip("flowlab.sflow.pcap")
+    payloads = [(6343, d.data) for d in sim.datagrams[:400]] + [(53, b"\x00" * 30)] * 3
+    path = tmp_path / "sflow.pcap"
+    write_pcap(path, payloads)
+    return path
+
+
+def test_read_pcap_to_parquet_csv_and_capture_dir(tmp_path: Path, capture: Path, sim) -> None:  # type: ignore[no-untyped-def]
+    grams = sim.datagrams[:400]
+    want = sum(g.flow_samples for g in grams)
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "f.parquet"),
+                    "--counters", str(tmp_path / "c.csv"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "400 sFlow datagrams" in r.stdout and "other_port 3" in r.stdout
+    flows = pl.read_parquet(tmp_path / "f.parquet")
+    assert flows.height == want
+    assert pl.read_csv(tmp_path / "c.csv").height == sum(g.counter_samples for g in grams)
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "f.csv"))
+    assert r.returncode == 0, r.stderr
+    assert pl.read_csv(tmp_path / "f.csv").height == want
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "cap"))
+    assert r.returncode == 0, r.stderr
+    assert rows(read_capture(tmp_path / "cap")) == rows(flows)
+
+
+def test_read_refuses_what_is_not_a_capture(tmp_path: Path, capture: Path) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("hello, not a capture\n" * 10)
+    r = flowlab_cli("read", str(bogus), "--out", str(tmp_path / "x.parquet"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "pcap" in r.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists() and not list(tmp_path.glob(".*.tmp"))
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "x.json"), "--counters", "y.csv")
+    assert r.returncode == 1 and ".parquet or .csv" in r.stderr

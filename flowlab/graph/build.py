@@ -66,8 +66,13 @@ _WEIGHTS = ("bytes", "packets", "flows")
 NO_IP = "(non-IP)"
 
 
-def endpoint_id(side: str, level: str) -> pl.Expr:
-    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``)."""
+def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
+    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
+
+    With `fold_external` (enriched flows, levels other than ``ip``) every
+    external address becomes one node per scope: ``external/public``,
+    ``external/private``, ...
+    """
     if level not in LEVELS:
         msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
         raise ConfigError(msg)
@@ -88,6 +93,7 @@ def endpoint_id(side: str, level: str) -> pl.Expr:
         .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
     }[level]
     service_id = c("namespace") if level == "namespace" else svc
+    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
     return (
         pl.when(kind == "pod")
         .then(pod_id)
@@ -95,7 +101,7 @@ def endpoint_id(side: str, level: str) -> pl.Expr:
         .then(service_id)
         .when(kind == "node")
         .then(node)
-        .otherwise(ip)
+        .otherwise(other)
     )
 
 
@@ -121,12 +127,84 @@ def _require(lf: pl.LazyFrame, level: str, inventory: Inventory | None) -> pl.La
     raise SchemaError(msg)
 
 
+_FIELDS = ("kind", "namespace", "pod", "workload", "workload_kind", "service", "node", "scope")
+
+
+def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
+    """Rows grouped by everything that names both ends (``s_*``, ``t_*``), with the metrics.
+
+    Grouping on the (categorical) name columns and the IPs first, then naming
+    the nodes on this much smaller frame, is what keeps graph building fast.
+    """
+    oriented, a, b, a0, b0 = _sides(orient)
+    names = set(lf.collect_schema().names())
+    fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
+    keys = []
+    for role, side, side0 in (("s", a, a0), ("t", b, b0)):
+        for f in ("ip", *fields):
+            keys.append(
+                pl.when(oriented)
+                .then(pl.col(f"{side}_{f}"))
+                .otherwise(pl.col(f"{side0}_{f}"))
+                .alias(f"{role}_{f}")
+            )
+    return lf.group_by(keys).agg(
+        pl.col("bytes").sum().cast(pl.UInt64),
+        pl.col("packets").sum().cast(pl.UInt64),
+        pl.len().cast(pl.UInt64).alias("flows"),
+        pl.col("service_name").drop_nulls().unique().alias("services"),
+        pl.col("service_port").drop_nulls().unique().alias("ports"),
+        pl.col("protocol").drop_nulls().unique().alias("protocols"),
+        pl.col("time").min().alias("first_seen"),
+        pl.col("time").max().alias("last_seen"),
+    )
+
+
+def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    def merged(name: str) -> pl.Expr:
+        return pl.col(name).explode().drop_nulls().unique().sort()
+
+    return (
+        stage1.with_columns(
+            endpoint_id("s", level, fold_external=fold).alias("source"),
+            endpoint_id("t", level, fold_external=fold).alias("target"),
+        )
+        .group_by("source", "target")
+        .agg(
+            pl.col("bytes", "packets", "flows").sum(),
+            merged("services"),
+            merged("ports"),
+            merged("protocols"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        )
+        .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
+    )
+
+
+def _nodes(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    names = stage1.collect_schema().names()
+    fields = [f for f in _FIELDS if f"s_{f}" in names and f != "scope"]
+    parts = [
+        stage1.select(
+            endpoint_id(role, level, fold_external=fold).alias("id"),
+            pl.col(f"{role}_ip").alias("ip"),
+            *(pl.col(f"{role}_{f}").cast(pl.String).alias(f) for f in fields),
+        )
+        for role in ("s", "t")
+    ]
+    aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
+    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
+    return pl.concat(parts).group_by("id").agg(aggs)
+
+
 def edge_frame(
     flows: pl.DataFrame | pl.LazyFrame,
     *,
     level: Level = "workload",
     orient: Orient = "client-server",
     inventory: Inventory | None = None,
+    fold_external: bool = False,
 ) -> pl.LazyFrame:
     """The graph's edges as a lazy frame (``source, target, bytes, packets, flows, ...``).
 
@@ -134,68 +212,7 @@ def edge_frame(
     NetworkX object; use it directly when a frame is enough.
     """
     lf = _require(flows.lazy(), level, inventory)
-    oriented, a, b, a0, b0 = _sides(orient)
-    source = pl.when(oriented).then(endpoint_id(a, level)).otherwise(endpoint_id(a0, level))
-    target = pl.when(oriented).then(endpoint_id(b, level)).otherwise(endpoint_id(b0, level))
-    return (
-        lf.with_columns(source.alias("source"), target.alias("target"))
-        .group_by("source", "target")
-        .agg(
-            pl.col("bytes").sum().cast(pl.UInt64),
-            pl.col("packets").sum().cast(pl.UInt64),
-            pl.len().cast(pl.UInt64).alias("flows"),
-            pl.col("service_name").drop_nulls().unique().sort().alias("services"),
-            pl.col("service_port").drop_nulls().unique().sort().alias("ports"),
-            pl.col("protocol").drop_nulls().unique().sort().alias("protocols"),
-            pl.col("time").min().alias("first_seen"),
-            pl.col("time").max().alias("last_seen"),
-        )
-        .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
-    )
-
-
-def _node_frame(lf: pl.LazyFrame, level: str, orient: str) -> pl.LazyFrame:
-    oriented, a, b, a0, b0 = _sides(orient)
-    enriched = "src_kind" in lf.collect_schema().names()
-    parts = []
-    for side, side0 in ((a, a0), (b, b0)):
-
-        def pick(field: str, side: str = side, side0: str = side0) -> pl.Expr:
-            return (
-                pl.when(oriented)
-                .then(pl.col(f"{side}_{field}"))
-                .otherwise(pl.col(f"{side0}_{field}"))
-            )
-
-        cols = [
-            pl.when(oriented)
-            .then(endpoint_id(side, level))
-            .otherwise(endpoint_id(side0, level))
-            .alias("id"),
-            pick("ip").alias("ip"),
-        ]
-        if enriched:
-            cols += [
-                pick(f).alias(f)
-                for f in (
-                    "kind",
-                    "namespace",
-                    "node",
-                    "workload_kind",
-                    "pod",
-                    "workload",
-                    "service",
-                )
-            ]
-        parts.append(lf.select(cols))
-    nodes = pl.concat(parts).unique()
-    aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
-    if enriched:
-        aggs += [
-            pl.col(f).drop_nulls().sort().first()
-            for f in ("kind", "namespace", "node", "workload_kind", "pod", "workload", "service")
-        ]
-    return nodes.group_by("id").agg(aggs)
+    return _edges(_stage1(lf, orient), level, fold_external)
 
 
 def _label(row: dict[str, Any], level: str) -> str:
@@ -213,6 +230,7 @@ def communication_graph(
     weight: Literal["bytes", "packets", "flows"] = "bytes",
     *,
     inventory: Inventory | None = None,
+    fold_external: bool = False,
 ) -> nx.DiGraph:
     """Build the directed communication graph of `flows` at `level`.
 
@@ -228,6 +246,9 @@ def communication_graph(
         Copied into each edge's ``weight`` attribute (used by the metrics).
     inventory : Inventory, optional
         Enriches un-enriched flows, and gives pod nodes their ``labels``.
+    fold_external : bool
+        One node per scope (``external/public``, ``external/private``) for all
+        external addresses instead of one per IP (not at the ``ip`` level).
 
     Returns
     -------
@@ -238,9 +259,10 @@ def communication_graph(
         msg = f"unknown weight {weight!r}; expected one of {', '.join(_WEIGHTS)}"
         raise ConfigError(msg)
     lf = _require(flows.lazy(), level, inventory)
-    edges_lf = edge_frame(lf, level=level, orient=orient)
-    nodes_lf = _node_frame(lf, level, orient)
-    edges, nodes = pl.collect_all([edges_lf, nodes_lf])
+    stage1 = _stage1(lf, orient).collect().lazy()
+    edges, nodes = pl.collect_all(
+        [_edges(stage1, level, fold_external), _nodes(stage1, level, fold_external)]
+    )
     g = nx.DiGraph(level=level, orient=orient, weight=weight)
     labels: dict[str, Any] = {}
     if inventory is not None and level == "pod":

@@ -72,9 +72,9 @@ _FIELDS: tuple[tuple[str, str], ...] = (
 )
 FIELDS: tuple[str, ...] = tuple(f for f, _ in _FIELDS)
 
-#: The columns :func:`enrich` adds, in order (all String).
+#: The columns :func:`enrich` adds, in order (all Categorical: few distinct values, cheap joins).
 ENRICHED_COLUMNS: tuple[Column, ...] = tuple(
-    Column(f"{side}_{field}", pl.String(), f"{side} side: {meaning}")
+    Column(f"{side}_{field}", pl.Categorical(), f"{side} side: {meaning}")
     for side in SIDES
     for field, meaning in _FIELDS
 )
@@ -131,6 +131,32 @@ def _partition(table: pl.DataFrame, keys: list[str], time_aware: bool) -> pl.Laz
     return pl.concat([t, gaps]).lazy()
 
 
+def _membership(memb: pl.DataFrame) -> dict[str, pl.LazyFrame]:
+    """Endpointslice membership as three join tables (first Service by name wins)."""
+    memb = memb.drop("namespace")  # the Service namespace; a pod key carries its own
+    pods = (
+        memb.filter(pl.col("key").str.starts_with("pod:"))
+        .with_columns(
+            pl.col("key")
+            .str.slice(4)
+            .str.split_exact("/", 1)
+            .struct.rename_fields(["namespace", "pod"])
+            .alias("__k")
+        )
+        .unnest("__k")
+    )
+    pods = pods.with_columns(pl.col("namespace", "pod").cast(pl.Categorical))
+    ips = memb.filter(pl.col("key").str.starts_with("ip:")).with_columns(
+        pl.col("key").str.slice(3).alias("ip")
+    )
+    first = pl.col("service").sort().first()
+    return {
+        "pod_port": pods.drop_nulls("port").group_by("namespace", "pod", "port").agg(first).lazy(),
+        "pod_any": pods.group_by("namespace", "pod").agg(first).lazy(),
+        "ip_port": ips.drop_nulls("port").group_by("ip", "port").agg(first).lazy(),
+    }
+
+
 def _tables(inventory: Inventory, time_aware: bool) -> dict[str, pl.LazyFrame]:
     cache: dict[bool, dict[str, pl.LazyFrame]] = inventory.__dict__.setdefault("_enrich_cache", {})
     if time_aware not in cache:
@@ -142,16 +168,7 @@ def _tables(inventory: Inventory, time_aware: bool) -> dict[str, pl.LazyFrame]:
         cache[time_aware] = {
             "addresses": _partition(addr, ["ip"], time_aware),
             "host_ports": _partition(host, ["ip", "port", "protocol"], time_aware),
-            "by_port": memb.drop_nulls("port")
-            .group_by("key", "port")
-            .agg(pl.col("service").first())
-            .lazy(),
-            # any-port fallback only for pods: a bare address (a node IP behind `kubernetes`)
-            # serves that Service on the endpoint port only
-            "by_key": memb.filter(pl.col("key").str.starts_with("pod:"))
-            .group_by("key")
-            .agg(pl.col("service").first())
-            .lazy(),
+            **_membership(memb),
         }
     return cache[time_aware]
 
@@ -192,38 +209,33 @@ def _side(
     def pick(attr: str) -> pl.Expr:
         return pl.when(host).then(pl.col(f"__h_{attr}")).otherwise(pl.col(f"__a_{attr}"))
 
-    kind = pl.when(host).then(pl.lit("pod")).otherwise(a_kind)
+    kind = pl.when(host).then(pl.lit("pod")).otherwise(a_kind.cast(pl.String))
     lf = lf.with_columns(
         kind.alias("__kind"),
-        pick("namespace").alias("__ns"),
-        pl.when(kind == "pod").then(pick("name")).alias("__pod"),
+        pick("namespace").cast(pl.Categorical).alias("__ns"),
+        pl.when(kind == "pod").then(pick("name")).cast(pl.Categorical).alias("__pod"),
         pick("workload").alias("__wl"),
         pick("workload_kind").alias("__wk"),
         pick("node").alias("__node"),
     )
-    key = (
-        pl.when(pl.col("__kind") == "pod")
-        .then(pl.format("pod:{}/{}", pl.col("__ns"), pl.col("__pod")))
-        .otherwise(pl.format("ip:{}", pl.col(ip)))
-    )
-    lf = lf.with_columns(key.alias("__key"))
+    # the Service a pod backs (on this port, else any), or a bare endpoint address on this port
     lf = lf.join(
-        tabs["by_port"].rename({"key": "__key", "port": port, "service": "__s1"}),
-        on=["__key", port],
+        tabs["pod_port"].rename({"port": port, "service": "__s1"}),
+        left_on=["__ns", "__pod", port],
+        right_on=["namespace", "pod", port],
         how="left",
         maintain_order="left",
     )
     lf = lf.join(
-        tabs["by_key"].rename({"key": "__key", "service": "__s2"}),
-        on="__key",
+        tabs["pod_any"].rename({"service": "__s2"}),
+        left_on=["__ns", "__pod"],
+        right_on=["namespace", "pod"],
         how="left",
         maintain_order="left",
     )
-    # a host-network pod's address may be an endpoint by IP too (masters behind `kubernetes`)
-    lf = lf.with_columns(pl.format("ip:{}", pl.col(ip)).alias("__ipkey"))
     lf = lf.join(
-        tabs["by_port"].rename({"key": "__ipkey", "port": port, "service": "__s3"}),
-        on=["__ipkey", port],
+        tabs["ip_port"].rename({"ip": ip, "port": port, "service": "__s3"}),
+        on=[ip, port],
         how="left",
         maintain_order="left",
     )
@@ -242,7 +254,7 @@ def _side(
         "service": service,
         "scope": ip_scope(ip),
     }
-    lf = lf.with_columns(expr.cast(pl.String).alias(f"{side}_{f}") for f, expr in out.items())
+    lf = lf.with_columns(expr.cast(pl.Categorical).alias(f"{side}_{f}") for f, expr in out.items())
     temp = [c for c in lf.collect_schema().names() if c.startswith("__")]
     return lf.drop(temp)
 

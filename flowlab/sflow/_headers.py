@@ -79,7 +79,7 @@ class HeaderFields:
 
 def _mac(buf: Buffer, pos: I64) -> npt.NDArray[np.uint64]:
     hi = buf.u16(pos).astype(np.uint64)
-    lo = buf.u32(pos + 2).astype(np.uint64)
+    lo = buf.u32b(pos + 2).astype(np.uint64)
     return (hi << np.uint64(32)) | lo
 
 
@@ -128,14 +128,14 @@ def parse_headers(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64
     frag = buf.u16(start + l3 + 6)
     ttl4 = buf.u8(start + l3 + 8)
     proto4 = buf.u8(start + l3 + 9)
-    src4 = buf.u32(start + l3 + 12)
-    dst4 = buf.u32(start + l3 + 16)
+    src4 = buf.u32b(start + l3 + 12)
+    dst4 = buf.u32b(start + l3 + 16)
     src4_ok = v4 & fits(l3, 16)
     dst4_ok = v4 & fits(l3, 20)
     l4_ok4 = v4 & (ihl >= 20) & fits(l3, 10) & ((frag & 0x1FFF) == 0)
 
     # IPv6 and its extension headers
-    word = buf.u32(start + l3)
+    word = buf.u32b(start + l3)
     tc6 = ((word >> 20) & 0xFF).astype(np.uint8)
     nh = buf.u8(start + l3 + 6)
     hop = buf.u8(start + l3 + 7)
@@ -145,8 +145,10 @@ def parse_headers(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64
     dst6 = np.zeros((n, 4), dtype=np.uint32)
     i6 = np.flatnonzero(v6)
     if i6.size:
-        src6[i6] = buf.u32x(start[i6] + l3[i6] + 8, 4)
-        dst6[i6] = buf.u32x(start[i6] + l3[i6] + 24, 4)
+        at = start[i6] + l3[i6]
+        for k in range(4):
+            src6[i6, k] = buf.u32b(at + 8 + 4 * k)
+            dst6[i6, k] = buf.u32b(at + 24 + 4 * k)
     proto6 = nh.copy()
     cur = l3 + 40
     chain = v6 & fits(l3, 7)

@@ -43,41 +43,20 @@ import pyarrow as pa
 from flowlab import schema
 from flowlab.exceptions import SFlowError
 from flowlab.services import orient
-from flowlab.sflow._buffer import Buffer, as_uint8
-from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
+from flowlab.sflow import _fields
+from flowlab.sflow._buffer import Buffer, aligned, as_uint8
 from flowlab.sflow._text import address_text, mac_text
-from flowlab.sflow._walk import REASONS, Structure, walk
+from flowlab.sflow._walk import REASONS, walk
 from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
 
-__all__ = ["Decoded", "decode"]
+__all__ = ["CHUNK_DATAGRAMS", "Decoded", "decode"]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 _KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
-_GENERIC_FIELDS = (
-    "if_index",
-    "if_type",
-    "if_speed",
-    "if_direction",
-    "if_status",
-    "in_octets",
-    "in_ucast_pkts",
-    "in_multicast_pkts",
-    "in_broadcast_pkts",
-    "in_discards",
-    "in_errors",
-    "in_unknown_protos",
-    "out_octets",
-    "out_ucast_pkts",
-    "out_multicast_pkts",
-    "out_broadcast_pkts",
-    "out_discards",
-    "out_errors",
-    "promiscuous_mode",
-)
-_WIDE = {"if_speed", "in_octets", "out_octets"}
-_ETHERNET_FIELDS = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
+#: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
+CHUNK_DATAGRAMS = 2048
 
 
 @dataclass
@@ -104,29 +83,15 @@ class Decoded:
         )
 
 
-def _col(values: np.ndarray, ok: B | None, dtype: pl.DataType) -> pl.Series:
-    if ok is None or bool(ok.all()):
+def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
+    if bool(ok.all()):
         return pl.Series(values).cast(dtype)
     return pl.Series(pa.array(values, mask=~ok)).cast(dtype)
-
-
-def _first(owner: I64, mask: B) -> I64:
-    """Index of the first masked record of each owner (records are sorted by owner)."""
-    idx = np.flatnonzero(mask)
-    first = np.ones(idx.size, dtype=bool)
-    first[1:] = owner[idx[1:]] != owner[idx[:-1]]
-    return idx[first]
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
     u, c = np.unique(tags, return_counts=True)
     return {(int(t) >> 12, int(t) & 0xFFF): int(k) for t, k in zip(u, c)}
-
-
-def _interface(fmt: npt.NDArray[np.uint32], value: npt.NDArray[np.uint32]) -> np.ndarray:
-    """Expanded (format, value) interface -> the compact 32-bit form used in the frame."""
-    packed = ((fmt & 3) << 30) | (value & 0x3FFFFFFF)
-    return np.where(fmt == 0, value, packed).astype(np.uint32)
 
 
 def decode(
@@ -144,7 +109,8 @@ def decode(
     Parameters
     ----------
     buffer : bytes, bytearray, memoryview or numpy uint8 array
-        Datagrams (UDP payloads), anywhere in the buffer, at any alignment.
+        Datagrams (UDP payloads), anywhere in the buffer, at any alignment
+        (datagrams at offsets that are multiples of 4 avoid a copy).
     offsets, lengths : array-like of int
         Where each datagram is.
     received_ms : array-like of int, or int
@@ -161,14 +127,27 @@ def decode(
     Returns
     -------
     Decoded
-        ``flows`` (:data:`flowlab.schema.FLOW_SCHEMA`), ``counters``
-        (:data:`flowlab.schema.COUNTER_SCHEMA`) and ``stats``.
+        ``flows`` (:data:`flowlab.schema.FLOW_SCHEMA`, one row per flow
+        sample, oriented), ``counters`` (:data:`flowlab.schema.COUNTER_SCHEMA`,
+        one row per counter sample carrying generic-interface and/or ethernet
+        counters) and ``stats``.
 
     Raises
     ------
     SFlowError
         Only for inconsistent arguments (array lengths differ); bad datagram
         bytes never raise.
+
+    Notes
+    -----
+    In each sample the first record of each kind is used (raw header,
+    sampled IPv4, sampled IPv6, extended switch; generic and ethernet
+    counters); repeats and unknown records are counted in
+    ``stats.records_skipped``. Fields come from the raw header; when it yields
+    no IP, from the sampled IPv4 (else IPv6) record, where ICMP type/code are
+    taken from the port fields. ``vlan`` is the header's outer tag, else the
+    extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
+    header's, else the sampled record's IP length.
     """
     data = as_uint8(buffer)
     off = np.asarray(offsets, dtype=np.int64).reshape(-1)
@@ -185,269 +164,159 @@ def decode(
             f"({'-' if peers is None else len(peers)}) must have one entry per datagram"
         )
         raise SFlowError(msg)
-    buf = Buffer(data)
-    st = walk(buf, off, ln)
+    data, off = aligned(data, off, ln)
+
+    reason = np.zeros(n, dtype=np.uint8)
+    header_ok = np.zeros(n, dtype=bool)
+    agent = np.zeros((n, 4), dtype=np.uint32)
+    agent_v6 = np.zeros(n, dtype=bool)
+    sub_agent = np.zeros(n, dtype=np.uint32)
+    sequence = np.zeros(n, dtype=np.uint32)
+    flow_parts: list[_fields.Cols] = []
+    counter_parts: list[_fields.Cols] = []
+    kinds: list[np.ndarray] = []
+    unknown_samples: list[np.ndarray] = []
+    skipped: list[np.ndarray] = []
+    scratch: npt.NDArray[np.uint32] | None = None
+    for c0 in range(0, n, CHUNK_DATAGRAMS):
+        c1 = min(n, c0 + CHUNK_DATAGRAMS)
+        o, m = off[c0:c1], ln[c0:c1]
+        inside = o >= 0
+        lo = int(o[inside].min()) if inside.any() else 0
+        hi = int((o + m)[inside].max()) if inside.any() else 0
+        buf = Buffer(data[lo:hi], scratch)
+        scratch = buf.words
+        st = walk(buf, np.where(inside, o - lo, -1), m)
+        reason[c0:c1] = st.reason
+        header_ok[c0:c1] = st.header_ok
+        agent[c0:c1] = st.agent
+        agent_v6[c0:c1] = st.agent_v6
+        sub_agent[c0:c1] = st.sub_agent
+        sequence[c0:c1] = st.sequence
+        kinds.append(st.s_kind)
+        unknown_samples.append(st.s_tag[st.s_kind == 0])
+        used = np.zeros(st.r_tag.size, dtype=bool)
+        flow_parts.append(_fields.flow_fields(buf, st, used, c0))
+        counter_parts.append(_fields.counter_fields(buf, st, used, c0))
+        skipped.append(st.r_tag[~used])
+
     stats = DecodeStats(datagrams=n)
-    counts = np.bincount(st.reason, minlength=len(REASONS))
+    counts = np.bincount(reason, minlength=len(REASONS))
     stats.datagrams_ok = int(counts[0])
     stats.datagrams_bad = {REASONS[i]: int(c) for i, c in enumerate(counts) if i and c}
+    all_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
+    for k, c in zip(*np.unique(all_kinds, return_counts=True)):
+        stats.samples[_KIND_NAMES[int(k)]] = int(c)
+    if unknown_samples and (tags := np.concatenate(unknown_samples)).size:
+        stats.samples_skipped = _tag_counts(tags)
+    if skipped and (tags := np.concatenate(skipped)).size:
+        stats.records_skipped = _tag_counts(tags)
 
-    # exporters (per datagram) and sequence accounting
-    h = st.header_ok
-    v6 = st.agent_v6
-    exporter = address_text(st.agent[:, 0], h & ~v6, st.agent, h & v6)
+    exporter = address_text(agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6)
     if peers is not None:
-        unspecified = h & ~st.agent.any(axis=1)
+        unspecified = header_ok & ~agent.any(axis=1)
         if unspecified.any():
             mixed = np.where(unspecified, np.asarray(peers, dtype=object), exporter.to_numpy())
             exporter = pl.Series(mixed, dtype=pl.String)
-    _sequences(stats, state, exporter, st, h)
+    _sequences(stats, state, exporter, header_ok, sub_agent, sequence)
 
-    kinds = st.s_kind
-    for k, c in zip(*np.unique(kinds, return_counts=True)):
-        stats.samples[_KIND_NAMES[int(k)]] = int(c)
-    if (kinds == 0).any():
-        stats.samples_skipped = _tag_counts(st.s_tag[kinds == 0])
-
-    used = np.zeros(st.r_tag.size, dtype=bool)
-    flows = _flows(buf, st, used, stats, exporter, recv, source)
-    counters = _counters(buf, st, used, exporter, recv, source)
-    if (~used).any():
-        stats.records_skipped = _tag_counts(st.r_tag[~used])
+    common = (exporter, recv, sequence, sub_agent, source)
+    flows = _flow_frame(_fields.concat(flow_parts), stats, *common) if n else schema.empty()
+    counters = _counter_frame(_fields.concat(counter_parts), *common) if n else None
     stats.flows = flows.height
+    counters = counters if counters is not None else schema.empty_counters()
     stats.counters = counters.height
     return Decoded(flows=flows, counters=counters, stats=stats)
 
 
 def _sequences(
-    stats: DecodeStats, state: SequenceTracker | None, exporter: pl.Series, st: Structure, h: B
+    stats: DecodeStats,
+    state: SequenceTracker | None,
+    exporter: pl.Series,
+    header_ok: B,
+    sub_agent: npt.NDArray[np.uint32],
+    sequence: npt.NDArray[np.uint32],
 ) -> None:
-    idx = np.flatnonzero(h)
+    idx = np.flatnonzero(header_ok)
     if not idx.size:
         return
     ex = exporter.gather(pl.Series(idx)).to_numpy()
     codes, uniq = pd.factorize(ex)
-    sid, ukeys = pd.factorize(codes.astype(np.int64) * (1 << 32) + st.sub_agent[idx])
+    sid, ukeys = pd.factorize(codes.astype(np.int64) * (1 << 32) + sub_agent[idx])
     streams = [(str(uniq[int(k) >> 32]), int(k) & 0xFFFFFFFF) for k in ukeys]
     tracker = state if state is not None else SequenceTracker()
-    res = tracker.update(streams, np.asarray(sid, dtype=np.int64), st.sequence[idx])
+    res = tracker.update(streams, np.asarray(sid, dtype=np.int64), sequence[idx])
     stats.lost_datagrams = res.lost
     stats.sequence_resets = res.resets
     stats.late_datagrams = res.late
     stats.duplicate_datagrams = res.duplicates
 
 
-def _flows(
-    buf: Buffer,
-    st: Structure,
-    used: B,
+def _common_columns(
+    dg: I64,
+    exporter: pl.Series,
+    recv: I64,
+    sequence: npt.NDArray[np.uint32],
+    sub_agent: npt.NDArray[np.uint32],
+) -> dict[str, pl.Series]:
+    return {
+        "time": pl.Series(recv[dg]).cast(schema.TIME),
+        "exporter": exporter.gather(pl.Series(dg)),
+        "sequence": pl.Series(sequence[dg]),
+        "sub_agent_id": pl.Series(sub_agent[dg]),
+    }
+
+
+def _flow_frame(
+    c: _fields.Cols,
     stats: DecodeStats,
     exporter: pl.Series,
     recv: I64,
+    sequence: npt.NDArray[np.uint32],
+    sub_agent: npt.NDArray[np.uint32],
     source: str,
 ) -> pl.DataFrame:
-    fi = np.flatnonzero((st.s_kind == 1) | (st.s_kind == 3))
-    nf = fi.size
-    if not nf:
+    dg = c["dg"][0]
+    if not dg.size:
         return schema.empty()
-    row_of = np.full(st.s_kind.size, -1, dtype=np.int64)
-    row_of[fi] = np.arange(nf)
-    w = buf.u32x(st.s_pos[fi], 10)
-    compact = st.s_kind[fi] == 1
-    dg = st.s_dg[fi]
-    cols: dict[str, pl.Series] = {
-        "sample_sequence": _col(w[:, 0], None, pl.UInt32()),
-        "source_id": _col(np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]), None, pl.UInt32()),
-        "sampling_rate": _col(np.where(compact, w[:, 2], w[:, 3]), None, pl.UInt32()),
-        "in_if": _col(np.where(compact, w[:, 5], _interface(w[:, 6], w[:, 7])), None, pl.UInt32()),
-        "out_if": _col(np.where(compact, w[:, 6], _interface(w[:, 8], w[:, 9])), None, pl.UInt32()),
-    }
-
-    rk = st.s_kind[st.r_smp]
-    std = (st.r_tag >> 12) == 0
-    fmt = st.r_tag & 0xFFF
-    in_flow = std & ((rk == 1) | (rk == 3))
-    picks: dict[int, I64] = {}
-    for code in (1, 3, 4, 1001):
-        first = _first(st.r_smp, in_flow & (fmt == code))
-        picks[code] = first
-        used[first] = True
-
-    # per-row field arrays (value, valid)
-    f: dict[str, tuple[np.ndarray, B]] = {}
-
-    def put(name: str, rows: I64, values: np.ndarray, ok: B, dtype: type) -> None:
-        vals, valid = f.setdefault(name, (np.zeros(nf, dtype=dtype), np.zeros(nf, dtype=bool)))
-        vals[rows] = values
-        valid[rows] = ok
-
-    src4 = np.zeros(nf, dtype=np.uint32)
-    dst4 = np.zeros(nf, dtype=np.uint32)
-    src6 = np.zeros((nf, 4), dtype=np.uint32)
-    dst6 = np.zeros((nf, 4), dtype=np.uint32)
-    ok = {k: np.zeros(nf, dtype=bool) for k in ("s4", "d4", "s6", "d6")}
-    ipv = np.zeros(nf, dtype=np.uint8)
-    supported = np.zeros(nf, dtype=bool)
-    frame_len = np.zeros(nf, dtype=np.uint32)
-    frame_ok = np.zeros(nf, dtype=bool)
-
-    raw = picks[1]
-    if raw.size:
-        rows = row_of[st.r_smp[raw]]
-        rp = st.r_pos[raw]
-        hw = buf.u32x(rp, 4)
-        hp = hw[:, 0]
-        frame_len[rows] = hw[:, 1]
-        frame_ok[rows] = True
-        supported[rows] = (hp == 1) | (hp == 11) | (hp == 12)
-        hf = parse_headers(buf, hp, rp + 16, hw[:, 3].astype(np.int64))
-        ipv[rows] = hf.ip_version
-        src4[rows], dst4[rows], src6[rows], dst6[rows] = hf.src4, hf.dst4, hf.src6, hf.dst6
-        ok["s4"][rows], ok["d4"][rows] = hf.src4_ok, hf.dst4_ok
-        ok["s6"][rows], ok["d6"][rows] = hf.src6_ok, hf.dst6_ok
-        for name, dtype in (
-            ("protocol", np.uint8),
-            ("src_port", np.uint16),
-            ("dst_port", np.uint16),
-            ("tcp_flags", np.uint16),
-            ("icmp_type", np.uint8),
-            ("icmp_code", np.uint8),
-            ("tos", np.uint8),
-            ("ttl", np.uint8),
-            ("ethertype", np.uint16),
-            ("vlan", np.uint16),
-            ("src_mac", np.uint64),
-            ("dst_mac", np.uint64),
-        ):
-            put(name, rows, getattr(hf, name), getattr(hf, name + "_ok"), dtype)
-
-    # sampled IPv4 / IPv6 records fill rows whose header gave no IP
-    has_sampled = np.zeros(nf, dtype=bool)
-    for fmt_id, words, version in ((3, 8, 4), (4, 14, 6)):
-        recs = picks[fmt_id]
-        if not recs.size:
-            continue
-        rows_all = row_of[st.r_smp[recs]]
-        has_sampled[rows_all] = True
-        need = ipv[rows_all] == 0
-        recs, rows = recs[need], rows_all[need]
-        if not recs.size:
-            continue
-        sw = buf.u32x(st.r_pos[recs], words)
-        last = words - 4
-        proto = sw[:, 1]
-        ipv[rows] = version
-        if version == 4:
-            src4[rows], dst4[rows] = sw[:, 2], sw[:, 3]
-            ok["s4"][rows] = ok["d4"][rows] = True
-        else:
-            src6[rows], dst6[rows] = sw[:, 2:6], sw[:, 6:10]
-            ok["s6"][rows] = ok["d6"][rows] = True
-        sport, dport, flags, tos = sw[:, last], sw[:, last + 1], sw[:, last + 2], sw[:, last + 3]
-        has_ports = np.isin(proto, PORT_PROTOCOLS)
-        icmp = (proto == 1) | (proto == 58)
-        put("protocol", rows, proto, proto <= 255, np.uint8)
-        put("src_port", rows, sport, has_ports & (sport <= 0xFFFF), np.uint16)
-        put("dst_port", rows, dport, has_ports & (dport <= 0xFFFF), np.uint16)
-        put("tcp_flags", rows, flags, (proto == 6) & (flags <= 0x1FF), np.uint16)
-        put("icmp_type", rows, sport, icmp & (sport <= 0xFF), np.uint8)
-        put("icmp_code", rows, dport, icmp & (dport <= 0xFF), np.uint8)
-        put("tos", rows, tos, tos <= 0xFF, np.uint8)
-        put("ttl", rows, np.zeros(rows.size), np.zeros(rows.size, dtype=bool), np.uint8)
-        et = f.setdefault("ethertype", (np.zeros(nf, np.uint16), np.zeros(nf, bool)))
-        fill = ~et[1][rows]
-        et[0][rows[fill]] = 0x0800 if version == 4 else 0x86DD
-        et[1][rows[fill]] = True
-        no_frame = rows[~frame_ok[rows]]
-        frame_len[no_frame] = sw[~frame_ok[rows], 0]
-        frame_ok[no_frame] = True
-
-    # extended switch: VLAN when the header carried none
-    sw_recs = picks[1001]
-    if sw_recs.size:
-        rows = row_of[st.r_smp[sw_recs]]
-        vid = buf.u32(st.r_pos[sw_recs])
-        vl = f.setdefault("vlan", (np.zeros(nf, np.uint16), np.zeros(nf, bool)))
-        fill = ~vl[1][rows] & (vid > 0) & (vid < 4096)
-        vl[0][rows[fill]] = vid[fill]
-        vl[1][rows[fill]] = True
-
-    stats.flows_without_header = int((~supported & ~has_sampled).sum())
-    src_ok = ok["s4"] | ok["s6"]
-    dst_ok = ok["d4"] | ok["d6"]
-    stats.flows_without_ip = int((~(src_ok & dst_ok)).sum())
+    ipv = c["ip_version"][0]
     is4 = ipv == 4
-    cols["src_ip"] = address_text(src4, ok["s4"] & is4, src6, ok["s6"] & ~is4)
-    cols["dst_ip"] = address_text(dst4, ok["d4"] & is4, dst6, ok["d6"] & ~is4)
-    cols["ip_version"] = _col(ipv, ipv > 0, pl.UInt8())
-    cols["frame_length"] = _col(frame_len, frame_ok, pl.UInt32())
+    s4, s6, d4, d6 = (c[k][1] for k in ("src4", "src6", "dst4", "dst6"))
+    stats.flows_without_header = int((~c["supported"][0] & ~c["sampled"][0]).sum())
+    stats.flows_without_ip = int((~((s4 | s6) & (d4 | d6))).sum())
+    cols = _common_columns(dg, exporter, recv, sequence, sub_agent)
+    cols["src_ip"] = address_text(c["src4"][0], s4 & is4, c["src6"][0], s6 & ~is4)
+    cols["dst_ip"] = address_text(c["dst4"][0], d4 & is4, c["dst6"][0], d6 & ~is4)
+    cols["src_mac"] = mac_text(*c["src_mac"])
+    cols["dst_mac"] = mac_text(*c["dst_mac"])
     dtypes = schema.FLOW_SCHEMA
-    for name, (vals, valid) in f.items():
-        if name.endswith("_mac"):
-            cols[name] = mac_text(vals, valid)
-        else:
-            cols[name] = _col(vals, valid, dtypes[name])
-    dgs = pl.Series(dg)
-    cols["time"] = pl.Series(recv[dg]).cast(schema.TIME)
-    cols["exporter"] = exporter.gather(dgs)
-    cols["sequence"] = _col(st.sequence[dg], None, pl.UInt32())
-    cols["sub_agent_id"] = _col(st.sub_agent[dg], None, pl.UInt32())
+    for name, (values, valid) in c.items():
+        if name in dtypes and name not in cols:
+            cols[name] = _col(values, valid, dtypes[name])
     frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
     nbytes, npackets = schema.scale_expr()
     lf = frame.lazy().with_columns(
         nbytes, npackets, pl.lit(source, dtype=pl.String).alias("source")
     )
-    for name in ("protocol", "src_port", "dst_port", "tcp_flags"):
-        if name not in frame.columns:
-            lf = lf.with_columns(pl.lit(None, dtype=dtypes[name]).alias(name))
     return schema.conform(orient(lf).collect())
 
 
-def _counters(
-    buf: Buffer, st: Structure, used: B, exporter: pl.Series, recv: I64, source: str
+def _counter_frame(
+    c: _fields.Cols,
+    exporter: pl.Series,
+    recv: I64,
+    sequence: npt.NDArray[np.uint32],
+    sub_agent: npt.NDArray[np.uint32],
+    source: str,
 ) -> pl.DataFrame:
-    ci = np.flatnonzero((st.s_kind == 2) | (st.s_kind == 4))
-    if not ci.size:
+    dg = c["dg"][0]
+    if not dg.size:
         return schema.empty_counters()
-    rk = st.s_kind[st.r_smp]
-    std = (st.r_tag >> 12) == 0
-    fmt = st.r_tag & 0xFFF
-    in_ctr = std & ((rk == 2) | (rk == 4))
-    gen = _first(st.r_smp, in_ctr & (fmt == 1))
-    eth = _first(st.r_smp, in_ctr & (fmt == 2))
-    used[gen] = True
-    used[eth] = True
-    smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
-    n = smp.size
-    if not n:
-        return schema.empty_counters()
-    w = buf.u32x(st.s_pos[smp], 3)
-    compact = st.s_kind[smp] == 2
-    dg = st.s_dg[smp]
-    cols: dict[str, pl.Series] = {
-        "time": pl.Series(recv[dg]).cast(schema.TIME),
-        "exporter": exporter.gather(pl.Series(dg)),
-        "sub_agent_id": _col(st.sub_agent[dg], None, pl.UInt32()),
-        "sequence": _col(st.sequence[dg], None, pl.UInt32()),
-        "sample_sequence": _col(w[:, 0], None, pl.UInt32()),
-        "source_id": _col(np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]), None, pl.UInt32()),
-    }
+    cols = _common_columns(dg, exporter, recv, sequence, sub_agent)
     dtypes = schema.COUNTER_SCHEMA
-    for recs, names, words in ((gen, _GENERIC_FIELDS, 22), (eth, _ETHERNET_FIELDS, 13)):
-        rows = np.searchsorted(smp, st.r_smp[recs])
-        have = np.zeros(n, dtype=bool)
-        have[rows] = True
-        vals = np.zeros((n, words), dtype=np.uint32)
-        vals[rows] = buf.u32x(st.r_pos[recs], words)
-        i = 0
-        for name in names:
-            if name in _WIDE:
-                v = (vals[:, i].astype(np.uint64) << np.uint64(32)) | vals[:, i + 1]
-                i += 2
-            else:
-                v = vals[:, i]
-                i += 1
-            cols[name] = _col(v, have, dtypes[name])
-    cols["source"] = pl.Series([source] * n, dtype=pl.String)
+    for name, (values, valid) in c.items():
+        if name in dtypes:
+            cols[name] = _col(values, valid, dtypes[name])
+    cols["source"] = pl.Series([source] * dg.size, dtype=pl.String)
     frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
     return schema.conform(frame, counters=True)

@@ -40,6 +40,7 @@ __all__ = ["Batch", "Receiver", "ReceiverStats"]
 log = logging.getLogger("flowlab.sflow.receiver")
 
 _MIN_DATAGRAM = 256  # sizes the per-batch index arrays: buffer bytes / this
+_FLUSH_DRAIN = 0.2  # a flush reads the socket until it is empty, or this long under a steady stream
 
 
 @dataclass
@@ -288,6 +289,7 @@ class Receiver:
                 draining_until = time.monotonic() + getattr(self, "_drain_seconds", 5.0)
             if not ticket:
                 ticket = self._flush_ticket()
+                asked = time.monotonic()
             k = min(mr.vlen, (len(arena.buffer) - used) // slot, len(arena.offsets) - count)
             n = 0
             if k > 0:
@@ -323,7 +325,7 @@ class Receiver:
             if full or (count and time.monotonic() - first >= self.batch_seconds):
                 self._hand_over(arena, count, used)
                 arena, count, used = self._take(), 0, 0
-            elif idle and ticket:
+            elif ticket and (idle or time.monotonic() - asked > _FLUSH_DRAIN):
                 self._hand_over(arena, count, used, ticket)
                 arena, count, used, ticket = self._take(), 0, 0, 0
             if stopping and (idle or time.monotonic() > draining_until):
@@ -344,6 +346,7 @@ class Receiver:
                 self.sock.setblocking(False)
             if not ticket:
                 ticket = self._flush_ticket()
+                asked = time.monotonic()
                 if ticket:
                     self.sock.setblocking(False)
             got = False
@@ -369,7 +372,7 @@ class Receiver:
                 self._hand_over(arena, count, used)
                 arena, count, used = self._take(), 0, 0
                 view = memoryview(arena.buffer.data)
-            elif not got and ticket:
+            elif ticket and (not got or time.monotonic() - asked > _FLUSH_DRAIN):
                 self._hand_over(arena, count, used, ticket)
                 arena, count, used, ticket = self._take(), 0, 0, 0
                 view = memoryview(arena.buffer.data)

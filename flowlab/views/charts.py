@@ -151,7 +151,11 @@ def heatmap(
     title: str | None = None,
 ) -> alt.Chart:
     """Client (rows) x server (columns) heatmap of `value` at `level` (enriched flows)."""
-    edges = edge_frame(flows, level=level).select("source", "target", value).collect()  # type: ignore[arg-type]
+    edges = (
+        edge_frame(flows, level=level, fold_external=level != "ip")  # type: ignore[arg-type]
+        .select("source", "target", value)
+        .collect()
+    )
     totals = pl.concat([edges.select(n="source", v=value), edges.select(n="target", v=value)])
     keep = (
         totals.group_by("n")

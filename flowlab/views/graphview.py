@@ -33,6 +33,25 @@ from flowlab.exceptions import ConfigError
 __all__ = ["graph_chart", "graph_frames", "save"]
 
 
+def _layout(h: nx.DiGraph, seed: int) -> dict[Any, tuple[float, float]]:
+    """Spring layout (unweighted: bytes would pull heavy pairs together), then each axis
+    half-spread by rank so that dense clusters open up and every label gets room."""
+    if len(h) == 0:
+        return {}
+    raw = nx.spring_layout(h, seed=seed, k=2.0 / math.sqrt(len(h)), weight=None, iterations=300)
+    nodes = list(raw)
+    out: dict[Any, list[float]] = {n: [0.0, 0.0] for n in nodes}
+    for axis in (0, 1):
+        values = [float(raw[n][axis]) for n in nodes]
+        lo, hi = min(values), max(values)
+        order = sorted(range(len(nodes)), key=lambda i: values[i])
+        for rank, i in enumerate(order):
+            linear = (values[i] - lo) / (hi - lo) if hi > lo else 0.5
+            spread = rank / (len(nodes) - 1) if len(nodes) > 1 else 0.5
+            out[nodes[i]][axis] = 0.5 * linear + 0.5 * spread
+    return {n: (xy[0], xy[1]) for n, xy in out.items()}
+
+
 def graph_frames(
     g: nx.DiGraph, *, max_edges: int | None = 150, seed: int = 0, weight: str = "bytes"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -43,19 +62,17 @@ def graph_frames(
     if max_edges is not None:
         edges = edges[:max_edges]
     h = nx.DiGraph()
-    h.add_nodes_from(g.nodes(data=True)) if max_edges is None else None
+    if max_edges is None:
+        h.add_nodes_from(g.nodes(data=True))
     h.add_edges_from((s, t, d) for s, t, d in edges)
     for n in h:
         h.nodes[n].update(g.nodes[n])
-    pos = (
-        nx.spring_layout(h, seed=seed, k=1.6 / math.sqrt(max(h.number_of_nodes(), 1)))
-        if len(h)
-        else {}
-    )
-    volume = {n: 0 for n in h}
+    pos = _layout(h, seed)
+    volume = dict.fromkeys(h, 0)
     for s, t, d in h.edges(data=True):
         volume[s] += d.get(weight) or 0
-        volume[t] += d.get(weight) or 0 if s != t else 0
+        if s != t:
+            volume[t] += d.get(weight) or 0
     nodes = pl.DataFrame(
         [
             {

@@ -111,3 +111,14 @@ def test_errors() -> None:
 def test_empty_flows() -> None:
     g = communication_graph(cd.enriched().head(0), level="workload")
     assert g.number_of_nodes() == 0 and g.number_of_edges() == 0
+
+
+def test_fold_external(flows: pl.DataFrame) -> None:
+    g = communication_graph(flows, level="workload", fold_external=True)
+    assert g.has_edge("payments/payments-api", "external/public")
+    assert g.has_edge("shop/frontend", "external/private")  # the ICMP to 192.168.50.10
+    assert not any(n.startswith("52.") for n in g)
+    assert sum(d["bytes"] for *_, d in g.edges(data=True)) == flows["bytes"].sum()
+    assert g.nodes["external/public"]["ips"] == [cd.PUBLIC]
+    ip = communication_graph(flows, level="ip", fold_external=True)  # no folding at the ip level
+    assert cd.PUBLIC in ip

@@ -44,7 +44,7 @@ def test_columns_rows_and_order_preserved() -> None:
     out = enrich(flows, cd.inventory())
     assert out.columns == [*FLOW_SCHEMA.names(), *(c.name for c in ENRICHED_COLUMNS)]
     assert out.select(FLOW_SCHEMA.names()).equals(flows)
-    assert all(out.schema[c.name] == pl.String for c in ENRICHED_COLUMNS)
+    assert all(out.schema[c.name] == pl.Categorical for c in ENRICHED_COLUMNS)
     # every side is classified, no row lost or duplicated
     assert out["src_kind"].null_count() == 0 and out["dst_kind"].null_count() == 0
 

@@ -303,3 +303,33 @@ def test_an_internal_failure_is_counted_and_the_collector_keeps_going(
     assert stats.errors_by_reason == {"internal_error": 7} and stats.errors == 7
     assert got(flows) == expected(second)
     assert "injected" in caplog.text
+
+
+def test_flows_answers_while_datagrams_keep_coming() -> None:
+    import threading
+    import time
+
+    grams = [encode_datagram(d) for d in make_datagrams(["10.0.0.11"], 500)]
+    stop = threading.Event()
+    with Collector("127.0.0.1:0") as col:
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.connect(col.address)
+        out = _mmsg.Outbox(grams)
+
+        def flood() -> None:
+            while not stop.is_set():
+                out.send(tx)
+                time.sleep(0.01)  # about 50k datagrams/s
+
+        sender = threading.Thread(target=flood)
+        sender.start()
+        try:
+            time.sleep(0.3)
+            first = col.flows().height  # must not wait for the stream to pause
+            time.sleep(0.3)
+            second = col.flows().height
+        finally:
+            stop.set()
+            sender.join()
+            tx.close()
+    assert 0 < first < second

@@ -40,11 +40,12 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert "data-render-error" not in dom
     assert len(re.findall(r'<svg[^>]*class="marks"', dom)) == n_charts
     # the graph view drew one symbol per graph node
-    g = communication_graph(flows, level="workload")
+    g = communication_graph(flows, level="workload", fold_external=True)
+    assert f'data-nodes="{g.number_of_nodes()}"' in dom
     graph_div = dom[dom.index('id="chart-graph"') :]
     nodes = re.search(r'class="mark-symbol role-mark nodes_marks"[^>]*>(.*?)</g>', graph_div, re.S)
     assert nodes is not None
-    assert nodes.group(1).count("<path") == g.number_of_nodes() == 22
+    assert nodes.group(1).count("<path") == g.number_of_nodes() == 21
     # bars drawn for the top-N charts, ribbons for the flow diagram
     clients_div = dom[dom.index('id="chart-clients"') : dom.index('id="chart-servers"')]
     assert clients_div.count('role="graphics-symbol"') >= 10

@@ -1,0 +1,255 @@
+"""From a walked batch to per-row numpy columns (the numpy stage of the decoder).
+
+Each function returns ``{name: (values, valid)}`` with one entry per output
+row; :mod:`flowlab.sflow.decode` concatenates chunks and turns them into
+Polars columns. Which record wins and how sampled records fill in follow the
+rules of :mod:`flowlab.sflow._headers` and the docs of
+:func:`flowlab.sflow.decode.decode`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from flowlab import schema
+from flowlab.sflow._buffer import Buffer
+from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
+from flowlab.sflow._walk import Structure
+
+__all__ = ["COUNTER_FIELDS", "FLOW_FIELDS", "Cols", "concat", "counter_fields", "flow_fields"]
+
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+Cols = dict[str, tuple[np.ndarray, B]]
+
+#: numpy-stage flow columns and their dtypes (addresses as integers, MACs as uint64)
+FLOW_FIELDS: dict[str, type] = {
+    "dg": np.int64,
+    "sample_sequence": np.uint32,
+    "source_id": np.uint32,
+    "sampling_rate": np.uint32,
+    "in_if": np.uint32,
+    "out_if": np.uint32,
+    "ip_version": np.uint8,
+    "src4": np.uint32,
+    "dst4": np.uint32,
+    "src6": np.uint32,
+    "dst6": np.uint32,
+    "frame_length": np.uint32,
+    "protocol": np.uint8,
+    "src_port": np.uint16,
+    "dst_port": np.uint16,
+    "tcp_flags": np.uint16,
+    "icmp_type": np.uint8,
+    "icmp_code": np.uint8,
+    "tos": np.uint8,
+    "ttl": np.uint8,
+    "ethertype": np.uint16,
+    "vlan": np.uint16,
+    "src_mac": np.uint64,
+    "dst_mac": np.uint64,
+    "supported": np.bool_,
+    "sampled": np.bool_,
+}
+_HEADER_FIELDS = (
+    "protocol",
+    "src_port",
+    "dst_port",
+    "tcp_flags",
+    "icmp_type",
+    "icmp_code",
+    "tos",
+    "ttl",
+    "ethertype",
+    "vlan",
+    "src_mac",
+    "dst_mac",
+    "src4",
+    "dst4",
+    "src6",
+    "dst6",
+)
+_GENERIC = (
+    "if_index",
+    "if_type",
+    "if_speed",
+    "if_direction",
+    "if_status",
+    "in_octets",
+    "in_ucast_pkts",
+    "in_multicast_pkts",
+    "in_broadcast_pkts",
+    "in_discards",
+    "in_errors",
+    "in_unknown_protos",
+    "out_octets",
+    "out_ucast_pkts",
+    "out_multicast_pkts",
+    "out_broadcast_pkts",
+    "out_discards",
+    "out_errors",
+    "promiscuous_mode",
+)
+_WIDE = {"if_speed", "in_octets", "out_octets"}
+_ETHERNET = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
+#: numpy-stage counter columns (dg = datagram index)
+COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *_GENERIC, *_ETHERNET)
+
+
+def _empty(n: int, name: str, dtype: type) -> tuple[np.ndarray, B]:
+    shape: tuple[int, ...] = (n, 4) if name in ("src6", "dst6") else (n,)
+    return np.zeros(shape, dtype=dtype), np.zeros(n, dtype=bool)
+
+
+def _first(owner: I64, mask: B) -> I64:
+    """Index of the first masked record of each owner (records are sorted by owner)."""
+    idx = np.flatnonzero(mask)
+    first = np.ones(idx.size, dtype=bool)
+    first[1:] = owner[idx[1:]] != owner[idx[:-1]]
+    return idx[first]
+
+
+def _interface(fmt: npt.NDArray[np.uint32], value: npt.NDArray[np.uint32]) -> np.ndarray:
+    """Expanded (format, value) interface -> the compact 32-bit form used in the frame."""
+    packed = ((fmt & 3) << 30) | (value & 0x3FFFFFFF)
+    return np.where(fmt == 0, value, packed).astype(np.uint32)
+
+
+def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
+    """Columns for every flow sample of `st`; marks the records it reads in `used`."""
+    fi = np.flatnonzero((st.s_kind == 1) | (st.s_kind == 3))
+    nf = fi.size
+    c: Cols = {name: _empty(nf, name, dt) for name, dt in FLOW_FIELDS.items()}
+    if not nf:
+        return c
+    row_of = np.full(st.s_kind.size, -1, dtype=np.int64)
+    row_of[fi] = np.arange(nf)
+    w = buf.u32x(st.s_pos[fi], 10)
+    compact = st.s_kind[fi] == 1
+    every = np.ones(nf, dtype=bool)
+    c["dg"] = (st.s_dg[fi] + dg_base, every)
+    c["sample_sequence"] = (w[:, 0], every)
+    c["source_id"] = (np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]), every)
+    c["sampling_rate"] = (np.where(compact, w[:, 2], w[:, 3]), every)
+    c["in_if"] = (np.where(compact, w[:, 5], _interface(w[:, 6], w[:, 7])), every)
+    c["out_if"] = (np.where(compact, w[:, 6], _interface(w[:, 8], w[:, 9])), every)
+
+    rk = st.s_kind[st.r_smp]
+    fmt = st.r_tag & 0xFFF
+    in_flow = ((st.r_tag >> 12) == 0) & ((rk == 1) | (rk == 3))
+    picks = {code: _first(st.r_smp, in_flow & (fmt == code)) for code in (1, 3, 4, 1001)}
+    for first in picks.values():
+        used[first] = True
+
+    def put(name: str, rows: I64, values: np.ndarray | int, ok: B | bool) -> None:
+        c[name][0][rows] = values
+        c[name][1][rows] = ok
+
+    ipv = c["ip_version"][0]
+    raw = picks[1]
+    if raw.size:
+        rows = row_of[st.r_smp[raw]]
+        rp = st.r_pos[raw]
+        hw = buf.u32x(rp, 4)
+        hp = hw[:, 0]
+        put("frame_length", rows, hw[:, 1], True)
+        put("supported", rows, (hp == 1) | (hp == 11) | (hp == 12), True)
+        hf = parse_headers(buf, hp, rp + 16, hw[:, 3].astype(np.int64))
+        put("ip_version", rows, hf.ip_version, hf.ip_version > 0)
+        for name in _HEADER_FIELDS:
+            put(name, rows, getattr(hf, name), getattr(hf, name + "_ok"))
+
+    # sampled IPv4 / IPv6 records fill rows whose header gave no IP
+    for code, words, version in ((3, 8, 4), (4, 14, 6)):
+        recs = picks[code]
+        if not recs.size:
+            continue
+        rows_all = row_of[st.r_smp[recs]]
+        put("sampled", rows_all, True, True)
+        need = ipv[rows_all] == 0
+        recs, rows = recs[need], rows_all[need]
+        if not recs.size:
+            continue
+        sw = buf.u32x(st.r_pos[recs], words)
+        proto = sw[:, 1]
+        put("ip_version", rows, version, True)
+        if version == 4:
+            put("src4", rows, sw[:, 2], True)
+            put("dst4", rows, sw[:, 3], True)
+        else:
+            put("src6", rows, sw[:, 2:6], True)
+            put("dst6", rows, sw[:, 6:10], True)
+        sport, dport, flags, tos = (sw[:, words - 4 + i] for i in range(4))
+        ports = np.isin(proto, PORT_PROTOCOLS)
+        icmp = (proto == 1) | (proto == 58)
+        put("protocol", rows, proto, proto <= 255)
+        put("src_port", rows, sport, ports & (sport <= 0xFFFF))
+        put("dst_port", rows, dport, ports & (dport <= 0xFFFF))
+        put("tcp_flags", rows, flags, (proto == 6) & (flags <= 0x1FF))
+        put("icmp_type", rows, sport, icmp & (sport <= 0xFF))
+        put("icmp_code", rows, dport, icmp & (dport <= 0xFF))
+        put("tos", rows, tos, tos <= 0xFF)
+        put("ttl", rows, 0, False)
+        fill = rows[~c["ethertype"][1][rows]]
+        put("ethertype", fill, 0x0800 if version == 4 else 0x86DD, True)
+        no_frame = ~c["frame_length"][1][rows]
+        put("frame_length", rows[no_frame], sw[no_frame, 0], True)
+
+    # extended switch: VLAN when the header carried none
+    recs = picks[1001]
+    if recs.size:
+        rows = row_of[st.r_smp[recs]]
+        vid = buf.u32(st.r_pos[recs])
+        fill = ~c["vlan"][1][rows] & (vid > 0) & (vid < 4096)
+        put("vlan", rows[fill], vid[fill], True)
+    return c
+
+
+def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
+    """Columns for every counter sample with a generic-interface and/or ethernet record."""
+    rk = st.s_kind[st.r_smp]
+    fmt = st.r_tag & 0xFFF
+    in_ctr = ((st.r_tag >> 12) == 0) & ((rk == 2) | (rk == 4))
+    gen = _first(st.r_smp, in_ctr & (fmt == 1))
+    eth = _first(st.r_smp, in_ctr & (fmt == 2))
+    used[gen] = True
+    used[eth] = True
+    smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
+    n = smp.size
+    every = np.ones(n, dtype=bool)
+    w = buf.u32x(st.s_pos[smp], 3)
+    compact = st.s_kind[smp] == 2
+    c: Cols = {
+        "dg": (st.s_dg[smp] + dg_base, every),
+        "sample_sequence": (w[:, 0], every),
+        "source_id": (np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]).astype(np.uint32), every),
+    }
+    for recs, names, words in ((gen, _GENERIC, 22), (eth, _ETHERNET, 13)):
+        rows = np.searchsorted(smp, st.r_smp[recs])
+        have = np.zeros(n, dtype=bool)
+        have[rows] = True
+        vals = np.zeros((n, words), dtype=np.uint32)
+        vals[rows] = buf.u32x(st.r_pos[recs], words)
+        i = 0
+        for name in names:
+            if name in _WIDE:
+                c[name] = ((vals[:, i].astype(np.uint64) << np.uint64(32)) | vals[:, i + 1], have)
+                i += 2
+            else:
+                c[name] = (vals[:, i], have)
+                i += 1
+    return c
+
+
+def concat(parts: list[Cols]) -> Cols:
+    """Concatenate chunk columns in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return {
+        name: (
+            np.concatenate([p[name][0] for p in parts]),
+            np.concatenate([p[name][1] for p in parts]),
+        )
+        for name in parts[0]
+    }
