@@ -234,7 +234,6 @@ class Collector:
         self._sink_errors = 0
         self._failed_datagrams = 0
         self._error: BaseException | None = None
-        self._t0 = 0.0
         self._seconds = {"decode": 0.0, "write": 0.0, "sinks": 0.0}
 
     def __repr__(self) -> str:
@@ -257,7 +256,6 @@ class Collector:
             msg = "this Collector was already started; create a new one"
             raise CollectorError(msg)
         self._started = True
-        self._t0 = time.monotonic()
         self._decoder.start()
         self._receiver.start()
         log.info("listening on udp %s (SO_RCVBUF %d)", self.address, self.rcvbuf)

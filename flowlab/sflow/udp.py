@@ -161,6 +161,12 @@ def peer_text(names: np.ndarray) -> np.ndarray:
         raw6 = np.ascontiguousarray(names[~v4, 8:24])
         key6 = raw6.view(np.dtype((np.void, 16)))[:, 0]
         uniq6, inverse = np.unique(key6, return_inverse=True)
-        texts = np.array([str(ipaddress.IPv6Address(bytes(u))) for u in uniq6], dtype=object)
+        texts = np.array([_v6_text(bytes(u)) for u in uniq6], dtype=object)
         out[~v4] = texts[np.asarray(inverse).reshape(-1)]
     return out
+
+
+def _v6_text(raw: bytes) -> str:
+    """IPv6 text; IPv4-mapped addresses (a dual-stack ``[::]`` socket) as plain IPv4."""
+    address = ipaddress.IPv6Address(raw)
+    return str(address.ipv4_mapped or address)

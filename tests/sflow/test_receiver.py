@@ -191,3 +191,16 @@ def test_batch_bytes_must_hold_two_datagrams() -> None:
             Receiver(sock, queue.Queue(), batch_bytes=1000)
     finally:
         sock.close()
+
+
+def test_dual_stack_listener_takes_ipv4_and_names_the_peer_in_ipv4() -> None:
+    sock, _ = open_socket("[::]:0")
+    q: queue.Queue[Batch | None] = queue.Queue()
+    r = Receiver(sock, q)
+    r.start()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.sendto(b"sflow?", ("127.0.0.1", sock.getsockname()[1]))
+    r.request_flush()
+    data, peers, _ = collect(r, q)
+    tx.close()
+    assert data == [b"sflow?"] and peers == ["127.0.0.1"]
