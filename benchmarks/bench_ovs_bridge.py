@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "lost %",
         "datagrams",
         "samples",
-        "est. frames sent",
+        "est. frames crossed",
     ]
     print(" | ".join(head))
     for name, r in rows.items():
