@@ -142,13 +142,21 @@ def _stored_fields(
     fields: dict[str, str] = {}
     for dim in dims:
         name = profile.dimensions.get(dim)
-        if not name:
+        if not name or name not in layout.types:
             msg = (
                 f"the {profile.name} layout stores no {dim!r} field for Elasticsearch to group "
-                f"by; use load_flows(...) and edges_local(...) instead"
+                f"by in {index!r}; use load_flows(...) and edges_local(...) instead"
             )
             raise ConfigError(msg)
-        fields[dim] = name
+        group = layout.group_field(name)
+        if group is None and len(layout.families(name)) < 2:
+            msg = (
+                f"{name} cannot be aggregated in {index!r} (mapped as "
+                f"{'/'.join(sorted(layout.types[name]))} without a keyword sub-field); map it as "
+                "keyword or ip, or use load_flows(...) and edges_local(...)"
+            )
+            raise ConfigError(msg)
+        fields[dim] = group or name
     metric_fields = {m: profile.metrics[m] for m in mets if m != "flows" and m in profile.metrics}
     missing = [m for m in mets if m != "flows" and m not in metric_fields]
     if missing:

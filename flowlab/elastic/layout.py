@@ -67,10 +67,18 @@ class Layout:
 
     indices: tuple[str, ...]
     types: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    aggregatable: Mapping[str, bool] = field(default_factory=dict)
 
     def conflicts(self) -> dict[str, dict[str, tuple[str, ...]]]:
         """Fields mapped with more than one type."""
         return {f: dict(t) for f, t in self.types.items() if len(t) > 1}
+
+    def group_field(self, name: str) -> str | None:
+        """The field to aggregate `name` by: itself, else its ``.keyword`` sub-field (text)."""
+        for candidate in (name, f"{name}.keyword"):
+            if self.aggregatable.get(candidate):
+                return candidate
+        return None
 
     def families(self, name: str) -> set[str]:
         """Type families of a field (several = a conflict that breaks aggregations)."""
@@ -85,7 +93,8 @@ def inspect_layout(es: Elasticsearch, index: str, *, extra: tuple[str, ...] = ()
     IndexNotFoundError
         When no index matches `index`.
     """
-    names = list(dict.fromkeys([*all_fields(), *extra]))
+    base = [*all_fields(), *extra]
+    names = list(dict.fromkeys([*base, *(f"{n}.keyword" for n in base)]))
     url = describe(es)
     with translating(f"read the mapping of {index!r}", url=url, index=index):
         caps = es.field_caps(
@@ -96,13 +105,14 @@ def inspect_layout(es: Elasticsearch, index: str, *, extra: tuple[str, ...] = ()
         msg = f"no index matches {index!r} on {url}; list the indices with es.cat.indices()"
         raise IndexNotFoundError(msg)
     types: dict[str, dict[str, tuple[str, ...]]] = {}
+    aggregatable: dict[str, bool] = {}
     for name, by_type in (caps.get("fields") or {}).items():
-        kept = {
-            t: tuple(info.get("indices") or ()) for t, info in by_type.items() if t != "unmapped"
-        }
-        if kept:
-            types[name] = kept
-    return Layout(indices=indices, types=types)
+        mapped = {t: info for t, info in by_type.items() if t != "unmapped"}
+        if not mapped or set(mapped) <= {"object", "nested"}:
+            continue
+        types[name] = {t: tuple(info.get("indices") or ()) for t, info in mapped.items()}
+        aggregatable[name] = all(bool(info.get("aggregatable")) for info in mapped.values())
+    return Layout(indices=indices, types=types, aggregatable=aggregatable)
 
 
 def _all_field_names(es: Elasticsearch, index: str) -> list[str]:

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import warnings
@@ -57,6 +58,7 @@ __all__ = ["ElasticSink", "WriteResult", "install_template", "write_flows"]
 log = logging.getLogger("flowlab.elastic")
 
 Layout = Literal["flowlab", "elastiflow"]
+_DOC_ID = re.compile(r"(?:in )?document with id '[^']*'")
 
 
 @dataclass
@@ -148,7 +150,8 @@ def install_template(
                 name=name,
                 index_patterns=body["index_patterns"],
                 template={"settings": body["settings"], "mappings": body["mappings"]},
-                priority=150,
+                # more specific patterns win over ElastiFlow's own (elastiflow-3.5.0-*)
+                priority=100 + len(body["index_patterns"][0]),
                 version=30500 if layout == "elastiflow" else 1,
                 meta={"managed_by": "flowlab"},
             )
@@ -226,6 +229,7 @@ def _bulk_once(
             retry.append(i)
         else:
             etype, reason = error_reason({"error": op.get("error")})
+            reason = _DOC_ID.sub("a document", reason)  # group equal reasons across documents
             result.rejected += 1
             result.errors[f"{status} {etype}: {reason[:200]}"] += 1
     return result, retry

@@ -37,6 +37,7 @@ def _load(name: str) -> ModuleType:
 
 synthetic = _load("synthetic")
 docs = _load("docs")
+fakes_module = _load("fakes")
 
 
 def _require(name: str) -> str:
@@ -116,6 +117,23 @@ def ef_prefix(es: Elasticsearch, request: pytest.FixtureRequest) -> Iterator[str
     _cleanup(es, name)
 
 
+@pytest.fixture(scope="module")
+def module_names(
+    es: Elasticsearch, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], str]]:
+    """``module_names(prefix)``: unique names for indices shared by a module's tests, cleaned up after."""
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"{prefix}{request.module.__name__.rsplit('.', 1)[-1].replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        _cleanup(es, name)
+
+
 @pytest.fixture(scope="session")
 def make_flows() -> Callable[..., Any]:
     """``make_flows(n, seed=0)``: a synthetic canonical flow frame."""
@@ -126,3 +144,9 @@ def make_flows() -> Callable[..., Any]:
 def fixture_docs() -> ModuleType:
     """Builders of ElastiFlow 3.5 / ECS / CODEX documents and their index templates."""
     return docs
+
+
+@pytest.fixture(scope="session")
+def fakes() -> ModuleType:
+    """Loopback stand-ins for faults the real server cannot show (see fakes.py)."""
+    return fakes_module
