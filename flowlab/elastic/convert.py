@@ -146,9 +146,18 @@ def _merge_same_names(columns: Sequence[pl.Series]) -> pl.DataFrame:
         if len(group) == 1:
             merged.append(group[0])
             continue
-        dtypes = {s.dtype for s in group}
-        if len(dtypes) > 1:
-            group = [s.cast(pl.String) if not isinstance(s.dtype, pl.List) else s for s in group]
+        if any(isinstance(s.dtype, pl.List) for s in group):
+            group = [
+                s.list.eval(pl.element().cast(pl.String))
+                if isinstance(s.dtype, pl.List)
+                else s.cast(pl.String)
+                .to_frame()
+                .select(pl.when(pl.first().is_not_null()).then(pl.concat_list(pl.first())))
+                .to_series()
+                for s in group
+            ]
+        elif len({s.dtype for s in group}) > 1:
+            group = [s.cast(pl.String) for s in group]
         merged.append(pl.select(pl.coalesce(group)).to_series().alias(name))
     return pl.DataFrame(merged)
 
@@ -191,7 +200,7 @@ def parse_page(raw: bytes, *, multi: Iterable[str] = (), fields: Sequence[str] =
         if "sort" in frame.columns:
             parts.append(frame["sort"])
         flat = _merge_same_names(parts) if parts else pl.DataFrame(height=frame.height)
-    except (pl.exceptions.PolarsError, OSError, ValueError):
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError):
         hits = orjson.loads(b"[" + body + b"]")
         stats = ConversionStats(python_pages=1)
         flat = flat_from_hits(hits, fields=fields, multi=multi)
@@ -420,8 +429,15 @@ def to_canonical(
     if ecn is not None and "tos" in converted:
         converted["tos"] = (converted["tos"] + ecn.fill_null(0)).alias("tos")
     converted.setdefault("source", pl.lit(None, dtype=pl.String))
-    base = flat.lazy().select(
-        [converted.get(c, pl.lit(None, dtype=FLOW_SCHEMA[c])).alias(c) for c in FLOW_SCHEMA]
+    # the row index keeps the frame's length when every column is a literal (no field mapped)
+    base = (
+        flat.with_row_index("__row")
+        .lazy()
+        .select(
+            pl.col("__row"),
+            *[converted.get(c, pl.lit(None, dtype=FLOW_SCHEMA[c])).alias(c) for c in FLOW_SCHEMA],
+        )
+        .drop("__row")
     )
     base = base.with_columns(pl.col("source").fill_null(profile.source_value))
     nbytes, npackets = scale_expr()
@@ -444,5 +460,8 @@ def _count_losses(
         if count:
             stats.lost[name] = stats.lost.get(name, 0) + int(count)
             if name not in stats.examples:
-                bad = flat.filter(present & lost).select(pl.col(name).cast(pl.String, strict=False))
+                column = pl.col(name)
+                if isinstance(flat.schema[name], pl.List):
+                    column = column.list.eval(pl.element().cast(pl.String)).list.join(",")
+                bad = flat.filter(present & lost).select(column.cast(pl.String, strict=False))
                 stats.examples[name] = str(bad.item(0, 0)) if bad.height else "?"

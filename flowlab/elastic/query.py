@@ -238,9 +238,9 @@ def _protocol_clause(
     return _any(clauses)
 
 
-def _stored(profile: Profile, dim: str) -> str:
+def _stored(profile: Profile, dim: str, types: Mapping[str, Iterable[str]] | None = None) -> str:
     name = profile.dimensions.get(dim)
-    if not name:
+    if not name or (types is not None and name not in types):
         msg = (
             f"the {profile.name} layout stores no {dim} field, so Elasticsearch cannot filter "
             f"on it; load the flows (load_flows filters {dim} locally) instead"
@@ -292,7 +292,7 @@ def build_query(
         values = getattr(w, dim)
         if values:
             if stored_orientation:
-                clauses.append(_terms(_stored(profile, dim), values))
+                clauses.append(_terms(_stored(profile, dim, types), values))
             else:
                 clauses.append(_both(profile, "src_ip", "dst_ip", values))
     if w.ip:
@@ -305,11 +305,15 @@ def build_query(
         clauses.append(_terms(name, w.exporter))
     if w.port:
         if stored_orientation:
-            clauses.append(_terms(_stored(profile, "service_port"), w.port))
+            clauses.append(_terms(_stored(profile, "service_port", types), w.port))
         else:
             clauses.append(_both(profile, "src_port", "dst_port", w.port))
     if w.service:
-        if stored_orientation and "service" in profile.dimensions:
+        if (
+            stored_orientation
+            and "service" in profile.dimensions
+            and (types is None or profile.dimensions["service"] in types)
+        ):
             field = profile.dimensions["service"]
             shoulds: list[dict[str, Any]] = [_terms(field, w.service)]
             if profile.decorated_services:
@@ -318,7 +322,9 @@ def build_query(
         else:
             ports = set().union(*service_ports(w.service).values())
             if stored_orientation:
-                clauses.append(_terms(_stored(profile, "service_port"), sorted(ports) or [-1]))
+                clauses.append(
+                    _terms(_stored(profile, "service_port", types), sorted(ports) or [-1])
+                )
             else:
                 clauses.append(_both(profile, "src_port", "dst_port", sorted(ports) or [-1]))
     if w.protocol:

@@ -39,13 +39,25 @@ def json_reply(
 
 
 @contextmanager
-def serve(handler: Handler, *, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
-    """Run `handler(method, path, body)` on 127.0.0.1:<free port>; yields the base URL."""
+def serve(
+    handler: Handler,
+    *,
+    tls: tuple[Path, Path] | None = None,
+    requests: list[tuple[str, str, dict[str, str]]] | None = None,
+) -> Iterator[str]:
+    """Run `handler(method, path, body)` on 127.0.0.1:<free port>; yields the base URL.
+
+    `requests`, if given, receives ``(method, path, headers)`` of every request.
+    """
 
     class _H(BaseHTTPRequestHandler):
         def _do(self) -> None:
             size = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(size) if size else b""
+            if requests is not None:
+                requests.append(
+                    (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                )
             status, headers, payload = handler(self.command, self.path, body)
             self.send_response(status)
             for key, value in headers.items():
