@@ -14,7 +14,9 @@ The tree::
         │   ├── ElasticConnectionError
         │   ├── ElasticAuthError
         │   ├── IndexNotFoundError
-        │   └── UnknownLayoutError
+        │   ├── UnknownLayoutError
+        │   ├── MappingConflictError  a field mapped with different types across indices
+        │   └── UnsupportedServerError  OpenSearch, or an Elasticsearch too old to talk to
         └── KubernetesError     the Kubernetes API or an inventory file
 
     FlowlabWarning
@@ -40,12 +42,14 @@ __all__ = [
     "FlowlabWarning",
     "IndexNotFoundError",
     "KubernetesError",
+    "MappingConflictError",
     "PcapError",
     "SFlowError",
     "SamplingWarning",
     "SchemaError",
     "SourceError",
     "UnknownLayoutError",
+    "UnsupportedServerError",
 ]
 
 
@@ -99,6 +103,18 @@ class IndexNotFoundError(ElasticError):
 
 class UnknownLayoutError(ElasticError):
     """The documents of an index match none of the known field layouts (profiles)."""
+
+
+class MappingConflictError(ElasticError):
+    """A field has different mapped types across the indices of a pattern, where that matters.
+
+    Loading tolerates such fields; aggregating on them inside Elasticsearch or
+    writing into an index whose mapping disagrees with flowlab's does not.
+    """
+
+
+class UnsupportedServerError(ElasticError):
+    """The server is not an Elasticsearch flowlab can talk to (OpenSearch, or a version too old)."""
 
 
 class KubernetesError(SourceError):

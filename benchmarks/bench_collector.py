@@ -1,0 +1,401 @@
+"""Collector throughput: flowlab's live collector vs pmacct's sfacctd over loopback UDP.
+
+A sender in a separate process replays real encoded sFlow datagrams (the
+demo cluster's, six agents, a few flow samples each, counters every 30 s) on
+loopback at a controlled rate for a fixed time, renumbering the datagram
+sequences on every pass so that sequence accounting stays exact. The
+receiver is either flowlab's :class:`~flowlab.sflow.collector.Collector`
+(receive, decode, write hour-partitioned Parquet) or ``sfacctd`` (print
+plugin writing CSV, aggregated by 5-tuple, no renormalisation, so the sum of
+its ``packets`` column counts the flow samples it accounted). For each rate the
+table shows what was sent, what arrived, the kernel's receive drops
+(``/proc/net/udp``), flowlab's sequence-gap losses, samples accounted and
+CPU seconds of the receiver. The highest rate without loss is reported per
+tool. The ``receive`` rows measure flowlab's receive loop alone (batches are
+dropped instead of decoded), the ``flowlab`` rows the whole collector.
+
+Run::
+
+    PYTHONPATH=$PWD python benchmarks/bench_collector.py            # 10 s per rate
+    PYTHONPATH=$PWD python benchmarks/bench_collector.py --quick    # 2 s per rate, fewer rates
+
+Needs ``sfacctd`` (Debian package ``pmacct``) for the comparison; without it
+only flowlab is measured. The figures depend on the machine's load: the
+sender and the receiver share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flowlab.sflow._mmsg import Outbox
+
+_SEQ_OFFSET = 16  # IPv4 agent: version, address type, address, sub-agent id, then the sequence
+
+
+@dataclass
+class Run:
+    tool: str
+    target: float
+    sent: int
+    seconds: float
+    received: int
+    kernel_drops: int
+    sequence_lost: int | None
+    samples_sent: int
+    samples: int
+    cpu: float
+    rcvbuf: int
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.received
+
+    @property
+    def rate(self) -> float:
+        return self.received / self.seconds if self.seconds else 0.0
+
+
+# -- the sender (separate process) --------------------------------------------------------------
+
+
+def _sender(port: int, rate: float, seconds: float, path: str) -> None:
+    z = np.load(path)
+    blob, lengths, agents, seqs = z["data"], z["lengths"], z["agents"], z["seqs"]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    datagrams = [bytes(blob[s : s + n]) for s, n in zip(starts, lengths)]
+    out = Outbox(datagrams)
+    per_agent = np.bincount(agents)[agents].astype(np.int64)
+    pos = (out.starts + _SEQ_OFFSET)[:, None] + np.arange(4)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", port))
+    sent = 0
+    index = 0
+    rounds = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+        due = math.inf if rate <= 0 else (now - t0) * rate
+        if sent >= due:
+            time.sleep(0.0002)
+            continue
+        chunk = int(min(1024, out.count - index, due - sent if rate > 0 else 1024))
+        chunk = max(chunk, 1)
+        sent += out.send(sock, index, chunk)
+        index += chunk
+        if index == out.count:  # next pass: renumber every agent's sequences onward
+            rounds += 1
+            index = 0
+            new = ((seqs + rounds * per_agent) % (1 << 32)).astype(">u4")
+            out.buffer[pos] = new.view(np.uint8).reshape(-1, 4)
+    elapsed = time.perf_counter() - t0
+    sock.close()
+    print(json.dumps({"sent": sent, "seconds": elapsed, "rounds": rounds}))
+
+
+def _start_sender(port: int, rate: float, seconds: float, path: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--_send", str(port), str(rate), str(seconds), path],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+def _samples_sent(sent: int, per_datagram: np.ndarray) -> int:
+    full, rest = divmod(sent, len(per_datagram))
+    return int(full * per_datagram.sum() + per_datagram[:rest].sum())
+
+
+# -- flowlab ------------------------------------------------------------------------------------
+
+
+SETTINGS = {"rcvbuf": 64 << 20}  # what flowlab asks for (root gets it: SO_RCVBUFFORCE); --rcvbuf
+
+
+def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    from flowlab.sflow.collector import Collector
+
+    out = tempfile.mkdtemp(prefix="bench-flowlab-")
+    try:
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        col = Collector(
+            "127.0.0.1:0", out_dir=out, roll_seconds=5, rcvbuf=SETTINGS["rcvbuf"]
+        ).start()
+        sender = _start_sender(col.address[1], rate, seconds, path)
+        report = json.loads(sender.communicate()[0])
+        stats = col.stop()
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return Run(
+        "flowlab",
+        rate,
+        report["sent"],
+        report["seconds"],
+        stats.datagrams,
+        stats.kernel_drops or 0,
+        stats.sequence_lost,
+        _samples_sent(report["sent"], flow_samples),
+        stats.flow_samples,
+        (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        stats.rcvbuf,
+    )
+
+
+def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    """flowlab's receive loop alone (batches are handed over and dropped, not decoded)."""
+    import queue
+    import threading
+
+    from flowlab.sflow.receiver import Batch, Receiver
+    from flowlab.sflow.udp import open_socket
+
+    sock, granted = open_socket("127.0.0.1:0", rcvbuf=SETTINGS["rcvbuf"])
+    batches: queue.Queue[Batch | None] = queue.Queue()
+    receiver = Receiver(sock, batches)
+
+    def discard() -> None:
+        while (batch := batches.get()) is not None:
+            receiver.release(batch)
+
+    drain = threading.Thread(target=discard)
+    drain.start()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    receiver.start()
+    sender = _start_sender(sock.getsockname()[1], rate, seconds, path)
+    report = json.loads(sender.communicate()[0])
+    receiver.stop()
+    drain.join()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    got = receiver.stats.datagrams
+    return Run("receive", rate, report["sent"], report["seconds"], got, receiver.final_drops or 0,
+               None, _samples_sent(report["sent"], flow_samples), _samples_sent(got, flow_samples),
+               (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime), granted)  # fmt: skip
+
+
+# -- sfacctd ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+def _proc_udp(port: int) -> tuple[int, int] | None:
+    """(drops, receive-queue bytes) of the UDP socket bound to 127.0.0.1:port."""
+    local = f"0100007F:{port:04X}"
+    with open("/proc/net/udp") as fh:
+        for line in fh:
+            f = line.split()
+            if len(f) > 12 and f[1] == local:
+                return int(f[-1]), int(f[4].split(":")[1], 16)
+    return None
+
+
+def _cpu_of_tree(pid: int) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    work = Path(tempfile.mkdtemp(prefix="bench-sfacctd-"))
+    port = _free_port()
+    (work / "sfacctd.conf").write_text(
+        "\n".join(
+            [
+                "daemonize: false",
+                "sfacctd_ip: 127.0.0.1",
+                f"sfacctd_port: {port}",
+                f"sfacctd_pipe_size: {64 << 20}",
+                "sfacctd_renormalize: false",
+                "plugins: print[bench]",
+                "aggregate[bench]: src_host, dst_host, src_port, dst_port, proto",
+                "print_output[bench]: csv",
+                f"print_output_file[bench]: {work}/out.csv",
+                "print_output_file_append[bench]: true",
+                "print_refresh_time[bench]: 1",
+                f"plugin_pipe_size[bench]: {256 << 20}",
+                f"plugin_buffer_size[bench]: {1 << 20}",
+                f"logfile: {work}/sfacctd.log",
+                "",
+            ]
+        )
+    )
+    proc = subprocess.Popen(["sfacctd", "-f", str(work / "sfacctd.conf")])
+    try:
+        deadline = time.monotonic() + 10
+        while _proc_udp(port) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sender = _start_sender(port, rate, seconds, path)
+        report = json.loads(sender.communicate()[0])
+        while True:  # let it read what waits in its socket
+            state = _proc_udp(port)
+            if state is None or state[1] == 0:
+                break
+            time.sleep(0.1)
+        time.sleep(2.5)  # two print refreshes
+        drops = (state or (0, 0))[0]
+        cpu = _cpu_of_tree(proc.pid)
+        log = (work / "sfacctd.log").read_text() if (work / "sfacctd.log").exists() else ""
+    finally:
+        proc.send_signal(2)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    samples = 0
+    if (work / "out.csv").exists():
+        with open(work / "out.csv") as fh:
+            for row in csv.reader(fh):
+                if row and row[-1].isdigit() and row[-2].isdigit():
+                    samples += int(row[-2])  # PACKETS (BYTES is last)
+    granted = 0
+    for line in log.splitlines():
+        if "sfacctd_pipe_size: obtained=" in line:
+            granted = int(line.split("obtained=")[1].split()[0])
+    shutil.rmtree(work, ignore_errors=True)
+    return Run("sfacctd", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
+               None, _samples_sent(report["sent"], flow_samples), samples, cpu, granted)  # fmt: skip
+
+
+# -- driver -------------------------------------------------------------------------------------
+
+
+def _datagrams(path: str, seconds: float) -> tuple[np.ndarray, float]:
+    from flowlab.demo import simulate
+
+    sim = simulate(seconds=seconds, seed=0)
+    grams = sim.datagrams
+    data = np.frombuffer(b"".join(g.data for g in grams), dtype=np.uint8)
+    np.savez(
+        path,
+        data=data,
+        lengths=np.array([len(g.data) for g in grams]),
+        agents=np.array([g.agent for g in grams]),
+        seqs=np.array([g.sequence for g in grams], dtype=np.int64),
+    )
+    per = np.array([g.flow_samples for g in grams], dtype=np.int64)
+    return per, float(np.mean([len(g.data) for g in grams]))
+
+
+def _row(r: Run) -> str:
+    target = "max" if r.target <= 0 else f"{r.target / 1000:.0f}k"
+    seq = "-" if r.sequence_lost is None else f"{r.sequence_lost:,}"
+    return (
+        f"{r.tool:<8} {target:>6} {r.sent:>11,} {r.sent / r.seconds:>10,.0f} {r.received:>11,} "
+        f"{r.lost:>9,} {r.kernel_drops:>9,} {seq:>9} {r.samples:>12,}/{r.samples_sent:<12,} "
+        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.rcvbuf / 2**20:>6.0f}M"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="2 s per rate and fewer rates")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per rate (default 10)")
+    parser.add_argument(
+        "--rates", default=None, help="comma-separated datagrams/s (0 = as fast as possible)"
+    )
+    parser.add_argument("--no-sfacctd", action="store_true", help="measure flowlab only")
+    parser.add_argument(
+        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd"
+    )
+    parser.add_argument("--rcvbuf", type=int, default=SETTINGS["rcvbuf"],
+                        help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
+    parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._send:
+        port, rate, secs, path = args._send
+        _sender(int(port), float(rate), float(secs), path)
+        return
+    SETTINGS["rcvbuf"] = args.rcvbuf
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    default = "100000,200000,0" if args.quick else "50000,100000,150000,200000,250000,0"
+    rates = [float(x) for x in (args.rates or default).split(",")]
+    tools = ["receive", "flowlab"]
+    if not args.no_sfacctd:
+        if shutil.which("sfacctd"):
+            tools.append("sfacctd")
+        else:
+            print("sfacctd not found (apt-get install pmacct): measuring flowlab only")
+    if args.tools:
+        tools = [t for t in tools if t in args.tools.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "datagrams.npz")
+        per, size = _datagrams(path, 600)
+        print(f"replaying {len(per):,} demo datagrams (6 agents, {per.mean():.2f} flow samples and "
+              f"{size:.0f} bytes each on average), {seconds:g} s per rate; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+        header = (
+            f"{'tool':<8} {'target':>6} {'sent':>11} {'sent/s':>10} {'received':>11} {'lost':>9} "
+            f"{'kdrops':>9} {'seq-gap':>9} {'flow samples got/sent':>25} {'recv/s':>10} {'CPU s':>6} "
+            f"{'rcvbuf':>7}"
+        )
+        print(header)
+        print("-" * len(header))
+        best: dict[str, float] = {}
+        sender_max: dict[str, float] = {}
+        for tool in tools:
+            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd}[
+                tool
+            ]
+            for rate in rates:
+                r = runner(rate, seconds, path, per)
+                print(_row(r), flush=True)
+                sender_max[tool] = max(sender_max.get(tool, 0.0), r.sent / r.seconds)
+                if r.lost == 0 and r.samples == r.samples_sent:
+                    best[tool] = max(best.get(tool, 0.0), r.rate)
+                elif rate > 0:
+                    rates_left = [x for x in rates if x <= 0]
+                    for extra in rates_left:
+                        r = runner(extra, seconds, path, per)
+                        print(_row(r), flush=True)
+                        sender_max[tool] = max(sender_max[tool], r.sent / r.seconds)
+                    break
+        print()
+        for tool in tools:
+            print(f"{tool}: highest rate with nothing lost: {best.get(tool, 0):,.0f} datagrams/s")
+            if tool in best and best[tool] >= max(sender_max.get(tool, 0.0), 1.0) * 0.98:
+                print(
+                    f"  (= the most the sender reached: {tool} kept up with everything it was sent)"
+                )
+        if len(best) == 2 and best.get("sfacctd"):
+            print(f"ratio flowlab/sfacctd: {best['flowlab'] / best['sfacctd']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The one filter helper every analysis uses: endpoints, services, ports, protocols, time.
+
+An *endpoint spec* names one end of a flow, in any of these forms:
+
+==========================  ===========================================================
+``"10.128.2.7"``            that IP (IPv4 or IPv6)
+``"172.30.0.1:443"``        that IP and port (``[fd00::1]:443`` for IPv6); the port is
+                            the side's own (client_port, service_port, src/dst_port)
+``"10.128.0.0/14"``         any IP in the network
+``"openshift-etcd/"``       anything in that namespace (enriched flows)
+``"openshift-etcd/etcd"``   pod, workload or Service ``etcd`` in that namespace
+``"node/master-0"``         the node itself (host address, enriched flows)
+``"kubernetes-api"``        a bare name: the flow's service name (server side), or a
+                            Service, workload, pod or node of that name (enriched)
+==========================  ===========================================================
+
+A list of specs matches any of them. Sides: ``client``, ``server``, ``src``,
+``dst``, or ``ip=`` for either end (src or dst).
+
+Examples
+--------
+>>> import polars as pl
+>>> from flowlab.schema import conform
+>>> from flowlab.services import orient_frame
+>>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.5", "10.0.0.6"],
+...     "dst_ip": ["172.30.0.1", "10.0.0.3"], "src_port": [40000, 40001], "dst_port": [443, 2379],
+...     "protocol": [6, 6]})))
+>>> where(f, server="172.30.0.1:443").collect()["src_ip"].to_list()
+['10.0.0.5']
+>>> where(f, service="etcd-client").collect()["src_ip"].to_list()
+['10.0.0.6']
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from flowlab.exceptions import ConfigError
+from flowlab.k8s.addresses import in_networks
+from flowlab.services import protocol_number
+
+__all__ = ["SIDES", "Spec", "describe", "match", "where"]
+
+Spec = str | Sequence[str]
+SIDES = ("client", "server", "src", "dst")
+_PORT = {"client": "client_port", "server": "service_port", "src": "src_port", "dst": "dst_port"}
+
+
+def _split_port(text: str) -> tuple[str, int | None]:
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if text.count(":") == 1:
+        host, port = text.split(":")
+        if port.isdigit():
+            return host, int(port)
+    return text, None
+
+
+def _is_ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _enriched(names: set[str], side: str, spec: str) -> None:
+    if f"{side}_kind" not in names:
+        msg = f"filter {spec!r} names Kubernetes objects: enrich the flows first (flowlab.k8s.enrich(flows, inventory))"
+        raise ConfigError(msg)
+
+
+def _one(side: str, spec: str, names: set[str]) -> pl.Expr:
+    col = lambda f: pl.col(f"{side}_{f}")  # noqa: E731
+    text = spec.strip()
+    host, port = _split_port(text)
+    ip = _is_ip(host)
+    if ip is not None:
+        expr = col("ip") == ip
+        return expr & (pl.col(_PORT[side]) == port) if port is not None else expr
+    if "/" in text and text.rsplit("/", 1)[1].isdigit():
+        return in_networks(f"{side}_ip", [text])
+    if text.startswith("node/"):
+        _enriched(names, side, spec)
+        return (col("kind") == "node") & (col("node") == text[5:])
+    if "/" in text:
+        _enriched(names, side, spec)
+        ns, name = text.split("/", 1)
+        if not name:
+            return col("namespace") == ns
+        return (col("namespace") == ns) & (
+            (col("pod") == name) | (col("workload") == name) | (col("service") == name)
+        )
+    expr = (pl.col("service_name") == text) if side == "server" else pl.lit(False)
+    if f"{side}_kind" in names:
+        expr = (
+            expr
+            | (col("service") == text)
+            | (col("workload") == text)
+            | (col("pod") == text)
+            | (col("node") == text)
+        )
+    elif side != "server":
+        msg = f"filter {spec!r} is not an IP, IP:port or CIDR; names need enriched flows (flowlab.k8s.enrich)"
+        raise ConfigError(msg)
+    return expr
+
+
+def match(side: str, spec: Spec, names: Sequence[str]) -> pl.Expr:
+    """Expression: the `side` end of a flow matches `spec` (see the module docstring).
+
+    `names` are the frame's column names (to know whether it is enriched).
+    """
+    if side not in SIDES:
+        msg = f"unknown side {side!r}; expected one of {', '.join(SIDES)}"
+        raise ConfigError(msg)
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    if not specs:
+        msg = f"empty list of {side} specs"
+        raise ConfigError(msg)
+    have = set(names)
+    expr = pl.lit(False)
+    for s in specs:
+        expr = expr | _one(side, s, have)
+    return expr.fill_null(False)
+
+
+def where(
+    flows: pl.DataFrame | pl.LazyFrame,
+    *,
+    ip: Spec | None = None,
+    client: Spec | None = None,
+    server: Spec | None = None,
+    src: Spec | None = None,
+    dst: Spec | None = None,
+    service: str | Sequence[str] | None = None,
+    port: int | Sequence[int] | None = None,
+    protocol: int | str | Sequence[int | str] | None = None,
+    exporter: str | Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.LazyFrame:
+    """Filter flows; every given condition must hold. Returns a LazyFrame.
+
+    Parameters
+    ----------
+    ip : spec
+        Either end (src or dst) matches.
+    client, server, src, dst : spec
+        That end matches.
+    service : str or list
+        ``service_name`` (``"etcd-client"``, ``"TCP/10250"``) or, on enriched flows,
+        the server's Kubernetes Service name.
+    port : int or list
+        ``service_port``.
+    protocol : int, str or list
+        ``6``, ``"TCP"``, ``"udp"``...
+    exporter : str or list
+        Exporter (sFlow agent) address.
+    start, end : datetime
+        ``start <= time < end`` (timezone-aware; naive means UTC).
+    """
+    lf = flows.lazy()
+    names = lf.collect_schema().names()
+    conds: list[pl.Expr] = []
+    if ip is not None:
+        conds.append(match("src", ip, names) | match("dst", ip, names))
+    for side, spec in (("client", client), ("server", server), ("src", src), ("dst", dst)):
+        if spec is not None:
+            conds.append(match(side, spec, names))
+    if service is not None:
+        wanted = [service] if isinstance(service, str) else list(service)
+        cond = pl.col("service_name").is_in(wanted)
+        if "server_service" in names:
+            cond = cond | pl.col("server_service").is_in(wanted)
+        conds.append(cond.fill_null(False))
+    if port is not None:
+        ports = [port] if isinstance(port, int) else list(port)
+        conds.append(pl.col("service_port").is_in(ports).fill_null(False))
+    if protocol is not None:
+        protos = [protocol] if isinstance(protocol, (int, str)) else list(protocol)
+        conds.append(
+            pl.col("protocol").is_in([protocol_number(p) for p in protos]).fill_null(False)
+        )
+    if exporter is not None:
+        conds.append(
+            pl.col("exporter").is_in([exporter] if isinstance(exporter, str) else list(exporter))
+        )
+    dtype = lf.collect_schema().get("time")
+    for bound, op in ((start, "ge"), (end, "lt")):
+        if bound is not None:
+            if not isinstance(bound, datetime):
+                msg = f"start/end must be datetimes, found {type(bound).__name__}"
+                raise ConfigError(msg)
+            lit = pl.lit(bound).cast(dtype) if dtype is not None else pl.lit(bound)
+            conds.append(getattr(pl.col("time"), op)(lit))
+    return lf.filter(*conds) if conds else lf
+
+
+def describe(**filters: Any) -> str:
+    """One line saying which filters are set (for reports and titles).
+
+    Examples
+    --------
+    >>> describe(server="172.30.0.1:443", protocol="TCP", client=None)
+    'server=172.30.0.1:443, protocol=TCP'
+    """
+    parts = []
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, (list, tuple)):
+            value = "|".join(str(v) for v in value)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts) or "no filter"

@@ -1,0 +1,341 @@
+"""Push-down aggregations: communication edges and time series computed inside Elasticsearch.
+
+:func:`edges` and :func:`timeseries` run a ``composite`` aggregation (with a
+``date_histogram`` source for time series), paged by ``after_key`` with no
+cap on the number of buckets, so a graph over a month of stored flows never
+pulls the raw documents. Their results are Polars frames **equal** to
+:func:`edges_local` / :func:`timeseries_local` on the loaded rows (same
+columns, dtypes, order), provided the stored client/server/service fields
+agree with flowlab's orientation (they do for ElastiFlow's rules and ports
+both tables know).
+
+Dimensions (``by``): ``client``, ``server``, ``service``, ``service_port``,
+``src``, ``dst``, ``src_port``, ``dst_port``, ``protocol``, ``exporter``.
+Metrics: ``bytes``, ``packets`` (sums) and ``flows`` (document count).
+Documents without a dimension's field form a null group, as in Polars.
+
+Examples
+--------
+>>> import polars as pl
+>>> f = pl.DataFrame({"client_ip": ["a", "a", "b"], "server_ip": ["s", "s", "s"],
+...                   "bytes": [10, 5, 1], "packets": [1, 1, 1]})
+>>> edges_local(f, by=("client", "server"), metrics=("bytes", "flows")).rows()
+[('a', 's', 15, 2), ('b', 's', 1, 1)]
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import polars as pl
+from elasticsearch import Elasticsearch
+
+from flowlab.elastic.connection import describe, server_info
+from flowlab.elastic.convert import _to_int, _to_proto
+from flowlab.elastic.errors import translating
+from flowlab.elastic.layout import Layout, resolve_profile
+from flowlab.elastic.profiles import DIMENSIONS, Profile
+from flowlab.elastic.query import Filter, TimeLike, build_query
+from flowlab.exceptions import ConfigError, MappingConflictError
+from flowlab.schema import FLOW_SCHEMA
+
+__all__ = ["METRICS", "edges", "edges_local", "timeseries", "timeseries_local"]
+
+log = logging.getLogger("flowlab.elastic")
+
+Metric = Literal["bytes", "packets", "flows"]
+METRICS: tuple[str, ...] = ("bytes", "packets", "flows")
+_INTERVAL = re.compile(r"^[1-9]\d*(ms|s|m|h|d)$")
+_DECORATION = re.compile(r" \((?:[A-Za-z0-9.+_-]+|UNKNOWN\(\d+\))/\d+\)$")
+
+
+def _check(by: Sequence[str], metrics: Sequence[str]) -> tuple[list[str], list[str]]:
+    dims = list(by)
+    bad = [d for d in dims if d not in DIMENSIONS]
+    if bad or len(set(dims)) != len(dims):
+        msg = f"by= must name distinct dimensions among {list(DIMENSIONS)}, found {list(by)}"
+        raise ConfigError(msg)
+    mets = list(metrics)
+    badm = [m for m in mets if m not in METRICS]
+    if badm or not mets:
+        msg = f"metrics= must be among {list(METRICS)}, found {list(metrics)}"
+        raise ConfigError(msg)
+    return dims, mets
+
+
+def _check_interval(interval: str) -> str:
+    if not _INTERVAL.match(interval):
+        msg = (
+            f"interval must be a fixed duration like '30s', '1m', '1h' or '1d' "
+            f"(units ms, s, m, h, d), found {interval!r}"
+        )
+        raise ConfigError(msg)
+    return interval
+
+
+def _result_schema(dims: Sequence[str], mets: Sequence[str], time: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = {"time": FLOW_SCHEMA["time"]} if time else {}
+    schema.update({d: FLOW_SCHEMA[DIMENSIONS[d]] for d in dims})
+    schema.update({m: pl.UInt64 for m in mets})
+    return schema
+
+
+def _finish(frame: pl.LazyFrame, keys: list[str], mets: list[str]) -> pl.DataFrame:
+    aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets]
+    out = frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
+    return out.sort(keys, nulls_last=False).collect() if keys else out.collect()
+
+
+def edges_local(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    by: Sequence[str] = ("client", "server", "service"),
+    metrics: Sequence[str] = METRICS,
+) -> pl.DataFrame:
+    """The local twin of :func:`edges`: group a canonical frame by dimensions.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame or LazyFrame
+        Canonical flow frame (at least the columns the dimensions and metrics need).
+    by : sequence of str
+        Dimensions (see the module docs).
+    metrics : sequence of str
+        ``bytes``, ``packets``, ``flows``.
+    """
+    dims, mets = _check(by, metrics)
+    lf = frame.lazy()
+    cols = [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
+    vals = [
+        pl.lit(1, dtype=pl.UInt64).alias(m) if m == "flows" else pl.col(m).cast(pl.UInt64).alias(m)
+        for m in mets
+    ]
+    return _finish(lf.select(*cols, *vals), dims, mets)
+
+
+def timeseries_local(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    interval: str = "1m",
+    by: Sequence[str] = ("service",),
+    metrics: Sequence[str] = METRICS,
+) -> pl.DataFrame:
+    """The local twin of :func:`timeseries`: bucket ``time`` by `interval` (UTC), group, sum."""
+    dims, mets = _check(by, metrics)
+    every = _check_interval(interval)
+    lf = frame.lazy()
+    cols = [pl.col("time").dt.truncate(every).alias("time")]
+    cols += [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
+    vals = [
+        pl.lit(1, dtype=pl.UInt64).alias(m) if m == "flows" else pl.col(m).cast(pl.UInt64).alias(m)
+        for m in mets
+    ]
+    return _finish(lf.select(*cols, *vals), ["time", *dims], mets)
+
+
+def _stored_fields(
+    profile: Profile, layout: Layout, dims: Sequence[str], mets: Sequence[str], index: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    fields: dict[str, str] = {}
+    for dim in dims:
+        name = profile.dimensions.get(dim)
+        if not name or name not in layout.types:
+            msg = (
+                f"the {profile.name} layout stores no {dim!r} field for Elasticsearch to group "
+                f"by in {index!r}; use load_flows(...) and edges_local(...) instead"
+            )
+            raise ConfigError(msg)
+        group = layout.group_field(name)
+        if group is None and len(layout.families(name)) < 2:
+            msg = (
+                f"{name} cannot be aggregated in {index!r} (mapped as "
+                f"{'/'.join(sorted(layout.types[name]))} without a keyword sub-field); map it as "
+                "keyword or ip, or use load_flows(...) and edges_local(...)"
+            )
+            raise ConfigError(msg)
+        fields[dim] = group or name
+    metric_fields = {m: profile.metrics[m] for m in mets if m != "flows" and m in profile.metrics}
+    missing = [m for m in mets if m != "flows" and m not in metric_fields]
+    if missing:
+        msg = f"the {profile.name} layout has no stored field for metrics {missing}"
+        raise ConfigError(msg)
+    for name in [*fields.values(), *metric_fields.values()]:
+        fams = layout.families(name)
+        if len(fams) > 1:
+            detail = "; ".join(
+                f"{t} in {', '.join(ix) if ix else 'some indices'}"
+                for t, ix in layout.types[name].items()
+            )
+            msg = (
+                f"{name} is mapped with different types across {index!r} ({detail}); "
+                "Elasticsearch cannot aggregate across them. Narrow the index pattern to "
+                "indices of one type, reindex, or use load_flows(...) then edges_local(...)"
+            )
+            raise MappingConflictError(msg)
+    return fields, metric_fields
+
+
+def _run(
+    es: Elasticsearch,
+    index: str,
+    profile: Profile,
+    layout: Layout,
+    query: dict[str, Any],
+    dims: list[str],
+    mets: list[str],
+    *,
+    interval: str | None,
+    page_size: int,
+) -> pl.DataFrame:
+    fields, metric_fields = _stored_fields(profile, layout, dims, mets, index)
+    sources: list[dict[str, Any]] = []
+    if interval is not None:
+        key = "fixed_interval" if server_info(es).has_fixed_interval else "interval"
+        sources.append({"time": {"date_histogram": {"field": profile.time_field, key: interval}}})
+    for dim in dims:
+        sources.append({dim: {"terms": {"field": fields[dim], "missing_bucket": True}}})
+    sub = {m: {"sum": {"field": f}} for m, f in metric_fields.items()}
+    keys = (["time"] if interval is not None else []) + dims
+    columns: dict[str, list[Any]] = {k: [] for k in [*keys, *mets]}
+    after: dict[str, Any] | None = None
+    pages = 0
+    url = describe(es)
+    while True:
+        comp: dict[str, Any] = {"size": page_size, "sources": sources}
+        if after is not None:
+            comp["after"] = after
+        agg: dict[str, Any] = {"composite": comp}
+        if sub:
+            agg["aggs"] = sub
+        with translating(f"aggregate flows in {index!r}", url=url, index=index):
+            resp = es.search(
+                index=index, size=0, query=query, aggregations={"g": agg}, track_total_hits=False
+            )
+        body = resp.body.get("aggregations", {}).get("g", {})
+        buckets = body.get("buckets") or []
+        pages += 1
+        for b in buckets:
+            for k in keys:
+                columns[k].append(b["key"].get(k))
+            for m in mets:
+                columns[m].append(b["doc_count"] if m == "flows" else (b[m]["value"] or 0))
+        after = body.get("after_key")
+        if not buckets or after is None:
+            break
+    log.info("aggregated %s: %d composite pages, %d buckets", index, pages, len(columns[mets[0]]))
+    data = [pl.Series(k, columns[k], strict=False) for k in keys]
+    data += [
+        pl.Series(m, columns[m], dtype=pl.Int64 if m == "flows" else pl.Float64, strict=False)
+        for m in mets
+    ]
+    raw = pl.DataFrame(data)
+    return _translate(raw, profile, dims, mets, interval is not None)
+
+
+def _translate(
+    raw: pl.DataFrame, profile: Profile, dims: list[str], mets: list[str], time: bool
+) -> pl.DataFrame:
+    schema = _result_schema(dims, mets, time)
+    exprs: list[pl.Expr] = []
+    if time:
+        exprs.append(pl.col("time").cast(pl.Int64).cast(FLOW_SCHEMA["time"]))
+    for dim in dims:
+        column = DIMENSIONS[dim]
+        dtype = raw.schema[dim]
+        col = pl.col(dim)
+        if dim == "service" and profile.decorated_services:
+            expr = col.cast(pl.String).str.replace(_DECORATION.pattern, "")
+        elif dim == "protocol":
+            expr = _to_proto(col, dtype)
+        elif schema[dim] == pl.String:
+            expr = col.cast(pl.String)
+        else:
+            expr = _to_int(col, dtype)
+        exprs.append(expr.cast(FLOW_SCHEMA[column], strict=False).alias(dim))
+    exprs += [pl.col(m).round(0).cast(pl.UInt64).alias(m) for m in mets]
+    keys = (["time"] if time else []) + dims
+    return _finish(raw.lazy().select(exprs), keys, mets).cast(schema)  # type: ignore[arg-type]
+
+
+def edges(
+    es: Elasticsearch,
+    index: str = "elastiflow-*",
+    *,
+    by: Sequence[str] = ("client", "server", "service"),
+    metrics: Sequence[str] = METRICS,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    where: Filter | None = None,
+    profile: str | Profile = "auto",
+    field_map: Mapping[str, str] | None = None,
+    page_size: int = 5000,
+    **filters: Any,
+) -> pl.DataFrame:
+    """Communication edges (one row per distinct `by` tuple) computed by Elasticsearch.
+
+    Parameters
+    ----------
+    es : elasticsearch.Elasticsearch
+        A client.
+    index : str
+        Index name or pattern.
+    by : sequence of str
+        Dimensions to group by (default client, server, service).
+    metrics : sequence of str
+        ``bytes``, ``packets``, ``flows``.
+    start, end, where, profile, field_map, **filters
+        As for :func:`flowlab.elastic.load_flows`; filters use the stored
+        client/server/service fields.
+    page_size : int
+        Buckets per composite page (all pages are read).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns `by` then `metrics`, sorted by `by` (nulls first); equal to
+        ``edges_local(load_flows(...), by=by, metrics=metrics)``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown dimension, or one the layout does not store.
+    MappingConflictError
+        A dimension or metric field has incompatible types across the indices.
+    """
+    dims, mets = _check(by, metrics)
+    flt = (where or Filter()).merged(**filters)
+    prof, layout = resolve_profile(es, index, profile, field_map)
+    query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
+    return _run(es, index, prof, layout, query, dims, mets, interval=None, page_size=page_size)
+
+
+def timeseries(
+    es: Elasticsearch,
+    index: str = "elastiflow-*",
+    *,
+    interval: str = "1m",
+    by: Sequence[str] = ("service",),
+    metrics: Sequence[str] = METRICS,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    where: Filter | None = None,
+    profile: str | Profile = "auto",
+    field_map: Mapping[str, str] | None = None,
+    page_size: int = 5000,
+    **filters: Any,
+) -> pl.DataFrame:
+    """Per-interval sums by dimension, computed by Elasticsearch (``date_histogram`` in UTC).
+
+    Returns a frame with ``time`` (bucket start), the `by` columns and the
+    metrics, sorted; equal to ``timeseries_local(load_flows(...), ...)``.
+    Empty buckets are absent, as in the local group-by.
+    """
+    dims, mets = _check(by, metrics)
+    every = _check_interval(interval)
+    flt = (where or Filter()).merged(**filters)
+    prof, layout = resolve_profile(es, index, profile, field_map)
+    query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
+    return _run(es, index, prof, layout, query, dims, mets, interval=every, page_size=page_size)

@@ -1,0 +1,286 @@
+"""Communication graphs: flows aggregated in Polars, then handed to NetworkX.
+
+Node identity per ``level`` (one rule for every side of every flow):
+
+============  ==================  ===================  ==============  ===========
+level         pod side            ClusterIP side       node side       external
+============  ==================  ===================  ==============  ===========
+``ip``        the IP              the IP               the IP          the IP
+``pod``       ``ns/pod``          ``ns/service``       ``node/<name>``  the IP
+``workload``  ``ns/workload``     ``ns/service``       ``node/<name>``  the IP
+``namespace`` ``ns``              ``ns``               ``node/<name>``  the IP
+``node``      ``node/<its node>`` ``ns/service``       ``node/<name>``  the IP
+``service``   ``ns/service`` (the Service it backs), else ``ns/workload``; others as ``workload``
+============  ==================  ===================  ==============  ===========
+
+A Service named like its workload (the usual case: Service ``shop/cart`` in
+front of Deployment ``shop/cart``) shares its id at the workload and service
+levels, so traffic to the ClusterIP and to the pods behind it meet in one node
+(its ``kind`` is then ``pod``: the first of the kinds seen, alphabetically).
+
+``orient="client-server"`` draws client -> server (ElastiFlow's orientation);
+rows without ports (ICMP, ...) have no client/server and are drawn src -> dst,
+so that every row is counted exactly once. ``orient="src-dst"`` uses the
+packet direction.
+
+Edges carry ``bytes``, ``packets``, ``flows`` (record count), ``weight`` (the
+chosen metric), ``services``, ``ports``, ``protocols`` (sorted lists),
+``first_seen``/``last_seen`` (UTC datetimes). Nodes carry ``kind``,
+``namespace``, ``node``, ``workload_kind``, ``label`` (short display name),
+``ips`` (sorted list) and, with an inventory at pod level, ``labels`` (dict).
+
+Examples
+--------
+>>> import polars as pl
+>>> from flowlab.schema import conform
+>>> from flowlab.services import orient_frame
+>>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.1", "10.0.0.2"],
+...     "dst_ip": ["10.0.0.9", "10.0.0.9"], "src_port": [40000, 40001], "dst_port": [443, 443],
+...     "protocol": [6, 6], "bytes": [100, 50], "packets": [1, 1]})))
+>>> g = communication_graph(f, level="ip")
+>>> sorted(g.edges(data="bytes"))
+[('10.0.0.1', '10.0.0.9', 100), ('10.0.0.2', '10.0.0.9', 50)]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+import networkx as nx
+import polars as pl
+
+from flowlab.exceptions import ConfigError, SchemaError
+
+if TYPE_CHECKING:
+    from flowlab.k8s import Inventory
+
+__all__ = ["LEVELS", "ORIENTS", "communication_graph", "edge_frame", "endpoint_id"]
+
+Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
+Orient = Literal["client-server", "src-dst"]
+LEVELS: tuple[str, ...] = ("ip", "pod", "workload", "namespace", "node", "service")
+ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
+_WEIGHTS = ("bytes", "packets", "flows")
+#: node id of rows without an IP address (non-IP frames)
+NO_IP = "(non-IP)"
+
+
+def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
+    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
+
+    With `fold_external` (enriched flows, levels other than ``ip``) every
+    external address becomes one node per scope: ``external/public``,
+    ``external/private``, ...
+    """
+    if level not in LEVELS:
+        msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
+        raise ConfigError(msg)
+    c = lambda f: pl.col(f"{side}_{f}")  # noqa: E731
+    ip = c("ip").fill_null(NO_IP)
+    if level == "ip":
+        return ip
+    kind = c("kind")
+    svc = pl.format("{}/{}", c("namespace"), c("service"))
+    node = pl.format("node/{}", c("node"))
+    pod_id = {
+        "pod": pl.format("{}/{}", c("namespace"), c("pod")),
+        "workload": pl.format("{}/{}", c("namespace"), c("workload")),
+        "namespace": c("namespace"),
+        "node": node,
+        "service": pl.when(c("service").is_not_null())
+        .then(svc)
+        .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
+    }[level]
+    service_id = c("namespace") if level == "namespace" else svc
+    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
+    return (
+        pl.when(kind == "pod")
+        .then(pod_id)
+        .when(kind == "service")
+        .then(service_id)
+        .when(kind == "node")
+        .then(node)
+        .otherwise(other)
+    )
+
+
+def _sides(orient: str) -> tuple[pl.Expr, str, str, str, str]:
+    if orient == "client-server":
+        return pl.col("client_ip").is_not_null(), "client", "server", "src", "dst"
+    if orient == "src-dst":
+        return pl.lit(True), "src", "dst", "src", "dst"
+    msg = f"unknown orient {orient!r}; expected 'client-server' or 'src-dst'"
+    raise ConfigError(msg)
+
+
+def _require(lf: pl.LazyFrame, level: str, inventory: Inventory | None) -> pl.LazyFrame:
+    endpoint_id("src", level)  # validates the level
+    names = lf.collect_schema().names()
+    if level == "ip" or "src_kind" in names:
+        return lf
+    if inventory is not None:
+        from flowlab.k8s import enrich
+
+        return enrich(lf, inventory)
+    msg = f"level {level!r} needs enriched flows (src_kind, src_namespace, ...): call flowlab.k8s.enrich(flows, inventory) first or pass inventory="
+    raise SchemaError(msg)
+
+
+_FIELDS = ("kind", "namespace", "pod", "workload", "workload_kind", "service", "node", "scope")
+
+
+def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
+    """Rows grouped by everything that names both ends (``s_*``, ``t_*``), with the metrics.
+
+    Grouping on the (categorical) name columns and the IPs first, then naming
+    the nodes on this much smaller frame, is what keeps graph building fast.
+    Rows with and without a client/server are grouped separately (each on its
+    own columns, no per-row choice) and the two results concatenated.
+    """
+    oriented, a, b, a0, b0 = _sides(orient)
+    names = set(lf.collect_schema().names())
+    fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
+    metrics = [
+        pl.col("bytes").sum().cast(pl.UInt64),
+        pl.col("packets").sum().cast(pl.UInt64),
+        pl.len().cast(pl.UInt64).alias("flows"),
+        pl.col("service_name").drop_nulls().unique().alias("services"),
+        pl.col("service_port").drop_nulls().unique().alias("ports"),
+        pl.col("protocol").drop_nulls().unique().alias("protocols"),
+        pl.col("time").min().alias("first_seen"),
+        pl.col("time").max().alias("last_seen"),
+    ]
+
+    def grouped(subset: pl.LazyFrame, s: str, t: str) -> pl.LazyFrame:
+        keys = [
+            pl.col(f"{side}_{f}").alias(f"{role}_{f}")
+            for role, side in (("s", s), ("t", t))
+            for f in ("ip", *fields)
+        ]
+        return subset.group_by(keys).agg(metrics)
+
+    if a == a0:
+        return grouped(lf, a, b)
+    return pl.concat([grouped(lf.filter(oriented), a, b), grouped(lf.filter(~oriented), a0, b0)])
+
+
+def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    def merged(name: str) -> pl.Expr:
+        return pl.col(name).explode().drop_nulls().unique().sort()
+
+    return (
+        stage1.with_columns(
+            endpoint_id("s", level, fold_external=fold).alias("source"),
+            endpoint_id("t", level, fold_external=fold).alias("target"),
+        )
+        .group_by("source", "target")
+        .agg(
+            pl.col("bytes", "packets", "flows").sum(),
+            merged("services"),
+            merged("ports"),
+            merged("protocols"),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        )
+        .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
+    )
+
+
+def _nodes(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    names = stage1.collect_schema().names()
+    fields = [f for f in _FIELDS if f"s_{f}" in names and f != "scope"]
+    parts = [
+        stage1.select(
+            endpoint_id(role, level, fold_external=fold).alias("id"),
+            pl.col(f"{role}_ip").alias("ip"),
+            *(pl.col(f"{role}_{f}").cast(pl.String).alias(f) for f in fields),
+        )
+        for role in ("s", "t")
+    ]
+    aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
+    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
+    return pl.concat(parts).group_by("id").agg(aggs)
+
+
+def edge_frame(
+    flows: pl.DataFrame | pl.LazyFrame,
+    *,
+    level: Level = "workload",
+    orient: Orient = "client-server",
+    inventory: Inventory | None = None,
+    fold_external: bool = False,
+) -> pl.LazyFrame:
+    """The graph's edges as a lazy frame (``source, target, bytes, packets, flows, ...``).
+
+    This is all the work of :func:`communication_graph` except building the
+    NetworkX object; use it directly when a frame is enough.
+    """
+    lf = _require(flows.lazy(), level, inventory)
+    return _edges(_stage1(lf, orient), level, fold_external)
+
+
+def _label(row: dict[str, Any], level: str) -> str:
+    node_id = str(row["id"])
+    kind = row.get("kind")
+    if level in ("pod", "workload", "service") and kind == "pod":
+        return node_id.split("/", 1)[-1]
+    return node_id
+
+
+def communication_graph(
+    flows: pl.DataFrame | pl.LazyFrame,
+    level: Level = "workload",
+    orient: Orient = "client-server",
+    weight: Literal["bytes", "packets", "flows"] = "bytes",
+    *,
+    inventory: Inventory | None = None,
+    fold_external: bool = False,
+) -> nx.DiGraph:
+    """Build the directed communication graph of `flows` at `level`.
+
+    Parameters
+    ----------
+    flows : polars.DataFrame or polars.LazyFrame
+        Canonical flows; enriched (:func:`flowlab.k8s.enrich`) for every level but ``ip``.
+    level : {"pod", "workload", "namespace", "node", "service", "ip"}
+        What a graph node is (see the module docstring).
+    orient : {"client-server", "src-dst"}
+        Edge direction.
+    weight : {"bytes", "packets", "flows"}
+        Copied into each edge's ``weight`` attribute (used by the metrics).
+    inventory : Inventory, optional
+        Enriches un-enriched flows, and gives pod nodes their ``labels``.
+    fold_external : bool
+        One node per scope (``external/public``, ``external/private``) for all
+        external addresses instead of one per IP (not at the ``ip`` level).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Graph attributes ``level``, ``orient``, ``weight``.
+    """
+    if weight not in _WEIGHTS:
+        msg = f"unknown weight {weight!r}; expected one of {', '.join(_WEIGHTS)}"
+        raise ConfigError(msg)
+    lf = _require(flows.lazy(), level, inventory)
+    stage1 = _stage1(lf, orient).collect().lazy()
+    edges, nodes = pl.collect_all(
+        [_edges(stage1, level, fold_external), _nodes(stage1, level, fold_external)]
+    )
+    g = nx.DiGraph(level=level, orient=orient, weight=weight)
+    labels: dict[str, Any] = {}
+    if inventory is not None and level == "pod":
+        pods = inventory.pods.select(pl.format("{}/{}", "namespace", "name").alias("id"), "labels")
+        labels = {k: json.loads(v) for k, v in pods.iter_rows()}
+    for row in nodes.iter_rows(named=True):
+        attrs = {k: v for k, v in row.items() if k != "id" and v is not None}
+        attrs["label"] = _label(row, level)
+        if row["id"] in labels:
+            attrs["labels"] = labels[row["id"]]
+        g.add_node(row["id"], **attrs)
+    for row in edges.iter_rows(named=True):
+        s, t = row.pop("source"), row.pop("target")
+        row["weight"] = row[weight]
+        g.add_edge(s, t, **row)
+    return g

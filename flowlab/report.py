@@ -1,0 +1,470 @@
+"""One self-contained HTML report: filters and window, charts, the graph, the top tables.
+
+The file inlines Vega, Vega-Lite and vega-embed (from ``vl-convert-python``),
+so it opens offline; every chart is rendered in the browser as SVG, the
+communication graph can be zoomed, panned and hovered.
+
+Command line (until ``flowlab report`` is wired into ``flowlab.cli``)::
+
+    python -m flowlab.report FLOWS.parquet|CAPTURE_DIR|DEMO_DIR -o report.html \\
+        [--inventory inventory.json] [--start ISO] [--end ISO] [--level workload] \\
+        [--server SPEC] [--client SPEC] [--service NAME] [--title TEXT]
+
+Examples
+--------
+>>> import polars as pl, tempfile, os
+>>> from flowlab.schema import conform
+>>> from flowlab.services import orient_frame
+>>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.1"], "dst_ip": ["10.0.0.2"],
+...     "src_port": [40000], "dst_port": [443], "protocol": [6], "bytes": [100], "packets": [1]})))
+>>> path = report(f, os.path.join(tempfile.mkdtemp(), "r.html"), title="tiny", level="ip")
+>>> "tiny" in path.read_text()
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from flowlab.exceptions import ConfigError, FlowlabError
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from flowlab.k8s import Inventory
+
+__all__ = ["add_arguments", "main", "report", "run"]
+
+log = logging.getLogger("flowlab.report")
+
+_NICE = [
+    ("10s", 10),
+    ("30s", 30),
+    ("1m", 60),
+    ("5m", 300),
+    ("15m", 900),
+    ("1h", 3600),
+    ("6h", 21600),
+    ("1d", 86400),
+]
+
+
+@lru_cache(maxsize=1)
+def _bundle() -> str:
+    import vl_convert as vlc
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    bundle: Any = vlc.javascript_bundle  # its stub wrongly requires `snippet`
+    return str(bundle(vl_version=vl_version_for_vl_convert()))
+
+
+def _interval(span: timedelta | None) -> str:
+    seconds = span.total_seconds() if span else 0
+    for name, size in _NICE:
+        if seconds / size <= 90:
+            return name
+    return "1d"
+
+
+def _cell(value: Any, column: str) -> str:
+    from flowlab.views import human_bytes
+
+    if value is None:
+        return ""
+    if column in ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received") and isinstance(
+        value, int
+    ):
+        return f'<span title="{value:,} bytes">{html.escape(human_bytes(value))}</span>'
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, list):
+        return html.escape(", ".join(str(v) for v in value))
+    return html.escape(str(value))
+
+
+def _stamp(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "—"
+
+
+def _named(frame: pl.DataFrame) -> pl.DataFrame:
+    """Give rows without a namespace a readable colour key: (node), (external), (service)."""
+    if "namespace" not in frame.columns or "kind" not in frame.columns:
+        return frame
+    return frame.with_columns(
+        pl.coalesce("namespace", pl.format("({})", "kind")).alias("namespace")
+    )
+
+
+def _table(frame: pl.DataFrame, caption: str, limit: int = 25) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v, c)}</td>" for c, v in zip(frame.columns, row)) + "</tr>"
+        for row in frame.head(limit).iter_rows()
+    )
+    more = (
+        f'<p class="more">{frame.height - limit} more rows not shown</p>'
+        if frame.height > limit
+        else ""
+    )
+    return f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}"
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.specs: list[tuple[str, dict[str, Any]]] = []
+
+    def chart(self, name: str, chart: alt.TopLevelMixin, note: str = "") -> None:
+        div = f"chart-{name}"
+        self.specs.append((div, chart.to_dict()))
+        extra = f'<p class="note">{html.escape(note)}</p>' if note else ""
+        self.parts.append(f'<div class="chart" id="{div}" data-chart="{name}"></div>{extra}')
+
+    def section(self, title: str, anchor: str) -> None:
+        self.parts.append(f'<h2 id="{anchor}">{html.escape(title)}</h2>')
+
+    def raw(self, text: str) -> None:
+        self.parts.append(text)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1a202c;background:#f7fafc}
+header{background:#1a365d;color:#fff;padding:18px 32px}header h1{margin:0 0 6px;font-size:24px}
+header p{margin:2px 0;opacity:.9;font-size:14px}main{padding:8px 32px 40px;max-width:1400px}
+h2{border-bottom:2px solid #cbd5e0;padding-bottom:4px;margin-top:34px;font-size:19px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:10px;margin:16px 0}
+.fact{background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px}
+.fact b{display:block;font-size:20px}.fact span{font-size:12px;color:#4a5568}
+.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+.chart{background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:8px;margin:8px 0;overflow-x:auto}
+table{border-collapse:collapse;background:#fff;font-size:12.5px;margin:8px 0}caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #e2e8f0;padding:3px 8px;text-align:left}th{background:#edf2f7}
+td:nth-last-child(-n+3){text-align:right}.note,.more{font-size:12px;color:#4a5568}
+nav a{color:#bee3f8;margin-right:14px;font-size:13px}code{background:#edf2f7;padding:1px 4px;border-radius:3px}
+"""
+
+
+def report(
+    flows: pl.DataFrame | pl.LazyFrame,
+    path: str | Path,
+    *,
+    title: str = "flowlab report",
+    inventory: Inventory | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    filters: dict[str, Any] | None = None,
+    level: str = "workload",
+    top: int = 10,
+    interval: str | None = None,
+    max_graph_edges: int = 120,
+) -> Path:
+    """Write the report of `flows` to `path` (one HTML file); returns the path.
+
+    Parameters
+    ----------
+    flows : DataFrame or LazyFrame
+        Canonical flows, enriched or not (with `inventory` they are enriched here).
+    start, end : datetime, optional
+        The window (``start <= time < end``).
+    filters : dict, optional
+        Keyword filters of :func:`flowlab.analysis.where` (``server=``, ``service=``, ...).
+    level : str
+        Graph level and the level of the client/server charts when the flows are
+        enriched (``ip`` otherwise).
+    top : int
+        Rows in each top-N chart.
+    interval : str, optional
+        Time-series bucket; by default about 60-90 buckets over the window.
+    """
+    # imported here so that `flowlab --help` and the other subcommands stay quick
+    from flowlab import analysis
+    from flowlab.graph import communication_graph
+    from flowlab.views import (
+        bar_chart,
+        flow_diagram,
+        graph_chart,
+        heatmap,
+        human_bytes,
+        timeseries_chart,
+    )
+
+    filters = dict(filters or {})
+    lf = analysis.where(flows, start=start, end=end, **filters)
+    if inventory is not None and "src_kind" not in lf.collect_schema().names():
+        from flowlab.k8s import enrich
+
+        lf = enrich(lf, inventory)
+    frame = lf.collect()
+    enriched = "src_kind" in frame.columns
+    by = level if enriched else "ip"
+    page = _Page()
+    t_min, t_max = (frame["time"].min(), frame["time"].max()) if frame.height else (None, None)
+    span = (t_max - t_min) if isinstance(t_min, datetime) and isinstance(t_max, datetime) else None
+    bucket = interval or _interval(span)
+    window = f"{_stamp(start or t_min)} → {_stamp(end or t_max)}"
+    facts = [
+        (f"{frame.height:,}", "flow records"),
+        (human_bytes(float(frame["bytes"].sum()) if frame.height else 0), "bytes (estimated)"),
+        (f"{(frame['packets'].sum() if frame.height else 0):,}", "packets (estimated)"),
+        (f"{frame['exporter'].n_unique() if frame.height else 0}", "exporters"),
+        (f"{frame['client_ip'].n_unique() if frame.height else 0}", "distinct client IPs"),
+        (f"{frame['service_name'].n_unique() if frame.height else 0}", "services"),
+    ]
+    page.raw(
+        '<div class="facts">'
+        + "".join(
+            f"<div class='fact'><b>{html.escape(v)}</b><span>{k}</span></div>" for v, k in facts
+        )
+        + "</div>"
+    )
+    if frame.height == 0:
+        page.raw("<p><b>No flow records match the window and filters.</b></p>")
+    else:
+        page.section("Traffic over time", "time")
+        ts = analysis.timeseries(frame, interval=bucket, by="service")
+        page.chart(
+            "timeseries", timeseries_chart(ts, by="service", title=f"bytes per {bucket} by service")
+        )
+        page.section("Top talkers", "talkers")
+        talk = _named(analysis.top_talkers(frame, n=top, by=by))
+        page.chart(
+            "talkers",
+            bar_chart(
+                talk,
+                "talker",
+                title=f"top {top} talkers ({by}), bytes sent + received",
+                color="namespace" if enriched else None,
+            ),
+        )
+        page.section("Clients, servers and services", "clientserver")
+        clients = _named(analysis.top_clients(frame, n=top, by=by))
+        servers = _named(analysis.top_servers(frame, n=top, by=by))
+        services = analysis.top_services(frame, n=top)
+        page.chart(
+            "clients",
+            bar_chart(
+                clients,
+                "client",
+                title=f"top {top} clients ({by})",
+                color="namespace" if enriched else None,
+            ),
+        )
+        page.chart(
+            "servers",
+            bar_chart(
+                servers,
+                "server",
+                title=f"top {top} servers ({by})",
+                color="namespace" if enriched else None,
+            ),
+        )
+        page.chart("services", bar_chart(services, "service", title=f"top {top} services"))
+        page.raw(
+            '<div class="row">'
+            + _table(clients, "top clients")
+            + _table(servers, "top servers")
+            + _table(services, "top services")
+            + "</div>"
+        )
+        conv = analysis.conversations(frame, by=by)
+        page.section("Client → server flows (by bytes)", "flows")
+        page.chart(
+            "flowdiagram",
+            flow_diagram(conv, top=15),
+            "Ribbon thickness is bytes; clients left, servers right. Rows without ports are drawn src → dst.",
+        )
+        if enriched:
+            page.section("Namespace × namespace", "heatmap")
+            page.chart("heatmap", heatmap(frame, level="namespace", top=25))
+        page.section(f"Communication graph ({level if enriched else 'ip'} level)", "graph")
+        g = communication_graph(frame, level=by, fold_external=by != "ip")  # type: ignore[arg-type]
+        page.chart(
+            "graph",
+            graph_chart(g, max_edges=max_graph_edges),
+            "Drag to pan, scroll to zoom, hover nodes and edges for details. Edge width is bytes.",
+        )
+        page.raw(
+            f'<p class="note" id="graph-size" data-nodes="{g.number_of_nodes()}" data-edges="{g.number_of_edges()}">'
+            f"{g.number_of_nodes()} nodes, {g.number_of_edges()} edges.</p>"
+        )
+        page.section("Conversations", "conversations")
+        page.raw(_table(conv, f"conversations ({by}), by bytes", limit=30))
+    return _write(Path(path), page, title, window, analysis.describe(**filters), bucket, by)
+
+
+def _write(
+    path: Path, page: _Page, title: str, window: str, filters: str, bucket: str, by: str
+) -> Path:
+    specs = json.dumps([{"div": d, "spec": s} for d, s in page.specs]).replace("</", "<\\/")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(
+        f'<a href="#{a}">{n}</a>'
+        for a, n in (
+            ("time", "time"),
+            ("talkers", "talkers"),
+            ("clientserver", "clients/servers"),
+            ("flows", "flows"),
+            ("heatmap", "heatmap"),
+            ("graph", "graph"),
+            ("conversations", "conversations"),
+        )
+    )
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{_bundle()}</script></head>
+<body><header><h1>{html.escape(title)}</h1>
+<p id="window"><b>Window:</b> {html.escape(window)}</p>
+<p id="filters"><b>Filters:</b> {html.escape(filters)} · <b>bucket:</b> {html.escape(bucket)} · <b>entities:</b> {html.escape(by)}</p>
+<p>Generated {now} by flowlab. Volumes are estimated totals (sampled frame length × sampling rate); flows = record count.</p>
+<nav>{nav}</nav></header>
+<main>{"".join(page.parts)}</main>
+<script type="text/javascript">
+const charts = {specs};
+Promise.all(charts.map(c => vegaEmbed('#' + c.div, c.spec, {{renderer: 'svg', actions: false}})))
+  .then(() => {{ document.body.dataset.rendered = String(charts.length); }})
+  .catch(err => {{ document.body.dataset.renderError = String(err); console.error(err); }});
+</script></body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc, encoding="utf-8")
+    log.info("report written to %s (%d charts)", path, len(page.specs))
+    return path
+
+
+def _load(source: Path) -> tuple[pl.LazyFrame, Path | None]:
+    """Flows from a Parquet file or directory (capture/demo), and an inventory.json found beside them."""
+    from flowlab.schema import FLOW_SCHEMA
+
+    if not source.exists():
+        msg = f"{source} does not exist; expected a Parquet file or a capture/demo directory"
+        raise ConfigError(msg)
+    inventory = None
+    if source.is_dir():
+        inv = source / "inventory.json"
+        inventory = inv if inv.is_file() else None
+        flows_dir = source / "flows" if (source / "flows").is_dir() else source
+        files = sorted(flows_dir.rglob("*.parquet"))
+        if not files:
+            msg = f"no *.parquet files under {flows_dir}"
+            raise ConfigError(msg)
+        lf = pl.scan_parquet(files, hive_partitioning=False)
+    else:
+        lf = pl.scan_parquet(source)
+    names = lf.collect_schema().names()
+    missing = [c for c in FLOW_SCHEMA.names() if c not in names]
+    if missing:
+        msg = f"{source} is not a flowlab flow file: missing columns {', '.join(missing[:6])}"
+        raise ConfigError(msg)
+    keep = [
+        *FLOW_SCHEMA.names(),
+        *[
+            c
+            for c in names
+            if c.startswith(("src_", "dst_", "client_", "server_")) and c not in FLOW_SCHEMA
+        ],
+    ]
+    return lf.select(keep), inventory
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        msg = f"bad time {text!r}: expected ISO 8601 like 2024-05-01T10:00:00Z"
+        raise ConfigError(msg) from exc
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``flowlab report`` arguments (for ``flowlab.cli``'s subcommand registry)."""
+    p.add_argument("flows", type=Path, help="Parquet file, capture directory or demo directory")
+    p.add_argument(
+        "-o", "--out", type=Path, default=Path("flowlab-report.html"), help="HTML file to write"
+    )
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        help="oc get -o json file/dir (default: inventory.json beside the flows)",
+    )
+    p.add_argument("--title", default="flowlab report")
+    p.add_argument("--start", help="window start, ISO 8601 (UTC if no zone)")
+    p.add_argument("--end", help="window end, ISO 8601")
+    p.add_argument(
+        "--level",
+        default="workload",
+        choices=["ip", "pod", "workload", "namespace", "node", "service"],
+    )
+    p.add_argument("--top", type=int, default=10)
+    for key in ("client", "server", "ip"):
+        p.add_argument(
+            f"--{key}",
+            action="append",
+            help=f"{key} filter: IP, IP:port, CIDR, ns/, ns/name, name (repeatable)",
+        )
+    p.add_argument("--service", action="append", help="service name filter (repeatable)")
+    p.add_argument("--protocol", help="protocol filter (TCP, UDP, 6, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report the parsed `args` ask for; raises FlowlabError on bad input."""
+    from flowlab.k8s import Inventory
+
+    lf, found = _load(args.flows)
+    inv_path = args.inventory or found
+    inventory = Inventory.from_file(inv_path) if inv_path else None
+    filters = {
+        k: getattr(args, k)
+        for k in ("client", "server", "ip", "service", "protocol")
+        if getattr(args, k)
+    }
+    out = report(
+        lf,
+        args.out,
+        title=args.title,
+        inventory=inventory,
+        start=_when(args.start),
+        end=_when(args.end),
+        filters=filters,
+        level=args.level,
+        top=args.top,
+    )
+    print(out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m flowlab.report`` entry point; returns the exit code (0 ok, 1 error, 2 usage)."""
+    p = argparse.ArgumentParser(
+        prog="flowlab report", description="Write one self-contained HTML report of flows."
+    )
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except FlowlabError as exc:
+        print(f"flowlab report: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""The UDP side of the live collector: socket, receive thread, batches of raw datagrams.
+
+The receive thread does nothing but read datagrams into large preallocated
+buffers (``recvmmsg`` where available, many datagrams per system call, GIL
+released while waiting) and record, per datagram, its offset, length, receive
+time and sender. A full buffer, or one that has waited ``batch_seconds``, is
+handed as a :class:`Batch` to a queue that the decode thread
+(:class:`flowlab.sflow.collector.Collector`) empties.
+
+Back-pressure, when decoding cannot keep up: buffers come from a fixed pool
+(``max_pending_bytes`` in all). When every buffer is waiting to be decoded the
+receive thread stops reading; datagrams then wait in the kernel socket buffer
+(``SO_RCVBUF``, made large) and, once that is full, the kernel drops them and
+counts them: :func:`udp_drops` reads that count from ``/proc/net/udp``. So a
+datagram is either decoded or counted as dropped, never silently lost. The
+time the thread spent waiting is reported as ``stalled_seconds``.
+
+Socket set-up (listen address, ``SO_RCVBUF``, kernel drop counts) is in
+:mod:`flowlab.sflow.udp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flowlab.exceptions import CollectorError, ConfigError
+from flowlab.sflow import _mmsg
+from flowlab.sflow.udp import peer_text, udp_drops
+
+__all__ = ["Batch", "Receiver", "ReceiverStats"]
+
+log = logging.getLogger("flowlab.sflow.receiver")
+
+_MIN_DATAGRAM = 256  # sizes the per-batch index arrays: buffer bytes / this
+_FLUSH_DRAIN = 0.2  # a flush reads the socket until it is empty, or this long under a steady stream
+
+
+@dataclass
+class _Arena:
+    buffer: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    received_ms: np.ndarray
+    names: np.ndarray
+    peers: list[str] = field(default_factory=list)
+    extra: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, size: int) -> _Arena:
+        cap = max(64, size // _MIN_DATAGRAM)
+        return cls(
+            np.empty(size, dtype=np.uint8),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap, dtype=np.int64),
+            np.empty((cap, 28), dtype=np.uint8),
+        )
+
+
+@dataclass
+class Batch:
+    """Raw datagrams received back to back (or in fixed slots) in one buffer.
+
+    Attributes
+    ----------
+    buffer : numpy.ndarray
+        uint8 bytes holding the datagrams.
+    offsets, lengths, received_ms : numpy.ndarray
+        int64 per datagram: where it starts, how long it is, when it was read (UTC epoch ms).
+    ticket : int
+        Non-zero when this batch answers a flush request.
+    """
+
+    buffer: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    received_ms: np.ndarray
+    ticket: int = 0
+    _names: np.ndarray | None = None
+    _peers: list[str] | None = None
+    _arena: _Arena | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def peers(self) -> np.ndarray:
+        """Sender address (text) per datagram."""
+        if self._peers is not None:
+            return np.array(self._peers, dtype=object)
+        if self._names is not None:
+            return peer_text(self._names)
+        return np.array([], dtype=object)
+
+
+@dataclass
+class ReceiverStats:
+    """Counters of the receive thread (read without locking; monotonic)."""
+
+    datagrams: int = 0
+    bytes: int = 0
+    batches: int = 0
+    oversize: int = 0
+    truncated: int = 0
+    stalled_seconds: float = 0.0
+
+
+class Receiver:
+    """Read datagrams from a bound UDP socket in a thread and queue them as :class:`Batch` es.
+
+    Parameters
+    ----------
+    sock : socket.socket
+        A bound UDP socket (see :func:`open_socket`); the receiver closes it when stopped.
+    batches : queue.Queue
+        Where batches go; ``None`` is put last, after the final batch.
+    batch_bytes : int
+        Size of each receive buffer (a batch ends when it is full).
+    batch_seconds : float
+        A batch also ends once its first datagram has waited this long.
+    max_pending_bytes : int
+        All receive buffers together (the back-pressure bound, see the module notes).
+    multi : bool
+        Use ``recvmmsg`` (default where available); False reads one datagram per call.
+    slot : int
+        With ``recvmmsg``, buffer bytes reserved per datagram (longer ones are still received whole).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        batches: queue.Queue[Batch | None],
+        *,
+        batch_bytes: int = 32 << 20,
+        batch_seconds: float = 0.5,
+        max_pending_bytes: int = 256 << 20,
+        multi: bool | None = None,
+        slot: int = 2048,
+    ) -> None:
+        if batch_bytes < 2 * _mmsg.MAX_DATAGRAM:
+            msg = f"batch_bytes must be at least {2 * _mmsg.MAX_DATAGRAM}, found {batch_bytes}"
+            raise ConfigError(msg)
+        self.sock = sock
+        self.batches = batches
+        self.batch_bytes = batch_bytes
+        self.batch_seconds = batch_seconds
+        self.multi = _mmsg.AVAILABLE if multi is None else (multi and _mmsg.AVAILABLE)
+        self.slot = slot
+        self.stats = ReceiverStats()
+        self._pool: queue.Queue[_Arena] = queue.Queue()
+        self._arenas = max(2, max_pending_bytes // batch_bytes)
+        self._made = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._flush_asked = 0
+        self._flush_done = 0
+        self._thread = threading.Thread(target=self._run, name="flowlab-receive", daemon=True)
+        self.error: BaseException | None = None
+        self.final_drops: int | None = None
+
+    def start(self) -> None:
+        """Start the receive thread."""
+        self.sock.settimeout(0.1)
+        self._thread.start()
+
+    def stop(self, *, drain_seconds: float = 5.0) -> None:
+        """Stop reading: drain what the socket holds (at most `drain_seconds`), queue it, close."""
+        self._drain_seconds = drain_seconds
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        """Whether the receive thread is alive."""
+        return self._thread.is_alive()
+
+    def request_flush(self) -> int:
+        """Ask the thread to drain the socket and hand over its batch now; returns the ticket."""
+        with self._lock:
+            self._flush_asked += 1
+            return self._flush_asked
+
+    def release(self, batch: Batch) -> None:
+        """Give a processed batch's buffer back to the pool."""
+        if batch._arena is not None:
+            arena, batch._arena = batch._arena, None
+            arena.extra.clear()
+            arena.peers.clear()
+            self._pool.put(arena)
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _take(self) -> _Arena:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        if self._made < self._arenas:
+            self._made += 1
+            return _Arena.new(self.batch_bytes)
+        started = time.monotonic()
+        while True:
+            try:
+                arena = self._pool.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self._stop.is_set() and time.monotonic() - started > 30:
+                    msg = "the decoder returned no receive buffer for 30 s while stopping"
+                    raise CollectorError(msg) from None
+        self.stats.stalled_seconds += time.monotonic() - started
+        return arena
+
+    def _run(self) -> None:
+        try:
+            if self.multi:
+                self._loop_multi()
+            else:
+                self._loop_single()
+        except BaseException as exc:  # reported by the collector, never swallowed
+            self.error = exc
+            log.error("receive thread failed: %s", exc)
+        finally:
+            self.final_drops = udp_drops(self.sock)
+            self.sock.close()
+            self.batches.put(None)
+
+    def _hand_over(self, arena: _Arena, count: int, used: int, ticket: int = 0) -> None:
+        if count == 0:
+            if ticket:
+                empty = np.empty(0, dtype=np.int64)
+                self.batches.put(Batch(arena.buffer[:0], empty, empty, empty, ticket=ticket))
+            self._pool.put(arena)
+            return
+        buffer = arena.buffer[:used]
+        offsets = arena.offsets[:count]
+        if arena.extra:
+            parts = [buffer]
+            end = used
+            for index, data in arena.extra:
+                offsets[index] = end
+                parts.append(data)
+                end += len(data)
+            buffer = np.concatenate(parts)
+        self.stats.batches += 1
+        self.batches.put(
+            Batch(
+                buffer,
+                offsets,
+                arena.lengths[:count],
+                arena.received_ms[:count],
+                ticket=ticket,
+                _names=arena.names[:count] if self.multi else None,
+                _peers=None if self.multi else list(arena.peers[:count]),
+                _arena=arena,
+            )
+        )
+
+    def _flush_ticket(self) -> int:
+        with self._lock:
+            if self._flush_asked != self._flush_done:
+                self._flush_done = self._flush_asked
+                return self._flush_done
+        return 0
+
+    def _loop_multi(self) -> None:
+        mr = _mmsg.MultiReceive(slot=self.slot)
+        fd = self.sock.fileno()
+        self.sock.setblocking(True)
+        self.sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0.1)
+        )  # bounded blocking for recvmmsg
+        slot = self.slot
+        arena = self._take()
+        count = used = 0
+        first = 0.0
+        draining_until = 0.0
+        ticket = 0
+        while True:
+            stopping = self._stop.is_set()
+            if stopping and not draining_until:
+                draining_until = time.monotonic() + getattr(self, "_drain_seconds", 5.0)
+            if not ticket:
+                ticket = self._flush_ticket()
+                asked = time.monotonic()
+            k = min(mr.vlen, (len(arena.buffer) - used) // slot, len(arena.offsets) - count)
+            n = 0
+            if k > 0:
+                n = mr.recv(fd, arena.buffer.ctypes.data + used, k, wait=not (stopping or ticket))
+            if n:
+                now = time.time_ns() // 1_000_000
+                lengths = mr.lengths(n)
+                sl = slice(count, count + n)
+                arena.offsets[sl] = used + np.arange(n, dtype=np.int64) * slot
+                arena.lengths[sl] = lengths
+                arena.received_ms[sl] = now
+                arena.names[sl] = mr.names(n)
+                big = np.flatnonzero(lengths > slot)
+                for i in big:
+                    start = used + int(i) * slot
+                    head = arena.buffer[start : start + slot]
+                    arena.extra.append(
+                        (
+                            count + int(i),
+                            np.concatenate([head, mr.overflow(int(i), int(lengths[i]))]),
+                        )
+                    )
+                self.stats.oversize += len(big)
+                self.stats.truncated += int(mr.truncated(n).sum())
+                if count == 0:
+                    first = time.monotonic()
+                count += n
+                used += n * slot
+                self.stats.datagrams += n
+                self.stats.bytes += int(lengths.sum())
+            full = k == 0 or (len(arena.buffer) - used) // slot == 0
+            idle = n == 0
+            if full or (count and time.monotonic() - first >= self.batch_seconds):
+                self._hand_over(arena, count, used)
+                arena, count, used = self._take(), 0, 0
+            elif ticket and (idle or time.monotonic() - asked > _FLUSH_DRAIN):
+                self._hand_over(arena, count, used, ticket)
+                arena, count, used, ticket = self._take(), 0, 0, 0
+            if stopping and (idle or time.monotonic() > draining_until):
+                self._hand_over(arena, count, used, ticket)
+                return
+
+    def _loop_single(self) -> None:
+        arena = self._take()
+        count = used = 0
+        first = 0.0
+        draining_until = 0.0
+        ticket = 0
+        view = memoryview(arena.buffer.data)
+        while True:
+            stopping = self._stop.is_set()
+            if stopping and not draining_until:
+                draining_until = time.monotonic() + getattr(self, "_drain_seconds", 5.0)
+                self.sock.setblocking(False)
+            if not ticket:
+                ticket = self._flush_ticket()
+                asked = time.monotonic()
+                if ticket:
+                    self.sock.setblocking(False)
+            got = False
+            if len(arena.buffer) - used >= _mmsg.MAX_DATAGRAM and count < len(arena.offsets):
+                try:
+                    nbytes, address = self.sock.recvfrom_into(view[used:], _mmsg.MAX_DATAGRAM)
+                    got = True
+                except (TimeoutError, BlockingIOError, InterruptedError):
+                    pass
+                if got:
+                    arena.offsets[count] = used
+                    arena.lengths[count] = nbytes
+                    arena.received_ms[count] = time.time_ns() // 1_000_000
+                    arena.peers.append(str(address[0]).split("%")[0])
+                    if count == 0:
+                        first = time.monotonic()
+                    count += 1
+                    used += nbytes
+                    self.stats.datagrams += 1
+                    self.stats.bytes += nbytes
+            full = len(arena.buffer) - used < _mmsg.MAX_DATAGRAM or count >= len(arena.offsets)
+            if full or (count and time.monotonic() - first >= self.batch_seconds):
+                self._hand_over(arena, count, used)
+                arena, count, used = self._take(), 0, 0
+                view = memoryview(arena.buffer.data)
+            elif ticket and (not got or time.monotonic() - asked > _FLUSH_DRAIN):
+                self._hand_over(arena, count, used, ticket)
+                arena, count, used, ticket = self._take(), 0, 0, 0
+                view = memoryview(arena.buffer.data)
+                if not stopping:
+                    self.sock.settimeout(0.1)
+            if stopping and (not got or time.monotonic() > draining_until):
+                self._hand_over(arena, count, used, ticket)
+                return
+
+
+def _timeval(seconds: float) -> bytes:
+    sec = int(seconds)
+    usec = int((seconds - sec) * 1_000_000)
+    return np.array([sec, usec], dtype=np.int64 if sys.maxsize > 2**32 else np.int32).tobytes()

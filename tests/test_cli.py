@@ -1,0 +1,274 @@
+"""The ``flowlab`` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import flowlab
+from flowlab.demo import simulate
+from flowlab.sflow._mmsg import Outbox
+from flowlab.store import read_capture
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+KEY = [
+    "exporter",
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "tcp_flags",
+    "frame_length",
+    "sequence",
+    "sample_sequence",
+]
+
+
+def flowlab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flowlab.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def rows(frame: pl.DataFrame) -> Counter[tuple[object, ...]]:
+    return Counter(frame.select(KEY).iter_rows())
+
+
+def start_collect(
+    out: Path, listen: str = "127.0.0.1:0", *extra: str
+) -> tuple[subprocess.Popen[str], tuple[str, int]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowlab.cli",
+            "collect",
+            "--listen",
+            listen,
+            "--out",
+            str(out),
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    match = re.search(r"listening on udp \[?([0-9a-f.:]+?)\]?:(\d+),", line)
+    assert match, line
+    return proc, (match.group(1), int(match.group(2)))
+
+
+def send(sim_datagrams: list[tuple[int, bytes]], address: tuple[str, int]) -> None:
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    by_agent: dict[int, list[bytes]] = {}
+    for agent, data in sim_datagrams:
+        by_agent.setdefault(agent, []).append(data)
+    for data in by_agent.values():
+        tx = socket.socket(family, socket.SOCK_DGRAM)
+        tx.connect(address)
+        Outbox(data).send(tx)
+        tx.close()
+
+
+@pytest.fixture(scope="module")
+def sim():  # type: ignore[no-untyped-def]
+    return simulate(seconds=300, seed=3)
+
+
+@pytest.mark.parametrize(
+    ("sig", "listen"),
+    [(signal.SIGTERM, "127.0.0.1:0"), (signal.SIGINT, "127.0.0.1:0"), (signal.SIGTERM, "[::1]:0")],
+    ids=["sigterm-ipv4", "sigint-ipv4", "sigterm-ipv6"],
+)
+def test_collect_flushes_everything_on_signal(tmp_path: Path, sim, sig: int, listen: str) -> None:  # type: ignore[no-untyped-def]
+    proc, address = start_collect(tmp_path / "cap", listen)
+    grams = [(d.agent, d.data) for d in sim.datagrams]
+    send(grams, address)
+    proc.send_signal(sig)  # at once: datagrams still sit in the socket and the buffers
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    final = err.strip().splitlines()[-1]
+    assert f"datagrams {len(grams):,}," in final and "kernel drops 0" in final
+    expected = sim.decode()
+    flows = read_capture(tmp_path / "cap")
+    assert rows(flows) == rows(expected.flows)
+    assert read_capture(tmp_path / "cap", kind="counters").height == expected.counters.height
+    assert not list((tmp_path / "cap").rglob("*.tmp"))
+
+
+def test_collect_status_lines_and_rolling_by_size(tmp_path: Path, sim) -> None:  # type: ignore[no-untyped-def]
+    proc, address = start_collect(
+        tmp_path / "cap", "127.0.0.1:0", "--status-interval", "0.2", "--roll-bytes", "64k"
+    )
+    grams = [(d.agent, d.data) for d in sim.datagrams]
+    third = len(grams) // 3
+    for chunk in (grams[:third], grams[third : 2 * third], grams[2 * third :]):
+        send(chunk, address)
+        time.sleep(0.8)  # longer than a batch lasts: each chunk is decoded and written apart
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = err.strip().splitlines()
+    assert sum("flowlab collect: datagrams" in line for line in lines) >= 2  # periodic
+    assert lines[-1].startswith("flowlab collect: stopped: datagrams")
+    files = list((tmp_path / "cap" / "flows").rglob("part-*.parquet"))
+    assert len(files) >= 3
+    assert read_capture(tmp_path / "cap").height == sim.flow_samples
+
+
+def test_collect_duration_and_quiet_stdout(tmp_path: Path) -> None:
+    r = flowlab_cli(
+        "collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "c"), "--duration", "0.3"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 2  # the start line and the final status
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    r = flowlab_cli("demo", "--out", str(out), "--seconds", "120", "--seed", "5")
+    assert r.returncode == 0, r.stderr
+    assert "lost 0" in r.stdout
+    assert "grafana 10.128.2.7 talks to 3 peers: 10.129.2.9" in r.stdout
+    assert "etcd-client (TCP 2379) originators: 10.0.0.11, 10.0.0.12, 10.0.0.13" in r.stdout
+    doc = json.loads((out / "inventory.json").read_text())
+    assert doc["kind"] == "List" and any(i["kind"] == "Pod" for i in doc["items"])
+    assert read_capture(out).height > 0 and read_capture(out, kind="counters").height > 0
+    again = flowlab_cli("demo", "--out", str(out), "--seconds", "60", "--seed", "5")
+    assert again.returncode == 0, again.stderr  # a previous demo is replaced
+    assert read_capture(out)["sequence"].n_unique() > 0
+
+
+def test_version() -> None:
+    r = flowlab_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"flowlab {flowlab.__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "required"),
+        (("collect",), "--out"),
+        (("collect", "--listen", "bad", "--out", "x"), "HOST:PORT"),
+        (("collect", "--listen", "[::1]:99999", "--out", "x"), "HOST:PORT"),
+        (("collect", "--out", "x", "--roll-bytes", "lots"), "expected a size"),
+        (("demo", "--seconds", "-5"), "positive"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_usage_exits_2(args: tuple[str, ...], message: str) -> None:
+    r = flowlab_cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
+    r = flowlab_cli("read", str(tmp_path / "missing.pcap"))
+    assert r.returncode == 1
+    assert (
+        r.stderr.strip()
+        == f"flowlab read: error: no such file: {tmp_path / 'missing.pcap'} (give a pcap or pcapng capture of sFlow datagrams)"
+    )
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    r = flowlab_cli("demo", "--out", str(tmp_path / "mine"), "--seconds", "10")
+    assert r.returncode == 1 and "not empty" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+    (tmp_path / "blocked").write_text("a file where the capture directory should be")
+    r = flowlab_cli("collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "blocked"))
+    assert r.returncode == 1
+    assert "cannot create capture directory" in r.stderr and "Traceback" not in r.stderr
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    try:
+        port = busy.getsockname()[1]
+        r = flowlab_cli("collect", "--listen", f"127.0.0.1:{port}", "--out", str(tmp_path / "c"))
+    finally:
+        busy.close()
+    assert r.returncode == 1
+    assert "in use" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def write_pcap(path: Path, payloads: list[tuple[int, bytes]]) -> None:
+    """A classic pcap (Ethernet) of UDP packets to the given ports, with these payloads."""
+    import struct
+
+    records = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, (port, payload) in enumerate(payloads):
+        udp = struct.pack(">HHHH", 50000, port, 8 + len(payload), 0) + payload
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 21]), bytes([10, 0, 0, 99]))  # fmt: skip
+        total = 0
+        for (word,) in struct.iter_unpack(">H", ip):
+            total += word
+        total = (total & 0xFFFF) + (total >> 16)
+        ip = ip[:10] + struct.pack(">H", ~total & 0xFFFF) + ip[12:]
+        frame = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp
+        records.append(
+            struct.pack("<IIII", 1_736_154_000 + i // 100, (i % 100) * 1000, len(frame), len(frame))
+        )
+        records.append(frame)
+    path.write_bytes(b"".join(records))
+
+
+@pytest.fixture
+def capture(tmp_path: Path, sim) -> Path:  # type: ignore[no-untyped-def]
+    payloads = [(6343, d.data) for d in sim.datagrams[:400]] + [(53, b"\x00" * 30)] * 3
+    path = tmp_path / "sflow.pcap"
+    write_pcap(path, payloads)
+    return path
+
+
+def test_read_pcap_to_parquet_csv_and_capture_dir(tmp_path: Path, capture: Path, sim) -> None:  # type: ignore[no-untyped-def]
+    grams = sim.datagrams[:400]
+    want = sum(g.flow_samples for g in grams)
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "f.parquet"),
+                    "--counters", str(tmp_path / "c.csv"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "400 sFlow datagrams" in r.stdout and "other_port 3" in r.stdout
+    flows = pl.read_parquet(tmp_path / "f.parquet")
+    assert flows.height == want
+    assert pl.read_csv(tmp_path / "c.csv").height == sum(g.counter_samples for g in grams)
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "f.csv"))
+    assert r.returncode == 0, r.stderr
+    assert pl.read_csv(tmp_path / "f.csv").height == want
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "cap"))
+    assert r.returncode == 0, r.stderr
+    assert rows(read_capture(tmp_path / "cap")) == rows(flows)
+
+
+def test_read_refuses_what_is_not_a_capture(tmp_path: Path, capture: Path) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("hello, not a capture\n" * 10)
+    r = flowlab_cli("read", str(bogus), "--out", str(tmp_path / "x.parquet"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "pcap" in r.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists() and not list(tmp_path.glob(".*.tmp"))
+    r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "x.json"), "--counters", "y.csv")
+    assert r.returncode == 1 and ".parquet or .csv" in r.stderr
