@@ -29,6 +29,7 @@ from flowlab.exceptions import (
     SourceError,
     UnknownLayoutError,
 )
+from flowlab.dataset import Dataset, load
 from flowlab.schema import COUNTER_SCHEMA, FLOW_SCHEMA
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "CollectorError",
     "ConfigError",
     "DataLossWarning",
+    "Dataset",
     "DecodeError",
     "ElasticAuthError",
     "ElasticConnectionError",
@@ -54,6 +56,7 @@ __all__ = [
     "SourceError",
     "UnknownLayoutError",
     "__version__",
+    "load",
     "schema",
     "services",
 ]
