@@ -128,7 +128,7 @@ def _samples_sent(sent: int, per_datagram: np.ndarray) -> int:
 # -- flowlab ------------------------------------------------------------------------------------
 
 
-RCVBUF = 64 << 20  # what flowlab asks for (as root it gets it: SO_RCVBUFFORCE); --rcvbuf changes it
+SETTINGS = {"rcvbuf": 64 << 20}  # what flowlab asks for (root gets it: SO_RCVBUFFORCE); --rcvbuf
 
 
 def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
@@ -137,7 +137,9 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
     out = tempfile.mkdtemp(prefix="bench-flowlab-")
     try:
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        col = Collector("127.0.0.1:0", out_dir=out, roll_seconds=5, rcvbuf=RCVBUF).start()
+        col = Collector(
+            "127.0.0.1:0", out_dir=out, roll_seconds=5, rcvbuf=SETTINGS["rcvbuf"]
+        ).start()
         sender = _start_sender(col.address[1], rate, seconds, path)
         report = json.loads(sender.communicate()[0])
         stats = col.stop()
@@ -167,7 +169,7 @@ def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.nd
     from flowlab.sflow.receiver import Batch, Receiver
     from flowlab.sflow.udp import open_socket
 
-    sock, granted = open_socket("127.0.0.1:0", rcvbuf=RCVBUF)
+    sock, granted = open_socket("127.0.0.1:0", rcvbuf=SETTINGS["rcvbuf"])
     batches: queue.Queue[Batch | None] = queue.Queue()
     receiver = Receiver(sock, batches)
 
@@ -332,7 +334,7 @@ def main() -> None:
     parser.add_argument(
         "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd"
     )
-    parser.add_argument("--rcvbuf", type=int, default=RCVBUF,
+    parser.add_argument("--rcvbuf", type=int, default=SETTINGS["rcvbuf"],
                         help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,8 +342,7 @@ def main() -> None:
         port, rate, secs, path = args._send
         _sender(int(port), float(rate), float(secs), path)
         return
-    global RCVBUF
-    RCVBUF = args.rcvbuf
+    SETTINGS["rcvbuf"] = args.rcvbuf
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     default = "100000,200000,0" if args.quick else "50000,100000,150000,200000,250000,0"
     rates = [float(x) for x in (args.rates or default).split(",")]

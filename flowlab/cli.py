@@ -269,6 +269,12 @@ def _read_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--counters", default=None, help="counters output (.parquet or .csv)")
     p.add_argument("--port", type=int, default=6343, help="UDP port of the sFlow datagrams (6343)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -279,7 +285,8 @@ def _read(args: argparse.Namespace) -> int:
         msg = f"no such file: {source} (give a pcap or pcapng capture of sFlow datagrams)"
         raise ConfigError(msg)
     out = Path(args.out) if args.out else Path(source.stem + ".parquet")
-    report = convert_pcap(source, out, counters=args.counters, port=args.port)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    report = convert_pcap(source, out, counters=args.counters, port=args.port, progress=progress)
     print(report)
     return 0
 

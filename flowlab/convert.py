@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from flowlab.exceptions import ConfigError
 from flowlab.schema import empty, empty_counters
+from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
 from flowlab.store import CaptureWriter
 
@@ -159,6 +160,7 @@ def convert_pcap(
     *,
     counters: str | os.PathLike[str] | None = None,
     port: int = 6343,
+    progress: bool = False,
 ) -> ConvertReport:
     """Decode a pcap/pcapng file of sFlow datagrams into `out` (see the module docstring).
 
@@ -173,6 +175,8 @@ def convert_pcap(
         Counters output for single-file flows outputs (``.parquet`` or ``.csv``).
     port : int
         UDP port of the sFlow datagrams.
+    progress : bool
+        Show a progress bar.
 
     Raises
     ------
@@ -194,7 +198,7 @@ def convert_pcap(
     if as_directory and cpath is not None:
         msg = "--counters is only for .parquet/.csv outputs; a capture directory holds both"
         raise ConfigError(msg)
-    batches = iter(iter_pcap(src, port=port))
+    batches = iter(iter_pcap(src, port=port, state=SequenceTracker(), progress=progress))
     first = next(batches, None)  # a file that is not a capture fails here, before any output exists
     sinks: list[Any] = []
     try:

@@ -239,7 +239,6 @@ def write_pcap(path: Path, payloads: list[tuple[int, bytes]]) -> None:
 
 @pytest.fixture
 def capture(tmp_path: Path, sim) -> Path:  # type: ignore[no-untyped-def]
-    pytest.importorskip("flowlab.sflow.pcap")
     payloads = [(6343, d.data) for d in sim.datagrams[:400]] + [(53, b"\x00" * 30)] * 3
     path = tmp_path / "sflow.pcap"
     write_pcap(path, payloads)

@@ -92,6 +92,9 @@ _GENERIC = (
     "promiscuous_mode",
 )
 _WIDE = {"if_speed", "in_octets", "out_octets"}
+# a counter the agent cannot know is sent as all ones (Open vSwitch does this for most dot3 counters)
+_UNKNOWN32 = np.uint32(0xFFFFFFFF)
+_UNKNOWN64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ETHERNET = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
 #: numpy-stage counter columns (dg = datagram index)
 COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *_GENERIC, *_ETHERNET)
@@ -207,7 +210,10 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
 
 def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
-    """Columns for every counter sample with a generic-interface and/or ethernet record."""
+    """Columns for every counter sample with a generic-interface and/or ethernet record.
+
+    Counters sent as all ones (2**32-1, 2**64-1: "unknown" in sFlow) become null.
+    """
     rk = st.s_kind[st.r_smp]
     fmt = st.r_tag & 0xFFF
     in_ctr = ((st.r_tag >> 12) == 0) & ((rk == 2) | (rk == 4))
@@ -234,10 +240,11 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         i = 0
         for name in names:
             if name in _WIDE:
-                c[name] = ((vals[:, i].astype(np.uint64) << np.uint64(32)) | vals[:, i + 1], have)
+                v = (vals[:, i].astype(np.uint64) << np.uint64(32)) | vals[:, i + 1]
+                c[name] = (v, have & (v != _UNKNOWN64))
                 i += 2
             else:
-                c[name] = (vals[:, i], have)
+                c[name] = (vals[:, i], have & (vals[:, i] != _UNKNOWN32))
                 i += 1
     return c
 

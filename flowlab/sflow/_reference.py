@@ -310,6 +310,11 @@ _GENERIC_NAMES = [
 _ETH_NAMES = [c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_")]
 
 
+def _known(value: int) -> int | None:
+    """All ones means "unknown" for sFlow counters."""
+    return None if value in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF) else value
+
+
 def _counter_row(
     d: bytes, tag: int, p: int, recs: list[Any], skip: Counter[Any]
 ) -> dict[str, Any] | None:
@@ -321,9 +326,9 @@ def _counter_row(
     seen: set[int] = set()
     for rtag, rp, _rlen in recs:
         if rtag == 1 and 1 not in seen:
-            row.update(zip(_GENERIC_NAMES, _GENERIC.unpack_from(d, rp)))
+            row.update(zip(_GENERIC_NAMES, map(_known, _GENERIC.unpack_from(d, rp))))
         elif rtag == 2 and 2 not in seen:
-            row.update(zip(_ETH_NAMES, struct.unpack_from(">13I", d, rp)))
+            row.update(zip(_ETH_NAMES, map(_known, struct.unpack_from(">13I", d, rp))))
         else:
             skip[(rtag >> 12, rtag & 0xFFF)] += 1
         seen.add(rtag)

@@ -63,6 +63,12 @@ SAMPLE_FIXED = {1: 32, 2: 12, 3: 44, 4: 16}
 #: minimum body length of the flow/counter records the decoder reads
 FLOW_MIN_LENGTH = {1: 16, 3: 32, 4: 56, 1001: 16}
 COUNTER_MIN_LENGTH = {1: 88, 2: 52}
+_FIXED_LUT = np.array([0, *(SAMPLE_FIXED[k] for k in (1, 2, 3, 4))], dtype=np.int64)
+_MIN_LUT = np.zeros(2 * 4096, dtype=np.int64)  # [counter formats | flow formats]
+for _f, _size in COUNTER_MIN_LENGTH.items():
+    _MIN_LUT[_f] = _size
+for _f, _size in FLOW_MIN_LENGTH.items():
+    _MIN_LUT[4096 + _f] = _size
 
 
 @dataclass
@@ -122,15 +128,17 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     end = offsets + lengths
     reason = np.zeros(n, dtype=np.uint8)
     outside = (offsets < 0) | (lengths < 0) | (end > buf.size)
-    reason[outside] = OUTSIDE
-    o = np.where(outside, 0, offsets)
-    ln = np.where(outside, 0, lengths)
-    end = o + ln
+    if outside.any():
+        reason[outside] = OUTSIDE
+        offsets = np.where(outside, 0, offsets)
+        lengths = np.where(outside, 0, lengths)
+        end = offsets + lengths
+    o, ln = offsets, lengths
 
     # 1. datagram header
     version = buf.u32(o)
     atype = buf.u32(o + 4)
-    hdr = np.where(atype == 2, 40, 28).astype(np.int64)
+    hdr = np.where(atype == 2, 40, 28)
 
     def mark(cond: npt.NDArray[np.bool_], code: int) -> None:
         reason[cond & (reason == OK)] = code
@@ -142,10 +150,9 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     mark(ln < hdr, TRUNCATED)
     agent = buf.u32x(o + 8, 4)
     tail = o + hdr
-    sub_agent = buf.u32(tail - 16)
-    sequence = buf.u32(tail - 12)
-    uptime = buf.u32(tail - 8)
-    nsamp = buf.u32(tail - 4).astype(np.int64)
+    head = buf.u32x(tail - 16, 4)
+    sub_agent, sequence, uptime = head[:, 0], head[:, 1], head[:, 2]
+    nsamp = head[:, 3].astype(np.int64)
     mark(nsamp > (ln - hdr) // 8, IMPLAUSIBLE)
     header_ok = reason == OK
     agent_v6 = atype == 2
@@ -156,112 +163,103 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     base = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=base[1:])
     total = int(base[-1])
-    s_dg = np.zeros(total, dtype=np.int64)
+    s_dg = np.repeat(np.arange(n, dtype=np.int64), counts)
     s_pos = np.zeros(total, dtype=np.int64)
     s_len = np.zeros(total, dtype=np.int64)
     s_tag = np.zeros(total, dtype=np.uint32)
-    s_seen = np.zeros(total, dtype=bool)
     cur = tail.copy()
-    act = np.flatnonzero(header_ok & (nsamp > 0))
+    act = np.flatnonzero(counts)
+    failed = False
     k = 0
     while act.size:
         c = cur[act]
-        e = end[act]
-        tag = buf.u32(c)
-        sl = buf.u32(c + 4).astype(np.int64)
-        over = (c + 8 > e) | (c + 8 + sl > e)
-        unal = ~over & (sl % 4 != 0)
-        reason[act[over]] = SAMPLE_OVERRUN
-        reason[act[unal]] = UNALIGNED
-        good = ~(over | unal)
-        g = act[good]
-        idx = base[g] + k
-        s_dg[idx] = g
-        s_pos[idx] = c[good] + 8
-        s_len[idx] = sl[good]
-        s_tag[idx] = tag[good]
-        s_seen[idx] = True
-        cur[g] = c[good] + 8 + sl[good]
+        w = buf.u32x(c, 2)
+        tag, sl = w[:, 0], w[:, 1].astype(np.int64)
+        nxt = c + 8 + sl
+        over = nxt > end[act]
+        unal = (sl & 3) != 0
+        if over.any() or unal.any():
+            failed = True
+            reason[act[over]] = SAMPLE_OVERRUN
+            reason[act[unal & ~over]] = UNALIGNED
+            good = ~(over | unal)
+            act, c, tag, sl, nxt = act[good], c[good], tag[good], sl[good], nxt[good]
+        idx = base[act] + k
+        s_pos[idx] = c + 8
+        s_len[idx] = sl
+        s_tag[idx] = tag
+        cur[act] = nxt
         k += 1
-        act = g[nsamp[g] > k]
-    keep = s_seen & (reason[s_dg] == OK)
-    s_dg, s_pos, s_len, s_tag = s_dg[keep], s_pos[keep], s_len[keep], s_tag[keep]
+        act = act[counts[act] > k]
+    if failed:
+        keep = reason[s_dg] == OK
+        s_dg, s_pos, s_len, s_tag = s_dg[keep], s_pos[keep], s_len[keep], s_tag[keep]
 
-    # 3. known sample headers
-    fmt = s_tag & 0xFFF
-    known = ((s_tag >> 12) == 0) & (fmt >= 1) & (fmt <= 4)
-    s_kind = np.where(known, fmt, 0).astype(np.uint8)
-    fixed = np.zeros(s_tag.size, dtype=np.int64)
-    for f, size in SAMPLE_FIXED.items():
-        fixed[s_kind == f] = size
+    # 3. known sample headers (enterprise 0, formats 1-4: the tag itself is 1..4)
+    known = (s_tag >= 1) & (s_tag <= 4)
+    s_kind = np.where(known, s_tag, 0).astype(np.uint8)
+    fixed = _FIXED_LUT[s_kind]
     short = known & (s_len < fixed)
     nrec = np.where(known & ~short, buf.u32(s_pos + fixed - 4), 0).astype(np.int64)
     implausible = known & ~short & (nrec > (s_len - fixed) // 8)
     bad = short | implausible
-    sidx = np.arange(s_tag.size, dtype=np.int64)
-    codes = np.where(short, SAMPLE_SHORT, IMPLAUSIBLE).astype(np.uint8)
-    _fail(reason, s_dg[bad], codes[bad], sidx[bad])
-    nrec[bad] = 0
+    if bad.any():
+        sidx = np.arange(s_tag.size, dtype=np.int64)
+        codes = np.where(short, SAMPLE_SHORT, IMPLAUSIBLE).astype(np.uint8)
+        _fail(reason, s_dg[bad], codes[bad], sidx[bad])
+        nrec[bad] = 0
+        nrec[reason[s_dg] != OK] = 0
 
     # 4. record framing inside known samples
     rbase = np.zeros(s_tag.size + 1, dtype=np.int64)
     np.cumsum(nrec, out=rbase[1:])
     rtotal = int(rbase[-1])
-    r_smp = np.zeros(rtotal, dtype=np.int64)
+    r_smp = np.repeat(np.arange(s_tag.size, dtype=np.int64), nrec)
     r_pos = np.zeros(rtotal, dtype=np.int64)
     r_len = np.zeros(rtotal, dtype=np.int64)
     r_tag = np.zeros(rtotal, dtype=np.uint32)
-    r_seen = np.zeros(rtotal, dtype=bool)
     rcur = s_pos + fixed
     rend = s_pos + s_len
     err_s: list[I64] = []
     err_k: list[I64] = []
     err_c: list[npt.NDArray[np.uint8]] = []
-    act = np.flatnonzero(nrec > 0)
+    act = np.flatnonzero(nrec)
     k = 0
     while act.size:
         c = rcur[act]
-        e = rend[act]
-        tag = buf.u32(c)
-        rl = buf.u32(c + 4).astype(np.int64)
-        over = (c + 8 > e) | (c + 8 + rl > e)
-        unal = ~over & (rl % 4 != 0)
+        w = buf.u32x(c, 2)
+        tag, rl = w[:, 0], w[:, 1].astype(np.int64)
+        nxt = c + 8 + rl
+        over = nxt > rend[act]
+        unal = (rl & 3) != 0
         if over.any() or unal.any():
             wrong = over | unal
             err_s.append(act[wrong])
             err_k.append(np.full(int(wrong.sum()), k, dtype=np.int64))
             err_c.append(np.where(over[wrong], RECORD_OVERRUN, UNALIGNED).astype(np.uint8))
-        good = ~(over | unal)
-        g = act[good]
-        idx = rbase[g] + k
-        r_smp[idx] = g
-        r_pos[idx] = c[good] + 8
-        r_len[idx] = rl[good]
-        r_tag[idx] = tag[good]
-        r_seen[idx] = True
-        rcur[g] = c[good] + 8 + rl[good]
+            good = ~wrong
+            act, c, tag, rl, nxt = act[good], c[good], tag[good], rl[good], nxt[good]
+        idx = rbase[act] + k
+        r_pos[idx] = c + 8
+        r_len[idx] = rl
+        r_tag[idx] = tag
+        rcur[act] = nxt
         k += 1
-        act = g[nrec[g] > k]
+        act = act[nrec[act] > k]
     if err_s:
         es = np.concatenate(err_s)
         _fail(reason, s_dg[es], np.concatenate(err_c), es, np.concatenate(err_k))
+        keep = reason[s_dg[r_smp]] == OK
+        r_smp, r_pos, r_len, r_tag = r_smp[keep], r_pos[keep], r_len[keep], r_tag[keep]
 
-    # 5. bodies of the records the decoder reads
-    keep = r_seen & (reason[s_dg[r_smp]] == OK)
-    r_smp, r_pos, r_len, r_tag = r_smp[keep], r_pos[keep], r_len[keep], r_tag[keep]
-    rk = s_kind[r_smp]
-    flow = (rk == 1) | (rk == 3)
-    std = (r_tag >> 12) == 0
-    rfmt = (r_tag & 0xFFF).astype(np.int64)
-    need = np.zeros(r_tag.size, dtype=np.int64)
-    for f, size in FLOW_MIN_LENGTH.items():
-        need[std & flow & (rfmt == f)] = size
-    for f, size in COUNTER_MIN_LENGTH.items():
-        need[std & ~flow & (rfmt == f)] = size
+    # 5. bodies of the records the decoder reads (enterprise 0: the tag is the format)
+    in_flow = (s_kind & 1).astype(bool)[r_smp]  # kinds 1 and 3 are flow samples
+    need = np.where(r_tag < 4096, _MIN_LUT[(in_flow * 4096) + (r_tag & 0xFFF)], 0)
     short = r_len < need
-    raw = std & flow & (rfmt == 1) & ~short
-    hlen = np.where(raw, buf.u32(r_pos + 12), 0).astype(np.int64)
-    short |= raw & (16 + hlen > r_len)
+    raw = in_flow & (r_tag == 1) & ~short
+    if raw.any():
+        hlen = np.where(raw, buf.u32(r_pos + 12), 0).astype(np.int64)
+        short |= raw & (16 + hlen > r_len)
     if short.any():
         ridx = np.flatnonzero(short)
         _fail(
@@ -273,8 +271,13 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
 
     # only what belongs to decoded datagrams leaves the walk
     s_ok = reason[s_dg] == OK
-    remap = np.cumsum(s_ok) - 1
-    r_ok = s_ok[r_smp]
+    if not s_ok.all():
+        remap = np.cumsum(s_ok) - 1
+        r_ok = s_ok[r_smp]
+        r_smp, r_pos, r_len, r_tag = remap[r_smp[r_ok]], r_pos[r_ok], r_len[r_ok], r_tag[r_ok]
+        s_dg, s_pos, s_len, s_tag, s_kind = (
+            s_dg[s_ok], s_pos[s_ok], s_len[s_ok], s_tag[s_ok], s_kind[s_ok],
+        )  # fmt: skip
     return Structure(
         reason=reason,
         header_ok=header_ok,
@@ -283,13 +286,13 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
         sub_agent=sub_agent,
         sequence=sequence,
         uptime=uptime,
-        s_dg=s_dg[s_ok],
-        s_pos=s_pos[s_ok],
-        s_len=s_len[s_ok],
-        s_tag=s_tag[s_ok],
-        s_kind=s_kind[s_ok],
-        r_smp=remap[r_smp[r_ok]].astype(np.int64),
-        r_pos=r_pos[r_ok],
-        r_len=r_len[r_ok],
-        r_tag=r_tag[r_ok],
+        s_dg=s_dg,
+        s_pos=s_pos,
+        s_len=s_len,
+        s_tag=s_tag,
+        s_kind=s_kind,
+        r_smp=r_smp,
+        r_pos=r_pos,
+        r_len=r_len,
+        r_tag=r_tag,
     )

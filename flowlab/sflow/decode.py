@@ -100,7 +100,7 @@ def decode(
     lengths: npt.ArrayLike,
     *,
     received_ms: npt.ArrayLike,
-    peers: Sequence[str | None] | None = None,
+    peers: Sequence[str | None] | pl.Series | None = None,
     source: str = "sflow",
     state: SequenceTracker | None = None,
 ) -> Decoded:
@@ -115,7 +115,7 @@ def decode(
         Where each datagram is.
     received_ms : array-like of int, or int
         Receive time of each datagram (UTC epoch milliseconds) -> ``time``.
-    peers : sequence of str, optional
+    peers : sequence of str or polars.Series, optional
         UDP source address of each datagram; used as ``exporter`` when the
         agent address is unspecified (0.0.0.0 or ::).
     source : str

@@ -50,3 +50,22 @@ def assert_rows(frame: pl.DataFrame, expected: list[dict[str, Any]]) -> None:
     for i, (got, want) in enumerate(zip(rows, expected)):
         for key, value in want.items():
             assert got[key] == value, f"row {i} column {key}: got {got[key]!r}, expected {value!r}"
+
+
+def tshark_fields(path: str, fields: list[str], *, port: int = 6343) -> list[dict[str, list[str]]]:
+    """Run the real tshark on `path`; one dict per packet, every occurrence of each field."""
+    import shutil
+    import subprocess
+
+    tshark = shutil.which("tshark")
+    assert tshark, "tshark is required (Debian package tshark, see scripts/apt-packages.txt)"
+    cmd = [tshark, "-r", str(path), "-n", "-d", f"udp.port=={port},sflow", "-T", "fields",
+           "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]  # fmt: skip
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
+    rows = []
+    for line in out.splitlines():
+        values = line.split("|")
+        rows.append({f: (v.split(",") if v else []) for f, v in zip(fields, values)})
+    return rows

@@ -235,7 +235,8 @@ def counter_samples(draw: st.DrawFn) -> tuple[r.CounterSample, dict[str, Any] | 
     if draw(st.booleans()):
         gen = r.GenericInterfaceCounters(
             if_index=draw(U32), if_speed=draw(st.integers(0, 2**64 - 1)),
-            in_octets=draw(st.integers(0, 2**64 - 1)), out_octets=draw(st.integers(0, 2**64 - 1)),
+            in_octets=draw(st.integers(0, 2**64 - 1) | st.just(2**64 - 1)),
+            out_octets=draw(st.integers(0, 2**64 - 1)),
             in_ucast_pkts=draw(U32), out_errors=draw(U32), promiscuous_mode=draw(U32),
         )  # fmt: skip
         recs.append(gen)
@@ -251,12 +252,13 @@ def counter_samples(draw: st.DrawFn) -> tuple[r.CounterSample, dict[str, Any] | 
             "out_errors",
             "promiscuous_mode",
         ]:
-            row[name] = getattr(gen, name)
+            value = getattr(gen, name)
+            row[name] = None if value in (2**32 - 1, 2**64 - 1) else value
     if draw(st.booleans()):
-        eth = r.EthernetCounters(fcs_errors=draw(U32), symbol_errors=draw(U32))
+        eth = r.EthernetCounters(fcs_errors=draw(U32 | st.just(2**32 - 1)), symbol_errors=draw(U32))
         recs.append(eth)
-        row["dot3_fcs_errors"] = eth.fcs_errors
-        row["dot3_symbol_errors"] = eth.symbol_errors
+        row["dot3_fcs_errors"] = eth.fcs_errors if eth.fcs_errors != 2**32 - 1 else None
+        row["dot3_symbol_errors"] = eth.symbol_errors if eth.symbol_errors != 2**32 - 1 else None
     skipped = 0
     for _ in range(draw(st.integers(0, 2))):
         fmt = draw(st.sampled_from([r.COUNTERS_OPENFLOW_PORT, r.COUNTERS_PORT_NAME,

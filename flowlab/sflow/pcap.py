@@ -1,0 +1,369 @@
+"""Read sFlow datagrams from pcap and pcapng capture files.
+
+:func:`iter_pcap` reads the file in fixed-size chunks (bounded memory however
+large the file), finds the UDP datagrams sent to the sFlow port and decodes
+them in batches with :func:`flowlab.sflow.decode.decode`; :func:`read_pcap`
+concatenates the batches. The ``time`` column is the capture timestamp; the
+``exporter`` is the agent address in the datagram (the UDP source address
+when the agent address is unspecified).
+
+Formats: classic pcap (either byte order, microsecond and nanosecond
+timestamps) and pcapng (several sections and interfaces, per-interface
+``if_tsresol``/``if_tsoffset``; enhanced, simple and obsolete packet blocks;
+other blocks are skipped). Link types: see
+:data:`flowlab.sflow._capture.LINK_TYPES`.
+
+Packets that are not sFlow (other ports, not UDP, IP fragments, unsupported
+link types) are counted in ``stats.packets_skipped``, never errors. A file cut
+in the middle of a record decodes everything before the cut and counts the
+rest (``truncated_file``). Only a file that is not pcap/pcapng at all raises
+:class:`~flowlab.exceptions.PcapError`.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from flowlab.sflow.pcap_write import write_pcap, sflow_packets
+>>> from flowlab.sflow.encode import encode_datagram
+>>> from flowlab.sflow.packet import raw_header
+>>> from flowlab.sflow.records import Datagram, FlowSample
+>>> rec = raw_header("10.0.0.1", "10.0.0.2", 6, 40000, 443, payload_length=100)
+>>> d = encode_datagram(Datagram("192.0.2.1", 1, 0, [FlowSample(1, 3, 400, 400, [rec])]))
+>>> path = os.path.join(tempfile.mkdtemp(), "x.pcap")
+>>> write_pcap(path, sflow_packets([d], agent="192.0.2.1", start_s=1_700_000_000.25))
+>>> out = read_pcap(path)
+>>> out.flows.select("time", "exporter", "dst_port").row(0)
+(datetime.datetime(2023, 11, 14, 22, 13, 20, 250000, tzinfo=zoneinfo.ZoneInfo(key='UTC')), '192.0.2.1', 443)
+>>> out.stats.packets, out.stats.datagrams_ok
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flowlab.exceptions import PcapError
+from flowlab.sflow._capture import SKIP_REASONS, locate
+from flowlab.sflow._text import address_text
+from flowlab.sflow.decode import Decoded, decode
+from flowlab.sflow.sequence import SequenceTracker
+
+__all__ = ["iter_pcap", "read_pcap"]
+
+log = logging.getLogger("flowlab.sflow.pcap")
+
+_PCAP_MAGIC = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_MAX_RECORD = 1 << 24  # larger captured lengths mean a corrupt file
+
+
+@dataclass
+class _Packets:
+    """Packets found in one chunk: offsets into the chunk, captured lengths, link types, times."""
+
+    off: list[int] = field(default_factory=list)
+    caplen: list[int] = field(default_factory=list)
+    link: list[int] = field(default_factory=list)
+    ms: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Interface:
+    link: int
+    snaplen: int
+    units_per_s: int = 1_000_000
+    offset_s: int = 0
+
+
+def _ms(ts: int, units_per_s: int, offset_s: int = 0) -> int:
+    return ts * 1000 // units_per_s + offset_s * 1000
+
+
+class _Reader:
+    """Sequential record parser over chunks; keeps state (format, byte order, interfaces)."""
+
+    def __init__(self, head: bytes, path: Path) -> None:
+        self.path = path
+        self.skipped: dict[str, int] = {}
+        self.done = False
+        if head[:4] in _PCAP_MAGIC:
+            self.kind = "pcap"
+            self.endian, self.units = _PCAP_MAGIC[head[:4]]
+            if len(head) < 24:
+                msg = f"{path}: pcap global header is cut short ({len(head)} of 24 bytes); the file is truncated"
+                raise PcapError(msg)
+            self.link = struct.unpack_from(self.endian + "I", head, 20)[0] & 0x0FFFFFFF
+            self.start = 24
+        elif head[:4] == _PCAPNG_SHB:
+            self.kind = "pcapng"
+            self.endian = "<"
+            self.interfaces: list[_Interface] = []
+            self.start = 0
+        else:
+            found = head[:8].hex(" ") or "an empty file"
+            msg = (
+                f"{path} is not a pcap or pcapng capture: it starts with {found}; expected a pcap "
+                "magic (d4 c3 b2 a1, a1 b2 c3 d4, 4d 3c b2 a1, a1 b2 3c 4d) or a pcapng section "
+                "header (0a 0d 0d 0a). Write captures with tcpdump -w or tshark -w."
+            )
+            raise PcapError(msg)
+
+    def _skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def parse(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
+        """Parse whole records of `chunk` from `pos`; return where the first incomplete one starts."""
+        if self.kind == "pcap":
+            return self._parse_pcap(chunk, pos, out, final)
+        return self._parse_pcapng(chunk, pos, out, final)
+
+    def _parse_pcap(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
+        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        size = len(chunk)
+        units, link = self.units, self.link
+        while pos + 16 <= size:
+            sec, frac, incl, _orig = unpack(chunk, pos)
+            if incl > _MAX_RECORD:
+                log.warning("%s: corrupt record length %d; stopping", self.path, incl)
+                self._skip("corrupt_record")
+                self.done = True
+                return size
+            if pos + 16 + incl > size:
+                break
+            out.off.append(pos + 16)
+            out.caplen.append(incl)
+            out.link.append(link)
+            out.ms.append(sec * 1000 + frac * 1000 // units)
+            pos += 16 + incl
+        if final and pos < size:
+            self._skip("truncated_file")
+        return pos
+
+    def _parse_pcapng(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
+        size = len(chunk)
+        while pos + 12 <= size:
+            if bytes(chunk[pos : pos + 4]) == _PCAPNG_SHB:
+                bom = bytes(chunk[pos + 8 : pos + 12])
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    self.endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    self.endian = ">"
+                else:
+                    self._skip("corrupt_record")
+                    self.done = True
+                    return size
+                self.interfaces = []
+            btype, blen = struct.unpack_from(self.endian + "II", chunk, pos)
+            if blen < 12 or blen % 4 or blen > _MAX_RECORD:
+                log.warning("%s: corrupt pcapng block length %d; stopping", self.path, blen)
+                self._skip("corrupt_record")
+                self.done = True
+                return size
+            if pos + blen > size:
+                break
+            body = pos + 8
+            if btype == 1:  # interface description
+                link, _res, snap = struct.unpack_from(self.endian + "HHI", chunk, body)
+                iface = _Interface(link, snap)
+                self._options(chunk, body + 8, pos + blen - 4, iface)
+                self.interfaces.append(iface)
+            elif btype in (6, 2, 3):
+                self._packet(chunk, btype, body, pos + blen - 4, out)
+            pos += blen
+        if final and pos < size:
+            self._skip("truncated_file")
+        return pos
+
+    def _options(self, chunk: bytes | memoryview, pos: int, end: int, iface: _Interface) -> None:
+        while pos + 4 <= end:
+            code, length = struct.unpack_from(self.endian + "HH", chunk, pos)
+            if code == 0:
+                break
+            value = bytes(chunk[pos + 4 : pos + 4 + length])
+            if code == 9 and length >= 1:  # if_tsresol
+                v = value[0]
+                iface.units_per_s = 2 ** (v & 0x7F) if v & 0x80 else 10**v
+            elif code == 14 and length >= 8:  # if_tsoffset, seconds
+                iface.offset_s = struct.unpack(self.endian + "q", value[:8])[0]
+            pos += 4 + ((length + 3) & ~3)
+
+    def _packet(
+        self, chunk: bytes | memoryview, btype: int, body: int, end: int, out: _Packets
+    ) -> None:
+        if btype == 3:  # simple packet block: interface 0, no timestamp
+            if not self.interfaces:
+                self._skip("no_interface")
+                return
+            iface = self.interfaces[0]
+            (orig,) = struct.unpack_from(self.endian + "I", chunk, body)
+            incl = min(orig, end - body - 4, iface.snaplen or orig)
+            data, ts = body + 4, 0
+        else:
+            if btype == 6:
+                if_id, hi, lo, incl, _orig = struct.unpack_from(self.endian + "IIIII", chunk, body)
+                data = body + 20
+            else:  # obsolete packet block
+                if_id, _drops, hi, lo, incl, _orig = struct.unpack_from(
+                    self.endian + "HHIIII", chunk, body
+                )
+                data = body + 20
+            if if_id >= len(self.interfaces):
+                self._skip("no_interface")
+                return
+            iface = self.interfaces[if_id]
+            ts = (hi << 32) | lo
+            incl = min(incl, end - data)
+        out.off.append(data)
+        out.caplen.append(incl)
+        out.link.append(iface.link)
+        out.ms.append(_ms(ts, iface.units_per_s, iface.offset_s))
+
+
+def iter_pcap(
+    path: str | os.PathLike[str],
+    *,
+    port: int = 6343,
+    batch_datagrams: int = 16384,
+    chunk_bytes: int = 16 << 20,
+    source: str = "pcap",
+    state: SequenceTracker | None = None,
+    progress: bool = False,
+) -> Iterator[Decoded]:
+    """Decode a pcap/pcapng file of sFlow datagrams batch by batch, in bounded memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The capture file.
+    port : int
+        UDP destination port of the sFlow datagrams (default 6343).
+    batch_datagrams : int
+        At most this many datagrams per yielded batch.
+    chunk_bytes : int
+        Size of the file reads; memory use is a small multiple of it.
+    source : str
+        Value of the ``source`` column.
+    state : SequenceTracker, optional
+        Sequence-gap state; by default one per file.
+    progress : bool
+        Show a tqdm progress bar over the file's bytes.
+
+    Yields
+    ------
+    Decoded
+        One batch each; packet counts (``stats.packets``,
+        ``stats.packets_skipped``) are on the batch that read them.
+
+    Raises
+    ------
+    PcapError
+        The file cannot be opened, or is not pcap/pcapng.
+    """
+    p = Path(path)
+    tracker = state if state is not None else SequenceTracker()
+    try:
+        f = p.open("rb")
+    except OSError as exc:
+        msg = f"cannot open capture file {p}: {exc.strerror or exc}"
+        raise PcapError(msg) from exc
+    with f:
+        total = os.fstat(f.fileno()).st_size
+        reader = _Reader(f.read(24), p)
+        f.seek(reader.start)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=p.name)
+        carry = b""
+        while not reader.done:
+            data = f.read(chunk_bytes)
+            final = not data
+            chunk = carry + data if carry else data
+            if not chunk:
+                break
+            packets = _Packets()
+            used = reader.parse(chunk, 0, packets, final)
+            carry = chunk[used:] if not final else b""
+            if bar is not None:
+                bar.update(len(data))
+            yield from _decode_chunk(chunk, packets, reader, port, batch_datagrams, source, tracker)
+            if final:
+                break
+        if bar is not None:
+            bar.close()
+
+
+def _decode_chunk(
+    chunk: bytes,
+    packets: _Packets,
+    reader: _Reader,
+    port: int,
+    batch: int,
+    source: str,
+    tracker: SequenceTracker,
+) -> Iterator[Decoded]:
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    off = np.array(packets.off, dtype=np.int64)
+    caplen = np.array(packets.caplen, dtype=np.int64)
+    link = np.array(packets.link, dtype=np.int64)
+    ms = np.array(packets.ms, dtype=np.int64)
+    loc = locate(data, off, caplen, link, port)
+    skipped = dict(reader.skipped)
+    reader.skipped.clear()
+    codes, counts = np.unique(loc.reason, return_counts=True)
+    for code, count in zip(codes.tolist(), counts.tolist()):
+        if code:
+            skipped[SKIP_REASONS[code]] = skipped.get(SKIP_REASONS[code], 0) + count
+    keep = np.flatnonzero(loc.reason == 0)
+    first = True
+    for b0 in range(0, max(keep.size, 1), batch):
+        idx = keep[b0 : b0 + batch]
+        peers = address_text(loc.src4[idx], ~loc.is6[idx], loc.src6[idx], loc.is6[idx])
+        out = decode(
+            data,
+            loc.payload_off[idx],
+            loc.payload_len[idx],
+            received_ms=ms[idx],
+            peers=peers,
+            source=source,
+            state=tracker,
+        )
+        if first:
+            out.stats.packets = off.size
+            out.stats.packets_skipped = skipped
+            first = False
+        yield out
+
+
+def read_pcap(
+    path: str | os.PathLike[str],
+    *,
+    port: int = 6343,
+    batch_datagrams: int = 16384,
+    source: str = "pcap",
+    progress: bool = False,
+) -> Decoded:
+    """Decode a whole pcap/pcapng file of sFlow datagrams into one :class:`Decoded`.
+
+    Same parameters as :func:`iter_pcap`; for files too large for memory,
+    iterate with :func:`iter_pcap` instead.
+    """
+    parts = list(
+        iter_pcap(
+            path, port=port, batch_datagrams=batch_datagrams, source=source, progress=progress
+        )
+    )
+    out = Decoded.concat(parts)
+    return Decoded(flows=out.flows.rechunk(), counters=out.counters.rechunk(), stats=out.stats)
