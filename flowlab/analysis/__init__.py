@@ -9,6 +9,7 @@ record count, sorted by bytes like the Kibana top-N tables.
 - :func:`top_clients`, :func:`top_servers`, :func:`top_services`, :func:`top_talkers`,
   :func:`conversations` (:mod:`~flowlab.analysis.toplists`);
 - :func:`peers`, :func:`service_breakdown`, :func:`flow_records` (:mod:`~flowlab.analysis.details`);
+- :func:`host_pods` — host-network pods behind node addresses (:mod:`~flowlab.analysis.hosts`);
 - :func:`timeseries` (:mod:`~flowlab.analysis.timeseries`);
 - :func:`edges` — the local twin of the Elasticsearch push-down (:mod:`~flowlab.analysis.edges`).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from flowlab.analysis.details import Breakdown, flow_records, peers, service_breakdown
 from flowlab.analysis.edges import edges
 from flowlab.analysis.filters import describe, match, where
+from flowlab.analysis.hosts import host_pods
 from flowlab.analysis.timeseries import timeseries
 from flowlab.analysis.toplists import (
     conversations,
@@ -33,6 +35,7 @@ __all__ = [
     "describe",
     "edges",
     "flow_records",
+    "host_pods",
     "match",
     "peers",
     "service_breakdown",

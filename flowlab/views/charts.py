@@ -21,6 +21,7 @@ import polars as pl
 
 from flowlab.exceptions import ConfigError
 from flowlab.graph.build import edge_frame
+from flowlab.tables import plain
 
 __all__ = ["bar_chart", "flow_diagram", "heatmap", "human_bytes", "timeseries_chart"]
 
@@ -52,20 +53,6 @@ def _need(frame: pl.DataFrame, cols: list[str], what: str) -> None:
         raise ConfigError(msg)
 
 
-def _plain(frame: pl.DataFrame) -> pl.DataFrame:
-    """Lists -> comma text, datetimes -> ISO text: values Vega-Lite reads as they are."""
-    out = []
-    for name, dtype in frame.schema.items():
-        col = pl.col(name)
-        if isinstance(dtype, pl.List):
-            out.append(col.cast(pl.List(pl.String)).list.join(", "))
-        elif isinstance(dtype, pl.Datetime):
-            out.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
-        else:
-            out.append(col)
-    return frame.select(out)
-
-
 def bar_chart(
     frame: pl.DataFrame,
     label: str,
@@ -77,7 +64,7 @@ def bar_chart(
 ) -> alt.Chart:
     """Horizontal top-N bars of `value` per `label`, largest on top."""
     _need(frame, [label, value], "bar_chart")
-    data = _plain(frame)
+    data = plain(frame)
     tips = tooltip or [c for c in data.columns if data.schema[c] != pl.Null][:8]
     enc: dict[str, Any] = {
         "y": alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
@@ -122,7 +109,7 @@ def timeseries_chart(
             .group_by("time", by)
             .agg(pl.col(value).sum())
         )
-    data = _plain(data.sort("time"))
+    data = plain(data.sort("time"))
     enc: dict[str, Any] = {
         "x": alt.X("time:T", title=None),
         "y": alt.Y(f"sum({value}):Q", title=value, axis=alt.Axis(format=_FMT_BYTES), stack=True),
