@@ -223,7 +223,9 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=1, help="POLARS_MAX_THREADS for flowlab (default 1)"
     )
-    ap.add_argument("--no-tshark-large", action="store_true", help="skip tshark on the large file")
+    ap.add_argument(
+        "--tshark-large", action="store_true", help="also run tshark on the large file (slow)"
+    )
     args = ap.parse_args()
     base = args.samples or (20_000 if args.quick else 130_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -258,7 +260,7 @@ def main() -> None:
         res["flowlab stream"] = run_flowlab(path, "stream", args.threads)
         if name == "base":
             res["flowlab read_pcap"] = run_flowlab(path, "read", args.threads)
-        if name == "base" or not args.no_tshark_large:
+        if name == "base" or args.tshark_large:
             res["tshark"] = run_tshark(path)
         res["sfacctd"] = run_sfacctd(path, args.workdir)
         print(f"{'tool':18s} {'rows':>9s} {'cpu s':>7s} {'-start':>7s} {'samples/s':>11s} "

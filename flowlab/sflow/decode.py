@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ B = npt.NDArray[np.bool_]
 _KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
 #: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
 CHUNK_DATAGRAMS = 2048
+# the word buffer is reused from call to call (per thread): no fresh pages for every batch
+_SCRATCH = threading.local()
 
 
 @dataclass
@@ -174,7 +177,7 @@ def decode(
     kinds: list[np.ndarray] = []
     unknown_samples: list[np.ndarray] = []
     skipped: list[np.ndarray] = []
-    scratch: npt.NDArray[np.uint32] | None = None
+    scratch: npt.NDArray[np.uint32] | None = getattr(_SCRATCH, "words", None)
     for c0 in range(0, n, CHUNK_DATAGRAMS):
         c1 = min(n, c0 + CHUNK_DATAGRAMS)
         o, m = off[c0:c1], ln[c0:c1]
@@ -182,7 +185,8 @@ def decode(
         lo = int(o[inside].min()) if inside.any() else 0
         hi = int((o + m)[inside].max()) if inside.any() else 0
         buf = Buffer(data[lo:hi], scratch)
-        scratch = buf.words
+        if scratch is None or buf.words.base is not scratch:
+            scratch = _SCRATCH.words = buf.words
         st = walk(buf, np.where(inside, o - lo, -1), m)
         reason[c0:c1] = st.reason
         header_ok[c0:c1] = st.header_ok

@@ -259,8 +259,8 @@ def iter_pcap(
     path: str | os.PathLike[str],
     *,
     port: int = 6343,
-    batch_datagrams: int = 16384,
-    chunk_bytes: int = 16 << 20,
+    batch_datagrams: int = 8192,
+    chunk_bytes: int = 8 << 20,
     source: str = "pcap",
     state: SequenceTracker | None = None,
     progress: bool = False,
@@ -311,27 +311,40 @@ def iter_pcap(
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total, unit="B", unit_scale=True, desc=p.name)
-        carry = b""
+        # one reusable buffer: the unparsed tail of a read moves to its front, the next read
+        # fills the rest (no per-chunk allocation; a record longer than the buffer grows it)
+        buf = bytearray(chunk_bytes)
+        view = memoryview(buf)
+        have = 0
         while not reader.done:
-            data = f.read(chunk_bytes)
-            final = not data
-            chunk = carry + data if carry else data
-            if not chunk:
+            got = f.readinto(view[have:])
+            final = not got
+            have += got
+            if not have:
                 break
             packets = _Packets()
+            chunk = view[:have]
             used = reader.parse(chunk, 0, packets, final)
-            carry = chunk[used:] if not final else b""
             if bar is not None:
-                bar.update(len(data))
+                bar.update(got)
             yield from _decode_chunk(chunk, packets, reader, port, batch_datagrams, source, tracker)
             if final:
                 break
+            rest = have - used
+            if used == 0 and have == len(buf):  # one record larger than the buffer
+                chunk.release()
+                view.release()
+                buf.extend(bytes(len(buf)))
+                view = memoryview(buf)
+            else:
+                view[:rest] = view[used:have]
+            have = rest
         if bar is not None:
             bar.close()
 
 
 def _decode_chunk(
-    chunk: bytes,
+    chunk: bytes | memoryview,
     packets: _Packets,
     reader: _Reader,
     port: int,
@@ -373,7 +386,7 @@ def read_pcap(
     path: str | os.PathLike[str],
     *,
     port: int = 6343,
-    batch_datagrams: int = 16384,
+    batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,
 ) -> Decoded:
