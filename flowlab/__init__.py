@@ -30,9 +30,30 @@ from flowlab.exceptions import (
     UnknownLayoutError,
 )
 from flowlab.dataset import Dataset, load
+from flowlab.graph import communication_graph
+from flowlab.k8s import Inventory, enrich
 from flowlab.schema import COUNTER_SCHEMA, FLOW_SCHEMA
+from flowlab.sflow.pcap import read_pcap
+from flowlab.store import read_capture, scan_capture
 
 __version__ = "0.1.0"
+
+#: Subpackages imported on first use (``flowlab.elastic`` pulls in the Elasticsearch client).
+_LAZY = ("analysis", "demo", "elastic", "graph", "k8s", "report", "sflow", "store", "tables", "views")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"flowlab.{name}")
+    msg = f"module 'flowlab' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "COUNTER_SCHEMA",
@@ -48,6 +69,7 @@ __all__ = [
     "FlowlabError",
     "FlowlabWarning",
     "IndexNotFoundError",
+    "Inventory",
     "KubernetesError",
     "PcapError",
     "SFlowError",
@@ -56,7 +78,13 @@ __all__ = [
     "SourceError",
     "UnknownLayoutError",
     "__version__",
+    "communication_graph",
+    "enrich",
     "load",
+    "read_capture",
+    "read_pcap",
+    "scan_capture",
     "schema",
     "services",
+    *_LAZY,
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "conform",
     "empty",
     "empty_counters",
+    "markdown",
     "scale_expr",
     "validate",
     "validate_counters",
@@ -96,7 +97,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "src_ip",
         pl.String(),
         "source IP, canonical text (IPv4 dotted, IPv6 RFC 5952)",
-        "sampled header / sampled_ipv4|6",
+        "sampled header / sampled_ipv4, sampled_ipv6",
         "flow.src_addr",
     ),
     Column(
@@ -421,3 +422,25 @@ def scale_expr(
     nbytes = (fl.cast(pl.UInt64) * sr.cast(pl.UInt64)).alias("bytes")
     npackets = sr.cast(pl.UInt64).alias("packets")
     return nbytes, npackets
+
+
+def markdown() -> str:
+    """The schema as the Markdown tables of ``docs/schema.md`` (kept in sync by a test)."""
+    lines = [
+        "# The canonical flow schema",
+        "",
+        "Generated from `flowlab/schema.py` (`python -c 'import flowlab.schema as s; "
+        "print(s.markdown(), end=\"\")' > docs/schema.md`).",
+        "One row = one flow record (for sFlow and ElastiFlow: one sampled packet). `bytes` and",
+        "`packets` are estimated totals (`frame_length x sampling_rate`, `sampling_rate`).",
+        "",
+        "## Flows",
+        "",
+        "| column | dtype | meaning | sFlow | ElastiFlow 3.x |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} | {c.sflow} | {c.elastiflow} |"
+              for c in FLOW_COLUMNS]
+    lines += ["", "## Counters", "", "| column | dtype | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in COUNTER_COLUMNS]
+    return "\n".join(lines) + "\n"

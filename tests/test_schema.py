@@ -93,3 +93,10 @@ def test_public_api_matches_all() -> None:
         if not isinstance(getattr(flowlab, n), type(flowlab))
     }
     assert not unlisted, unlisted
+
+
+def test_docs_schema_is_current() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+    assert doc.read_text() == schema.markdown(), "regenerate docs/schema.md (see its first line)"

@@ -5,8 +5,66 @@ packet header): :mod:`~flowlab.sflow.records` holds the spec constants,
 :mod:`~flowlab.sflow.encode` writes datagrams, :mod:`~flowlab.sflow.decode`
 turns buffers of datagrams into canonical frames, :mod:`~flowlab.sflow.pcap`
 reads capture files, :mod:`~flowlab.sflow.collector` owns the UDP socket.
+
+Examples
+--------
+>>> from flowlab.sflow import Datagram, FlowSample, raw_header, encode_datagram, decode
+>>> rec = raw_header("10.128.2.7", "10.129.2.9", 6, 51000, 9091, payload_length=1000)
+>>> d = Datagram(agent="10.0.0.21", sequence=1, uptime_ms=5000, samples=[
+...     FlowSample(sequence=1, source_id=3, sampling_rate=400, sample_pool=400, records=[rec])])
+>>> wire = encode_datagram(d)
+>>> out = decode(wire, [0], [len(wire)], received_ms=[0])
+>>> out.flows.select("src_ip", "dst_ip", "service_name", "packets").row(0)
+('10.128.2.7', '10.129.2.9', 'xmltec-xmlmail', 400)
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from flowlab.sflow.collector import Collector, CollectorStats
+from flowlab.sflow.decode import Decoded, decode
+from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
+from flowlab.sflow.packet import build_frame, raw_header
+from flowlab.sflow.pcap import iter_pcap, read_pcap
+from flowlab.sflow.pcap_write import write_pcap, write_pcapng
+from flowlab.sflow.records import (
+    CounterSample,
+    Datagram,
+    EthernetCounters,
+    ExtendedSwitch,
+    FlowSample,
+    GenericInterfaceCounters,
+    RawPacketHeader,
+    SampledIPv4,
+    SampledIPv6,
+    UnknownRecord,
+)
+from flowlab.sflow.sequence import SequenceTracker
+from flowlab.sflow.stats import DecodeStats
+
+__all__ = [
+    "Collector",
+    "CollectorStats",
+    "CounterSample",
+    "Datagram",
+    "DecodeStats",
+    "Decoded",
+    "EthernetCounters",
+    "ExtendedSwitch",
+    "FlowSample",
+    "GenericInterfaceCounters",
+    "RawPacketHeader",
+    "SampledIPv4",
+    "SampledIPv6",
+    "SequenceTracker",
+    "UnknownRecord",
+    "build_frame",
+    "decode",
+    "encode_datagram",
+    "encode_record",
+    "encode_sample",
+    "iter_pcap",
+    "raw_header",
+    "read_pcap",
+    "write_pcap",
+    "write_pcapng",
+]
