@@ -230,7 +230,7 @@ def _collect(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     _status(
         f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
-        f"{collector.rcvbuf} bytes, writing {args.out}"
+        f"{collector.rcvbuf / 2**20:.1f} MiB (as the kernel reports it), writing {args.out}"
     )
     started = time.monotonic()
     next_status = started + (args.status_interval or float("inf"))
