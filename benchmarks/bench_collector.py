@@ -393,7 +393,9 @@ def main() -> None:
                 print(
                     f"  (= the most the sender reached: {tool} kept up with everything it was sent)"
                 )
-        if len(best) == 2 and best.get("sfacctd"):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (flowlab's collector ran in it): {peak:,.0f} MiB")
+        if best.get("flowlab") and best.get("sfacctd"):
             print(f"ratio flowlab/sfacctd: {best['flowlab'] / best['sfacctd']:.2f}")
 
 

@@ -20,6 +20,8 @@ Examples
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import signal
 import sys
@@ -39,6 +41,7 @@ __all__ = [
     "SinkOption",
     "build_parser",
     "main",
+    "module_command",
     "parse_size",
 ]
 
@@ -230,7 +233,7 @@ def _collect(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     _status(
         f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
-        f"{collector.rcvbuf} bytes, writing {args.out}"
+        f"{collector.rcvbuf / 2**20:.1f} MiB (as the kernel reports it), writing {args.out}"
     )
     started = time.monotonic()
     next_status = started + (args.status_interval or float("inf"))
@@ -325,6 +328,30 @@ COMMANDS: list[Command] = [
         _report,
     ),
 ]
+
+
+def module_command(name: str, help: str, module: str) -> Command | None:
+    """A subcommand implemented by `module` (its ``add_arguments(parser)`` and ``run(args)``).
+
+    Returns None when the module is not installed, so optional parts of
+    flowlab add their subcommand only where they exist. The module is
+    imported when the parser is built.
+    """
+    if importlib.util.find_spec(module) is None:
+        return None
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        importlib.import_module(module).add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).run(args))
+
+    return Command(name, help, arguments, run)
+
+
+_report = module_command("report", "write one self-contained HTML report", "flowlab.report")
+if _report is not None:
+    COMMANDS.append(_report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,7 +135,7 @@ def test_collect_status_lines_and_rolling_by_size(tmp_path: Path, sim) -> None: 
     assert sum("flowlab collect: datagrams" in line for line in lines) >= 2  # periodic
     assert lines[-1].startswith("flowlab collect: stopped: datagrams")
     files = list((tmp_path / "cap" / "flows").rglob("part-*.parquet"))
-    assert len(files) >= 3
+    assert len(files) >= 2  # one per batch at least (batches may merge on a very busy machine)
     assert read_capture(tmp_path / "cap").height == sim.flow_samples
 
 
@@ -272,3 +272,24 @@ def test_read_refuses_what_is_not_a_capture(tmp_path: Path, capture: Path) -> No
     assert not (tmp_path / "x.parquet").exists() and not list(tmp_path.glob(".*.tmp"))
     r = flowlab_cli("read", str(capture), "--out", str(tmp_path / "x.json"), "--counters", "y.csv")
     assert r.returncode == 1 and ".parquet or .csv" in r.stderr
+
+
+def test_a_module_can_add_a_subcommand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowlab import cli
+
+    (tmp_path / "flowlab_test_extra.py").write_text(
+        "def add_arguments(p):\n    p.add_argument('--name', required=True)\n\n"
+        "def run(args):\n    print('hello', args.name)\n    return 0\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.module_command("nope", "x", "flowlab_no_such_module") is None
+    command = cli.module_command("hello", "say hello", "flowlab_test_extra")
+    assert command is not None
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, command])
+    assert cli.main(["hello", "--name", "grafana"]) == 0
+    assert capsys.readouterr().out == "hello grafana\n"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["hello"])
+    assert exc.value.code == 2

@@ -144,7 +144,10 @@ def test_back_pressure_counts_what_the_kernel_drops() -> None:
     for start in range(0, total, 100):  # paced: the receiver fills every buffer it has first
         out.send(tx, start, 100)
         time.sleep(0.01)
-    time.sleep(0.3)  # the receive thread is stuck without buffers; the kernel buffer is full
+    deadline = time.monotonic() + 10
+    while q.qsize() < 2 and time.monotonic() < deadline:  # both buffers handed over, none back
+        time.sleep(0.02)
+    time.sleep(0.2)  # the receive thread waits for a buffer; the kernel buffer is full
     drops = udp_drops(sock)
     assert drops is not None and drops > 0
     stuck_at = r.stats.datagrams
