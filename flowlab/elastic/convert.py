@@ -6,8 +6,8 @@ Two steps, both pure (bytes or dicts in, frames out):
    *flat* frame: one column per stored field, named by its dotted path,
    whatever the documents' nesting (``{"flow": {"bytes": 1}}`` and
    ``{"flow.bytes": 1}`` both land in ``flow.bytes``). It lets Polars parse the
-   hits as NDJSON, so no Python object is built per document; pages Polars
-   cannot type (a field that is an object in one document and a number in
+   hits as NDJSON (Arrow's JSON reader, else Polars), so no Python object is
+   built per document; pages neither can type (a field that is an object in one document and a number in
    another) go through :func:`flat_from_hits`, a plain-Python path.
 2. :func:`to_canonical` converts the flat frame with a
    :class:`~flowlab.elastic.profiles.Profile`: strings become numbers
@@ -41,7 +41,10 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pyarrow as pa
+import pyarrow.json as pj
 
+from flowlab.elastic.profiles import ORIENTED as _ORIENTED
 from flowlab.elastic.profiles import FieldSource, Profile
 from flowlab.schema import FLOW_SCHEMA, scale_expr
 from flowlab.services import PROTOCOL_NAMES, orient
@@ -115,13 +118,36 @@ class Page:
 
 
 def _wrap_multi(raw: bytes, multi: Iterable[str]) -> bytes:
+    """Turn single-string values of list-or-scalar fields into one-element lists."""
     for name in multi:
         bare = name.rsplit(".", 1)[-1].encode()
         if bare + b'":"' not in raw:  # every value is already a list (the common case)
             continue
-        leaf = re.escape(bare)
-        raw = re.sub(rb'("(?:[^"\\]*\.)?' + leaf + rb'":)("(?:[^"\\]|\\.)*")', rb"\1[\2]", raw)
+        raw = raw.replace(bare + b'":"none"', bare + b'":["none"]')  # ElastiFlow's only scalar
+        if bare + b'":"' not in raw:
+            continue
+        # a literal start keeps the search fast; a key merely ending in the same name would be
+        # wrapped too, which only matters for fields that are read, where the first item is taken
+        pattern = re.escape(bare) + rb'":("(?:[^"\\]|\\.)*")'
+        raw = re.sub(pattern, bare + rb'":[\1]', raw)
     return raw
+
+
+def _read_lines(lines: bytes) -> pl.DataFrame:
+    """NDJSON -> frame, typed over *all* lines (a field seen late is never dropped).
+
+    Arrow's reader, as one block so that its type inference sees every line;
+    it refuses a field whose type changes, then Polars (which widens to a
+    common type) reads with a full-length inference.
+    """
+    try:
+        options = pj.ReadOptions(block_size=len(lines) + 1, use_threads=False)
+        table = pj.read_json(io.BytesIO(lines), read_options=options)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
 
 
 def _flatten(frame: pl.DataFrame, prefix: str = "") -> list[pl.Series]:
@@ -183,6 +209,10 @@ def parse_page(raw: bytes, *, multi: Iterable[str] = (), fields: Sequence[str] =
     start = raw.find(_HITS)
     if start < 0:
         meta = orjson.loads(raw) if raw.strip() else {}
+        if isinstance(meta.get("hits"), dict) and meta["hits"].get("hits"):
+            # not Elasticsearch's compact form (e.g. pretty-printed): normalise and parse again
+            return parse_page(orjson.dumps(meta), multi=multi, fields=fields)
+        meta.pop("hits", None)
         return Page(pl.DataFrame(), None, meta, ConversionStats())
     begin = start + len(_HITS)
     end = raw.rfind(b"]}")
@@ -193,7 +223,7 @@ def parse_page(raw: bytes, *, multi: Iterable[str] = (), fields: Sequence[str] =
         return Page(pl.DataFrame(), None, meta, ConversionStats())
     lines = _wrap_multi(body.replace(_BOUNDARY, b'}\n{"_source":'), multi)
     try:
-        frame = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
+        frame = _read_lines(lines)
         parts: list[pl.Series] = []
         if "_source" in frame.columns and isinstance(frame.schema["_source"], pl.Struct):
             parts = _flatten(frame["_source"].struct.unnest())
@@ -358,6 +388,25 @@ def _to_mac(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return _scalar(expr, dtype).cast(pl.String).str.to_lowercase().str.replace_all("-", ":")
 
 
+def _fast(src: FieldSource, dtype: pl.DataType) -> pl.Expr | None:
+    """The cheap conversion for the common form of a value, or None when there is none.
+
+    Values it cannot convert go through :func:`_convert` (see :func:`to_canonical`).
+    """
+    col = pl.col(src.field)
+    if dtype != pl.String:
+        return None
+    if src.kind == "date":  # ElastiFlow / Logstash: 2021-07-01T12:00:03.512Z
+        iso = col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="ms", strict=False)
+        return iso.dt.replace_time_zone("UTC")
+    if src.kind in ("int", "dscp"):
+        value = col.cast(pl.Int64, strict=False)
+        return value * 4 if src.kind == "dscp" else value
+    if src.kind == "proto":
+        return col.replace_strict(_PROTO_BY_NAME, default=None, return_dtype=pl.Int64)
+    return None
+
+
 def _convert(src: FieldSource, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(src.field)
     if src.kind == "tcp_flags":
@@ -401,67 +450,95 @@ def to_canonical(
     stats : ConversionStats, optional
         Receives the counts of values that could not be converted.
     """
-    height = flat.height
     wanted = list(FLOW_SCHEMA) if columns is None else [c for c in FLOW_SCHEMA if c in columns]
-    converted: dict[str, pl.Expr] = {}
-    checks: list[tuple[str, pl.Expr, pl.Expr]] = []
+    needed = profile.needed(wanted)
     targets = {**dict(FLOW_SCHEMA.items()), "_ecn": pl.UInt8()}
+    values: list[pl.Expr] = []
+    slow: dict[str, pl.Expr] = {}
+    presents: list[pl.Expr] = []
+    by_column: dict[str, list[str]] = {}
+    checks: list[tuple[str, str, str]] = []
     for column, dtype in targets.items():
-        exprs = []
+        if column not in needed:
+            continue
         for src in profile.sources(column):
             if src.field not in flat.columns:
                 continue
             raw_dtype = flat.schema[src.field]
-            value = _convert(src, raw_dtype)
-            target = dtype
-            if target != pl.String and not isinstance(target, pl.Datetime):
-                value = value.cast(target, strict=False)
+            full = _convert(src, raw_dtype)
+            fast = _fast(src, raw_dtype)
+            vname = f"__v{len(values)}"
+            if dtype != pl.String and not isinstance(dtype, pl.Datetime):
+                full = full.cast(dtype, strict=False)
+                fast = None if fast is None else fast.cast(dtype, strict=False)
+            if fast is not None:
+                slow[vname] = full.alias(vname)
+            values.append((full if fast is None else fast).alias(vname))
+            by_column.setdefault(column, []).append(vname)
             present = pl.col(src.field).is_not_null()
             if isinstance(raw_dtype, pl.List):
                 present = present & (pl.col(src.field).list.len() > 0)
-            checks.append((src.field, present, value.is_null()))
-            exprs.append(value)
-        if exprs:
-            converted[column] = (exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)).alias(column)
-    if stats is not None and checks and height:
-        _count_losses(flat, checks, stats)
-    ecn = converted.pop("_ecn", None)
-    if ecn is not None and "tos" in converted:
-        converted["tos"] = (converted["tos"] + ecn.fill_null(0)).alias("tos")
-    converted.setdefault("source", pl.lit(None, dtype=pl.String))
-    # the row index keeps the frame's length when every column is a literal (no field mapped)
-    base = (
-        flat.with_row_index("__row")
-        .lazy()
-        .select(
-            pl.col("__row"),
-            *[converted.get(c, pl.lit(None, dtype=FLOW_SCHEMA[c])).alias(c) for c in FLOW_SCHEMA],
-        )
-        .drop("__row")
+            pname = f"__p{len(presents)}"
+            presents.append(present.alias(pname))
+            checks.append((src.field, pname, vname))
+    # each conversion is evaluated once, cheaply where it can be; the row index keeps the
+    # length when no field applies
+    conv = flat.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"), *values, *presents)
+    if slow and conv.height:
+        failed = _failures(conv, [c for c in checks if c[2] in slow])
+        if failed:  # the values the cheap path missed: convert those columns fully
+            conv = conv.with_columns(flat.select([slow[v] for v in failed]).get_columns())
+    if stats is not None and checks and conv.height:
+        _count_losses(flat, conv, checks, stats)
+    exprs: dict[str, pl.Expr] = {}
+    for column, names in by_column.items():
+        cols = [pl.col(n) for n in names]
+        exprs[column] = cols[0] if len(cols) == 1 else pl.coalesce(cols)
+    ecn = exprs.pop("_ecn", None)
+    if ecn is not None and "tos" in exprs:
+        exprs["tos"] = exprs["tos"] + ecn.fill_null(0)
+    base = conv.lazy().select(
+        pl.col("__row"),
+        *[exprs.get(c, pl.lit(None, dtype=FLOW_SCHEMA[c])).alias(c) for c in FLOW_SCHEMA],
     )
-    base = base.with_columns(pl.col("source").fill_null(profile.source_value))
     nbytes, npackets = scale_expr()
     base = base.with_columns(
+        pl.col("source").fill_null(profile.source_value),
         pl.coalesce(pl.col("bytes"), nbytes),
         pl.coalesce(pl.col("packets"), npackets),
     )
-    if profile.orient:
+    if profile.orient and needed & set(_ORIENTED):
         base = orient(base)
     return base.select([pl.col(c).cast(FLOW_SCHEMA[c]) for c in wanted]).collect()
 
 
-def _count_losses(
-    flat: pl.DataFrame, checks: list[tuple[str, pl.Expr, pl.Expr]], stats: ConversionStats
-) -> None:
-    counts = flat.select(
-        [(present & lost).sum().alias(f"{i}") for i, (_, present, lost) in enumerate(checks)]
+def _failures(conv: pl.DataFrame, checks: list[tuple[str, str, str]]) -> list[str]:
+    """Value columns with a stored value that did not convert."""
+    if not checks:
+        return []
+    counts = conv.select(
+        [(pl.col(p) & pl.col(v).is_null()).sum().alias(v) for _, p, v in checks]
     ).row(0)
-    for (name, present, lost), count in zip(checks, counts):
-        if count:
-            stats.lost[name] = stats.lost.get(name, 0) + int(count)
-            if name not in stats.examples:
-                column = pl.col(name)
-                if isinstance(flat.schema[name], pl.List):
-                    column = column.list.eval(pl.element().cast(pl.String)).list.join(",")
-                bad = flat.filter(present & lost).select(column.cast(pl.String, strict=False))
-                stats.examples[name] = str(bad.item(0, 0)) if bad.height else "?"
+    return [v for (_, _, v), n in zip(checks, counts) if n]
+
+
+def _count_losses(
+    flat: pl.DataFrame,
+    conv: pl.DataFrame,
+    checks: list[tuple[str, str, str]],
+    stats: ConversionStats,
+) -> None:
+    counts = conv.select(
+        [(pl.col(p) & pl.col(v).is_null()).sum().alias(p) for _, p, v in checks]
+    ).row(0)
+    for (name, pname, vname), count in zip(checks, counts):
+        if not count:
+            continue
+        stats.lost[name] = stats.lost.get(name, 0) + int(count)
+        if name not in stats.examples:
+            column = pl.col(name)
+            if isinstance(flat.schema[name], pl.List):
+                column = column.list.eval(pl.element().cast(pl.String)).list.join(",")
+            mask = conv[pname] & conv[vname].is_null()
+            bad = flat.filter(mask).select(column.cast(pl.String, strict=False))
+            stats.examples[name] = str(bad.item(0, 0)) if bad.height else "?"

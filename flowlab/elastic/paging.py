@@ -13,8 +13,10 @@ but slower.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -26,7 +28,7 @@ from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.errors import raise_for_status, translating
 from flowlab.elastic.transport import FlowlabTransport, raw_request
 
-__all__ = ["Method", "PageRequest", "Reader", "count"]
+__all__ = ["Method", "PageRequest", "Reader", "count", "cursor"]
 
 Method = Literal["auto", "pit", "scroll"]
 KEEP_ALIVE = "5m"
@@ -139,59 +141,90 @@ class Reader:
     ) -> Iterator[Any]:
         """Yield ``parse(raw_bytes)`` for every page of slice `slice_id`, in order.
 
-        `parse` must return an object with ``last_sort`` (list or None),
-        ``meta`` (dict) and ``frame`` (with ``height``), as
-        :class:`flowlab.elastic.convert.Page` does.
+        The next page is requested before the current one is parsed (its cursor
+        is read from the raw bytes), so Elasticsearch works while flowlab parses.
         """
-        if self.method == "pit":
-            yield from self._iter_pit(slice_id, parse, stop)
-        else:
-            yield from self._iter_scroll(slice_id, parse, stop)
+        pages = self._pit_pages if self.method == "pit" else self._scroll_pages
+        for raw in pages(slice_id, stop or threading.Event()):
+            yield parse(raw)
 
-    def _iter_pit(self, slice_id: int, parse: Any, stop: threading.Event | None) -> Iterator[Any]:
+    def _pit_pages(self, slice_id: int, stop: threading.Event) -> Iterator[bytes]:
         assert self._pit is not None
         pit = self._pit
-        after: list[Any] | None = None
-        while stop is None or not stop.is_set():
+
+        def request(after: list[Any] | None) -> bytes:
             body = self._body(slice_id)
             body["pit"] = {"id": pit, "keep_alive": KEEP_ALIVE}
             body["sort"] = ["_shard_doc"]
             if after is not None:
                 body["search_after"] = after
-            page = parse(self._post(f"/_search?{_PIT_PATH}", body))
-            pit = str(page.meta.get("pit_id") or pit)
-            if not page.frame.height or page.last_sort is None:
-                return
-            after = page.last_sort
-            yield page
-            if page.frame.height < self.request.page_size:
-                return
+            return self._post(f"/_search?{_PIT_PATH}", body)
 
-    def _iter_scroll(
-        self, slice_id: int, parse: Any, stop: threading.Event | None
-    ) -> Iterator[Any]:
+        with ThreadPoolExecutor(1, thread_name_prefix="flowlab-prefetch") as pool:
+            pending = pool.submit(request, None)
+            while True:
+                raw = pending.result()
+                hits, last, new_id = cursor(raw)
+                pit = new_id or pit
+                if not hits or last is None:
+                    return
+                more = hits >= self.request.page_size and not stop.is_set()
+                if more:
+                    pending = pool.submit(request, last)
+                yield raw
+                if not more:
+                    return
+
+    def _scroll_pages(self, slice_id: int, stop: threading.Event) -> Iterator[bytes]:
         body = self._body(slice_id)
         body["sort"] = ["_doc"]
         body.pop("track_total_hits")  # not allowed in a scroll context
         index = quote(self.request.index, safe="*,-_.+")
-        page = parse(self._post(f"/{index}/_search?scroll={KEEP_ALIVE}&{_SCROLL_PATH}", body))
-        while True:
-            scroll_id = page.meta.get("_scroll_id")
-            if scroll_id:
-                with self._lock:
-                    self._scrolls.add(str(scroll_id))
-            if not page.frame.height:
-                return
-            yield page
-            if (stop is not None and stop.is_set()) or not scroll_id:
-                return
-            page = parse(
-                self._post(
-                    f"/_search/scroll?{_SCROLL_PATH}",
-                    {"scroll": KEEP_ALIVE, "scroll_id": scroll_id},
-                )
+
+        def request(scroll_id: str | None) -> bytes:
+            if scroll_id is None:
+                return self._post(f"/{index}/_search?scroll={KEEP_ALIVE}&{_SCROLL_PATH}", body)
+            return self._post(
+                f"/_search/scroll?{_SCROLL_PATH}", {"scroll": KEEP_ALIVE, "scroll_id": scroll_id}
             )
-            new_id = page.meta.get("_scroll_id")
-            if new_id and new_id != scroll_id:
+
+        previous: str | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="flowlab-prefetch") as pool:
+            pending = pool.submit(request, None)
+            while True:
+                raw = pending.result()
+                hits, _, scroll_id = cursor(raw)
                 with self._lock:
-                    self._scrolls.discard(str(scroll_id))
+                    if scroll_id:
+                        self._scrolls.add(scroll_id)
+                    if previous and scroll_id != previous:
+                        self._scrolls.discard(previous)
+                previous = scroll_id
+                if not hits:
+                    return
+                more = bool(scroll_id) and not stop.is_set()
+                if more:
+                    pending = pool.submit(request, scroll_id)
+                yield raw
+                if not more:
+                    return
+
+
+_CURSOR_ID = re.compile(rb'"(?:pit_id|_scroll_id)":"([^"]+)"')
+
+
+def cursor(raw: bytes) -> tuple[int, list[Any] | None, str | None]:
+    """``(hits, last sort values, pit/scroll id)`` of a raw page, without parsing its documents.
+
+    Examples
+    --------
+    >>> cursor(b'{"pit_id":"p1","hits":{"hits":[{"_source":{},"sort":[4]},{"_source":{},"sort":[9]}]}}')
+    (2, [9], 'p1')
+    """
+    hits = raw.count(b'"_source":')
+    last: list[Any] | None = None
+    k = raw.rfind(b'"sort":[')
+    if k >= 0:
+        last = orjson.loads(raw[k + 7 : raw.index(b"]", k) + 1])
+    found = _CURSOR_ID.search(raw, 0, 8192) or _CURSOR_ID.search(raw, max(0, len(raw) - 8192))
+    return hits, last, found.group(1).decode() if found else None

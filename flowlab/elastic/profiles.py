@@ -42,6 +42,7 @@ from flowlab.schema import FLOW_SCHEMA
 
 __all__ = [
     "DIMENSIONS",
+    "ORIENTED",
     "PROFILES",
     "FieldSource",
     "Kind",
@@ -69,7 +70,8 @@ DIMENSIONS: dict[str, str] = {
     "exporter": "exporter",
 }
 
-_ORIENTED = ("client_ip", "server_ip", "client_port", "service_port", "service_name")
+#: Canonical columns computed by :func:`flowlab.services.orient`.
+ORIENTED = ("client_ip", "server_ip", "client_port", "service_port", "service_name")
 
 
 @dataclass(frozen=True)
@@ -126,15 +128,20 @@ class Profile:
         """Candidate fields of a canonical column (empty when the layout lacks it)."""
         return self.columns.get(column, ())
 
-    def fields(self, columns: Iterable[str] | None = None) -> list[str]:
-        """Stored fields needed to build `columns` (default: all), time field first."""
+    def needed(self, columns: Iterable[str] | None = None) -> set[str]:
+        """Canonical columns to read to build `columns` (their inputs included)."""
         wanted = set(FLOW_SCHEMA) if columns is None else set(columns)
-        if self.orient and wanted & set(_ORIENTED):
+        if self.orient and wanted & set(ORIENTED):
             wanted |= {"src_ip", "dst_ip", "src_port", "dst_port", "protocol", "tcp_flags"}
         if wanted & {"bytes", "packets"}:
             wanted |= {"frame_length", "sampling_rate"}
         if "tos" in wanted:
             wanted.add("_ecn")
+        return wanted
+
+    def fields(self, columns: Iterable[str] | None = None) -> list[str]:
+        """Stored fields needed to build `columns` (default: all), time field first."""
+        wanted = self.needed(columns)
         out = [self.time_field]
         for column in [*FLOW_SCHEMA, "_ecn"]:
             if column in wanted:

@@ -19,16 +19,36 @@ EXPORTERS = np.array(["10.0.0.5", "10.0.0.6", "10.0.0.7"])
 
 
 def synthetic_flows(
-    n: int, *, seed: int = 0, start_ms: int = 1_625_097_600_000, days: float = 3.0
+    n: int,
+    *,
+    seed: int = 0,
+    start_ms: int = 1_625_097_600_000,
+    days: float = 3.0,
+    clients: int | None = None,
+    servers: int | None = None,
+    fanout: int = 6,
 ) -> pl.DataFrame:
-    """`n` canonical flow rows, oriented with flowlab's service table."""
+    """`n` canonical flow rows, oriented with flowlab's service table.
+
+    By default any client may talk to any server port (many distinct edges).
+    With `clients` and `servers`, each server IP serves one port and each
+    client talks to `fanout` servers, as pods in a cluster do (few edges).
+    """
     rng = np.random.default_rng(seed)
     kind = rng.choice(np.array([0, 1, 2, 3]), size=n, p=[0.80, 0.10, 0.06, 0.04])  # tcp udp icmp v6
     time = start_ms + rng.integers(0, int(days * 86_400_000), n)
-    a = rng.integers(0, 4, n)
-    b = rng.integers(1, 60, n)
-    c = rng.integers(0, 4, n)
-    d = rng.integers(1, 60, n)
+    if clients and servers:
+        client_id = rng.integers(0, clients, n)
+        server_id = (client_id * 7 + rng.integers(0, fanout, n)) % servers
+        a, b = client_id // 250, client_id % 250 + 1
+        c, d = server_id // 250, server_id % 250 + 1
+        fixed_port = SERVER_PORTS_TCP[server_id % len(SERVER_PORTS_TCP)]
+    else:
+        a = rng.integers(0, 4, n)
+        b = rng.integers(1, 60, n)
+        c = rng.integers(0, 4, n)
+        d = rng.integers(1, 60, n)
+        fixed_port = rng.choice(SERVER_PORTS_TCP, n)
     v4_src = np.char.add(np.char.add("10.128.", a.astype(str)), np.char.add(".", b.astype(str)))
     v4_dst = np.char.add(np.char.add("10.130.", c.astype(str)), np.char.add(".", d.astype(str)))
     v6_src = np.char.add("fd01:0:0:1::", b.astype(str))
@@ -36,7 +56,7 @@ def synthetic_flows(
     is_v6 = kind == 3
     client = np.where(is_v6, v6_src, v4_src)
     server = np.where(is_v6, v6_dst, v4_dst)
-    svc = np.where(kind == 1, 53, rng.choice(SERVER_PORTS_TCP, n))
+    svc = np.where(kind == 1, 53, fixed_port)
     eph = rng.integers(32768, 61000, n)
     reply = rng.random(n) < 0.4
     src = np.where(reply, server, client)
