@@ -349,11 +349,6 @@ def module_command(name: str, help: str, module: str) -> Command | None:
     return Command(name, help, arguments, run)
 
 
-_report = module_command("report", "write one self-contained HTML report", "flowlab.report")
-if _report is not None:
-    COMMANDS.append(_report)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``flowlab`` with every registered subcommand."""
     from flowlab import __version__
