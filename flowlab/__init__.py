@@ -10,6 +10,7 @@ and exports (:mod:`flowlab.views`) put the answers into reports.
 from __future__ import annotations
 
 from flowlab import schema, services
+from flowlab.dataset import Dataset, load
 from flowlab.exceptions import (
     CollectorError,
     ConfigError,
@@ -29,7 +30,6 @@ from flowlab.exceptions import (
     SourceError,
     UnknownLayoutError,
 )
-from flowlab.dataset import Dataset, load
 from flowlab.graph import communication_graph
 from flowlab.k8s import Inventory, enrich
 from flowlab.schema import COUNTER_SCHEMA, FLOW_SCHEMA
@@ -39,7 +39,18 @@ from flowlab.store import read_capture, scan_capture
 __version__ = "0.1.0"
 
 #: Subpackages imported on first use (``flowlab.elastic`` pulls in the Elasticsearch client).
-_LAZY = ("analysis", "demo", "elastic", "graph", "k8s", "report", "sflow", "store", "tables", "views")
+_LAZY = (
+    "analysis",
+    "demo",
+    "elastic",
+    "graph",
+    "k8s",
+    "report",
+    "sflow",
+    "store",
+    "tables",
+    "views",
+)
 
 
 def __getattr__(name: str) -> object:

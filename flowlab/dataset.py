@@ -83,12 +83,14 @@ def _utc(value: TimeLike) -> dt.datetime | None:
 def _inventory(value: Inventory | str | os.PathLike[str] | None) -> Inventory | None:
     if value is None or isinstance(value, Inventory):
         return value
-    return Inventory.from_file(value)
+    return Inventory.from_file(Path(value))
 
 
 def _from_path(path: Path) -> tuple[pl.DataFrame, Path | None]:
     if not path.exists():
-        msg = f"no such capture: {path} (expected a directory from 'flowlab collect' or a pcap file)"
+        msg = (
+            f"no such capture: {path} (expected a directory from 'flowlab collect' or a pcap file)"
+        )
         raise ConfigError(msg)
     if path.is_dir():
         from flowlab.store import read_capture

@@ -430,7 +430,7 @@ def markdown() -> str:
         "# The canonical flow schema",
         "",
         "Generated from `flowlab/schema.py` (`python -c 'import flowlab.schema as s; "
-        "print(s.markdown(), end=\"\")' > docs/schema.md`).",
+        'print(s.markdown(), end="")\' > docs/schema.md`).',
         "One row = one flow record (for sFlow and ElastiFlow: one sampled packet). `bytes` and",
         "`packets` are estimated totals (`frame_length x sampling_rate`, `sampling_rate`).",
         "",
@@ -439,8 +439,10 @@ def markdown() -> str:
         "| column | dtype | meaning | sFlow | ElastiFlow 3.x |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} | {c.sflow} | {c.elastiflow} |"
-              for c in FLOW_COLUMNS]
+    lines += [
+        f"| `{c.name}` | {c.dtype} | {c.meaning} | {c.sflow} | {c.elastiflow} |"
+        for c in FLOW_COLUMNS
+    ]
     lines += ["", "## Counters", "", "| column | dtype | meaning |", "|---|---|---|"]
     lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in COUNTER_COLUMNS]
     return "\n".join(lines) + "\n"

@@ -46,6 +46,9 @@ def host_pods(frame: pl.DataFrame, inventory: Inventory, *, column: str = "clien
         .agg(pl.col("pod").sort().alias("host_pods"))
     )
     return frame.join(
-        hosts, left_on=pl.col(column).cast(pl.String), right_on="ip", how="left",
+        hosts,
+        left_on=pl.col(column).cast(pl.String),
+        right_on="ip",
+        how="left",
         maintain_order="left",
     ).drop("ip", strict=False)

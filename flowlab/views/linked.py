@@ -19,6 +19,8 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
+
 import altair as alt
 import polars as pl
 
@@ -31,7 +33,9 @@ def _bucket(frame: pl.DataFrame, interval: str | None) -> str:
     if interval:
         return interval
     lo, hi = frame["time"].min(), frame["time"].max()
-    span = (hi - lo).total_seconds() if lo is not None and hi is not None else 0  # type: ignore[operator]
+    span = 0.0
+    if isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime):
+        span = (hi - lo).total_seconds()
     for seconds, name in ((60, "1s"), (3600, "1m"), (6 * 3600, "5m"), (86400, "30m")):
         if span <= seconds:
             return name
@@ -84,27 +88,28 @@ def linked_view(
     every = _bucket(frame, interval)
 
     def keep(col: str) -> pl.Expr:
-        tops = (
-            frame.group_by(col).agg(metric.alias("v")).sort("v", descending=True).head(top)[col]
-        )
-        return pl.when(pl.col(col).is_in(tops.implode())).then(pl.col(col)).otherwise(
-            pl.lit("(other)")
+        tops = frame.group_by(col).agg(metric.alias("v")).sort("v", descending=True).head(top)[col]
+        return (
+            pl.when(pl.col(col).is_in(tops.implode()))
+            .then(pl.col(col))
+            .otherwise(pl.lit("(other)"))
         )
 
     agg = (
         frame.lazy()
-        .with_columns(keep(left).alias("left"), keep(right).alias("right"),
-                      pl.col(color).alias("color"))
+        .with_columns(
+            keep(left).alias("left"), keep(right).alias("right"), pl.col(color).alias("color")
+        )
         .group_by(pl.col("time").dt.truncate(every), "left", "right", "color")
         .agg(metric.alias(value))
         .sort("time")
         .with_columns(pl.col("time").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
         .collect()
     )
-    pick_left = alt.selection_point(name="pick_left", fields=["left"], on="click",
-                                    clear="dblclick")
-    pick_right = alt.selection_point(name="pick_right", fields=["right"], on="click",
-                                     clear="dblclick")
+    pick_left = alt.selection_point(name="pick_left", fields=["left"], on="click", clear="dblclick")
+    pick_right = alt.selection_point(
+        name="pick_right", fields=["right"], on="click", clear="dblclick"
+    )
     window = alt.selection_interval(name="window", encodings=["x"])
     base_chart = alt.Chart(agg.to_pandas())
     colour = alt.Color("color:N", title=color, legend=alt.Legend(orient="bottom", columns=4))
@@ -117,8 +122,11 @@ def linked_view(
                 x=alt.X(f"sum({value}):Q", title=value),
                 color=colour,
                 opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
-                tooltip=[alt.Tooltip(f"{side}:N", title=label), "color:N",
-                         alt.Tooltip(f"sum({value}):Q", format=",")],
+                tooltip=[
+                    alt.Tooltip(f"{side}:N", title=label),
+                    "color:N",
+                    alt.Tooltip(f"sum({value}):Q", format=","),
+                ],
             )
             .add_params(pick)
             .transform_filter(other)
@@ -128,28 +136,33 @@ def linked_view(
 
     series = (
         base_chart.mark_area()
-        .encode(x=alt.X("time:T", title="time"), y=alt.Y(f"sum({value}):Q", title=value),
-                color=colour)
+        .encode(
+            x=alt.X("time:T", title="time"), y=alt.Y(f"sum({value}):Q", title=value), color=colour
+        )
         .add_params(window)
         .transform_filter(pick_left)
         .transform_filter(pick_right)
         .properties(width=720, height=150, title=f"{value} over time ({every} buckets)")
     )
     table = (
-        base_chart.transform_filter(pick_left).transform_filter(pick_right)
+        base_chart.transform_filter(pick_left)
+        .transform_filter(pick_right)
         .transform_filter(window)
         .transform_aggregate(total=f"sum({value})", groupby=["left", "right", "color"])
         .transform_window(rank="rank()", sort=[alt.SortField("total", order="descending")])
         .transform_filter(alt.datum.rank <= 12)
-        .transform_calculate(row=f"datum.left + '  →  ' + datum.right + '   ' + datum.color"
-                                 f" + '   ' + format(datum.total, ',') + ' {value}'")
+        .transform_calculate(
+            row=f"datum.left + '  →  ' + datum.right + '   ' + datum.color"
+            f" + '   ' + format(datum.total, ',') + ' {value}'"
+        )
         .mark_text(align="left", fontSize=11)
         .encode(y=alt.Y("rank:O", axis=None), text="row:N")
         .properties(width=720, height=12 * 18, title="top conversations (filtered)")
     )
     chart = alt.vconcat(
-        alt.hconcat(bars("left", pick_left, pick_right, left),
-                    bars("right", pick_right, pick_left, right)),
+        alt.hconcat(
+            bars("left", pick_left, pick_right, left), bars("right", pick_right, pick_left, right)
+        ),
         series,
         table,
     )

@@ -13,12 +13,13 @@ Examples
 ...               choices=["a", "b"], steps=3)
 >>> ui.focus.value, len(ui.window.options)
 ('a', 3)
->>> ui.refresh().height
+>>> ui.answer(ui.current(), ui.focus.value).height
 2
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,17 +100,21 @@ def explorer(
 
     times = flows["time"]
     lo, hi = times.min(), times.max()
-    if lo is None or hi is None:
+    if not (isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime)):
         options: list[tuple[str, Any]] = [("(no data)", None)]
     else:
-        step = (hi - lo) / max(steps - 1, 1)  # type: ignore[operator]
-        marks = [lo + step * i for i in range(steps - 1)] + [hi]  # type: ignore[operator]
+        step = (hi - lo) / max(steps - 1, 1)
+        marks = [lo + step * i for i in range(steps - 1)] + [hi]
         options = [(m.strftime("%m-%d %H:%M:%S"), m) for m in dict.fromkeys(marks)]
     values = list(choices)
     first = focus if focus in values else (values[0] if values else None)
     focus_w = w.Dropdown(options=values, value=first, description=label)
-    window_w = w.SelectionRangeSlider(options=options, index=(0, len(options) - 1),
-                                      description="window", layout=w.Layout(width="90%"))
+    window_w = w.SelectionRangeSlider(
+        options=options,
+        index=(0, len(options) - 1),
+        description="window",
+        layout=w.Layout(width="90%"),
+    )
     out = w.Output()
     box = w.VBox([w.HBox([focus_w]), window_w, out])
     ui = Explorer(flows, answer, focus_w, window_w, out, box)

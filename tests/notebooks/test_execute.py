@@ -23,8 +23,13 @@ NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
-NAMES = ["00-quickstart", "01-client-server", "02-traffic-details", "03-etcd-clients",
-         "04-flow-records"]
+NAMES = [
+    "00-quickstart",
+    "01-client-server",
+    "02-traffic-details",
+    "03-etcd-clients",
+    "04-flow-records",
+]
 
 
 def _outputs(nb: dict[str, Any], tag: str) -> str:
@@ -62,11 +67,18 @@ def _execute(name: str, params: dict[str, Any], label: str, env: dict[str, str])
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), saved.get("PYTHONPATH") or os.environ.get("PYTHONPATH")) if p)
+        p for p in (str(ROOT), saved.get("PYTHONPATH") or os.environ.get("PYTHONPATH")) if p
+    )
     try:
-        pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=params,
-                            cwd=str(ARTIFACTS), progress_bar=False, kernel_name="python3",
-                            execution_timeout=600)
+        pm.execute_notebook(
+            str(NOTEBOOKS / f"{name}.ipynb"),
+            str(out),
+            parameters=params,
+            cwd=str(ARTIFACTS),
+            progress_bar=False,
+            kernel_name="python3",
+            execution_timeout=600,
+        )
     except Exception:
         if out.exists():
             shutil.copy(out, out.with_name(f"{name}-{label}-err.ipynb"))
@@ -136,7 +148,9 @@ def elastiflow_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     url = os.environ.get("FLOWLAB_TEST_ES_URL")
     if not url:
         if os.environ.get("CI"):
-            pytest.fail("CI is set but FLOWLAB_TEST_ES_URL is not: the Elasticsearch server is missing")
+            pytest.fail(
+                "CI is set but FLOWLAB_TEST_ES_URL is not: the Elasticsearch server is missing"
+            )
         pytest.skip("FLOWLAB_TEST_ES_URL is not set (scripts/elasticsearch.sh start; eval ... env)")
     import flowlab.elastic as fe
     from flowlab import demo
@@ -150,8 +164,11 @@ def elastiflow_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     assert result.written == data.flows.height and result.rejected == 0, result
     inventory = tmp_path_factory.mktemp("inventory") / "inventory.json"
     inventory.write_text(json.dumps(data.inventory))
-    env = {"FLOWLAB_ES_URL": url, "FLOWLAB_ES_USERNAME": user or "",
-           "FLOWLAB_ES_PASSWORD": password or ""}
+    env = {
+        "FLOWLAB_ES_URL": url,
+        "FLOWLAB_ES_USERNAME": user or "",
+        "FLOWLAB_ES_PASSWORD": password or "",
+    }
     try:
         yield {"index": prefix + "*", "inventory": str(inventory), **env}
     finally:
@@ -160,13 +177,22 @@ def elastiflow_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 @pytest.mark.elasticsearch
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_on_elasticsearch(name: str, tmp_path: Path,
-                                   elastiflow_index: dict[str, str]) -> None:
+def test_notebook_on_elasticsearch(
+    name: str, tmp_path: Path, elastiflow_index: dict[str, str]
+) -> None:
     out_dir = tmp_path / name
     env = {k: v for k, v in elastiflow_index.items() if k.startswith("FLOWLAB_ES_")}
-    nb = _execute(name, {"SOURCE": "elasticsearch", "INDEX": elastiflow_index["index"],
-                         "INVENTORY": elastiflow_index["inventory"], "OUT_DIR": str(out_dir)},
-                  "elasticsearch", env)
+    nb = _execute(
+        name,
+        {
+            "SOURCE": "elasticsearch",
+            "INDEX": elastiflow_index["index"],
+            "INVENTORY": elastiflow_index["inventory"],
+            "OUT_DIR": str(out_dir),
+        },
+        "elasticsearch",
+        env,
+    )
     _check(name, nb, out_dir)
     assert "from elasticsearch" in _all_text(nb)
     # the connection settings came from the environment: no secret reached the notebook
