@@ -30,7 +30,7 @@ from flowlab.elastic import _json
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.documents import elastiflow_lines, flowlab_lines
 from flowlab.elastic.errors import error_reason, translating
-from flowlab.elastic.layout import type_family
+from flowlab.elastic.layout import field_caps, type_family
 from flowlab.elastic.mappings import (
     ELASTIFLOW_INDEX_PREFIX,
     ELASTIFLOW_MAPPING,
@@ -164,12 +164,7 @@ def _check_existing(es: Elasticsearch, layout: Layout, indices: Sequence[str]) -
     expected = field_types(mapping)
     url = describe(es)
     with translating("read the mapping of the target indices", url=url):
-        caps = es.field_caps(
-            index=list(indices),
-            fields=list(expected),
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        ).body
+        caps = field_caps(es, list(indices), list(expected), allow_no_indices=True)
     problems = []
     for name, by_type in (caps.get("fields") or {}).items():
         want = type_family(expected.get(name, ""))
