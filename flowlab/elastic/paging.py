@@ -27,6 +27,7 @@ from flowlab.elastic import _json
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.errors import raise_for_status, translating
 from flowlab.elastic.transport import FlowlabTransport, raw_request
+from flowlab.exceptions import ConfigError
 
 __all__ = ["Method", "PageRequest", "Reader", "count", "cursor"]
 
@@ -67,6 +68,15 @@ class Reader:
         info = server_info(es)
         if method == "auto":
             method = "pit" if info.has_pit else "scroll"
+        elif method == "pit" and not info.has_pit and info.version != (0, 0, 0):
+            msg = (
+                f"point-in-time paging needs Elasticsearch 7.12+ (found {info}); "
+                "use method='scroll' or 'auto'"
+            )
+            raise ConfigError(msg)
+        elif method not in ("pit", "scroll"):
+            msg = f"method must be 'auto', 'pit' or 'scroll', found {method!r}"
+            raise ConfigError(msg)
         self.method: Literal["pit", "scroll"] = "pit" if method == "pit" else "scroll"
         self.url = describe(es)
         self.raw = isinstance(es.transport, FlowlabTransport)

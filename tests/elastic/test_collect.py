@@ -43,7 +43,7 @@ def test_elastic_sink_for_the_collector(es, index_name, make_flows):
 
 
 def test_to_elasticsearch_option_builds_a_checked_sink(
-    es, es_env, index_name, make_flows, monkeypatch
+    secured, es, es_env, index_name, make_flows, monkeypatch
 ):
     parser = argparse.ArgumentParser()
     add_arguments(parser)

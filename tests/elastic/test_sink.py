@@ -145,7 +145,7 @@ def test_existing_index_with_other_types_is_refused(es, index_name, make_flows):
 
 
 @pytest.mark.elasticsearch
-def test_read_only_user_gets_a_clear_403(es_env, make_flows, index_name):
+def test_read_only_user_gets_a_clear_403(secured, es_env, make_flows, index_name):
     reader = fe.connect(
         es_env["url"], username=es_env["reader_username"], password=es_env["reader_password"]
     )
