@@ -1,0 +1,135 @@
+"""JupyterLab 4 itself starts with the notebooks, serves them over its REST API, and a kernel
+started through that API imports flowlab (what an OpenShift Data Science workbench does)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    port, token = _free_port(), secrets.token_hex(16)
+    home = tmp_path_factory.mktemp("jupyter-home")
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               IPYTHONDIR=str(home / "ipython"), PYTHONPATH=str(ROOT))
+    log = (home / "lab.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                _get(base, "/api/status", token)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _get(base: str, path: str, token: str) -> dict:
+    req = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _post(base: str, path: str, token: str, body: dict) -> dict:
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"token {token}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_lab_serves_the_notebooks(lab: tuple[str, str]) -> None:
+    base, token = lab
+    listing = _get(base, "/api/contents/notebooks", token)
+    names = {item["name"] for item in listing["content"]}
+    expected = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert expected and expected <= names
+    nb = _get(base, "/api/contents/notebooks/00-quickstart.ipynb", token)
+    assert nb["type"] == "notebook" and nb["content"]["nbformat"] == 4
+    # the lab UI itself is served (JupyterLab 4 front end), not only the REST API
+    req = urllib.request.Request(base + "/lab", headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert b"JupyterLab" in resp.read()
+
+
+def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
+    from tornado import httpclient, ioloop, websocket
+
+    base, token = lab
+    session = _post(base, "/api/sessions", token, {
+        "path": "notebooks/00-quickstart.ipynb", "type": "notebook",
+        "kernel": {"name": "python3"}})
+    kernel_id = session["kernel"]["id"]
+    msg_id = uuid.uuid4().hex
+    request = {
+        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": "import flowlab, polars; print('flowlab', flowlab.__version__)",
+                    "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }
+
+    async def run() -> str:
+        url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels"
+        conn = await websocket.websocket_connect(httpclient.HTTPRequest(
+            url, headers={"Authorization": f"token {token}"}, request_timeout=60))
+        await conn.write_message(json.dumps(request))
+        out = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            raw = await conn.read_message()
+            if raw is None:
+                break
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            if msg["msg_type"] == "error":
+                out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle" and out:
+                break
+        conn.close()
+        return "".join(out)
+
+    text = ioloop.IOLoop.current().run_sync(run, timeout=180)
+    import flowlab
+
+    assert f"flowlab {flowlab.__version__}" in text, text
