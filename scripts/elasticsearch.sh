@@ -22,7 +22,9 @@
 #   FLOWLAB_ES_USER           system user that runs the server when started as root (flowlab-es)
 #   FLOWLAB_ES_START_TIMEOUT  seconds to wait for a yellow cluster, default 300
 #   ES_JAVA_HOME              JDK to use (else the best one under /usr/lib/jvm for the version)
-# Tested versions: 9.2.8 (Temurin 25), 8.19.21 (OpenJDK 17), 7.17.29 (OpenJDK 17).
+# Tested versions: 9.2.8 (Temurin 25), 8.19.21 (OpenJDK 17), 7.17.29 (OpenJDK 17), and 7.10.2
+# (OpenJDK 17; its zip has no security module, so it runs without authentication and `env`
+# prints FLOWLAB_TEST_ES_SECURITY=off).
 set -euo pipefail
 
 cmd="${1:-}"
@@ -93,6 +95,10 @@ pid_alive() { [ -f "$RUN/es.pid" ] && kill -0 "$(cat "$RUN/es.pid")" 2>/dev/null
 password() { cat "$RUN/credentials/$1"; }
 
 health() {  # prints the cluster status word or nothing
+  if [ -f "$RUN/no-security" ]; then
+    curl -s -m 5 "$URL/_cluster/health" 2>/dev/null | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'
+    return 0
+  fi
   printf 'user = "flowlab:%s"\n' "$(password flowlab)" |
     curl -s -m 5 --config - "$URL/_cluster/health" 2>/dev/null |
     sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'
@@ -133,6 +139,12 @@ ensure_user() {
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER"
 }
 
+legacy_java_home() {  # Elasticsearch before 7.12 reads JAVA_HOME, not ES_JAVA_HOME
+  if [ "$MAJOR" -lt 8 ]; then echo "JAVA_HOME=$1"; fi
+}
+
+has_security() { [ -d "$DIST/modules/x-pack-security" ]; }
+
 configure() {
   [ -f "$RUN/config/elasticsearch.yml.flowlab" ] && return 0
   log "configuring $RUN"
@@ -153,6 +165,14 @@ transport.port: $((ES_PORT + 100))
 discovery.type: single-node
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
+EOF
+  if ! has_security; then
+    log "this distribution has no security module: the server runs without authentication"
+    touch "$RUN/config/elasticsearch.yml.flowlab" "$RUN/no-security"
+    if [ "$(id -u)" -eq 0 ]; then chown -R "$ES_USER" "$RUN"; fi
+    return 0
+  fi
+  cat >>"$RUN/config/elasticsearch.yml" <<EOF
 xpack.security.enabled: true
 xpack.security.http.ssl.enabled: false
 xpack.security.transport.ssl.enabled: false
@@ -173,9 +193,9 @@ EOF
    done)
   if [ "$(id -u)" -eq 0 ]; then chown -R root:root "$RUN/credentials"; chmod 700 "$RUN/credentials"; fi
   local java; java="$(jdk_for_version)"
-  as_es env ES_JAVA_HOME="$java" ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
+  as_es env ES_JAVA_HOME="$java" $(legacy_java_home "$java") ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
     "$DIST/bin/elasticsearch-users" useradd flowlab -p "$(password flowlab)" -r superuser >/dev/null 2>&1
-  as_es env ES_JAVA_HOME="$java" ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
+  as_es env ES_JAVA_HOME="$java" $(legacy_java_home "$java") ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
     "$DIST/bin/elasticsearch-users" useradd flowlab_reader -p "$(password flowlab_reader)" -r flowlab_read_only >/dev/null 2>&1
 }
 
@@ -215,7 +235,7 @@ start() {
   echo "$VERSION" >"$CURRENT"
   rm -f "$RUN/es.pid"
   log "starting Elasticsearch $VERSION on $URL (heap $ES_HEAP, Java $(java_major "$java") at $java)"
-  (cd "$RUN" && as_es env ES_JAVA_HOME="$java" ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
+  (cd "$RUN" && as_es env ES_JAVA_HOME="$java" $(legacy_java_home "$java") ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp" \
     ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
     "$DIST/bin/elasticsearch" -d -p "$RUN/es.pid" >"$RUN/start.log" 2>&1) || {
     cat "$RUN/start.log" >&2
@@ -266,6 +286,12 @@ status() {
 }
 
 env_lines() {
+  if [ -f "$RUN/no-security" ]; then
+    echo "export FLOWLAB_TEST_ES_URL=$URL"
+    echo "export FLOWLAB_TEST_ES_VERSION=$VERSION"
+    echo "export FLOWLAB_TEST_ES_SECURITY=off"
+    return 0
+  fi
   [ -f "$RUN/credentials/flowlab" ] || die "no server configured for $VERSION on port $ES_PORT; run: $0 start $VERSION"
   echo "export FLOWLAB_TEST_ES_URL=$URL"
   echo "export FLOWLAB_TEST_ES_USERNAME=flowlab"

@@ -271,7 +271,7 @@ def edges(
     where: Filter | None = None,
     profile: str | Profile = "auto",
     field_map: Mapping[str, str] | None = None,
-    page_size: int = 5000,
+    page_size: int = 10_000,
     **filters: Any,
 ) -> pl.DataFrame:
     """Communication edges (one row per distinct `by` tuple) computed by Elasticsearch.
@@ -324,7 +324,7 @@ def timeseries(
     where: Filter | None = None,
     profile: str | Profile = "auto",
     field_map: Mapping[str, str] | None = None,
-    page_size: int = 5000,
+    page_size: int = 10_000,
     **filters: Any,
 ) -> pl.DataFrame:
     """Per-interval sums by dimension, computed by Elasticsearch (``date_histogram`` in UTC).

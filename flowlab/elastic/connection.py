@@ -53,9 +53,9 @@ from urllib.parse import unquote, urlsplit
 
 import elastic_transport
 import elasticsearch
-import orjson
 from elasticsearch import Elasticsearch
 
+from flowlab.elastic import _json
 from flowlab.elastic.errors import raise_for_status, redact_url, translating
 from flowlab.elastic.transport import FlowlabTransport, ServerInfo
 from flowlab.exceptions import ConfigError, ElasticError, UnsupportedServerError
@@ -217,7 +217,7 @@ def _probe(transport: FlowlabTransport, headers: dict[str, str], url: str) -> Se
     with translating("connect", url=url):
         node = transport.node_pool.get()
         resp = node.perform_request("GET", "/", headers=req)
-        body = _json(resp.body)
+        body = _json_object(resp.body)
         status = resp.meta.status
         if status in (404, 405, 410) or (status == 403 and "version" not in body):
             # The integration-test distribution has no root endpoint: ask the node instead.
@@ -226,7 +226,7 @@ def _probe(transport: FlowlabTransport, headers: dict[str, str], url: str) -> Se
                 "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor",
                 headers=req,
             )
-            status, nbody = resp.meta.status, _json(resp.body)
+            status, nbody = resp.meta.status, _json_object(resp.body)
             if status == 403:
                 return ServerInfo(version=(_CLIENT_MAJOR, 0, 0))
             raise_for_status(status, nbody, action="connect", url=url)
@@ -264,10 +264,10 @@ def _probe(transport: FlowlabTransport, headers: dict[str, str], url: str) -> Se
     )
 
 
-def _json(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        value = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
+        value = _json.loads(raw) if raw else {}
+    except _json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -1,62 +1,40 @@
-"""Search-result pages -> Polars columns -> the canonical flow frame.
+"""Flat frames of stored fields -> the canonical flow frame, with a layout's conversions.
 
-Two steps, both pure (bytes or dicts in, frames out):
-
-1. :func:`parse_page` turns the raw bytes of one search response into a
-   *flat* frame: one column per stored field, named by its dotted path,
-   whatever the documents' nesting (``{"flow": {"bytes": 1}}`` and
-   ``{"flow.bytes": 1}`` both land in ``flow.bytes``). It lets Polars parse the
-   hits as NDJSON (Arrow's JSON reader, else Polars), so no Python object is
-   built per document; pages neither can type (a field that is an object in one document and a number in
-   another) go through :func:`flat_from_hits`, a plain-Python path.
-2. :func:`to_canonical` converts the flat frame with a
-   :class:`~flowlab.elastic.profiles.Profile`: strings become numbers
-   (ElastiFlow stores ``"2379"``), protocol names numbers, TCP flag names a
-   bit-set, then client/server are oriented (:func:`flowlab.services.orient`).
-   Values that cannot be converted become null and are *counted* in
-   :class:`ConversionStats`, never dropped silently.
+:func:`to_canonical` converts the columns :func:`flowlab.elastic.pages.parse_page`
+produced, with a :class:`~flowlab.elastic.profiles.Profile`: strings become
+numbers (ElastiFlow stores ``"2379"``), protocol names numbers, TCP flag names
+a bit-set, ElastiFlow's DSCP plus ECN a TOS byte; then client/server are
+oriented (:func:`flowlab.services.orient`). Each value is converted once, by a
+cheap path for the common form and a thorough one only for what that missed.
+Values that cannot be converted become null and are *counted* in
+:class:`ConversionStats`, never dropped silently.
 
 Examples
 --------
+>>> from flowlab.elastic.pages import parse_page
 >>> from flowlab.elastic.profiles import PROFILES
 >>> raw = (b'{"hits":{"hits":[{"_source":{"@timestamp":"2021-07-01T12:00:03.512Z",'
 ...        b'"flow":{"src_addr":"10.0.0.1","dst_addr":"10.0.0.2","src_port":51000,'
 ...        b'"dst_port":2379,"ip_protocol":"TCP","bytes":1514000,"packets":1000,'
 ...        b'"tcp_flags":["ACK","PSH"]}},"sort":[7]}]}}')
->>> page = parse_page(raw)
->>> page.frame["flow.dst_port"].to_list(), page.last_sort
-([2379], [7])
->>> row = to_canonical(page.frame, PROFILES["elastiflow3"]).row(0, named=True)
+>>> row = to_canonical(parse_page(raw).frame, PROFILES["elastiflow3"]).row(0, named=True)
 >>> row["protocol"], row["tcp_flags"], row["service_name"], row["server_ip"]
 (6, 24, 'etcd-client', '10.0.0.2')
 """
 
 from __future__ import annotations
 
-import io
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import orjson
 import polars as pl
-import pyarrow as pa
-import pyarrow.json as pj
 
 from flowlab.elastic.profiles import ORIENTED as _ORIENTED
 from flowlab.elastic.profiles import FieldSource, Profile
 from flowlab.schema import FLOW_SCHEMA, scale_expr
 from flowlab.services import PROTOCOL_NAMES, orient
 
-__all__ = [
-    "TCP_FLAG_BITS",
-    "ConversionStats",
-    "Page",
-    "flat_from_hits",
-    "parse_page",
-    "to_canonical",
-]
+__all__ = ["TCP_FLAG_BITS", "ConversionStats", "to_canonical"]
 
 #: TCP flag name -> bit, as ElastiFlow names them (``none`` = no flag).
 TCP_FLAG_BITS: dict[str, int] = {
@@ -74,8 +52,6 @@ TCP_FLAG_BITS: dict[str, int] = {
 
 _PROTO_BY_NAME: dict[str, int] = {name.upper(): num for num, name in PROTOCOL_NAMES.items()}
 _PROTO_BY_NAME.update({"ICMPV6": 58, "IPV6-ICMP": 58})
-_HITS = b'"hits":{"hits":['
-_BOUNDARY = b'},{"_source":'
 
 
 @dataclass
@@ -105,211 +81,6 @@ class ConversionStats:
             f"{name}: {count} (e.g. {self.examples.get(name, '?')!r})"
             for name, count in sorted(self.lost.items())
         )
-
-
-@dataclass
-class Page:
-    """One parsed search-result page."""
-
-    frame: pl.DataFrame
-    last_sort: list[Any] | None
-    meta: dict[str, Any]
-    stats: ConversionStats
-
-
-def _wrap_multi(raw: bytes, multi: Iterable[str]) -> bytes:
-    """Turn single-string values of list-or-scalar fields into one-element lists."""
-    for name in multi:
-        bare = name.rsplit(".", 1)[-1].encode()
-        if bare + b'":"' not in raw:  # every value is already a list (the common case)
-            continue
-        raw = raw.replace(bare + b'":"none"', bare + b'":["none"]')  # ElastiFlow's only scalar
-        if bare + b'":"' not in raw:
-            continue
-        # a literal start keeps the search fast; a key merely ending in the same name would be
-        # wrapped too, which only matters for fields that are read, where the first item is taken
-        pattern = re.escape(bare) + rb'":("(?:[^"\\]|\\.)*")'
-        raw = re.sub(pattern, bare + rb'":[\1]', raw)
-    return raw
-
-
-def _read_lines(lines: bytes) -> pl.DataFrame:
-    """NDJSON -> frame, typed over *all* lines (a field seen late is never dropped).
-
-    Arrow's reader, as one block so that its type inference sees every line;
-    it refuses a field whose type changes, then Polars (which widens to a
-    common type) reads with a full-length inference.
-    """
-    try:
-        options = pj.ReadOptions(block_size=len(lines) + 1, use_threads=False)
-        table = pj.read_json(io.BytesIO(lines), read_options=options)
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
-
-
-def _flatten(frame: pl.DataFrame, prefix: str = "") -> list[pl.Series]:
-    out: list[pl.Series] = []
-    for series in frame.get_columns():
-        name = f"{prefix}{series.name}"
-        if isinstance(series.dtype, pl.Struct):
-            if not series.dtype.fields:
-                continue
-            out.extend(_flatten(series.struct.unnest(), prefix=f"{name}."))
-        else:
-            out.append(series.alias(name))
-    return out
-
-
-def _merge_same_names(columns: Sequence[pl.Series]) -> pl.DataFrame:
-    by_name: dict[str, list[pl.Series]] = {}
-    for s in columns:
-        by_name.setdefault(s.name, []).append(s)
-    merged: list[pl.Series] = []
-    for name, group in by_name.items():
-        if len(group) == 1:
-            merged.append(group[0])
-            continue
-        if any(isinstance(s.dtype, pl.List) for s in group):
-            group = [
-                s.list.eval(pl.element().cast(pl.String))
-                if isinstance(s.dtype, pl.List)
-                else s.cast(pl.String)
-                .to_frame()
-                .select(pl.when(pl.first().is_not_null()).then(pl.concat_list(pl.first())))
-                .to_series()
-                for s in group
-            ]
-        elif len({s.dtype for s in group}) > 1:
-            group = [s.cast(pl.String) for s in group]
-        merged.append(pl.select(pl.coalesce(group)).to_series().alias(name))
-    return pl.DataFrame(merged)
-
-
-def parse_page(raw: bytes, *, multi: Iterable[str] = (), fields: Sequence[str] = ()) -> Page:
-    """Parse one search response (``filter_path=hits.hits._source,hits.hits.sort,...``).
-
-    Parameters
-    ----------
-    raw : bytes
-        The response body.
-    multi : iterable of str
-        Fields that may hold a single string where others hold a list.
-    fields : sequence of str
-        Fields for the plain-Python fallback (all ``_source`` leaves when empty).
-
-    Returns
-    -------
-    Page
-        ``frame`` has one column per stored field (dotted names); ``meta``
-        holds the rest of the response (``pit_id``, ``_scroll_id``).
-    """
-    start = raw.find(_HITS)
-    if start < 0:
-        meta = orjson.loads(raw) if raw.strip() else {}
-        if isinstance(meta.get("hits"), dict) and meta["hits"].get("hits"):
-            # not Elasticsearch's compact form (e.g. pretty-printed): normalise and parse again
-            return parse_page(orjson.dumps(meta), multi=multi, fields=fields)
-        meta.pop("hits", None)
-        return Page(pl.DataFrame(), None, meta, ConversionStats())
-    begin = start + len(_HITS)
-    end = raw.rfind(b"]}")
-    meta = orjson.loads(raw[:begin] + raw[end:])
-    meta.pop("hits", None)
-    body = raw[begin:end].strip()
-    if not body:
-        return Page(pl.DataFrame(), None, meta, ConversionStats())
-    lines = _wrap_multi(body.replace(_BOUNDARY, b'}\n{"_source":'), multi)
-    try:
-        frame = _read_lines(lines)
-        parts: list[pl.Series] = []
-        if "_source" in frame.columns and isinstance(frame.schema["_source"], pl.Struct):
-            parts = _flatten(frame["_source"].struct.unnest())
-        if "sort" in frame.columns:
-            parts.append(frame["sort"])
-        flat = _merge_same_names(parts) if parts else pl.DataFrame(height=frame.height)
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError):
-        hits = orjson.loads(b"[" + body + b"]")
-        stats = ConversionStats(python_pages=1)
-        flat = flat_from_hits(hits, fields=fields, multi=multi)
-        last = hits[-1].get("sort") if hits else None
-        return Page(flat, last, meta, stats)
-    last_sort: list[Any] | None = None
-    if "sort" in flat.columns:
-        last_sort = flat["sort"][-1].to_list() if flat.height else None
-        flat = flat.drop("sort")
-    return Page(flat, last_sort, meta, ConversionStats())
-
-
-def _lookup(doc: Mapping[str, Any], path: str) -> Any:
-    """A field of a ``_source`` by dotted path, whether stored nested or with dotted keys."""
-    if path in doc:
-        return doc[path]
-    parts = path.split(".")
-    for i in range(1, len(parts)):
-        node = doc.get(".".join(parts[:i]))
-        if isinstance(node, Mapping):
-            found = _lookup(node, ".".join(parts[i:]))
-            if found is not None:
-                return found
-    return None
-
-
-def _leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _leaves(value, f"{name}.")
-        else:
-            yield name
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
-def flat_from_hits(
-    hits: Sequence[Mapping[str, Any]], *, fields: Sequence[str] = (), multi: Iterable[str] = ()
-) -> pl.DataFrame:
-    """The plain-Python twin of :func:`parse_page`: hit dicts -> flat frame of strings.
-
-    Examples
-    --------
-    >>> flat_from_hits([{"_source": {"flow": {"bytes": "10"}, "flow.packets": 1}}]).to_dicts()
-    [{'flow.bytes': '10', 'flow.packets': '1'}]
-    """
-    sources = [h.get("_source") or {} for h in hits]
-    names = list(fields)
-    if not names:
-        for doc in sources:
-            names.extend(n for n in _leaves(doc) if n not in names)
-    multi_set = set(multi)
-    columns: dict[str, pl.Series] = {}
-    for name in names:
-        values = [_lookup(doc, name) for doc in sources]
-        if all(v is None for v in values):
-            continue
-        if name in multi_set:
-            lists = [
-                None if v is None else [_text(x) for x in (v if isinstance(v, list) else [v])]
-                for v in values
-            ]
-            columns[name] = pl.Series(name, lists, dtype=pl.List(pl.String))
-        else:
-            scal = [_text(v[0] if isinstance(v, list) and v else v) for v in values]
-            columns[name] = pl.Series(name, scal, dtype=pl.String)
-    return pl.DataFrame(list(columns.values()), schema=None) if columns else pl.DataFrame()
-
-
-# -- conversion to canonical ----------------------------------------------------------------
 
 
 def _scalar(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -442,7 +213,7 @@ def to_canonical(
     Parameters
     ----------
     flat : polars.DataFrame
-        From :func:`parse_page` or :func:`flat_from_hits`.
+        From :func:`flowlab.elastic.pages.parse_page` or ``flat_from_hits``.
     profile : Profile
         The layout of the documents.
     columns : sequence of str, optional

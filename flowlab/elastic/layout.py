@@ -10,8 +10,10 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
 
 from elasticsearch import Elasticsearch
 
@@ -27,7 +29,7 @@ from flowlab.elastic.profiles import (
 )
 from flowlab.exceptions import ConfigError, IndexNotFoundError, UnknownLayoutError
 
-__all__ = ["Layout", "inspect_layout", "resolve_profile"]
+__all__ = ["Layout", "field_caps", "inspect_layout", "resolve_profile", "type_family"]
 
 log = logging.getLogger("flowlab.elastic")
 
@@ -85,6 +87,36 @@ class Layout:
         return {type_family(t) for t in self.types.get(name, {})}
 
 
+def field_caps(
+    es: Elasticsearch, index: str | Sequence[str], fields: Sequence[str], *, allow_no_indices: bool
+) -> dict[str, Any]:
+    """Field capabilities of `fields`, asked in URL-sized chunks (7.x takes them only there).
+
+    Returns the merged response body (``indices`` and ``fields``). Call inside
+    :func:`~flowlab.elastic.errors.translating`.
+    """
+    target = index if isinstance(index, str) else ",".join(index)
+    path = f"/{quote(target, safe='*,-_.+')}/_field_caps"
+    chunks: list[list[str]] = [[]]
+    for name in fields:
+        if sum(len(n) + 1 for n in chunks[-1]) + len(name) > 1800:
+            chunks.append([])
+        chunks[-1].append(name)
+    merged: dict[str, Any] = {"indices": [], "fields": {}}
+    for chunk in chunks:
+        params = {
+            "fields": ",".join(chunk),
+            "ignore_unavailable": "true",
+            "allow_no_indices": "true" if allow_no_indices else "false",
+        }
+        body = es.perform_request(
+            "GET", path, params=params, headers={"accept": "application/json"}
+        ).body
+        merged["indices"] = sorted(set(merged["indices"]) | set(body.get("indices") or ()))
+        merged["fields"].update(body.get("fields") or {})
+    return merged
+
+
 def inspect_layout(es: Elasticsearch, index: str, *, extra: tuple[str, ...] = ()) -> Layout:
     """Read the field capabilities of the fields any profile uses (plus `extra`).
 
@@ -97,9 +129,7 @@ def inspect_layout(es: Elasticsearch, index: str, *, extra: tuple[str, ...] = ()
     names = list(dict.fromkeys([*base, *(f"{n}.keyword" for n in base)]))
     url = describe(es)
     with translating(f"read the mapping of {index!r}", url=url, index=index):
-        caps = es.field_caps(
-            index=index, fields=names, ignore_unavailable=True, allow_no_indices=False
-        ).body
+        caps = field_caps(es, index, names, allow_no_indices=False)
     indices = tuple(caps.get("indices") or ())
     if not indices:
         msg = f"no index matches {index!r} on {url}; list the indices with es.cat.indices()"
@@ -117,7 +147,7 @@ def inspect_layout(es: Elasticsearch, index: str, *, extra: tuple[str, ...] = ()
 
 def _all_field_names(es: Elasticsearch, index: str) -> list[str]:
     with translating(f"list the fields of {index!r}", url=describe(es), index=index):
-        caps = es.field_caps(index=index, fields="*", ignore_unavailable=True).body
+        caps = field_caps(es, index, ["*"], allow_no_indices=True)
     return sorted(n for n in (caps.get("fields") or {}) if not n.startswith("_"))
 
 

@@ -32,8 +32,9 @@ import pyarrow.parquet as pq
 from elasticsearch import Elasticsearch
 from tqdm.auto import tqdm
 
-from flowlab.elastic.convert import ConversionStats, parse_page, to_canonical
+from flowlab.elastic.convert import ConversionStats, to_canonical
 from flowlab.elastic.layout import resolve_profile
+from flowlab.elastic.pages import parse_page
 from flowlab.elastic.paging import Method, PageRequest, Reader, count
 from flowlab.elastic.profiles import Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query, filter_frame
@@ -118,7 +119,7 @@ def iter_flows(
     def work(reader: Reader, slice_id: int) -> None:
         try:
             for page in reader.iter_slice(slice_id, parse, stop):
-                page_stats = ConversionStats(python_pages=page.stats.python_pages)
+                page_stats = ConversionStats(python_pages=int(page.python_fallback))
                 frame = to_canonical(page.frame, prof, columns=build_cols, stats=page_stats)
                 if flt:
                     frame = filter_frame(frame, flt)

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-import orjson
 from elasticsearch import Elasticsearch
 
+from flowlab.elastic import _json
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.errors import raise_for_status, translating
 from flowlab.elastic.transport import FlowlabTransport, raw_request
+from flowlab.exceptions import ConfigError
 
 __all__ = ["Method", "PageRequest", "Reader", "count", "cursor"]
 
@@ -67,6 +68,15 @@ class Reader:
         info = server_info(es)
         if method == "auto":
             method = "pit" if info.has_pit else "scroll"
+        elif method == "pit" and not info.has_pit and info.version != (0, 0, 0):
+            msg = (
+                f"point-in-time paging needs Elasticsearch 7.12+ (found {info}); "
+                "use method='scroll' or 'auto'"
+            )
+            raise ConfigError(msg)
+        elif method not in ("pit", "scroll"):
+            msg = f"method must be 'auto', 'pit' or 'scroll', found {method!r}"
+            raise ConfigError(msg)
         self.method: Literal["pit", "scroll"] = "pit" if method == "pit" else "scroll"
         self.url = describe(es)
         self.raw = isinstance(es.transport, FlowlabTransport)
@@ -99,12 +109,12 @@ class Reader:
         if self.raw:
             with translating(self.action, url=self.url, index=self.request.index):
                 status, raw = raw_request(
-                    self.es.transport, "POST", target, orjson.dumps(body), request_timeout=None
+                    self.es.transport, "POST", target, _json.dumps(body), request_timeout=None
                 )
             if status >= 300:
                 try:
-                    err = orjson.loads(raw)
-                except orjson.JSONDecodeError:
+                    err = _json.loads(raw)
+                except _json.JSONDecodeError:
                     err = raw.decode(errors="replace")
                 raise_for_status(
                     status, err, action=self.action, url=self.url, index=self.request.index
@@ -120,7 +130,7 @@ class Reader:
                 headers={"accept": "application/json", "content-type": "application/json"},
                 body=body,
             )
-        return orjson.dumps(resp.body)
+        return _json.dumps(resp.body)
 
     def _body(self, slice_id: int) -> dict[str, Any]:
         req = self.request
@@ -225,6 +235,6 @@ def cursor(raw: bytes) -> tuple[int, list[Any] | None, str | None]:
     last: list[Any] | None = None
     k = raw.rfind(b'"sort":[')
     if k >= 0:
-        last = orjson.loads(raw[k + 7 : raw.index(b"]", k) + 1])
+        last = _json.loads(raw[k + 7 : raw.index(b"]", k) + 1])
     found = _CURSOR_ID.search(raw, 0, 8192) or _CURSOR_ID.search(raw, max(0, len(raw) - 8192))
     return hits, last, found.group(1).decode() if found else None

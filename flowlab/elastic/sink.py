@@ -8,24 +8,13 @@ exponential back-off. Every document is accounted for: the returned
 of the rejection reasons; rejections are also logged and raised as a
 :class:`~flowlab.exceptions.DataLossWarning`.
 
-:class:`ElasticSink` is the same for a live collector: call it with each
-decoded batch (a frame, or anything with a ``.flows`` frame), then
-``close()``.
-
-Examples
---------
->>> import flowlab.elastic as fe
->>> es = fe.connect(check=False, url="http://127.0.0.1:1")
->>> sink = fe.ElasticSink(es, index="flows", layout="flowlab")
->>> sink
-<ElasticSink flows (flowlab) written=0 rejected=0>
+:class:`flowlab.elastic.collect.ElasticSink` does the same for a live collector.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import warnings
 from collections import Counter
@@ -34,14 +23,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
 import polars as pl
 from elasticsearch import Elasticsearch
 
+from flowlab.elastic import _json
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.documents import elastiflow_lines, flowlab_lines
 from flowlab.elastic.errors import error_reason, translating
-from flowlab.elastic.layout import type_family
+from flowlab.elastic.layout import field_caps, type_family
 from flowlab.elastic.mappings import (
     ELASTIFLOW_INDEX_PREFIX,
     ELASTIFLOW_MAPPING,
@@ -50,10 +39,10 @@ from flowlab.elastic.mappings import (
     FLOWLAB_MAPPING,
     field_types,
 )
-from flowlab.exceptions import ConfigError, DataLossWarning, FlowlabError, MappingConflictError
+from flowlab.exceptions import ConfigError, DataLossWarning, MappingConflictError
 from flowlab.schema import conform
 
-__all__ = ["ElasticSink", "WriteResult", "install_template", "write_flows"]
+__all__ = ["WriteResult", "install_template", "target_index", "write_flows"]
 
 log = logging.getLogger("flowlab.elastic")
 
@@ -118,7 +107,7 @@ def _template_body(layout: Layout, index: str, *, shards: int, replicas: int) ->
     }
 
 
-def _target(layout: Layout, index: str | None) -> str:
+def target_index(layout: Layout, index: str | None) -> str:
     """The index (flowlab) or daily-index prefix (elastiflow) to write to, validated."""
     if index is None:
         return ELASTIFLOW_INDEX_PREFIX if layout == "elastiflow" else "flowlab-flows"
@@ -142,7 +131,9 @@ def install_template(
     Composable templates (``_index_template``) on Elasticsearch 7.8+, legacy
     ``_template`` before. `index` as for :func:`write_flows`.
     """
-    name, body = _template_body(layout, _target(layout, index), shards=shards, replicas=replicas)
+    name, body = _template_body(
+        layout, target_index(layout, index), shards=shards, replicas=replicas
+    )
     info = server_info(es)
     with translating(f"install index template {name!r}", url=describe(es)):
         if info.has_composable_templates or info.version == (0, 0, 0):
@@ -173,12 +164,7 @@ def _check_existing(es: Elasticsearch, layout: Layout, indices: Sequence[str]) -
     expected = field_types(mapping)
     url = describe(es)
     with translating("read the mapping of the target indices", url=url):
-        caps = es.field_caps(
-            index=list(indices),
-            fields=list(expected),
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        ).body
+        caps = field_caps(es, list(indices), list(expected), allow_no_indices=True)
     problems = []
     for name, by_type in (caps.get("fields") or {}).items():
         want = type_family(expected.get(name, ""))
@@ -206,7 +192,7 @@ def _documents(frame: pl.DataFrame, layout: Layout, index: str) -> tuple[list[by
 def _bulk_once(
     es: Elasticsearch, lines: list[bytes], indices: list[str], *, refresh: bool
 ) -> tuple[WriteResult, list[int]]:
-    actions = {name: orjson.dumps({"index": {"_index": name}}) for name in set(indices)}
+    actions = {name: _json.dumps({"index": {"_index": name}}) for name in set(indices)}
     body = b"".join(actions[ix] + b"\n" + doc + b"\n" for ix, doc in zip(indices, lines))
     with translating("bulk-index flows", url=describe(es)):
         resp = es.bulk(
@@ -320,7 +306,7 @@ def write_flows(
     if chunk_size < 1:
         msg = f"chunk_size must be positive, found {chunk_size}"
         raise ConfigError(msg)
-    target = _target(layout, index)
+    target = target_index(layout, index)
     frame = conform(frame)
     result = WriteResult()
     if frame.height == 0:
@@ -370,103 +356,3 @@ def write_flows(
         log.warning(msg)
         warnings.warn(msg, DataLossWarning, stacklevel=2)
     return result
-
-
-class ElasticSink:
-    """A collector sink: bulk-indexes each decoded batch, buffering up to `batch_size` rows.
-
-    Parameters
-    ----------
-    es : elasticsearch.Elasticsearch
-        A client.
-    index, layout, **kwargs
-        As for :func:`write_flows`.
-    batch_size : int
-        Rows buffered before a write.
-    """
-
-    def __init__(
-        self,
-        es: Elasticsearch,
-        *,
-        index: str | None = None,
-        layout: Layout = "flowlab",
-        batch_size: int = 5000,
-        **kwargs: Any,
-    ) -> None:
-        self.es = es
-        self.index = _target(layout, index)
-        self.layout: Layout = layout
-        self.batch_size = batch_size
-        self.kwargs = kwargs
-        self.result = WriteResult()
-        self._buffer: list[pl.DataFrame] = []
-        self._rows = 0
-        self._installed = False
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return (
-            f"<ElasticSink {self.index} ({self.layout}) written={self.result.written} "
-            f"rejected={self.result.rejected}>"
-        )
-
-    def __call__(self, batch: Any) -> None:
-        """Add a batch: a canonical frame, or an object with a ``.flows`` frame."""
-        frame = batch if isinstance(batch, pl.DataFrame) else batch.flows
-        if frame.height == 0:
-            return
-        with self._lock:
-            if self._closed:
-                msg = "ElasticSink is closed"
-                raise ConfigError(msg)
-            self._buffer.append(frame)
-            self._rows += frame.height
-            if self._rows >= self.batch_size:
-                self._flush()
-
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        frame = pl.concat(self._buffer, how="vertical")
-        self._buffer, self._rows = [], 0
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DataLossWarning)
-                result = write_flows(
-                    self.es,
-                    frame,
-                    self.index,
-                    layout=self.layout,
-                    install=not self._installed,
-                    **self.kwargs,
-                )
-        except FlowlabError as exc:  # count the batch as lost, let the caller see the error
-            self.result.rejected += frame.height
-            self.result.errors[f"batch failed: {exc}"[:300]] += frame.height
-            raise
-        self._installed = True
-        self.result.add(result)
-
-    def flush(self) -> None:
-        """Write what is buffered now."""
-        with self._lock:
-            self._flush()
-
-    def close(self) -> WriteResult:
-        """Flush and return the totals (rejections warn with DataLossWarning)."""
-        with self._lock:
-            if not self._closed:
-                self._flush()
-                self._closed = True
-        if self.result.rejected:
-            msg = f"Elasticsearch rejected {self.result.rejected} flows: {self.result.summary()}"
-            warnings.warn(msg, DataLossWarning, stacklevel=2)
-        return self.result
-
-    def __enter__(self) -> ElasticSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

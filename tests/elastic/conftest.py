@@ -67,6 +67,13 @@ def es_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def secured(es_env: dict[str, str]) -> None:
+    """Skip when the test server runs without security (integration zips before 7.11 lack it)."""
+    if os.environ.get("FLOWLAB_TEST_ES_SECURITY") == "off":
+        pytest.skip("the test server runs without security (no users, no 401/403 to test)")
+
+
+@pytest.fixture(scope="session")
 def es(es_env: dict[str, str]) -> Elasticsearch:
     """A flowlab client (fast raw-page path) to the test server, as superuser."""
     return fe.connect(
@@ -78,12 +85,15 @@ def es(es_env: dict[str, str]) -> Elasticsearch:
 def plain_es(es_env: dict[str, str]) -> Elasticsearch:
     """A plain elasticsearch-py client (what a notebook author builds), version-compatible."""
     info = fe.server_info(
-        fe.connect(es_env["url"], username=es_env["username"], password=es_env["password"])
+        fe.connect(
+            es_env["url"],
+            username=es_env["username"] or None,
+            password=es_env["password"] or None,
+        )
     )
     major = info.version[0]
-    client = Elasticsearch(
-        es_env["url"], basic_auth=(es_env["username"], es_env["password"]), request_timeout=60
-    )
+    auth = (es_env["username"], es_env["password"]) if es_env["username"] else None
+    client = Elasticsearch(es_env["url"], basic_auth=auth, request_timeout=60)
     if major < 9:
         pytest.skip(f"a plain elasticsearch-py 9 client cannot talk to Elasticsearch {info}")
     return client

@@ -58,7 +58,7 @@ def test_connect_from_environment_and_version(es_env, monkeypatch):
 
 
 @pytest.mark.elasticsearch
-def test_wrong_password_is_a_real_401(es_env):
+def test_wrong_password_is_a_real_401(secured, es_env):
     with pytest.raises(ElasticAuthError, match="HTTP 401") as err:
         fe.connect(es_env["url"], username=es_env["username"], password="definitely-wrong-pw")
     assert "definitely-wrong-pw" not in str(err.value)
@@ -87,7 +87,7 @@ def test_credentials_become_the_authorization_header():
 
 
 @pytest.mark.elasticsearch
-def test_secrets_never_in_repr_logs_or_errors(es_env, index_name, make_flows, caplog):
+def test_secrets_never_in_repr_logs_or_errors(secured, es_env, index_name, make_flows, caplog):
     secret = es_env["password"]
     wrong = "Wr0ng-" + secret[::-1]
     caplog.set_level(logging.DEBUG)

@@ -17,7 +17,12 @@ from polars.testing import assert_frame_equal
 import flowlab.elastic as fe
 import flowlab.schema as fs
 from flowlab.elastic.query import Filter, filter_frame
-from flowlab.exceptions import DataLossWarning, IndexNotFoundError, UnknownLayoutError
+from flowlab.exceptions import (
+    ConfigError,
+    DataLossWarning,
+    IndexNotFoundError,
+    UnknownLayoutError,
+)
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -180,6 +185,10 @@ def test_columns_subset(es, index_name, make_flows):
 def test_paging_methods_and_slices_agree(es, index_name, make_flows, method, slices, page_size):
     frame = make_flows(2000, seed=9)
     fe.write_flows(es, frame, index_name, refresh=True, replicas=0, shards=2)
+    if method == "pit" and not fe.server_info(es).has_pit:
+        with pytest.raises(ConfigError, match=r"7\.12\+"):
+            fe.load_flows(es, index_name, method=method, progress=False)
+        return
     got = fe.load_flows(
         es, index_name, method=method, slices=slices, page_size=page_size, progress=False
     )

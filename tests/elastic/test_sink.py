@@ -145,37 +145,12 @@ def test_existing_index_with_other_types_is_refused(es, index_name, make_flows):
 
 
 @pytest.mark.elasticsearch
-def test_read_only_user_gets_a_clear_403(es_env, make_flows, index_name):
+def test_read_only_user_gets_a_clear_403(secured, es_env, make_flows, index_name):
     reader = fe.connect(
         es_env["url"], username=es_env["reader_username"], password=es_env["reader_password"]
     )
     with pytest.raises(ElasticAuthError, match="HTTP 403"):
         fe.write_flows(reader, make_flows(5), index_name)
-
-
-@pytest.mark.elasticsearch
-def test_elastic_sink_for_the_collector(es, index_name, make_flows):
-    frames = [make_flows(n, seed=40 + n) for n in (120, 1, 300, 80)]
-    frames[1] = frames[1].head(0)  # an empty batch is fine
-
-    class Decoded:  # what the live collector hands its sinks: an object with .flows
-        def __init__(self, flows: pl.DataFrame) -> None:
-            self.flows = flows
-
-    with fe.ElasticSink(es, index=index_name, batch_size=250, replicas=0) as sink:
-        sink(frames[0])
-        sink(Decoded(frames[1]))
-        sink(Decoded(frames[2]))
-        sink(frames[3])
-        assert sink.result.written == 420  # 120 + 0 + 300 flushed at 250 rows, 80 buffered
-    assert sink.result.written == 500 and sink.result.rejected == 0
-    assert repr(sink) == f"<ElasticSink {index_name} (flowlab) written=500 rejected=0>"
-    with pytest.raises(ConfigError, match="closed"):
-        sink(frames[0])
-    es.indices.refresh(index=index_name)
-    assert_frame_equal(
-        fe.load_flows(es, index_name, progress=False).sort(KEY), pl.concat(frames).sort(KEY)
-    )
 
 
 def test_bad_arguments_are_config_errors(make_flows):
