@@ -51,7 +51,8 @@ def _mac(text: str) -> bytes:
     return raw
 
 
-def _checksum(data: bytes) -> int:
+def internet_checksum(data: bytes) -> int:
+    """The RFC 1071 ones'-complement checksum of IPv4, TCP, UDP and ICMP headers."""
     if len(data) % 2:
         data += b"\x00"
     total = sum(struct.unpack(f">{len(data) // 2}H", data))
@@ -147,7 +148,7 @@ def _frame(
             pseudo = src.packed + dst.packed + struct.pack(">xBH", protocol, l4_len)
         if protocol == 1:
             pseudo = b""
-        csum = _checksum(pseudo + l4)
+        csum = internet_checksum(pseudo + l4)
         if protocol in (17, 136) and csum == 0:
             csum = 0xFFFF
         l4 = l4[:at] + struct.pack(">H", csum) + l4[at + 2 :]
@@ -176,7 +177,7 @@ def _frame(
         total = 20 + l4_len
         head = struct.pack(">BBHHHBBH", 0x45, tos, total, 0x1234, flags_frag, ttl, protocol, 0)
         head += src.packed + dst.packed
-        ip = head[:10] + struct.pack(">H", _checksum(head)) + head[12:]
+        ip = head[:10] + struct.pack(">H", internet_checksum(head)) + head[12:]
         ethertype = 0x0800
     if link == "ip":
         return ip + l4, len(ip) + l4_len

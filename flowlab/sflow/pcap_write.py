@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from flowlab.exceptions import ConfigError
+from flowlab.sflow.packet import internet_checksum
 
 __all__ = ["LINKS", "sflow_packets", "udp_frame", "write_pcap", "write_pcapng"]
 
@@ -40,15 +41,6 @@ LINKS: dict[str, int] = {
     "null": 0,
 }
 Packet = tuple[float | tuple[int, int], bytes]
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def udp_frame(
@@ -72,12 +64,14 @@ def udp_frame(
         pseudo = s.packed + d.packed + struct.pack(">xBH", 17, ulen)
     else:
         pseudo = s.packed + d.packed + struct.pack(">IxxxB", ulen, 17)
-    csum = _checksum(pseudo + struct.pack(">HHHH", sport, dport, ulen, 0) + payload) or 0xFFFF
+    csum = (
+        internet_checksum(pseudo + struct.pack(">HHHH", sport, dport, ulen, 0) + payload) or 0xFFFF
+    )
     udp = struct.pack(">HHHH", sport, dport, ulen, csum) + payload
     if s.version == 4:
         head = struct.pack(">BBHHHBBH", 0x45, 0, 20 + ulen, 0x4242, 0x4000, ttl, 17, 0)
         head += s.packed + d.packed
-        ip = head[:10] + struct.pack(">H", _checksum(head)) + head[12:] + udp
+        ip = head[:10] + struct.pack(">H", internet_checksum(head)) + head[12:] + udp
         ethertype, family = 0x0800, 2
     else:
         ip = struct.pack(">IHBB", 6 << 28, ulen, 17, ttl) + s.packed + d.packed + udp
