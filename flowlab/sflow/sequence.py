@@ -146,7 +146,9 @@ def _run_cummax(run: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> np
     if int(run[-1]) < (1 << 62) // span:
         lift = run * span
         return np.maximum.accumulate(shifted + lift) - lift + lo
-    frame = pl.DataFrame({"run": run, "u": values})  # values too wide to lift (not reachable in practice)
+    frame = pl.DataFrame(
+        {"run": run, "u": values}
+    )  # values too wide to lift (not reachable in practice)
     return frame.select(pl.col("u").cum_max().over("run")).to_series().to_numpy()
 
 

@@ -91,9 +91,7 @@ def test_rules(seqs: list[int], lost: int, resets: int, late: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.tuples(st.booleans(), st.integers(-(2**61), 2**61)), min_size=1, max_size=60)
-)
+@given(st.lists(st.tuples(st.booleans(), st.integers(-(2**61), 2**61)), min_size=1, max_size=60))
 def test_run_cummax_matches_polars(items: list[tuple[bool, int]]) -> None:
     """The numpy per-run running maximum equals Polars' ``cum_max().over(run)``, wide values included."""
     import polars as pl
