@@ -165,8 +165,23 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- collect ------------------------------------------------------------------------------------
 
-#: Options adding collector sinks; the Elasticsearch stream appends ``--to-elasticsearch`` here.
-SINK_OPTIONS: list[SinkOption] = []
+
+def _elastic_arguments(parser: argparse.ArgumentParser) -> None:
+    from flowlab.elastic.collect import add_arguments
+
+    add_arguments(parser)
+
+
+def _elastic_sink(args: argparse.Namespace) -> Callable[..., None] | None:
+    if not getattr(args, "to_elasticsearch", None):
+        return None
+    from flowlab.elastic.collect import make_sink
+
+    return make_sink(args)
+
+
+#: Options adding collector sinks (``--to-elasticsearch``); other modules may append theirs.
+SINK_OPTIONS: list[SinkOption] = [SinkOption(_elastic_arguments, _elastic_sink)]
 
 
 def _collect_arguments(p: argparse.ArgumentParser) -> None:

@@ -59,13 +59,14 @@ class Explorer:
         return self.flows.filter(pl.col("time").is_between(lo, hi, closed="both"))
 
     def refresh(self) -> Any:
-        """Recompute the answer for the current focus and window, show it, and return it."""
-        from IPython.display import display
+        """Recompute the answer for the current focus and window, show it, and return it.
 
+        The answer replaces the output area's content directly (no output capture), which
+        also works when no front end is attached (headless execution).
+        """
         result = self.answer(self.current(), self.focus.value)
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(result)
+        self.output.outputs = ()
+        self.output.append_display_data(result)
         return result
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
