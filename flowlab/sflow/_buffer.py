@@ -53,7 +53,7 @@ class Buffer:
     def __init__(self, data: U8, scratch: U32 | None = None) -> None:
         self.size = n = data.size
         self.row = row = n // 4 + _PAD_WORDS
-        need = 4 * row
+        need = 4 * row + _PAD_WORDS  # the tail pad lets a row read run past the last phase
         if scratch is not None and scratch.size >= need:
             words = scratch[:need]
         else:
@@ -66,6 +66,7 @@ class Buffer:
             tail = bytes(data[k + 4 * full : n]) if n > k else b""
             words[base + full] = int.from_bytes(tail.ljust(4, b"\x00"), "big")
             words[base + full + 1 : base + row] = 0
+        words[4 * row :] = 0
         self.words = words
         self.data = data if n else np.zeros(1, dtype=np.uint8)
         self._lim_w = row - 2
@@ -79,9 +80,20 @@ class Buffer:
         return self.words[self._index(pos)]
 
     def u32x(self, pos: I64, words: int) -> U32:
-        """`words` consecutive 32-bit values from each position: shape ``(len(pos), words)``."""
-        idx = self._index(pos)[:, None] + np.arange(words, dtype=np.int64)
-        return self.words[np.minimum(idx, self.words.size - 1)]
+        """`words` consecutive 32-bit values from each position: shape ``(len(pos), words)``.
+
+        One gather of ``4 * words``-byte items from an overlapping view (a
+        memcpy per position, not one index per word); ``words`` is at most
+        ``_PAD_WORDS``, so every row lies inside the (zero) padding.
+        """
+        src = self.words
+        rows = np.ndarray(
+            shape=(src.size - words + 1,),
+            dtype=np.dtype((np.void, 4 * words)),
+            buffer=src,
+            strides=(4,),
+        )
+        return rows[self._index(pos)].view(np.uint32).reshape(-1, words)
 
     def u16(self, pos: I64) -> npt.NDArray[np.uint16]:
         """16-bit big-endian values at byte positions `pos`."""

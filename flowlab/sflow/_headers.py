@@ -34,6 +34,7 @@ B = npt.NDArray[np.bool_]
 
 #: IP protocols whose first four transport bytes are source and destination ports
 PORT_PROTOCOLS = (6, 17, 33, 132, 136)
+_HAS_PORTS = np.isin(np.arange(256), PORT_PROTOCOLS)  # uint8 protocol -> has ports (one gather)
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 _IPV6_EXT = (0, 43, 44, 51, 60)
 
@@ -115,7 +116,7 @@ def _fast(w: npt.NDArray[np.uint32], hlen: I64) -> HeaderFields:
     frag = w[:, 5] >> 16
     proto = (w[:, 5] & 0xFF).astype(np.uint8)
     first = (frag & 0x1FFF) == 0
-    ports = first & np.isin(proto, PORT_PROTOCOLS)
+    ports = first & _HAS_PORTS[proto]
     icmp = first & ((proto == 1) | (proto == 58))
 
     def yes() -> B:

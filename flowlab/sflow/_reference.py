@@ -286,6 +286,7 @@ def _flow_row(
 
 
 _GENERIC = struct.Struct(">IIQIIQIIIIIIQIIIIII")
+_GENERIC_WIDTHS = _GENERIC.format[1:]
 _GENERIC_NAMES = [
     "if_index",
     "if_type",
@@ -310,9 +311,9 @@ _GENERIC_NAMES = [
 _ETH_NAMES = [c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_")]
 
 
-def _known(value: int) -> int | None:
-    """All ones means "unknown" for sFlow counters."""
-    return None if value in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF) else value
+def _known(value: int, width: str = "I") -> int | None:
+    """All ones (of the field's own width: ``I`` 32, ``Q`` 64 bits) means "unknown" for sFlow counters."""
+    return None if value == (0xFFFFFFFFFFFFFFFF if width == "Q" else 0xFFFFFFFF) else value
 
 
 def _counter_row(
@@ -326,7 +327,9 @@ def _counter_row(
     seen: set[int] = set()
     for rtag, rp, _rlen in recs:
         if rtag == 1 and 1 not in seen:
-            row.update(zip(_GENERIC_NAMES, map(_known, _GENERIC.unpack_from(d, rp))))
+            row.update(
+                zip(_GENERIC_NAMES, map(_known, _GENERIC.unpack_from(d, rp), _GENERIC_WIDTHS))
+            )
         elif rtag == 2 and 2 not in seen:
             row.update(zip(_ETH_NAMES, map(_known, struct.unpack_from(">13I", d, rp))))
         else:

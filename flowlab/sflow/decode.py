@@ -206,8 +206,9 @@ def decode(
     stats.datagrams_ok = int(counts[0])
     stats.datagrams_bad = {REASONS[i]: int(c) for i, c in enumerate(counts) if i and c}
     all_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
-    for k, c in zip(*np.unique(all_kinds, return_counts=True)):
-        stats.samples[_KIND_NAMES[int(k)]] = int(c)
+    for k, c in enumerate(np.bincount(all_kinds, minlength=len(_KIND_NAMES)).tolist()):
+        if c:  # kinds in ascending order, as np.unique gave them
+            stats.samples[_KIND_NAMES[k]] = c
     if unknown_samples and (tags := np.concatenate(unknown_samples)).size:
         stats.samples_skipped = _tag_counts(tags)
     if skipped and (tags := np.concatenate(skipped)).size:

@@ -111,12 +111,7 @@ class SequenceTracker:
         # a run continuing from the previous batch starts from that batch's maximum
         m_cont = prev + _signed(prior_max[g] - prev)
         floor = np.where(cont, np.maximum(u, m_cont), u)
-        run_max = (
-            pl.DataFrame({"run": run, "u": floor})
-            .select(pl.col("u").cum_max().over("run"))
-            .to_series()
-            .to_numpy()
-        )
+        run_max = _run_cummax(run, floor)
         m = np.empty(s.size, dtype=np.int64)
         m[1:] = run_max[:-1]
         m = np.where(cont, m_cont, m)
@@ -137,6 +132,24 @@ class SequenceTracker:
             if int(per_reset[k]):
                 result.resets[key] = int(per_reset[k])
         return result
+
+
+def _run_cummax(run: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Running maximum of `values` restarting at each run (`run`: 0, 0, 1, 1, 1, 2, ... ascending).
+
+    Each run is lifted above all earlier ones (``run * span``), so one
+    ``maximum.accumulate`` never carries a maximum across runs.
+    """
+    lo = int(values.min())
+    shifted = values - lo
+    span = int(shifted.max()) + 1
+    if int(run[-1]) < (1 << 62) // span:
+        lift = run * span
+        return np.maximum.accumulate(shifted + lift) - lift + lo
+    frame = pl.DataFrame(
+        {"run": run, "u": values}
+    )  # values too wide to lift (not reachable in practice)
+    return frame.select(pl.col("u").cum_max().over("run")).to_series().to_numpy()
 
 
 def _signed(diff: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

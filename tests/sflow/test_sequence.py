@@ -88,3 +88,18 @@ def test_rules(seqs: list[int], lost: int, resets: int, late: int) -> None:
     assert sum(res.lost.values()) == lost
     assert sum(res.resets.values()) == resets
     assert res.late == late
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(-(2**61), 2**61)), min_size=1, max_size=60))
+def test_run_cummax_matches_polars(items: list[tuple[bool, int]]) -> None:
+    """The numpy per-run running maximum equals Polars' ``cum_max().over(run)``, wide values included."""
+    import polars as pl
+
+    from flowlab.sflow.sequence import _run_cummax
+
+    run = np.cumsum([new for new, _ in items], dtype=np.int64)
+    run -= run[0]
+    values = np.array([v for _, v in items], dtype=np.int64)
+    expected = pl.DataFrame({"run": run, "u": values}).select(pl.col("u").cum_max().over("run"))
+    assert _run_cummax(run, values).tolist() == expected.to_series().to_list()
