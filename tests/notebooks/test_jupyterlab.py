@@ -31,14 +31,31 @@ def _free_port() -> int:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     port, token = _free_port(), secrets.token_hex(16)
     home = tmp_path_factory.mktemp("jupyter-home")
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"),
-               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               IPYTHONDIR=str(home / "ipython"), PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        PYTHONPATH=str(ROOT),
+    )
     log = (home / "lab.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={ROOT}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -48,7 +65,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+                    pytest.fail(
+                        "JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:]
+                    )
                 time.sleep(0.5)
         yield base, token
     finally:
@@ -67,9 +86,12 @@ def _get(base: str, path: str, token: str) -> dict:
 
 
 def _post(base: str, path: str, token: str, body: dict) -> dict:
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": f"token {token}",
-                                          "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
@@ -92,24 +114,46 @@ def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
     from tornado import httpclient, ioloop, websocket
 
     base, token = lab
-    session = _post(base, "/api/sessions", token, {
-        "path": "notebooks/00-quickstart.ipynb", "type": "notebook",
-        "kernel": {"name": "python3"}})
+    session = _post(
+        base,
+        "/api/sessions",
+        token,
+        {
+            "path": "notebooks/00-quickstart.ipynb",
+            "type": "notebook",
+            "kernel": {"name": "python3"},
+        },
+    )
     kernel_id = session["kernel"]["id"]
     msg_id = uuid.uuid4().hex
     request = {
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": "import flowlab, polars; print('flowlab', flowlab.__version__)",
-                    "silent": False, "store_history": False, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
+        "header": {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": "import flowlab, polars; print('flowlab', flowlab.__version__)",
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
     }
 
     async def run() -> str:
         url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels"
-        conn = await websocket.websocket_connect(httpclient.HTTPRequest(
-            url, headers={"Authorization": f"token {token}"}, request_timeout=60))
+        conn = await websocket.websocket_connect(
+            httpclient.HTTPRequest(
+                url, headers={"Authorization": f"token {token}"}, request_timeout=60
+            )
+        )
         await conn.write_message(json.dumps(request))
         out = []
         deadline = time.monotonic() + 120

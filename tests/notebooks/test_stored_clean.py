@@ -13,8 +13,13 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 def test_there_are_notebooks() -> None:
     names = {p.stem for p in NOTEBOOKS}
-    assert {"00-quickstart", "01-client-server", "02-traffic-details", "03-etcd-clients",
-            "04-flow-records"} <= names
+    assert {
+        "00-quickstart",
+        "01-client-server",
+        "02-traffic-details",
+        "03-etcd-clients",
+        "04-flow-records",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
