@@ -18,6 +18,7 @@ and whether the pushed-down edges equal the local group-by.
 
     PYTHONPATH=$PWD python benchmarks/bench_elastic.py            # 1M documents
     PYTHONPATH=$PWD python benchmarks/bench_elastic.py --docs 100000
+    PYTHONPATH=$PWD python benchmarks/bench_elastic.py --repeat 3   # medians of 3 interleaved runs
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-baseline-group", action="store_true", help="skip scan+pandas groupby"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (medians)")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import elasticsearch
 import polars as pl
 from elasticsearch import Elasticsearch
 
@@ -211,9 +212,21 @@ def _run(
         if sub:
             agg["aggs"] = sub
         with translating(f"aggregate flows in {index!r}", url=url, index=index):
-            resp = es.search(
-                index=index, size=0, query=query, aggregations={"g": agg}, track_total_hits=False
-            )
+            try:
+                resp = es.search(
+                    index=index,
+                    size=0,
+                    query=query,
+                    aggregations={"g": agg},
+                    track_total_hits=False,
+                )
+            except elasticsearch.ApiError as exc:
+                # servers before 7.9 allow 10,000 buckets per response (search.max_buckets)
+                if "too_many_buckets" not in str(exc.body) or page_size <= 500:
+                    raise
+                page_size //= 2
+                log.info("too many buckets per page for %s: asking for %d", url, page_size)
+                continue
         body = resp.body.get("aggregations", {}).get("g", {})
         buckets = body.get("buckets") or []
         pages += 1

@@ -290,12 +290,29 @@ def server_info(es: Elasticsearch) -> ServerInfo:
     Examples
     --------
     >>> import flowlab.elastic as fe
-    >>> fe.server_info(fe.connect("http://127.0.0.1:1", check=False)).version
-    (0, 0, 0)
+    >>> es = fe.connect("http://127.0.0.1:1", check=False)   # not probed yet
+    >>> fe.server_info(es)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    flowlab.exceptions.ElasticConnectionError: cannot reach Elasticsearch at http://127.0.0.1:1 ...
     """
     transport = es.transport
     if isinstance(transport, FlowlabTransport) and transport.flowlab_info is not None:
-        return transport.flowlab_info
+        info = transport.flowlab_info
+        if info.version != (0, 0, 0):
+            return info
+        # connect(check=False): probe now, once, and adapt the transport
+        info = _probe(transport, dict(transport._flowlab_headers), transport.flowlab_url)
+        stamp = info.version < (7, 14, 0)
+        auth = {k: v for k, v in transport._flowlab_headers.items() if k == "authorization"}
+        transport.flowlab_configure(
+            info,
+            url=transport.flowlab_url,
+            client_major=_CLIENT_MAJOR,
+            headers=auth,
+            stamp_product=stamp,
+        )
+        return info
     url = describe(es)
     with translating("read the server version", url=url):
         try:

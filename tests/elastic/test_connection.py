@@ -156,3 +156,17 @@ def test_servers_that_are_not_elasticsearch_are_refused(fakes):
         pytest.raises(UnsupportedServerError, match=r"6\.8\.23"),
     ):
         fe.connect(url)
+
+
+@pytest.mark.elasticsearch
+def test_unprobed_client_probes_on_first_use(es_env, index_name, make_flows, es):
+    lazy = fe.connect(
+        es_env["url"],
+        username=es_env["username"] or None,
+        password=es_env["password"] or None,
+        check=False,
+    )
+    assert "elasticsearch" not in repr(lazy.transport)  # nothing known yet
+    fe.write_flows(es, make_flows(30), index_name, refresh=True, replicas=0)
+    assert fe.load_flows(lazy, index_name, progress=False).height == 30
+    assert fe.server_info(lazy) == fe.server_info(es)
