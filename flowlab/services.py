@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from flowlab.exceptions import ConfigError
@@ -143,6 +144,7 @@ class ServiceTable:
     def __init__(self, entries: Mapping[tuple[int | str, int], str] | None = None) -> None:
         self._names: dict[tuple[int, int], str] = {}
         self._frame: pl.DataFrame | None = None
+        self._lookup: tuple[pl.Series, pl.Series, pl.Series] | None = None
         if entries:
             self.update(entries)
 
@@ -155,11 +157,13 @@ class ServiceTable:
                 raise ConfigError(msg)
             self._names[(int(p), int(port))] = str(name)
         self._frame = None
+        self._lookup = None
 
     def remove(self, protocol: int | str, port: int) -> None:
         """Forget an entry (no error if absent)."""
         self._names.pop((_proto(protocol), int(port)), None)
         self._frame = None
+        self._lookup = None
 
     def name(self, protocol: int, port: int) -> str | None:
         """The registered name, or None."""
@@ -187,6 +191,35 @@ class ServiceTable:
                 schema={"key": pl.UInt32, "name": pl.String},
             )
         return self._frame
+
+    def lookup(self) -> tuple[pl.Series, pl.Series, pl.Series]:
+        """Direct-mapped tables for :func:`orient` (built once, rebuilt after changes).
+
+        Returns ``slots`` (256 entries: protocol number -> slot, null for a
+        protocol without entries), ``names`` (``slot * 65536 + port`` -> the
+        registered name, else ``'TCP/10250'``-style text) and ``known``
+        (same index -> whether the port is registered).
+        """
+        if self._lookup is None:
+            protos = sorted({p for p, _ in self._names if 0 <= p < 256})
+            slots = [None] * 256
+            for i, p in enumerate(protos):
+                slots[p] = i  # type: ignore[call-overload]
+            names: list[str] = []
+            known = np.zeros(len(protos) * 65536, dtype=bool)
+            for p in protos:
+                label = PROTOCOL_NAMES.get(p, f"UNKNOWN({p})")
+                names.extend(f"{label}/{port}" for port in range(65536))
+            for (p, port), name in self._names.items():
+                if 0 <= p < 256:
+                    names[slots[p] * 65536 + port] = name  # type: ignore[operator]
+                    known[slots[p] * 65536 + port] = True  # type: ignore[operator]
+            self._lookup = (
+                pl.Series("slot", slots, dtype=pl.UInt32),
+                pl.Series("service_name", names, dtype=pl.String),
+                pl.Series("known", known, dtype=pl.Boolean),
+            )
+        return self._lookup
 
     @classmethod
     def from_csv(cls, path: str | Path) -> ServiceTable:
@@ -259,17 +292,19 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
     without both ports get nulls, as in ElastiFlow.
     """
     t = table or default_table()
-    names = t.frame()
-    proto = pl.col("protocol").cast(pl.UInt32)
+    slots, names, known_ports = t.lookup()
+    slot = pl.lit(slots).gather(pl.col("protocol").cast(pl.UInt8))
 
-    def lookup(port: str) -> pl.Expr:
-        # a hash lookup in the (small) service table; much cheaper than a left join
-        key = proto * 65536 + pl.col(port).cast(pl.UInt32)
-        return key.replace_strict(names["key"], names["name"], default=None, return_dtype=pl.String)
+    def key(port: str) -> pl.Expr:
+        # direct-mapped (protocol slot, port) key; null when the protocol has no entries
+        return slot * 65536 + pl.col(port).cast(pl.UInt32)
 
-    lf = lf.with_columns(lookup("src_port").alias("__ns"), lookup("dst_port").alias("__nd"))
-    known_s = pl.col("__ns").is_not_null()
-    known_d = pl.col("__nd").is_not_null()
+    lf = lf.with_columns(
+        pl.lit(known_ports).gather(key("src_port")).fill_null(False).alias("__ks"),
+        pl.lit(known_ports).gather(key("dst_port")).fill_null(False).alias("__kd"),
+    )
+    known_s = pl.col("__ks")
+    known_d = pl.col("__kd")
     lower_is_dst = pl.col("dst_port") <= pl.col("src_port")
     server_is_dst = (
         pl.when(pl.col("tcp_flags").fill_null(0) == 2)
@@ -289,18 +324,22 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
             .otherwise(pl.col(src))
         )
 
-    fallback = pl.lit(_PROTOCOL_LABELS).gather(pl.col("protocol").cast(pl.UInt8))
     svc_port = pick("dst_port", "src_port").cast(pl.UInt16)
+    label = pl.lit(_PROTOCOL_LABELS).gather(pl.col("protocol").cast(pl.UInt8))
+    service_name = (
+        pl.when(~has_ports)
+        .then(None)
+        .when(slot.is_null())  # ports on a protocol the table does not know (rare: formatted)
+        .then(pl.format("{}/{}", label, svc_port))
+        .otherwise(pl.lit(names).gather(slot * 65536 + svc_port.cast(pl.UInt32)))
+    )
     return lf.with_columns(
         pick("dst_ip", "src_ip").cast(pl.String).alias("server_ip"),
         pick("src_ip", "dst_ip").cast(pl.String).alias("client_ip"),
         pick("src_port", "dst_port").cast(pl.UInt16).alias("client_port"),
         svc_port.alias("service_port"),
-        pl.when(~has_ports)
-        .then(None)
-        .otherwise(pick("__nd", "__ns").fill_null(pl.format("{}/{}", fallback, svc_port)))
-        .alias("service_name"),
-    ).drop("__ns", "__nd")
+        service_name.alias("service_name"),
+    ).drop("__ks", "__kd")
 
 
 def orient_frame(frame: pl.DataFrame, *, table: ServiceTable | None = None) -> pl.DataFrame:

@@ -1,12 +1,12 @@
 """Vectorised big-endian reads at many positions of one byte buffer.
 
-sFlow is XDR: every field of the datagram structure is a 32-bit word at a
-multiple of 4 from the datagram start. :func:`aligned` lays the datagrams
-out at multiples of 4 (copying only when the caller's offsets are not), and
-:class:`Buffer` converts the span once into native uint32 words, so each XDR
-field read is one fast gather. Packet-header fields are byte-granular and
-are read with uint8 gathers. Reads clip to the buffer, so an unchecked
-position never raises; callers mask what they did not check.
+sFlow is XDR (big-endian 32-bit words), and datagrams sit at any alignment in
+a capture or receive buffer. :class:`Buffer` converts the bytes once into
+native uint32 words for each of the four byte phases, so that the 32-bit value
+starting at *any* byte position is one gather from an aligned native array
+(``words[(pos & 3) * R + (pos >> 2)]``): no per-datagram copy, no unaligned
+or byte-swapping access in the hot paths. Reads clip to the buffer, so an
+unchecked position never raises; callers mask what they did not check.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Buffer", "aligned", "as_uint8"]
+__all__ = ["Buffer", "as_uint8"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
-_PAD = 128  # > the widest multi-word read (generic interface counters, 88 bytes)
+_PAD_WORDS = 32  # > the widest multi-word read (generic interface counters: 22 words)
 
 
 def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> U8:
@@ -32,89 +32,61 @@ def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> 
     return np.frombuffer(buffer, dtype=np.uint8)
 
 
-def aligned(data: U8, offsets: I64, lengths: I64) -> tuple[U8, I64]:
-    """Return a buffer and offsets where every datagram starts at a multiple of 4.
-
-    Datagrams whose locator falls outside `data` get offset -1 (the walk
-    rejects them). No copy when the offsets are already aligned.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> data, off = aligned(np.frombuffer(b"xabcdefgyz", dtype=np.uint8),
-    ...                     np.array([1, 8]), np.array([7, 2]))
-    >>> off.tolist(), bytes(data[off[1] : off[1] + 2])
-    ([0, 8], b'yz')
-    """
-    inside = (offsets >= 0) & (lengths >= 0) & (offsets + lengths <= data.size)
-    if not (offsets[inside] % 4).any():
-        return data, np.where(inside, offsets, -1)
-    idx = np.flatnonzero(inside)
-    start = offsets[idx]
-    padded = (lengths[idx] + 3) & ~3
-    new = np.full(offsets.size, -1, dtype=np.int64)
-    if idx.size:
-        new[idx] = np.concatenate([[0], np.cumsum(padded)[:-1]])
-    view = memoryview(data.data)
-    fill = b"\x00\x00\x00"
-    parts = [view[a : a + n].tobytes() + fill[: p - n] for a, n, p in zip(
-        start.tolist(), lengths[idx].tolist(), padded.tolist()
-    )]  # fmt: skip
-    return np.frombuffer(b"".join(parts), dtype=np.uint8), new
-
-
 class Buffer:
-    """Native uint32 words of an aligned buffer, plus byte-granular reads.
+    """Phase-converted native words of a byte buffer, plus byte reads.
+
+    Parameters
+    ----------
+    data : numpy uint8 array
+        The bytes.
+    scratch : numpy uint32 array, optional
+        Reused for the words when large enough (no new pages to fault in).
 
     Examples
     --------
     >>> import numpy as np
     >>> b = Buffer(np.frombuffer(bytes(range(12)), dtype=np.uint8))
-    >>> b.u32(np.array([0, 8])).tolist(), b.u16(np.array([1])).tolist(), b.u32b(np.array([1])).tolist()
-    ([66051, 134810123], [258], [16909060])
+    >>> b.u32(np.array([0, 1, 8])).tolist(), b.u16(np.array([1])).tolist(), b.u8(np.array([11])).tolist()
+    ([66051, 16909060, 134810123], [258], [11])
     """
 
     def __init__(self, data: U8, scratch: U32 | None = None) -> None:
-        self.size = stop = data.size
-        words = -(-stop // 4)
-        need = words + _PAD // 4
+        self.size = n = data.size
+        self.row = row = n // 4 + _PAD_WORDS
+        need = 4 * row
         if scratch is not None and scratch.size >= need:
-            raw = scratch[:need]  # reused between chunks: no new pages to fault in
-            raw[words:] = 0
+            words = scratch[:need]
         else:
-            raw = np.zeros(need, dtype=np.uint32)
-        full = stop // 4
-        if full:
-            raw[:full] = data[: full * 4].view(">u4")
-        if stop > full * 4:
-            tail = bytes(data[full * 4 : stop]).ljust(4, b"\x00")
-            raw[full] = int.from_bytes(tail, "big")
-        self.words = raw
-        self.data = data if data.size >= _PAD else np.concatenate([data, np.zeros(_PAD, np.uint8)])
-        self._lim_w = raw.size - 1
-        self._lim_b = self.data.size - 1
+            words = np.empty(need, dtype=np.uint32)
+        for k in range(4):
+            full = max(0, (n - k) // 4)
+            base = k * row
+            if full:
+                words[base : base + full] = data[k : k + 4 * full].view(">u4")
+            tail = bytes(data[k + 4 * full : n]) if n > k else b""
+            words[base + full] = int.from_bytes(tail.ljust(4, b"\x00"), "big")
+            words[base + full + 1 : base + row] = 0
+        self.words = words
+        self.data = data if n else np.zeros(1, dtype=np.uint8)
+        self._lim_w = row - 2
+        self._lim_b = max(n - 1, 0)
+
+    def _index(self, pos: I64) -> I64:
+        return np.asarray((pos & 3) * self.row + np.minimum(pos >> 2, self._lim_w), dtype=np.int64)
 
     def u32(self, pos: I64) -> U32:
-        """32-bit words at byte positions `pos` (multiples of 4)."""
-        return self.words[np.minimum(pos >> 2, self._lim_w)]
+        """32-bit big-endian values at byte positions `pos` (any alignment)."""
+        return self.words[self._index(pos)]
 
     def u32x(self, pos: I64, words: int) -> U32:
-        """`words` consecutive words from each position (multiples of 4): shape ``(len(pos), words)``."""
-        idx = (pos >> 2)[:, None] + np.arange(words, dtype=np.int64)
-        return self.words[np.minimum(idx, self._lim_w)]
-
-    def u8(self, pos: I64) -> U8:
-        """Bytes at any positions."""
-        return self.data[np.minimum(pos, self._lim_b)]
+        """`words` consecutive 32-bit values from each position: shape ``(len(pos), words)``."""
+        idx = self._index(pos)[:, None] + np.arange(words, dtype=np.int64)
+        return self.words[np.minimum(idx, self.words.size - 1)]
 
     def u16(self, pos: I64) -> npt.NDArray[np.uint16]:
-        """16-bit big-endian values at any byte positions."""
-        hi = self.u8(pos).astype(np.uint16)
-        return np.asarray((hi << 8) | self.u8(pos + 1), dtype=np.uint16)
+        """16-bit big-endian values at byte positions `pos`."""
+        return (self.u32(pos) >> 16).astype(np.uint16)
 
-    def u32b(self, pos: I64) -> U32:
-        """32-bit big-endian values at any byte positions."""
-        i = np.minimum(pos >> 2, self._lim_w - 1)
-        pair = (self.words[i].astype(np.uint64) << np.uint64(32)) | self.words[i + 1]
-        shift = (np.uint64(32) - ((pos & 3).astype(np.uint64) << np.uint64(3))).astype(np.uint64)
-        return (pair >> shift).astype(np.uint32)
+    def u8(self, pos: I64) -> U8:
+        """Bytes at positions `pos`."""
+        return self.data[np.minimum(pos, self._lim_b)]

@@ -145,14 +145,20 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     for first in picks.values():
         used[first] = True
 
-    def put(name: str, rows: I64, values: np.ndarray | int, ok: B | bool) -> None:
-        c[name][0][rows] = values
-        c[name][1][rows] = ok
+    def put(name: str, rows: I64 | slice, values: np.ndarray | int, ok: B | bool) -> None:
+        old, valid = c[name]
+        if isinstance(rows, slice) and isinstance(values, np.ndarray) and values.dtype == old.dtype:
+            # every row: take the (freshly computed) arrays instead of copying into the zeros
+            c[name] = (values, ok if isinstance(ok, np.ndarray) else np.full(nf, ok))
+            return
+        old[rows] = values
+        valid[rows] = ok
 
-    ipv = c["ip_version"][0]
     raw = picks[1]
     if raw.size:
         rows = row_of[st.r_smp[raw]]
+        if rows.size == nf:  # every flow sample has a header (the usual case): plain slices
+            rows = slice(None)  # type: ignore[assignment]
         rp = st.r_pos[raw]
         hw = buf.u32x(rp, 4)
         hp = hw[:, 0]
@@ -164,6 +170,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
             put(name, rows, getattr(hf, name), getattr(hf, name + "_ok"))
 
     # sampled IPv4 / IPv6 records fill rows whose header gave no IP
+    ipv = c["ip_version"][0]
     for code, words, version in ((3, 8, 4), (4, 14, 6)):
         recs = picks[code]
         if not recs.size:

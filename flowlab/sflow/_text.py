@@ -9,22 +9,50 @@ the texts are gathered back by code. MACs become lower-case colon form.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 __all__ = ["address_text", "mac_text"]
 
 B = npt.NDArray[np.bool_]
 
 
+_CACHE_LIMIT = 1 << 18
+_V4: dict[int, str] = {}
+_V6: dict[int, str] = {}
+_MAC: dict[int, str] = {}
+
+
+def _texts(values: np.ndarray, cache: dict[int, str], fmt: Callable[[int], str]) -> list[str]:
+    """Text of each distinct value, remembered across batches (addresses repeat)."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    out = []
+    for v in values.tolist():
+        t = cache.get(v)
+        if t is None:
+            t = cache[v] = fmt(v)
+        out.append(t)
+    return out
+
+
+def _v4(x: int) -> str:
+    return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
+
+
+def _mac(x: int) -> str:
+    h = f"{x:012x}"
+    return f"{h[0:2]}:{h[2:4]}:{h[4:6]}:{h[6:8]}:{h[8:10]}:{h[10:12]}"
+
+
 def _gather(texts: list[str], codes: npt.NDArray[np.int64], valid: B) -> pl.Series:
     dictionary = pl.Series(texts, dtype=pl.String)
-    idx = pa.array(codes.astype(np.uint32), mask=~valid)
-    return dictionary.gather(pl.Series(idx))
+    idx = pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=~valid))
+    return dictionary.gather(idx)
 
 
 def _factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
@@ -54,7 +82,7 @@ def address_text(
     i4 = np.flatnonzero(v4_ok)
     if i4.size:
         c4, u4 = _factorize(v4[i4])
-        texts.extend(str(ipaddress.IPv4Address(int(x))) for x in u4)
+        texts.extend(_texts(u4, _V4, _v4))
         codes[i4] = c4
     i6 = np.flatnonzero(v6_ok & ~v4_ok)
     if i6.size:
@@ -65,10 +93,11 @@ def address_text(
         clo, ulo = _factorize(lo)
         c6, u6 = _factorize(chi * max(ulo.size, 1) + clo)
         base = len(texts)
-        for key in u6:
-            h = int(uhi[int(key) // max(ulo.size, 1)])
-            lw = int(ulo[int(key) % max(ulo.size, 1)])
-            texts.append(str(ipaddress.IPv6Address((h << 64) | lw)))
+        width = max(ulo.size, 1)
+        full = [(int(uhi[int(k) // width]) << 64) | int(ulo[int(k) % width]) for k in u6]
+        texts.extend(
+            _texts(np.array(full, dtype=object), _V6, lambda x: str(ipaddress.IPv6Address(x)))
+        )
         codes[i6] = c6 + base
     valid = np.asarray(v4_ok | v6_ok)
     if not texts:
@@ -92,8 +121,4 @@ def mac_text(mac: npt.NDArray[np.uint64], ok: B) -> pl.Series:
     codes = np.zeros(n, dtype=np.int64)
     c, u = _factorize(mac[idx])
     codes[idx] = c
-    texts = []
-    for x in u:
-        h = f"{int(x):012x}"
-        texts.append(":".join(h[i : i + 2] for i in range(0, 12, 2)))
-    return _gather(texts, codes, np.asarray(ok))
+    return _gather(_texts(u, _MAC, _mac), codes, np.asarray(ok))

@@ -172,11 +172,12 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     failed = False
     k = 0
     while act.size:
-        c = cur[act]
+        whole = act.size == n  # every datagram still has samples: no gathers needed
+        c = cur if whole else cur[act]
         w = buf.u32x(c, 2)
         tag, sl = w[:, 0], w[:, 1].astype(np.int64)
         nxt = c + 8 + sl
-        over = nxt > end[act]
+        over = nxt > (end if whole else end[act])
         unal = (sl & 3) != 0
         if over.any() or unal.any():
             failed = True
@@ -184,11 +185,15 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
             reason[act[unal & ~over]] = UNALIGNED
             good = ~(over | unal)
             act, c, tag, sl, nxt = act[good], c[good], tag[good], sl[good], nxt[good]
+            whole = False
         idx = base[act] + k
         s_pos[idx] = c + 8
         s_len[idx] = sl
         s_tag[idx] = tag
-        cur[act] = nxt
+        if whole:
+            cur = nxt
+        else:
+            cur[act] = nxt
         k += 1
         act = act[counts[act] > k]
     if failed:
@@ -224,13 +229,15 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     err_k: list[I64] = []
     err_c: list[npt.NDArray[np.uint8]] = []
     act = np.flatnonzero(nrec)
+    ns = nrec.size
     k = 0
     while act.size:
-        c = rcur[act]
+        whole = act.size == ns  # every sample still has records (the usual case): no gathers
+        c = rcur if whole else rcur[act]
         w = buf.u32x(c, 2)
         tag, rl = w[:, 0], w[:, 1].astype(np.int64)
         nxt = c + 8 + rl
-        over = nxt > rend[act]
+        over = nxt > (rend if whole else rend[act])
         unal = (rl & 3) != 0
         if over.any() or unal.any():
             wrong = over | unal
@@ -239,11 +246,15 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
             err_c.append(np.where(over[wrong], RECORD_OVERRUN, UNALIGNED).astype(np.uint8))
             good = ~wrong
             act, c, tag, rl, nxt = act[good], c[good], tag[good], rl[good], nxt[good]
-        idx = rbase[act] + k
+            whole = False
+        idx = (rbase[:-1] if whole else rbase[act]) + k
         r_pos[idx] = c + 8
         r_len[idx] = rl
         r_tag[idx] = tag
-        rcur[act] = nxt
+        if whole:
+            rcur = nxt
+        else:
+            rcur[act] = nxt
         k += 1
         act = act[nrec[act] > k]
     if err_s:

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,13 +39,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 from flowlab import schema
 from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
-from flowlab.sflow._buffer import Buffer, aligned, as_uint8
+from flowlab.sflow._buffer import Buffer, as_uint8
 from flowlab.sflow._text import address_text, mac_text
 from flowlab.sflow._walk import REASONS, walk
 from flowlab.sflow.sequence import SequenceTracker
@@ -57,6 +57,8 @@ B = npt.NDArray[np.bool_]
 _KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
 #: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
 CHUNK_DATAGRAMS = 2048
+# the word buffer is reused from call to call (per thread): no fresh pages for every batch
+_SCRATCH = threading.local()
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Decoded:
 def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
     if bool(ok.all()):
         return pl.Series(values).cast(dtype)
-    return pl.Series(pa.array(values, mask=~ok)).cast(dtype)
+    return pl.Series(np.ma.masked_array(values, mask=~ok)).cast(dtype)
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
@@ -109,8 +111,7 @@ def decode(
     Parameters
     ----------
     buffer : bytes, bytearray, memoryview or numpy uint8 array
-        Datagrams (UDP payloads), anywhere in the buffer, at any alignment
-        (datagrams at offsets that are multiples of 4 avoid a copy).
+        Datagrams (UDP payloads), anywhere in the buffer, at any alignment.
     offsets, lengths : array-like of int
         Where each datagram is.
     received_ms : array-like of int, or int
@@ -164,7 +165,6 @@ def decode(
             f"({'-' if peers is None else len(peers)}) must have one entry per datagram"
         )
         raise SFlowError(msg)
-    data, off = aligned(data, off, ln)
 
     reason = np.zeros(n, dtype=np.uint8)
     header_ok = np.zeros(n, dtype=bool)
@@ -177,15 +177,16 @@ def decode(
     kinds: list[np.ndarray] = []
     unknown_samples: list[np.ndarray] = []
     skipped: list[np.ndarray] = []
-    scratch: npt.NDArray[np.uint32] | None = None
+    scratch: npt.NDArray[np.uint32] | None = getattr(_SCRATCH, "words", None)
     for c0 in range(0, n, CHUNK_DATAGRAMS):
         c1 = min(n, c0 + CHUNK_DATAGRAMS)
         o, m = off[c0:c1], ln[c0:c1]
-        inside = o >= 0
+        inside = (o >= 0) & (m >= 0) & (o + m <= data.size)
         lo = int(o[inside].min()) if inside.any() else 0
         hi = int((o + m)[inside].max()) if inside.any() else 0
         buf = Buffer(data[lo:hi], scratch)
-        scratch = buf.words
+        if scratch is None or buf.words.base is not scratch:
+            scratch = _SCRATCH.words = buf.words
         st = walk(buf, np.where(inside, o - lo, -1), m)
         reason[c0:c1] = st.reason
         header_ok[c0:c1] = st.header_ok

@@ -88,11 +88,11 @@ def _l4_checksum_at(protocol: int) -> int | None:
     return {6: 16, 17: 6, 136: 6, 1: 2, 58: 2}.get(protocol)
 
 
-def _ipv6_extension(kind: int, next_header: int, fragment_word: int) -> bytes:
+def _ipv6_extension(kind: int, next_header: int, fragment_word: int, segment: bytes) -> bytes:
     if kind == 44:
         return struct.pack(">BBHI", next_header, 0, fragment_word, 0x12345678)
-    if kind == 43:  # routing type 4 (segment routing) with 0 segments left
-        return struct.pack(">BBBB4x", next_header, 0, 4, 0)
+    if kind == 43:  # segment routing header (type 4): one segment, none left, 24 bytes
+        return struct.pack(">BBBBBBH", next_header, 2, 4, 0, 0, 0, 0) + segment
     if kind in (0, 60):  # PadN option filling the 8 bytes
         return struct.pack(">BBBB4x", next_header, 0, 1, 4)
     msg = f"IPv6 extension header must be one of {IPV6_EXTENSIONS}, found {kind}"
@@ -159,7 +159,7 @@ def _frame(
             kinds.append(44)
         for i, kind in enumerate(kinds):
             nxt = kinds[i + 1] if i + 1 < len(kinds) else protocol
-            ext += _ipv6_extension(kind, nxt, frag_word)
+            ext += _ipv6_extension(kind, nxt, frag_word, dst.packed)
         first = kinds[0] if kinds else protocol
         vtf = (6 << 28) | ((tos & 0xFF) << 20) | 0x12345
         ip = struct.pack(">IHBB", vtf, len(ext) + l4_len, first, ttl) + src.packed + dst.packed

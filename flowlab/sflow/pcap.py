@@ -76,6 +76,22 @@ class _Packets:
     caplen: list[int] = field(default_factory=list)
     link: list[int] = field(default_factory=list)
     ms: list[int] = field(default_factory=list)
+    blocks: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, captured lengths, link types, times in ms) as int64 arrays."""
+        parts = [*self.blocks]
+        if self.off:
+            parts.append(
+                tuple(
+                    np.array(x, dtype=np.int64) for x in (self.off, self.caplen, self.link, self.ms)
+                )
+            )
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty
+        off, cap, link, ms = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        return off, cap, link, ms
 
 
 @dataclass
@@ -129,25 +145,34 @@ class _Reader:
         return self._parse_pcapng(chunk, pos, out, final)
 
     def _parse_pcap(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
-        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        # the loop only finds record boundaries; the header fields are read vectorised below
+        unpack = struct.Struct(self.endian + "I").unpack_from
         size = len(chunk)
-        units, link = self.units, self.link
+        starts: list[int] = []
+        append = starts.append
         while pos + 16 <= size:
-            sec, frac, incl, _orig = unpack(chunk, pos)
+            (incl,) = unpack(chunk, pos + 8)
             if incl > _MAX_RECORD:
                 log.warning("%s: corrupt record length %d; stopping", self.path, incl)
                 self._skip("corrupt_record")
                 self.done = True
-                return size
-            if pos + 16 + incl > size:
+                pos = size
                 break
-            out.off.append(pos + 16)
-            out.caplen.append(incl)
-            out.link.append(link)
-            out.ms.append(sec * 1000 + frac * 1000 // units)
-            pos += 16 + incl
+            nxt = pos + 16 + incl
+            if nxt > size:
+                break
+            append(pos)
+            pos = nxt
         if final and pos < size:
             self._skip("truncated_file")
+        if starts:
+            head = np.array(starts, dtype=np.int64)
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            dt = np.dtype(self.endian + "u4")
+            fields = data[head[:, None] + np.arange(12)].view(dt).astype(np.int64)
+            ms = fields[:, 0] * 1000 + fields[:, 1] * 1000 // self.units
+            link = np.full(head.size, self.link, dtype=np.int64)
+            out.blocks.append((head + 16, fields[:, 2], link, ms))
         return pos
 
     def _parse_pcapng(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
@@ -234,8 +259,8 @@ def iter_pcap(
     path: str | os.PathLike[str],
     *,
     port: int = 6343,
-    batch_datagrams: int = 16384,
-    chunk_bytes: int = 16 << 20,
+    batch_datagrams: int = 8192,
+    chunk_bytes: int = 8 << 20,
     source: str = "pcap",
     state: SequenceTracker | None = None,
     progress: bool = False,
@@ -286,27 +311,40 @@ def iter_pcap(
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total, unit="B", unit_scale=True, desc=p.name)
-        carry = b""
+        # one reusable buffer: the unparsed tail of a read moves to its front, the next read
+        # fills the rest (no per-chunk allocation; a record longer than the buffer grows it)
+        buf = bytearray(chunk_bytes)
+        view = memoryview(buf)
+        have = 0
         while not reader.done:
-            data = f.read(chunk_bytes)
-            final = not data
-            chunk = carry + data if carry else data
-            if not chunk:
+            got = f.readinto(view[have:])
+            final = not got
+            have += got
+            if not have:
                 break
             packets = _Packets()
+            chunk = view[:have]
             used = reader.parse(chunk, 0, packets, final)
-            carry = chunk[used:] if not final else b""
             if bar is not None:
-                bar.update(len(data))
+                bar.update(got)
             yield from _decode_chunk(chunk, packets, reader, port, batch_datagrams, source, tracker)
             if final:
                 break
+            rest = have - used
+            if used == 0 and have == len(buf):  # one record larger than the buffer
+                chunk.release()
+                view.release()
+                buf.extend(bytes(len(buf)))
+                view = memoryview(buf)
+            else:
+                view[:rest] = view[used:have]
+            have = rest
         if bar is not None:
             bar.close()
 
 
 def _decode_chunk(
-    chunk: bytes,
+    chunk: bytes | memoryview,
     packets: _Packets,
     reader: _Reader,
     port: int,
@@ -315,10 +353,7 @@ def _decode_chunk(
     tracker: SequenceTracker,
 ) -> Iterator[Decoded]:
     data = np.frombuffer(chunk, dtype=np.uint8)
-    off = np.array(packets.off, dtype=np.int64)
-    caplen = np.array(packets.caplen, dtype=np.int64)
-    link = np.array(packets.link, dtype=np.int64)
-    ms = np.array(packets.ms, dtype=np.int64)
+    off, caplen, link, ms = packets.arrays()
     loc = locate(data, off, caplen, link, port)
     skipped = dict(reader.skipped)
     reader.skipped.clear()
@@ -351,7 +386,7 @@ def read_pcap(
     path: str | os.PathLike[str],
     *,
     port: int = 6343,
-    batch_datagrams: int = 16384,
+    batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,
 ) -> Decoded:

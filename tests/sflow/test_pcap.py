@@ -223,6 +223,16 @@ def test_iter_pcap_batches_in_bounded_chunks(tmp_path: Path) -> None:
     assert_frame_equal(read_pcap(path).flows, whole.flows)
 
 
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_records_larger_than_the_read_buffer(tmp_path: Path, kind: str) -> None:
+    data = datagrams(5)
+    path = tmp_path / f"x.{kind}"
+    (write_pcap if kind == "pcap" else write_pcapng)(path, sflow_packets(data))
+    out = Decoded.concat(iter_pcap(path, chunk_bytes=256))
+    same_rows(out, expected(data))
+    assert out.stats.packets_skipped == {}
+
+
 def test_tshark_reads_the_same_fields(tmp_path: Path) -> None:
     data = datagrams(10)
     path = tmp_path / "t.pcapng"
