@@ -176,6 +176,17 @@ class Collector:
         The ``source`` column of the rows.
     multi : bool, optional
         Force (True) or avoid (False) ``recvmmsg``; default: use it where available.
+
+    Notes
+    -----
+    Memory is bounded by about ``max_pending_bytes`` (raw datagrams waiting to
+    be decoded) + ``roll_bytes`` per open partition and kind (rows waiting to be
+    written; normally one hour per kind) + one batch's decoding + ~150 MB of
+    Python and libraries: about 0.7 GB at the defaults under full load, far
+    less when the decoder keeps up. When decoding falls behind, the receive
+    thread waits for a free buffer, the kernel socket buffer fills and the
+    kernel drops datagrams; those drops are counted (``kernel_drops``) and
+    also show as sequence gaps.
     """
 
     def __init__(

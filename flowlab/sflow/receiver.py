@@ -154,7 +154,8 @@ class Receiver:
         self.multi = _mmsg.AVAILABLE if multi is None else (multi and _mmsg.AVAILABLE)
         self.slot = slot
         self.stats = ReceiverStats()
-        self._pool: queue.Queue[_Arena] = queue.Queue()
+        # LIFO: the buffer used last is reused first, so an unloaded collector touches few buffers
+        self._pool: queue.LifoQueue[_Arena] = queue.LifoQueue()
         self._arenas = max(2, max_pending_bytes // batch_bytes)
         self._made = 0
         self._stop = threading.Event()
