@@ -26,7 +26,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from flowlab.demo.inventory import write_inventory
-from flowlab.demo.simulation import Simulation, simulate
+from flowlab.demo.simulation import DEFAULT_START, Simulation, simulate
 from flowlab.exceptions import ConfigError
 from flowlab.sflow.collector import Collector, CollectorStats
 from flowlab.store import KINDS, read_capture
@@ -260,7 +260,19 @@ def run(
     _prepare(target)
     sim = simulate(seconds, seed)
     pace = send_seconds if send_seconds is not None else min(5.0, max(0.5, seconds / 720))
-    collector = Collector("127.0.0.1:0", out_dir=target, source="demo", roll_seconds=3600)
+    # The simulated hour is sent in `pace` seconds; the collector stamps receive times on a
+    # clock running seconds/pace times faster than the wall clock, from DEFAULT_START, so the
+    # capture's `time` column spans the simulated window (as in `load()`).
+    t0 = time.time_ns()
+    speed = seconds / pace
+    start_ms = int(DEFAULT_START.timestamp() * 1000)
+
+    def clock() -> int:
+        return start_ms + int((time.time_ns() - t0) * speed) // 1_000_000
+
+    collector = Collector(
+        "127.0.0.1:0", out_dir=target, source="demo", roll_seconds=3600, clock=clock
+    )
     with collector:
         sent_for = _send(sim, collector.address, pace, progress)
     stats = collector.stats

@@ -8,8 +8,9 @@ Kubernetes inventory, for notebooks and tests. ``flowlab demo``
 
 Time: in the in-memory path a datagram's ``time`` is its simulated send time
 (``start`` + offset in the window), so an hour of traffic spans an hour. In
-``flowlab demo`` the collector stamps the wall-clock receive time, as it does
-for real agents, so the hour arrives (and is stamped) within a few seconds.
+``flowlab demo`` the hour is sent in a few seconds and the collector stamps
+receive times on a clock running that much faster (``Collector(clock=...)``),
+from the same start, so the capture spans the simulated hour too.
 
 Examples
 --------

@@ -176,6 +176,9 @@ class Collector:
         The ``source`` column of the rows.
     multi : bool, optional
         Force (True) or avoid (False) ``recvmmsg``; default: use it where available.
+    clock : callable, optional
+        Receive-time source (UTC epoch milliseconds) for the ``time`` column; default the
+        wall clock. The demo passes a simulated clock.
 
     Notes
     -----
@@ -204,6 +207,7 @@ class Collector:
         source: str = "sflow",
         compression: str = "zstd",
         multi: bool | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.listen = listen
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -230,6 +234,7 @@ class Collector:
             batch_seconds=batch_seconds,
             max_pending_bytes=max_pending_bytes,
             multi=multi,
+            clock=clock,
         )
         self._tracker = SequenceTracker()
         self._decode_stats = DecodeStats()

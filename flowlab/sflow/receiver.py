@@ -27,6 +27,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +101,10 @@ class Batch:
         return np.array([], dtype=object)
 
 
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 @dataclass
 class ReceiverStats:
     """Counters of the receive thread (read without locking; monotonic)."""
@@ -131,6 +136,8 @@ class Receiver:
         Use ``recvmmsg`` (default where available); False reads one datagram per call.
     slot : int
         With ``recvmmsg``, buffer bytes reserved per datagram (longer ones are still received whole).
+    clock : callable, optional
+        Receive-time source in UTC epoch milliseconds (default: the wall clock).
     """
 
     def __init__(
@@ -143,12 +150,14 @@ class Receiver:
         max_pending_bytes: int = 256 << 20,
         multi: bool | None = None,
         slot: int = 2048,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         if batch_bytes < 2 * _mmsg.MAX_DATAGRAM:
             msg = f"batch_bytes must be at least {2 * _mmsg.MAX_DATAGRAM}, found {batch_bytes}"
             raise ConfigError(msg)
         self.sock = sock
         self.batches = batches
+        self.clock: Callable[[], int] = clock or _wall_ms
         self.batch_bytes = batch_bytes
         self.batch_seconds = batch_seconds
         self.multi = _mmsg.AVAILABLE if multi is None else (multi and _mmsg.AVAILABLE)
@@ -296,7 +305,7 @@ class Receiver:
             if k > 0:
                 n = mr.recv(fd, arena.buffer.ctypes.data + used, k, wait=not (stopping or ticket))
             if n:
-                now = time.time_ns() // 1_000_000
+                now = self.clock()
                 lengths = mr.lengths(n)
                 sl = slice(count, count + n)
                 arena.offsets[sl] = used + np.arange(n, dtype=np.int64) * slot
@@ -360,7 +369,7 @@ class Receiver:
                 if got:
                     arena.offsets[count] = used
                     arena.lengths[count] = nbytes
-                    arena.received_ms[count] = time.time_ns() // 1_000_000
+                    arena.received_ms[count] = self.clock()
                     arena.peers.append(str(address[0]).split("%")[0])
                     if count == 0:
                         first = time.monotonic()
