@@ -29,7 +29,7 @@ import polars as pl
 from flowlab.exceptions import ConfigError
 from flowlab.k8s import Inventory, enrich
 
-__all__ = ["Dataset", "load"]
+__all__ = ["Dataset", "load", "parse_time"]
 
 TimeLike = dt.datetime | dt.date | str | None
 
@@ -64,7 +64,16 @@ class Dataset:
         return (self.flows["time"].min(), self.flows["time"].max())  # type: ignore[return-value]
 
 
-def _utc(value: TimeLike) -> dt.datetime | None:
+def parse_time(value: TimeLike) -> dt.datetime | None:
+    """A window bound as an aware UTC datetime: ISO 8601 text, date or datetime (naive = UTC).
+
+    Examples
+    --------
+    >>> parse_time("2025-01-06T09:00:00Z")
+    datetime.datetime(2025, 1, 6, 9, 0, tzinfo=datetime.timezone.utc)
+    >>> parse_time(None) is None
+    True
+    """
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -147,7 +156,7 @@ def load(
     ConfigError
         For an unknown source, a missing path or an unreadable time.
     """
-    t0, t1 = _utc(start), _utc(end)
+    t0, t1 = parse_time(start), parse_time(end)
     inv = _inventory(inventory if inventory is not None else os.environ.get("FLOWLAB_INVENTORY"))
     name = os.fspath(source)
     if name == "demo":

@@ -384,17 +384,6 @@ def _load(source: Path) -> tuple[pl.LazyFrame, Path | None]:
     return lf.select(keep), inventory
 
 
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        msg = f"bad time {text!r}: expected ISO 8601 like 2024-05-01T10:00:00Z"
-        raise ConfigError(msg) from exc
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``flowlab report`` arguments (for ``flowlab.cli``'s subcommand registry)."""
     p.add_argument("flows", type=Path, help="Parquet file, capture directory or demo directory")
@@ -427,6 +416,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report the parsed `args` ask for; raises FlowlabError on bad input."""
+    from flowlab.dataset import parse_time
     from flowlab.k8s import Inventory
 
     lf, found = _load(args.flows)
@@ -442,8 +432,8 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         title=args.title,
         inventory=inventory,
-        start=_when(args.start),
-        end=_when(args.end),
+        start=parse_time(args.start),
+        end=parse_time(args.end),
         filters=filters,
         level=args.level,
         top=args.top,
