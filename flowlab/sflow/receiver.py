@@ -42,6 +42,10 @@ log = logging.getLogger("flowlab.sflow.receiver")
 
 _MIN_DATAGRAM = 256  # sizes the per-batch index arrays: buffer bytes / this
 _FLUSH_DRAIN = 0.2  # a flush reads the socket until it is empty, or this long under a steady stream
+#: after a ``recvmmsg`` that found few datagrams, let more gather in the socket buffer for this
+#: long: each call then returns hundreds, and the loop's fixed cost per call stops dominating
+#: (at 200k datagrams/s: ~1 core without the pause, ~0.25 with it); the kernel buffer holds them
+COALESCE_SECONDS = 0.001
 
 
 @dataclass
@@ -330,6 +334,8 @@ class Receiver:
                 used += n * slot
                 self.stats.datagrams += n
                 self.stats.bytes += int(lengths.sum())
+                if n < k // 2 and not (stopping or ticket):
+                    time.sleep(COALESCE_SECONDS)
             full = k == 0 or (len(arena.buffer) - used) // slot == 0
             idle = n == 0
             if full or (count and time.monotonic() - first >= self.batch_seconds):
