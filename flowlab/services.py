@@ -284,12 +284,17 @@ def service_name(port: int, protocol: int | str = 6, *, table: ServiceTable | No
     return t.name(p, port) or f"{protocol_name(p)}/{port}"
 
 
-def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFrame:
+def orient(
+    lf: pl.LazyFrame, *, table: ServiceTable | None = None, text: bool = True
+) -> pl.LazyFrame:
     """Add/replace client/server and service columns on a lazy flow frame.
 
     Needs ``src_ip, dst_ip, src_port, dst_port, protocol, tcp_flags``; writes
     ``client_ip, server_ip, client_port, service_port, service_name``. Rows
-    without both ports get nulls, as in ElastiFlow.
+    without both ports get nulls, as in ElastiFlow. With ``text=False`` the
+    address columns keep the dtype of ``src_ip``/``dst_ip`` instead of being
+    cast to String: the sFlow decoder orients integer address codes (cheap to
+    choose between) and turns them into text afterwards.
     """
     t = table or default_table()
     slots, names, known_ports = t.lookup()
@@ -333,9 +338,12 @@ def orient(lf: pl.LazyFrame, *, table: ServiceTable | None = None) -> pl.LazyFra
         .then(pl.format("{}/{}", label, svc_port))
         .otherwise(pl.lit(names).gather(slot * 65536 + svc_port.cast(pl.UInt32)))
     )
+    server_ip, client_ip = pick("dst_ip", "src_ip"), pick("src_ip", "dst_ip")
+    if text:
+        server_ip, client_ip = server_ip.cast(pl.String), client_ip.cast(pl.String)
     return lf.with_columns(
-        pick("dst_ip", "src_ip").cast(pl.String).alias("server_ip"),
-        pick("src_ip", "dst_ip").cast(pl.String).alias("client_ip"),
+        server_ip.alias("server_ip"),
+        client_ip.alias("client_ip"),
         pick("src_port", "dst_port").cast(pl.UInt16).alias("client_port"),
         svc_port.alias("service_port"),
         service_name.alias("service_name"),

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
-__all__ = ["address_text", "mac_text"]
+__all__ = ["address_codes", "address_text", "mac_codes", "mac_text", "text_of"]
 
 B = npt.NDArray[np.bool_]
 
@@ -49,11 +49,24 @@ def _mac(x: int) -> str:
     return f"{h[0:2]}:{h[2:4]}:{h[4:6]}:{h[6:8]}:{h[8:10]}:{h[10:12]}"
 
 
-def _gather(texts: list[str], codes: npt.NDArray[np.int64], valid: B | None) -> pl.Series:
-    """``texts[codes]``, null where not `valid` (None: all valid)."""
+def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
+    """``texts[codes]`` as a String Series, null where a code is negative.
+
+    Gathering 16-byte string views from a small dictionary is several times
+    cheaper than formatting, or than choosing between two string columns row
+    by row, which is why callers work on codes as long as they can.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> text_of(["a", "b"], np.array([1, -1, 0])).to_list()
+    ['b', None, 'a']
+    """
     dictionary = pl.Series(texts, dtype=pl.String)
-    c32 = codes.astype(np.uint32)
-    idx = pl.Series(c32 if valid is None else np.ma.masked_array(c32, mask=~valid))
+    if codes.size and codes.min() < 0:
+        idx = pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=codes < 0))
+    else:
+        idx = pl.Series(codes.astype(np.uint32))
     return dictionary.gather(idx)
 
 
@@ -62,27 +75,32 @@ def _factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     return np.asarray(codes, dtype=np.int64), np.asarray(uniques)
 
 
-def address_text(
+def address_codes(
     v4: npt.NDArray[np.uint32],
     v4_ok: B,
     v6: npt.NDArray[np.uint32],
     v6_ok: B,
-) -> pl.Series:
-    """Text of per-row addresses: IPv4 where `v4_ok`, IPv6 (4 words) where `v6_ok`, else null.
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Per-row addresses as codes into their distinct texts (code -1: null).
+
+    IPv4 where `v4_ok`, else IPv6 (4 words per row) where `v6_ok`. The texts
+    are canonical: dotted quad, RFC 5952 compressed lower-case IPv6.
 
     Examples
     --------
     >>> import numpy as np
-    >>> v4 = np.array([0x0A000001, 0, 0], dtype=np.uint32)
+    >>> v4 = np.array([0x0A000001, 0, 0x0A000001], dtype=np.uint32)
     >>> v6 = np.zeros((3, 4), dtype=np.uint32); v6[1] = [0x20010DB8, 0, 0, 1]
-    >>> address_text(v4, np.array([True, False, False]), v6, np.array([False, True, False])).to_list()
-    ['10.0.0.1', '2001:db8::1', None]
+    >>> ok4 = np.array([True, False, True]); ok6 = np.array([False, True, False])
+    >>> codes, texts = address_codes(v4, ok4, v6, ok6)
+    >>> codes.tolist(), texts
+    ([0, 1, 0], ['10.0.0.1', '2001:db8::1'])
     """
     n = v4.size
     if not v6_ok.any() and v4_ok.all():  # the usual batch: every row IPv4, no masks
         c4, u4 = _factorize(v4)
-        return _gather(_texts(u4, _V4, _v4), c4, None)
-    codes = np.zeros(n, dtype=np.int64)
+        return c4, _texts(u4, _V4, _v4)
+    codes = np.full(n, -1, dtype=np.int64)
     texts: list[str] = []
     i4 = np.flatnonzero(v4_ok)
     if i4.size:
@@ -104,10 +122,48 @@ def address_text(
             _texts(np.array(full, dtype=object), _V6, lambda x: str(ipaddress.IPv6Address(x)))
         )
         codes[i6] = c6 + base
-    valid = np.asarray(v4_ok | v6_ok)
-    if not texts:
-        return pl.Series([None] * n, dtype=pl.String)
-    return _gather(texts, codes, valid)
+    return codes, texts
+
+
+def address_text(
+    v4: npt.NDArray[np.uint32],
+    v4_ok: B,
+    v6: npt.NDArray[np.uint32],
+    v6_ok: B,
+) -> pl.Series:
+    """Text of per-row addresses: IPv4 where `v4_ok`, IPv6 (4 words) where `v6_ok`, else null.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v4 = np.array([0x0A000001, 0, 0], dtype=np.uint32)
+    >>> v6 = np.zeros((3, 4), dtype=np.uint32); v6[1] = [0x20010DB8, 0, 0, 1]
+    >>> address_text(v4, np.array([True, False, False]), v6, np.array([False, True, False])).to_list()
+    ['10.0.0.1', '2001:db8::1', None]
+    """
+    codes, texts = address_codes(v4, v4_ok, v6, v6_ok)
+    return text_of(texts, codes)
+
+
+def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """48-bit MACs held in uint64 as codes into their lower-case colon texts (-1: null).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mac_codes(np.array([0x0A1B2C3D4E5F, 0], dtype=np.uint64), np.array([True, False]))
+    (array([ 0, -1]), ['0a:1b:2c:3d:4e:5f'])
+    """
+    if mac.size and ok.all():  # the usual batch: no masks
+        c, u = _factorize(mac)
+        return c, _texts(u, _MAC, _mac)
+    codes = np.full(mac.size, -1, dtype=np.int64)
+    idx = np.flatnonzero(ok)
+    if not idx.size:
+        return codes, []
+    c, u = _factorize(mac[idx])
+    codes[idx] = c
+    return codes, _texts(u, _MAC, _mac)
 
 
 def mac_text(mac: npt.NDArray[np.uint64], ok: B) -> pl.Series:
@@ -119,14 +175,5 @@ def mac_text(mac: npt.NDArray[np.uint64], ok: B) -> pl.Series:
     >>> mac_text(np.array([0x0A1B2C3D4E5F], dtype=np.uint64), np.array([True])).to_list()
     ['0a:1b:2c:3d:4e:5f']
     """
-    n = mac.size
-    if n and ok.all():  # the usual batch: no masks
-        c, u = _factorize(mac)
-        return _gather(_texts(u, _MAC, _mac), c, None)
-    idx = np.flatnonzero(ok)
-    if not idx.size:
-        return pl.Series([None] * n, dtype=pl.String)
-    codes = np.zeros(n, dtype=np.int64)
-    c, u = _factorize(mac[idx])
-    codes[idx] = c
-    return _gather(_texts(u, _MAC, _mac), codes, np.asarray(ok))
+    codes, texts = mac_codes(mac, ok)
+    return text_of(texts, codes)

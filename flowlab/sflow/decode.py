@@ -45,7 +45,7 @@ from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
 from flowlab.sflow._buffer import Buffer, as_uint8
-from flowlab.sflow._text import address_text, mac_text
+from flowlab.sflow._text import address_codes, mac_codes, text_of
 from flowlab.sflow._walk import REASONS, walk
 from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
@@ -214,13 +214,18 @@ def decode(
     if skipped and (tags := np.concatenate(skipped)).size:
         stats.records_skipped = _tag_counts(tags)
 
-    exporter = address_text(agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6)
+    ex_codes, ex_texts = address_codes(
+        agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6
+    )
+    exporter = text_of(ex_texts, ex_codes)
     if peers is not None:
         unspecified = header_ok & ~agent.any(axis=1)
-        if unspecified.any():
+        if unspecified.any():  # agent 0.0.0.0 or ::: the UDP sender stands in for it
             mixed = np.where(unspecified, np.asarray(peers, dtype=object), exporter.to_numpy())
             exporter = pl.Series(mixed, dtype=pl.String)
-    _sequences(stats, state, exporter, header_ok, sub_agent, sequence)
+            ex_codes, uniq = pd.factorize(mixed)
+            ex_texts = [str(u) for u in uniq]
+    _sequences(stats, state, ex_codes, ex_texts, header_ok, sub_agent, sequence)
 
     common = (exporter, recv, sequence, sub_agent, source)
     flows = _flow_frame(_fields.concat(flow_parts), stats, *common) if n else schema.empty()
@@ -234,7 +239,8 @@ def decode(
 def _sequences(
     stats: DecodeStats,
     state: SequenceTracker | None,
-    exporter: pl.Series,
+    ex_codes: I64,
+    ex_texts: list[str],
     header_ok: B,
     sub_agent: npt.NDArray[np.uint32],
     sequence: npt.NDArray[np.uint32],
@@ -242,10 +248,12 @@ def _sequences(
     idx = np.flatnonzero(header_ok)
     if not idx.size:
         return
-    ex = exporter.gather(pl.Series(idx)).to_numpy()
-    codes, uniq = pd.factorize(ex)
-    sid, ukeys = pd.factorize(codes.astype(np.int64) * (1 << 32) + sub_agent[idx])
-    streams = [(str(uniq[int(k) >> 32]), int(k) & 0xFFFFFFFF) for k in ukeys]
+    codes = ex_codes[idx].astype(np.int64)
+    if codes.size and codes.min() < 0:  # no exporter at all (agent unspecified, no peer)
+        codes[codes < 0] = len(ex_texts)
+        ex_texts = [*ex_texts, ""]
+    sid, ukeys = pd.factorize(codes * (1 << 32) + sub_agent[idx])
+    streams = [(ex_texts[int(k) >> 32], int(k) & 0xFFFFFFFF) for k in ukeys]
     tracker = state if state is not None else SequenceTracker()
     res = tracker.update(streams, np.asarray(sid, dtype=np.int64), sequence[idx])
     stats.lost_datagrams = res.lost
@@ -287,10 +295,21 @@ def _flow_frame(
     stats.flows_without_header = int((~c["supported"][0] & ~c["sampled"][0]).sum())
     stats.flows_without_ip = int((~((s4 | s6) & (d4 | d6))).sum())
     cols = _common_columns(dg, exporter, recv, sequence, sub_agent)
-    cols["src_ip"] = address_text(c["src4"][0], s4 & is4, c["src6"][0], s6 & ~is4)
-    cols["dst_ip"] = address_text(c["dst4"][0], d4 & is4, c["dst6"][0], d6 & ~is4)
-    cols["src_mac"] = mac_text(*c["src_mac"])
-    cols["dst_mac"] = mac_text(*c["dst_mac"])
+    # addresses travel as codes into one dictionary per kind (source and destination coded
+    # together), are oriented as integers, and become text by one cheap gather per column
+    n = dg.size
+    ip_codes, ip_texts = address_codes(
+        np.concatenate([c["src4"][0], c["dst4"][0]]),
+        np.concatenate([s4 & is4, d4 & is4]),
+        np.concatenate([c["src6"][0], c["dst6"][0]]),
+        np.concatenate([s6 & ~is4, d6 & ~is4]),
+    )
+    cols["src_ip"] = _codes(ip_codes[:n])
+    cols["dst_ip"] = _codes(ip_codes[n:])
+    (smac, smac_ok), (dmac, dmac_ok) = c["src_mac"], c["dst_mac"]
+    mac, mac_texts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smac_ok, dmac_ok]))
+    cols["src_mac"] = text_of(mac_texts, mac[:n])
+    cols["dst_mac"] = text_of(mac_texts, mac[n:])
     dtypes = schema.FLOW_SCHEMA
     for name, (values, valid) in c.items():
         if name in dtypes and name not in cols:
@@ -300,7 +319,19 @@ def _flow_frame(
     lf = frame.lazy().with_columns(
         nbytes, npackets, pl.lit(source, dtype=pl.String).alias("source")
     )
-    return schema.conform(orient(lf).collect())
+    dictionary = pl.lit(pl.Series(ip_texts, dtype=pl.String))
+    lf = orient(lf, text=False).with_columns(
+        dictionary.gather(pl.col(k)).alias(k)
+        for k in ("src_ip", "dst_ip", "client_ip", "server_ip")
+    )
+    return schema.conform(lf.collect())
+
+
+def _codes(codes: I64) -> pl.Series:
+    """Address codes as a UInt32 Series, null where negative."""
+    if codes.size and codes.min() < 0:
+        return pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=codes < 0))
+    return pl.Series(codes.astype(np.uint32))
 
 
 def _counter_frame(
