@@ -324,7 +324,15 @@ def _flow_frame(
         dictionary.gather(pl.col(k)).alias(k)
         for k in ("src_ip", "dst_ip", "client_ip", "server_ip")
     )
-    return schema.conform(lf.collect())
+    return _conformed(lf.select(list(schema.FLOW_SCHEMA)).collect(), counters=False)
+
+
+def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
+    """`frame` built column by column in the canonical dtypes: casts only if one is off."""
+    target = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
+    if frame.schema == target:  # the usual case: a cheap comparison instead of 40 no-op casts
+        return frame
+    return schema.conform(frame, counters=counters)
 
 
 def _codes(codes: I64) -> pl.Series:
@@ -351,5 +359,7 @@ def _counter_frame(
         if name in dtypes:
             cols[name] = _col(values, valid, dtypes[name])
     cols["source"] = pl.Series([source] * dg.size, dtype=pl.String)
-    frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
-    return schema.conform(frame, counters=True)
+    return _conformed(
+        pl.DataFrame([cols[k].alias(k) for k in schema.COUNTER_SCHEMA if k in cols]),
+        counters=True,
+    )

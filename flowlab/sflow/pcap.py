@@ -150,26 +150,33 @@ class _Reader:
         size = len(chunk)
         starts: list[int] = []
         append = starts.append
-        while pos + 16 <= size:
-            (incl,) = unpack(chunk, pos + 8)
-            if incl > _MAX_RECORD:
-                log.warning("%s: corrupt record length %d; stopping", self.path, incl)
-                self._skip("corrupt_record")
-                self.done = True
-                pos = size
-                break
-            nxt = pos + 16 + incl
-            if nxt > size:
-                break
-            append(pos)
-            pos = nxt
-        if final and pos < size:
-            self._skip("truncated_file")
+        try:  # the tightest loop CPython allows: unpack raises at the chunk's end
+            while True:
+                (incl,) = unpack(chunk, pos + 8)
+                nxt = pos + 16 + incl
+                if nxt > size:
+                    break
+                append(pos)
+                pos = nxt
+        except struct.error:
+            pass
+        fields = np.zeros((0, 3), dtype=np.int64)
         if starts:
             head = np.array(starts, dtype=np.int64)
             data = np.frombuffer(chunk, dtype=np.uint8)
-            dt = np.dtype(self.endian + "u4")
-            fields = data[head[:, None] + np.arange(12)].view(dt).astype(np.int64)
+            fields = data[head[:, None] + np.arange(12)].view(self.endian + "u4").astype(np.int64)
+            bad = np.flatnonzero(fields[:, 2] > _MAX_RECORD)
+            if bad.size:  # a corrupt length that still fit in the chunk: stop at that record
+                pos = starts[int(bad[0])]
+                head, fields = head[: bad[0]], fields[: bad[0]]
+        if pos + 12 <= size and (incl := unpack(chunk, pos + 8)[0]) > _MAX_RECORD:
+            log.warning("%s: corrupt record length %d; stopping", self.path, incl)
+            self._skip("corrupt_record")
+            self.done = True
+            pos = size
+        if final and pos < size:
+            self._skip("truncated_file")
+        if fields.shape[0]:
             ms = fields[:, 0] * 1000 + fields[:, 1] * 1000 // self.units
             link = np.full(head.size, self.link, dtype=np.int64)
             out.blocks.append((head + 16, fields[:, 2], link, ms))
