@@ -58,21 +58,32 @@ class Buffer:
             words = scratch[:need]
         else:
             words = np.empty(need, dtype=np.uint32)
-        for k in range(4):
-            full = max(0, (n - k) // 4)
-            base = k * row
-            if full:
-                words[base : base + full] = data[k : k + 4 * full].view(">u4")
-            tail = bytes(data[k + 4 * full : n]) if n > k else b""
-            words[base + full] = int.from_bytes(tail.ljust(4, b"\x00"), "big")
-            words[base + full + 1 : base + row] = 0
         words[4 * row :] = 0
         self.words = words
         self.data = data if n else np.zeros(1, dtype=np.uint8)
         self._lim_w = row - 2
         self._lim_b = max(n - 1, 0)
+        # XDR fields sit at the datagram's phase and Ethernet-framed IP fields two bytes off,
+        # so the odd phases are rarely read: they are converted on first use
+        self._phase(0)
+        self._phase(2)
+        self._odd = False
+
+    def _phase(self, k: int) -> None:
+        data, n, row, words = self.data, self.size, self.row, self.words
+        full = max(0, (n - k) // 4)
+        base = k * row
+        if full:
+            words[base : base + full] = data[k : k + 4 * full].view(">u4")
+        tail = bytes(data[k + 4 * full : n]) if n > k else b""
+        words[base + full] = int.from_bytes(tail.ljust(4, b"\x00"), "big")
+        words[base + full + 1 : base + row] = 0
 
     def _index(self, pos: I64) -> I64:
+        if not self._odd and np.bitwise_and(pos, 1).any():
+            self._phase(1)
+            self._phase(3)
+            self._odd = True
         return np.asarray((pos & 3) * self.row + np.minimum(pos >> 2, self._lim_w), dtype=np.int64)
 
     def u32(self, pos: I64) -> U32:
