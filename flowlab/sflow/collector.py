@@ -1,7 +1,10 @@
 """The live sFlow collector: UDP in, canonical frames out (Parquet, memory, or your sinks).
 
-Two threads: the receive thread (:mod:`flowlab.sflow.receiver`) only reads
-datagrams into large buffers; the decode thread decodes each batch with
+The receive loop (:mod:`flowlab.sflow.receiver`) only reads datagrams into
+large buffers; on Linux it runs in a child process of its own
+(:mod:`flowlab.sflow.receive_process`), so that nothing this interpreter does
+(a notebook's long computation, the decoder itself) delays reading the socket;
+elsewhere, or with a custom clock, in a thread. The decode thread decodes each batch with
 :func:`flowlab.sflow.decode.decode` (sequence-gap state carried from batch to
 batch), writes the rows to the hour-partitioned Parquet store
 (:class:`flowlab.store.CaptureWriter`) or keeps them in memory, and hands
@@ -44,8 +47,9 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-from flowlab.exceptions import CollectorError
+from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
+from flowlab.sflow import receive_process
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.receiver import Batch, Receiver
 from flowlab.sflow.sequence import SequenceTracker
@@ -179,17 +183,24 @@ class Collector:
     clock : callable, optional
         Receive-time source (UTC epoch milliseconds) for the ``time`` column; default the
         wall clock. The demo passes a simulated clock.
+    receive : {"auto", "process", "thread"}
+        Where the receive loop runs. ``"process"``: a child process
+        (:mod:`flowlab.sflow.receive_process`) that keeps reading the socket
+        however busy this interpreter is; ``"thread"``: a thread of this
+        process. ``"auto"`` (default) takes the process on Linux unless a
+        ``clock`` is given or ``multi=False``.
 
     Notes
     -----
     Memory is bounded by about ``max_pending_bytes`` (raw datagrams waiting to
-    be decoded) + ``roll_bytes`` per open partition and kind (rows waiting to be
-    written; normally one hour per kind) + one batch's decoding + ~150 MB of
-    Python and libraries: about 0.7 GB at the defaults under full load, far
-    less when the decoder keeps up. When decoding falls behind, the receive
-    thread waits for a free buffer, the kernel socket buffer fills and the
-    kernel drops datagrams; those drops are counted (``kernel_drops``) and
-    also show as sequence gaps.
+    be decoded; shared between the receive process and this one) +
+    ``roll_bytes`` per open partition and kind (rows waiting to be written;
+    normally one hour per kind) + one batch's decoding + ~150 MB of Python and
+    libraries (+ ~30 MB for the receive process): about 0.8 GB at the defaults
+    under full load, far less when the decoder keeps up. When decoding falls
+    behind, the receive loop waits for a free buffer, the kernel socket buffer
+    fills and the kernel drops datagrams; those drops are counted
+    (``kernel_drops``) and also show as sequence gaps.
     """
 
     def __init__(
@@ -202,13 +213,20 @@ class Collector:
         sinks: Iterable[Callable[[Decoded], None]] = (),
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
-        batch_bytes: int = 32 << 20,
+        batch_bytes: int = 64 << 20,
         max_pending_bytes: int = 256 << 20,
         source: str = "sflow",
         compression: str = "zstd",
         multi: bool | None = None,
         clock: Callable[[], int] | None = None,
+        receive: str = "auto",
     ) -> None:
+        if receive not in ("auto", "process", "thread"):
+            msg = f"receive must be 'auto', 'process' or 'thread', found {receive!r}"
+            raise ConfigError(msg)
+        if receive == "process" and (clock is not None or multi is False):
+            msg = "the receive process reads with recvmmsg on the wall clock: use receive='thread'"
+            raise ConfigError(msg)
         self.listen = listen
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.source = source
@@ -227,15 +245,34 @@ class Collector:
         host, port = self._sock.getsockname()[:2]
         self.address: tuple[str, int] = (str(host), int(port))
         self._queue: queue.Queue[Batch | None] = queue.Queue()
-        self._receiver = Receiver(
-            self._sock,
-            self._queue,
-            batch_bytes=batch_bytes,
-            batch_seconds=batch_seconds,
-            max_pending_bytes=max_pending_bytes,
-            multi=multi,
-            clock=clock,
+        in_process = receive == "process" or (
+            receive == "auto" and receive_process.AVAILABLE and clock is None and multi is not False
         )
+        self._receiver: Receiver | receive_process.ProcessReceiver
+        try:
+            if in_process:
+                self._receiver = receive_process.ProcessReceiver(
+                    self._sock,
+                    self._queue,
+                    batch_bytes=batch_bytes,
+                    batch_seconds=batch_seconds,
+                    max_pending_bytes=max_pending_bytes,
+                )
+            else:
+                self._receiver = Receiver(
+                    self._sock,
+                    self._queue,
+                    batch_bytes=batch_bytes,
+                    batch_seconds=batch_seconds,
+                    max_pending_bytes=max_pending_bytes,
+                    multi=multi,
+                    clock=clock,
+                )
+        except BaseException:
+            self._sock.close()
+            raise
+        #: "process" or "thread": where the receive loop runs
+        self.receive = "process" if in_process else "thread"
         self._tracker = SequenceTracker()
         self._decode_stats = DecodeStats()
         self._memory: list[Decoded] = []

@@ -41,11 +41,30 @@ __all__ = ["Batch", "Receiver", "ReceiverStats"]
 log = logging.getLogger("flowlab.sflow.receiver")
 
 _MIN_DATAGRAM = 256  # sizes the per-batch index arrays: buffer bytes / this
+#: buffer bytes per datagram with recvmmsg: the largest UDP payload of a 1500-byte MTU (what
+#: exporters such as Open vSwitch and hsflowd send: at most 1400); longer ones are still
+#: received whole, through an overflow area. Tighter slots mean less memory to decode.
+SLOT = 1472
 _FLUSH_DRAIN = 0.2  # a flush reads the socket until it is empty, or this long under a steady stream
-#: after a ``recvmmsg`` that found few datagrams, let more gather in the socket buffer for this
-#: long: each call then returns hundreds, and the loop's fixed cost per call stops dominating
-#: (at 200k datagrams/s: ~1 core without the pause, ~0.25 with it); the kernel buffer holds them
+#: after a ``recvmmsg`` that found few datagrams, let more gather in the socket buffer for up
+#: to this long: each call then returns hundreds, and the loop's fixed cost per call stops
+#: dominating (at 200k datagrams/s: ~1 core without the pause, ~0.25 with it). The pause is
+#: scaled down with the granted socket buffer (full length from 8 MiB, none below 512 KiB), so
+#: a small buffer never fills while the loop waits.
 COALESCE_SECONDS = 0.001
+_COALESCE_FULL_BUFFER = 8 << 20
+
+
+def coalesce_pause(rcvbuf: int) -> float:
+    """Pause after a sparse ``recvmmsg`` for a socket buffer of `rcvbuf` bytes (as granted).
+
+    Examples
+    --------
+    >>> coalesce_pause(128 << 20), coalesce_pause(4 << 20), coalesce_pause(212_992)
+    (0.001, 0.0005, 0.0)
+    """
+    pause = COALESCE_SECONDS * min(1.0, rcvbuf / _COALESCE_FULL_BUFFER)
+    return pause if pause >= COALESCE_SECONDS / 16 else 0.0
 
 
 @dataclass
@@ -57,6 +76,7 @@ class _Arena:
     names: np.ndarray
     peers: list[str] = field(default_factory=list)
     extra: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    index: int = -1  # position in a shared pool (see flowlab.sflow.receive_process)
 
     @classmethod
     def new(cls, size: int) -> _Arena:
@@ -153,8 +173,9 @@ class Receiver:
         batch_seconds: float = 0.5,
         max_pending_bytes: int = 256 << 20,
         multi: bool | None = None,
-        slot: int = 2048,
+        slot: int = SLOT,
         clock: Callable[[], int] | None = None,
+        arenas: list[_Arena] | None = None,
     ) -> None:
         if batch_bytes < 2 * _mmsg.MAX_DATAGRAM:
             msg = f"batch_bytes must be at least {2 * _mmsg.MAX_DATAGRAM}, found {batch_bytes}"
@@ -171,6 +192,10 @@ class Receiver:
         self._pool: queue.LifoQueue[_Arena] = queue.LifoQueue()
         self._arenas = max(2, max_pending_bytes // batch_bytes)
         self._made = 0
+        if arenas is not None:  # a fixed set made by the caller (shared memory)
+            self._arenas = self._made = len(arenas)
+            for arena in reversed(arenas):
+                self._pool.put(arena)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._flush_asked = 0
@@ -244,30 +269,41 @@ class Receiver:
         finally:
             self.final_drops = udp_drops(self.sock)
             self.sock.close()
-            self.batches.put(None)
+            self._end()
 
     def _hand_over(self, arena: _Arena, count: int, used: int, ticket: int = 0) -> None:
         if count == 0:
-            if ticket:
-                empty = np.empty(0, dtype=np.int64)
-                self.batches.put(Batch(arena.buffer[:0], empty, empty, empty, ticket=ticket))
             self._pool.put(arena)
+            if ticket:
+                self._emit(None, 0, 0, ticket)
+            return
+        self.stats.batches += 1
+        self._emit(arena, count, used, ticket)
+
+    def _extras(self, arena: _Arena, count: int, used: int) -> list[np.ndarray]:
+        """Datagrams longer than a slot, in order; their offsets now point past `used`."""
+        offsets = arena.offsets[:count]
+        end = used
+        parts = []
+        for index, data in arena.extra:
+            offsets[index] = end
+            parts.append(data)
+            end += len(data)
+        return parts
+
+    def _emit(self, arena: _Arena | None, count: int, used: int, ticket: int) -> None:
+        """Queue a batch (a subclass sends it elsewhere); ``arena=None``: an empty flush answer."""
+        if arena is None:
+            empty = np.empty(0, dtype=np.int64)
+            self.batches.put(Batch(np.empty(0, dtype=np.uint8), empty, empty, empty, ticket=ticket))
             return
         buffer = arena.buffer[:used]
-        offsets = arena.offsets[:count]
         if arena.extra:
-            parts = [buffer]
-            end = used
-            for index, data in arena.extra:
-                offsets[index] = end
-                parts.append(data)
-                end += len(data)
-            buffer = np.concatenate(parts)
-        self.stats.batches += 1
+            buffer = np.concatenate([buffer, *self._extras(arena, count, used)])
         self.batches.put(
             Batch(
                 buffer,
-                offsets,
+                arena.offsets[:count],
                 arena.lengths[:count],
                 arena.received_ms[:count],
                 ticket=ticket,
@@ -276,6 +312,10 @@ class Receiver:
                 _arena=arena,
             )
         )
+
+    def _end(self) -> None:
+        """After the last batch."""
+        self.batches.put(None)
 
     def _flush_ticket(self) -> int:
         with self._lock:
@@ -292,6 +332,7 @@ class Receiver:
             socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0.1)
         )  # bounded blocking for recvmmsg
         slot = self.slot
+        pause = coalesce_pause(self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
         arena = self._take()
         count = used = 0
         first = 0.0
@@ -334,8 +375,8 @@ class Receiver:
                 used += n * slot
                 self.stats.datagrams += n
                 self.stats.bytes += int(lengths.sum())
-                if n < k // 2 and not (stopping or ticket):
-                    time.sleep(COALESCE_SECONDS)
+                if pause and n < k // 2 and not (stopping or ticket):
+                    time.sleep(pause)
             full = k == 0 or (len(arena.buffer) - used) // slot == 0
             idle = n == 0
             if full or (count and time.monotonic() - first >= self.batch_seconds):

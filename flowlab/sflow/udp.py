@@ -16,7 +16,6 @@ import os
 import socket
 
 import numpy as np
-import pandas as pd
 
 from flowlab.exceptions import CollectorError, ConfigError
 
@@ -154,6 +153,8 @@ def peer_text(names: np.ndarray) -> np.ndarray:
     v4 = family == socket.AF_INET
     if v4.any():
         key = np.ascontiguousarray(names[v4, 4:8]).view(">u4")[:, 0].astype(np.uint32)
+        import pandas as pd  # here: the receive process imports this module without pandas
+
         codes, uniq = pd.factorize(key)
         texts = np.array([str(ipaddress.IPv4Address(int(u))) for u in uniq], dtype=object)
         out[v4] = texts[codes]

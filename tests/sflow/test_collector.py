@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 
 from flowlab.exceptions import CollectorError
 from flowlab.schema import validate, validate_counters
-from flowlab.sflow import _mmsg
+from flowlab.sflow import _mmsg, receive_process
 from flowlab.sflow.collector import Collector, CollectorStats
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
@@ -333,3 +336,115 @@ def test_flows_answers_while_datagrams_keep_coming() -> None:
             sender.join()
             tx.close()
     assert 0 < first < second
+
+
+_SENDER = """
+import socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+payload = open(sys.argv[3], "rb").read()
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+tx.connect(("127.0.0.1", port))
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(count):  # about 50k datagrams/s: what matters is that nobody reads meanwhile
+    tx.send(payload)
+    if i % 100 == 99:
+        time.sleep(0.002)
+print("sent", flush=True)
+"""
+
+
+def _hold_the_gil(seconds: float) -> None:
+    """Keep the GIL for about `seconds` inside one C call (as a long NumPy/pandas step can)."""
+    n = 1_000_000
+    start = time.perf_counter()
+    sum(range(n))
+    per = (time.perf_counter() - start) / n
+    sum(range(int(seconds / per)))
+
+
+@pytest.mark.skipif(not receive_process.AVAILABLE, reason="the receive process is Linux-only")
+@pytest.mark.parametrize("receive", ["process", "thread"])
+def test_a_busy_interpreter_loses_nothing_with_the_receive_process(
+    receive: str, tmp_path: Path
+) -> None:
+    # A notebook's kernel busy in a long C call holds the GIL: a receive *thread* cannot run,
+    # the kernel buffer (small for unprivileged pods) overflows. The receive *process* keeps
+    # reading. Real datagrams from a real sender process, a real 1 MiB socket buffer.
+    gram = encode_datagram(make_datagrams(AGENTS_V4[:1], 1)[0])
+    (tmp_path / "gram").write_bytes(gram)
+    count = 20_000  # ~10 MB: far more than the socket buffer holds
+    with Collector(
+        "127.0.0.1:0", receive=receive, rcvbuf=1 << 20, batch_bytes=4 << 20,
+        max_pending_bytes=64 << 20,
+    ) as col:  # fmt: skip
+        assert col.receive == receive
+        sender = subprocess.Popen(
+            [sys.executable, "-c", _SENDER, str(col.address[1]), str(count), str(tmp_path / "gram")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert sender.stdout is not None and sender.stdin is not None
+        assert sender.stdout.readline().strip() == "ready"
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
+        _hold_the_gil(1.5)  # the sender sends everything meanwhile
+        assert sender.stdout.readline().strip() == "sent"
+        sender.wait(timeout=30)
+        stats = col.stop()
+    if receive == "process":
+        assert stats.kernel_drops == 0
+        assert stats.datagrams == count and stats.flow_samples == 4 * count
+    else:  # the hazard the process removes is real: the thread lost most of them, counted
+        assert stats.kernel_drops and stats.kernel_drops > count // 2
+        assert stats.datagrams + stats.kernel_drops == count
+
+
+@pytest.mark.skipif(not receive_process.AVAILABLE, reason="the receive process is Linux-only")
+def test_a_killed_receive_process_is_a_clear_error() -> None:
+    col = Collector("127.0.0.1:0", receive="process").start()
+    proc = col._receiver._proc  # type: ignore[union-attr]
+    assert proc is not None
+    proc.kill()
+    deadline = time.monotonic() + 10
+    while col.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not col.running
+    with pytest.raises(CollectorError, match="receive process exited unexpectedly"):
+        col.stop()
+
+
+_ORPHAN = """
+import sys
+sys.path[:0] = [sys.argv[1]]
+from flowlab.sflow.collector import Collector
+col = Collector("127.0.0.1:0", receive="process").start()
+print(col._receiver._proc.pid, flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(not receive_process.AVAILABLE, reason="the receive process is Linux-only")
+def test_the_receive_process_ends_with_its_parent() -> None:
+    root = str(Path(__file__).resolve().parents[2])
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()  # no clean stop: SIGKILL
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for whoever reaps orphans here does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

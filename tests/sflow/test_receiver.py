@@ -1,4 +1,8 @@
-"""The receive thread over real loopback UDP sockets: batches, flush, drops, back-pressure."""
+"""The receive loop over real loopback UDP sockets: batches, flush, drops, back-pressure.
+
+Each test runs the loop in a thread (:class:`Receiver`) and, where the platform
+has it, in a child process (:class:`ProcessReceiver`): both must behave alike.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,25 @@ import numpy as np
 import pytest
 
 from flowlab.exceptions import CollectorError, ConfigError
-from flowlab.sflow import _mmsg
+from flowlab.sflow import _mmsg, receive_process
+from flowlab.sflow.receive_process import ProcessReceiver
 from flowlab.sflow.receiver import Batch, Receiver
 from flowlab.sflow.udp import open_socket, parse_listen, udp_drops
 
 LOOPBACKS = [("127.0.0.1:0", socket.AF_INET), ("[::1]:0", socket.AF_INET6)]
+KINDS = ["thread", "process"]
+
+
+def receiver(
+    kind: str, sock: socket.socket, q: queue.Queue[Batch | None], **kw: object
+) -> Receiver:
+    """A thread or process receiver with the same arguments."""
+    if kind == "thread":
+        return Receiver(sock, q, **kw)  # type: ignore[arg-type]
+    if not receive_process.AVAILABLE:
+        pytest.skip("the receive process is Linux-only")
+    kw.pop("multi", None)
+    return ProcessReceiver(sock, q, **kw)  # type: ignore[arg-type, return-value]
 
 
 @pytest.mark.parametrize(
@@ -72,20 +90,26 @@ def collect(
         r.release(b)
 
 
-@pytest.mark.parametrize("multi", [True, False], ids=["recvmmsg", "recvfrom"])
+@pytest.mark.parametrize(
+    ("kind", "multi"),
+    [("thread", True), ("thread", False), ("process", True)],
+    ids=["thread-recvmmsg", "thread-recvfrom", "process"],
+)
 @pytest.mark.parametrize(("listen", "family"), LOOPBACKS, ids=["ipv4", "ipv6"])
-def test_every_datagram_arrives_whole_and_in_order(listen: str, family: int, multi: bool) -> None:
+def test_every_datagram_arrives_whole_and_in_order(
+    listen: str, family: int, kind: str, multi: bool
+) -> None:
     if multi and not _mmsg.AVAILABLE:
         pytest.skip("recvmmsg is Linux-only")
     sock, _ = open_socket(listen)
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q, multi=multi, batch_bytes=1 << 20, max_pending_bytes=8 << 20)
+    r = receiver(kind, sock, q, multi=multi, batch_bytes=1 << 20, max_pending_bytes=8 << 20)
     r.start()
     tx = socket.socket(family, socket.SOCK_DGRAM)
     tx.connect(sock.getsockname()[:2])
     rng = np.random.default_rng(1)
-    # sizes around and far beyond the 2048-byte slot, up to the UDP maximum
-    sizes = [*rng.integers(1, 3000, 3000).tolist(), 2047, 2048, 2049, 9000, 65_507]
+    # sizes around and far beyond the 1472-byte slot, up to the UDP maximum
+    sizes = [*rng.integers(1, 3000, 3000).tolist(), 1471, 1472, 1473, 2048, 9000, 65_507]
     sent = [rng.bytes(n) for n in sizes]
     _mmsg.Outbox(sent).send(tx)
     ticket = r.request_flush()
@@ -99,10 +123,11 @@ def test_every_datagram_arrives_whole_and_in_order(listen: str, family: int, mul
     assert r.final_drops == 0
 
 
-def test_flush_with_nothing_received_answers_the_ticket() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_flush_with_nothing_received_answers_the_ticket(kind: str) -> None:
     sock, _ = open_socket("127.0.0.1:0")
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q, batch_bytes=1 << 20)
+    r = receiver(kind, sock, q, batch_bytes=1 << 20)
     r.start()
     ticket = r.request_flush()
     b = q.get(timeout=5)
@@ -111,7 +136,8 @@ def test_flush_with_nothing_received_answers_the_ticket() -> None:
     assert q.get(timeout=5) is None
 
 
-def test_kernel_drops_are_read_from_proc() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_kernel_drops_are_read_from_proc(kind: str) -> None:
     # A real full receive buffer: nobody reads, the kernel drops and counts.
     sock, granted = open_socket("127.0.0.1:0", rcvbuf=4096)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -121,7 +147,7 @@ def test_kernel_drops_are_read_from_proc() -> None:
     drops = udp_drops(sock)
     assert drops is not None and 0 < drops < 300
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q, batch_bytes=1 << 20)
+    r = receiver(kind, sock, q, batch_bytes=1 << 20)
     r.start()
     r.request_flush()
     data, _, _ = collect(r, q)
@@ -130,12 +156,15 @@ def test_kernel_drops_are_read_from_proc() -> None:
     assert r.final_drops == drops
 
 
-def test_back_pressure_counts_what_the_kernel_drops() -> None:
-    # The "decoder" never gives buffers back: the receive thread stalls, the
+@pytest.mark.parametrize("kind", KINDS)
+def test_back_pressure_counts_what_the_kernel_drops(kind: str) -> None:
+    # The "decoder" never gives buffers back: the receive loop stalls, the
     # kernel buffer fills and drops; every datagram is received or counted.
     sock, _ = open_socket("127.0.0.1:0", rcvbuf=64 << 10)
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q, batch_bytes=256 << 10, max_pending_bytes=512 << 10, batch_seconds=0.05)
+    r = receiver(
+        kind, sock, q, batch_bytes=256 << 10, max_pending_bytes=512 << 10, batch_seconds=0.05
+    )
     r.start()
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.connect(sock.getsockname())
@@ -167,15 +196,16 @@ def test_back_pressure_counts_what_the_kernel_drops() -> None:
     assert r.stats.stalled_seconds > 0
 
 
-def udp_drops_final(r: Receiver) -> int:
+def udp_drops_final(r: Receiver | ProcessReceiver) -> int:
     assert r.final_drops is not None
     return r.final_drops
 
 
-def test_batches_end_after_batch_seconds() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_batches_end_after_batch_seconds(kind: str) -> None:
     sock, _ = open_socket("127.0.0.1:0")
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q, batch_seconds=0.2)
+    r = receiver(kind, sock, q, batch_seconds=0.2)
     r.start()
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.connect(sock.getsockname())
@@ -196,10 +226,11 @@ def test_batch_bytes_must_hold_two_datagrams() -> None:
         sock.close()
 
 
-def test_dual_stack_listener_takes_ipv4_and_names_the_peer_in_ipv4() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_dual_stack_listener_takes_ipv4_and_names_the_peer_in_ipv4(kind: str) -> None:
     sock, _ = open_socket("[::]:0")
     q: queue.Queue[Batch | None] = queue.Queue()
-    r = Receiver(sock, q)
+    r = receiver(kind, sock, q)
     r.start()
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.sendto(b"sflow?", ("127.0.0.1", sock.getsockname()[1]))
