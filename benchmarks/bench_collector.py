@@ -9,8 +9,9 @@ receiver is either flowlab's :class:`~flowlab.sflow.collector.Collector`
 plugin writing CSV, aggregated by 5-tuple, no renormalisation, so the sum of
 its ``packets`` column counts the flow samples it accounted). For each rate the
 table shows what was sent, what arrived, the kernel's receive drops
-(``/proc/net/udp``), flowlab's sequence-gap losses, samples accounted and
-CPU seconds of the receiver. The highest rate without loss is reported per
+(``/proc/net/udp``), flowlab's sequence-gap losses, samples accounted, CPU
+seconds of the receiver (flowlab: its process plus its receive process) and
+of the sender while sending. The highest rate without loss is reported per
 tool. The ``receive`` rows measure flowlab's receive loop alone (batches are
 dropped instead of decoded), the ``flowlab`` rows the whole collector.
 
@@ -40,6 +41,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +63,7 @@ class Run:
     samples: int
     cpu: float
     rcvbuf: int
+    sender_cpu: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -84,6 +87,8 @@ def _sender(port: int, rate: float, seconds: float, path: str) -> None:
     pos = (out.starts + _SEQ_OFFSET)[:, None] + np.arange(4)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect(("127.0.0.1", port))
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = use.ru_utime + use.ru_stime  # set-up excluded: the sender's CPU while sending
     sent = 0
     index = 0
     rounds = 0
@@ -108,7 +113,10 @@ def _sender(port: int, rate: float, seconds: float, path: str) -> None:
             out.buffer[pos] = new.view(np.uint8).reshape(-1, 4)
     elapsed = time.perf_counter() - t0
     sock.close()
-    print(json.dumps({"sent": sent, "seconds": elapsed, "rounds": rounds}))
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    total = use.ru_utime + use.ru_stime
+    print(json.dumps({"sent": sent, "seconds": elapsed, "rounds": rounds, "cpu": total - cpu0,
+                      "sender_total": total}))  # fmt: skip
 
 
 def _start_sender(port: int, rate: float, seconds: float, path: str) -> subprocess.Popen[str]:
@@ -128,7 +136,8 @@ def _samples_sent(sent: int, per_datagram: np.ndarray) -> int:
 # -- flowlab ------------------------------------------------------------------------------------
 
 
-SETTINGS = {"rcvbuf": 64 << 20}  # what flowlab asks for (root gets it: SO_RCVBUFFORCE); --rcvbuf
+#: what flowlab asks for (root gets it: SO_RCVBUFFORCE): --rcvbuf; where its receive loop runs: --receive
+SETTINGS: dict[str, Any] = {"rcvbuf": 64 << 20, "receive": "auto"}
 
 
 def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
@@ -136,14 +145,18 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
 
     out = tempfile.mkdtemp(prefix="bench-flowlab-")
     try:
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = _cpu_self_and_children()
         col = Collector(
-            "127.0.0.1:0", out_dir=out, roll_seconds=5, rcvbuf=SETTINGS["rcvbuf"]
+            "127.0.0.1:0",
+            out_dir=out,
+            roll_seconds=5,
+            rcvbuf=SETTINGS["rcvbuf"],
+            receive=SETTINGS["receive"],
         ).start()
         sender = _start_sender(col.address[1], rate, seconds, path)
         report = json.loads(sender.communicate()[0])
         stats = col.stop()
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu1 = _cpu_self_and_children()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return Run(
@@ -156,9 +169,15 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         stats.sequence_lost,
         _samples_sent(report["sent"], flow_samples),
         stats.flow_samples,
-        (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        cpu1 - cpu0 - report["sender_total"],  # this process + the receive process
         stats.rcvbuf,
+        report["cpu"],
     )
+
+
+def _cpu_self_and_children() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
@@ -189,7 +208,8 @@ def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.nd
     got = receiver.stats.datagrams
     return Run("receive", rate, report["sent"], report["seconds"], got, receiver.final_drops or 0,
                None, _samples_sent(report["sent"], flow_samples), _samples_sent(got, flow_samples),
-               (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime), granted)  # fmt: skip
+               (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime), granted,
+               report["cpu"])  # fmt: skip
 
 
 # -- sfacctd ------------------------------------------------------------------------------------
@@ -288,7 +308,8 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
             granted = int(line.split("obtained=")[1].split()[0])
     shutil.rmtree(work, ignore_errors=True)
     return Run("sfacctd", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
-               None, _samples_sent(report["sent"], flow_samples), samples, cpu, granted)  # fmt: skip
+               None, _samples_sent(report["sent"], flow_samples), samples, cpu, granted,
+               report["cpu"])  # fmt: skip
 
 
 # -- driver -------------------------------------------------------------------------------------
@@ -317,7 +338,7 @@ def _row(r: Run) -> str:
     return (
         f"{r.tool:<8} {target:>6} {r.sent:>11,} {r.sent / r.seconds:>10,.0f} {r.received:>11,} "
         f"{r.lost:>9,} {r.kernel_drops:>9,} {seq:>9} {r.samples:>12,}/{r.samples_sent:<12,} "
-        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.rcvbuf / 2**20:>6.0f}M"
+        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.sender_cpu:>6.1f} {r.rcvbuf / 2**20:>6.0f}M"
     )
 
 
@@ -336,6 +357,8 @@ def main() -> None:
     )
     parser.add_argument("--rcvbuf", type=int, default=SETTINGS["rcvbuf"],
                         help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
+    parser.add_argument("--receive", choices=["auto", "process", "thread"], default="auto",
+                        help="where flowlab's receive loop runs (Collector(receive=...))")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._send:
@@ -343,6 +366,7 @@ def main() -> None:
         _sender(int(port), float(rate), float(secs), path)
         return
     SETTINGS["rcvbuf"] = args.rcvbuf
+    SETTINGS["receive"] = args.receive
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     default = "100000,200000,0" if args.quick else "50000,100000,150000,200000,250000,0"
     rates = [float(x) for x in (args.rates or default).split(",")]
@@ -363,7 +387,7 @@ def main() -> None:
         header = (
             f"{'tool':<8} {'target':>6} {'sent':>11} {'sent/s':>10} {'received':>11} {'lost':>9} "
             f"{'kdrops':>9} {'seq-gap':>9} {'flow samples got/sent':>25} {'recv/s':>10} {'CPU s':>6} "
-            f"{'rcvbuf':>7}"
+            f"{'send s':>6} {'rcvbuf':>7}"
         )
         print(header)
         print("-" * len(header))
