@@ -222,10 +222,10 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     Counters sent as all ones (2**32-1, 2**64-1: "unknown" in sFlow) become null.
     """
     rk = st.s_kind[st.r_smp]
-    fmt = st.r_tag & 0xFFF
-    in_ctr = ((st.r_tag >> 12) == 0) & ((rk == 2) | (rk == 4))
-    gen = _first(st.r_smp, in_ctr & (fmt == 1))
-    eth = _first(st.r_smp, in_ctr & (fmt == 2))
+    cand = np.flatnonzero((rk == 2) | (rk == 4))  # records of counter samples (few): work on them
+    tag = st.r_tag[cand]
+    gen = cand[_first(st.r_smp[cand], tag == 1)]  # enterprise 0, format 1: the tag is 1
+    eth = cand[_first(st.r_smp[cand], tag == 2)]
     used[gen] = True
     used[eth] = True
     smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
