@@ -332,6 +332,7 @@ class Collector:
         """
         if not self._started:
             self._started = self._stopped = True
+            self._receiver.close()
             self._sock.close()
             return self.stats
         if not self._stopped:

@@ -24,19 +24,19 @@ The child imports only NumPy and three small flowlab modules (not the package
 ``__init__``, which would pull in Polars and pandas): it starts in about 0.1 s
 and uses about 30 MB besides the shared buffers. It runs in its own session
 (a terminal's Ctrl-C goes to the collector, which then stops it cleanly),
-and exits when told to, when its command pipe closes, or when its parent dies.
+and exits when told to or when its command pipe closes: when the parent
+process ends, however it ends. (Not ``PR_SET_PDEATHSIG``: that follows the
+thread that started the child, and a collector may be started from any thread.)
 Linux only (``memfd``, ``recvmmsg``); elsewhere the collector uses the thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import mmap
 import os
 import queue
-import signal
 import socket
 import struct
 import subprocess
@@ -214,6 +214,11 @@ class ProcessReceiver:
                 pass_fds=(self.sock.fileno(), self._memfd, cmd_r, out_w),
                 start_new_session=True,
             )
+        except OSError as exc:
+            self.batches.put(None)
+            self.close()
+            msg = f"cannot start the receive process ({sys.executable}): {exc}"
+            raise CollectorError(msg) from exc
         finally:
             os.close(cmd_r)
             os.close(out_w)
@@ -237,7 +242,7 @@ class ProcessReceiver:
         if self.final_drops is None:
             self.final_drops = udp_drops(self.sock)
         self._final = self.stats
-        self._close()
+        self.close()
 
     @property
     def running(self) -> bool:
@@ -330,21 +335,24 @@ class ProcessReceiver:
             _arena=arena,
         )
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Release the socket, pipes and shared memory file (idempotent; :meth:`stop` calls it).
+
+        Arrays still viewing the shared buffers keep the mapping alive until they go.
+        """
         with self._cmd_lock:
-            for fd in (self._cmd_w, self._from_child):
+            for fd in (self._cmd_w, self._from_child, self._memfd):
                 if fd >= 0:
                     os.close(fd)
-            self._cmd_w = self._from_child = -1
+            self._cmd_w = self._from_child = self._memfd = -1
         self.sock.close()
-        # the arrays still viewing the shared memory keep the mapping alive until they go
-        os.close(self._memfd)
-        self._memfd = -1
 
     def __del__(self) -> None:
         proc = getattr(self, "_proc", None)
         if proc is not None and proc.poll() is None:
             proc.kill()
+        if hasattr(self, "_cmd_lock"):
+            self.close()
 
 
 # -- the child -------------------------------------------------------------------------------------
@@ -383,19 +391,11 @@ class _ChildReceiver(Receiver):
     def _end(self) -> None:
         self._publish()
         text = b"" if self.error is None else repr(self.error).encode()
-        _write_all(self._out, _TO_PARENT.pack(_END, -1, 0, 0, 0, len(text)) + text)
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - Linux always has it
-        pass
+        with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
+            _write_all(self._out, _TO_PARENT.pack(_END, -1, 0, 0, 0, len(text)) + text)
 
 
 def _child_main(argv: list[str]) -> None:
-    _die_with_parent()
     sock_fd, mem_fd, cmd_fd, out_fd, batch_bytes, count = (int(x) for x in argv[:6])
     batch_seconds, slot = float(argv[6]), int(argv[7])
     layout = _Layout(batch_bytes, count)

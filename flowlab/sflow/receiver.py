@@ -216,6 +216,11 @@ class Receiver:
         if self._thread.is_alive():
             self._thread.join()
 
+    def close(self) -> None:
+        """Release the socket of a receiver that was never started (:meth:`stop` does otherwise)."""
+        if not self._thread.is_alive():
+            self.sock.close()
+
     @property
     def running(self) -> bool:
         """Whether the receive thread is alive."""
