@@ -68,7 +68,8 @@ _NAME = 28
 # run by the child: load flowlab's modules without the package __init__ files (no Polars)
 _BOOTSTRAP = """
 import sys, types
-del sys.path[0]
+if sys.path and sys.path[0] == "":  # the working directory (absent under -P / PYTHONSAFEPATH)
+    del sys.path[0]
 root = sys.argv[1]
 for name, sub in (("flowlab", ""), ("flowlab.sflow", "/sflow")):
     module = types.ModuleType(name)
@@ -217,7 +218,10 @@ class ProcessReceiver:
         except OSError as exc:
             self.batches.put(None)
             self.close()
-            msg = f"cannot start the receive process ({sys.executable}): {exc}"
+            msg = (
+                f"cannot start the receive process ({sys.executable}): {exc}; "
+                "Collector(receive='thread') receives in a thread instead"
+            )
             raise CollectorError(msg) from exc
         finally:
             os.close(cmd_r)
@@ -225,7 +229,10 @@ class ProcessReceiver:
         self._reader.start()
         if not self._ready.wait(timeout=30) or self.error is not None:
             self.stop(drain_seconds=0)
-            msg = f"the receive process did not start: {self.error or 'no answer within 30 s'}"
+            msg = (
+                f"the receive process did not start: {self.error or 'no answer within 30 s'}; "
+                "Collector(receive='thread') receives in a thread instead"
+            )
             raise CollectorError(msg)
 
     def stop(self, *, drain_seconds: float = 5.0) -> None:
