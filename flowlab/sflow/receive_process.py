@@ -65,20 +65,6 @@ _BATCH, _END, _READY = 1, 2, 3
 _FREE, _FLUSH, _STOP = 1, 2, 3
 _NAME = 28
 
-# run by the child: load flowlab's modules without the package __init__ files (no Polars)
-_BOOTSTRAP = """
-import sys, types
-if sys.path and sys.path[0] == "":  # the working directory (absent under -P / PYTHONSAFEPATH)
-    del sys.path[0]
-root = sys.argv[1]
-for name, sub in (("flowlab", ""), ("flowlab.sflow", "/sflow")):
-    module = types.ModuleType(name)
-    module.__path__ = [root + sub]
-    sys.modules[name] = module
-from flowlab.sflow.receive_process import _child_main
-_child_main(sys.argv[2:])
-"""
-
 
 def _round8(n: int) -> int:
     return (n + 7) & ~7
@@ -211,7 +197,7 @@ class ProcessReceiver:
         ]
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, root, *args],
+                [sys.executable, str(Path(__file__).with_name("_receive_main.py")), root, *args],
                 pass_fds=(self.sock.fileno(), self._memfd, cmd_r, out_w),
                 start_new_session=True,
             )
