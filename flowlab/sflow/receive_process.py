@@ -312,21 +312,9 @@ class ProcessReceiver:
 
     def _batch(self, index: int, count: int, used: int, ticket: int, tail: bytes) -> Batch:
         if index < 0:
-            empty = np.empty(0, dtype=np.int64)
-            return Batch(np.empty(0, dtype=np.uint8), empty, empty, empty, ticket=ticket)
-        arena = self._arenas[index]
-        buffer = arena.buffer[:used]
-        if tail:  # datagrams longer than a slot; their offsets already point past `used`
-            buffer = np.concatenate([buffer, np.frombuffer(tail, dtype=np.uint8)])
-        return Batch(
-            buffer,
-            arena.offsets[:count],
-            arena.lengths[:count],
-            arena.received_ms[:count],
-            ticket=ticket,
-            _names=arena.names[:count],
-            _arena=arena,
-        )
+            return Batch.empty(ticket)
+        extras = [np.frombuffer(tail, dtype=np.uint8)] if tail else []
+        return Batch.of(self._arenas[index], count, used, ticket, extras)
 
     def close(self) -> None:
         """Release the socket, pipes and shared memory file (idempotent; :meth:`stop` calls it).

@@ -116,6 +116,38 @@ class Batch:
     def __len__(self) -> int:
         return len(self.offsets)
 
+    @classmethod
+    def empty(cls, ticket: int) -> Batch:
+        """No datagrams (a flush answered with nothing received)."""
+        none = np.empty(0, dtype=np.int64)
+        return cls(np.empty(0, dtype=np.uint8), none, none, none, ticket=ticket)
+
+    @classmethod
+    def of(
+        cls,
+        arena: _Arena,
+        count: int,
+        used: int,
+        ticket: int,
+        extras: list[np.ndarray],
+        *,
+        names: bool = True,
+    ) -> Batch:
+        """The first `count` datagrams of `arena` (``used`` bytes), plus those longer than a slot."""
+        buffer = arena.buffer[:used]
+        if extras:  # their offsets already point past `used`
+            buffer = np.concatenate([buffer, *extras])
+        return cls(
+            buffer,
+            arena.offsets[:count],
+            arena.lengths[:count],
+            arena.received_ms[:count],
+            ticket=ticket,
+            _names=arena.names[:count] if names else None,
+            _peers=None if names else list(arena.peers[:count]),
+            _arena=arena,
+        )
+
     def peers(self) -> np.ndarray:
         """Sender address (text) per datagram."""
         if self._peers is not None:
@@ -299,24 +331,10 @@ class Receiver:
     def _emit(self, arena: _Arena | None, count: int, used: int, ticket: int) -> None:
         """Queue a batch (a subclass sends it elsewhere); ``arena=None``: an empty flush answer."""
         if arena is None:
-            empty = np.empty(0, dtype=np.int64)
-            self.batches.put(Batch(np.empty(0, dtype=np.uint8), empty, empty, empty, ticket=ticket))
+            self.batches.put(Batch.empty(ticket))
             return
-        buffer = arena.buffer[:used]
-        if arena.extra:
-            buffer = np.concatenate([buffer, *self._extras(arena, count, used)])
-        self.batches.put(
-            Batch(
-                buffer,
-                arena.offsets[:count],
-                arena.lengths[:count],
-                arena.received_ms[:count],
-                ticket=ticket,
-                _names=arena.names[:count] if self.multi else None,
-                _peers=None if self.multi else list(arena.peers[:count]),
-                _arena=arena,
-            )
-        )
+        extras = self._extras(arena, count, used) if arena.extra else []
+        self.batches.put(Batch.of(arena, count, used, ticket, extras, names=self.multi))
 
     def _end(self) -> None:
         """After the last batch."""
