@@ -196,8 +196,9 @@ class Collector:
     be decoded; shared between the receive process and this one) +
     ``roll_bytes`` per open partition and kind (rows waiting to be written;
     normally one hour per kind) + one batch's decoding + ~150 MB of Python and
-    libraries (+ ~30 MB for the receive process): about 0.8 GB at the defaults
-    under full load, far less when the decoder keeps up. When decoding falls
+    libraries (+ ~30 MB for the receive process): about 1 GB at the defaults
+    when a backlog of ~2 s at 200k datagrams/s fills every buffer; a collector
+    that keeps up touches one buffer and stays far lower. When decoding falls
     behind, the receive loop waits for a free buffer, the kernel socket buffer
     fills and the kernel drops datagrams; those drops are counted
     (``kernel_drops``) and also show as sequence gaps.
@@ -214,7 +215,7 @@ class Collector:
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
         batch_bytes: int = 64 << 20,
-        max_pending_bytes: int = 256 << 20,
+        max_pending_bytes: int = 512 << 20,
         source: str = "sflow",
         compression: str = "zstd",
         multi: bool | None = None,
