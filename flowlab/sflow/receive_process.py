@@ -20,7 +20,7 @@ How it works:
 - the parent wraps the arena as a :class:`~flowlab.sflow.receiver.Batch`
   without copying, and :meth:`ProcessReceiver.release` sends the arena back.
 
-The child imports only NumPy and three small flowlab modules (not the package
+The child imports only NumPy and a few small flowlab modules (not the package
 ``__init__``, which would pull in Polars and pandas): it starts in about 0.1 s
 and uses about 30 MB besides the shared buffers. It runs in its own session
 (a terminal's Ctrl-C goes to the collector, which then stops it cleanly),
