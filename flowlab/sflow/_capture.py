@@ -4,8 +4,8 @@ Link types: Ethernet (with up to two 802.1Q/802.1ad tags), Linux cooked
 capture v1 (SLL) and v2 (SLL2), raw IP (101, and 12/14 as some systems write
 them), IPv4 (228), IPv6 (229), BSD loopback/null (0) and OpenBSD loop (108).
 IPv4 and IPv6 (with hop-by-hop, routing and destination-options headers)
-carrying UDP. IP fragments are skipped and counted (sFlow agents keep
-datagrams under the path MTU; reassembly is not attempted).
+carrying UDP. IP fragments are marked (``fragment``) with where their IP and
+IPv6 fragment headers are, for :mod:`flowlab.sflow._reassembly`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ _NULL_FAMILIES = (2, 10, 24, 28, 30)  # AF_INET, AF_INET6 (Linux, BSDs, macOS)
 
 @dataclass
 class Located:
-    """Per packet: skip reason (0 = sFlow payload found), payload offset/length, source IP."""
+    """Per packet: skip reason (0 = sFlow payload found), payload offset/length, source IP.
+
+    ``l3`` and ``l4`` are offsets from the packet's start: the IP header, and the
+    transport header (for an IPv6 fragment: its fragment header).
+    """
 
     reason: U8
     payload_off: I64
@@ -49,6 +53,8 @@ class Located:
     src4: npt.NDArray[np.uint32]
     src6: npt.NDArray[np.uint32]
     is6: npt.NDArray[np.bool_]
+    l3: I64
+    l4: I64
 
 
 def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int) -> Located:
@@ -142,4 +148,6 @@ def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int) -> Located
         src4=src4.astype(np.uint32),
         src6=src6,
         is6=v6,
+        l3=l3,
+        l4=l4,
     )

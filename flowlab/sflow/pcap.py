@@ -13,8 +13,11 @@ timestamps) and pcapng (several sections and interfaces, per-interface
 other blocks are skipped). Link types: see
 :data:`flowlab.sflow._capture.LINK_TYPES`.
 
-Packets that are not sFlow (other ports, not UDP, IP fragments, unsupported
-link types) are counted in ``stats.packets_skipped``, never errors. A file cut
+IP fragments (IPv4, and IPv6 fragment headers) are reassembled, also when a
+datagram's fragments fall in different chunks (:mod:`flowlab.sflow._reassembly`);
+fragments whose datagram never completes are counted as ``fragment``. Packets
+that are not sFlow (other ports, not UDP, unsupported link types) are counted
+in ``stats.packets_skipped``, never errors. A file cut
 in the middle of a record decodes everything before the cut and counts the
 rest (``truncated_file``). Only a file that is not pcap/pcapng at all raises
 :class:`~flowlab.exceptions.PcapError`.
@@ -49,10 +52,12 @@ from pathlib import Path
 import numpy as np
 
 from flowlab.exceptions import PcapError
-from flowlab.sflow._capture import SKIP_REASONS, locate
+from flowlab.sflow._capture import SKIP_REASONS, Located, locate
+from flowlab.sflow._reassembly import Reassembler, fragment_of
 from flowlab.sflow._text import address_text
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.sequence import SequenceTracker
+from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["iter_pcap", "read_pcap"]
 
@@ -322,6 +327,7 @@ def iter_pcap(
         # fills the rest (no per-chunk allocation; a record longer than the buffer grows it)
         buf = bytearray(chunk_bytes)
         view = memoryview(buf)
+        reassembler = Reassembler()  # IP fragments may straddle chunks
         have = 0
         while not reader.done:
             got = f.readinto(view[have:])
@@ -334,7 +340,9 @@ def iter_pcap(
             used = reader.parse(chunk, 0, packets, final)
             if bar is not None:
                 bar.update(got)
-            yield from _decode_chunk(chunk, packets, reader, port, batch_datagrams, source, tracker)
+            yield from _decode_chunk(
+                chunk, packets, reader, port, batch_datagrams, source, tracker, reassembler
+            )
             if final:
                 break
             rest = have - used
@@ -348,6 +356,51 @@ def iter_pcap(
             have = rest
         if bar is not None:
             bar.close()
+        if left := reassembler.pending_fragments:  # datagrams whose other fragments never came
+            stats = DecodeStats(packets_skipped={"fragment": left})
+            yield Decoded(stats=stats)
+
+
+_FRAGMENT = SKIP_REASONS.index("fragment")
+
+
+def _reassembled(
+    chunk: bytes | memoryview,
+    off: np.ndarray,
+    caplen: np.ndarray,
+    loc: Located,
+    reassembler: Reassembler,
+    port: int,
+    skipped: dict[str, int],
+) -> list[tuple[int, bytes, bytes]]:
+    """Feed this chunk's IP fragments; returns (packet index, sFlow payload, source) per datagram
+    completed, and counts the fragments of datagrams that are not sFlow."""
+    done: list[tuple[int, bytes, bytes]] = []
+    for i in np.flatnonzero(loc.reason == _FRAGMENT).tolist():
+        start = int(off[i])
+        frag = fragment_of(
+            chunk, start + int(loc.l3[i]), start + int(loc.l4[i]), start + int(caplen[i]),
+            bool(loc.is6[i]),
+        )  # fmt: skip
+        if frag is None:
+            skipped["truncated_packet"] = skipped.get("truncated_packet", 0) + 1
+            continue
+        whole = reassembler.add(frag.key, frag.offset, frag.data, more=frag.more, packet=i)
+        if whole is None:
+            continue
+        payload, count = whole
+        reason = ""
+        if frag.key[4] != 17 or len(payload) < 8:
+            reason = "not_udp"
+        elif struct.unpack_from("!H", payload, 2)[0] != port:
+            reason = "other_port"
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + count
+            continue
+        (udp_len,) = struct.unpack_from("!H", payload, 4)
+        end = udp_len if 8 <= udp_len <= len(payload) else len(payload)
+        done.append((i, payload[8:end], frag.key[1]))
+    return done
 
 
 def _decode_chunk(
@@ -358,6 +411,7 @@ def _decode_chunk(
     batch: int,
     source: str,
     tracker: SequenceTracker,
+    reassembler: Reassembler,
 ) -> Iterator[Decoded]:
     data = np.frombuffer(chunk, dtype=np.uint8)
     off, caplen, link, ms = packets.arrays()
@@ -366,18 +420,44 @@ def _decode_chunk(
     reader.skipped.clear()
     codes, counts = np.unique(loc.reason, return_counts=True)
     for code, count in zip(codes.tolist(), counts.tolist()):
-        if code:
+        if code and code != _FRAGMENT:  # fragments: counted once their fate is known
             skipped[SKIP_REASONS[code]] = skipped.get(SKIP_REASONS[code], 0) + count
+    extra = _reassembled(chunk, off, caplen, loc, reassembler, port, skipped)
+    if reassembler.dropped:  # given up on (memory bound, inconsistent lengths)
+        skipped["fragment"] = skipped.get("fragment", 0) + reassembler.dropped
+        reassembler.dropped = 0
     keep = np.flatnonzero(loc.reason == 0)
+    buffer, p_off, p_len = data, loc.payload_off[keep], loc.payload_len[keep]
+    p_ms, src4, src6, is6 = ms[keep], loc.src4[keep], loc.src6[keep], loc.is6[keep]
+    if extra:  # reassembled datagrams join the others in packet order
+        blob = np.frombuffer(b"".join(p for _, p, _ in extra), dtype=np.uint8)
+        sizes = np.array([len(p) for _, p, _ in extra], dtype=np.int64)
+        at = np.array([i for i, _, _ in extra], dtype=np.int64)
+        srcs = [s for _, _, s in extra]
+        e6 = np.array([len(s) == 16 for s in srcs])
+        e4 = np.array([int.from_bytes(s, "big") if len(s) == 4 else 0 for s in srcs], np.uint32)
+        w6 = np.zeros((len(srcs), 4), dtype=np.uint32)
+        for k, s in enumerate(srcs):
+            if len(s) == 16:
+                w6[k] = np.frombuffer(s, dtype=">u4")
+        order = np.argsort(np.concatenate([keep, at]), kind="stable")
+        buffer = np.concatenate([data, blob])
+        starts = data.size + np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        p_off = np.concatenate([p_off, starts])[order]
+        p_len = np.concatenate([p_len, sizes])[order]
+        p_ms = np.concatenate([p_ms, ms[at]])[order]
+        src4 = np.concatenate([src4, e4])[order]
+        src6 = np.concatenate([src6, w6])[order]
+        is6 = np.concatenate([is6, e6])[order]
     first = True
-    for b0 in range(0, max(keep.size, 1), batch):
-        idx = keep[b0 : b0 + batch]
-        peers = address_text(loc.src4[idx], ~loc.is6[idx], loc.src6[idx], loc.is6[idx])
+    for b0 in range(0, max(p_off.size, 1), batch):
+        sl = slice(b0, b0 + batch)
+        peers = address_text(src4[sl], ~is6[sl], src6[sl], is6[sl])
         out = decode(
-            data,
-            loc.payload_off[idx],
-            loc.payload_len[idx],
-            received_ms=ms[idx],
+            buffer,
+            p_off[sl],
+            p_len[sl],
+            received_ms=p_ms[sl],
             peers=peers,
             source=source,
             state=tracker,
