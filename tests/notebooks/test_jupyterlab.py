@@ -110,7 +110,8 @@ def test_lab_serves_the_notebooks(lab: tuple[str, str]) -> None:
         assert b"JupyterLab" in resp.read()
 
 
-def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
+def _execute(lab: tuple[str, str], code: str) -> str:
+    """Run `code` in a kernel that JupyterLab starts for a notebook; returns what it printed."""
     from tornado import httpclient, ioloop, websocket
 
     base, token = lab
@@ -138,7 +139,7 @@ def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
         "metadata": {},
         "channel": "shell",
         "content": {
-            "code": "import flowlab, polars; print('flowlab', flowlab.__version__)",
+            "code": code,
             "silent": False,
             "store_history": False,
             "user_expressions": {},
@@ -173,7 +174,33 @@ def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
         conn.close()
         return "".join(out)
 
-    text = ioloop.IOLoop.current().run_sync(run, timeout=180)
+    return str(ioloop.IOLoop.current().run_sync(run, timeout=180))
+
+
+def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
+    text = _execute(lab, "import flowlab, polars; print('flowlab', flowlab.__version__)")
     import flowlab
 
     assert f"flowlab {flowlab.__version__}" in text, text
+
+
+_COLLECT = """
+import socket
+from flowlab.sflow import Collector, Datagram, FlowSample, encode_datagram, raw_header
+rec = raw_header("10.128.2.7", "10.129.2.9", 6, 51000, 9091, payload_length=500)
+with Collector("127.0.0.1:0") as col:
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for seq in range(1, 51):
+        tx.sendto(encode_datagram(Datagram("10.0.0.21", seq, seq, [
+            FlowSample(seq, 3, 400, 400, [rec]) for _ in range(4)])), col.address)
+    flows = col.flows()
+    print("receive", col.receive, "flows", flows.height, "server", flows["server_ip"][0])
+print("stopped", col.stats.datagrams, col.stats.kernel_drops)
+"""
+
+
+def test_a_collector_runs_in_a_notebook_kernel(lab: tuple[str, str]) -> None:
+    # the collector's receive process is spawned from the kernel JupyterLab started
+    text = _execute(lab, _COLLECT)
+    assert "receive process flows 200 server 10.129.2.9" in text, text
+    assert "stopped 50 0" in text, text
