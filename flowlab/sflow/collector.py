@@ -252,14 +252,24 @@ class Collector:
         self._receiver: Receiver | receive_process.ProcessReceiver
         try:
             if in_process:
-                self._receiver = receive_process.ProcessReceiver(
-                    self._sock,
-                    self._queue,
-                    batch_bytes=batch_bytes,
-                    batch_seconds=batch_seconds,
-                    max_pending_bytes=max_pending_bytes,
-                )
-            else:
+                try:
+                    self._receiver = receive_process.ProcessReceiver(
+                        self._sock,
+                        self._queue,
+                        batch_bytes=batch_bytes,
+                        batch_seconds=batch_seconds,
+                        max_pending_bytes=max_pending_bytes,
+                    )
+                except OSError as exc:  # e.g. memfd_create refused by a sandbox
+                    if receive == "process":
+                        msg = (
+                            f"cannot set up the receive process's shared memory: {exc}; "
+                            "receive='thread' works without it"
+                        )
+                        raise CollectorError(msg) from exc
+                    log.warning("no receive process (%s); receiving in a thread", exc)
+                    in_process = False
+            if not in_process:
                 self._receiver = Receiver(
                     self._sock,
                     self._queue,

@@ -448,3 +448,22 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not receive_process.AVAILABLE, reason="the receive process is Linux-only")
+def test_no_shared_memory_means_a_receive_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sandbox that refuses memfd_create (seccomp) cannot be made here: the refusal is faked.
+    def refuse(*_: object) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(receive_process.os, "memfd_create", refuse)
+    grams = [encode_datagram(d) for d in make_datagrams(AGENTS_V4[:1], 3)]
+    with Collector("127.0.0.1:0") as col:
+        assert col.receive == "thread"
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for g in grams:
+            tx.sendto(g, col.address)
+        assert col.flows().height == 12
+        tx.close()
+    with pytest.raises(CollectorError, match=r"shared memory: .*Operation not permitted"):
+        Collector("127.0.0.1:0", receive="process")
