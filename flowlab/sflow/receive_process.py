@@ -48,7 +48,15 @@ import numpy as np
 
 from flowlab.exceptions import CollectorError
 from flowlab.sflow import _mmsg
-from flowlab.sflow.receiver import _MIN_DATAGRAM, SLOT, Batch, Receiver, ReceiverStats, _Arena
+from flowlab.sflow.receiver import (
+    _MIN_DATAGRAM,
+    SLOT,
+    Batch,
+    Receiver,
+    ReceiverStats,
+    _Arena,
+    check_batch_bytes,
+)
 from flowlab.sflow.udp import udp_drops
 
 __all__ = ["AVAILABLE", "ProcessReceiver"]
@@ -156,7 +164,7 @@ class ProcessReceiver:
         if not AVAILABLE:
             msg = "the receive process needs Linux (memfd, recvmmsg); use the receive thread"
             raise CollectorError(msg)
-        Receiver(sock, queue.Queue(), batch_bytes=batch_bytes)  # the same argument checks
+        check_batch_bytes(batch_bytes)
         self.sock = sock
         self.batches = batches
         self.batch_seconds = batch_seconds
@@ -364,7 +372,6 @@ class _ChildReceiver(Receiver):
             _write_all(self._out, _TO_PARENT.pack(_BATCH, -1, 0, 0, ticket, 0))
             return
         tail = b"".join(p.tobytes() for p in self._extras(arena, count, used))
-        arena.extra.clear()
         _write_all(
             self._out, _TO_PARENT.pack(_BATCH, arena.index, count, used, ticket, len(tail)) + tail
         )
@@ -400,20 +407,16 @@ def _child_main(argv: list[str]) -> None:
         while True:
             msg = _read_exact(cmd_fd, _TO_CHILD.size)
             if len(msg) < _TO_CHILD.size:  # the parent closed the pipe or died
-                rx._drain_seconds = 0.0
-                rx._stop.set()
+                rx.request_stop(0.0)
                 return
             op, arg = _TO_CHILD.unpack(msg)
             if op == _FREE:
-                arena = arenas[arg]
-                arena.extra.clear()
-                rx._pool.put(arena)
-            elif op == _FLUSH:
+                rx.recycle(arenas[arg])
+            elif op == _FLUSH:  # the parent numbers the tickets
                 with rx._lock:
                     rx._flush_asked = max(rx._flush_asked, arg)
             elif op == _STOP:
-                rx._drain_seconds = arg / 1000
-                rx._stop.set()
+                rx.request_stop(arg / 1000)
 
     threading.Thread(target=commands, name="flowlab-receive-commands", daemon=True).start()
     rx.sock.settimeout(0.1)

@@ -67,6 +67,21 @@ def coalesce_pause(rcvbuf: int) -> float:
     return pause if pause >= COALESCE_SECONDS / 16 else 0.0
 
 
+def check_batch_bytes(batch_bytes: int) -> None:
+    """Refuse receive buffers that cannot hold two datagrams of the largest size.
+
+    Examples
+    --------
+    >>> check_batch_bytes(1000)
+    Traceback (most recent call last):
+    ...
+    flowlab.exceptions.ConfigError: batch_bytes must be at least 131072, found 1000
+    """
+    if batch_bytes < 2 * _mmsg.MAX_DATAGRAM:
+        msg = f"batch_bytes must be at least {2 * _mmsg.MAX_DATAGRAM}, found {batch_bytes}"
+        raise ConfigError(msg)
+
+
 @dataclass
 class _Arena:
     buffer: np.ndarray
@@ -209,9 +224,7 @@ class Receiver:
         clock: Callable[[], int] | None = None,
         arenas: list[_Arena] | None = None,
     ) -> None:
-        if batch_bytes < 2 * _mmsg.MAX_DATAGRAM:
-            msg = f"batch_bytes must be at least {2 * _mmsg.MAX_DATAGRAM}, found {batch_bytes}"
-            raise ConfigError(msg)
+        check_batch_bytes(batch_bytes)
         self.sock = sock
         self.batches = batches
         self.clock: Callable[[], int] = clock or _wall_ms
@@ -229,6 +242,7 @@ class Receiver:
             for arena in reversed(arenas):
                 self._pool.put(arena)
         self._stop = threading.Event()
+        self._drain_seconds = 5.0
         self._lock = threading.Lock()
         self._flush_asked = 0
         self._flush_done = 0
@@ -243,10 +257,14 @@ class Receiver:
 
     def stop(self, *, drain_seconds: float = 5.0) -> None:
         """Stop reading: drain what the socket holds (at most `drain_seconds`), queue it, close."""
-        self._drain_seconds = drain_seconds
-        self._stop.set()
+        self.request_stop(drain_seconds)
         if self._thread.is_alive():
             self._thread.join()
+
+    def request_stop(self, drain_seconds: float) -> None:
+        """Ask the loop to drain the socket (at most `drain_seconds`), hand over and end."""
+        self._drain_seconds = drain_seconds
+        self._stop.set()
 
     def close(self) -> None:
         """Release the socket of a receiver that was never started (:meth:`stop` does otherwise)."""
@@ -268,9 +286,13 @@ class Receiver:
         """Give a processed batch's buffer back to the pool."""
         if batch._arena is not None:
             arena, batch._arena = batch._arena, None
-            arena.extra.clear()
-            arena.peers.clear()
-            self._pool.put(arena)
+            self.recycle(arena)
+
+    def recycle(self, arena: _Arena) -> None:
+        """Put a buffer whose batch was processed back into the pool."""
+        arena.extra.clear()
+        arena.peers.clear()
+        self._pool.put(arena)
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -364,7 +386,7 @@ class Receiver:
         while True:
             stopping = self._stop.is_set()
             if stopping and not draining_until:
-                draining_until = time.monotonic() + getattr(self, "_drain_seconds", 5.0)
+                draining_until = time.monotonic() + self._drain_seconds
             if not ticket:
                 ticket = self._flush_ticket()
                 asked = time.monotonic()
@@ -422,7 +444,7 @@ class Receiver:
         while True:
             stopping = self._stop.is_set()
             if stopping and not draining_until:
-                draining_until = time.monotonic() + getattr(self, "_drain_seconds", 5.0)
+                draining_until = time.monotonic() + self._drain_seconds
                 self.sock.setblocking(False)
             if not ticket:
                 ticket = self._flush_ticket()
