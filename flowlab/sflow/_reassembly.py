@@ -6,8 +6,9 @@ them, and a capture then holds the fragments. They are rare, so this works one
 fragment at a time in Python while the unfragmented packets stay vectorised.
 
 A datagram is complete when its fragments cover it from offset 0 to the end
-given by the last fragment (``MF`` clear) without a hole; overlapping copies of
-the same bytes are accepted, the first one wins. Incomplete datagrams are kept
+given by the last fragment (``MF`` clear) without a hole. Overlaps are
+accepted: of two fragments at one offset the longer is kept, and where
+fragments overlap the one at the lower offset gives the bytes. Incomplete datagrams are kept
 in bounded memory (``max_bytes``, oldest dropped first) and, at the end of the
 file, counted as skipped fragments: never silently lost.
 
@@ -15,9 +16,9 @@ Examples
 --------
 >>> r = Reassembler()
 >>> key = (4, b"\\x0a\\x00\\x00\\x01", b"\\x0a\\x00\\x00\\x02", 7, 17)
->>> r.add(key, 8, b"orld", more=False, packet=1) is None
+>>> r.add(key, 8, b"orld", more=False) is None
 True
->>> r.add(key, 0, b"hello, w", more=True, packet=2)
+>>> r.add(key, 0, b"hello, w", more=True)
 (b'hello, world', 2)
 """
 
@@ -37,7 +38,6 @@ Key = tuple[int, bytes, bytes, int, int]
 class _Pending:
     parts: dict[int, bytes] = field(default_factory=dict)
     end: int | None = None
-    size: int = 0
     packets: int = 0
 
 
@@ -73,9 +73,7 @@ class Reassembler:
         """Fragments waiting for the rest of their datagram."""
         return sum(p.packets for p in self._pending.values())
 
-    def add(
-        self, key: Key, offset: int, data: bytes, *, more: bool, packet: int
-    ) -> tuple[bytes, int] | None:
+    def add(self, key: Key, offset: int, data: bytes, *, more: bool) -> tuple[bytes, int] | None:
         """Add a fragment; returns (the reassembled payload, its fragment count) once complete."""
         p = self._pending.get(key)
         if p is None:

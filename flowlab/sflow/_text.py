@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
-__all__ = ["address_codes", "address_text", "mac_codes", "mac_text", "text_of"]
+__all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
 
 B = npt.NDArray[np.bool_]
 
@@ -49,6 +49,20 @@ def _mac(x: int) -> str:
     return f"{h[0:2]}:{h[2:4]}:{h[4:6]}:{h[6:8]}:{h[8:10]}:{h[10:12]}"
 
 
+def code_series(codes: npt.NDArray[np.int64]) -> pl.Series:
+    """Codes as a UInt32 Series, null where a code is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> code_series(np.array([2, -1])).to_list()
+    [2, None]
+    """
+    if codes.size and codes.min() < 0:
+        return pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=codes < 0))
+    return pl.Series(codes.astype(np.uint32))
+
+
 def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     """``texts[codes]`` as a String Series, null where a code is negative.
 
@@ -62,12 +76,7 @@ def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     >>> text_of(["a", "b"], np.array([1, -1, 0])).to_list()
     ['b', None, 'a']
     """
-    dictionary = pl.Series(texts, dtype=pl.String)
-    if codes.size and codes.min() < 0:
-        idx = pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=codes < 0))
-    else:
-        idx = pl.Series(codes.astype(np.uint32))
-    return dictionary.gather(idx)
+    return pl.Series(texts, dtype=pl.String).gather(code_series(codes))
 
 
 def _factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:

@@ -45,7 +45,7 @@ from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
 from flowlab.sflow._buffer import Buffer, as_uint8
-from flowlab.sflow._text import address_codes, mac_codes, text_of
+from flowlab.sflow._text import address_codes, code_series, mac_codes, text_of
 from flowlab.sflow._walk import REASONS, walk
 from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
@@ -304,8 +304,8 @@ def _flow_frame(
         np.concatenate([c["src6"][0], c["dst6"][0]]),
         np.concatenate([s6 & ~is4, d6 & ~is4]),
     )
-    cols["src_ip"] = _codes(ip_codes[:n])
-    cols["dst_ip"] = _codes(ip_codes[n:])
+    cols["src_ip"] = code_series(ip_codes[:n])
+    cols["dst_ip"] = code_series(ip_codes[n:])
     (smac, smac_ok), (dmac, dmac_ok) = c["src_mac"], c["dst_mac"]
     mac, mac_texts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smac_ok, dmac_ok]))
     cols["src_mac"] = text_of(mac_texts, mac[:n])
@@ -333,13 +333,6 @@ def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
     if frame.schema == target:  # the usual case: a cheap comparison instead of 40 no-op casts
         return frame
     return schema.conform(frame, counters=counters)
-
-
-def _codes(codes: I64) -> pl.Series:
-    """Address codes as a UInt32 Series, null where negative."""
-    if codes.size and codes.min() < 0:
-        return pl.Series(np.ma.masked_array(codes.astype(np.uint32), mask=codes < 0))
-    return pl.Series(codes.astype(np.uint32))
 
 
 def _counter_frame(

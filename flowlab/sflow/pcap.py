@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,7 +372,7 @@ def _reassembled(
     loc: Located,
     reassembler: Reassembler,
     port: int,
-    skipped: dict[str, int],
+    skipped: Counter[str],
 ) -> list[tuple[int, bytes, bytes]]:
     """Feed this chunk's IP fragments; returns (packet index, sFlow payload, source) per datagram
     completed, and counts the fragments of datagrams that are not sFlow."""
@@ -383,9 +384,9 @@ def _reassembled(
             bool(loc.is6[i]),
         )  # fmt: skip
         if frag is None:
-            skipped["truncated_packet"] = skipped.get("truncated_packet", 0) + 1
+            skipped["truncated_packet"] += 1
             continue
-        whole = reassembler.add(frag.key, frag.offset, frag.data, more=frag.more, packet=i)
+        whole = reassembler.add(frag.key, frag.offset, frag.data, more=frag.more)
         if whole is None:
             continue
         payload, count = whole
@@ -395,7 +396,7 @@ def _reassembled(
         elif struct.unpack_from("!H", payload, 2)[0] != port:
             reason = "other_port"
         if reason:
-            skipped[reason] = skipped.get(reason, 0) + count
+            skipped[reason] += count
             continue
         (udp_len,) = struct.unpack_from("!H", payload, 4)
         end = udp_len if 8 <= udp_len <= len(payload) else len(payload)
@@ -416,15 +417,15 @@ def _decode_chunk(
     data = np.frombuffer(chunk, dtype=np.uint8)
     off, caplen, link, ms = packets.arrays()
     loc = locate(data, off, caplen, link, port)
-    skipped = dict(reader.skipped)
+    skipped = Counter(reader.skipped)
     reader.skipped.clear()
     codes, counts = np.unique(loc.reason, return_counts=True)
     for code, count in zip(codes.tolist(), counts.tolist()):
         if code and code != _FRAGMENT:  # fragments: counted once their fate is known
-            skipped[SKIP_REASONS[code]] = skipped.get(SKIP_REASONS[code], 0) + count
+            skipped[SKIP_REASONS[code]] += count
     extra = _reassembled(chunk, off, caplen, loc, reassembler, port, skipped)
     if reassembler.dropped:  # given up on (memory bound, inconsistent lengths)
-        skipped["fragment"] = skipped.get("fragment", 0) + reassembler.dropped
+        skipped["fragment"] += reassembler.dropped
         reassembler.dropped = 0
     keep = np.flatnonzero(loc.reason == 0)
     buffer, p_off, p_len = data, loc.payload_off[keep], loc.payload_len[keep]
@@ -464,7 +465,7 @@ def _decode_chunk(
         )
         if first:
             out.stats.packets = off.size
-            out.stats.packets_skipped = skipped
+            out.stats.packets_skipped = dict(skipped)
             first = False
         yield out
 

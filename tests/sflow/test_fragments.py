@@ -97,11 +97,11 @@ def test_a_missing_fragment_loses_only_its_datagram_and_is_counted(tmp_path: Pat
 def test_reassembler_orders_overlaps_and_duplicates() -> None:
     r = Reassembler()
     key = (4, b"a" * 4, b"b" * 4, 1, 17)
-    assert r.add(key, 16, b"CCCCCCCC", more=False, packet=0) is None
-    assert r.add(key, 0, b"AAAAAAAA", more=True, packet=1) is None
-    assert r.add(key, 0, b"AAAAAAAA", more=True, packet=2) is None  # a duplicate
+    assert r.add(key, 16, b"CCCCCCCC", more=False) is None
+    assert r.add(key, 0, b"AAAAAAAA", more=True) is None
+    assert r.add(key, 0, b"AAAAAAAA", more=True) is None  # a duplicate
     assert r.pending_fragments == 3
-    whole = r.add(key, 4, b"xxxxBBBBBBBB", more=True, packet=3)  # overlaps the first
+    whole = r.add(key, 4, b"xxxxBBBBBBBB", more=True)  # overlaps the first
     assert whole == (b"AAAAAAAABBBBBBBBCCCCCCCC", 4)
     assert r.pending_fragments == 0
 
@@ -109,6 +109,6 @@ def test_reassembler_orders_overlaps_and_duplicates() -> None:
 def test_reassembler_memory_is_bounded_and_evictions_counted() -> None:
     r = Reassembler(max_bytes=1000)
     for ident in range(10):
-        assert r.add((4, b"a" * 4, b"b" * 4, ident, 17), 0, bytes(300), more=True, packet=0) is None
+        assert r.add((4, b"a" * 4, b"b" * 4, ident, 17), 0, bytes(300), more=True) is None
     assert r.pending_fragments <= 3
     assert r.dropped + r.pending_fragments == 10
