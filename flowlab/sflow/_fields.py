@@ -16,6 +16,7 @@ from flowlab import schema
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
 from flowlab.sflow._walk import Structure
+from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 
 __all__ = ["COUNTER_FIELDS", "FLOW_FIELDS", "Cols", "concat", "counter_fields", "flow_fields"]
 
@@ -70,34 +71,13 @@ _HEADER_FIELDS = (
     "src6",
     "dst6",
 )
-_GENERIC = (
-    "if_index",
-    "if_type",
-    "if_speed",
-    "if_direction",
-    "if_status",
-    "in_octets",
-    "in_ucast_pkts",
-    "in_multicast_pkts",
-    "in_broadcast_pkts",
-    "in_discards",
-    "in_errors",
-    "in_unknown_protos",
-    "out_octets",
-    "out_ucast_pkts",
-    "out_multicast_pkts",
-    "out_broadcast_pkts",
-    "out_discards",
-    "out_errors",
-    "promiscuous_mode",
-)
 _WIDE = {"if_speed", "in_octets", "out_octets"}
 # a counter the agent cannot know is sent as all ones (Open vSwitch does this for most dot3 counters)
 _UNKNOWN32 = np.uint32(0xFFFFFFFF)
 _UNKNOWN64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ETHERNET = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
 #: numpy-stage counter columns (dg = datagram index)
-COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *_GENERIC, *_ETHERNET)
+COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *GENERIC_COUNTER_NAMES, *_ETHERNET)
 
 
 def _empty(n: int, name: str, dtype: type) -> tuple[np.ndarray, B]:
@@ -238,7 +218,7 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         "sample_sequence": (w[:, 0], every),
         "source_id": (np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]).astype(np.uint32), every),
     }
-    for recs, names, words in ((gen, _GENERIC, 22), (eth, _ETHERNET, 13)):
+    for recs, names, words in ((gen, GENERIC_COUNTER_NAMES, 22), (eth, _ETHERNET, 13)):
         rows = np.searchsorted(smp, st.r_smp[recs])
         have = np.zeros(n, dtype=bool)
         have[rows] = True

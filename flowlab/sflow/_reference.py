@@ -21,6 +21,7 @@ import polars as pl
 from flowlab import schema
 from flowlab.services import orient
 from flowlab.sflow.decode import Decoded
+from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 from flowlab.sflow.sequence import REORDER_WINDOW
 from flowlab.sflow.stats import DecodeStats
 
@@ -287,27 +288,6 @@ def _flow_row(
 
 _GENERIC = struct.Struct(">IIQIIQIIIIIIQIIIIII")
 _GENERIC_WIDTHS = _GENERIC.format[1:]
-_GENERIC_NAMES = [
-    "if_index",
-    "if_type",
-    "if_speed",
-    "if_direction",
-    "if_status",
-    "in_octets",
-    "in_ucast_pkts",
-    "in_multicast_pkts",
-    "in_broadcast_pkts",
-    "in_discards",
-    "in_errors",
-    "in_unknown_protos",
-    "out_octets",
-    "out_ucast_pkts",
-    "out_multicast_pkts",
-    "out_broadcast_pkts",
-    "out_discards",
-    "out_errors",
-    "promiscuous_mode",
-]
 _ETH_NAMES = [c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_")]
 
 
@@ -328,7 +308,9 @@ def _counter_row(
     for rtag, rp, _rlen in recs:
         if rtag == 1 and 1 not in seen:
             row.update(
-                zip(_GENERIC_NAMES, map(_known, _GENERIC.unpack_from(d, rp), _GENERIC_WIDTHS))
+                zip(
+                    GENERIC_COUNTER_NAMES, map(_known, _GENERIC.unpack_from(d, rp), _GENERIC_WIDTHS)
+                )
             )
         elif rtag == 2 and 2 not in seen:
             row.update(zip(_ETH_NAMES, map(_known, struct.unpack_from(">13I", d, rp))))

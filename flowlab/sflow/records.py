@@ -19,7 +19,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 __all__ = [
     "COUNTERS_APP_RESOURCES",
@@ -35,6 +35,7 @@ __all__ = [
     "FLOW_RAW_HEADER",
     "FLOW_SAMPLED_IPV4",
     "FLOW_SAMPLED_IPV6",
+    "GENERIC_COUNTER_NAMES",
     "HEADER_PROTOCOL_ETHERNET",
     "HEADER_PROTOCOL_IPV4",
     "HEADER_PROTOCOL_IPV6",
@@ -186,6 +187,10 @@ class GenericInterfaceCounters:
     out_discards: int = 0
     out_errors: int = 0
     promiscuous_mode: int = 0
+
+
+#: the generic interface counters' field names, in wire order
+GENERIC_COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(GenericInterfaceCounters))
 
 
 @dataclass
