@@ -4,7 +4,7 @@ A sender in a separate process replays real encoded sFlow datagrams (the
 demo cluster's, six agents, a few flow samples each, counters every 30 s) on
 loopback at a controlled rate for a fixed time, renumbering the datagram
 sequences on every pass so that sequence accounting stays exact. The
-receiver is either flowlab's :class:`~flowlab.sflow.collector.Collector`
+receiver is either flowlab's :class:`~flowlab.collect.collector.Collector`
 (receive, decode, write hour-partitioned Parquet) or ``sfacctd`` (print
 plugin writing CSV, aggregated by 5-tuple, no renormalisation, so the sum of
 its ``packets`` column counts the flow samples it accounted). For each rate the
@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from flowlab.sflow._mmsg import Outbox
+from flowlab.collect._mmsg import Outbox
 
 _SEQ_OFFSET = 16  # IPv4 agent: version, address type, address, sub-agent id, then the sequence
 
@@ -141,7 +141,7 @@ SETTINGS: dict[str, Any] = {"rcvbuf": 64 << 20, "receive": "auto"}
 
 
 def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
-    from flowlab.sflow.collector import Collector
+    from flowlab.collect.collector import Collector
 
     out = tempfile.mkdtemp(prefix="bench-flowlab-")
     try:
@@ -185,8 +185,8 @@ def run_receive_only(rate: float, seconds: float, path: str, flow_samples: np.nd
     import queue
     import threading
 
-    from flowlab.sflow.receiver import Batch, Receiver
-    from flowlab.sflow.udp import open_socket
+    from flowlab.collect.receiver import Batch, Receiver
+    from flowlab.collect.udp import open_socket
 
     sock, granted = open_socket("127.0.0.1:0", rcvbuf=SETTINGS["rcvbuf"])
     batches: queue.Queue[Batch | None] = queue.Queue()

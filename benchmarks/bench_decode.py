@@ -41,10 +41,10 @@ import textwrap
 import time
 from pathlib import Path
 
+from flowlab.capture.pcap_write import udp_frame
 from flowlab.sflow import records as r
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import raw_header
-from flowlab.sflow.pcap_write import udp_frame
 
 PER_DATAGRAM = 6
 AGENTS = [f"10.0.0.{i}" for i in range(1, 9)]
@@ -153,7 +153,7 @@ FLOWLAB = textwrap.dedent(
     """
     import json, resource, sys, time
     t0 = time.process_time()
-    from flowlab.sflow.pcap import iter_pcap, read_pcap
+    from flowlab.capture.pcap import iter_pcap, read_pcap
     t1 = time.process_time()
     mode, path = sys.argv[1], sys.argv[2]
     rows = ip_rows = counters = lost = 0

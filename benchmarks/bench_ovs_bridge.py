@@ -7,7 +7,7 @@ Run as root from the repository root (needs the tools of ``tests/ovs``)::
 For each sFlow setting (off = the baseline of this run; OVS defaults, i.e.
 1-in-400 as OVN-Kubernetes configures it; 1-in-1) it downloads ``--repeat``
 times ``--mb`` MB over HTTP from the prometheus pod to the grafana pod through
-the bridge, unpaced, into flowlab's :class:`~flowlab.sflow.collector.Collector`
+the bridge, unpaced, into flowlab's :class:`~flowlab.collect.collector.Collector`
 on 127.0.0.1, and prints: throughput, frames the server sent vs frames the
 client received (the userspace datapath drops what it cannot keep up with),
 sFlow samples and datagrams decoded, and the estimate of the frames that
@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "ovs"))
 from ovs_lab import OvsLab, missing_requirements  # noqa: E402
 from ovs_traffic import GRAFANA, PROMETHEUS, Servers  # noqa: E402
 
-from flowlab.sflow.collector import Collector  # noqa: E402
+from flowlab.collect.collector import Collector  # noqa: E402
 
 
 def one(lab: OvsLab, setting: str, mb: int, repeat: int) -> dict[str, float]:

@@ -10,6 +10,7 @@ and exports (:mod:`flowlab.views`) put the answers into reports.
 from __future__ import annotations
 
 from flowlab import schema, services
+from flowlab.capture.pcap import read_pcap
 from flowlab.dataset import Dataset, load
 from flowlab.exceptions import (
     CollectorError,
@@ -35,7 +36,6 @@ from flowlab.exceptions import (
 from flowlab.graph import communication_graph
 from flowlab.k8s import Inventory, enrich
 from flowlab.schema import COUNTER_SCHEMA, FLOW_SCHEMA
-from flowlab.sflow.pcap import read_pcap
 from flowlab.store import read_capture, scan_capture
 
 __version__ = "0.1.0"
@@ -43,6 +43,8 @@ __version__ = "0.1.0"
 #: Subpackages imported on first use (``flowlab.elastic`` pulls in the Elasticsearch client).
 _LAZY = (
     "analysis",
+    "capture",
+    "collect",
     "demo",
     "elastic",
     "graph",

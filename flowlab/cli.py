@@ -107,7 +107,7 @@ def _positive(text: str) -> float:
 
 
 def _listen(text: str) -> str:
-    from flowlab.sflow.udp import parse_listen
+    from flowlab.collect.udp import parse_listen
 
     try:
         parse_listen(text)
@@ -227,7 +227,7 @@ def _collect_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from flowlab.sflow.collector import Collector
+    from flowlab.collect.collector import Collector
 
     sinks = [s for s in (o.make(args) for o in SINK_OPTIONS) if s is not None]
     collector = Collector(

@@ -1,6 +1,6 @@
 """Convert a capture file of sFlow datagrams into Parquet, CSV or a capture directory.
 
-:func:`convert_pcap` streams the batches of :func:`flowlab.sflow.pcap.iter_pcap`
+:func:`convert_pcap` streams the batches of :func:`flowlab.capture.pcap.iter_pcap`
 (bounded memory) into the chosen output; what could not be decoded is
 counted and reported, never silently dropped. Single-file outputs appear
 atomically (written under a temporary name, then renamed).
@@ -185,7 +185,7 @@ def convert_pcap(
     ConfigError
         For an output path of an unknown kind.
     """
-    from flowlab.sflow.pcap import iter_pcap
+    from flowlab.capture.pcap import iter_pcap
 
     src, dst = Path(source), Path(out)
     cpath = Path(counters) if counters is not None else None

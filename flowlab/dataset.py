@@ -106,7 +106,7 @@ def _from_path(path: Path) -> tuple[pl.DataFrame, Path | None]:
 
         inv = path / "inventory.json"
         return read_capture(path), inv if inv.exists() else None
-    from flowlab.sflow.pcap import read_pcap
+    from flowlab.capture.pcap import read_pcap
 
     return read_pcap(path).flows, None
 

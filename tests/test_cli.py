@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 
 import flowlab
+from flowlab.collect._mmsg import Outbox
 from flowlab.demo import simulate
-from flowlab.sflow._mmsg import Outbox
 from flowlab.store import read_capture
 
 ROOT = Path(__file__).resolve().parents[1]

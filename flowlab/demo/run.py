@@ -1,6 +1,6 @@
 """``flowlab demo``: send the simulated cluster's sFlow over UDP into the real collector.
 
-:func:`run` simulates the window, starts a :class:`~flowlab.sflow.collector.Collector`
+:func:`run` simulates the window, starts a :class:`~flowlab.collect.collector.Collector`
 on a free loopback port writing Parquet into the output directory, sends every
 datagram from one UDP socket per agent (node), paced so that the simulated
 window takes a few seconds, stops the collector (which drains and flushes
@@ -25,10 +25,10 @@ from pathlib import Path
 import polars as pl
 from tqdm.auto import tqdm
 
+from flowlab.collect.collector import Collector, CollectorStats
 from flowlab.demo.inventory import write_inventory
 from flowlab.demo.simulation import DEFAULT_START, Simulation, simulate
 from flowlab.exceptions import ConfigError
-from flowlab.sflow.collector import Collector, CollectorStats
 from flowlab.store import KINDS, read_capture
 
 __all__ = ["GRAFANA_IP", "DemoResult", "facts", "run"]

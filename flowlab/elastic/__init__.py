@@ -11,15 +11,15 @@ Examples
 
 from __future__ import annotations
 
+from flowlab.elastic._layout import Layout, inspect_layout
+from flowlab.elastic._transport import ServerInfo
 from flowlab.elastic.aggregate import edges, edges_local, timeseries, timeseries_local
 from flowlab.elastic.collect import ElasticSink
 from flowlab.elastic.connection import connect, server_info
-from flowlab.elastic.layout import Layout, inspect_layout
 from flowlab.elastic.load import iter_flows, load_flows, load_flows_to_parquet
 from flowlab.elastic.profiles import PROFILES, FieldSource, Profile, custom_profile
 from flowlab.elastic.query import Filter
 from flowlab.elastic.sink import WriteResult, install_template, write_flows
-from flowlab.elastic.transport import ServerInfo
 
 __all__ = [
     "PROFILES",

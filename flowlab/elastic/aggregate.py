@@ -34,10 +34,10 @@ import elasticsearch
 import polars as pl
 from elasticsearch import Elasticsearch
 
+from flowlab.elastic._convert import _to_int, _to_proto
+from flowlab.elastic._errors import translating
+from flowlab.elastic._layout import Layout, resolve_profile
 from flowlab.elastic.connection import describe, server_info
-from flowlab.elastic.convert import _to_int, _to_proto
-from flowlab.elastic.errors import translating
-from flowlab.elastic.layout import Layout, resolve_profile
 from flowlab.elastic.profiles import DIMENSIONS, Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query
 from flowlab.exceptions import ConfigError, MappingConflictError

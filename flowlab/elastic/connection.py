@@ -1,7 +1,7 @@
 """Connect to Elasticsearch from arguments or ``FLOWLAB_ES_*`` environment variables.
 
 :func:`connect` returns an ordinary :class:`elasticsearch.Elasticsearch`
-client (use its whole API), built on :class:`~flowlab.elastic.transport.FlowlabTransport`
+client (use its whole API), built on :class:`~flowlab.elastic._transport.FlowlabTransport`
 and already checked against the server: a wrong password fails here, with
 :class:`~flowlab.exceptions.ElasticAuthError`, not later in a notebook cell.
 
@@ -56,8 +56,8 @@ import elasticsearch
 from elasticsearch import Elasticsearch
 
 from flowlab.elastic import _json
-from flowlab.elastic.errors import raise_for_status, redact_url, translating
-from flowlab.elastic.transport import FlowlabTransport, ServerInfo
+from flowlab.elastic._errors import raise_for_status, redact_url, translating
+from flowlab.elastic._transport import FlowlabTransport, ServerInfo
 from flowlab.exceptions import ConfigError, ElasticError, UnsupportedServerError
 
 __all__ = ["connect", "describe", "server_info"]

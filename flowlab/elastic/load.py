@@ -6,7 +6,7 @@ window larger than memory into a Parquet file. All three detect the layout
 (:mod:`flowlab.elastic.profiles`), push the time window and the filters down
 as an Elasticsearch query, read with several point-in-time slices in
 parallel, and turn each page into columns without a Python object per
-document (:mod:`flowlab.elastic.convert`). Memory stays bounded: at most
+document (:mod:`flowlab.elastic._convert`). Memory stays bounded: at most
 ``2 x slices`` pages wait between the readers and the consumer.
 
 Values that cannot be converted (``"abc"`` in a port field) become null and
@@ -32,10 +32,10 @@ import pyarrow.parquet as pq
 from elasticsearch import Elasticsearch
 from tqdm.auto import tqdm
 
-from flowlab.elastic.convert import ConversionStats, to_canonical
-from flowlab.elastic.layout import resolve_profile
-from flowlab.elastic.pages import parse_page
-from flowlab.elastic.paging import Method, PageRequest, Reader, count
+from flowlab.elastic._convert import ConversionStats, to_canonical
+from flowlab.elastic._layout import resolve_profile
+from flowlab.elastic._pages import parse_page
+from flowlab.elastic._paging import Method, PageRequest, Reader, count
 from flowlab.elastic.profiles import Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query, filter_frame
 from flowlab.exceptions import ConfigError, DataLossWarning

@@ -53,7 +53,7 @@ __all__ = [
     "layout_error",
 ]
 
-#: How a stored value becomes a canonical value (see :mod:`flowlab.elastic.convert`).
+#: How a stored value becomes a canonical value (see :mod:`flowlab.elastic._convert`).
 Kind = Literal["date", "text", "int", "proto", "ip_version", "tcp_flags", "mac", "dscp"]
 
 #: Dimensions push-down aggregations can group by, and the canonical column each one equals.

@@ -27,11 +27,10 @@ import polars as pl
 from elasticsearch import Elasticsearch
 
 from flowlab.elastic import _json
-from flowlab.elastic.connection import describe, server_info
-from flowlab.elastic.documents import elastiflow_lines, flowlab_lines
-from flowlab.elastic.errors import error_reason, translating
-from flowlab.elastic.layout import field_caps, type_family
-from flowlab.elastic.mappings import (
+from flowlab.elastic._documents import elastiflow_lines, flowlab_lines
+from flowlab.elastic._errors import error_reason, translating
+from flowlab.elastic._layout import field_caps, type_family
+from flowlab.elastic._mappings import (
     ELASTIFLOW_INDEX_PREFIX,
     ELASTIFLOW_MAPPING,
     ELASTIFLOW_SETTINGS,
@@ -39,6 +38,7 @@ from flowlab.elastic.mappings import (
     FLOWLAB_MAPPING,
     field_types,
 )
+from flowlab.elastic.connection import describe, server_info
 from flowlab.exceptions import ConfigError, DataLossWarning, MappingConflictError
 from flowlab.schema import conform
 

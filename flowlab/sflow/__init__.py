@@ -1,10 +1,10 @@
-"""sFlow v5: records, encoder, vectorised decoder, pcap reader and live collector.
+"""sFlow v5: records, encoder and vectorised decoder.
 
 Layered like the wire format (transport -> datagram -> sample -> record ->
 packet header): :mod:`~flowlab.sflow.records` holds the spec constants,
 :mod:`~flowlab.sflow.encode` writes datagrams, :mod:`~flowlab.sflow.decode`
-turns buffers of datagrams into canonical frames, :mod:`~flowlab.sflow.pcap`
-reads capture files, :mod:`~flowlab.sflow.collector` owns the UDP socket.
+turns buffers of datagrams into canonical frames, :mod:`flowlab.capture`
+reads capture files, :mod:`flowlab.collect` owns the UDP socket.
 
 Examples
 --------
@@ -20,12 +20,9 @@ Examples
 
 from __future__ import annotations
 
-from flowlab.sflow.collector import Collector, CollectorStats
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
 from flowlab.sflow.packet import build_frame, raw_header
-from flowlab.sflow.pcap import iter_pcap, read_pcap
-from flowlab.sflow.pcap_write import write_pcap, write_pcapng
 from flowlab.sflow.records import (
     CounterSample,
     Datagram,
@@ -42,8 +39,6 @@ from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
 
 __all__ = [
-    "Collector",
-    "CollectorStats",
     "CounterSample",
     "Datagram",
     "DecodeStats",
@@ -62,9 +57,5 @@ __all__ = [
     "encode_datagram",
     "encode_record",
     "encode_sample",
-    "iter_pcap",
     "raw_header",
-    "read_pcap",
-    "write_pcap",
-    "write_pcapng",
 ]

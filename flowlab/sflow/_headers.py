@@ -6,7 +6,7 @@ fragment, destination options, AH), then TCP/UDP/SCTP/DCCP/UDP-Lite ports, TCP
 flags and ICMP/ICMPv6 type/code. Every field carries its own validity mask: a
 header cut short yields the fields that fit and nulls for the rest.
 
-Rules (shared with :mod:`flowlab.sflow._reference`):
+Rules (shared with :mod:`tests.sflow.reference`):
 
 - header_protocol 1 is Ethernet; 11/12 are bare IPv4/IPv6; others give nothing.
 - ``vlan`` is the outermost tag's VLAN id; id 0 (priority tag) counts as none.

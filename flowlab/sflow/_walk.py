@@ -16,7 +16,7 @@ level, the first failing sample/record in wire order decides:
 4. record framing inside known samples (``record_overrun``, ``unaligned_length``);
 5. known record bodies (``record_too_short``).
 
-:mod:`flowlab.sflow._reference` implements the same rules one datagram at a
+:mod:`tests.sflow.reference` implements the same rules one datagram at a
 time; the tests check that both agree.
 """
 

@@ -25,7 +25,7 @@ from flowlab.services import PROTOCOL_NAMES, default_table
 FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
 
 # ElastiFlow 3.5's template types (elastiflow_fields.tsv), written out independently of
-# flowlab.elastic.mappings.
+# flowlab.elastic._mappings.
 _EF_FLOW = {
     "src_addr": "ip", "dst_addr": "ip", "src_port": "long", "dst_port": "long",
     "ip_protocol": "keyword", "ip_version": "keyword", "bytes": "long", "packets": "long",

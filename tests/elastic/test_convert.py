@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowlab.elastic.convert import ConversionStats, to_canonical
-from flowlab.elastic.pages import parse_page
+from flowlab.elastic._convert import ConversionStats, to_canonical
+from flowlab.elastic._pages import parse_page
 from flowlab.elastic.profiles import PROFILES
 
 EF = PROFILES["elastiflow3"]

@@ -7,8 +7,8 @@ import json
 import polars as pl
 
 import flowlab.schema as fs
-from flowlab.elastic.documents import documents_ndjson, elastiflow_lines, flowlab_lines
-from flowlab.elastic.mappings import ELASTIFLOW_MAPPING, FLOWLAB_MAPPING, field_types
+from flowlab.elastic._documents import documents_ndjson, elastiflow_lines, flowlab_lines
+from flowlab.elastic._mappings import ELASTIFLOW_MAPPING, FLOWLAB_MAPPING, field_types
 from flowlab.services import orient_frame
 
 

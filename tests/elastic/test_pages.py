@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import flowlab.schema as fs
-from flowlab.elastic.convert import to_canonical
-from flowlab.elastic.pages import flat_from_hits, parse_page
+from flowlab.elastic._convert import to_canonical
+from flowlab.elastic._pages import flat_from_hits, parse_page
 from flowlab.elastic.profiles import PROFILES
 
 EF = PROFILES["elastiflow3"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowlab.elastic.layout import Layout, type_family
+from flowlab.elastic._layout import Layout, type_family
 from flowlab.elastic.profiles import PROFILES, custom_profile, detect_profile, layout_error
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA

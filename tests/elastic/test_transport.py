@@ -7,8 +7,8 @@ import json
 import pytest
 
 import flowlab.elastic as fe
-from flowlab.elastic.errors import error_reason, redact_url
-from flowlab.elastic.transport import ServerInfo, media_types, raw_request
+from flowlab.elastic._errors import error_reason, redact_url
+from flowlab.elastic._transport import ServerInfo, media_types, raw_request
 
 
 @pytest.mark.parametrize(

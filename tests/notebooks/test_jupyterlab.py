@@ -186,7 +186,8 @@ def test_kernel_started_by_lab_imports_flowlab(lab: tuple[str, str]) -> None:
 
 _COLLECT = """
 import socket
-from flowlab.sflow import Collector, Datagram, FlowSample, encode_datagram, raw_header
+from flowlab.collect import Collector
+from flowlab.sflow import Datagram, FlowSample, encode_datagram, raw_header
 rec = raw_header("10.128.2.7", "10.129.2.9", 6, 51000, 9091, payload_length=500)
 with Collector("127.0.0.1:0") as col:
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

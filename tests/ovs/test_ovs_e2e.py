@@ -73,13 +73,13 @@ OVS_COUNTER_RECORDS = (
 
 
 # --------------------------------------------------------------------------- collector adapter
-# The only place that knows the collector's Python API (flowlab/sflow/collector.py).
+# The only place that knows the collector's Python API (flowlab/collect/collector.py).
 
 
 @contextlib.contextmanager
 def collector(out: Path) -> Iterator[Any]:
     """flowlab's live collector on 127.0.0.1 (a free port), writing Parquet under `out`."""
-    from flowlab.sflow.collector import Collector
+    from flowlab.collect.collector import Collector
 
     col = Collector("127.0.0.1:0", out_dir=out)
     col.start()
@@ -102,7 +102,7 @@ class Run:
 
     flows: pl.DataFrame
     counters: pl.DataFrame
-    stats: Any  # flowlab.sflow.collector.CollectorStats
+    stats: Any  # flowlab.collect.collector.CollectorStats
     capture_dir: Path  # the collector's Parquet output
     census: truth.Census
     truth_a: pl.DataFrame  # per 5-tuple, phase A (sampling=1)

@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from flowlab.collect import _mmsg, receive_process
+from flowlab.collect.collector import Collector, CollectorStats
 from flowlab.exceptions import CollectorError
 from flowlab.schema import validate, validate_counters
-from flowlab.sflow import _mmsg, receive_process
-from flowlab.sflow.collector import Collector, CollectorStats
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import raw_header
@@ -283,7 +283,7 @@ def test_an_internal_failure_is_counted_and_the_collector_keeps_going(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A fake decoder failure: no real input makes the decoder raise, so the fault is injected.
-    import flowlab.sflow.collector as collector_module
+    import flowlab.collect.collector as collector_module
 
     real = collector_module.decode
     calls = {"n": 0}
@@ -416,7 +416,7 @@ def test_a_killed_receive_process_is_a_clear_error() -> None:
 _ORPHAN = """
 import sys
 sys.path[:0] = [sys.argv[1]]
-from flowlab.sflow.collector import Collector
+from flowlab.collect.collector import Collector
 col = Collector("127.0.0.1:0", receive="process").start()
 print(col._receiver._proc.pid, flush=True)
 sys.stdin.readline()

@@ -15,10 +15,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from sflow_helpers import decode_many
 
-from flowlab.sflow._reassembly import Reassembler
+from flowlab.capture._reassembly import Reassembler
+from flowlab.capture.pcap import iter_pcap, read_pcap
+from flowlab.capture.pcap_write import write_pcap
 from flowlab.sflow.decode import Decoded
-from flowlab.sflow.pcap import iter_pcap, read_pcap
-from flowlab.sflow.pcap_write import write_pcap
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CAPTURE = DATA / "fragmented.pcap"

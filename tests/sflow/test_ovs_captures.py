@@ -17,8 +17,8 @@ import pytest
 from sflow_helpers import tshark_fields
 
 from flowlab import schema
+from flowlab.capture.pcap import read_pcap
 from flowlab.sflow.decode import Decoded
-from flowlab.sflow.pcap import read_pcap
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CAPTURES = ["ovs-sampling1", "ovs-default"]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from flowlab.capture.pcap_write import write_pcap
 from flowlab.exceptions import SFlowError
 from flowlab.sflow.packet import build_frame, raw_header
-from flowlab.sflow.pcap_write import write_pcap
 
 FIELDS = ["ieee8021ad.id", "vlan.id", "ip.src", "ipv6.dst", "ipv6.nxt", "ip.proto", "tcp.flags", "udp.dstport",
           "icmpv6.type", "ip.ttl", "ip.dsfield", "ip.checksum.status", "tcp.checksum.status",

@@ -16,13 +16,13 @@ import pytest
 from polars.testing import assert_frame_equal
 from sflow_helpers import decode_many, tshark_fields
 
+from flowlab.capture.pcap import iter_pcap, read_pcap
+from flowlab.capture.pcap_write import sflow_packets, udp_frame, write_pcap, write_pcapng
 from flowlab.exceptions import PcapError
 from flowlab.sflow import records as r
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import raw_header
-from flowlab.sflow.pcap import iter_pcap, read_pcap
-from flowlab.sflow.pcap_write import sflow_packets, udp_frame, write_pcap, write_pcapng
 
 T0 = 1_700_000_000
 

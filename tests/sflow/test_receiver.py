@@ -13,11 +13,11 @@ import time
 import numpy as np
 import pytest
 
+from flowlab.collect import _mmsg, receive_process
+from flowlab.collect.receive_process import ProcessReceiver
+from flowlab.collect.receiver import Batch, Receiver
+from flowlab.collect.udp import open_socket, parse_listen, udp_drops
 from flowlab.exceptions import CollectorError, ConfigError
-from flowlab.sflow import _mmsg, receive_process
-from flowlab.sflow.receive_process import ProcessReceiver
-from flowlab.sflow.receiver import Batch, Receiver
-from flowlab.sflow.udp import open_socket, parse_listen, udp_drops
 
 LOOPBACKS = [("127.0.0.1:0", socket.AF_INET), ("[::1]:0", socket.AF_INET6)]
 KINDS = ["thread", "process"]

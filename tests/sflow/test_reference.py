@@ -17,10 +17,10 @@ from polars.testing import assert_frame_equal
 from sflow_helpers import T0, decode_many
 from sflow_strategies import Case, cases
 
-from flowlab.sflow._reference import decode_reference
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.sequence import SequenceTracker
+from tests.sflow.reference import decode_reference
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 HOSTILE = [0, 1, 2, 3, 4, 5, 8, 12, 16, 28, 32, 44, 88, 0x7FFFFFFF, 0xFFFFFFFF, 0x3FFFFFFF]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowlab.sflow._reference import _sequence
 from flowlab.sflow.sequence import REORDER_WINDOW, SequenceTracker
 from flowlab.sflow.stats import DecodeStats
+from tests.sflow.reference import _sequence
 
 STREAMS = [("10.0.0.1", 0), ("10.0.0.1", 1), ("2001:db8::1", 0)]
 

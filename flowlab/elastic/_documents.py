@@ -44,7 +44,7 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.elastic.mappings import ELASTIFLOW_INDEX_PREFIX
+from flowlab.elastic._mappings import ELASTIFLOW_INDEX_PREFIX
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.services import PROTOCOL_NAMES, default_table
 

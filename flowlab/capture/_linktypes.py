@@ -5,7 +5,7 @@ capture v1 (SLL) and v2 (SLL2), raw IP (101, and 12/14 as some systems write
 them), IPv4 (228), IPv6 (229), BSD loopback/null (0) and OpenBSD loop (108).
 IPv4 and IPv6 (with hop-by-hop, routing and destination-options headers)
 carrying UDP. IP fragments are marked (``fragment``) with where their IP and
-IPv6 fragment headers are, for :mod:`flowlab.sflow._reassembly`.
+IPv6 fragment headers are, for :mod:`flowlab.capture._reassembly`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Flat frames of stored fields -> the canonical flow frame, with a layout's conversions.
 
-:func:`to_canonical` converts the columns :func:`flowlab.elastic.pages.parse_page`
+:func:`to_canonical` converts the columns :func:`flowlab.elastic._pages.parse_page`
 produced, with a :class:`~flowlab.elastic.profiles.Profile`: strings become
 numbers (ElastiFlow stores ``"2379"``), protocol names numbers, TCP flag names
 a bit-set, ElastiFlow's DSCP plus ECN a TOS byte; then client/server are
@@ -11,7 +11,7 @@ Values that cannot be converted become null and are *counted* in
 
 Examples
 --------
->>> from flowlab.elastic.pages import parse_page
+>>> from flowlab.elastic._pages import parse_page
 >>> from flowlab.elastic.profiles import PROFILES
 >>> raw = (b'{"hits":{"hits":[{"_source":{"@timestamp":"2021-07-01T12:00:03.512Z",'
 ...        b'"flow":{"src_addr":"10.0.0.1","dst_addr":"10.0.0.2","src_port":51000,'
@@ -213,7 +213,7 @@ def to_canonical(
     Parameters
     ----------
     flat : polars.DataFrame
-        From :func:`flowlab.elastic.pages.parse_page` or ``flat_from_hits``.
+        From :func:`flowlab.elastic._pages.parse_page` or ``flat_from_hits``.
     profile : Profile
         The layout of the documents.
     columns : sequence of str, optional

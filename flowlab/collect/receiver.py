@@ -5,7 +5,7 @@ buffers (``recvmmsg`` where available, many datagrams per system call, GIL
 released while waiting) and record, per datagram, its offset, length, receive
 time and sender. A full buffer, or one that has waited ``batch_seconds``, is
 handed as a :class:`Batch` to a queue that the decode thread
-(:class:`flowlab.sflow.collector.Collector`) empties.
+(:class:`flowlab.collect.collector.Collector`) empties.
 
 Back-pressure, when decoding cannot keep up: buffers come from a fixed pool
 (``max_pending_bytes`` in all). When every buffer is waiting to be decoded the
@@ -16,7 +16,7 @@ datagram is either decoded or counted as dropped, never silently lost. The
 time the thread spent waiting is reported as ``stalled_seconds``.
 
 Socket set-up (listen address, ``SO_RCVBUF``, kernel drop counts) is in
-:mod:`flowlab.sflow.udp`.
+:mod:`flowlab.collect.udp`.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flowlab.collect import _mmsg
+from flowlab.collect.udp import peer_text, udp_drops
 from flowlab.exceptions import CollectorError, ConfigError
-from flowlab.sflow import _mmsg
-from flowlab.sflow.udp import peer_text, udp_drops
 
 __all__ = ["Batch", "Receiver", "ReceiverStats"]
 
-log = logging.getLogger("flowlab.sflow.receiver")
+log = logging.getLogger("flowlab.collect.receiver")
 
 _MIN_DATAGRAM = 256  # sizes the per-batch index arrays: buffer bytes / this
 #: buffer bytes per datagram with recvmmsg: the largest UDP payload of a 1500-byte MTU (what
@@ -91,7 +91,7 @@ class _Arena:
     names: np.ndarray
     peers: list[str] = field(default_factory=list)
     extra: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    index: int = -1  # position in a shared pool (see flowlab.sflow.receive_process)
+    index: int = -1  # position in a shared pool (see flowlab.collect.receive_process)
 
     @classmethod
     def new(cls, size: int) -> _Arena:

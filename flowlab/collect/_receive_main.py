@@ -2,7 +2,7 @@
 
 It loads flowlab's modules without the package ``__init__`` files (which
 would import Polars and pandas) and runs
-:func:`flowlab.sflow.receive_process._child_main`. Importing it does nothing.
+:func:`flowlab.collect.receive_process._child_main`. Importing it does nothing.
 """
 
 import os
@@ -15,11 +15,11 @@ def _main() -> None:
     if sys.path and os.path.abspath(sys.path[0]) == here:
         del sys.path[0]  # this file's directory: its modules must not become top-level names
     root = sys.argv[1]
-    for name, sub in (("flowlab", ""), ("flowlab.sflow", "/sflow")):
+    for name, sub in (("flowlab", ""), ("flowlab.collect", "/collect")):
         module = types.ModuleType(name)
         module.__path__ = [root + sub]
         sys.modules[name] = module
-    from flowlab.sflow.receive_process import _child_main
+    from flowlab.collect.receive_process import _child_main
 
     _child_main(sys.argv[2:])
 

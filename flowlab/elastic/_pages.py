@@ -1,7 +1,7 @@
 """Raw search-result pages -> a flat Polars frame, one column per stored field.
 
 :func:`parse_page` takes the bytes of one search response (as
-:mod:`flowlab.elastic.paging` reads them) and returns its hits as columns
+:mod:`flowlab.elastic._paging` reads them) and returns its hits as columns
 named by dotted path, whatever the documents' nesting (``{"flow": {"bytes": 1}}``
 and ``{"flow.bytes": 1}`` both land in ``flow.bytes``). The hits are read as
 NDJSON by Arrow's JSON reader (else Polars), so no Python object is built per

@@ -1,8 +1,8 @@
 """The live sFlow collector: UDP in, canonical frames out (Parquet, memory, or your sinks).
 
-The receive loop (:mod:`flowlab.sflow.receiver`) only reads datagrams into
+The receive loop (:mod:`flowlab.collect.receiver`) only reads datagrams into
 large buffers; on Linux it runs in a child process of its own
-(:mod:`flowlab.sflow.receive_process`), so that nothing this interpreter does
+(:mod:`flowlab.collect.receive_process`), so that nothing this interpreter does
 (a notebook's long computation, the decoder itself) delays reading the socket;
 elsewhere, or with a custom clock, in a thread. The decode thread decodes each batch with
 :func:`flowlab.sflow.decode.decode` (sequence-gap state carried from batch to
@@ -47,19 +47,19 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from flowlab.collect import receive_process
+from flowlab.collect.receiver import Batch, Receiver
+from flowlab.collect.udp import open_socket, udp_drops
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
-from flowlab.sflow import receive_process
 from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.receiver import Batch, Receiver
 from flowlab.sflow.sequence import SequenceTracker
 from flowlab.sflow.stats import DecodeStats
-from flowlab.sflow.udp import open_socket, udp_drops
 from flowlab.store import CaptureWriter
 
 __all__ = ["Collector", "CollectorStats", "Sink"]
 
-log = logging.getLogger("flowlab.sflow.collector")
+log = logging.getLogger("flowlab.collect.collector")
 
 
 @runtime_checkable
@@ -185,7 +185,7 @@ class Collector:
         wall clock. The demo passes a simulated clock.
     receive : {"auto", "process", "thread"}
         Where the receive loop runs. ``"process"``: a child process
-        (:mod:`flowlab.sflow.receive_process`) that keeps reading the socket
+        (:mod:`flowlab.collect.receive_process`) that keeps reading the socket
         however busy this interpreter is; ``"thread"``: a thread of this
         process. ``"auto"`` (default) takes the process on Linux unless a
         ``clock`` is given or ``multi=False``.

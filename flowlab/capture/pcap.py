@@ -11,10 +11,10 @@ Formats: classic pcap (either byte order, microsecond and nanosecond
 timestamps) and pcapng (several sections and interfaces, per-interface
 ``if_tsresol``/``if_tsoffset``; enhanced, simple and obsolete packet blocks;
 other blocks are skipped). Link types: see
-:data:`flowlab.sflow._capture.LINK_TYPES`.
+:data:`flowlab.capture._linktypes.LINK_TYPES`.
 
 IP fragments (IPv4, and IPv6 fragment headers) are reassembled, also when a
-datagram's fragments fall in different chunks (:mod:`flowlab.sflow._reassembly`);
+datagram's fragments fall in different chunks (:mod:`flowlab.capture._reassembly`);
 fragments whose datagram never completes are counted as ``fragment``. Packets
 that are not sFlow (other ports, not UDP, unsupported link types) are counted
 in ``stats.packets_skipped``, never errors. A file cut
@@ -25,7 +25,7 @@ rest (``truncated_file``). Only a file that is not pcap/pcapng at all raises
 Examples
 --------
 >>> import tempfile, os
->>> from flowlab.sflow.pcap_write import write_pcap, sflow_packets
+>>> from flowlab.capture.pcap_write import write_pcap, sflow_packets
 >>> from flowlab.sflow.encode import encode_datagram
 >>> from flowlab.sflow.packet import raw_header
 >>> from flowlab.sflow.records import Datagram, FlowSample
@@ -52,9 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
+from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
+from flowlab.capture._reassembly import Reassembler, fragment_of
 from flowlab.exceptions import PcapError
-from flowlab.sflow._capture import SKIP_REASONS, Located, locate
-from flowlab.sflow._reassembly import Reassembler, fragment_of
 from flowlab.sflow._text import address_text
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.sequence import SequenceTracker
@@ -62,7 +62,7 @@ from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["iter_pcap", "read_pcap"]
 
-log = logging.getLogger("flowlab.sflow.pcap")
+log = logging.getLogger("flowlab.capture.pcap")
 
 _PCAP_MAGIC = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),

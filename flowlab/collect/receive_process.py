@@ -1,7 +1,7 @@
 """The receive loop in a process of its own, handing batches over through shared memory.
 
-:class:`ProcessReceiver` is a drop-in for :class:`~flowlab.sflow.receiver.Receiver`
-(same methods, same :class:`~flowlab.sflow.receiver.Batch` es) whose loop runs
+:class:`ProcessReceiver` is a drop-in for :class:`~flowlab.collect.receiver.Receiver`
+(same methods, same :class:`~flowlab.collect.receiver.Batch` es) whose loop runs
 in a child process. The child never waits for the parent's GIL: a notebook
 busy in pure Python, or a decode step holding the interpreter, no longer delays
 reading the socket, which matters most where the kernel buffer is small
@@ -13,11 +13,11 @@ How it works:
 - the parent creates one anonymous shared memory file (``memfd``) holding all
   receive buffers ("arenas") plus a small stats header, and passes it, the bound
   socket and two pipes to the child;
-- the child runs the very loop of :class:`~flowlab.sflow.receiver.Receiver`
+- the child runs the very loop of :class:`~flowlab.collect.receiver.Receiver`
   (``recvmmsg`` straight into the shared buffers) and writes one 48-byte
   message per batch: arena, datagram count, bytes used, flush ticket (datagrams
   longer than a slot follow the message);
-- the parent wraps the arena as a :class:`~flowlab.sflow.receiver.Batch`
+- the parent wraps the arena as a :class:`~flowlab.collect.receiver.Batch`
   without copying, and :meth:`ProcessReceiver.release` sends the arena back.
 
 The child imports only NumPy and a few small flowlab modules (not the package
@@ -46,9 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flowlab.exceptions import CollectorError
-from flowlab.sflow import _mmsg
-from flowlab.sflow.receiver import (
+from flowlab.collect import _mmsg
+from flowlab.collect.receiver import (
     _MIN_DATAGRAM,
     SLOT,
     Batch,
@@ -57,11 +56,12 @@ from flowlab.sflow.receiver import (
     _Arena,
     check_batch_bytes,
 )
-from flowlab.sflow.udp import udp_drops
+from flowlab.collect.udp import udp_drops
+from flowlab.exceptions import CollectorError
 
 __all__ = ["AVAILABLE", "ProcessReceiver"]
 
-log = logging.getLogger("flowlab.sflow.receive_process")
+log = logging.getLogger("flowlab.collect.receive_process")
 
 #: whether this platform can run the receive loop in a child process
 AVAILABLE = _mmsg.AVAILABLE and hasattr(os, "memfd_create") and sys.platform.startswith("linux")
@@ -125,15 +125,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class ProcessReceiver:
-    """Read datagrams in a child process; queue them here as :class:`~flowlab.sflow.receiver.Batch` es.
+    """Read datagrams in a child process; queue them here as :class:`~flowlab.collect.receiver.Batch` es.
 
-    Same parameters and methods as :class:`~flowlab.sflow.receiver.Receiver`
+    Same parameters and methods as :class:`~flowlab.collect.receiver.Receiver`
     (``recvmmsg`` only; no custom clock: receive times are the wall clock).
 
     Examples
     --------
     >>> import queue, socket
-    >>> from flowlab.sflow.udp import open_socket
+    >>> from flowlab.collect.udp import open_socket
     >>> sock, _ = open_socket("127.0.0.1:0", rcvbuf=1 << 20)
     >>> q = queue.Queue()
     >>> rx = ProcessReceiver(sock, q, batch_bytes=1 << 20, max_pending_bytes=4 << 20)

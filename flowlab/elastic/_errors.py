@@ -7,7 +7,7 @@ and say what to do.
 
 Examples
 --------
->>> from flowlab.elastic.errors import redact_url
+>>> from flowlab.elastic._errors import redact_url
 >>> redact_url("https://elastic:s3cret@es.example:9200/")
 'https://es.example:9200'
 """

@@ -21,7 +21,7 @@ from flowlab.exceptions import CollectorError, ConfigError
 
 __all__ = ["open_socket", "parse_listen", "peer_text", "udp_drops"]
 
-log = logging.getLogger("flowlab.sflow.udp")
+log = logging.getLogger("flowlab.collect.udp")
 
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from elasticsearch import Elasticsearch
 
+from flowlab.elastic._errors import translating
 from flowlab.elastic.connection import describe
-from flowlab.elastic.errors import translating
 from flowlab.elastic.profiles import (
     PROFILES,
     Profile,
@@ -93,7 +93,7 @@ def field_caps(
     """Field capabilities of `fields`, asked in URL-sized chunks (7.x takes them only there).
 
     Returns the merged response body (``indices`` and ``fields``). Call inside
-    :func:`~flowlab.elastic.errors.translating`.
+    :func:`~flowlab.elastic._errors.translating`.
     """
     target = index if isinstance(index, str) else ",".join(index)
     path = f"/{quote(target, safe='*,-_.+')}/_field_caps"

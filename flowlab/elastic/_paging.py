@@ -24,9 +24,9 @@ from urllib.parse import quote
 from elasticsearch import Elasticsearch
 
 from flowlab.elastic import _json
+from flowlab.elastic._errors import raise_for_status, translating
+from flowlab.elastic._transport import FlowlabTransport, raw_request
 from flowlab.elastic.connection import describe, server_info
-from flowlab.elastic.errors import raise_for_status, translating
-from flowlab.elastic.transport import FlowlabTransport, raw_request
 from flowlab.exceptions import ConfigError
 
 __all__ = ["Method", "PageRequest", "Reader", "count", "cursor"]
