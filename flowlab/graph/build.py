@@ -24,7 +24,8 @@ so that every row is counted exactly once. ``orient="src-dst"`` uses the
 packet direction.
 
 Edges carry ``bytes``, ``packets``, ``flows`` (record count), ``weight`` (the
-chosen metric), ``services``, ``ports``, ``protocols`` (sorted lists),
+chosen metric), ``services`` (IANA names), ``port_names`` (the cluster's
+names, ``server_port_name``, on enriched flows), ``ports``, ``protocols`` (sorted lists),
 ``first_seen``/``last_seen`` (UTC datetimes): sums and complete sets over
 the rows behind the edge, never one row's value. Nodes carry ``label`` (short
 display name), ``ips`` (sorted list), with an inventory at pod level
@@ -151,7 +152,13 @@ def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
     oriented, a, b, a0, b0 = _sides(orient)
     names = set(lf.collect_schema().names())
     fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
+    port_names = (
+        [pl.col("server_port_name").cast(pl.String).drop_nulls().unique().alias("port_names")]
+        if "server_port_name" in names
+        else []
+    )
     metrics = [
+        *port_names,
         pl.col("bytes").sum().cast(pl.UInt64),
         pl.col("packets").sum().cast(pl.UInt64),
         pl.len().cast(pl.UInt64).alias("flows"),
@@ -188,6 +195,7 @@ def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
         .agg(
             pl.col("bytes", "packets", "flows").sum(),
             merged("services"),
+            *([merged("port_names")] if "port_names" in stage1.collect_schema().names() else []),
             merged("ports"),
             merged("protocols"),
             pl.col("first_seen").min(),

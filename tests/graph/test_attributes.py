@@ -82,12 +82,14 @@ def _check_edges(g: nx.DiGraph, flows: pl.DataFrame, level: str, orient: str) ->
         members["id"].tail(n).alias("target"),
         "service_name",
         "service_port",
+        pl.col("server_port_name").cast(pl.String),
         "protocol",
     )
     for (s, t), rows in pairs.partition_by("source", "target", as_dict=True).items():
         d = g.edges[s, t]
         assert d["flows"] == rows.height
-        for attr, col in (("services", "service_name"), ("ports", "service_port")):
+        pairs_ = (("services", "service_name"), ("ports", "service_port"))
+        for attr, col in (*pairs_, ("port_names", "server_port_name")):
             assert d[attr] == sorted(rows[col].drop_nulls().unique().to_list()), (s, t, attr)
         assert d["protocols"] == sorted(rows["protocol"].drop_nulls().unique().to_list())
 
