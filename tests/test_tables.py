@@ -80,3 +80,20 @@ def test_no_window_no_rate() -> None:
 )  # fmt: skip
 def test_human_window(start: dt.datetime, end: dt.datetime, text: str) -> None:
     assert human_window(start, end) == text
+
+
+def test_dataset_summary_repr() -> None:
+    ds = _ds()
+    text = repr(ds)
+    assert text.startswith("Dataset\n  source: demo\n")
+    assert f"rows: {ds.flows.height:,} flow records" in text
+    exporters = ds.flows["exporter"].n_unique()
+    assert f"exporters: {exporters}: " in text
+    rates = sorted(ds.flows["sampling_rate"].unique().to_list())
+    assert "sampling: " + ", ".join(f"1 in {r:,}" for r in rates) in text
+    assert "% of rows have a cluster name" in text
+    assert "[" not in text and "datetime" not in text  # no Python reprs
+    page = ds._repr_html_()
+    assert "<table>" in page and "flow records" in page
+    raw = flowlab.Dataset(flows=ds.flows.head(0), inventory=None, source="x.pcap")
+    assert "not enriched" in repr(raw) and "no time window" in repr(raw)
