@@ -150,3 +150,15 @@ def test_summaries_export(writer: Any, tmp_path: Any) -> None:
     want = g.nodes["openshift-monitoring"]
     assert got["nodes"] == want["nodes"] and got["workload_kinds"] == want["workload_kinds"]
     assert int(got["pods"]) == want["pods"]
+
+
+def test_drawn_legend_uses_the_true_attributes() -> None:
+    """The graph view colours and tooltips say what is behind a node, not one member's namespace."""
+    from flowlab.views.graphview import graph_frames
+
+    g = communication_graph(_frames()["demo"], level="node")
+    nodes, edges = graph_frames(g, max_edges=None)
+    master = nodes.filter(pl.col("id") == "node/master-0").row(0, named=True)
+    assert master["namespace"] == "(several namespaces)" and master["kind"] == "node+pod"
+    assert "openshift-dns" not in nodes.filter(pl.col("id").str.starts_with("node/"))["namespace"]
+    assert edges["port_names"].str.contains("etcd").any()
