@@ -36,6 +36,7 @@ __all__ = [
     "conversations",
     "entity",
     "port_names",
+    "service_label",
     "top_clients",
     "top_servers",
     "top_services",
@@ -71,6 +72,19 @@ def port_names(names: list[str]) -> list[pl.Expr]:
         return []
     col = pl.col("server_port_name").cast(pl.String)
     return [col.drop_nulls().unique().sort().alias("port_names")]
+
+
+def service_label(names: list[str]) -> pl.Expr:
+    """Expression ``service_label``: how a person names the server port of a row.
+
+    The cluster's name with the port (``web (9090)``, ``kubelet-https-metrics (10250)``)
+    when ``server_port_name`` is known, else the IANA ``service_name``.
+    """
+    iana = pl.col("service_name")
+    if "server_port_name" not in names:
+        return iana.alias("service_label")
+    named = pl.format("{} ({})", pl.col("server_port_name").cast(pl.String), "service_port")
+    return pl.coalesce(named, iana).alias("service_label")
 
 
 def _sorted(frame: pl.LazyFrame, keys: list[str], n: int | None) -> pl.DataFrame:
