@@ -27,8 +27,10 @@ writes it, a directory of such files, a list of objects, or a live cluster
 **OVN-Kubernetes.** A node's overlay addresses are the node too (``kind =
 "node"``) when its annotations give them: the ``.1`` (router port) and ``.2``
 (management port ``ovn-k8s-mp0``, the source of host-to-pod traffic) of its
-pod subnet (``k8s.ovn.org/node-subnets``) and its join-switch address
-(``k8s.ovn.org/node-gateway-router-lrp-ifaddr``, default subnet ``100.64.0.0/16``).
+pod subnet (``k8s.ovn.org/node-subnets``), its join-switch address
+(``k8s.ovn.org/node-gateway-router-lrp-ifaddr``, default subnet ``100.64.0.0/16``)
+and its transit-switch address (``k8s.ovn.org/node-transit-switch-port-ifaddr``,
+``100.88.0.0/16``). A join address no node claims stays ``external``.
 
 **Host network.** A host-network pod's IP *is* its node's IP. The node wins
 the address (``kind = "node"``); the pod is named only when the flow's port on

@@ -247,6 +247,25 @@ def _named_container_ports(pod: Mapping[str, Any]) -> list[tuple[int, int, str]]
     return sorted(out)
 
 
+def _strings(value: Any) -> list[str]:
+    """Every string in a parsed annotation value (a string, a list, or maps of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _strings(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
+#: annotations holding a node's own address on an OVN-Kubernetes switch (JSON)
+_OVN_IFADDRS = (
+    "k8s.ovn.org/node-gateway-router-lrp-ifaddr",  # join switch, default 100.64.0.0/16
+    "k8s.ovn.org/node-gateway-router-lrp-ifaddrs",
+    "k8s.ovn.org/node-transit-switch-port-ifaddr",  # interconnect transit switch, 100.88.0.0/16
+)
+
+
 def _ovn_addresses(node: Mapping[str, Any]) -> list[str]:
     """The node's own addresses in OVN-Kubernetes' overlay, from its annotations.
 
@@ -254,35 +273,39 @@ def _ovn_addresses(node: Mapping[str, Any]) -> list[str]:
     node's port on ``ovn_cluster_router`` (the pods' gateway) and its ``.2`` the
     management port ``ovn-k8s-mp0``, the source of the host's traffic to pods
     (ovn-kubernetes ``util.GetNodeGatewayIfAddr``/``GetNodeManagementIfAddr``);
-    ``k8s.ovn.org/node-gateway-router-lrp-ifaddr(s)`` gives the node's gateway
-    router address on the join switch (default ``100.64.0.0/16``).
+    the annotations of :data:`_OVN_IFADDRS` give its gateway router's address on
+    the join switch and its port on the transit switch.
+
+    Examples
+    --------
+    >>> _ovn_addresses({"metadata": {"annotations": {
+    ...     "k8s.ovn.org/node-subnets": '{"default":["10.128.0.0/23"]}',
+    ...     "k8s.ovn.org/node-gateway-router-lrp-ifaddr": '{"ipv4":"100.64.0.2/16"}',
+    ...     "k8s.ovn.org/node-transit-switch-port-ifaddr": '["100.88.0.4/16"]'}}})
+    ['10.128.0.1', '10.128.0.2', '100.64.0.2', '100.88.0.4']
     """
     notes = _meta(node).get("annotations") or {}
-    out: list[str] = []
 
-    def parsed(key: str) -> Any:
+    def parsed(key: str) -> list[str]:
         try:
-            return json.loads(notes[key]) if key in notes else None
+            return _strings(json.loads(notes[key])) if key in notes else []
         except (TypeError, ValueError):
-            return None
+            return []
 
-    subnets = parsed("k8s.ovn.org/node-subnets") or {}
-    for value in subnets.values() if isinstance(subnets, Mapping) else []:
-        for cidr in [value] if isinstance(value, str) else value or []:
+    out: list[str] = []
+    for cidr in parsed("k8s.ovn.org/node-subnets"):
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        out += [str(net.network_address + 1), str(net.network_address + 2)]
+    for key in _OVN_IFADDRS:
+        for cidr in parsed(key):
             try:
-                net = ipaddress.ip_network(str(cidr), strict=False)
+                out.append(str(ipaddress.ip_interface(cidr).ip))
             except ValueError:
                 continue
-            out += [str(net.network_address + 1), str(net.network_address + 2)]
-    lrp = parsed("k8s.ovn.org/node-gateway-router-lrp-ifaddr") or {}
-    lrps = parsed("k8s.ovn.org/node-gateway-router-lrp-ifaddrs") or {}
-    for entry in [lrp, *(lrps.values() if isinstance(lrps, Mapping) else [])]:
-        for cidr in entry.values() if isinstance(entry, Mapping) else []:
-            try:
-                out.append(str(ipaddress.ip_interface(str(cidr)).ip))
-            except ValueError:
-                continue
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _container_ports(pod: Mapping[str, Any]) -> list[tuple[int, int]]:

@@ -171,3 +171,14 @@ def test_built_in_table_cites_a_manifest_for_every_entry() -> None:
 @pytest.mark.parametrize(("proto", "port", "name"), [(6, 9090, "prometheus-web"), (17, 53, "dns")])
 def test_built_in_lookup(proto: int, port: int, name: str) -> None:
     assert cluster_port_table().name(proto, port) == name
+
+
+def test_malformed_ovn_annotations_are_ignored() -> None:
+    objs = _objects()
+    objs[0]["metadata"]["annotations"] = {
+        "k8s.ovn.org/node-subnets": "{not json",
+        "k8s.ovn.org/node-gateway-router-lrp-ifaddr": '{"ipv4":"not-an-ip"}',
+        "k8s.ovn.org/node-transit-switch-port-ifaddr": '["100.88.0.4/16"]',
+    }
+    inv = Inventory.from_objects(objs)
+    assert sorted(inv.nodes["ip"].to_list()) == ["10.0.0.5", "100.88.0.4"]
