@@ -97,3 +97,13 @@ def test_dataset_summary_repr() -> None:
     assert "<table>" in page and "flow records" in page
     raw = flowlab.Dataset(flows=ds.flows.head(0), inventory=None, source="x.pcap")
     assert "not enriched" in repr(raw) and "no time window" in repr(raw)
+
+
+def test_breakdown_displays_its_four_tables() -> None:
+    b = fa.service_breakdown(_ds().flows, "etcd-client", by="workload")
+    text = repr(b)
+    for caption, frame in (("clients", b.clients), ("servers", b.servers), ("pairs", b.pairs)):
+        n = frame.height
+        assert f"{caption}: {n} row{'' if n == 1 else 's'}" in text
+    assert b._repr_html_().count("<table>") == 4
+    assert "MiB" in text and "TCP" in text
