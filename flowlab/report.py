@@ -238,9 +238,13 @@ def report(
         page.raw("<p><b>No flow records match the window and filters.</b></p>")
     else:
         page.section("Traffic over time", "time")
-        ts = analysis.timeseries(frame, interval=bucket, by="service")
+        from flowlab.analysis.toplists import service_label
+
+        labelled = frame.with_columns(service_label(frame.columns))
+        ts = analysis.timeseries(labelled, interval=bucket, by="service_label")
         page.chart(
-            "timeseries", timeseries_chart(ts, by="service", title=f"bytes per {bucket} by service")
+            "timeseries",
+            timeseries_chart(ts, by="service_label", title=f"bytes per {bucket} by service"),
         )
         page.section("Top talkers", "talkers")
         talk = _named(analysis.top_talkers(frame, n=top, by=by))
@@ -275,7 +279,13 @@ def report(
                 color="namespace" if enriched else None,
             ),
         )
-        page.chart("services", bar_chart(services, "service", title=f"top {top} services"))
+        named = services
+        if "port_names" in services.columns:  # the cluster's names first: "etcd (2379)"
+            names = pl.col("port_names").list.join(", ")
+            ports = pl.col("ports").cast(pl.List(pl.String)).list.join(", ")
+            label = pl.when(names != "").then(pl.format("{} ({})", names, ports))
+            named = services.with_columns(label.otherwise(pl.col("service")).alias("service"))
+        page.chart("services", bar_chart(named, "service", title=f"top {top} services"))
         page.raw(
             '<div class="row">'
             + _table(clients, "top clients")

@@ -445,4 +445,35 @@ def markdown() -> str:
     ]
     lines += ["", "## Counters", "", "| column | dtype | meaning |", "|---|---|---|"]
     lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in COUNTER_COLUMNS]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _enrichment_markdown()) + "\n"
+
+
+def _enrichment_markdown() -> list[str]:
+    from flowlab.k8s.enrich import ENRICHED_COLUMNS, SIDES  # imports this module
+
+    sides = "{" + ",".join(SIDES) + "}"
+    lines = [
+        "",
+        "## Enrichment",
+        "",
+        "Added after the columns above by `flowlab.k8s.enrich(flows, inventory)` "
+        "(`flowlab/k8s/enrich.py`); `client_*`/`server_*` are null for rows without ports.",
+        "",
+        "| column | dtype | meaning |",
+        "|---|---|---|",
+    ]
+    seen: set[str] = set()
+    for c in ENRICHED_COLUMNS:
+        side, _, field = c.name.partition("_")
+        if (
+            side in SIDES
+            and c.meaning.startswith(f"{side} side: ")
+            and c.name != "server_port_name"
+        ):
+            if field not in seen:
+                seen.add(field)
+                meaning = c.meaning.removeprefix(f"{side} side: ")
+                lines.append(f"| `{sides}_{field}` | {c.dtype} | {meaning} |")
+        else:
+            lines.append(f"| `{c.name}` | {c.dtype} | {c.meaning} |")
+    return lines

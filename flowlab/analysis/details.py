@@ -112,6 +112,22 @@ class Breakdown:
     #: client -> server pairs with protocol and ports
     pairs: pl.DataFrame
 
+    def _tables(self) -> list[Any]:
+        from flowlab.tables import show
+
+        return [
+            show(self.totals, "totals"),
+            show(self.clients, "clients"),
+            show(self.servers, "servers"),
+            show(self.pairs, "client -> server pairs"),
+        ]
+
+    def __repr__(self) -> str:
+        return "\n\n".join(repr(t) for t in self._tables())
+
+    def _repr_html_(self) -> str:
+        return "".join(t._repr_html_() for t in self._tables())
+
 
 def service_breakdown(
     flows: pl.DataFrame | pl.LazyFrame,

@@ -209,14 +209,19 @@ def describe(**filters: Any) -> str:
     --------
     >>> describe(server="172.30.0.1:443", protocol="TCP", client=None)
     'server=172.30.0.1:443, protocol=TCP'
+    >>> from datetime import timezone
+    >>> describe(service=["dns", "mdns"], start=datetime(2025, 1, 6, 9, tzinfo=timezone.utc))
+    'service=dns|mdns, start=2025-01-06 09:00:00 UTC'
     """
     parts = []
     for key, value in filters.items():
         if value is None:
             continue
         if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, (list, tuple)):
+            from flowlab.tables import human_time
+
+            value = human_time(value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
             value = "|".join(str(v) for v in value)
         parts.append(f"{key}={value}")
     return ", ".join(parts) or "no filter"
