@@ -368,7 +368,7 @@ def decode_reference(
     rskip: Counter[Any] = Counter()
     for i, d in enumerate(datagrams):
         header, reason, samples = _structure(bytes(d))
-        if header is not None:
+        if header is not None and not reason:  # only accepted datagrams move the sequence state
             agent = (
                 header[0]
                 or (peers[i] if peers is not None else None)
