@@ -42,6 +42,7 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,13 @@ from typing import Any, Literal
 import polars as pl
 
 from flowlab._atomic import AtomicFile
-from flowlab.exceptions import CollectorError, ConfigError, OutputError
+from flowlab.exceptions import (
+    CollectorError,
+    ConfigError,
+    DataLossWarning,
+    DecodeError,
+    OutputError,
+)
 from flowlab.schema import COUNTER_SCHEMA, FLOW_SCHEMA, validate, validate_counters
 
 __all__ = ["KINDS", "CaptureWriter", "Kind", "WriterStats", "read_capture", "scan_capture"]
@@ -424,11 +431,15 @@ def scan_capture(root: str | os.PathLike[str], *, kind: Kind = "flows") -> pl.La
     0
     """
     directory = _kind_dir(root, kind)
-    schema = _SCHEMAS[kind]
     if directory is None or not any(directory.rglob("*.parquet")):
-        return pl.LazyFrame(schema=schema)
+        return pl.LazyFrame(schema=_SCHEMAS[kind])
+    return _scan(str(directory / "**" / "*.parquet"), kind)
+
+
+def _scan(source: str | list[str], kind: str) -> pl.LazyFrame:
+    schema = _SCHEMAS[kind]
     lf = pl.scan_parquet(
-        str(directory / "**" / "*.parquet"),
+        source,
         hive_partitioning=False,
         schema=dict(schema),
         missing_columns="insert",
@@ -437,8 +448,24 @@ def scan_capture(root: str | os.PathLike[str], *, kind: Kind = "flows") -> pl.La
     return lf.select(list(schema))
 
 
-def read_capture(root: str | os.PathLike[str], *, kind: Kind = "flows") -> pl.DataFrame:
+def read_capture(
+    root: str | os.PathLike[str], *, kind: Kind = "flows", skip_corrupt: bool = False
+) -> pl.DataFrame:
     """Eager form of :func:`scan_capture`.
+
+    Parameters
+    ----------
+    root, kind :
+        As for :func:`scan_capture`.
+    skip_corrupt : bool
+        Read the readable part files and skip corrupt ones, with a
+        :class:`~flowlab.exceptions.DataLossWarning` that names and counts
+        them (and their rows, where the file's footer still says).
+
+    Raises
+    ------
+    DecodeError
+        If a part file is not readable Parquet (the message names it), unless `skip_corrupt`.
 
     Examples
     --------
@@ -446,4 +473,48 @@ def read_capture(root: str | os.PathLike[str], *, kind: Kind = "flows") -> pl.Da
     >>> read_capture(tempfile.mkdtemp(), kind="counters").columns[:2]
     ['time', 'exporter']
     """
-    return scan_capture(root, kind=kind).collect()
+    lf = scan_capture(root, kind=kind)
+    try:
+        return lf.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        failure: Exception = exc
+    directory = _kind_dir(root, kind)
+    assert directory is not None
+    frames, bad = [], []
+    files = sorted(directory.rglob("*.parquet"))
+    for path in files:
+        try:
+            frames.append(_scan([str(path)], kind).collect())
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            bad.append((path, exc))
+    if not bad:  # no single file fails: not a corrupt file, report what failed
+        msg = f"cannot read the capture {directory}: {type(failure).__name__}: {failure}"
+        raise DecodeError(msg) from failure
+    path, error = bad[0]
+    cause = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+    if not skip_corrupt:
+        msg = (
+            f"{path} is not readable Parquet ({cause}); {len(bad)} of {len(files)} part files "
+            "of this capture are corrupt. read_capture(..., skip_corrupt=True) reads the others"
+        )
+        raise DecodeError(msg) from error
+    rows = sum(_footer_rows(p) or 0 for p, _ in bad)
+    names = ", ".join(str(p) for p, _ in bad[:5]) + (" ..." if len(bad) > 5 else "")
+    warnings.warn(
+        f"skipped {len(bad)} corrupt part files of {len(files)} "
+        f"({rows:,} rows by their footers; first: {cause}): {names}",
+        DataLossWarning,
+        stacklevel=2,
+    )
+    if not frames:
+        return pl.DataFrame(schema=_SCHEMAS[kind])
+    return pl.concat(frames, how="vertical")
+
+
+def _footer_rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # the footer is corrupt too
+        return None
