@@ -27,12 +27,16 @@ b'hello'
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from flowlab.exceptions import FlowlabError, OutputError
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = ["AtomicFile"]
 
@@ -65,9 +69,11 @@ class AtomicFile:
         #: The hidden temporary name the bytes are written to.
         self.tmp = self.path.with_name(f".{self.path.name}.tmp")
         self._fh: IO[bytes] | None = None
+        self._raw: _File | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit() or abort()
+            self._raw = _File(self.tmp, "wb")
+            self._fh = io.BufferedWriter(self._raw)
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -128,11 +134,28 @@ class AtomicFile:
             self.tmp.unlink(missing_ok=True)
 
     def _failed(self, exc: BaseException) -> OutputError:
+        # Polars and pyarrow wrap a failed write of the file in their own errors (Polars: "Invalid
+        # thrift: transport error"); the file itself saw the OSError that names the cause
+        if self._raw is not None and self._raw.error is not None:
+            exc = self._raw.error
         if isinstance(exc, OSError) and exc.strerror:
             cause = exc.strerror
         else:
             cause = f"{type(exc).__name__}: {str(exc).strip() or 'no detail'}"
         return OutputError(f"cannot write {self.path}: {cause}")
+
+
+class _File(io.FileIO):
+    """A raw file that remembers the OSError of a failed write (a library may hide it)."""
+
+    error: OSError | None = None
+
+    def write(self, data: Buffer, /) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
 
 
 def _fsync_dir(directory: Path) -> None:

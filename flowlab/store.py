@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -46,7 +47,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import polars as pl
 
@@ -325,10 +326,19 @@ class CaptureWriter:
         self._seq += 1
         directory = self.root / part.kind / f"date={part.date}" / f"hour={part.hour:02d}"
         final = directory / f"part-{stamp}-{self._id}-{self._seq:05d}.parquet"
+        # Parquet bytes are made in memory (compressed, a fraction of the rows' size) and written by
+        # AtomicFile itself: Polars writing to the file directly reports a full disk as "Invalid
+        # thrift: transport error", without the cause
+        compression: Any = self.compression
+
+        def write(fh: IO[bytes]) -> None:
+            data = io.BytesIO()
+            frame.write_parquet(data, compression=compression, statistics=True)
+            fh.write(data.getbuffer())
+
         try:
             out = AtomicFile(final)
-            compression: Any = self.compression
-            out.run(lambda fh: frame.write_parquet(fh, compression=compression, statistics=True))
+            out.run(write)
             size = out.commit()
         except OutputError as exc:
             self.stats.failures += 1

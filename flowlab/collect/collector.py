@@ -178,6 +178,11 @@ class Collector:
         Without it, rows are kept in memory (unbounded: for notebooks and tests).
     roll_seconds, roll_bytes : float, int
         When part files are written (see :class:`~flowlab.store.CaptureWriter`).
+    max_held_bytes : int, optional
+        While writing fails (disk full, read-only, I/O error), decoded rows
+        stay in memory up to this size (default ``4 * roll_bytes``) and
+        writing is retried every second; rows beyond it are dropped and
+        counted (``unwritten_rows``).
     sinks : iterable of callables
         Called with every decoded batch (:class:`Sink`).
     rcvbuf : int
@@ -205,7 +210,8 @@ class Collector:
     Memory is bounded by about ``max_pending_bytes`` (raw datagrams waiting to
     be decoded; shared between the receive process and this one) +
     ``roll_bytes`` per open partition and kind (rows waiting to be written;
-    normally one hour per kind) + one batch's decoding + ~150 MB of Python and
+    normally one hour per kind; up to ``max_held_bytes`` in all while writing
+    fails) + one batch's decoding + ~150 MB of Python and
     libraries (+ ~30 MB for the receive process): about 1 GB at the defaults
     when a backlog of ~2 s at 200k datagrams/s fills every buffer; a collector
     that keeps up touches one buffer and stays far lower. When decoding falls
@@ -221,6 +227,7 @@ class Collector:
         out_dir: str | os.PathLike[str] | None = None,
         roll_seconds: float = 300.0,
         roll_bytes: int = 64 << 20,
+        max_held_bytes: int | None = None,
         sinks: Iterable[Callable[[Decoded], None]] = (),
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
@@ -248,6 +255,7 @@ class Collector:
                 roll_seconds=roll_seconds,
                 roll_bytes=roll_bytes,
                 compression=compression,
+                max_held_bytes=max_held_bytes,
             )
             if self.out_dir is not None
             else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import socket
 import struct
@@ -95,3 +97,134 @@ def can_mount_tmpfs() -> bool:
 needs_tmpfs = pytest.mark.skipif(
     not can_mount_tmpfs(), reason="needs root and unshare/nsenter to mount a private tmpfs"
 )
+
+
+def free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+_HOLDER = r"""
+if [ -n "$4" ]; then mount -t tmpfs -o "size=$4" flowlab-fault "$1" || exit 97; fi
+shift 4
+"$@" &
+echo "$!"
+wait "$!"
+echo "$?"
+read _ || true
+"""
+
+
+class CollectCommand:
+    """``flowlab collect`` as a real process; with `tmpfs`, writing into a tmpfs of that size
+    mounted at `out` in a private mount namespace (``unshare -m``) that only it sees.
+
+    A shell holds the namespace (and so the tmpfs) until :meth:`close`, so the
+    files can be read (through ``/proc/PID/root``) after the collector exits.
+    """
+
+    def __init__(
+        self, out: Path, log: Path, *, tmpfs: str | None = None, args: Sequence[str] = ()
+    ) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.log = out, log
+        self.port = free_port()
+        self.address = ("127.0.0.1", self.port)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        command = [
+            "sh", "-c", f'exec "$0" -m flowlab.cli collect "$@" 2>>{log}',
+            os.environ.get("PYTHON", __import__("sys").executable),
+            "--listen", f"127.0.0.1:{self.port}", "--out", str(out), *args,
+        ]  # fmt: skip
+        prefix = ["unshare", "-m", "--propagation", "private"] if tmpfs else []
+        self.proc = subprocess.Popen(
+            [*prefix, "sh", "-c", _HOLDER, "holder", str(out), "", "", tmpfs or "", *command],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip():
+            self.proc.wait()
+            pytest.fail(f"the collector did not start (holder exit {self.proc.returncode})")
+        self.pid = int(line)
+        self.returncode: int | None = None
+        self.wait_for("flowlab collect: datagrams", timeout=60)  # started: a first status line
+
+    @property
+    def root(self) -> Path:
+        """The capture directory as the collector's mount namespace sees it."""
+        return Path(f"/proc/{self.proc.pid}/root") / self.out.relative_to("/")
+
+    def stderr(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            err = self.stderr()
+            if text in err:
+                return err
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        pytest.fail(f"no {text!r} from the collector within {timeout} s; stderr:\n{self.stderr()}")
+
+    def wait_files(self, timeout: float = 30.0) -> None:
+        """Wait until a status line reports part files written."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(r"files [1-9]", self.stderr()):
+                return
+            time.sleep(0.1)
+        pytest.fail(f"no part file within {timeout} s; stderr:\n{self.stderr()}")
+
+    def mount(self, options: str) -> None:
+        """Remount the tmpfs (``size=16m``, ``ro``, ``rw``) from inside the namespace."""
+        subprocess.run(
+            ["nsenter", "-t", str(self.proc.pid), "-m", "mount", "-o", f"remount,{options}",
+             str(self.out)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def stop(self, sig: int | None = 15) -> int:
+        """Send `sig` to the collector (None: none, it ends on its own); its exit status."""
+        if self.returncode is not None:
+            return self.returncode
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # blocks until the collector exits
+        self.returncode = int(line) if line.strip() else -1
+        return self.returncode
+
+    def children(self) -> list[int]:
+        """Process ids of the collector's children (its receive process)."""
+        try:
+            tasks = Path(f"/proc/{self.pid}/task").iterdir()
+            return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+        except OSError:
+            return []
+
+    def close(self) -> None:
+        if self.returncode is None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, 9)
+            assert self.proc.stdout is not None
+            self.proc.stdout.readline()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def status(stderr: str) -> dict[str, int]:
+    """Figures of the collector's last status line (``datagrams``, ``kernel drops``, ``UNWRITTEN rows``)."""
+    line = [x for x in stderr.splitlines() if "flowlab collect: stopped:" in x][-1]
+    return {k: int(v.replace(",", "")) for v, k in ((m[1], m[0]) for m in re.findall(
+        r"(datagrams|kernel drops|UNWRITTEN rows|files) ([\d,]+)", line))}  # fmt: skip
