@@ -88,7 +88,9 @@ class Decoded:
 def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
     if bool(ok.all()):
         return pl.Series(values).cast(dtype)
-    return pl.Series(np.ma.masked_array(values, mask=~ok)).cast(dtype)
+    # nulls set by position: a numpy masked array costs ~0.5 ms per column of a batch
+    zeroed = np.where(ok, values, np.zeros(1, dtype=values.dtype))
+    return pl.Series(zeroed).cast(dtype).scatter(np.flatnonzero(~ok), None)
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:

@@ -179,3 +179,34 @@ def test_zero_and_random_datagrams_over_udp_are_counted() -> None:
         stats = col.stats
     assert stats.datagrams == len(junk) and stats.errors == len(junk)
     assert stats.flows == stats.counters == stats.sequence_lost == 0
+
+
+def crafted(samples: int, records: int = 0) -> bytes:
+    """A datagram of `samples` empty samples of an unknown format, or (with `records`) one flow
+    sample holding `records` empty records: the shapes that cost the walk one level each."""
+    head = struct.pack("!IIIIIII", 5, 1, 0x0A000001, 0, 1, 100, samples)
+    if not records:
+        return head + struct.pack("!II", 99, 0) * samples
+    body = struct.pack("!8I", 1, 3, 400, 400, 0, 3, 4, records) + struct.pack("!II", 9, 0) * records
+    return head + struct.pack("!II", 1, len(body)) + body
+
+
+def test_datagrams_over_the_work_bound_are_counted_rejections() -> None:
+    from flowlab.sflow import _walk
+
+    max_samples, max_records = (
+        getattr(_walk, "MAX_SAMPLES", 1024),
+        getattr(_walk, "MAX_RECORDS", 256),
+    )
+    real = one_agent(200)
+    hostile = [crafted(8184), crafted(max_samples + 1), crafted(1, max_records + 1)]
+    within = [crafted(max_samples), crafted(1, max_records)]
+    buf, offs, lens = batch([*real[:100], *hostile, *within, *real[100:]])
+    out = decode(buf, offs, lens, received_ms=T0)
+    assert out.stats.datagrams_bad == {"implausible_count": 3}
+    assert out.stats.datagrams_ok == 200 + 2
+    rb, ro, rl = batch(real)
+    alone = decode(rb, ro, rl, received_ms=T0).stats
+    assert out.stats.flows == alone.flows + 1  # the bare flow sample within the bound
+    assert out.stats.samples_skipped == {(0, 99): max_samples}
+    assert out.stats.records_skipped.get((0, 9)) == max_records
