@@ -8,6 +8,7 @@ The tree::
     ├── DecodeError             bytes that are not what they claim to be
     │   ├── PcapError           not a pcap/pcapng file, or a truncated one
     │   └── SFlowError          an sFlow datagram that cannot be decoded at all
+    ├── OutputError             an output file could not be written (disk full, read-only, I/O error)
     └── SourceError             a data source failed
         ├── CollectorError      the live sFlow collector (socket, output directory)
         ├── ElasticError        Elasticsearch (connection, auth, index, mapping)
@@ -43,6 +44,7 @@ __all__ = [
     "IndexNotFoundError",
     "KubernetesError",
     "MappingConflictError",
+    "OutputError",
     "PcapError",
     "SFlowError",
     "SamplingWarning",
@@ -75,6 +77,13 @@ class PcapError(DecodeError):
 
 class SFlowError(DecodeError):
     """An sFlow datagram could not be decoded (only raised by strict, single-datagram APIs)."""
+
+
+class OutputError(FlowlabError):
+    """An output file could not be written (disk full, read-only filesystem, I/O error).
+
+    Nothing half-written is left behind: the file appears complete or not at all.
+    """
 
 
 class SourceError(FlowlabError):

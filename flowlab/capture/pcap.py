@@ -19,7 +19,10 @@ fragments whose datagram never completes are counted as ``fragment``. Packets
 that are not sFlow (other ports, not UDP, unsupported link types) are counted
 in ``stats.packets_skipped``, never errors. A file cut
 in the middle of a record decodes everything before the cut and counts the
-rest (``truncated_file``). Only a file that is not pcap/pcapng at all raises
+rest (``truncated_file``); a pcapng block too short for its own fixed fields
+is counted as ``short_block``, a packet whose time lies outside 1970-9999 (say
+``if_tsresol=0`` with a 64-bit timestamp) as ``bad_timestamp``. Only a file
+that is not pcap/pcapng at all raises
 :class:`~flowlab.exceptions.PcapError`.
 
 Examples
@@ -72,6 +75,10 @@ _PCAP_MAGIC = {
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _MAX_RECORD = 1 << 24  # larger captured lengths mean a corrupt file
+#: smallest total length of the pcapng blocks read (interface, obsolete packet, simple, enhanced)
+_MIN_BLOCK = {1: 20, 2: 32, 3: 16, 6: 32}
+#: packet times flowlab accepts (ms since 1970): up to the year 9999, as the time column holds
+_MAX_MS = 253_402_300_800_000
 
 
 @dataclass
@@ -211,7 +218,9 @@ class _Reader:
             if pos + blen > size:
                 break
             body = pos + 8
-            if btype == 1:  # interface description
+            if blen < _MIN_BLOCK.get(btype, 12):  # too short for its own fixed fields
+                self._skip("short_block")
+            elif btype == 1:  # interface description
                 link, _res, snap = struct.unpack_from(self.endian + "HHI", chunk, body)
                 iface = _Interface(link, snap)
                 self._options(chunk, body + 8, pos + blen - 4, iface)
@@ -228,11 +237,11 @@ class _Reader:
             code, length = struct.unpack_from(self.endian + "HH", chunk, pos)
             if code == 0:
                 break
-            value = bytes(chunk[pos + 4 : pos + 4 + length])
-            if code == 9 and length >= 1:  # if_tsresol
+            value = bytes(chunk[pos + 4 : min(pos + 4 + length, end)])
+            if code == 9 and len(value) >= 1:  # if_tsresol
                 v = value[0]
                 iface.units_per_s = 2 ** (v & 0x7F) if v & 0x80 else 10**v
-            elif code == 14 and length >= 8:  # if_tsoffset, seconds
+            elif code == 14 and len(value) >= 8:  # if_tsoffset, seconds
                 iface.offset_s = struct.unpack(self.endian + "q", value[:8])[0]
             pos += 4 + ((length + 3) & ~3)
 
@@ -262,10 +271,14 @@ class _Reader:
             iface = self.interfaces[if_id]
             ts = (hi << 32) | lo
             incl = min(incl, end - data)
+        ms = _ms(ts, iface.units_per_s, iface.offset_s)
+        if not 0 <= ms < _MAX_MS:  # e.g. if_tsresol=0 (seconds) with a 64-bit timestamp
+            self._skip("bad_timestamp")
+            return
         out.off.append(data)
         out.caplen.append(incl)
         out.link.append(iface.link)
-        out.ms.append(_ms(ts, iface.units_per_s, iface.offset_s))
+        out.ms.append(ms)
 
 
 def iter_pcap(

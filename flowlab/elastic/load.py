@@ -24,7 +24,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 from elasticsearch import Elasticsearch
 from tqdm.auto import tqdm
 
+from flowlab._atomic import AtomicFile
 from flowlab.elastic._convert import ConversionStats, to_canonical
 from flowlab.elastic._layout import resolve_profile
 from flowlab.elastic._pages import parse_page
@@ -283,34 +283,40 @@ def load_flows_to_parquet(
     """Stream the flows of a window into a Parquet file, for windows larger than memory.
 
     Takes the arguments of :func:`load_flows` (rows are not sorted). The file
-    appears only when complete (written beside it, then renamed).
+    appears only when complete (:class:`flowlab._atomic.AtomicFile`: written
+    beside it, then renamed); a failure to write raises
+    :class:`~flowlab.exceptions.OutputError` and leaves nothing behind.
 
     Returns
     -------
     int
         Number of rows written (an empty window writes an empty file).
     """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial")
     out_cols = _columns(kwargs.pop("columns", None))
     schema = pl.DataFrame(schema={c: FLOW_SCHEMA[c] for c in out_cols}).to_arrow().schema
     written = 0
     pending: list[pl.DataFrame] = []
     pending_rows = 0
+    out = AtomicFile(path)
+
+    def append(frames: list[pl.DataFrame]) -> None:
+        table = pl.concat(frames).to_arrow()
+        out.run(lambda fh: writer.write_table(table))
+
     try:
-        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
-            for frame in iter_flows(es, index, columns=out_cols, **kwargs):
-                pending.append(frame)
-                pending_rows += frame.height
-                if pending_rows >= row_group_size:
-                    writer.write_table(pl.concat(pending).to_arrow())
-                    written += pending_rows
-                    pending, pending_rows = [], 0
-            if pending:
-                writer.write_table(pl.concat(pending).to_arrow())
+        writer = out.run(lambda fh: pq.ParquetWriter(fh, schema, compression=compression))
+        for frame in iter_flows(es, index, columns=out_cols, **kwargs):
+            pending.append(frame)
+            pending_rows += frame.height
+            if pending_rows >= row_group_size:
+                append(pending)
                 written += pending_rows
-        tmp.replace(target)
+                pending, pending_rows = [], 0
+        if pending:
+            append(pending)
+            written += pending_rows
+        out.run(lambda fh: writer.close())
+        out.commit()
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        out.abort()
     return written

@@ -22,6 +22,7 @@ time; the tests check that both agree.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ from flowlab.sflow._buffer import Buffer
 __all__ = [
     "COUNTER_MIN_LENGTH",
     "FLOW_MIN_LENGTH",
+    "MAX_RECORDS",
+    "MAX_SAMPLES",
     "REASONS",
     "SAMPLE_FIXED",
     "Structure",
@@ -57,6 +60,14 @@ REASONS: tuple[str, ...] = (
 )
 OK, OUTSIDE, TRUNCATED, VERSION, AGENT, IMPLAUSIBLE = 0, 1, 2, 3, 4, 5
 SAMPLE_OVERRUN, UNALIGNED, SAMPLE_SHORT, RECORD_OVERRUN, RECORD_SHORT = 6, 7, 8, 9, 10
+
+#: most samples a datagram may hold, and records a sample: more is ``implausible_count`` (a real
+#: datagram fits in 64 KiB and a real sample needs tens of bytes; goflow2 caps records likewise)
+MAX_SAMPLES = 1024
+MAX_RECORDS = 256
+#: the level loops hand datagrams (samples) still walking when fewer than this many remain
+#: to a per-item loop, so that one deep datagram costs per byte, not per level of the batch
+_TAIL = 64
 
 #: fixed part of the known sample formats (enterprise 0), the record count being its last word
 SAMPLE_FIXED = {1: 32, 2: 12, 3: 44, 4: 16}
@@ -122,6 +133,53 @@ def _fail(reason: npt.NDArray[np.uint8], dg: I64, codes: npt.NDArray[np.uint8], 
     reason[target[fresh]] = codes[pick][fresh]
 
 
+def _tail(
+    buf: Buffer,
+    act: I64,
+    k: int,
+    counts: I64,
+    base: I64,
+    cur: I64,
+    end: I64,
+    pos: I64,
+    length: I64,
+    tag: U32,
+    reason: npt.NDArray[np.uint8],
+    at: I64 | None = None,
+) -> bool:
+    """The level loop for the last few items, one item at a time from level `k` on.
+
+    Item ``i`` of `act` has ``counts[i]`` entries (``tag``, ``length``, body)
+    from ``cur[i]`` to ``end[i]``; entry ``j`` goes to ``base[i] + j``. The first
+    overrun or unaligned entry sets ``reason[i]`` (SAMPLE_OVERRUN or UNALIGNED)
+    and, with `at`, ``at[i] = j``. Returns whether any item failed.
+    """
+    data = buf.data
+    failed = False
+    unpack = struct.Struct(">II").unpack_from
+    for i in act.tolist():
+        c, e, b = int(cur[i]), int(end[i]), int(base[i])
+        view = data[c:e].tobytes()
+        p = 0
+        size = e - c
+        for j in range(k, int(counts[i])):
+            if p + 8 > size:
+                code = SAMPLE_OVERRUN
+            else:
+                t, n = unpack(view, p)
+                code = SAMPLE_OVERRUN if p + 8 + n > size else (UNALIGNED if n & 3 else OK)
+            if code:
+                reason[i] = code
+                if at is not None:
+                    at[i] = j
+                failed = True
+                break
+            pos[b + j], length[b + j], tag[b + j] = c + p + 8, n, t
+            p += 8 + n
+        cur[i] = c + p
+    return failed
+
+
 def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     """Validate and locate every datagram, sample and record of a batch."""
     n = offsets.size
@@ -153,7 +211,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     head = buf.u32x(tail - 16, 4)
     sub_agent, sequence, uptime = head[:, 0], head[:, 1], head[:, 2]
     nsamp = head[:, 3].astype(np.int64)
-    mark(nsamp > (ln - hdr) // 8, IMPLAUSIBLE)
+    mark((nsamp > (ln - hdr) // 8) | (nsamp > MAX_SAMPLES), IMPLAUSIBLE)
     header_ok = reason == OK
     agent_v6 = atype == 2
     agent[~agent_v6, 1:] = 0
@@ -172,6 +230,9 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     failed = False
     k = 0
     while act.size:
+        if act.size < _TAIL:
+            failed |= _tail(buf, act, k, counts, base, cur, end, s_pos, s_len, s_tag, reason)
+            break
         whole = act.size == n  # every datagram still has samples: no gathers needed
         c = cur if whole else cur[act]
         w = buf.u32x(c, 2)
@@ -206,7 +267,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     fixed = _FIXED_LUT[s_kind]
     short = known & (s_len < fixed)
     nrec = np.where(known & ~short, buf.u32(s_pos + fixed - 4), 0).astype(np.int64)
-    implausible = known & ~short & (nrec > (s_len - fixed) // 8)
+    implausible = known & ~short & ((nrec > (s_len - fixed) // 8) | (nrec > MAX_RECORDS))
     bad = short | implausible
     if bad.any():
         sidx = np.arange(s_tag.size, dtype=np.int64)
@@ -232,6 +293,19 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     ns = nrec.size
     k = 0
     while act.size:
+        if act.size < _TAIL:
+            codes = np.zeros(ns, dtype=np.uint8)
+            at = np.zeros(ns, dtype=np.int64)
+            if _tail(buf, act, k, nrec, rbase, rcur, rend, r_pos, r_len, r_tag, codes, at):
+                wrong = np.flatnonzero(codes)
+                err_s.append(wrong)
+                err_k.append(at[wrong])
+                err_c.append(
+                    np.where(codes[wrong] == SAMPLE_OVERRUN, RECORD_OVERRUN, UNALIGNED).astype(
+                        np.uint8
+                    )
+                )
+            break
         whole = act.size == ns  # every sample still has records (the usual case): no gathers
         c = rcur if whole else rcur[act]
         w = buf.u32x(c, 2)
