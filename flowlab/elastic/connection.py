@@ -212,6 +212,9 @@ def connect(
     del auth
     transport.flowlab_probe_timeout = min(connect_timeout, request_timeout)
     transport.flowlab_request_timeout = request_timeout
+    # elasticsearch-py passes its retry settings with each API call; raw reads use the same
+    transport.max_retries = max_retries
+    transport.retry_on_timeout = True
     info = _probe(transport, safe_url) if check else ServerInfo()
     stamp = info.version < (7, 14, 0) and info.version != (0, 0, 0)
     transport.flowlab_configure(info, url=safe_url, client_major=_CLIENT_MAJOR, stamp_product=stamp)

@@ -43,8 +43,11 @@ class _Delay:
 
 
 def _rst(sock: socket.socket) -> None:
+    """Close with a TCP RST (linger 0); SHUT_RD first wakes a thread blocked reading it."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -202,10 +205,10 @@ class FaultProxy:
                 return
             self.connections += 1
             mode = self.mode
-            if mode == "reset":
+            if mode in ("reset", "stopped"):  # stopped: raced with the listener's close
                 _rst(client)
                 continue
-            if mode in ("stall", "stopped"):
+            if mode == "stall":
                 self._held.append(client)  # accepted, never answered
                 continue
             try:

@@ -54,7 +54,9 @@ def test_bulk_answered_after_the_timeout_is_not_stored_twice(
         proxy.delay_response(b"/_bulk", TIMEOUT + 2.0)
         result = fe.write_flows(slow, frame, target, layout=layout, chunk_size=ROWS)
         assert proxy.delayed == 1  # the fault did strike: one bulk answered too late
-    assert _stored(es, pattern) == ROWS  # was 5,640 for 2,820 rows
+    stored = _stored(es, pattern)
+    print(f"\n[reliability] delayed bulk ({layout}): {ROWS} rows, {stored} stored, {result}")
+    assert stored == ROWS  # was 5,640 for 2,820 rows
     assert result.rejected == 0 and _accounted(result) == ROWS, result
     assert result.existing > 0  # the retried bulk found the first one's documents
 
@@ -69,7 +71,9 @@ def test_writing_the_same_frame_twice_stores_it_once(
     again = fe.write_flows(es, frame, target, layout=layout, refresh=True)
     assert (first.written, first.existing) == (frame.height, 0)
     assert (again.written, again.existing, again.rejected) == (0, frame.height, 0)
-    assert _stored(es, pattern) == frame.height
+    stored = _stored(es, pattern)
+    print(f"\n[reliability] same frame twice ({layout}): {frame.height} rows, {stored} stored")
+    assert stored == frame.height
 
 
 @pytest.mark.parametrize("layout", ["flowlab", "elastiflow"])
