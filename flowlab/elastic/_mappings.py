@@ -116,6 +116,7 @@ _SFLOW_TYPES = {
         for name in (
             "source_id_index",
             "sub_agent_id",
+            "sample_seq_number",
             "drops",
             "frame_length",
             "eth_type",

@@ -20,8 +20,8 @@ Examples
 >>> parser = argparse.ArgumentParser()
 >>> add_arguments(parser)
 >>> args = parser.parse_args(["--to-elasticsearch", "https://es:9200", "--es-layout", "elastiflow"])
->>> args.to_elasticsearch, args.es_layout, args.es_index, args.es_batch
-('https://es:9200', 'elastiflow', None, 5000)
+>>> args.to_elasticsearch, args.es_layout, args.es_index, args.es_batch, args.es_timeout
+('https://es:9200', 'elastiflow', None, 5000, 60.0)
 >>> make_sink(parser.parse_args([])) is None
 True
 """
@@ -50,6 +50,17 @@ def _positive_int(text: str) -> int:
         value = 0
     if value <= 0:
         msg = f"expected a positive number of flows, found {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        msg = f"expected a positive number of seconds, found {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -87,6 +98,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=5000,
         help="flows buffered per bulk write (default 5000)",
     )
+    group.add_argument(
+        "--es-timeout",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for each Elasticsearch response (default 60; a timed-out bulk "
+        "is re-sent, and never stored twice)",
+    )
 
 
 def make_sink(args: argparse.Namespace) -> ElasticSink | None:
@@ -94,7 +113,7 @@ def make_sink(args: argparse.Namespace) -> ElasticSink | None:
     url = getattr(args, "to_elasticsearch", None)
     if not url:
         return None
-    es = connect(url)
+    es = connect(url, request_timeout=getattr(args, "es_timeout", 60.0))
     return ElasticSink(es, index=args.es_index, layout=args.es_layout, batch_size=args.es_batch)
 
 

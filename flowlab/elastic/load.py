@@ -11,7 +11,10 @@ document (:mod:`flowlab.elastic._convert`). Memory stays bounded: at most
 
 Values that cannot be converted (``"abc"`` in a port field) become null and
 are reported with a :class:`~flowlab.exceptions.DataLossWarning` naming the
-fields and counts; an empty time window gives an empty canonical frame.
+fields and counts. A single-valued field holding an array (``"src_ip":
+["10.0.0.1", "10.0.0.3"]``) gives its first element, and the documents whose
+other elements were dropped are reported the same way. An empty time window
+gives an empty canonical frame.
 """
 
 from __future__ import annotations
@@ -180,6 +183,14 @@ def iter_flows(
         msg = (
             f"{stats.total} stored values from {index!r} could not be converted and were set "
             f"to null: {stats.describe()}"
+        )
+        log.warning(msg)
+        warnings.warn(msg, DataLossWarning, stacklevel=3)
+    if stats.total_multi:
+        msg = (
+            f"{stats.total_multi} documents from {index!r} held several values in a "
+            f"single-valued field; the first value was kept, the others dropped: "
+            f"{stats.describe_multi()}"
         )
         log.warning(msg)
         warnings.warn(msg, DataLossWarning, stacklevel=3)

@@ -197,6 +197,7 @@ ELASTIFLOW3 = Profile(
         "out_if": _src(("flow.output_snmp", "int"), ("sflow.output_interface_value", "int")),
         "sub_agent_id": _src(("sflow.sub_agent_id", "int")),
         "source_id": _src(("sflow.source_id_index", "int")),
+        "sample_sequence": _src(("sflow.sample_seq_number", "int")),
         "source": _src(("event.type", "text")),
     },
     required=("@timestamp", "flow.src_addr", "flow.dst_addr", "flow.bytes"),
