@@ -211,7 +211,7 @@ class Collector:
         out_dir: str | os.PathLike[str] | None = None,
         roll_seconds: float = 300.0,
         roll_bytes: int = 64 << 20,
-        sinks: Iterable[Callable[[Decoded], None]] = (),
+        sinks: Iterable[Sink] = (),
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
         batch_bytes: int = 64 << 20,
