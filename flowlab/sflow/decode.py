@@ -48,6 +48,7 @@ from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer, as_uint8
 from flowlab.sflow._walk import REASONS, walk
 
@@ -55,7 +56,13 @@ __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-_KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
+_KIND_NAMES = {
+    r.SAMPLE_FLOW: "flow",
+    r.SAMPLE_COUNTERS: "counters",
+    r.SAMPLE_FLOW_EXPANDED: "flow_expanded",
+    r.SAMPLE_COUNTERS_EXPANDED: "counters_expanded",
+    0: "unknown",
+}
 #: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
 CHUNK_DATAGRAMS = 2048
 # the word buffer is reused from call to call (per thread): no fresh pages for every batch
