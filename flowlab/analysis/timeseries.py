@@ -19,9 +19,9 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.edges import KEYS, key_expr, metric_expr
-from flowlab.analysis.filters import where
 from flowlab.exceptions import ConfigError
+from flowlab.vocabulary.filters import where
+from flowlab.vocabulary.keys import KEYS, key_expr, metric_expr
 
 __all__ = ["timeseries"]
 

@@ -42,13 +42,13 @@ from flowlab.elastic.profiles import DIMENSIONS, Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query
 from flowlab.exceptions import ConfigError, MappingConflictError
 from flowlab.schema import FLOW_SCHEMA
+from flowlab.vocabulary.keys import METRICS
 
 __all__ = ["METRICS", "edges", "edges_local", "timeseries", "timeseries_local"]
 
 log = logging.getLogger("flowlab.elastic")
 
 Metric = Literal["bytes", "packets", "flows"]
-METRICS: tuple[str, ...] = ("bytes", "packets", "flows")
 _INTERVAL = re.compile(r"^[1-9]\d*(ms|s|m|h|d)$")
 _DECORATION = re.compile(r" \((?:[A-Za-z0-9.+_-]+|UNKNOWN\(\d+\))/\d+\)$")
 

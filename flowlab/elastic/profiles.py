@@ -39,6 +39,7 @@ from typing import Literal
 
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA
+from flowlab.vocabulary.keys import KEYS
 
 __all__ = [
     "DIMENSIONS",
@@ -56,19 +57,8 @@ __all__ = [
 #: How a stored value becomes a canonical value (see :mod:`flowlab.elastic._convert`).
 Kind = Literal["date", "text", "int", "proto", "ip_version", "tcp_flags", "mac", "dscp"]
 
-#: Dimensions push-down aggregations can group by, and the canonical column each one equals.
-DIMENSIONS: dict[str, str] = {
-    "client": "client_ip",
-    "server": "server_ip",
-    "service": "service_name",
-    "service_port": "service_port",
-    "src": "src_ip",
-    "dst": "dst_ip",
-    "src_port": "src_port",
-    "dst_port": "dst_port",
-    "protocol": "protocol",
-    "exporter": "exporter",
-}
+#: Dimensions push-down aggregations can group by: the group keys of :mod:`flowlab.vocabulary`.
+DIMENSIONS: dict[str, str] = KEYS
 
 #: Canonical columns computed by :func:`flowlab.services.orient`.
 ORIENTED = ("client_ip", "server_ip", "client_port", "service_port", "service_name")

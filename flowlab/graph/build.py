@@ -51,6 +51,7 @@ import networkx as nx
 import polars as pl
 
 from flowlab.exceptions import ConfigError, SchemaError
+from flowlab.vocabulary.endpoints import LEVELS, endpoint_id
 
 if TYPE_CHECKING:
     from flowlab.k8s import Inventory
@@ -59,50 +60,8 @@ __all__ = ["LEVELS", "ORIENTS", "communication_graph", "edge_frame", "endpoint_i
 
 Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
 Orient = Literal["client-server", "src-dst"]
-LEVELS: tuple[str, ...] = ("ip", "pod", "workload", "namespace", "node", "service")
 ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
 _WEIGHTS = ("bytes", "packets", "flows")
-#: node id of rows without an IP address (non-IP frames)
-NO_IP = "(non-IP)"
-
-
-def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
-    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
-
-    With `fold_external` (enriched flows, levels other than ``ip``) every
-    external address becomes one node per scope: ``external/public``,
-    ``external/private``, ...
-    """
-    if level not in LEVELS:
-        msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
-        raise ConfigError(msg)
-    c = lambda f: pl.col(f"{side}_{f}")  # noqa: E731
-    ip = c("ip").fill_null(NO_IP)
-    if level == "ip":
-        return ip
-    kind = c("kind")
-    svc = pl.format("{}/{}", c("namespace"), c("service"))
-    node = pl.format("node/{}", c("node"))
-    pod_id = {
-        "pod": pl.format("{}/{}", c("namespace"), c("pod")),
-        "workload": pl.format("{}/{}", c("namespace"), c("workload")),
-        "namespace": c("namespace"),
-        "node": node,
-        "service": pl.when(c("service").is_not_null())
-        .then(svc)
-        .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
-    }[level]
-    service_id = c("namespace") if level == "namespace" else svc
-    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
-    return (
-        pl.when(kind == "pod")
-        .then(pod_id)
-        .when(kind == "service")
-        .then(service_id)
-        .when(kind == "node")
-        .then(node)
-        .otherwise(other)
-    )
 
 
 def _sides(orient: str) -> tuple[pl.Expr, str, str, str, str]:
