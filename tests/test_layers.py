@@ -40,7 +40,17 @@ ALLOWED: dict[str, set[str]] = {
     "graph": {"vocabulary", "k8s"},
     "views": {"vocabulary", "graph", "tables", "analysis"},
     "report": {"vocabulary", "dataset", "k8s", "analysis", "graph", "views", "tables"},
-    "cli": {"capture", "collect", "convert", "dataset", "demo", "elastic", "k8s", "report", "store"},
+    "cli": {
+        "capture",
+        "collect",
+        "convert",
+        "dataset",
+        "demo",
+        "elastic",
+        "k8s",
+        "report",
+        "store",
+    },
 }
 HIGH = {"analysis", "graph", "views", "elastic", "report", "k8s", "demo", "dataset", "cli"}
 

@@ -60,6 +60,7 @@ __all__ = ["LEVELS", "ORIENTS", "communication_graph", "edge_frame", "endpoint_i
 
 Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
 Orient = Literal["client-server", "src-dst"]
+#: edge directions: client -> server, or packet direction
 ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
 _WEIGHTS = ("bytes", "packets", "flows")
 

@@ -78,6 +78,7 @@ ENRICHED_COLUMNS: tuple[Column, ...] = tuple(
     for side in SIDES
     for field, meaning in _FIELDS
 )
+#: the columns and dtypes enrichment adds
 ENRICHED_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in ENRICHED_COLUMNS})
 
 _NEEDED: tuple[str, ...] = ("time", "src_ip", "dst_ip", "src_port", "dst_port", "protocol")

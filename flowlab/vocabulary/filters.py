@@ -51,7 +51,9 @@ from flowlab.vocabulary.networks import in_networks
 
 __all__ = ["SIDES", "Filter", "Spec", "describe", "filter_frame", "match", "where"]
 
+#: an endpoint spec (see the module docstring), or a list of them (any matches)
 Spec = str | Sequence[str]
+#: the sides a spec can name
 SIDES = ("client", "server", "src", "dst")
 _PORT = {"client": "client_port", "server": "service_port", "src": "src_port", "dst": "dst_port"}
 
