@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from flowlab.exceptions import ConfigError
-from flowlab.vocabulary.keys import KEYS, METRICS, key_expr, metric_expr
+from flowlab.vocabulary.keys import KEYS, METRICS, aggregate, key_expr, metric_expr
 
 __all__ = ["KEYS", "METRICS", "edges", "key_expr", "metric_expr"]
 
@@ -43,8 +43,8 @@ def edges(
     if not keys:
         msg = "edges needs at least one group key"
         raise ConfigError(msg)
-    aggs = [metric_expr(m) for m in metrics]
-    out = flows.lazy().group_by([key_expr(k) for k in keys]).agg(aggs)
-    order = (["bytes"] if "bytes" in metrics else []) + keys
-    desc = ([True] if "bytes" in metrics else []) + [False] * len(keys)
-    return out.sort(order, descending=desc, nulls_last=True).collect()
+    for k in keys:
+        key_expr(k)  # validates the key
+    for m in metrics:
+        metric_expr(m)  # validates the metric
+    return aggregate(flows, keys, metrics)

@@ -15,11 +15,13 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from flowlab.exceptions import ConfigError
 
-__all__ = ["KEYS", "METRICS", "key_expr", "metric_expr"]
+__all__ = ["KEYS", "METRICS", "aggregate", "key_expr", "metric_expr", "sort_aggregated"]
 
 #: group key -> the canonical column it reads
 KEYS: dict[str, str] = {
@@ -53,3 +55,50 @@ def metric_expr(metric: str) -> pl.Expr:
         return pl.col(metric).sum().cast(pl.UInt64)
     msg = f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}"
     raise ConfigError(msg)
+
+
+def sort_aggregated(
+    frame: pl.LazyFrame, keys: Sequence[str], metrics: Sequence[str], *, time: bool = False
+) -> pl.LazyFrame:
+    """The one order of aggregated rows, local or pushed down (nulls last in every key).
+
+    Edges: the most ``bytes`` first (when summed), then by the keys. Time
+    series (`time`): by ``time``, then by the keys.
+    """
+    keys = list(keys)
+    if time:
+        return frame.sort(["time", *keys], nulls_last=True)
+    by = (["bytes"] if "bytes" in metrics else []) + keys
+    if not by:
+        return frame
+    desc = [True] * (len(by) - len(keys)) + [False] * len(keys)
+    return frame.sort(by, descending=desc, nulls_last=True)
+
+
+def aggregate(
+    flows: pl.DataFrame | pl.LazyFrame,
+    keys: Sequence[str],
+    metrics: Sequence[str] = METRICS,
+    *,
+    every: str | None = None,
+) -> pl.DataFrame:
+    """Group `flows` by `keys` (group keys, or column names), sum `metrics`, sort the one way.
+
+    With `every` (a Polars duration), rows are first bucketed by ``time``
+    truncated to it (UTC) and ``time`` leads the columns. Null keys form their
+    own group. The local twin of every push-down aggregation.
+
+    Examples
+    --------
+    >>> f = pl.DataFrame({"client_ip": ["a", "b", None], "bytes": [1, 5, 2], "packets": [1, 1, 1]})
+    >>> aggregate(f, ["client"], ["bytes", "flows"]).rows()
+    [('b', 5, 1), (None, 2, 1), ('a', 1, 1)]
+    """
+    keys = list(keys)
+    group = [key_expr(k) if k in KEYS else pl.col(k) for k in keys]
+    if every is not None:
+        group.insert(0, pl.col("time").dt.truncate(every).alias("time"))
+    aggs = [metric_expr(m) for m in metrics]
+    lf = flows.lazy()
+    out = lf.group_by(group).agg(aggs) if group else lf.select(aggs)
+    return sort_aggregated(out, keys, metrics, time=every is not None).collect()
