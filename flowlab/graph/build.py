@@ -1,17 +1,7 @@
 """Communication graphs: flows aggregated in Polars, then handed to NetworkX.
 
-Node identity per ``level`` (one rule for every side of every flow):
-
-============  ==================  ===================  ==============  ===========
-level         pod side            ClusterIP side       node side       external
-============  ==================  ===================  ==============  ===========
-``ip``        the IP              the IP               the IP          the IP
-``pod``       ``ns/pod``          ``ns/service``       ``node/<name>``  the IP
-``workload``  ``ns/workload``     ``ns/service``       ``node/<name>``  the IP
-``namespace`` ``ns``              ``ns``               ``node/<name>``  the IP
-``node``      ``node/<its node>`` ``ns/service``       ``node/<name>``  the IP
-``service``   ``ns/service`` (the Service it backs), else ``ns/workload``; others as ``workload``
-============  ==================  ===================  ==============  ===========
+Node identity per ``level`` is one rule for every side of every flow, shared with
+the analyses and charts: :func:`flowlab.vocabulary.endpoint_id` (its table).
 
 A Service named like its workload (the usual case: Service ``shop/cart`` in
 front of Deployment ``shop/cart``) shares its id at the workload and service

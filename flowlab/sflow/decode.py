@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -342,34 +341,12 @@ def _counter_frame(
     )
 
 
-@dataclass(frozen=True)
 class SFlowDecoder:
     """sFlow v5 as a :class:`flowlab.decoding.Decoder`: :func:`decode` on UDP port 6343."""
 
-    name: str = "sflow"
-    port: int = 6343
-
-    def decode(
-        self,
-        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
-        offsets: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        *,
-        received_ms: npt.ArrayLike,
-        peers: Sequence[str | None] | pl.Series | None = None,
-        source: str = "sflow",
-        state: SequenceTracker | None = None,
-    ) -> Decoded:
-        """Same as :func:`decode`."""
-        return decode(
-            buffer,
-            offsets,
-            lengths,
-            received_ms=received_ms,
-            peers=peers,
-            source=source,
-            state=state,
-        )
+    name = "sflow"
+    port = 6343
+    decode = staticmethod(decode)
 
 
 #: the registry entry of :mod:`flowlab.decoding.decoder`
