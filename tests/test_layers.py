@@ -17,8 +17,12 @@ import flowlab
 
 ROOT = Path(flowlab.__file__).parent
 
-#: the foundation: imports no other flowlab unit but these
-FOUNDATION = {"exceptions", "schema", "services"}
+#: the foundation: imports no other flowlab unit but these (tables: formatting for people)
+FOUNDATION = {"exceptions", "schema", "services", "tables"}
+#: known upward imports, each with its reason; the list should shrink, never grow
+TOLERATED: dict[tuple[str, str], str] = {
+    ("schema", "k8s"): "schema.markdown() lazily documents the enrichment columns (docs/schema.md)",
+}
 #: unit -> the flowlab units it may import (besides the foundation); docs/architecture.md draws this
 ALLOWED: dict[str, set[str]] = {
     "exceptions": set(),
@@ -99,12 +103,14 @@ def test_every_unit_has_its_place() -> None:
 @pytest.mark.parametrize("unit", sorted(ALLOWED))
 def test_imports_point_down(unit: str) -> None:
     extra = GRAPH.get(unit, set()) - ALLOWED[unit] - FOUNDATION
+    extra -= {dep for (u, dep) in TOLERATED if u == unit}
     assert not extra, f"flowlab.{unit} imports {sorted(extra)}, above or beside its layer"
 
 
 def test_the_foundation_imports_only_the_foundation() -> None:
-    for unit in ("exceptions", "schema", "services", "vocabulary", "decoding"):
-        assert GRAPH[unit] <= FOUNDATION, (unit, GRAPH[unit])
+    for unit in ("exceptions", "schema", "services", "tables", "vocabulary", "decoding"):
+        tolerated = {dep for (u, dep) in TOLERATED if u == unit}
+        assert GRAPH[unit] - tolerated <= FOUNDATION, (unit, GRAPH[unit])
     assert GRAPH["exceptions"] == set()
 
 
