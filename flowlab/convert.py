@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flowlab._atomic import AtomicFile
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import ConfigError
 from flowlab.schema import empty, empty_counters
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 from flowlab.store import CaptureWriter
 
 __all__ = ["ConvertReport", "FrameSink", "convert_pcap"]

@@ -255,6 +255,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     ),
 )
 
+#: the canonical flow frame's columns and dtypes (see docs/schema.md)
 FLOW_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in FLOW_COLUMNS})
 
 COUNTER_COLUMNS: tuple[Column, ...] = (
@@ -299,6 +300,7 @@ COUNTER_COLUMNS: tuple[Column, ...] = (
     Column("source", pl.String(), "where the row came from"),
 )
 
+#: the canonical counters frame's columns and dtypes
 COUNTER_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COUNTER_COLUMNS})
 
 

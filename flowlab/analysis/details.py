@@ -20,10 +20,10 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.filters import Spec, match, where
 from flowlab.analysis.toplists import _NAMES, volume
-from flowlab.graph.build import endpoint_id
 from flowlab.services import PROTOCOL_NAMES
+from flowlab.vocabulary.endpoints import endpoint_id
+from flowlab.vocabulary.filters import Spec, match, where
 
 __all__ = ["Breakdown", "flow_records", "peers", "service_breakdown"]
 
@@ -41,7 +41,7 @@ def peers(
     Parameters
     ----------
     who : endpoint spec
-        IP, CIDR, ``ns/name``, ... (see :mod:`flowlab.analysis.filters`).
+        IP, CIDR, ``ns/name``, ... (see :mod:`flowlab.vocabulary.filters`).
     by : str
         What a peer is: ``"ip"`` or a graph level.
     interval : str, optional

@@ -28,9 +28,9 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.filters import where
-from flowlab.graph.build import endpoint_id
 from flowlab.services import PROTOCOL_NAMES
+from flowlab.vocabulary.endpoints import endpoint_id
+from flowlab.vocabulary.filters import where
 
 __all__ = [
     "conversations",

@@ -1,8 +1,8 @@
-"""Read sFlow datagrams from pcap and pcapng capture files.
+"""Read flow datagrams (sFlow by default) from pcap and pcapng capture files.
 
 :func:`iter_pcap` reads the file in fixed-size chunks (bounded memory however
-large the file), finds the UDP datagrams sent to the sFlow port and decodes
-them in batches with :func:`flowlab.sflow.decode.decode`; :func:`read_pcap`
+large the file), finds the UDP datagrams sent to the protocol's port and decodes
+them in batches with its decoder (:func:`flowlab.decoding.get_decoder`); :func:`read_pcap`
 concatenates the batches. The ``time`` column is the capture timestamp; the
 ``exporter`` is the agent address in the datagram (the UDP source address
 when the agent address is unspecified).
@@ -57,11 +57,9 @@ import numpy as np
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
+from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding.addresses import address_text
 from flowlab.exceptions import PcapError
-from flowlab.sflow._text import address_text
-from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["iter_pcap", "read_pcap"]
 
@@ -284,21 +282,22 @@ class _Reader:
 def iter_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int = 6343,
+    port: int | None = None,
     batch_datagrams: int = 8192,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
     state: SequenceTracker | None = None,
     progress: bool = False,
+    protocol: str | Decoder = "sflow",
 ) -> Iterator[Decoded]:
-    """Decode a pcap/pcapng file of sFlow datagrams batch by batch, in bounded memory.
+    """Decode a pcap/pcapng file of flow datagrams (sFlow by default) batch by batch, in bounded memory.
 
     Parameters
     ----------
     path : path-like
         The capture file.
-    port : int
-        UDP destination port of the sFlow datagrams (default 6343).
+    port : int, optional
+        UDP destination port of the datagrams (default the protocol's: 6343 for sFlow).
     batch_datagrams : int
         At most this many datagrams per yielded batch.
     chunk_bytes : int
@@ -309,6 +308,8 @@ def iter_pcap(
         Sequence-gap state; by default one per file.
     progress : bool
         Show a tqdm progress bar over the file's bytes.
+    protocol : str or Decoder
+        The flow protocol of the datagrams (:func:`flowlab.decoding.get_decoder`).
 
     Yields
     ------
@@ -322,6 +323,8 @@ def iter_pcap(
         The file cannot be opened, or is not pcap/pcapng.
     """
     p = Path(path)
+    decoder = get_decoder(protocol)
+    port = decoder.port if port is None else port
     tracker = state if state is not None else SequenceTracker()
     try:
         f = p.open("rb")
@@ -355,7 +358,7 @@ def iter_pcap(
             if bar is not None:
                 bar.update(got)
             yield from _decode_chunk(
-                chunk, packets, reader, port, batch_datagrams, source, tracker, reassembler
+                chunk, packets, reader, port, batch_datagrams, source, tracker, reassembler, decoder
             )
             if final:
                 break
@@ -426,6 +429,7 @@ def _decode_chunk(
     source: str,
     tracker: SequenceTracker,
     reassembler: Reassembler,
+    decoder: Decoder,
 ) -> Iterator[Decoded]:
     data = np.frombuffer(chunk, dtype=np.uint8)
     off, caplen, link, ms = packets.arrays()
@@ -467,7 +471,7 @@ def _decode_chunk(
     for b0 in range(0, max(p_off.size, 1), batch):
         sl = slice(b0, b0 + batch)
         peers = address_text(src4[sl], ~is6[sl], src6[sl], is6[sl])
-        out = decode(
+        out = decoder.decode(
             buffer,
             p_off[sl],
             p_len[sl],
@@ -486,19 +490,25 @@ def _decode_chunk(
 def read_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int = 6343,
+    port: int | None = None,
     batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,
+    protocol: str | Decoder = "sflow",
 ) -> Decoded:
-    """Decode a whole pcap/pcapng file of sFlow datagrams into one :class:`Decoded`.
+    """Decode a whole pcap/pcapng file of flow datagrams (sFlow by default) into one :class:`Decoded`.
 
     Same parameters as :func:`iter_pcap`; for files too large for memory,
     iterate with :func:`iter_pcap` instead.
     """
     parts = list(
         iter_pcap(
-            path, port=port, batch_datagrams=batch_datagrams, source=source, progress=progress
+            path,
+            port=port,
+            batch_datagrams=batch_datagrams,
+            source=source,
+            progress=progress,
+            protocol=protocol,
         )
     )
     out = Decoded.concat(parts)

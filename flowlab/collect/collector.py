@@ -5,7 +5,7 @@ large buffers; on Linux it runs in a child process of its own
 (:mod:`flowlab.collect.receive_process`), so that nothing this interpreter does
 (a notebook's long computation, the decoder itself) delays reading the socket;
 elsewhere, or with a custom clock, in a thread. The decode thread decodes each batch with
-:func:`flowlab.sflow.decode.decode` (sequence-gap state carried from batch to
+:func:`flowlab.sflow.decode.decode` (or another protocol's decoder; sequence-gap state carried from batch to
 batch), writes the rows to the hour-partitioned Parquet store
 (:class:`flowlab.store.CaptureWriter`) or keeps them in memory, and hands
 every decoded batch to the sinks (callables such as an Elasticsearch bulk
@@ -50,11 +50,9 @@ import polars as pl
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
+from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
-from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 from flowlab.store import CaptureWriter
 
 __all__ = ["Collector", "CollectorStats", "Sink"]
@@ -204,6 +202,8 @@ class Collector:
         however busy this interpreter is; ``"thread"``: a thread of this
         process. ``"auto"`` (default) takes the process on Linux unless a
         ``clock`` is given or ``multi=False``.
+    protocol : str or Decoder
+        The flow protocol arriving on the port (:func:`flowlab.decoding.get_decoder`).
 
     Notes
     -----
@@ -228,7 +228,7 @@ class Collector:
         roll_seconds: float = 300.0,
         roll_bytes: int = 64 << 20,
         max_held_bytes: int | None = None,
-        sinks: Iterable[Callable[[Decoded], None]] = (),
+        sinks: Iterable[Sink] = (),
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
         batch_bytes: int = 64 << 20,
@@ -238,6 +238,7 @@ class Collector:
         multi: bool | None = None,
         clock: Callable[[], int] | None = None,
         receive: str = "auto",
+        protocol: str | Decoder = "sflow",
     ) -> None:
         if receive not in ("auto", "process", "thread"):
             msg = f"receive must be 'auto', 'process' or 'thread', found {receive!r}"
@@ -249,6 +250,7 @@ class Collector:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.source = source
         self.sinks = list(sinks)
+        self.protocol = get_decoder(protocol)
         self._writer = (
             CaptureWriter(
                 self.out_dir,
@@ -520,7 +522,7 @@ class Collector:
 
     def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
-        decoded = decode(
+        decoded = self.protocol.decode(
             batch.buffer,
             batch.offsets,
             batch.lengths,

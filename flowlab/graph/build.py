@@ -1,17 +1,7 @@
 """Communication graphs: flows aggregated in Polars, then handed to NetworkX.
 
-Node identity per ``level`` (one rule for every side of every flow):
-
-============  ==================  ===================  ==============  ===========
-level         pod side            ClusterIP side       node side       external
-============  ==================  ===================  ==============  ===========
-``ip``        the IP              the IP               the IP          the IP
-``pod``       ``ns/pod``          ``ns/service``       ``node/<name>``  the IP
-``workload``  ``ns/workload``     ``ns/service``       ``node/<name>``  the IP
-``namespace`` ``ns``              ``ns``               ``node/<name>``  the IP
-``node``      ``node/<its node>`` ``ns/service``       ``node/<name>``  the IP
-``service``   ``ns/service`` (the Service it backs), else ``ns/workload``; others as ``workload``
-============  ==================  ===================  ==============  ===========
+Node identity per ``level`` is one rule for every side of every flow, shared with
+the analyses and charts: :func:`flowlab.vocabulary.endpoint_id` (its table).
 
 A Service named like its workload (the usual case: Service ``shop/cart`` in
 front of Deployment ``shop/cart``) shares its id at the workload and service
@@ -62,6 +52,7 @@ import networkx as nx
 import polars as pl
 
 from flowlab.exceptions import ConfigError, SchemaError
+from flowlab.vocabulary.endpoints import LEVELS, endpoint_id
 
 if TYPE_CHECKING:
     from flowlab.k8s import Inventory
@@ -70,50 +61,9 @@ __all__ = ["LEVELS", "ORIENTS", "SUMMARIES", "communication_graph", "edge_frame"
 
 Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
 Orient = Literal["client-server", "src-dst"]
-LEVELS: tuple[str, ...] = ("ip", "pod", "workload", "namespace", "node", "service")
+#: edge directions: client -> server, or packet direction
 ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
 _WEIGHTS = ("bytes", "packets", "flows")
-#: node id of rows without an IP address (non-IP frames)
-NO_IP = "(non-IP)"
-
-
-def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
-    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
-
-    With `fold_external` (enriched flows, levels other than ``ip``) every
-    external address becomes one node per scope: ``external/public``,
-    ``external/private``, ...
-    """
-    if level not in LEVELS:
-        msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
-        raise ConfigError(msg)
-    c = lambda f: pl.col(f"{side}_{f}")  # noqa: E731
-    ip = c("ip").fill_null(NO_IP)
-    if level == "ip":
-        return ip
-    kind = c("kind")
-    svc = pl.format("{}/{}", c("namespace"), c("service"))
-    node = pl.format("node/{}", c("node"))
-    pod_id = {
-        "pod": pl.format("{}/{}", c("namespace"), c("pod")),
-        "workload": pl.format("{}/{}", c("namespace"), c("workload")),
-        "namespace": c("namespace"),
-        "node": node,
-        "service": pl.when(c("service").is_not_null())
-        .then(svc)
-        .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
-    }[level]
-    service_id = c("namespace") if level == "namespace" else svc
-    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
-    return (
-        pl.when(kind == "pod")
-        .then(pod_id)
-        .when(kind == "service")
-        .then(service_id)
-        .when(kind == "node")
-        .then(node)
-        .otherwise(other)
-    )
 
 
 def _sides(orient: str) -> tuple[pl.Expr, str, str, str, str]:

@@ -104,6 +104,7 @@ ENRICHED_COLUMNS: tuple[Column, ...] = (
         "prometheus-web, 10250 kubelet-https-metrics, ...); service_name keeps the IANA name",
     ),
 )
+#: the columns and dtypes enrichment adds
 ENRICHED_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in ENRICHED_COLUMNS})
 
 _NEEDED: tuple[str, ...] = ("time", "src_ip", "dst_ip", "src_port", "dst_port", "protocol")

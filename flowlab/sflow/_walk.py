@@ -28,15 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 
 __all__ = [
-    "COUNTER_MIN_LENGTH",
-    "FLOW_MIN_LENGTH",
     "MAX_RECORDS",
     "MAX_SAMPLES",
     "REASONS",
-    "SAMPLE_FIXED",
     "Structure",
     "walk",
 ]
@@ -69,16 +67,18 @@ MAX_RECORDS = 256
 #: to a per-item loop, so that one deep datagram costs per byte, not per level of the batch
 _TAIL = 64
 
-#: fixed part of the known sample formats (enterprise 0), the record count being its last word
-SAMPLE_FIXED = {1: 32, 2: 12, 3: 44, 4: 16}
-#: minimum body length of the flow/counter records the decoder reads
-FLOW_MIN_LENGTH = {1: 16, 3: 32, 4: 56, 1001: 16}
-COUNTER_MIN_LENGTH = {1: 88, 2: 52}
-_FIXED_LUT = np.array([0, *(SAMPLE_FIXED[k] for k in (1, 2, 3, 4))], dtype=np.int64)
+_KINDS = (r.SAMPLE_FLOW, r.SAMPLE_COUNTERS, r.SAMPLE_FLOW_EXPANDED, r.SAMPLE_COUNTERS_EXPANDED)
+assert _KINDS == (
+    1,
+    2,
+    3,
+    4,
+)  # the sample tag (enterprise 0) is its kind: s_kind indexes _FIXED_LUT
+_FIXED_LUT = np.array([0, *(r.SAMPLE_FIXED_LENGTH[k] for k in _KINDS)], dtype=np.int64)
 _MIN_LUT = np.zeros(2 * 4096, dtype=np.int64)  # [counter formats | flow formats]
-for _f, _size in COUNTER_MIN_LENGTH.items():
+for _f, _size in r.COUNTER_RECORD_LENGTH.items():
     _MIN_LUT[_f] = _size
-for _f, _size in FLOW_MIN_LENGTH.items():
+for _f, _size in r.FLOW_RECORD_LENGTH.items():
     _MIN_LUT[4096 + _f] = _size
 
 
@@ -196,15 +196,15 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     # 1. datagram header
     version = buf.u32(o)
     atype = buf.u32(o + 4)
-    hdr = np.where(atype == 2, 40, 28)
+    hdr = np.where(atype == r.AGENT_ADDRESS_IPV6, 40, 28)
 
     def mark(cond: npt.NDArray[np.bool_], code: int) -> None:
         reason[cond & (reason == OK)] = code
 
     mark(ln < 4, TRUNCATED)
-    mark(version != 5, VERSION)
+    mark(version != r.SFLOW_VERSION, VERSION)
     mark(ln < 8, TRUNCATED)
-    mark((atype != 1) & (atype != 2), AGENT)
+    mark((atype != r.AGENT_ADDRESS_IPV4) & (atype != r.AGENT_ADDRESS_IPV6), AGENT)
     mark(ln < hdr, TRUNCATED)
     agent = buf.u32x(o + 8, 4)
     tail = o + hdr
@@ -262,7 +262,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
         s_dg, s_pos, s_len, s_tag = s_dg[keep], s_pos[keep], s_len[keep], s_tag[keep]
 
     # 3. known sample headers (enterprise 0, formats 1-4: the tag itself is 1..4)
-    known = (s_tag >= 1) & (s_tag <= 4)
+    known = (s_tag >= r.SAMPLE_FLOW) & (s_tag <= r.SAMPLE_COUNTERS_EXPANDED)
     s_kind = np.where(known, s_tag, 0).astype(np.uint8)
     fixed = _FIXED_LUT[s_kind]
     short = known & (s_len < fixed)
@@ -341,7 +341,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     in_flow = (s_kind & 1).astype(bool)[r_smp]  # kinds 1 and 3 are flow samples
     need = np.where(r_tag < 4096, _MIN_LUT[(in_flow * 4096) + (r_tag & 0xFFF)], 0)
     short = r_len < need
-    raw = in_flow & (r_tag == 1) & ~short
+    raw = in_flow & (r_tag == r.FLOW_RAW_HEADER) & ~short
     if raw.any():
         hlen = np.where(raw, buf.u32(r_pos + 12), 0).astype(np.int64)
         short |= raw & (16 + hlen > r_len)

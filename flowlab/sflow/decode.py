@@ -4,14 +4,14 @@
 offsets/lengths, and returns a :class:`Decoded`: the canonical flow frame (one
 row per flow sample, client/server oriented), the canonical counters frame
 (one row per counter sample with generic-interface and/or ethernet counters)
-and :class:`~flowlab.sflow.stats.DecodeStats`. It never raises on bad bytes:
+and :class:`~flowlab.decoding.stats.DecodeStats`. It never raises on bad bytes:
 a datagram is either decoded entirely or counted under one reason.
 
 How it is fast: no Python loop runs per datagram, sample or record. The
 structural walk (:mod:`flowlab.sflow._walk`) handles the k-th sample of every
 datagram at once, the packet headers are parsed column-wise
 (:mod:`flowlab.sflow._headers`), and addresses are formatted once per distinct
-value (:mod:`flowlab.sflow._text`).
+value (:mod:`flowlab.decoding.addresses`).
 
 Examples
 --------
@@ -32,8 +32,7 @@ Examples
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -41,48 +40,32 @@ import pandas as pd
 import polars as pl
 
 from flowlab import schema
+from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.decoded import Decoded
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer, as_uint8
-from flowlab.sflow._text import address_codes, code_series, mac_codes, text_of
 from flowlab.sflow._walk import REASONS, walk
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 
-__all__ = ["CHUNK_DATAGRAMS", "Decoded", "decode"]
+__all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-_KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
+_KIND_NAMES = {
+    r.SAMPLE_FLOW: "flow",
+    r.SAMPLE_COUNTERS: "counters",
+    r.SAMPLE_FLOW_EXPANDED: "flow_expanded",
+    r.SAMPLE_COUNTERS_EXPANDED: "counters_expanded",
+    0: "unknown",
+}
 #: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
 CHUNK_DATAGRAMS = 2048
 # the word buffer is reused from call to call (per thread): no fresh pages for every batch
 _SCRATCH = threading.local()
-
-
-@dataclass
-class Decoded:
-    """Result of decoding: canonical flows, canonical counters and the stats."""
-
-    flows: pl.DataFrame = field(default_factory=schema.empty)
-    counters: pl.DataFrame = field(default_factory=schema.empty_counters)
-    stats: DecodeStats = field(default_factory=DecodeStats)
-
-    @classmethod
-    def concat(cls, parts: Iterable[Decoded]) -> Decoded:
-        """Concatenate batches (rows in order, stats merged)."""
-        items = list(parts)
-        if not items:
-            return cls()
-        stats = DecodeStats()
-        for p in items:
-            stats = stats.merge(p.stats)
-        return cls(
-            flows=pl.concat([p.flows for p in items], rechunk=False),
-            counters=pl.concat([p.counters for p in items], rechunk=False),
-            stats=stats,
-        )
 
 
 def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
@@ -423,3 +406,15 @@ def _counter_frame(
         pl.DataFrame([cols[k].alias(k) for k in schema.COUNTER_SCHEMA if k in cols]),
         counters=True,
     )
+
+
+class SFlowDecoder:
+    """sFlow v5 as a :class:`flowlab.decoding.Decoder`: :func:`decode` on UDP port 6343."""
+
+    name = "sflow"
+    port = 6343
+    decode = staticmethod(decode)
+
+
+#: the registry entry of :mod:`flowlab.decoding.decoder`
+DECODER = SFlowDecoder()

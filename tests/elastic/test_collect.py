@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 import flowlab.elastic as fe
 import flowlab.schema as fs
-from flowlab.elastic.collect import add_arguments, make_sink
+from flowlab.cli import SINK_OPTIONS
 from flowlab.exceptions import ConfigError, ElasticAuthError
 
 pytestmark = pytest.mark.elasticsearch
@@ -45,6 +45,8 @@ def test_elastic_sink_for_the_collector(es, index_name, make_flows):
 def test_to_elasticsearch_option_builds_a_checked_sink(
     secured, es, es_env, index_name, make_flows, monkeypatch
 ):
+    (option,) = SINK_OPTIONS
+    add_arguments, make_sink = option.arguments, option.make
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert make_sink(parser.parse_args([])) is None
@@ -54,7 +56,7 @@ def test_to_elasticsearch_option_builds_a_checked_sink(
         ["--to-elasticsearch", es_env["url"], "--es-index", index_name, "--es-batch", "100"]
     )
     sink = make_sink(args)
-    assert sink is not None and sink.batch_size == 100 and sink.layout == "flowlab"
+    assert isinstance(sink, fe.ElasticSink) and sink.batch_size == 100 and sink.layout == "flowlab"
     frame = make_flows(250, seed=61)
     sink(frame)
     result = sink.close()

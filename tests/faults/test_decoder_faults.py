@@ -15,9 +15,9 @@ import pytest
 from fault_data import ovs_datagrams, renumbered, replay
 
 from flowlab.collect.collector import Collector
+from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import SFlowError
 from flowlab.sflow.decode import decode
-from flowlab.sflow.sequence import SequenceTracker
 
 T0 = 1_733_300_000_000
 

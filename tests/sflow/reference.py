@@ -2,7 +2,7 @@
 
 One datagram at a time, with :mod:`struct`, following the rules written in
 :mod:`flowlab.sflow._walk` (rejection levels), :mod:`flowlab.sflow._headers`
-(header fields) and :mod:`flowlab.sflow.sequence` (sequence gaps). The tests
+(header fields) and :mod:`flowlab.decoding.sequence` (sequence gaps). The tests
 check that the vectorised :func:`flowlab.sflow.decode.decode` gives the same
 frames and stats on random valid and corrupted input. It is slow on purpose:
 clarity over speed.
@@ -19,12 +19,12 @@ from typing import Any
 import polars as pl
 
 from flowlab import schema
+from flowlab.decoding.sequence import REORDER_WINDOW
+from flowlab.decoding.stats import DecodeStats
 from flowlab.services import orient
 from flowlab.sflow._walk import MAX_RECORDS, MAX_SAMPLES
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.records import GENERIC_COUNTER_NAMES
-from flowlab.sflow.sequence import REORDER_WINDOW
-from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["decode_reference"]
 
@@ -325,7 +325,7 @@ def _counter_row(
 def _sequence(
     stats: DecodeStats, last: dict[tuple[str, int], tuple[int, int]], key: tuple[str, int], seq: int
 ) -> None:
-    """The rules of flowlab.sflow.sequence, one datagram at a time."""
+    """The rules of flowlab.decoding.sequence, one datagram at a time."""
 
     def signed(x: int) -> int:
         return (x + (1 << 31)) % (1 << 32) - (1 << 31)

@@ -287,24 +287,26 @@ def test_a_collector_never_started_releases_its_port() -> None:
 
 
 def test_an_internal_failure_stops_the_collector_with_a_collector_error(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # A fake decoder failure: no real input makes the decoder raise, so the fault is injected.
-    import flowlab.collect.collector as collector_module
+    # A fake decoder failure: no real input makes the decoder raise, so the fault is injected
+    # through the decoder interface (a protocol whose first batch fails).
+    from flowlab.sflow.decode import DECODER
 
-    real = collector_module.decode
     calls = {"n": 0}
 
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("injected")
-        return real(*args, **kwargs)
+    class Flaky:
+        name, port = "flaky-sflow", 6343
 
-    monkeypatch.setattr(collector_module, "decode", flaky)
+        def decode(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("injected")
+            return DECODER.decode(*args, **kwargs)
+
     first = make_datagrams(["10.0.0.11"], 7)
     second = make_datagrams(["10.0.0.12"], 5)
-    col = Collector("127.0.0.1:0").start()
+    col = Collector("127.0.0.1:0", protocol=Flaky()).start()
     send_all(first, col.address, socket.AF_INET)
     col.flush()
     assert not col.running and col.error is not None

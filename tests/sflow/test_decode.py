@@ -13,12 +13,12 @@ from sflow_helpers import T0, assert_rows, decode_many
 from sflow_strategies import Case, cases
 
 from flowlab import schema
+from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import SFlowError
 from flowlab.sflow import records as r
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import build_frame, raw_header
-from flowlab.sflow.sequence import SequenceTracker
 
 
 def one_flow(*recs: r.FlowRecord, agent: str = "10.0.0.1", rate: int = 400) -> bytes:
