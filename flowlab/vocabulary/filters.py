@@ -51,6 +51,16 @@ from flowlab.vocabulary.networks import in_networks
 
 __all__ = ["SIDES", "Filter", "Spec", "describe", "filter_frame", "match", "where"]
 
+#: the canonical columns each :class:`Filter` criterion reads
+_FILTER_COLUMNS = {
+    "client": ("client_ip",),
+    "server": ("server_ip",),
+    "ip": ("src_ip", "dst_ip"),
+    "exporter": ("exporter",),
+    "service": ("service_name",),
+    "port": ("service_port",),
+    "protocol": ("protocol",),
+}
 #: an endpoint spec (see the module docstring), or a list of them (any matches)
 Spec = str | Sequence[str]
 #: the sides a spec can name
@@ -137,6 +147,16 @@ class Filter:
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
+
+    def columns(self) -> set[str]:
+        """The canonical columns the given criteria read (to re-check them on loaded rows).
+
+        Examples
+        --------
+        >>> sorted(Filter(ip="10.0.0.0/8", port=443).columns())
+        ['dst_ip', 'service_port', 'src_ip']
+        """
+        return {c for f in fields(self) if getattr(self, f.name) for c in _FILTER_COLUMNS[f.name]}
 
     def merged(self, **kwargs: Any) -> Filter:
         """A copy with the keyword criteria added (``None`` values ignored)."""
