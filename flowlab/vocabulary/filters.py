@@ -24,11 +24,10 @@ A list of specs matches any of them. Sides: ``client``, ``server``, ``src``,
 Examples
 --------
 >>> import polars as pl
->>> from flowlab.schema import conform
->>> from flowlab.services import orient_frame
->>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.5", "10.0.0.6"],
-...     "dst_ip": ["172.30.0.1", "10.0.0.3"], "src_port": [40000, 40001], "dst_port": [443, 2379],
-...     "protocol": [6, 6]})))
+>>> from flowlab import schema, services
+>>> rows = {"src_ip": ["10.0.0.5", "10.0.0.6"], "dst_ip": ["172.30.0.1", "10.0.0.3"],
+...         "src_port": [40000, 40001], "dst_port": [443, 2379], "protocol": [6, 6]}
+>>> f = services.orient_frame(schema.conform(pl.DataFrame(rows)))
 >>> where(f, server="172.30.0.1:443").collect()["src_ip"].to_list()
 ['10.0.0.5']
 >>> where(f, service="etcd-client").collect()["src_ip"].to_list()
