@@ -18,7 +18,7 @@ import flowlab
 ROOT = Path(flowlab.__file__).parent
 
 #: the foundation: imports no other flowlab unit but these (tables: formatting for people;
-#: _atomic: the one atomic file writer)
+#: _atomic: the one atomic file writer, on main since faults-collect)
 FOUNDATION = {"_atomic", "exceptions", "schema", "services", "tables"}
 #: known upward imports, each with its reason; the list should shrink, never grow
 TOLERATED: dict[tuple[str, str], str] = {

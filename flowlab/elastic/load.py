@@ -48,16 +48,6 @@ __all__ = ["iter_flows", "load_flows", "load_flows_to_parquet"]
 
 log = logging.getLogger("flowlab.elastic")
 
-_FILTER_COLUMNS = {
-    "client": ("client_ip",),
-    "server": ("server_ip",),
-    "ip": ("src_ip", "dst_ip"),
-    "exporter": ("exporter",),
-    "service": ("service_name",),
-    "port": ("service_port",),
-    "protocol": ("protocol",),
-}
-
 
 def _columns(columns: Sequence[str] | None) -> list[str]:
     if columns is None:
@@ -93,9 +83,7 @@ def iter_flows(
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     need = set(out_cols)
-    for name, cols in _FILTER_COLUMNS.items():
-        if getattr(flt, name):
-            need.update(cols)
+    need.update(flt.columns())
     build_cols = [c for c in FLOW_SCHEMA if c in need]
     fields = prof.fields(build_cols)
     query = build_query(prof, start=start, end=end, where=flt, types=layout.types)

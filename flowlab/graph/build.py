@@ -53,6 +53,7 @@ import polars as pl
 
 from flowlab.exceptions import ConfigError, SchemaError
 from flowlab.vocabulary.endpoints import LEVELS, endpoint_id
+from flowlab.vocabulary.keys import METRICS
 
 if TYPE_CHECKING:
     from flowlab.k8s import Inventory
@@ -63,7 +64,7 @@ Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
 Orient = Literal["client-server", "src-dst"]
 #: edge directions: client -> server, or packet direction
 ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
-_WEIGHTS = ("bytes", "packets", "flows")
+_WEIGHTS = METRICS  # edge weights: the metrics
 
 
 def _sides(orient: str) -> tuple[pl.Expr, str, str, str, str]:

@@ -24,11 +24,10 @@ A list of specs matches any of them. Sides: ``client``, ``server``, ``src``,
 Examples
 --------
 >>> import polars as pl
->>> from flowlab.schema import conform
->>> from flowlab.services import orient_frame
->>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.5", "10.0.0.6"],
-...     "dst_ip": ["172.30.0.1", "10.0.0.3"], "src_port": [40000, 40001], "dst_port": [443, 2379],
-...     "protocol": [6, 6]})))
+>>> from flowlab import schema, services
+>>> rows = {"src_ip": ["10.0.0.5", "10.0.0.6"], "dst_ip": ["172.30.0.1", "10.0.0.3"],
+...         "src_port": [40000, 40001], "dst_port": [443, 2379], "protocol": [6, 6]}
+>>> f = services.orient_frame(schema.conform(pl.DataFrame(rows)))
 >>> where(f, server="172.30.0.1:443").collect()["src_ip"].to_list()
 ['10.0.0.5']
 >>> where(f, service="etcd-client").collect()["src_ip"].to_list()
@@ -51,6 +50,16 @@ from flowlab.vocabulary.networks import in_networks
 
 __all__ = ["SIDES", "Filter", "Spec", "describe", "filter_frame", "match", "where"]
 
+#: the canonical columns each :class:`Filter` criterion reads
+_FILTER_COLUMNS = {
+    "client": ("client_ip",),
+    "server": ("server_ip",),
+    "ip": ("src_ip", "dst_ip"),
+    "exporter": ("exporter",),
+    "service": ("service_name",),
+    "port": ("service_port",),
+    "protocol": ("protocol",),
+}
 #: an endpoint spec (see the module docstring), or a list of them (any matches)
 Spec = str | Sequence[str]
 #: the sides a spec can name
@@ -137,6 +146,16 @@ class Filter:
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
+
+    def columns(self) -> set[str]:
+        """The canonical columns the given criteria read (to re-check them on loaded rows).
+
+        Examples
+        --------
+        >>> sorted(Filter(ip="10.0.0.0/8", port=443).columns())
+        ['dst_ip', 'service_port', 'src_ip']
+        """
+        return {c for f in fields(self) if getattr(self, f.name) for c in _FILTER_COLUMNS[f.name]}
 
     def merged(self, **kwargs: Any) -> Filter:
         """A copy with the keyword criteria added (``None`` values ignored)."""
