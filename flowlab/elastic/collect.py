@@ -11,7 +11,7 @@ Examples
 >>> import flowlab.elastic as fe
 >>> sink = ElasticSink(fe.connect("http://127.0.0.1:1", check=False), index="flows")
 >>> sink
-<ElasticSink flows (flowlab) written=0 rejected=0>
+<ElasticSink flows (flowlab) written=0 existing=0 rejected=0>
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class ElasticSink:
     def __repr__(self) -> str:
         return (
             f"<ElasticSink {self.index} ({self.layout}) written={self.result.written} "
+            f"existing={self.result.existing} "
             f"rejected={self.result.rejected}>"
         )
 

@@ -77,7 +77,12 @@ def iter_flows(
 ) -> Iterator[pl.DataFrame]:
     """Yield the matching flows as canonical frames, one per page, in no particular order.
 
-    Takes the same arguments as :func:`load_flows`.
+    Takes the same arguments as :func:`load_flows`. When the server fails part
+    way (stops answering, resets, goes away), the iterator raises
+    :class:`~flowlab.exceptions.ElasticConnectionError` within
+    ``request_timeout x (max_retries + 1)`` seconds, after the frames already
+    yielded: a consumer that must not keep a partial window discards them
+    (:func:`load_flows` and :func:`load_flows_to_parquet` do).
     """
     out_cols = _columns(columns)
     flt = (where or Filter()).merged(**filters)

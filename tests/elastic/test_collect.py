@@ -33,7 +33,7 @@ def test_elastic_sink_for_the_collector(es, index_name, make_flows):
         sink(frames[3])
         assert sink.result.written == 420  # 120 + 0 + 300 flushed at 250 rows, 80 buffered
     assert sink.result.written == 500 and sink.result.rejected == 0
-    assert repr(sink) == f"<ElasticSink {index_name} (flowlab) written=500 rejected=0>"
+    assert repr(sink) == f"<ElasticSink {index_name} (flowlab) written=500 existing=0 rejected=0>"
     with pytest.raises(ConfigError, match="closed"):
         sink(frames[0])
     es.indices.refresh(index=index_name)

@@ -57,8 +57,9 @@ def test_bulk_answered_after_the_timeout_is_not_stored_twice(
     stored = _stored(es, pattern)
     print(f"\n[reliability] delayed bulk ({layout}): {ROWS} rows, {stored} stored, {result}")
     assert stored == ROWS  # was 5,640 for 2,820 rows
+    # the re-sent bulk finds the first one's documents (existing); on a loaded server the two may
+    # interleave, which changes the split, never the sum
     assert result.rejected == 0 and _accounted(result) == ROWS, result
-    assert result.existing > 0  # the retried bulk found the first one's documents
 
 
 @pytest.mark.parametrize("layout", ["flowlab", "elastiflow"])
