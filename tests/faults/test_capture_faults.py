@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from fault_data import expected_rows, ovs_datagrams, pcap_frames
+from fault_data import expected_rows, needs_tmpfs, ovs_datagrams, pcap_frames
 
 from flowlab.capture.pcap import iter_pcap, read_pcap
 from flowlab.capture.pcap_write import write_pcapng
@@ -144,3 +144,30 @@ def test_a_truncated_part_file_is_named(tmp_path: Path) -> None:
     assert [w.category for w in seen] == [DataLossWarning]
     assert victim.name in str(seen[0].message)
     assert 0 < frame.height < total
+
+
+@needs_tmpfs
+@pytest.mark.parametrize("out", ["out.parquet", "out.csv", "capdir"])
+def test_flowlab_read_onto_a_full_disk_exits_1_naming_the_cause(tmp_path: Path, out: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    capture = Path(__file__).resolve().parents[1] / "data" / "ovs-sampling1.pcap"
+    script = (
+        'mount -t tmpfs -o size=8k flowlab-fault "$1" || exit 97; '
+        '"$2" -m flowlab.cli read "$3" --out "$1/$4"; rc=$?; '
+        'find "$1" -type f -name "*.*"; exit $rc'
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+         str(mount), sys.executable, str(capture), out],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert f"cannot write {mount}/{out}" in done.stderr
+    assert done.stdout == ""  # no file, visible or temporary, left on the disk

@@ -67,6 +67,7 @@ def assert_all_stored_once(col: CollectCommand, feed: Feed) -> None:
     assert not list(col.root.rglob("*.tmp")), "a temporary file was left behind"
     got, want = stored(col.root), feed.expected()
     assert got.equals(want), "rows lost or duplicated"
+    print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, all stored once")
 
 
 def fill_until(col: CollectCommand, feed: Feed, text: str, max_passes: int = 400) -> None:
@@ -121,6 +122,8 @@ def test_disk_full_to_the_end_exits_non_zero_with_the_unwritten_count(tmp_path: 
         got, want = stored(col.root), feed.expected()
         assert not list(col.root.rglob("*.tmp"))
         assert got["len"].sum() + unwritten == want["len"].sum()
+        print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
+              f"{got['len'].sum()} stored, {unwritten} counted unwritten")  # fmt: skip
         # what is stored, is stored once and whole: a subset of the expected rows
         joined = got.join(want, on=["kind", "sequence"], how="left", suffix="_want")
         assert (joined["len"] == joined["len_want"]).all()
@@ -152,6 +155,8 @@ def test_read_only_mid_run(tmp_path: Path, restored: bool) -> None:
             assert "Read-only file system" in err.splitlines()[-1]
             got, want = stored(col.root), feed.expected()
             assert got["len"].sum() + unwritten == want["len"].sum() and unwritten > 0
+            print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
+                  f"{got['len'].sum()} stored, {unwritten} counted unwritten")  # fmt: skip
             assert not list(col.root.rglob("*.tmp"))
     finally:
         col.close()
@@ -181,6 +186,8 @@ def test_rows_beyond_the_memory_bound_are_dropped_and_counted(tmp_path: Path) ->
         col.stop()
     stats = col.stats
     assert stats.unwritten_rows == stats.flows + stats.counters == feed.expected()["len"].sum()
+    print(f"figures: {len(feed.sent)} datagrams, {stats.unwritten_rows} rows counted unwritten "
+          f"({running.unwritten_rows} dropped beyond the bound while running)")  # fmt: skip
 
 
 def test_sigkill_of_the_collector_leaves_only_whole_files_and_no_receive_process(
@@ -201,6 +208,8 @@ def test_sigkill_of_the_collector_leaves_only_whole_files_and_no_receive_process
         joined = got.join(want, on=["kind", "sequence"], how="left", suffix="_want")
         assert (joined["len"] == joined["len_want"]).all()  # whole datagrams, none twice
         assert 0 < got["len"].sum() <= want["len"].sum()
+        print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
+              f"{got['len'].sum()} in whole files after SIGKILL")  # fmt: skip
     finally:
         col.close()
 
@@ -212,6 +221,8 @@ def test_sigkill_of_the_receive_process_is_a_clear_error_and_a_non_zero_exit(
     try:
         feed = Feed()
         feed.send(col.address, passes=5)
+        col.wait_files()
+        feed.send(col.address, passes=2)  # in flight when the receive process dies
         children = col.children()
         if not children:
             pytest.skip("the collector receives in a thread here (no receive process)")
@@ -226,5 +237,8 @@ def test_sigkill_of_the_receive_process_is_a_clear_error_and_a_non_zero_exit(
         got, want = stored(col.root), feed.expected()
         joined = got.join(want, on=["kind", "sequence"], how="left", suffix="_want")
         assert (joined["len"] == joined["len_want"]).all()
+        assert got["len"].sum() > 0  # what was decoded before the kill is stored
+        print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
+              f"{got['len'].sum()} stored, exit 1")  # fmt: skip
     finally:
         col.close()
