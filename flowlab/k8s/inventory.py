@@ -50,7 +50,7 @@ from typing import Any
 import polars as pl
 
 from flowlab.exceptions import KubernetesError
-from flowlab.k8s import objects
+from flowlab.k8s import networkpolicy, objects
 from flowlab.k8s.objects import Tables
 
 __all__ = ["Inventory"]
@@ -108,7 +108,9 @@ class Inventory:
         flat: list[Mapping[str, Any]] = []
         for obj in items:
             flat.extend(_flatten(obj))
-        return cls(objects.tables(flat), source=source)
+        inv = cls(objects.tables(flat), source=source)
+        inv.policy_objects = networkpolicy.extract(flat)  # for flowlab.policy
+        return inv
 
     @classmethod
     def from_file(cls, path: str | Path) -> Inventory:
@@ -184,6 +186,9 @@ class Inventory:
         return inv
 
     skipped: tuple[str, ...] = ()
+    #: NetworkPolicies, namespace labels, named ports (:mod:`flowlab.k8s.networkpolicy`);
+    #: kept by ``from_objects``/``from_file``, not by :meth:`save`.
+    policy_objects: networkpolicy.PolicyObjects = networkpolicy.PolicyObjects()
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
