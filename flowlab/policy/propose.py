@@ -144,7 +144,7 @@ class _Builder:
         ports: list[dict[str, Any]],
         fixed: bool = False,
     ) -> None:
-        key = json.dumps(peer, sort_keys=True)
+        key = json.dumps([fixed and peer_text, peer], sort_keys=True)  # DNS/API rules stand apart
         rule = self.rules.setdefault(
             (subject, direction, key), {"peer": peer, "text": peer_text, "ports": []}
         )
@@ -202,6 +202,14 @@ def _is_dns(server: Endpoint, port: int | None) -> bool:
         return False
     key = (server.namespace, server.service if server.kind == "service" else server.workload)
     return key in _DNS
+
+
+def _dns_labels(view: ClusterView, namespace: str) -> dict[str, str]:
+    """The pod labels of the cluster DNS workload in `namespace` ({} when unknown)."""
+    for (ns, pod), wl in sorted(view.workload_of.items()):
+        if ns == namespace and (ns, wl) in _DNS:
+            return view.workload_labels(ns, wl)
+    return {}
 
 
 def _server_backends(
@@ -288,12 +296,7 @@ def propose(
         b.subject(key, {"matchLabels": view.workload_labels(ns, wl)})
         if _is_dns(server, port):
             dns_ns = server.namespace or "openshift-dns"
-            dns_wl = server.workload if server.kind == "pod" else server.service
-            labels = view.workload_labels(dns_ns, dns_wl or "") if server.kind == "pod" else {}
-            if not labels:  # the Service's backends tell the pods' labels
-                backs = _server_backends(server, port, view)
-                if backs:
-                    labels = view.workload_labels(dns_ns, backs[0][0].workload or "")
+            labels = _dns_labels(view, dns_ns)
             peer = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": dns_ns}},
                      "podSelector": {"matchLabels": labels} if labels else {}}]  # fmt: skip
             b.add(i, key, "egress", peer, f"DNS ({dns_ns})", list(_DNS_PORTS), fixed=True)
