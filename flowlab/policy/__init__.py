@@ -5,7 +5,8 @@
   (:mod:`flowlab.policy.propose`);
 - :func:`replay` — which observed connections a set of policies would deny,
   and by the absence of which rule; :func:`newly_denied` — what proposed
-  policies would break on another window (:mod:`flowlab.policy.replay`);
+  policies would break on another window; :func:`summary` folds the
+  verdicts to workload pairs (:mod:`flowlab.policy.replay`);
 - :func:`policies_of`, :func:`to_yaml`, :func:`network_policy` — policies as
   plain dicts, read from an inventory/YAML/JSON and written as YAML.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from flowlab.policy._model import network_policy, policies_of, to_yaml
 from flowlab.policy.propose import Proposal, propose
-from flowlab.policy.replay import newly_denied, replay
+from flowlab.policy.replay import newly_denied, replay, summary
 
 __all__ = [
     "Proposal",
@@ -23,5 +24,6 @@ __all__ = [
     "policies_of",
     "propose",
     "replay",
+    "summary",
     "to_yaml",
 ]

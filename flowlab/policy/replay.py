@@ -65,7 +65,7 @@ from flowlab.policy._endpoints import ClusterView, Endpoint, connections
 from flowlab.policy._model import Policy, policies_of, policy_types
 from flowlab.policy._selectors import in_ip_block, matches_labels, port_matches
 
-__all__ = ["POD_IP_ANNOTATION", "VERDICT_COLUMNS", "newly_denied", "replay"]
+__all__ = ["POD_IP_ANNOTATION", "VERDICT_COLUMNS", "newly_denied", "replay", "summary"]
 
 #: selects the pod at this address in a policy proposed without an inventory.
 POD_IP_ANNOTATION = "flowlab.io/pod-ip"
@@ -301,4 +301,23 @@ def newly_denied(
     was_allowed = before.filter(pl.col("allowed")).select(keys)
     return after.filter(~pl.col("allowed")).join(
         was_allowed, on=keys, how="semi", nulls_equal=True
+    )
+
+
+def summary(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`replay` rows folded to one per (client, server, port, protocol) name, e.g. workload to workload.
+
+    Columns: the verdict columns, then ``connections`` (address pairs folded),
+    flows, samples, bytes, first_seen, last_seen; denied first, then by bytes.
+    """
+    keys = ["client", "server", "port", "protocol", "allowed", "denied_at", "reason"]
+    return (
+        verdicts.group_by(keys, maintain_order=True)
+        .agg(
+            pl.len().alias("connections"),
+            pl.col("flows", "samples", "bytes").sum(),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        )
+        .sort(["allowed", "bytes"], descending=[False, True], nulls_last=True)
     )
