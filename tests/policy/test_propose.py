@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from conftest import flows as small_flows
+from tests.policy.smallcluster import flows as small_flows
 
 import flowlab
 from flowlab.exceptions import ConfigError

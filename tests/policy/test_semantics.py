@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import flows
+from tests.policy.smallcluster import flows
 
 from flowlab.k8s import Inventory
 from flowlab.policy import network_policy, replay
