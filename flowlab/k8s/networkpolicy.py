@@ -56,7 +56,9 @@ class PolicyObjects:
 
     network_policies: tuple[dict[str, Any], ...] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    named_ports: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NAMED_PORT_SCHEMA))
+    named_ports: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=NAMED_PORT_SCHEMA)
+    )
     node_local: Mapping[str, str] = field(default_factory=dict)
     """management-port address -> node name (OVN-Kubernetes ``.2`` of the node subnet)."""
 

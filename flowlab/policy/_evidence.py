@@ -14,15 +14,16 @@ shared interval functions of flowlab (issue #15 part 1) can replace it.
 Examples
 --------
 >>> import polars as pl
->>> lo, hi = _poisson_bounds(pl.lit(10.0))
->>> [round(v, 2) for v in pl.select(lo, hi).row(0)]
-[4.8, 18.39]
+>>> lo, hi = _poisson_bounds(pl.lit(10.0))  # exact (Garwood): 4.80, 18.39
+>>> [round(v, 2) for v in pl.select(lo.alias("lo"), hi.alias("hi")).row(0)]
+[4.79, 18.39]
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -131,7 +132,7 @@ def finish(frame: pl.DataFrame) -> pl.DataFrame:
     ).select(*keys, *EVIDENCE_COLUMNS)
 
 
-def describe(row: dict[str, object]) -> str:
+def describe(row: dict[str, Any]) -> str:
     """One line of evidence for an annotation."""
 
     def stamp(v: object) -> str:

@@ -107,9 +107,11 @@ def policies_of(source: Any) -> list[Policy]:
     if isinstance(source, Inventory):
         return [dict(p) for p in source.policy_objects.network_policies]
     where = "policies"
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and (
-        source.endswith((".yaml", ".yml", ".json")) or Path(source).is_file()
-    )):
+    if isinstance(source, Path) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and (source.endswith((".yaml", ".yml", ".json")) or Path(source).is_file())
+    ):
         path = Path(source)
         try:
             text = path.read_text()

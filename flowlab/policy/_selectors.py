@@ -71,7 +71,9 @@ def in_ip_block(block: Mapping[str, Any], ip: str | None) -> bool:
     if addr.version != net.version or addr not in net:
         return False
     return not any(
-        addr in n for n in (_net(str(e)) for e in block.get("except") or []) if n.version == addr.version
+        addr in n
+        for n in (_net(str(e)) for e in block.get("except") or [])
+        if n.version == addr.version
     )
 
 
@@ -90,6 +92,8 @@ def port_matches(
     """
     if not ports:
         return True
+    if protocol is None:
+        return False
     for p in ports:
         proto = PROTOCOLS.get(str(p.get("protocol") or "TCP").upper())
         if proto != protocol:

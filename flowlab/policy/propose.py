@@ -206,7 +206,7 @@ def _is_dns(server: Endpoint, port: int | None) -> bool:
 
 def _dns_labels(view: ClusterView, namespace: str) -> dict[str, str]:
     """The pod labels of the cluster DNS workload in `namespace` ({} when unknown)."""
-    for (ns, pod), wl in sorted(view.workload_of.items()):
+    for (ns, _pod), wl in sorted(view.workload_of.items()):
         if ns == namespace and (ns, wl) in _DNS:
             return view.workload_labels(ns, wl)
     return {}
@@ -268,6 +268,7 @@ def propose(
             b.skip("no ports (ICMP and other protocols)")
             continue
         client, server = view.endpoint(row, "client"), view.endpoint(row, "server")
+        key: tuple[str | None, str]
         if not enriched:
             key = (None, str(server.ip))
             b.subject(key, {}, pinned=str(server.ip))
@@ -286,7 +287,9 @@ def propose(
             key = (ns, wl)
             b.subject(key, {"matchLabels": view.workload_labels(ns, wl)})
             peer, text = _peer(client, ns, view)
-            b.add(i, key, "ingress", peer, text, [_port(tport, protocol, view.workload_ports(ns, wl))])
+            b.add(
+                i, key, "ingress", peer, text, [_port(tport, protocol, view.workload_ports(ns, wl))]
+            )
         if not egress or not client.pod_network or client.namespace is None:
             continue
         if wanted is not None and client.namespace not in wanted:
@@ -329,12 +332,17 @@ def _assemble(b: _Builder, conns: pl.DataFrame, egress: bool) -> Proposal:
             "direction": [r[2] for r in b.links],
             "__peer": [r[3] for r in b.links],
         },
-        schema={"__row": pl.UInt32, "__subject": pl.String, "direction": pl.String, "__peer": pl.String},
+        schema={
+            "__row": pl.UInt32,
+            "__subject": pl.String,
+            "direction": pl.String,
+            "__peer": pl.String,
+        },
     ).unique()
     parts = conns.with_row_index("__row").join(link, on="__row")
-    ev = _evidence.combine(
-        parts.sort("__row"), ["__subject", "direction", "__peer"]
-    ).sort(["__subject", "direction", "bytes"], descending=[False, False, True])
+    ev = _evidence.combine(parts.sort("__row"), ["__subject", "direction", "__peer"]).sort(
+        ["__subject", "direction", "bytes"], descending=[False, False, True]
+    )
     policies: list[Policy] = []
     rows: list[dict[str, Any]] = []
     for key in sorted(b.subjects, key=lambda k: (k[0] or "", k[1])):
@@ -361,7 +369,9 @@ def _assemble(b: _Builder, conns: pl.DataFrame, egress: bool) -> Proposal:
                 }
                 | {c: rec[c] for c in _evidence.EVIDENCE_COLUMNS}
             )
-        name = "flowlab-" + (key[1] if key[0] is not None else "ip-" + key[1].replace(".", "-").replace(":", "-"))
+        name = "flowlab-" + (
+            key[1] if key[0] is not None else "ip-" + key[1].replace(".", "-").replace(":", "-")
+        )
         for r in rows:
             if r["policy"] == "":
                 r["policy"] = name

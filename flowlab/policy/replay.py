@@ -299,9 +299,7 @@ def newly_denied(
     after = replay(flows, [*now, *new], inventory)
     keys = ["client_ip", "server_ip", "port", "protocol"]
     was_allowed = before.filter(pl.col("allowed")).select(keys)
-    return after.filter(~pl.col("allowed")).join(
-        was_allowed, on=keys, how="semi", nulls_equal=True
-    )
+    return after.filter(~pl.col("allowed")).join(was_allowed, on=keys, how="semi", nulls_equal=True)
 
 
 def summary(verdicts: pl.DataFrame) -> pl.DataFrame:

@@ -52,9 +52,7 @@ def test_policy_notebook_on_demo(tmp_path: Path) -> None:
 
 
 @pytest.mark.elasticsearch
-def test_policy_notebook_on_elasticsearch(
-    tmp_path: Path, elastiflow_index: dict[str, str]
-) -> None:
+def test_policy_notebook_on_elasticsearch(tmp_path: Path, elastiflow_index: dict[str, str]) -> None:
     out_dir = tmp_path / NAME
     env = {k: v for k, v in elastiflow_index.items() if k.startswith("FLOWLAB_ES_")}
     nb = _execute(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.policy.smallcluster import objects
 
 from flowlab.k8s import Inventory
+from tests.policy.smallcluster import objects
 
 
 @pytest.fixture(scope="session")

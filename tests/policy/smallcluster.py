@@ -15,8 +15,22 @@ T0 = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.timezone.utc)
 
 # name -> (namespace, ip, node, labels, named ports [(name, port, protocol)], host network)
 PODS: dict[str, tuple[str, str, str, dict[str, str], list[tuple[str, int, str]], bool]] = {
-    "a/web": ("a", "10.128.0.10", "n1", {"app": "web", "tier": "front"}, [("http", 8080, "TCP")], False),
-    "a/db": ("a", "10.128.0.11", "n2", {"app": "db"}, [("pg", 5432, "TCP"), ("dns", 53, "UDP")], False),
+    "a/web": (
+        "a",
+        "10.128.0.10",
+        "n1",
+        {"app": "web", "tier": "front"},
+        [("http", 8080, "TCP")],
+        False,
+    ),
+    "a/db": (
+        "a",
+        "10.128.0.11",
+        "n2",
+        {"app": "db"},
+        [("pg", 5432, "TCP"), ("dns", 53, "UDP")],
+        False,
+    ),
     "a/batch": ("a", "10.128.0.12", "n1", {"app": "batch", "tier": "back"}, [], False),
     "b/web": ("b", "10.128.0.20", "n2", {"app": "web"}, [], False),
     "b/client": ("b", "10.128.0.21", "n1", {"app": "client"}, [], False),

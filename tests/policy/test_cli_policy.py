@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def flowlab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.run(
         [sys.executable, "-m", "flowlab.cli", "policy", *args],
         cwd=cwd,
@@ -33,12 +36,16 @@ def test_policy_on_the_demo(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     docs = list(yaml.safe_load_all((tmp_path / "policies.yaml").read_text()))
     assert {d["metadata"]["name"] for d in docs} == {"flowlab-payments-api", "flowlab-postgres"}
-    assert all(d["kind"] == "NetworkPolicy" and d["metadata"]["namespace"] == "payments" for d in docs)
+    assert all(
+        d["kind"] == "NetworkPolicy" and d["metadata"]["namespace"] == "payments" for d in docs
+    )
     assert "2 NetworkPolicies, 3 rules" in run.stdout
     denied = [line for line in run.stdout.splitlines() if line.strip().startswith("DENIED")]
     assert denied and all(line.strip().startswith("DENIED shop/frontend -> ") for line in denied)
     csv = (tmp_path / "evidence.csv").read_text().splitlines()
-    assert csv[0].startswith("namespace,policy,direction,rule,peer,ports,flows,samples,bytes,bytes_lo")
+    assert csv[0].startswith(
+        "namespace,policy,direction,rule,peer,ports,flows,samples,bytes,bytes_lo"
+    )
     assert len(csv) == 4
 
 

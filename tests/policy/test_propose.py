@@ -4,27 +4,34 @@ and the train/test answer (policies from the first half hour, replayed on the se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
 import yaml
-from tests.policy.smallcluster import flows as small_flows
 
 import flowlab
 from flowlab.exceptions import ConfigError
 from flowlab.k8s import Inventory
-from flowlab.policy import Proposal, network_policy, newly_denied, policies_of, propose, replay, to_yaml
+from flowlab.policy import (
+    Proposal,
+    network_policy,
+    newly_denied,
+    policies_of,
+    propose,
+    replay,
+    to_yaml,
+)
+from tests.policy.smallcluster import flows as small_flows
 
 MID = dt.datetime(2025, 1, 6, 9, 30, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[tuple[pl.DataFrame, Inventory]]:
+def demo() -> tuple[pl.DataFrame, Inventory]:
     ds = flowlab.load("demo")
     assert ds.inventory is not None
-    yield ds.flows, ds.inventory
+    return ds.flows, ds.inventory
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +101,9 @@ def test_evidence_is_the_records_behind_each_rule(
     rare = ev.sort("samples").row(0, named=True)
     assert rare["miss_chance"] == ev["miss_chance"].max()
     note = by_name(p)["flowlab-payments-api"]["metadata"]["annotations"]
-    assert note["flowlab.io/evidence.ingress.0"].startswith(f"flows={row['flows']} samples={row['samples']} ")
+    assert note["flowlab.io/evidence.ingress.0"].startswith(
+        f"flows={row['flows']} samples={row['samples']} "
+    )
 
 
 def test_miss_chance_is_the_chance_of_zero_samples(small_inventory: Inventory) -> None:
@@ -144,7 +153,9 @@ def test_cluster_policies_are_read_and_replayed(demo: tuple[pl.DataFrame, Invent
     probes = pg.filter(pl.col("reason").str.contains("own node"))
     assert probes.height == 1 and probes["client"][0] == "10.131.0.2"  # worker-2's management port
     pg = pg.filter(~pl.col("reason").str.contains("own node"))
-    assert pg.height > 0 and all(x == ["payments/postgres-from-payments"] for x in pg["policies"].to_list())
+    assert pg.height > 0 and all(
+        x == ["payments/postgres-from-payments"] for x in pg["policies"].to_list()
+    )
     # without the same-namespace policy the shop's internal calls break, the router's do not
     fewer = [q for q in own if q["metadata"]["name"] != "allow-same-namespace"]
     denied = replay(flows, fewer, inv).filter(~pl.col("allowed"))
@@ -181,12 +192,22 @@ def test_egress_dns_and_api(first_half: pl.DataFrame, demo: tuple[pl.DataFrame, 
 
 
 def test_bare_capture_gives_ip_block_policies(demo: tuple[pl.DataFrame, Inventory]) -> None:
-    flows = demo[0].filter(pl.col("time") < MID).select(
-        c for c in demo[0].columns if not c.startswith(("src_k", "dst_k", "client_k", "server_k"))
+    flows = (
+        demo[0]
+        .filter(pl.col("time") < MID)
+        .select(
+            c
+            for c in demo[0].columns
+            if not c.startswith(("src_k", "dst_k", "client_k", "server_k"))
+        )
     )
     bare = flows.select([c for c in flows.columns if not c.endswith(("_namespace", "_pod", "_workload", "_node", "_service", "_scope", "_workload_kind"))])  # fmt: skip
     p = propose(bare)
-    pg = next(q for q in p.policies if q["metadata"]["annotations"].get("flowlab.io/pod-ip") == "10.129.2.9")
+    pg = next(
+        q
+        for q in p.policies
+        if q["metadata"]["annotations"].get("flowlab.io/pod-ip") == "10.129.2.9"
+    )
     assert pg["spec"]["podSelector"] == {} and "namespace" not in pg["metadata"]
     peers = {x["ipBlock"]["cidr"] for r in pg["spec"]["ingress"] for x in r["from"]}
     assert "10.128.2.7/32" in peers  # grafana -> prometheus-k8s-0

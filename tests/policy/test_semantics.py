@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.policy.smallcluster import flows
 
 from flowlab.k8s import Inventory
 from flowlab.policy import network_policy, replay
+from tests.policy.smallcluster import flows
 
 TCP, UDP = 6, 17
 
@@ -148,7 +148,9 @@ def test_semantics(
 
 
 def test_reason_names_the_isolating_policy(small_inventory: Inventory) -> None:
-    p = network_policy("a", "web-from-batch", only("web"), ingress=peers({"podSelector": only("batch")}))
+    p = network_policy(
+        "a", "web-from-batch", only("web"), ingress=peers({"podSelector": only("batch")})
+    )
     out = replay(flows([("b/client", "a/web", 8080, TCP)], small_inventory), [p], small_inventory)
     assert out["policies"].to_list() == [["a/web-from-batch"]]
     assert out["reason"][0] == (
