@@ -34,7 +34,9 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["NAMED_PORT_SCHEMA", "PolicyObjects", "extract"]
+from flowlab.k8s import objects
+
+__all__ = ["NAMED_PORT_SCHEMA", "PROTOCOLS", "PolicyObjects", "extract"]
 
 #: named container ports of pods.
 NAMED_PORT_SCHEMA = pl.Schema(
@@ -47,7 +49,8 @@ NAMED_PORT_SCHEMA = pl.Schema(
     }
 )
 
-_PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132}
+#: Kubernetes port protocols -> IP protocol numbers (the inventory tables' own map).
+PROTOCOLS: Mapping[str, int] = objects._PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def extract(items: Iterable[Mapping[str, Any]]) -> PolicyObjects:
                 for c in (obj.get("spec") or {}).get(group) or []:
                     for p in c.get("ports") or []:
                         if p.get("name") and p.get("containerPort"):
-                            proto = _PROTOCOLS.get(str(p.get("protocol") or "TCP").upper(), 6)
+                            proto = PROTOCOLS.get(str(p.get("protocol") or "TCP").upper(), 6)
                             ports.append(
                                 (
                                     str(meta.get("namespace")),

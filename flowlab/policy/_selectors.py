@@ -18,10 +18,9 @@ from functools import lru_cache
 from typing import Any
 
 from flowlab.exceptions import ConfigError
+from flowlab.k8s.networkpolicy import PROTOCOLS
 
-__all__ = ["PROTOCOLS", "in_ip_block", "matches_labels", "port_matches"]
-
-PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132}
+__all__ = ["in_ip_block", "matches_labels", "port_matches"]
 
 
 def matches_labels(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:

@@ -52,6 +52,7 @@ from typing import Any
 import polars as pl
 
 from flowlab.k8s.inventory import Inventory
+from flowlab.k8s.networkpolicy import PROTOCOLS
 from flowlab.policy import _evidence
 from flowlab.policy._endpoints import ClusterView, Endpoint, connections
 from flowlab.policy._model import Policy, network_policy, to_yaml
@@ -69,7 +70,7 @@ _DNS_PORTS = [
     {"port": 5353, "protocol": "UDP"},
     {"port": 5353, "protocol": "TCP"},
 ]
-_PROTO = {6: "TCP", 17: "UDP", 132: "SCTP"}
+_PROTO = {number: name for name, number in PROTOCOLS.items()}
 _ANNOTATION = "flowlab.io/evidence.{direction}.{index}"
 
 

@@ -64,6 +64,7 @@ from flowlab.policy import _evidence
 from flowlab.policy._endpoints import ClusterView, Endpoint, connections
 from flowlab.policy._model import Policy, policies_of, policy_types
 from flowlab.policy._selectors import in_ip_block, matches_labels, port_matches
+from flowlab.services import protocol_name
 
 __all__ = ["POD_IP_ANNOTATION", "VERDICT_COLUMNS", "newly_denied", "replay", "summary"]
 
@@ -81,8 +82,6 @@ VERDICT_COLUMNS = (
     "policies",
     "reason",
 )
-
-_PROTO_NAMES = {6: "TCP", 17: "UDP", 132: "SCTP", 1: "ICMP", 58: "ICMPv6"}
 
 
 def _name(p: Mapping[str, Any]) -> str:
@@ -153,7 +152,7 @@ def _verdict(
     policies: Sequence[Policy],
     view: ClusterView,
 ) -> tuple[bool, str | None, list[str], str]:
-    proto = _PROTO_NAMES.get(int(protocol or 0), str(protocol))
+    proto = protocol_name(protocol) or "?"
     what = f"{port}/{proto}" if port is not None else proto
     ok, names = _admits(policies, "egress", client, server, port, protocol, server.named, view)
     if not ok:
