@@ -18,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from flowlab.exceptions import SchemaError
+from flowlab.k8s.enrich import enrich
 from flowlab.k8s.inventory import Inventory
 from flowlab.k8s.networkpolicy import PolicyObjects
 from flowlab.policy import _evidence
@@ -201,15 +203,33 @@ class ClusterView:
         return Endpoint("external", ip)
 
 
-def connections(flows: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+_NEEDED = ("time", "src_ip", "dst_ip", "protocol", "bytes", "packets")
+
+
+def connections(
+    flows: pl.DataFrame | pl.LazyFrame, inventory: Inventory | None = None
+) -> pl.DataFrame:
     """One row per (client, server, server port, protocol) with the enriched names and the evidence.
 
     Columns: ``__client_ip, __server_ip, port, protocol``, the ``client_*`` and
     ``server_*`` fields of :data:`SIDE_FIELDS` (null without enrichment), then
-    the partial evidence of :func:`flowlab.policy._evidence.aggregate`.
+    the partial evidence of :func:`flowlab.policy._evidence.aggregate`. Flows
+    not yet enriched are enriched with `inventory` when one is given.
+
+    Raises
+    ------
+    SchemaError
+        A needed column is missing.
     """
     lf = flows.lazy()
     names = lf.collect_schema().names()
+    missing = [c for c in _NEEDED if c not in names]
+    if missing:
+        msg = f"NetworkPolicy propose/replay needs flow records; missing columns: {', '.join(missing)} (use flowlab.load or flowlab.schema.conform)"
+        raise SchemaError(msg)
+    if inventory is not None and "server_kind" not in names and "server_ip" in names:
+        lf = enrich(lf, inventory)
+        names = lf.collect_schema().names()
 
     def col(name: str, fallback: str | None = None) -> pl.Expr:
         if name in names and fallback and fallback in names:

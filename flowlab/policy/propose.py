@@ -259,7 +259,7 @@ def propose(
         namespaces = [namespaces]
     wanted = set(namespaces) if namespaces is not None else None
     view = ClusterView(inventory)
-    conns = connections(flows)
+    conns = connections(flows, inventory)
     enriched = inventory is not None and conns["server_kind"].drop_nulls().len() > 0
     b = _Builder(view)
     api_ips, svc_ips = _api(view)

@@ -223,7 +223,7 @@ def replay(
     """
     pols = policies.policies if hasattr(policies, "policies") else policies_of(policies)
     view = ClusterView(inventory)
-    conns = connections(flows)
+    conns = connections(flows, inventory)
     verdicts = [_judge(row, pols, view) for row in conns.iter_rows(named=True)]
     names = [
         (view.endpoint(r, "client").text(), view.endpoint(r, "server").text())

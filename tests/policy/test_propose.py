@@ -254,3 +254,23 @@ def test_policies_of_rejects_bad_input(tmp_path: Any) -> None:
     # a `kind: List` of mixed objects keeps the policies
     mixed = {"kind": "List", "items": [{"kind": "Pod"}, network_policy("a", "y", {}, ingress=[])]}
     assert [q["metadata"]["name"] for q in policies_of(mixed)] == ["y"]
+
+
+def test_unenriched_flows_are_enriched_with_the_inventory(small_inventory: Inventory) -> None:
+    conns = [("b/client", "a/web", 8080, 6), ("a/batch", "a/db", 5432, 6)]
+    bare = small_flows(conns, None)
+    named = small_flows(conns, small_inventory)
+    a = propose(bare, small_inventory, namespaces="a")
+    b = propose(named, small_inventory, namespaces="a")
+    assert a.policies == b.policies and a.evidence.equals(b.evidence)
+    assert {q["metadata"]["name"] for q in a.policies} == {"flowlab-web", "flowlab-db"}
+
+
+def test_missing_columns_are_a_schema_error() -> None:
+    from flowlab.exceptions import SchemaError
+
+    with pytest.raises(SchemaError, match="missing columns: protocol"):
+        propose(pl.DataFrame({"time": [None], "src_ip": ["10.0.0.1"], "dst_ip": ["10.0.0.2"],
+                              "bytes": [1], "packets": [1]}))  # fmt: skip
+    with pytest.raises(SchemaError, match="missing columns"):
+        replay(pl.DataFrame({"src_ip": ["10.0.0.1"]}), [])
