@@ -113,12 +113,17 @@ class ClusterView:
         labels["kubernetes.io/metadata.name"] = namespace
         return labels
 
+    def _members(self, namespace: str, workload: str) -> list[tuple[str, str]]:
+        if not hasattr(self, "_by_workload"):
+            self._by_workload: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for key, wl in self.workload_of.items():
+                self._by_workload.setdefault((key[0], wl), []).append(key)
+        return self._by_workload.get((namespace, workload), [])
+
     def workload_labels(self, namespace: str, workload: str) -> dict[str, str]:
         """The labels every pod of the workload carries, less the pod-specific ones."""
         common: dict[str, str] | None = None
-        for (ns, pod), wl in self.workload_of.items():
-            if ns != namespace or wl != workload:
-                continue
+        for ns, pod in self._members(namespace, workload):
             labels = self.labels.get((ns, pod), {})
             common = (
                 dict(labels)
@@ -130,10 +135,9 @@ class ClusterView:
     def workload_ports(self, namespace: str, workload: str) -> dict[tuple[int, int], str]:
         """``(port, protocol) -> name`` of the ports every pod of the workload names alike."""
         out: dict[tuple[int, int], str] = {}
-        for (ns, pod), wl in self.workload_of.items():
-            if ns == namespace and wl == workload:
-                for (name, proto), port in self.named.get((ns, pod), {}).items():
-                    out.setdefault((port, proto), name)
+        for key in self._members(namespace, workload):
+            for (name, proto), port in self.named.get(key, {}).items():
+                out.setdefault((port, proto), name)
         return out
 
     def pods_of(self, namespace: str) -> list[tuple[str, str]]:
@@ -150,6 +154,13 @@ class ClusterView:
 
     def service_backends(self, namespace: str, service: str) -> tuple[list[Endpoint], list[int]]:
         """The pods behind a Service (its endpointslices) and their endpoint ports."""
+        cache: dict[tuple[str, str], tuple[list[Endpoint], list[int]]]
+        cache = self.__dict__.setdefault("_backends", {})
+        if (namespace, service) not in cache:
+            cache[(namespace, service)] = self._backends_of(namespace, service)
+        return cache[(namespace, service)]
+
+    def _backends_of(self, namespace: str, service: str) -> tuple[list[Endpoint], list[int]]:
         if self.inventory is None:
             return [], []
         memb = self.inventory.membership.filter(
