@@ -123,10 +123,12 @@ def policies_of(source: Any) -> list[Policy]:
         return policies_of(_documents(source, where))
     if isinstance(source, Mapping):
         if "items" in source:
+            # a NetworkPolicyList straight from the API leaves `kind` out of its items
+            default = "NetworkPolicy" if source.get("kind") == "NetworkPolicyList" else None
             return [
-                _check(i, f"{where} item {n}")
+                _check({"kind": default, **i}, f"{where} item {n}")
                 for n, i in enumerate(source.get("items") or [])
-                if isinstance(i, Mapping) and i.get("kind", "NetworkPolicy") == "NetworkPolicy"
+                if isinstance(i, Mapping) and i.get("kind", default) == "NetworkPolicy"
             ]
         return [_check(source, where)]
     if isinstance(source, Iterable):

@@ -254,6 +254,9 @@ def test_policies_of_rejects_bad_input(tmp_path: Any) -> None:
     # a `kind: List` of mixed objects keeps the policies
     mixed = {"kind": "List", "items": [{"kind": "Pod"}, network_policy("a", "y", {}, ingress=[])]}
     assert [q["metadata"]["name"] for q in policies_of(mixed)] == ["y"]
+    # the API's NetworkPolicyList: items without kind
+    api_list = {"kind": "NetworkPolicyList", "items": [{"metadata": {"name": "z"}, "spec": {}}]}
+    assert [q["kind"] for q in policies_of(api_list)] == ["NetworkPolicy"]
 
 
 def test_unenriched_flows_are_enriched_with_the_inventory(small_inventory: Inventory) -> None:
