@@ -187,7 +187,7 @@ class Inventory:
 
     skipped: tuple[str, ...] = ()
     #: NetworkPolicies, namespace labels, named ports (:mod:`flowlab.k8s.networkpolicy`);
-    #: kept by ``from_objects``/``from_file``, not by :meth:`save`.
+    #: kept by ``from_objects``/``from_file`` and by :meth:`save`/:meth:`load`.
     policy_objects: networkpolicy.PolicyObjects = networkpolicy.PolicyObjects()
 
     # ------------------------------------------------------------------ persistence
@@ -199,6 +199,7 @@ class Inventory:
             getattr(self, name).write_parquet(out / f"{name}.parquet")
         meta = {"format": _FORMAT, "source": self.source, "skipped": list(self.skipped)}
         (out / "inventory-meta.json").write_text(json.dumps(meta, indent=1))
+        networkpolicy.save(self.policy_objects, out)
         return out
 
     @classmethod
@@ -237,6 +238,7 @@ class Inventory:
             frames[name] = frame
         inv = cls(Tables(**frames), source=str(meta.get("source", "")))
         inv.skipped = tuple(meta.get("skipped", ()))
+        inv.policy_objects = networkpolicy.load(p)
         return inv
 
     # ------------------------------------------------------------------ queries

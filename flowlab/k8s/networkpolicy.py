@@ -30,13 +30,15 @@ import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from flowlab.exceptions import KubernetesError
 from flowlab.k8s import objects
 
-__all__ = ["NAMED_PORT_SCHEMA", "PROTOCOLS", "PolicyObjects", "extract"]
+__all__ = ["NAMED_PORT_SCHEMA", "PROTOCOLS", "PolicyObjects", "extract", "load", "save"]
 
 #: named container ports of pods.
 NAMED_PORT_SCHEMA = pl.Schema(
@@ -114,3 +116,38 @@ def extract(items: Iterable[Mapping[str, Any]]) -> PolicyObjects:
         else pl.DataFrame(schema=NAMED_PORT_SCHEMA)
     )
     return PolicyObjects(tuple(policies), namespaces, frame, local)
+
+
+_FILE = "policy-objects.json"
+
+
+def save(objs: PolicyObjects, directory: Path) -> None:
+    """Write `objs` beside a saved inventory's tables (``policy-objects.json``)."""
+    doc = {
+        "network_policies": list(objs.network_policies),
+        "namespace_labels": {k: dict(v) for k, v in objs.namespace_labels.items()},
+        "named_ports": objs.named_ports.rows(),
+        "node_local": dict(objs.node_local),
+    }
+    (Path(directory) / _FILE).write_text(json.dumps(doc, indent=1))
+
+
+def load(directory: Path) -> PolicyObjects:
+    """Read what :func:`save` wrote; an inventory saved before it kept none: empty objects."""
+    path = Path(directory) / _FILE
+    if not path.is_file():
+        return PolicyObjects()
+    try:
+        doc = json.loads(path.read_text())
+        ports = [tuple(r) for r in doc.get("named_ports") or []]
+        return PolicyObjects(
+            tuple(doc.get("network_policies") or ()),
+            doc.get("namespace_labels") or {},
+            pl.DataFrame(ports, schema=NAMED_PORT_SCHEMA, orient="row")
+            if ports
+            else pl.DataFrame(schema=NAMED_PORT_SCHEMA),
+            doc.get("node_local") or {},
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        msg = f"{path} is not a saved inventory's policy objects: {exc}"
+        raise KubernetesError(msg) from exc

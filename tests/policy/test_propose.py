@@ -23,6 +23,7 @@ from flowlab.policy import (
     to_yaml,
 )
 from tests.policy.smallcluster import flows as small_flows
+from tests.policy.smallcluster import objects as small_inventory_objects
 
 MID = dt.datetime(2025, 1, 6, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -277,3 +278,19 @@ def test_missing_columns_are_a_schema_error() -> None:
                               "bytes": [1], "packets": [1]}))  # fmt: skip
     with pytest.raises(SchemaError, match="missing columns"):
         replay(pl.DataFrame({"src_ip": ["10.0.0.1"]}), [])
+
+
+def test_saved_inventory_keeps_the_policy_objects(
+    tmp_path: Any, small_inventory: Inventory
+) -> None:
+    inv = Inventory.from_objects(
+        [*small_inventory_objects(), network_policy("a", "deny", {}, ingress=[])]
+    )
+    back = Inventory.load(inv.save(tmp_path / "inv"))
+    po, again = inv.policy_objects, back.policy_objects
+    assert again.network_policies == po.network_policies and len(po.network_policies) == 1
+    assert again.named_ports.equals(po.named_ports) and po.named_ports.height == 4
+    assert dict(again.namespace_labels) == dict(po.namespace_labels)
+    assert dict(again.node_local) == dict(po.node_local) == {"10.128.0.2": "n1", "10.128.1.2": "n2"}
+    f = small_flows([("b/client", "a/web", 8080, 6)], inv)
+    assert replay(f, back, back).equals(replay(f, inv, inv))
