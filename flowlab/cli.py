@@ -410,6 +410,29 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    from flowlab.policy._cli import add_arguments
+
+    add_arguments(p)
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from flowlab.policy._cli import run
+
+    return run(args)
+
+
+# flowlab policy (issue #15): the command lives in flowlab/policy/_cli.py
+COMMANDS.append(
+    Command(
+        "policy",
+        "propose NetworkPolicies from observed flows, with evidence; replay them on another window",
+        _policy_arguments,
+        _policy,
+    )
+)
+
+
 def module_command(name: str, help: str, module: str) -> Command | None:
     """A subcommand implemented by `module` (its ``add_arguments(parser)`` and ``run(args)``).
 

@@ -316,7 +316,36 @@ def report(
         )
         page.section("Conversations", "conversations")
         page.raw(_table(conv, f"conversations ({by}), by bytes", limit=30))
+        if enriched and inventory is not None:
+            _policy_section(page, frame, inventory)
     return _write(Path(path), page, title, window, analysis.describe(**filters), bucket, by)
+
+
+def _policy_section(page: _Page, frame: pl.DataFrame, inventory: Inventory) -> None:
+    """NetworkPolicies proposed from the window (their rules and evidence), and the cluster's own replayed."""
+    from flowlab.policy import propose, replay, summary
+
+    proposal = propose(frame, inventory)
+    page.section("NetworkPolicy proposal", "policy")
+    page.raw(
+        f'<p class="note" id="policy-size" data-policies="{len(proposal.policies)}" '
+        f'data-rules="{proposal.evidence.height}">{len(proposal.policies)} NetworkPolicies '
+        f"(one per workload that served connections), {proposal.evidence.height} ingress rules, "
+        "each with its evidence; <code>flowlab policy SOURCE --namespace NS -o policies.yaml</code> "
+        "writes them. miss_chance: the chance a conversation this rare would go unsampled.</p>"
+    )
+    cols = ["namespace", "policy", "peer", "ports", "samples", "bytes", "last_seen", "miss_chance"]
+    page.raw(_table(proposal.evidence.sort("samples").select(cols), "rules, rarest first", 30))
+    own = inventory.policy_objects.network_policies
+    if own:
+        denied = summary(replay(frame, list(own), inventory)).filter(~pl.col("allowed"))
+        page.raw(
+            f"<p>The cluster's own {len(own)} NetworkPolicies, replayed on this window, "
+            f"deny {denied.height} observed connection(s).</p>"
+        )
+        if denied.height:
+            keep = ["client", "server", "port", "samples", "reason"]
+            page.raw(_table(denied.select(keep), "denied by the cluster's policies"))
 
 
 def _write(

@@ -62,7 +62,7 @@ from typing import Any
 import polars as pl
 
 from flowlab.exceptions import KubernetesError
-from flowlab.k8s import objects
+from flowlab.k8s import networkpolicy, objects
 from flowlab.k8s.objects import Tables
 
 __all__ = ["Inventory"]
@@ -121,7 +121,9 @@ class Inventory:
         flat: list[Mapping[str, Any]] = []
         for obj in items:
             flat.extend(_flatten(obj))
-        return cls(objects.tables(flat), source=source)
+        inv = cls(objects.tables(flat), source=source)
+        inv.policy_objects = networkpolicy.extract(flat)  # for flowlab.policy
+        return inv
 
     @classmethod
     def from_file(cls, path: str | Path) -> Inventory:
@@ -197,6 +199,9 @@ class Inventory:
         return inv
 
     skipped: tuple[str, ...] = ()
+    #: NetworkPolicies, namespace labels, named ports (:mod:`flowlab.k8s.networkpolicy`);
+    #: kept by ``from_objects``/``from_file`` and by :meth:`save`/:meth:`load`.
+    policy_objects: networkpolicy.PolicyObjects = networkpolicy.PolicyObjects()
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -207,6 +212,7 @@ class Inventory:
             getattr(self, name).write_parquet(out / f"{name}.parquet")
         meta = {"format": _FORMAT, "source": self.source, "skipped": list(self.skipped)}
         (out / "inventory-meta.json").write_text(json.dumps(meta, indent=1))
+        networkpolicy.save(self.policy_objects, out)
         return out
 
     @classmethod
@@ -248,6 +254,7 @@ class Inventory:
             frames[name] = frame
         inv = cls(Tables(**frames), source=str(meta.get("source", "")))
         inv.skipped = tuple(meta.get("skipped", ()))
+        inv.policy_objects = networkpolicy.load(p)
         return inv
 
     # ------------------------------------------------------------------ queries
