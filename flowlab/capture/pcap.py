@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from typing import Any
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ import numpy as np
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
-from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.decoding.addresses import address_text
 from flowlab.exceptions import PcapError
 
@@ -273,7 +274,7 @@ def iter_pcap(
     batch_datagrams: int = 8192,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
-    state: SequenceTracker | None = None,
+    state: Any = None,
     progress: bool = False,
     protocol: str | Decoder = "sflow",
 ) -> Iterator[Decoded]:
@@ -291,8 +292,9 @@ def iter_pcap(
         Size of the file reads; memory use is a small multiple of it.
     source : str
         Value of the ``source`` column.
-    state : SequenceTracker, optional
-        Sequence-gap state; by default one per file.
+    state : SequenceTracker or the decoder's state, optional
+        Batch-to-batch decoder state (sequence gaps; NetFlow/IPFIX templates):
+        by default one per file (:func:`flowlab.decoding.new_state`).
     progress : bool
         Show a tqdm progress bar over the file's bytes.
     protocol : str or Decoder
@@ -312,7 +314,7 @@ def iter_pcap(
     p = Path(path)
     decoder = get_decoder(protocol)
     port = decoder.port if port is None else port
-    tracker = state if state is not None else SequenceTracker()
+    tracker = state if state is not None else new_state(decoder)
     try:
         f = p.open("rb")
     except OSError as exc:
@@ -414,7 +416,7 @@ def _decode_chunk(
     port: int,
     batch: int,
     source: str,
-    tracker: SequenceTracker,
+    tracker: Any,
     reassembler: Reassembler,
     decoder: Decoder,
 ) -> Iterator[Decoded]:

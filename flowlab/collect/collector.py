@@ -50,7 +50,7 @@ import polars as pl
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
-from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
 from flowlab.store import CaptureWriter
@@ -286,7 +286,7 @@ class Collector:
             raise
         #: "process" or "thread": where the receive loop runs
         self.receive = "process" if in_process else "thread"
-        self._tracker = SequenceTracker()
+        self._tracker = new_state(self.protocol)
         self._decode_stats = DecodeStats()
         self._memory: list[Decoded] = []
         self._lock = threading.Lock()

@@ -14,18 +14,20 @@ Examples
 >>> sflow.name, sflow.port
 ('sflow', 6343)
 >>> protocol_names()
-['sflow']
+['ipfix', 'netflow', 'sflow']
 >>> get_decoder("netflow9")
 Traceback (most recent call last):
 ...
-flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: sflow
+flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: ipfix, netflow, sflow
+>>> new_state(sflow)
+SequenceTracker(streams=0)
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -35,10 +37,14 @@ from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
 
-__all__ = ["Decoder", "get_decoder", "protocol_names", "register"]
+__all__ = ["Decoder", "get_decoder", "new_state", "protocol_names", "register"]
 
-#: protocol name -> module whose ``DECODER`` implements it (imported on first use)
-_BUILTIN: dict[str, str] = {"sflow": "flowlab.sflow.decode"}
+#: protocol name -> module whose ``DECODER`` (or ``module:NAME``) implements it (imported on first use)
+_BUILTIN: dict[str, str] = {
+    "sflow": "flowlab.sflow.decode",
+    "netflow": "flowlab.netflow.decode",  # NetFlow v5 and v9 (and IPFIX) on UDP 2055
+    "ipfix": "flowlab.netflow.decode:IPFIX_DECODER",  # the same decoder on UDP 4739
+}
 _LOADED: dict[str, Decoder] = {}
 
 
@@ -53,6 +59,11 @@ class Decoder(Protocol):
         ``source`` column of live rows.
     port : int
         The protocol's usual UDP destination port (6343 for sFlow).
+
+    A decoder may also have ``new_state()``, returning the object its
+    ``decode`` carries from batch to batch (NetFlow/IPFIX: templates and
+    sequence numbers); without it the state is a :class:`SequenceTracker`.
+    Callers get it with :func:`new_state`.
     """
 
     name: str
@@ -67,7 +78,7 @@ class Decoder(Protocol):
         received_ms: npt.ArrayLike,
         peers: Sequence[str | None] | pl.Series | None = None,
         source: str = ...,
-        state: SequenceTracker | None = None,
+        state: Any = None,
     ) -> Decoded:
         """Decode the datagrams at ``buffer[offsets[i] : offsets[i] + lengths[i]]``.
 
@@ -106,5 +117,12 @@ def get_decoder(protocol: str | Decoder) -> Decoder:
         if protocol not in _BUILTIN:
             msg = f"unknown flow protocol {protocol!r}; known: {', '.join(protocol_names())}"
             raise ConfigError(msg)
-        _LOADED[protocol] = importlib.import_module(_BUILTIN[protocol]).DECODER
+        module, _, attr = _BUILTIN[protocol].partition(":")
+        _LOADED[protocol] = getattr(importlib.import_module(module), attr or "DECODER")
     return _LOADED[protocol]
+
+
+def new_state(decoder: Decoder) -> Any:
+    """A fresh batch-to-batch state for `decoder`: its ``new_state()``, else a SequenceTracker."""
+    make = getattr(decoder, "new_state", None)
+    return make() if callable(make) else SequenceTracker()

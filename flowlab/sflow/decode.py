@@ -301,7 +301,11 @@ def _flow_frame(
     frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
     nbytes, npackets = schema.scale_expr()
     lf = frame.lazy().with_columns(
-        nbytes, npackets, pl.lit(source, dtype=pl.String).alias("source")
+        nbytes,
+        npackets,
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.lit("sflow", dtype=pl.String).alias("flow_format"),
+        *(pl.lit(None, dtype=dtypes[c]).alias(c) for c in _FLOW_RECORD_ONLY),
     )
     dictionary = pl.lit(pl.Series(ip_texts, dtype=pl.String))
     lf = orient(lf, text=False).with_columns(
@@ -309,6 +313,10 @@ def _flow_frame(
         for k in ("src_ip", "dst_ip", "client_ip", "server_ip")
     )
     return _conformed(lf.select(list(schema.FLOW_SCHEMA)).collect(), counters=False)
+
+
+#: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
+_FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain")
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
