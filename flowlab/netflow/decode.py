@@ -418,8 +418,12 @@ def _fields(
     cols["in_if"] = uint(e.INGRESS_INTERFACE)
     cols["out_if"] = uint(e.EGRESS_INTERFACE)
     cols["direction"] = uint(e.FLOW_DIRECTION)
-    # TCP flags: tcpControlBits, else the per-flag counters (Open vSwitch)
+    # TCP flags: tcpControlBits, else the per-flag counters (Open vSwitch). The counters are
+    # "total" counts: Open vSwitch's are per record with its cache off, but with the cache on
+    # they run on across records (more SYNs than the record has packets): a record whose
+    # counters exceed its packet count gets no flags from them.
     bits, bok = uint(e.TCP_CONTROL_BITS)
+    pk, pkok = uint(e.PACKET_DELTA_COUNT)
     from_counts = np.zeros(n, dtype=np.uint64)
     cok = no
     counts: dict[int, npt.NDArray[np.uint64]] = {}
@@ -429,19 +433,19 @@ def _fields(
             counts[bit] = v
             from_counts |= np.where(v > 0, np.uint64(bit), np.uint64(0))
             cok = cok | k
+    if counts:
+        cok = cok & pkok & (np.max(np.stack(list(counts.values())), axis=0) <= pk)
     tcp = proto_ok & (proto == 6)
     flags = np.where(bok, bits & np.uint64(0x1FF), from_counts)
-    cols["tcp_flags"] = (flags, tcp & (bok | cok))
-    # the initiator: a SYN without ACK comes from the client (+1: the source; -1: the destination)
+    flags_ok = tcp & (bok | cok)
+    cols["tcp_flags"] = (flags, flags_ok)
+    # the initiator: a record of SYNs without ACK is from the client (+1: the source), one of
+    # SYN-ACKs only from the server (-1: the destination initiated); else ElastiFlow's port rule
     syn, ack = counts.get(0x02), counts.get(0x10)
-    pk, pkok = uint(e.PACKET_DELTA_COUNT)
+    init = np.where((flags & np.uint64(0x12)) == 0x02, 1, 0)
     if syn is not None and ack is not None:
-        init = np.where((syn > 0) & (ack < np.maximum(pk, syn)), 1, np.where(syn > 0, -1, 0))
-    else:
-        init = np.where(
-            (flags & np.uint64(0x12)) == 0x02, 1, np.where((flags & 0x12) == 0x12, 0, 0)
-        )
-    cols["__init"] = (init.astype(np.int64), tcp & (bok | cok))
+        init = np.where(cok & (syn > 0) & (syn == ack) & (syn == pk), -1, init)
+    cols["__init"] = (init.astype(np.int64), flags_ok)
     # volumes and sampling
     oc, ocok = first(e.OCTET_DELTA_COUNT, 352)  # layer2OctetDeltaCount where no L3 count
     rate = np.asarray(dgs.rate, dtype=np.float64)[dg]
