@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from flowlab.netflow.decode import NetFlowDecoder, decode, one_direction
+from flowlab.netflow.decode import NetFlowDecoder, decode, infer_sampling_rate, one_direction
 from flowlab.netflow.elements import Element, element
 from flowlab.netflow.encode import Flow, ipfix_datagram, netflow5_datagram, netflow9_datagram
 from flowlab.netflow.templates import NetFlowState, Template, TemplateCache
@@ -34,6 +34,7 @@ __all__ = [
     "TemplateCache",
     "decode",
     "element",
+    "infer_sampling_rate",
     "ipfix_datagram",
     "netflow5_datagram",
     "netflow9_datagram",

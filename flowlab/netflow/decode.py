@@ -49,7 +49,14 @@ from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, wal
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
 from flowlab.services import orient
 
-__all__ = ["DECODER", "IPFIX_DECODER", "NetFlowDecoder", "decode", "one_direction"]
+__all__ = [
+    "DECODER",
+    "IPFIX_DECODER",
+    "NetFlowDecoder",
+    "decode",
+    "infer_sampling_rate",
+    "one_direction",
+]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
@@ -687,6 +694,35 @@ def one_direction(frame: pl.DataFrame, direction: int = 0) -> pl.DataFrame:
     15
     """
     return frame.filter(pl.col("direction").is_null() | (pl.col("direction") == direction))
+
+
+def infer_sampling_rate(frame: pl.DataFrame, *, min_records: int = 8) -> dict[str, int | None]:
+    """Infer each exporter's sampling rate from records that carry none (Open vSwitch's IPFIX).
+
+    Open vSwitch sends no rate but scales its counts: every sampled packet
+    adds N to ``packetDeltaCount`` at 1-in-N. So the packet counts of an
+    exporter's records are all multiples of N, and their greatest common
+    divisor is N once there are enough records. It returns None for an
+    exporter where that cannot be told: fewer than `min_records` records of
+    unknown rate, or a divisor of 1 (unsampled, or a rate that does not
+    divide the counts: the counts are then estimates as sent).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"exporter": ["a"] * 8 + ["b"] * 8,
+    ...                   "packets": [400, 800, 1200, 400] * 2 + [3, 5, 1, 2] * 2,
+    ...                   "sampling_rate": [None] * 16})
+    >>> infer_sampling_rate(f)
+    {'a': 400, 'b': None}
+    """
+    out: dict[str, int | None] = {}
+    unknown = frame.filter(pl.col("sampling_rate").is_null() & (pl.col("packets") > 0))
+    for (exporter,), group in unknown.group_by(["exporter"], maintain_order=True):
+        counts = group["packets"].to_numpy().astype(np.int64)
+        g = int(np.gcd.reduce(counts)) if counts.size >= min_records else 1
+        out[str(exporter)] = g if g > 1 else None
+    return out
 
 
 @dataclass(frozen=True)
