@@ -446,10 +446,12 @@ def _fields(
     flags = np.where(bok, bits & np.uint64(0x1FF), from_counts)
     flags_ok = tcp & (bok | cok)
     cols["tcp_flags"] = (flags, flags_ok)
-    # the initiator: a record of SYNs without ACK is from the client (+1: the source), one of
-    # SYN-ACKs only from the server (-1: the destination initiated); else ElastiFlow's port rule
+    # the initiator: a record of SYNs without ACK is from the client (+1: the source), a
+    # one-packet SYN-ACK record or one of SYN-ACKs only (counters) from the server (-1: the
+    # destination initiated); else ElastiFlow's port rule
     syn, ack = counts.get(0x02), counts.get(0x10)
-    init = np.where((flags & np.uint64(0x12)) == 0x02, 1, 0)
+    synack = (flags & np.uint64(0x12)) == 0x12
+    init = np.where((flags & np.uint64(0x12)) == 0x02, 1, np.where(synack & (pk == 1), -1, 0))
     if syn is not None and ack is not None:
         init = np.where(cok & (syn > 0) & (syn == ack) & (syn == pk), -1, init)
     cols["__init"] = (init.astype(np.int64), flags_ok)
