@@ -477,13 +477,24 @@ def _fields(
         )
         rate = np.where(np.isnan(rate), looked, rate)
     known = ~np.isnan(rate)
-    scale = np.where(known, rate, 1.0)
-    cols["bytes"] = (np.rint(oc.astype(np.float64) * scale), ocok)
-    cols["packets"] = (np.rint(pk.astype(np.float64) * scale), pkok)
+    cols["bytes"] = (_scaled(oc, rate, known), ocok)
+    cols["packets"] = (_scaled(pk, rate, known), pkok)
     cols["sampling_rate"] = (np.rint(np.where(known, rate, 0)), known)
     # times
     cols["flow_start"], cols["flow_end"] = _times(uint, dg, dgs, n)
     return cols
+
+
+def _scaled(
+    counts: npt.NDArray[np.uint64], rate: npt.NDArray[np.float64], known: B
+) -> npt.NDArray[np.uint64]:
+    """Counts x rate: exact integer products for whole rates, rounded for fractional ones."""
+    r = np.where(known, rate, 1.0)
+    whole = r == np.floor(r)
+    exact = counts * r.astype(np.uint64)
+    if whole.all():
+        return exact
+    return np.where(whole, exact, np.rint(counts.astype(np.float64) * r).astype(np.uint64))
 
 
 def _times(
