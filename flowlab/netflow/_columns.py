@@ -72,6 +72,9 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
     parts: list[tuple[I64, I64, I64]] = []
     alive = np.flatnonzero(cursor + minimum <= ends)
     while alive.size:
+        if alive.size <= _FEW:  # few sets left (one long set): a plain loop beats numpy calls
+            parts.append(_walk_few(data, cursor, ends, alive, template, bad))
+            break
         pos = cursor[alive]
         end = ends[alive]
         off = np.empty((alive.size, nf), dtype=np.int64)
@@ -106,6 +109,55 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
         np.concatenate([p[1] for p in parts])[order],
         np.concatenate([p[2] for p in parts])[order],
         bad,
+    )
+
+
+#: below this many sets in a variable-length walk, records are located by a Python loop
+_FEW = 4
+
+
+def _walk_few(
+    data: U8, cursor: I64, ends: I64, alive: I64, template: Template, bad: B
+) -> tuple[I64, I64, I64]:
+    """Locate the remaining records of a few sets one by one (same rules as the vector walk)."""
+    raw = data.tobytes() if data.size < (1 << 16) else memoryview(data)
+    lengths = [f[2] for f in template.fields]
+    minimum = template.record_length
+    sets: list[int] = []
+    offs: list[list[int]] = []
+    lns: list[list[int]] = []
+    for k in alive.tolist():
+        pos, end = int(cursor[k]), int(ends[k])
+        while pos + minimum <= end:
+            o: list[int] = []
+            n: list[int] = []
+            for length in lengths:
+                if length == VARIABLE_LENGTH:
+                    if pos >= end:
+                        pos = end + 1
+                        break
+                    length = raw[pos]
+                    pos += 1
+                    if length == 255:
+                        if pos + 2 > end:
+                            pos = end + 1
+                            break
+                        length = (raw[pos] << 8) | raw[pos + 1]
+                        pos += 2
+                o.append(pos)
+                n.append(length)
+                pos += length
+            if pos > end:
+                bad[k] = True
+                break
+            sets.append(k)
+            offs.append(o)
+            lns.append(n)
+    nf = len(lengths)
+    return (
+        np.asarray(sets, dtype=np.int64),
+        np.asarray(offs, dtype=np.int64).reshape(-1, nf),
+        np.asarray(lns, dtype=np.int64).reshape(-1, nf),
     )
 
 
