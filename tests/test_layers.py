@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "capture": {"decoding"},
     "collect": {"decoding", "store"},
     "sflow": {"decoding", "capture"},
+    "netflow": {"decoding", "capture"},
     "convert": {"capture", "decoding", "store"},
     "k8s": {"vocabulary"},
     "elastic": {"vocabulary"},
@@ -109,10 +110,12 @@ def test_the_foundation_imports_only_the_foundation() -> None:
 
 
 def test_capture_collection_and_protocols_stay_low() -> None:
-    for unit in ("capture", "collect", "decoding", "sflow", "convert", "store"):
+    for unit in ("capture", "collect", "decoding", "sflow", "netflow", "convert", "store"):
         assert not GRAPH[unit] & HIGH, (unit, GRAPH[unit] & HIGH)
     for unit in ("capture", "collect", "decoding", "convert"):
-        assert "sflow" not in GRAPH[unit], f"{unit} must reach protocols through flowlab.decoding"
+        for protocol in ("sflow", "netflow"):
+            assert protocol not in GRAPH[unit], f"{unit} must reach {protocol} through flowlab.decoding"
+    assert "sflow" not in GRAPH["netflow"] and "netflow" not in GRAPH["sflow"]
 
 
 def test_nothing_imports_the_cli() -> None:

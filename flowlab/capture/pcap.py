@@ -270,7 +270,7 @@ class _Reader:
 def iter_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int | None = None,
+    port: int | tuple[int, ...] | None = None,
     batch_datagrams: int = 8192,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
@@ -284,8 +284,9 @@ def iter_pcap(
     ----------
     path : path-like
         The capture file.
-    port : int, optional
-        UDP destination port of the datagrams (default the protocol's: 6343 for sFlow).
+    port : int or tuple of int, optional
+        UDP destination port(s) of the datagrams (default the protocol's: 6343 for
+        sFlow; ``protocol="auto"``: 6343, 2055 and 4739).
     batch_datagrams : int
         At most this many datagrams per yielded batch.
     chunk_bytes : int
@@ -313,7 +314,7 @@ def iter_pcap(
     """
     p = Path(path)
     decoder = get_decoder(protocol)
-    port = decoder.port if port is None else port
+    port = getattr(decoder, "ports", decoder.port) if port is None else port
     tracker = state if state is not None else new_state(decoder)
     try:
         f = p.open("rb")
@@ -376,7 +377,7 @@ def _reassembled(
     caplen: np.ndarray,
     loc: Located,
     reassembler: Reassembler,
-    port: int,
+    port: int | tuple[int, ...],
     skipped: Counter[str],
 ) -> list[tuple[int, bytes, bytes]]:
     """Feed this chunk's IP fragments; returns (packet index, sFlow payload, source) per datagram
@@ -398,7 +399,7 @@ def _reassembled(
         reason = ""
         if frag.key[4] != 17 or len(payload) < 8:
             reason = "not_udp"
-        elif struct.unpack_from("!H", payload, 2)[0] != port:
+        elif struct.unpack_from("!H", payload, 2)[0] not in _ports(port):
             reason = "other_port"
         if reason:
             skipped[reason] += count
@@ -409,11 +410,15 @@ def _reassembled(
     return done
 
 
+def _ports(port: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (port,) if isinstance(port, int) else tuple(port)
+
+
 def _decode_chunk(
     chunk: bytes | memoryview,
     packets: _Packets,
     reader: _Reader,
-    port: int,
+    port: int | tuple[int, ...],
     batch: int,
     source: str,
     tracker: Any,
@@ -479,7 +484,7 @@ def _decode_chunk(
 def read_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int | None = None,
+    port: int | tuple[int, ...] | None = None,
     batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,

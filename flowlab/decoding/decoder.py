@@ -14,11 +14,11 @@ Examples
 >>> sflow.name, sflow.port
 ('sflow', 6343)
 >>> protocol_names()
-['ipfix', 'netflow', 'sflow']
+['auto', 'ipfix', 'netflow', 'sflow']
 >>> get_decoder("netflow9")
 Traceback (most recent call last):
 ...
-flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: ipfix, netflow, sflow
+flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: auto, ipfix, netflow, sflow
 >>> new_state(sflow)
 SequenceTracker(streams=0)
 """
@@ -37,13 +37,22 @@ from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
 
-__all__ = ["Decoder", "get_decoder", "new_state", "protocol_names", "register"]
+__all__ = [
+    "AUTO",
+    "AutoDecoder",
+    "Decoder",
+    "get_decoder",
+    "new_state",
+    "protocol_names",
+    "register",
+]
 
 #: protocol name -> module whose ``DECODER`` (or ``module:NAME``) implements it (imported on first use)
 _BUILTIN: dict[str, str] = {
     "sflow": "flowlab.sflow.decode",
     "netflow": "flowlab.netflow.decode",  # NetFlow v5 and v9 (and IPFIX) on UDP 2055
     "ipfix": "flowlab.netflow.decode:IPFIX_DECODER",  # the same decoder on UDP 4739
+    "auto": "flowlab.decoding.decoder:AUTO",  # each datagram by its version field
 }
 _LOADED: dict[str, Decoder] = {}
 
@@ -126,3 +135,76 @@ def new_state(decoder: Decoder) -> Any:
     """A fresh batch-to-batch state for `decoder`: its ``new_state()``, else a SequenceTracker."""
     make = getattr(decoder, "new_state", None)
     return make() if callable(make) else SequenceTracker()
+
+
+class AutoDecoder:
+    """sFlow, NetFlow v5/v9 and IPFIX in one stream, told apart per datagram by the version field.
+
+    sFlow's version is a 32-bit 5 (first two bytes zero); NetFlow and IPFIX
+    start with a 16-bit 5, 9 or 10. Each part goes to its protocol's decoder
+    (found by name, ``"sflow"`` and ``"netflow"``) with its own state; the
+    rows come grouped by protocol. A capture is read on all the usual ports
+    (:attr:`ports`).
+
+    Examples
+    --------
+    >>> AUTO.ports
+    (6343, 2055, 4739)
+    >>> sorted(new_state(AUTO))
+    ['netflow', 'sflow']
+    """
+
+    name = "auto"
+    port = 6343
+    #: the UDP ports a capture reader listens to for this decoder
+    ports = (6343, 2055, 4739)
+
+    def new_state(self) -> dict[str, Any]:
+        """One state per protocol."""
+        return {p: new_state(get_decoder(p)) for p in ("sflow", "netflow")}
+
+    def decode(
+        self,
+        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+        offsets: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        *,
+        received_ms: npt.ArrayLike,
+        peers: Sequence[str | None] | pl.Series | None = None,
+        source: str = "auto",
+        state: Any = None,
+    ) -> Decoded:
+        """Decode each datagram with the decoder its version field names."""
+        data = (
+            np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer
+        )
+        off = np.asarray(offsets, dtype=np.int64).reshape(-1)
+        ln = np.asarray(lengths, dtype=np.int64).reshape(-1)
+        recv = np.broadcast_to(np.asarray(received_ms, dtype=np.int64), off.shape)
+        ok = (off >= 0) & (ln >= 2) & (off + 2 <= data.size)
+        first = np.where(ok, data[np.clip(off, 0, max(data.size - 2, 0))].astype(np.int64) << 8, 0)
+        first |= np.where(ok, data[np.clip(off + 1, 0, max(data.size - 1, 0))], 0)
+        is_sflow = ~ok | (first == 0)  # too short to tell: sFlow counts it as bad
+        states = state if isinstance(state, dict) else self.new_state()
+        parts = []
+        peer_list = None if peers is None else list(peers)
+        for name, mask in (("sflow", is_sflow), ("netflow", ~is_sflow)):
+            idx = np.flatnonzero(mask)
+            if not idx.size:
+                continue
+            parts.append(
+                get_decoder(name).decode(
+                    buffer,
+                    off[idx],
+                    ln[idx],
+                    received_ms=recv[idx],
+                    peers=None if peer_list is None else [peer_list[i] for i in idx.tolist()],
+                    source=source,
+                    state=states[name],
+                )
+            )
+        return Decoded.concat(parts)
+
+
+#: the registry's ``"auto"`` entry
+AUTO = AutoDecoder()
