@@ -400,8 +400,8 @@ _FLOW_RECORD_SOURCES.update(
     }
 )
 FLOW_COLUMNS = tuple(
-    replace(c, **dict(zip(("netflow5", "netflow9", "ipfix"), _FLOW_RECORD_SOURCES[c.name])))
-    if c.name in _FLOW_RECORD_SOURCES
+    replace(c, netflow5=s[0], netflow9=s[1], ipfix=s[2])
+    if (s := _FLOW_RECORD_SOURCES.get(c.name))
     else c
     for c in FLOW_COLUMNS
 )

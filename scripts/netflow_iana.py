@@ -25,7 +25,9 @@ def main(path: str) -> None:
         if not eid or not dtype or not name or not eid.strip().isdigit() or status == "obsolete":
             continue
         rows.append((int(eid), name.strip(), dtype.strip()))
-    print('"""IANA IPFIX information elements (id -> name, abstract data type); generated, do not edit.')
+    print(
+        '"""IANA IPFIX information elements (id -> name, abstract data type); generated, do not edit.'
+    )
     print()
     print("Made by ``scripts/netflow_iana.py`` from the IANA registry as Open vSwitch ships it")
     print("(``ofproto/ipfix.xml``); see :mod:`flowlab.netflow.elements` for how it is used.")

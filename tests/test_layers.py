@@ -114,7 +114,9 @@ def test_capture_collection_and_protocols_stay_low() -> None:
         assert not GRAPH[unit] & HIGH, (unit, GRAPH[unit] & HIGH)
     for unit in ("capture", "collect", "decoding", "convert"):
         for protocol in ("sflow", "netflow"):
-            assert protocol not in GRAPH[unit], f"{unit} must reach {protocol} through flowlab.decoding"
+            assert protocol not in GRAPH[unit], (
+                f"{unit} must reach {protocol} through flowlab.decoding"
+            )
     assert "sflow" not in GRAPH["netflow"] and "netflow" not in GRAPH["sflow"]
 
 

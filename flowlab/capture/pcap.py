@@ -45,11 +45,11 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from typing import Any
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 

@@ -120,7 +120,7 @@ def _walk_few(
     data: U8, cursor: I64, ends: I64, alive: I64, template: Template, bad: B
 ) -> tuple[I64, I64, I64]:
     """Locate the remaining records of a few sets one by one (same rules as the vector walk)."""
-    raw = data.tobytes() if data.size < (1 << 16) else memoryview(data)
+    raw = data.tobytes() if data.size < (1 << 16) else memoryview(data.data)
     lengths = [f[2] for f in template.fields]
     minimum = template.record_length
     sets: list[int] = []

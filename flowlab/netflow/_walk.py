@@ -16,7 +16,7 @@ from flowlab.netflow import records as r
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Field, Template
 
-__all__ = ["Header", "Malformed", "SetRef", "V9_SCOPE", "parse_datagram", "walk_records"]
+__all__ = ["V9_SCOPE", "Header", "Malformed", "SetRef", "parse_datagram", "walk_records"]
 
 #: pseudo enterprise number of NetFlow v9 options *scope* fields (their types are not elements)
 V9_SCOPE = -1
@@ -25,7 +25,7 @@ _HH = struct.Struct("!HH")
 _I = struct.Struct("!I")
 
 
-class Malformed(Exception):  # noqa: N818 - internal control flow, never leaves the package
+class Malformed(Exception):
     """A datagram is rejected; ``args[0]`` is the reason counted in ``DecodeStats.datagrams_bad``."""
 
 

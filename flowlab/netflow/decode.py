@@ -172,7 +172,7 @@ def decode(
     extra_size = [data.size]
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
     peer_list = [None] * n if peers is None else list(peers)
-    raw = memoryview(data)
+    raw = memoryview(data.data)
 
     def add_job(t: Template, start: int, end: int, dg: int) -> None:
         job = jobs.setdefault(id(t), _Job(t))

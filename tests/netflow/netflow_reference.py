@@ -35,7 +35,7 @@ class Reference:
         """Decode one datagram (must be valid: the reference does not check for damage)."""
         version = struct.unpack_from("!H", data)[0]
         if version == 5:
-            count, up, secs, _ns, seq, etype, eid, samp = struct.unpack_from("!HIIIIBBH", data, 2)
+            count, _up, _secs, _ns, seq, etype, eid, samp = struct.unpack_from("!HIIIIBBH", data, 2)
             rate = (samp & 0x3FFF) or 1
             for k in range(count):
                 rec = data[24 + 48 * k : 24 + 48 * (k + 1)]
@@ -61,7 +61,7 @@ class Reference:
                             5: tos,
                             6: fl,
                         },
-                    )  # fmt: skip
+                    )
                 )
             return
         if version == 10:

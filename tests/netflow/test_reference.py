@@ -128,7 +128,7 @@ def templated(draw: st.DrawFn) -> tuple[list[bytes], list[str]]:
         for f in draw(st.lists(flows(v6=v6), min_size=1, max_size=8)):
             values = iter(flow_values(f, version=version))
             rec = []
-            for eid, pen, length in fields:
+            for _eid, pen, length in fields:
                 if length == e.VARIABLE_LENGTH:
                     rec.append(variable(b"n" * draw(st.integers(0, 300))))
                 elif pen:

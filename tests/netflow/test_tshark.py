@@ -17,7 +17,6 @@ from netflow_helpers import DATA, tshark_fields
 
 from flowlab.capture import read_pcap
 
-
 #: tshark field -> the decoder's column (values as integers or canonical text)
 FIELDS = {
     "cflow.srcaddr": "src_ip",
