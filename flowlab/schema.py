@@ -362,7 +362,7 @@ _FLOW_RECORD_SOURCES: dict[str, tuple[str, str, str]] = {
     "tcp_flags": (
         "tcp_flags (OR of the flow's packets)",
         "TCP_FLAGS (6)",
-        "tcpControlBits (6), else the per-flag counters tcp{Syn,Fin,Rst,Psh,Ack,Urg}TotalCount (218-223, Open vSwitch) > 0",
+        "tcpControlBits (6), else the per-flag counters tcp{Syn,Fin,Rst,Psh,Ack,Urg}TotalCount (218-223) > 0 where they do not exceed the record's packets (Open vSwitch's are exporter-wide running totals: null)",
     ),
     "icmp_type": (
         "dstport / 256",

@@ -425,10 +425,10 @@ def _fields(
     cols["in_if"] = uint(e.INGRESS_INTERFACE)
     cols["out_if"] = uint(e.EGRESS_INTERFACE)
     cols["direction"] = uint(e.FLOW_DIRECTION)
-    # TCP flags: tcpControlBits, else the per-flag counters (Open vSwitch). The counters are
-    # "total" counts: Open vSwitch's are per record with its cache off, but with the cache on
-    # they run on across records (more SYNs than the record has packets): a record whose
-    # counters exceed its packet count gets no flags from them.
+    # TCP flags: tcpControlBits, else the per-flag counters (IEs 218-223) where they are per
+    # record. Open vSwitch's are not: it fills them from exporter-wide running totals
+    # (dpif_ipfix_global_stats in ofproto/ofproto-dpif-ipfix.c), so they exceed the record's
+    # packet count and give no flags (tcp_flags null; the port rule orients those records).
     bits, bok = uint(e.TCP_CONTROL_BITS)
     pk, pkok = uint(e.PACKET_DELTA_COUNT)
     from_counts = np.zeros(n, dtype=np.uint64)

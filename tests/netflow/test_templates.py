@@ -265,3 +265,41 @@ def test_initiator_from_tcp_flags_overrides_the_port_rule() -> None:
     assert set(out.flows["client_ip"]) == {"10.0.0.1"}
     assert set(out.flows["service_port"]) == {40000}
     assert IPFIX == 10
+
+
+def test_tcp_flags_from_per_record_flag_counters() -> None:
+    t = Template(
+        256,
+        (
+            (e.SOURCE_IPV4_ADDRESS, 0, 4), (e.DESTINATION_IPV4_ADDRESS, 0, 4),
+            (e.SOURCE_TRANSPORT_PORT, 0, 2), (e.DESTINATION_TRANSPORT_PORT, 0, 2),
+            (e.PROTOCOL_IDENTIFIER, 0, 1), (e.PACKET_DELTA_COUNT, 0, 8),
+            (e.TCP_SYN_TOTAL_COUNT, 0, 8), (e.TCP_ACK_TOTAL_COUNT, 0, 8),
+        ),
+    )  # fmt: skip
+
+    def rec(src: int, sport: int, dport: int, pk: int, syn: int, ack: int) -> list[bytes]:
+        return [bytes([10, 0, 0, src]), bytes([10, 0, 0, 9]), struct.pack("!H", sport),
+                struct.pack("!H", dport), b"\x06", *(struct.pack("!Q", v) for v in (pk, syn, ack))]  # fmt: skip
+
+    recs = [
+        rec(1, 80, 40000, 1, 1, 0),  # a lone SYN from port 80: the source is the client
+        rec(2, 40000, 80, 5, 0, 5),  # ACKs only: ElastiFlow's port rule
+        rec(3, 40000, 80, 5, 20, 250),  # running totals (Open vSwitch): no flags
+    ]
+    out = decode_many([message([template_set([t]), data_set(256, recs)])], peers=["p"])
+    rows = {r["src_ip"]: r for r in out.flows.to_dicts()}
+    assert rows["10.0.0.1"]["tcp_flags"] == 0x02 and rows["10.0.0.1"]["client_ip"] == "10.0.0.1"
+    assert rows["10.0.0.2"]["tcp_flags"] == 0x10 and rows["10.0.0.2"]["service_port"] == 80
+    assert rows["10.0.0.3"]["tcp_flags"] is None and rows["10.0.0.3"]["service_port"] == 80
+
+
+def test_open_vswitch_flag_counters_are_exporter_wide_totals() -> None:
+    from netflow_helpers import DATA
+
+    from flowlab.capture import read_pcap
+
+    tcp = read_pcap(DATA / "ovs-ipfix-sampling1.pcap", protocol="ipfix").flows.filter(
+        pl.col("protocol") == 6
+    )
+    assert tcp.height and tcp["tcp_flags"].null_count() == tcp.height
