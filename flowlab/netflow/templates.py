@@ -223,3 +223,12 @@ class NetFlowState:
     templates: TemplateCache = field(default_factory=TemplateCache)
     datagrams: SequenceTracker = field(default_factory=SequenceTracker)
     records: dict[tuple[str, int], tuple[int, int, int]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """What survives a collector restart: the templates and sampling rates."""
+        return self.templates.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> NetFlowState:
+        """A state from :meth:`to_json` (sequence tracking starts afresh)."""
+        return cls(TemplateCache.from_json(text))
