@@ -98,7 +98,7 @@ def parse_datagram(data: bytes | memoryview, pos: int, length: int) -> tuple[Hea
             raise Malformed("set_overrun")
         ref = SetRef(sid, p + r.SET_HEADER, p + slen)
         if sid == r.TEMPLATE_SET[version] or sid == r.OPTIONS_SET[version]:
-            _templates(data, ref, version, options=sid == r.OPTIONS_SET[version])
+            _parsed_templates(data, ref, version, options=sid == r.OPTIONS_SET[version])
         elif sid < r.FIRST_DATA_SET:
             raise Malformed("reserved_set_id")
         sets.append(ref)
@@ -106,6 +106,31 @@ def parse_datagram(data: bytes | memoryview, pos: int, length: int) -> tuple[Hea
     if version == r.IPFIX and p != end:
         raise Malformed("set_overrun")
     return head, sets
+
+
+#: template sets seen, by their bytes: exporters re-send the same sets (Open vSwitch: 88
+#: templates every 600 s), so each distinct set is parsed once (bounded: cleared when full)
+_SEEN: dict[tuple[int, bool, bytes], tuple[list[Template], list[int]] | str] = {}
+_SEEN_MAX = 4096
+
+
+def _parsed_templates(
+    data: bytes | memoryview, ref: SetRef, version: int, *, options: bool
+) -> None:
+    key = (version, options, bytes(data[ref.start : ref.end]))
+    found = _SEEN.get(key)
+    if found is None:
+        try:
+            _templates(data, ref, version, options=options)
+            found = (list(ref.templates), list(ref.withdrawn))
+        except Malformed as exc:
+            found = str(exc.args[0])
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[key] = found
+    if isinstance(found, str):
+        raise Malformed(found)
+    ref.templates, ref.withdrawn = list(found[0]), list(found[1])
 
 
 def _field(data: bytes | memoryview, p: int, end: int, version: int) -> tuple[Field, int]:

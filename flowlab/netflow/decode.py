@@ -167,7 +167,7 @@ def decode(
     skipped: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     dgs = _Dgram()
-    jobs: dict[int, _Job] = {}
+    jobs: dict[Template, _Job] = {}  # records of equal templates are decoded together
     extra: list[bytes] = []  # bytes of released waiting sets, appended after `data`
     extra_size = [data.size]
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
@@ -175,7 +175,9 @@ def decode(
     raw = memoryview(data.data)
 
     def add_job(t: Template, start: int, end: int, dg: int) -> None:
-        job = jobs.setdefault(id(t), _Job(t))
+        job = jobs.get(t)
+        if job is None:
+            job = jobs[t] = _Job(t)
         job.starts.append(start)
         job.ends.append(end)
         job.dg.append(dg)
@@ -324,7 +326,7 @@ def _rate_of(got: dict[int, int | float]) -> float | None:
 
 def _flows(
     data: npt.NDArray[np.uint8],
-    jobs: dict[int, _Job],
+    jobs: dict[Template, _Job],
     dgs: _Dgram,
     cache: TemplateCache,
     stats: DecodeStats,

@@ -113,8 +113,11 @@ class TemplateCache:
     serial: int = 0
 
     def add(self, exporter: str, domain: int, template: Template) -> None:
-        """Define or redefine a template."""
-        self.templates[(exporter, domain, template.id)] = template
+        """Define or redefine a template (a template sent again unchanged changes nothing)."""
+        key = (exporter, domain, template.id)
+        if self.templates.get(key) == template:
+            return
+        self.templates[key] = template
         self.serial += 1
 
     def withdraw(self, exporter: str, domain: int, template_id: int) -> None:
