@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
@@ -175,12 +176,7 @@ class AutoDecoder:
         state: Any = None,
     ) -> Decoded:
         """Decode each datagram with the decoder its version field names."""
-        data = (
-            np.frombuffer(buffer, dtype=np.uint8) if not isinstance(buffer, np.ndarray) else buffer
-        )
-        off = np.asarray(offsets, dtype=np.int64).reshape(-1)
-        ln = np.asarray(lengths, dtype=np.int64).reshape(-1)
-        recv = np.broadcast_to(np.asarray(received_ms, dtype=np.int64), off.shape)
+        data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
         ok = (off >= 0) & (ln >= 2) & (off + 2 <= data.size)
         first = np.where(ok, data[np.clip(off, 0, max(data.size - 2, 0))].astype(np.int64) << 8, 0)
         first |= np.where(ok, data[np.clip(off + 1, 0, max(data.size - 1, 0))], 0)

@@ -39,9 +39,9 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
-from flowlab.exceptions import UsageError
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import locate, read_uint, read_words
@@ -148,18 +148,8 @@ def decode(
     UsageError
         Only for inconsistent arguments; bad bytes are counted, never raised.
     """
-    data = _as_uint8(buffer)
-    off = np.asarray(offsets, dtype=np.int64).reshape(-1)
-    ln = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
     n = off.size
-    try:
-        recv = np.broadcast_to(np.asarray(received_ms, dtype=np.int64), (n,))
-    except ValueError as exc:
-        msg = f"received_ms must be one value or one per datagram ({n})"
-        raise UsageError(msg) from exc
-    if ln.size != n or (peers is not None and len(peers) != n):
-        msg = "offsets, lengths and peers must have one entry per datagram"
-        raise UsageError(msg)
     st = state if isinstance(state, NetFlowState) else NetFlowState()
     cache = st.templates
     stats = DecodeStats(datagrams=n)
@@ -266,14 +256,6 @@ def decode(
 
 
 struct_error = __import__("struct").error
-
-
-def _as_uint8(
-    buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
-) -> npt.NDArray[np.uint8]:
-    if isinstance(buffer, np.ndarray):
-        return np.ascontiguousarray(buffer.reshape(-1).view(np.uint8))
-    return np.frombuffer(buffer, dtype=np.uint8)
 
 
 def _options(

@@ -42,6 +42,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
@@ -49,7 +50,7 @@ from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
 from flowlab.sflow import records as r
-from flowlab.sflow._buffer import Buffer, as_uint8
+from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._walk import REASONS, walk
 
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
@@ -134,21 +135,8 @@ def decode(
     extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
     header's, else the sampled record's IP length.
     """
-    data = as_uint8(buffer)
-    off = np.asarray(offsets, dtype=np.int64).reshape(-1)
-    ln = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers, SFlowError)
     n = off.size
-    try:
-        recv = np.broadcast_to(np.asarray(received_ms, dtype=np.int64), (n,))
-    except ValueError as exc:
-        msg = f"received_ms must be one value or one per datagram ({n}), found shape {np.shape(received_ms)}"
-        raise SFlowError(msg) from exc
-    if ln.size != n or (peers is not None and len(peers) != n):
-        msg = (
-            f"offsets ({n}), lengths ({ln.size}) and peers "
-            f"({'-' if peers is None else len(peers)}) must have one entry per datagram"
-        )
-        raise SFlowError(msg)
 
     reason = np.zeros(n, dtype=np.uint8)
     header_ok = np.zeros(n, dtype=bool)
