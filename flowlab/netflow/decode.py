@@ -582,13 +582,17 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
     lf = frame.lazy().with_columns(pl.lit(source, dtype=pl.String).alias("source"))
     lf = _orient(lf)
     have = set(lf.collect_schema().names())
-    return lf.select(
-        [
-            pl.col(c).cast(t) if c in have else pl.lit(None, dtype=t).alias(c)
-            for c, t in schema.FLOW_SCHEMA.items()
-        ]
-        + [pl.col("__dg")]
-    ).collect()
+    return (
+        lf.select(
+            [
+                pl.col(c).cast(t) if c in have else pl.lit(None, dtype=t).alias(c)
+                for c, t in schema.FLOW_SCHEMA.items()
+            ]
+            + [pl.col("__dg")]
+        )
+        .sort("__dg", maintain_order=True)
+        .collect()
+    )  # datagram order (waiting sets: when released)
 
 
 def _orient(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -139,6 +139,9 @@ def templated(draw: st.DrawFn) -> tuple[list[bytes], list[str]]:
         peer = draw(st.sampled_from(["192.0.2.1", "192.0.2.2"]))
         domain = draw(st.integers(0, 2))
         head = {"version": version, "domain": domain, "sequence": draw(st.integers(0, 99))}
+        if version == IPFIX and draw(st.integers(0, 4)) == 0:  # withdrawn first: data waits
+            datagrams.append(message([template_set([Template(tid, ())], version)], **head))
+            peers.append(peer)
         if draw(st.booleans()):  # data first, template in the next datagram
             datagrams += [
                 message([data_set(tid, recs)], **head),
