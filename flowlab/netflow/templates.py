@@ -97,12 +97,15 @@ class TemplateCache:
     ----------
     max_pending : int
         Data sets kept while waiting for their template (the oldest beyond it are dropped, counted).
+    max_pending_bytes : int
+        The same bound in bytes (the sets' bytes together).
     pending_ms : int
         How long a data set waits for its template (by receive time), then it expires (counted).
     """
 
     max_pending: int = 4096
     pending_ms: int = 60_000
+    max_pending_bytes: int = 16 << 20
     templates: dict[tuple[str, int, int], Template] = field(default_factory=dict)
     pending: deque[PendingSet] = field(default_factory=deque)
     #: sampling rate (1-in-N) of a whole domain, from options records without a sampler id
@@ -111,6 +114,7 @@ class TemplateCache:
     sampler_rates: dict[tuple[str, int, int], float] = field(default_factory=dict)
     #: bumped at every change of a template: lets decoders cache per-template work
     serial: int = 0
+    _pending_bytes: int = field(default=0, repr=False)
 
     def add(self, exporter: str, domain: int, template: Template) -> None:
         """Define or redefine a template (a template sent again unchanged changes nothing)."""
@@ -141,9 +145,10 @@ class TemplateCache:
     def wait(self, item: PendingSet) -> int:
         """Keep a data set until its template comes; returns how many older ones it pushed out."""
         self.pending.append(item)
+        self._pending_bytes += len(item.data)
         dropped = 0
-        while len(self.pending) > self.max_pending:
-            self.pending.popleft()
+        while len(self.pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
+            self._pending_bytes -= len(self.pending.popleft().data)
             dropped += 1
         return dropped
 
@@ -155,13 +160,14 @@ class TemplateCache:
             self.pending = deque(
                 p for p in self.pending if (p.exporter, p.domain, p.template_id) != key
             )
+            self._pending_bytes -= sum(len(p.data) for p in out)
         return out
 
     def expire(self, now_ms: int) -> int:
         """Drop the data sets that waited longer than :attr:`pending_ms`; returns how many."""
         n = 0
         while self.pending and now_ms - self.pending[0].received_ms > self.pending_ms:
-            self.pending.popleft()
+            self._pending_bytes -= len(self.pending.popleft().data)
             n += 1
         return n
 

@@ -61,6 +61,14 @@ def test_waiting_data_is_bounded() -> None:
     assert len(state.templates.pending) == 3
 
 
+def test_waiting_data_is_bounded_in_bytes() -> None:
+    state = NetFlowState(TemplateCache(max_pending_bytes=200))
+    many = [Flow("10.0.0.1", "10.0.0.2", 6, 1, 2)] * 3  # a set of 3 x 62 bytes
+    out = decode_many([ipfix_datagram(many, with_template=False)] * 4, peers=["p"] * 4, state=state)
+    assert out.stats.sets_skipped == {"pending_overflow": 3}
+    assert len(state.templates.pending) == 1
+
+
 def test_withdrawal_and_redefinition_mid_stream() -> None:
     t = flow_template(256)
     other = Template(256, ((e.SOURCE_IPV4_ADDRESS, 0, 4), (e.PACKET_DELTA_COUNT, 0, 4)))
