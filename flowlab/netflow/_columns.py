@@ -170,8 +170,8 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     >>> read_uint(np.array([1, 2, 3, 4], dtype=np.uint8), np.array([0, 2]), 2).tolist()
     [258, 772]
     """
-    if not offset.size:
-        return np.zeros(0, dtype=np.uint64)
+    if not offset.size or not data.size:
+        return np.zeros(offset.size, dtype=np.uint64)
     idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64)[None, :], data.size - 1)
     cols = data[idx].astype(np.uint64)  # (n, length): one gather, then a fold
     acc = cols[:, 0].copy()
@@ -182,7 +182,7 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
 
 def read_words(data: U8, offset: I64) -> npt.NDArray[np.uint32]:
     """16-byte values (IPv6 addresses) at each offset as 4 big-endian 32-bit words per row."""
-    if not offset.size:
-        return np.zeros((0, 4), dtype=np.uint32)
+    if not offset.size or not data.size:
+        return np.zeros((offset.size, 4), dtype=np.uint32)
     idx = np.minimum(offset[:, None] + np.arange(16, dtype=np.int64)[None, :], data.size - 1)
     return np.ascontiguousarray(data[idx]).view(">u4").astype(np.uint32).reshape(-1, 4)

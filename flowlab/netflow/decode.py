@@ -45,6 +45,7 @@ from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import locate, read_uint, read_words
+from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
 from flowlab.services import orient
@@ -190,22 +191,23 @@ def decode(
             add_job(t, ref.start, ref.end, dg)
             kinds["data"] += 1
 
-    for i in range(n):
+    def slow(i: int) -> None:
+        """One datagram the vector pass did not take: checked and walked on its own."""
         o, m = int(off[i]), int(ln[i])
         if o < 0 or m < 0 or o + m > data.size:
             bad["truncated_header"] += 1
-            continue
+            return
         try:
             head, sets = parse_datagram(raw, o, m)
         except (Malformed, struct_error) as exc:
             bad[str(exc.args[0]) if isinstance(exc, Malformed) else "truncated_header"] += 1
-            continue
+            return
         exporter = str(peer_list[i] or "")
         dg = dgs.add(int(recv[i]), exporter, head, i)
         if head.version == r.NETFLOW5:
             add_job(r.V5_TEMPLATE, sets[0].start, sets[0].end, dg)
             kinds["data"] += 1
-            continue
+            return
         for ref in sets:
             for tid in ref.withdrawn:
                 cache.withdraw(exporter, head.domain, tid)
@@ -227,6 +229,72 @@ def decode(
                     add_job(t, start, start + len(item.data), pdg)
             if ref.set_id >= r.FIRST_DATA_SET:
                 data_set(exporter, head, ref, dg, raw)
+
+    pre = prewalk(data, off, ln)
+    ex_codes, ex_names = _codes(peer_list)
+
+    def fast_run(a: int, b: int) -> None:
+        """Datagrams a..b-1, all taken by the vector pass: no template among them."""
+        base = len(dgs.recv)
+        sl = slice(a, b)
+        dgs.recv += recv[sl].tolist()
+        dgs.exporter += [str(x or "") for x in peer_list[a:b]]
+        dgs.domain += pre.domain[sl].tolist()
+        dgs.version += pre.version[sl].tolist()
+        dgs.export_s += pre.export_s[sl].tolist()
+        dgs.export_ns += pre.export_ns[sl].tolist()
+        dgs.uptime += pre.uptime[sl].tolist()
+        dgs.sequence += pre.sequence[sl].tolist()
+        interval = (pre.sampling[sl] & 0x3FFF).astype(np.float64)
+        is5 = pre.version[sl] == r.NETFLOW5
+        dgs.rate += np.where(is5, np.where(interval > 0, interval, 1.0), np.nan).tolist()
+        dgs.batch += list(range(a, b))
+        v5 = np.flatnonzero(is5)
+        if v5.size:
+            job = jobs.setdefault(r.V5_TEMPLATE, _Job(r.V5_TEMPLATE))
+            starts = off[a + v5] + r.HEADER[r.NETFLOW5]
+            counts = read_uint(data, off[a + v5] + 2, 2).astype(np.int64)
+            job.starts += starts.tolist()
+            job.ends += (starts + counts * r.V5_RECORD).tolist()
+            job.dg += (base + v5).tolist()
+            kinds["data"] += int(v5.size)
+        lo, hi = np.searchsorted(pre.set_dg, [a, b])
+        if lo == hi:
+            return
+        dg = pre.set_dg[lo:hi]
+        sid = pre.set_id[lo:hi]
+        key = (ex_codes[dg] << 48) | (pre.domain[dg] << 16) | sid
+        uniq, inverse = np.unique(key, return_inverse=True)
+        for k, u in enumerate(uniq.tolist()):
+            rows = np.flatnonzero(inverse == k)
+            exporter = ex_names[u >> 48]
+            domain = (u >> 16) & 0xFFFFFFFF
+            t = cache.get(exporter, domain, u & 0xFFFF)
+            if t is not None and not t.scope_count:
+                tj = jobs.get(t)
+                if tj is None:
+                    tj = jobs[t] = _Job(t)
+                tj.starts += pre.set_start[lo:hi][rows].tolist()
+                tj.ends += pre.set_end[lo:hi][rows].tolist()
+                tj.dg += (base + dg[rows] - a).tolist()
+                kinds["data"] += int(rows.size)
+                continue
+            for j in rows.tolist():  # options records, or data waiting for its template: few
+                d = int(dg[j])
+                head = Header(
+                    int(pre.version[d]), domain, int(pre.sequence[d]), int(pre.export_s[d])
+                )
+                head.uptime_ms = int(pre.uptime[d])
+                ref = SetRef(u & 0xFFFF, int(pre.set_start[lo + j]), int(pre.set_end[lo + j]))
+                data_set(exporter, head, ref, base + d - a, raw)
+
+    at = 0
+    for i in [*np.flatnonzero(~pre.fast).tolist(), n]:
+        if at < i:
+            fast_run(at, i)
+        if i < n:
+            slow(i)
+        at = i + 1
     if n:
         skipped["template_expired"] += cache.expire(int(recv.max()))
     whole = (
@@ -256,6 +324,17 @@ def decode(
 
 
 struct_error = __import__("struct").error
+
+
+def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Exporter codes per datagram and their names (the UDP source addresses)."""
+    names: dict[str, int] = {}
+    codes = np.fromiter(
+        (names.setdefault(str(x or ""), len(names)) for x in peers),
+        dtype=np.int64,
+        count=len(peers),
+    )
+    return codes, list(names)
 
 
 def _options(
