@@ -6,6 +6,11 @@ first 16 bits (5, 9, 10). Templates, data sets waiting for their template,
 sampling rates and sequence numbers live in a :class:`NetFlowState` passed
 from batch to batch (``decoder.new_state()``).
 
+How it is fast: the datagrams without templates (nearly all of a stream) are read all at once
+(:mod:`flowlab.netflow._prewalk`), the others one by one (:mod:`flowlab.netflow._walk`); the
+data records of each template are located and read as columns for all its sets together
+(:mod:`flowlab.netflow._columns`).
+
 Volumes: ``bytes``/``packets`` are the record's octet/packet delta counts
 multiplied by the sampling rate that applies (from an options record, a
 sampling field of the record, or the v5 header); where none is known
