@@ -166,6 +166,7 @@ def decode(
     jobs: dict[Template, _Job] = {}  # records of equal templates are decoded together
     extra: list[bytes] = []  # bytes of released waiting sets, appended after `data`
     extra_size = [data.size]
+    options_records: Counter[int] = Counter()  # options data records per datagram (sequence)
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
     peer_list = [None] * n if peers is None else list(peers)
     raw = memoryview(data.data)
@@ -190,7 +191,8 @@ def decode(
             if dgs.batch[dg] >= 0:
                 waiting_dg.add(dgs.batch[dg])
         elif t.scope_count:
-            _options(cache, exporter, head.domain, t, view, ref.start, ref.end, skipped)
+            got = _options(cache, exporter, head.domain, t, view, ref.start, ref.end, skipped)
+            options_records[dg] += got
             kinds["options_data"] += 1
         else:
             add_job(t, ref.start, ref.end, dg)
@@ -314,7 +316,7 @@ def decode(
     if rejected:
         keep = ~pl.Series(np.asarray(flows["__dg"])).is_in(list(rejected))
         flows = flows.filter(keep)
-    _sequences(st, stats, dgs, flows, rejected, waiting_dg)
+    _sequences(st, stats, dgs, flows, rejected, waiting_dg, options_records)
     stats.datagrams_bad = dict(bad)
     stats.datagrams_ok = n - sum(bad.values())
     stats.sets_skipped = {k: v for k, v in skipped.items() if v}
@@ -351,12 +353,12 @@ def _options(
     start: int,
     end: int,
     skipped: Counter[str],
-) -> None:
-    """Read options records (few): sampling rates of the domain or of a sampler id."""
+) -> int:
+    """Read options records (few): sampling rates of the domain or of a sampler id; how many."""
     rows = walk_records(view, start, end, t)
     if rows is None:
         skipped["record_overrun"] += 1
-        return
+        return 0
     for values in rows:
         got: dict[int, int | float] = {}
         for (eid, pen, length), raw in zip(t.fields, values):
@@ -374,6 +376,7 @@ def _options(
             cache.domain_rates[(exporter, domain)] = rate
         else:
             cache.sampler_rates[(exporter, domain, sampler)] = rate
+    return len(rows)
 
 
 def _rate_of(got: dict[int, int | float]) -> float | None:
@@ -712,12 +715,18 @@ def _sequences(
     flows: pl.DataFrame,
     rejected: set[int],
     waiting: set[int],
+    options_records: Counter[int],
 ) -> None:
-    """Losses: NetFlow v9 datagrams per (exporter, source id); IPFIX and v5 flow records per exporter."""
+    """Losses: NetFlow v9 datagrams per (exporter, source id); IPFIX and v5 flow records per exporter.
+
+    IPFIX numbers every data record, options data records included (RFC 7011 3.1).
+    """
     per_dg = np.zeros(len(dgs.recv), dtype=np.int64)
     if flows.height:
         got = np.bincount(np.asarray(flows["__dg"], dtype=np.int64), minlength=per_dg.size)
         per_dg[: got.size] = got[: per_dg.size]
+    for k, c in options_records.items():
+        per_dg[k] += c
     v9 = [
         k
         for k, v in enumerate(dgs.version)

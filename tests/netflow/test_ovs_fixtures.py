@@ -130,3 +130,12 @@ def test_sampled_within_binomial_bounds(name: str, direction: int) -> None:
 def test_inferring_the_rate_says_when_it_cannot() -> None:
     d = read_pcap(DATA / "ovs-ipfix-sampling1.pcap", protocol="ipfix")
     assert infer_sampling_rate(d.flows) == {"127.0.0.1": None}  # exact counts: nothing to infer
+
+
+@pytest.mark.parametrize("name", ["ovs-ipfix-sampling1", "ovs-ipfix-ovnk", "ovs-ipfix-netobserv"])
+def test_no_false_losses_from_the_shared_sequence(name: str) -> None:
+    """Nothing was lost (the sink saw every datagram): one counter per exporter over all its
+    observation domains, options data records counted as RFC 7011 says, gives no loss."""
+    d = read_pcap(DATA / f"{name}.pcap", protocol="ipfix")
+    assert d.stats.datagrams == expected(name)["datagrams_received_by_sink"]
+    assert d.stats.lost_records == {} and d.stats.sequence_resets == {}
