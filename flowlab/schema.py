@@ -29,7 +29,7 @@ UInt64
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -69,6 +69,9 @@ class Column:
         Where the sFlow decoder takes it from (``""`` if derived or absent).
     elastiflow : str
         The ElastiFlow 3.x field it corresponds to (``""`` if none).
+    netflow5, netflow9, ipfix : str
+        Where the NetFlow v5, NetFlow v9 and IPFIX decoder takes it from
+        (record field or element name (id); ``""`` if absent or derived).
     """
 
     name: str
@@ -76,6 +79,9 @@ class Column:
     meaning: str
     sflow: str = ""
     elastiflow: str = ""
+    netflow5: str = ""
+    netflow9: str = ""
+    ipfix: str = ""
 
 
 FLOW_COLUMNS: tuple[Column, ...] = (
@@ -253,6 +259,151 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "",
         "event.type",
     ),
+    Column(
+        "flow_start",
+        TIME,
+        "first packet of the flow record (UTC, ms); null for sFlow (a sampled packet)",
+        "",
+        "flow.start (NetFlow: First / IPFIX flowStart*)",
+        "First + header unix_secs - sys_uptime",
+        "flowStartSysUpTime (22) via the header's uptime",
+        "flowStart{Seconds,Milliseconds,Microseconds,Nanoseconds} (150/152/154/156), "
+        "flowStartDeltaMicroseconds (158) before the export time, flowStartSysUpTime (22) "
+        "+ systemInitTimeMilliseconds (160)",
+    ),
+    Column(
+        "flow_end",
+        TIME,
+        "last packet of the flow record (UTC, ms); null for sFlow",
+        "",
+        "flow.end",
+        "Last, as First",
+        "flowEndSysUpTime (21)",
+        "flowEnd* (151/153/155/157), flowEndDeltaMicroseconds (159), flowEndSysUpTime (21)",
+    ),
+    Column(
+        "direction",
+        pl.UInt8(),
+        "flowDirection: 0 ingress, 1 egress (null: not sent). Open vSwitch samples each "
+        "packet on input and output: count one direction (flowlab.netflow.one_direction)",
+        "",
+        "flow.direction",
+        "",
+        "DIRECTION (61)",
+        "flowDirection (61)",
+    ),
+    Column(
+        "observation_domain",
+        pl.UInt32(),
+        "IPFIX observation domain / NetFlow v9 source id / v5 engine_type*256+engine_id; "
+        "with exporter, the scope of templates (null for sFlow)",
+        "",
+        "netflow.observation_domain_id / netflow.source_id",
+        "header engine_type, engine_id",
+        "header source_id",
+        "header observation domain id",
+    ),
+    Column(
+        "flow_format",
+        pl.String(),
+        "what one row is: 'sflow' (one sampled packet) or 'netflow5', 'netflow9', 'ipfix' "
+        "(one flow record: delta counts over flow_start..flow_end); null if the source "
+        "did not say",
+        "'sflow'",
+        "event.type (netflow: netflow.version)",
+        "'netflow5'",
+        "'netflow9'",
+        "'ipfix'",
+    ),
+)
+
+#: where the NetFlow v5, v9 and IPFIX decoders (flowlab.netflow) take the older columns from
+_FLOW_RECORD_SOURCES: dict[str, tuple[str, str, str]] = {
+    "time": ("collector clock", "collector clock", "collector clock"),
+    "exporter": ("UDP source address", "UDP source address", "UDP source address"),
+    "src_ip": (
+        "srcaddr",
+        "IPV4_SRC_ADDR (8) / IPV6_SRC_ADDR (27)",
+        "sourceIPv4Address (8) / sourceIPv6Address (27)",
+    ),
+    "dst_ip": (
+        "dstaddr",
+        "IPV4_DST_ADDR (12) / IPV6_DST_ADDR (28)",
+        "destinationIPv4Address (12) / destinationIPv6Address (28)",
+    ),
+    "src_port": ("srcport (TCP/UDP/SCTP only)", "L4_SRC_PORT (7)", "sourceTransportPort (7)"),
+    "dst_port": (
+        "dstport (TCP/UDP/SCTP only)",
+        "L4_DST_PORT (11)",
+        "destinationTransportPort (11)",
+    ),
+    "protocol": ("prot", "PROTOCOL (4)", "protocolIdentifier (4)"),
+    "bytes": (
+        "dOctets x header sampling interval (0: 1)",
+        "IN_BYTES (1) x sampling rate",
+        "octetDeltaCount (1), else layer2OctetDeltaCount (352), x sampling rate (as sent when unknown)",
+    ),
+    "packets": (
+        "dPkts x sampling interval",
+        "IN_PKTS (2) x sampling rate",
+        "packetDeltaCount (2) x sampling rate (as sent when unknown)",
+    ),
+    "sampling_rate": (
+        "header sampling_interval (low 14 bits; 0 = unsampled: 1)",
+        "SAMPLING_INTERVAL (34) / options records by sampler id (48)",
+        "options records: samplingInterval (34), samplerRandomInterval (50), samplingPacketInterval/Space (305/306), samplingProbability (311), per selectorId (302) / samplerId (48); null = unknown",
+    ),
+    "frame_length": ("", "", ""),
+    "ip_version": (
+        "4",
+        "IP_PROTOCOL_VERSION (60), else from the addresses",
+        "ipVersion (60), else from the addresses",
+    ),
+    "tcp_flags": (
+        "tcp_flags (OR of the flow's packets)",
+        "TCP_FLAGS (6)",
+        "tcpControlBits (6), else the per-flag counters tcp{Syn,Fin,Rst,Psh,Ack,Urg}TotalCount (218-223) > 0 where they do not exceed the record's packets (Open vSwitch's are exporter-wide running totals: null)",
+    ),
+    "icmp_type": (
+        "dstport / 256",
+        "ICMP_TYPE (32) / 176, else dstport / 256",
+        "icmpTypeIPv4 (176) / icmpTypeIPv6 (178), icmpTypeCode* (32/139)",
+    ),
+    "icmp_code": ("dstport % 256", "as icmp_type", "icmpCodeIPv4 (177) / icmpCodeIPv6 (179)"),
+    "tos": ("tos", "SRC_TOS (5)", "ipClassOfService (5)"),
+    "ttl": ("", "", "ipTTL (192)"),
+    "ethertype": (
+        "",
+        "ethernetType (256), else from ip_version",
+        "ethernetType (256), else from ip_version",
+    ),
+    "vlan": ("", "SRC_VLAN (58)", "vlanId (58), else dot1qVlanId (243)"),
+    "src_mac": ("", "IN_SRC_MAC (56)", "sourceMacAddress (56)"),
+    "dst_mac": ("", "IN_DST_MAC (80)", "destinationMacAddress (80)"),
+    "in_if": ("input (Open vSwitch: OpenFlow port)", "INPUT_SNMP (10)", "ingressInterface (10)"),
+    "out_if": ("output (Open vSwitch: OpenFlow port)", "OUTPUT_SNMP (14)", "egressInterface (14)"),
+    "sequence": (
+        "header flow_sequence (Open vSwitch: index of the last record)",
+        "header package sequence",
+        "header sequence (data records before this message)",
+    ),
+    "client_ip": (
+        "derived",
+        "derived",
+        "derived; the initiator where TCP flags show a SYN without ACK",
+    ),
+}
+_FLOW_RECORD_SOURCES.update(
+    {
+        k: _FLOW_RECORD_SOURCES["client_ip"]
+        for k in ("server_ip", "client_port", "service_port", "service_name")
+    }
+)
+FLOW_COLUMNS = tuple(
+    replace(c, netflow5=s[0], netflow9=s[1], ipfix=s[2])
+    if (s := _FLOW_RECORD_SOURCES.get(c.name))
+    else c
+    for c in FLOW_COLUMNS
 )
 
 #: the canonical flow frame's columns and dtypes (see docs/schema.md)
@@ -433,8 +584,13 @@ def markdown() -> str:
         "",
         "Generated from `flowlab/schema.py` (`python -c 'import flowlab.schema as s; "
         'print(s.markdown(), end="")\' > docs/schema.md`).',
-        "One row = one flow record (for sFlow and ElastiFlow: one sampled packet). `bytes` and",
-        "`packets` are estimated totals (`frame_length x sampling_rate`, `sampling_rate`).",
+        "One row = one flow record: for sFlow and ElastiFlow one sampled packet, for NetFlow v5,",
+        "v9 and IPFIX (`flow_format`) one flow record of the exporter (delta counts between",
+        "`flow_start` and `flow_end`). `bytes` and `packets` are estimated totals: for sFlow",
+        "`frame_length x sampling_rate` and `sampling_rate`; for flow records the record's counts",
+        "x the sampling rate that applies, or as sent where `sampling_rate` is null (unknown:",
+        "Open vSwitch's IPFIX sends counts already scaled and no rate). Open vSwitch's bridge IPFIX",
+        "reports each sampled packet twice, `direction` 0 and 1: count one direction.",
         "",
         "## Flows",
         "",
@@ -444,6 +600,20 @@ def markdown() -> str:
     lines += [
         f"| `{c.name}` | {c.dtype} | {c.meaning} | {c.sflow} | {c.elastiflow} |"
         for c in FLOW_COLUMNS
+    ]
+    lines += [
+        "",
+        "### Flows from NetFlow v5, NetFlow v9 and IPFIX",
+        "",
+        "Columns not listed are null for these protocols.",
+        "",
+        "| column | NetFlow v5 | NetFlow v9 | IPFIX |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{c.name}` | {c.netflow5} | {c.netflow9} | {c.ipfix} |"
+        for c in FLOW_COLUMNS
+        if c.netflow5 or c.netflow9 or c.ipfix
     ]
     lines += ["", "## Counters", "", "| column | dtype | meaning |", "|---|---|---|"]
     lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in COUNTER_COLUMNS]

@@ -400,8 +400,8 @@ def _kind_dir(root: str | os.PathLike[str], kind: str) -> Path | None:
         return path / kind
     if path.name == kind:
         return path
-    if not any(path.iterdir()):
-        return None
+    if not any(p for p in path.iterdir() if not p.name.startswith(".")):
+        return None  # (hidden files: the collector's saved decoder state)
     found = sorted(p.name for p in path.iterdir())[:5]
     msg = (
         f"{path} is not a capture directory: expected a {kind}/ subdirectory, found {found}; "

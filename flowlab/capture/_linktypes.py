@@ -57,8 +57,8 @@ class Located:
     l4: I64
 
 
-def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int) -> Located:
-    """Find the UDP payload sent to `port` in each packet ``data[off : off + caplen]``."""
+def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int | tuple[int, ...]) -> Located:
+    """Find the UDP payload sent to `port` (or any of several) in each packet ``data[off : off + caplen]``."""
     n = off.size
     lim = data.size - 1
     reason = np.zeros(n, dtype=np.uint8)
@@ -125,7 +125,7 @@ def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int) -> Located
     fail(v6 & (proto == 44), _FRAG)
     fail(proto != 17, _NOT_UDP)
     fail(caplen < l4 + 8, _TRUNC)
-    fail(u16(l4 + 2) != port, _PORT)
+    fail(~np.isin(u16(l4 + 2), port), _PORT)
     udp_len = u16(l4 + 4).astype(np.int64)
     payload_len = np.clip(np.minimum(udp_len - 8, caplen - l4 - 8), 0, None)
     src4 = (

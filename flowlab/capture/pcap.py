@@ -52,12 +52,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
-from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.decoding.addresses import address_text
 from flowlab.exceptions import PcapError
 
@@ -282,11 +283,11 @@ class _Reader:
 def iter_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int | None = None,
+    port: int | tuple[int, ...] | None = None,
     batch_datagrams: int = 8192,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
-    state: SequenceTracker | None = None,
+    state: Any = None,
     progress: bool = False,
     protocol: str | Decoder = "sflow",
 ) -> Iterator[Decoded]:
@@ -296,16 +297,18 @@ def iter_pcap(
     ----------
     path : path-like
         The capture file.
-    port : int, optional
-        UDP destination port of the datagrams (default the protocol's: 6343 for sFlow).
+    port : int or tuple of int, optional
+        UDP destination port(s) of the datagrams (default the protocol's: 6343 for
+        sFlow; ``protocol="auto"``: 6343, 2055 and 4739).
     batch_datagrams : int
         At most this many datagrams per yielded batch.
     chunk_bytes : int
         Size of the file reads; memory use is a small multiple of it.
     source : str
         Value of the ``source`` column.
-    state : SequenceTracker, optional
-        Sequence-gap state; by default one per file.
+    state : SequenceTracker or the decoder's state, optional
+        Batch-to-batch decoder state (sequence gaps; NetFlow/IPFIX templates):
+        by default one per file (:func:`flowlab.decoding.new_state`).
     progress : bool
         Show a tqdm progress bar over the file's bytes.
     protocol : str or Decoder
@@ -324,8 +327,8 @@ def iter_pcap(
     """
     p = Path(path)
     decoder = get_decoder(protocol)
-    port = decoder.port if port is None else port
-    tracker = state if state is not None else SequenceTracker()
+    port = getattr(decoder, "ports", decoder.port) if port is None else port
+    tracker = state if state is not None else new_state(decoder)
     try:
         f = p.open("rb")
     except OSError as exc:
@@ -387,7 +390,7 @@ def _reassembled(
     caplen: np.ndarray,
     loc: Located,
     reassembler: Reassembler,
-    port: int,
+    port: int | tuple[int, ...],
     skipped: Counter[str],
 ) -> list[tuple[int, bytes, bytes]]:
     """Feed this chunk's IP fragments; returns (packet index, sFlow payload, source) per datagram
@@ -409,7 +412,7 @@ def _reassembled(
         reason = ""
         if frag.key[4] != 17 or len(payload) < 8:
             reason = "not_udp"
-        elif struct.unpack_from("!H", payload, 2)[0] != port:
+        elif struct.unpack_from("!H", payload, 2)[0] not in _ports(port):
             reason = "other_port"
         if reason:
             skipped[reason] += count
@@ -420,14 +423,18 @@ def _reassembled(
     return done
 
 
+def _ports(port: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (port,) if isinstance(port, int) else tuple(port)
+
+
 def _decode_chunk(
     chunk: bytes | memoryview,
     packets: _Packets,
     reader: _Reader,
-    port: int,
+    port: int | tuple[int, ...],
     batch: int,
     source: str,
-    tracker: SequenceTracker,
+    tracker: Any,
     reassembler: Reassembler,
     decoder: Decoder,
 ) -> Iterator[Decoded]:
@@ -490,7 +497,7 @@ def _decode_chunk(
 def read_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int | None = None,
+    port: int | tuple[int, ...] | None = None,
     batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,

@@ -50,7 +50,7 @@ import polars as pl
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
-from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
 from flowlab.store import CaptureWriter
@@ -304,7 +304,16 @@ class Collector:
             raise
         #: "process" or "thread": where the receive loop runs
         self.receive = "process" if in_process else "thread"
-        self._tracker = SequenceTracker()
+        self._tracker = new_state(self.protocol)
+        #: where a decoder state that can be saved (NetFlow/IPFIX templates) is kept across
+        #: restarts: a hidden file next to the capture
+        self.state_file = (
+            self.out_dir / f".{self.protocol.name}-state.json"
+            if self.out_dir is not None and hasattr(self._tracker, "to_json")
+            else None
+        )
+        self._saved_state = ""
+        self._load_state()
         self._decode_stats = DecodeStats()
         self._memory: list[Decoded] = []
         self._lock = threading.Lock()
@@ -520,6 +529,32 @@ class Collector:
             error.__cause__ = exc
             self._error = error
 
+    def _load_state(self) -> None:
+        if self.state_file is None or not self.state_file.is_file():
+            return
+        try:
+            text = self.state_file.read_text()
+            self._tracker = type(self._tracker).from_json(text)
+            self._saved_state = text
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("ignoring the saved decoder state %s: %s", self.state_file, exc)
+
+    def _save_state(self) -> None:
+        """Write the decoder state when it changed (atomically: a temporary file, then rename)."""
+        if self.state_file is None:
+            return
+        text = self._tracker.to_json()
+        if text == self._saved_state:
+            return
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text)
+            os.replace(tmp, self.state_file)
+            self._saved_state = text
+        except OSError as exc:
+            log.warning("could not save the decoder state to %s: %s", self.state_file, exc)
+
     def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
         decoded = self.protocol.decode(
@@ -531,6 +566,7 @@ class Collector:
             source=self.source,
             state=self._tracker,
         )
+        self._save_state()
         t1 = time.perf_counter()
         with self._lock:
             self._decode_stats = self._decode_stats.merge(decoded.stats)

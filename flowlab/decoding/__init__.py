@@ -11,7 +11,7 @@ package themselves.
 from __future__ import annotations
 
 from flowlab.decoding.decoded import Decoded
-from flowlab.decoding.decoder import Decoder, get_decoder, protocol_names, register
+from flowlab.decoding.decoder import Decoder, get_decoder, new_state, protocol_names, register
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 
@@ -21,6 +21,7 @@ __all__ = [
     "Decoder",
     "SequenceTracker",
     "get_decoder",
+    "new_state",
     "protocol_names",
     "register",
 ]

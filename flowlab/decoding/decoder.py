@@ -14,31 +14,47 @@ Examples
 >>> sflow.name, sflow.port
 ('sflow', 6343)
 >>> protocol_names()
-['sflow']
+['auto', 'ipfix', 'netflow', 'sflow']
 >>> get_decoder("netflow9")
 Traceback (most recent call last):
 ...
-flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: sflow
+flowlab.exceptions.ConfigError: unknown flow protocol 'netflow9'; known: auto, ipfix, netflow, sflow
+>>> new_state(sflow)
+SequenceTracker(streams=0)
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
 
-__all__ = ["Decoder", "get_decoder", "protocol_names", "register"]
+__all__ = [
+    "AUTO",
+    "AutoDecoder",
+    "Decoder",
+    "get_decoder",
+    "new_state",
+    "protocol_names",
+    "register",
+]
 
-#: protocol name -> module whose ``DECODER`` implements it (imported on first use)
-_BUILTIN: dict[str, str] = {"sflow": "flowlab.sflow.decode"}
+#: protocol name -> module whose ``DECODER`` (or ``module:NAME``) implements it (imported on first use)
+_BUILTIN: dict[str, str] = {
+    "sflow": "flowlab.sflow.decode",
+    "netflow": "flowlab.netflow.decode",  # NetFlow v5 and v9 (and IPFIX) on UDP 2055
+    "ipfix": "flowlab.netflow.decode:IPFIX_DECODER",  # the same decoder on UDP 4739
+    "auto": "flowlab.decoding.decoder:AUTO",  # each datagram by its version field
+}
 _LOADED: dict[str, Decoder] = {}
 
 
@@ -53,6 +69,11 @@ class Decoder(Protocol):
         ``source`` column of live rows.
     port : int
         The protocol's usual UDP destination port (6343 for sFlow).
+
+    A decoder may also have ``new_state()``, returning the object its
+    ``decode`` carries from batch to batch (NetFlow/IPFIX: templates and
+    sequence numbers); without it the state is a :class:`SequenceTracker`.
+    Callers get it with :func:`new_state`.
     """
 
     name: str
@@ -67,7 +88,7 @@ class Decoder(Protocol):
         received_ms: npt.ArrayLike,
         peers: Sequence[str | None] | pl.Series | None = None,
         source: str = ...,
-        state: SequenceTracker | None = None,
+        state: Any = None,
     ) -> Decoded:
         """Decode the datagrams at ``buffer[offsets[i] : offsets[i] + lengths[i]]``.
 
@@ -106,5 +127,80 @@ def get_decoder(protocol: str | Decoder) -> Decoder:
         if protocol not in _BUILTIN:
             msg = f"unknown flow protocol {protocol!r}; known: {', '.join(protocol_names())}"
             raise ConfigError(msg)
-        _LOADED[protocol] = importlib.import_module(_BUILTIN[protocol]).DECODER
+        module, _, attr = _BUILTIN[protocol].partition(":")
+        _LOADED[protocol] = getattr(importlib.import_module(module), attr or "DECODER")
     return _LOADED[protocol]
+
+
+def new_state(decoder: Decoder) -> Any:
+    """A fresh batch-to-batch state for `decoder`: its ``new_state()``, else a SequenceTracker."""
+    make = getattr(decoder, "new_state", None)
+    return make() if callable(make) else SequenceTracker()
+
+
+class AutoDecoder:
+    """sFlow, NetFlow v5/v9 and IPFIX in one stream, told apart per datagram by the version field.
+
+    sFlow's version is a 32-bit 5 (first two bytes zero); NetFlow and IPFIX
+    start with a 16-bit 5, 9 or 10. Each part goes to its protocol's decoder
+    (found by name, ``"sflow"`` and ``"netflow"``) with its own state; the
+    rows come grouped by protocol. A capture is read on all the usual ports
+    (:attr:`ports`).
+
+    Examples
+    --------
+    >>> AUTO.ports
+    (6343, 2055, 4739)
+    >>> sorted(new_state(AUTO))
+    ['netflow', 'sflow']
+    """
+
+    name = "auto"
+    port = 6343
+    #: the UDP ports a capture reader listens to for this decoder
+    ports = (6343, 2055, 4739)
+
+    def new_state(self) -> dict[str, Any]:
+        """One state per protocol."""
+        return {p: new_state(get_decoder(p)) for p in ("sflow", "netflow")}
+
+    def decode(
+        self,
+        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+        offsets: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        *,
+        received_ms: npt.ArrayLike,
+        peers: Sequence[str | None] | pl.Series | None = None,
+        source: str = "auto",
+        state: Any = None,
+    ) -> Decoded:
+        """Decode each datagram with the decoder its version field names."""
+        data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
+        ok = (off >= 0) & (ln >= 2) & (off + 2 <= data.size)
+        first = np.where(ok, data[np.clip(off, 0, max(data.size - 2, 0))].astype(np.int64) << 8, 0)
+        first |= np.where(ok, data[np.clip(off + 1, 0, max(data.size - 1, 0))], 0)
+        is_sflow = ~ok | (first == 0)  # too short to tell: sFlow counts it as bad
+        states = state if isinstance(state, dict) else self.new_state()
+        parts = []
+        peer_list = None if peers is None else list(peers)
+        for name, mask in (("sflow", is_sflow), ("netflow", ~is_sflow)):
+            idx = np.flatnonzero(mask)
+            if not idx.size:
+                continue
+            parts.append(
+                get_decoder(name).decode(
+                    buffer,
+                    off[idx],
+                    ln[idx],
+                    received_ms=recv[idx],
+                    peers=None if peer_list is None else [peer_list[i] for i in idx.tolist()],
+                    source=source,
+                    state=states[name],
+                )
+            )
+        return Decoded.concat(parts)
+
+
+#: the registry's ``"auto"`` entry
+AUTO = AutoDecoder()

@@ -46,7 +46,9 @@ class DecodeStats:
         ``sample_overrun``, ``record_overrun``, ``implausible_count``, ...).
     samples : dict[str, int]
         Samples of decoded datagrams by kind: ``flow``, ``flow_expanded``,
-        ``counters``, ``counters_expanded``, ``unknown``.
+        ``counters``, ``counters_expanded``, ``unknown``; NetFlow/IPFIX: sets
+        by kind (``data``, ``options_data``, ``data_waiting``) and templates
+        (``template``, ``options_template``, ``withdrawal``).
     samples_skipped : dict[tuple[int, int], int]
         Unknown samples by (enterprise, format), skipped by their length.
     records_skipped : dict[tuple[int, int], int]
@@ -67,6 +69,20 @@ class DecodeStats:
         Sequence restarts per (agent, sub_agent) (agent reboot/reconfiguration).
     late_datagrams, duplicate_datagrams : int
         Datagrams that arrived out of order, or twice.
+    sets_skipped : dict[str, int]
+        NetFlow v9 / IPFIX data sets not decoded, by reason: ``template_expired``
+        (waited for a template that never came), ``pending_overflow`` (too many
+        waiting), ``record_overrun`` (a waiting set, once its template came, did
+        not fit it).
+    elements_skipped : dict[tuple[int, int], int]
+        Fields of elements flowlab does not know, by (enterprise, element id),
+        counted per record (skipped by their length).
+    flows_sampling_unknown : int
+        Flow rows whose sampling rate is unknown (``sampling_rate`` null): the
+        exporter sent neither a rate nor a sampler, so counts are as sent.
+    lost_records : dict[tuple[str, int], int]
+        Flow records lost per (exporter, 0) (IPFIX: its sequence counts records,
+        one counter per exporter) or (exporter, engine) (NetFlow v5).
     packets : int
         Capture packets read (capture readers only).
     packets_skipped : dict[str, int]
@@ -88,6 +104,10 @@ class DecodeStats:
     sequence_resets: dict[tuple[str, int], int] = field(default_factory=dict)
     late_datagrams: int = 0
     duplicate_datagrams: int = 0
+    sets_skipped: dict[str, int] = field(default_factory=dict)
+    elements_skipped: dict[tuple[int, int], int] = field(default_factory=dict)
+    flows_sampling_unknown: int = 0
+    lost_records: dict[tuple[str, int], int] = field(default_factory=dict)
     packets: int = 0
     packets_skipped: dict[str, int] = field(default_factory=dict)
 

@@ -14,22 +14,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Buffer", "as_uint8"]
+__all__ = ["Buffer"]
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
 _PAD_WORDS = 32  # > the widest multi-word read (generic interface counters: 22 words)
-
-
-def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> U8:
-    """View `buffer` as a 1-D uint8 array (no copy when possible)."""
-    if isinstance(buffer, np.ndarray):
-        arr = buffer.reshape(-1)
-        if arr.dtype != np.uint8:
-            arr = arr.view(np.uint8)
-        return np.ascontiguousarray(arr)
-    return np.frombuffer(buffer, dtype=np.uint8)
 
 
 class Buffer:

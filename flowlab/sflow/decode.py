@@ -41,6 +41,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
@@ -48,7 +49,7 @@ from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
 from flowlab.sflow import records as r
-from flowlab.sflow._buffer import Buffer, as_uint8
+from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._walk import REASONS, walk
 
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
@@ -137,20 +138,8 @@ def decode(
     extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
     header's, else the sampled record's IP length.
     """
-    data, off, ln, recv = _arguments(buffer, offsets, lengths, received_ms)
+    data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers, SFlowError)
     n = off.size
-    if peers is not None:
-        try:
-            npeers = len(peers)
-        except TypeError as exc:
-            msg = f"peers must be a sequence of str (or None) per datagram, found {type(peers).__name__}"
-            raise SFlowError(msg) from exc
-    if ln.size != n or (peers is not None and npeers != n):
-        msg = (
-            f"offsets ({n}), lengths ({ln.size}) and peers "
-            f"({'-' if peers is None else npeers}) must have one entry per datagram"
-        )
-        raise SFlowError(msg)
     if not isinstance(source, str):
         msg = f"source must be a str, found {type(source).__name__}"
         raise SFlowError(msg)
@@ -227,63 +216,6 @@ def decode(
     counters = counters if counters is not None else schema.empty_counters()
     stats.counters = counters.height
     return Decoded(flows=flows, counters=counters, stats=stats)
-
-
-def _arguments(
-    buffer: object, offsets: object, lengths: object, received_ms: object
-) -> tuple[npt.NDArray[np.uint8], I64, I64, I64]:
-    """The arguments of :func:`decode` as arrays, or an SFlowError saying what is wrong."""
-    try:
-        data = as_uint8(buffer)  # type: ignore[arg-type]
-    except (TypeError, ValueError, BufferError) as exc:
-        msg = f"buffer must be bytes, bytearray, memoryview or a uint8 array, found {type(buffer).__name__}"
-        raise SFlowError(msg) from exc
-    arrays = []
-    for name, value in (("offsets", offsets), ("lengths", lengths)):
-        arr = _integers(name, value)
-        if arr.size and (int(arr.min()) < 0 or int(arr.max()) > data.size):
-            bad = int(arr.min()) if int(arr.min()) < 0 else int(arr.max())
-            msg = f"{name} must lie in [0, {data.size}] (the buffer's size), found {bad}"
-            raise SFlowError(msg)
-        arrays.append(arr)
-    off, ln = arrays
-    n = off.size
-    if ln.size == n and n and int((off + ln).max()) > data.size:  # no overflow: both <= size
-        i = int(np.argmax(off + ln))
-        msg = (
-            f"datagram {i} (offset {int(off[i])}, length {int(ln[i])}) ends beyond the "
-            f"buffer ({data.size} bytes)"
-        )
-        raise SFlowError(msg)
-    recv_in = _integers("received_ms", received_ms, scalar=True)
-    try:
-        recv = np.broadcast_to(recv_in, (n,))
-    except ValueError as exc:
-        msg = (
-            f"received_ms must be one value or one per datagram ({n}), found shape {recv_in.shape}"
-        )
-        raise SFlowError(msg) from exc
-    return data, off, ln, recv
-
-
-def _integers(name: str, value: object, *, scalar: bool = False) -> I64:
-    """`value` as int64 (1-D unless `scalar` allows one number), or an SFlowError naming `name`."""
-    try:
-        raw = np.asarray(value)
-        if raw.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if raw.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) for v in raw.flat):
-            raw = raw.astype(np.int64)  # Python ints: OverflowError beyond 64 bits
-        if raw.dtype.kind not in "iub":
-            msg = f"{name} must be integers, found {type(value).__name__} of {raw.dtype}"
-            raise SFlowError(msg)
-        if raw.dtype.kind == "u" and int(raw.max()) > np.iinfo(np.int64).max:
-            raise OverflowError(f"{int(raw.max())} does not fit")
-        arr = raw.astype(np.int64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        msg = f"{name} must be integers that fit in 64 bits: {exc}"
-        raise SFlowError(msg) from exc
-    return arr if scalar and arr.ndim == 0 else arr.reshape(-1)
 
 
 def _sequences(
@@ -367,7 +299,11 @@ def _flow_frame(
     frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
     nbytes, npackets = schema.scale_expr()
     lf = frame.lazy().with_columns(
-        nbytes, npackets, pl.lit(source, dtype=pl.String).alias("source")
+        nbytes,
+        npackets,
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.lit("sflow", dtype=pl.String).alias("flow_format"),
+        *(pl.lit(None, dtype=dtypes[c]).alias(c) for c in _FLOW_RECORD_ONLY),
     )
     dictionary = pl.lit(pl.Series(ip_texts, dtype=pl.String))
     lf = orient(lf, text=False).with_columns(
@@ -375,6 +311,10 @@ def _flow_frame(
         for k in ("src_ip", "dst_ip", "client_ip", "server_ip")
     )
     return _conformed(lf.select(list(schema.FLOW_SCHEMA)).collect(), counters=False)
+
+
+#: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
+_FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain")
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:

@@ -51,8 +51,8 @@ def test_sflow_is_the_builtin_protocol() -> None:
     assert isinstance(d, Decoder)
     assert (d.name, d.port) == ("sflow", 6343)
     assert "sflow" in protocol_names()
-    with pytest.raises(ConfigError, match="unknown flow protocol 'ipfix'"):
-        get_decoder("ipfix")
+    with pytest.raises(ConfigError, match="unknown flow protocol 'netflow8'"):
+        get_decoder("netflow8")
     with pytest.raises(ConfigError, match="needs name, port and decode"):
         register(object())  # type: ignore[arg-type]
 

@@ -403,7 +403,9 @@ def decode_reference(
     fs = {k: v for k, v in schema.FLOW_SCHEMA.items() if k not in ("bytes", "packets")}
     fs["time"] = pl.Int64()
     frame = pl.DataFrame(flows, schema={k: v for k, v in fs.items() if k in _FLOW_INPUT})
-    frame = frame.with_columns(pl.col("time").cast(schema.TIME), *schema.scale_expr())
+    frame = frame.with_columns(
+        pl.col("time").cast(schema.TIME), *schema.scale_expr(), pl.lit("sflow").alias("flow_format")
+    )
     flow_frame = schema.conform(orient(frame.lazy()).collect()) if flows else schema.empty()
     cs = dict(schema.COUNTER_SCHEMA)
     cs["time"] = pl.Int64()

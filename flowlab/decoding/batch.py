@@ -1,0 +1,122 @@
+"""The arguments every decoder takes, checked once: a buffer of datagrams and per-datagram arrays.
+
+Examples
+--------
+>>> data, off, ln, recv = datagram_arrays(b"abcdef", [0, 3], [3, 3], 5, None)
+>>> data.dtype.name, off.tolist(), recv.tolist()
+('uint8', [0, 3], [5, 5])
+>>> datagram_arrays(b"abcdef", [0, 1], [1], 0, None)
+Traceback (most recent call last):
+...
+flowlab.exceptions.UsageError: offsets (2), lengths (1) and peers (-) must have one entry per datagram
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from flowlab.exceptions import UsageError
+
+__all__ = ["as_uint8", "datagram_arrays"]
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+
+
+def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> U8:
+    """View `buffer` as a 1-D uint8 array (no copy when possible)."""
+    if isinstance(buffer, np.ndarray):
+        arr = buffer.reshape(-1)
+        if arr.dtype != np.uint8:
+            arr = arr.view(np.uint8)
+        return np.ascontiguousarray(arr)
+    return np.frombuffer(buffer, dtype=np.uint8)
+
+
+def datagram_arrays(
+    buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+    offsets: npt.ArrayLike,
+    lengths: npt.ArrayLike,
+    received_ms: npt.ArrayLike,
+    peers: Sequence[str | None] | pl.Series | None,
+    error: type[UsageError] = UsageError,
+) -> tuple[U8, I64, I64, I64]:
+    """The buffer as uint8, offsets, lengths and receive times (one per datagram) as int64.
+
+    Every datagram must lie inside the buffer; numbers must be integers that fit in 64 bits.
+
+    Raises
+    ------
+    UsageError (or `error`, a subclass)
+        An argument of the wrong type or out of range, or arrays without one entry per datagram.
+    """
+    try:
+        data = as_uint8(buffer)
+    except (TypeError, ValueError, BufferError) as exc:
+        msg = f"buffer must be bytes, bytearray, memoryview or a uint8 array, found {type(buffer).__name__}"
+        raise error(msg) from exc
+    arrays = []
+    for name, value in (("offsets", offsets), ("lengths", lengths)):
+        arr = _integers(name, value, error)
+        if arr.size and (int(arr.min()) < 0 or int(arr.max()) > data.size):
+            bad = int(arr.min()) if int(arr.min()) < 0 else int(arr.max())
+            msg = f"{name} must lie in [0, {data.size}] (the buffer's size), found {bad}"
+            raise error(msg)
+        arrays.append(arr)
+    off, ln = arrays
+    n = off.size
+    if ln.size == n and n and int((off + ln).max()) > data.size:  # no overflow: both <= size
+        i = int(np.argmax(off + ln))
+        msg = (
+            f"datagram {i} (offset {int(off[i])}, length {int(ln[i])}) ends beyond the "
+            f"buffer ({data.size} bytes)"
+        )
+        raise error(msg)
+    recv_in = _integers("received_ms", received_ms, error, scalar=True)
+    try:
+        recv = np.broadcast_to(recv_in, (n,))
+    except ValueError as exc:
+        msg = (
+            f"received_ms must be one value or one per datagram ({n}), found shape {recv_in.shape}"
+        )
+        raise error(msg) from exc
+    npeers = 0
+    if peers is not None:
+        try:
+            npeers = len(peers)
+        except TypeError as exc:
+            msg = f"peers must be a sequence of str (or None) per datagram, found {type(peers).__name__}"
+            raise error(msg) from exc
+    if ln.size != n or (peers is not None and npeers != n):
+        msg = (
+            f"offsets ({n}), lengths ({ln.size}) and peers "
+            f"({'-' if peers is None else npeers}) must have one entry per datagram"
+        )
+        raise error(msg)
+    return data, off, ln, recv
+
+
+def _integers(name: str, value: object, error: type[UsageError], *, scalar: bool = False) -> I64:
+    """`value` as int64 (1-D unless `scalar` allows one number), or `error` naming `name`."""
+    try:
+        raw = np.asarray(value)
+        if raw.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if raw.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) for v in raw.flat):
+            raw = raw.astype(np.int64)  # Python ints: OverflowError beyond 64 bits
+        if raw.dtype.kind not in "iub":
+            msg = f"{name} must be integers, found {type(value).__name__} of {raw.dtype}"
+            raise error(msg)
+        if raw.dtype.kind == "u" and int(raw.max()) > np.iinfo(np.int64).max:
+            raise OverflowError(f"{int(raw.max())} does not fit")
+        arr = raw.astype(np.int64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, error):
+            raise
+        msg = f"{name} must be integers that fit in 64 bits: {exc}"
+        raise error(msg) from exc
+    return arr if scalar and arr.ndim == 0 else arr.reshape(-1)

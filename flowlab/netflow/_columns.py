@@ -1,0 +1,188 @@
+"""Data records of one template, all at once: locate them, then read their fields as columns.
+
+Records of a fixed-length template sit at fixed strides in their sets: their
+offsets come from one ``repeat``/``arange``, and each field is one gather of
+``length`` byte columns (a 2-D uint8 array) folded into big-endian integers.
+Templates with variable-length fields (every Open vSwitch template has
+``interfaceName``) are walked record by record, but across all their sets at
+once: the k-th record of every set in one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from flowlab.netflow.elements import VARIABLE_LENGTH
+from flowlab.netflow.templates import Template
+
+__all__ = ["Located", "locate", "read_uint", "read_words"]
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+B = npt.NDArray[np.bool_]
+
+
+@dataclass
+class Located:
+    """Records of one template: the set each comes from, and each field's offset and length."""
+
+    set_index: I64  # (n,) index into the sets given to locate
+    offset: I64  # (n, fields) byte offset of each field
+    length: I64  # (n, fields) byte length of each field
+    bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
+
+
+def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
+    """Find every record of the sets ``data[starts[i] : ends[i]]`` of `template`.
+
+    Bytes after the last whole record (fewer than a record) are padding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = Template(256, ((8, 0, 4), (2, 0, 2)))
+    >>> data = np.arange(20, dtype=np.uint8)
+    >>> loc = locate(data, np.array([0, 12]), np.array([12, 20]), t)
+    >>> loc.set_index.tolist(), loc.offset[:, 1].tolist()
+    ([0, 0, 1], [4, 10, 16])
+    """
+    lengths = np.array([f[2] for f in template.fields], dtype=np.int64)
+    nf = lengths.size
+    if not template.variable:
+        size = int(lengths.sum())
+        counts = (ends - starts) // size
+        set_index = np.repeat(np.arange(starts.size, dtype=np.int64), counts)
+        first = np.cumsum(counts) - counts
+        within = np.arange(set_index.size, dtype=np.int64) - first[set_index]
+        rec = starts[set_index] + within * size
+        field_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return Located(
+            set_index,
+            rec[:, None] + field_off[None, :],
+            np.broadcast_to(lengths, (rec.size, nf)),
+            np.zeros(starts.size, dtype=bool),
+        )
+    minimum = template.record_length
+    cursor = starts.copy()
+    bad = np.zeros(starts.size, dtype=bool)
+    top = max(data.size - 1, 0)
+    parts: list[tuple[I64, I64, I64]] = []
+    alive = np.flatnonzero(cursor + minimum <= ends)
+    while alive.size:
+        if alive.size <= _FEW:  # few sets left (one long set): a plain loop beats numpy calls
+            parts.append(_walk_few(data, cursor, ends, alive, template, bad))
+            break
+        pos = cursor[alive]
+        end = ends[alive]
+        off = np.empty((alive.size, nf), dtype=np.int64)
+        ln = np.empty((alive.size, nf), dtype=np.int64)
+        over = np.zeros(alive.size, dtype=bool)
+        for j, (_, _, length) in enumerate(template.fields):
+            if length == VARIABLE_LENGTH:
+                first = data[np.minimum(pos, top)].astype(np.int64)
+                wide = first == 255
+                second = read_uint(data, np.minimum(pos + 1, top), 2).astype(np.int64)
+                over |= pos + np.where(wide, 3, 1) > end
+                ln[:, j] = np.where(wide, second, first)
+                off[:, j] = pos + np.where(wide, 3, 1)
+            else:
+                ln[:, j] = length
+                off[:, j] = pos
+            pos = off[:, j] + ln[:, j]
+        over |= pos > end
+        bad[alive[over]] = True
+        ok = ~over
+        parts.append((alive[ok], off[ok], ln[ok]))
+        cursor[alive] = pos
+        alive = alive[ok]
+        alive = alive[cursor[alive] + minimum <= ends[alive]]
+    if not parts:
+        empty = np.zeros((0, nf), dtype=np.int64)
+        return Located(np.zeros(0, dtype=np.int64), empty, empty, bad)
+    set_index = np.concatenate([p[0] for p in parts])
+    order = np.argsort(set_index, kind="stable")  # records in set order, then record order
+    return Located(
+        set_index[order],
+        np.concatenate([p[1] for p in parts])[order],
+        np.concatenate([p[2] for p in parts])[order],
+        bad,
+    )
+
+
+#: below this many sets in a variable-length walk, records are located by a Python loop
+_FEW = 4
+
+
+def _walk_few(
+    data: U8, cursor: I64, ends: I64, alive: I64, template: Template, bad: B
+) -> tuple[I64, I64, I64]:
+    """Locate the remaining records of a few sets one by one (same rules as the vector walk)."""
+    raw = data.tobytes() if data.size < (1 << 16) else memoryview(data.data)
+    lengths = [f[2] for f in template.fields]
+    minimum = template.record_length
+    sets: list[int] = []
+    offs: list[list[int]] = []
+    lns: list[list[int]] = []
+    for k in alive.tolist():
+        pos, end = int(cursor[k]), int(ends[k])
+        while pos + minimum <= end:
+            o: list[int] = []
+            n: list[int] = []
+            for length in lengths:
+                if length == VARIABLE_LENGTH:
+                    if pos >= end:
+                        pos = end + 1
+                        break
+                    length = raw[pos]
+                    pos += 1
+                    if length == 255:
+                        if pos + 2 > end:
+                            pos = end + 1
+                            break
+                        length = (raw[pos] << 8) | raw[pos + 1]
+                        pos += 2
+                o.append(pos)
+                n.append(length)
+                pos += length
+            if pos > end:
+                bad[k] = True
+                break
+            sets.append(k)
+            offs.append(o)
+            lns.append(n)
+    nf = len(lengths)
+    return (
+        np.asarray(sets, dtype=np.int64),
+        np.asarray(offs, dtype=np.int64).reshape(-1, nf),
+        np.asarray(lns, dtype=np.int64).reshape(-1, nf),
+    )
+
+
+def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
+    """Big-endian unsigned integers of `length` (1-8) bytes at each offset (clipped to the buffer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> read_uint(np.array([1, 2, 3, 4], dtype=np.uint8), np.array([0, 2]), 2).tolist()
+    [258, 772]
+    """
+    if not offset.size or not data.size:
+        return np.zeros(offset.size, dtype=np.uint64)
+    idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64)[None, :], data.size - 1)
+    cols = data[idx].astype(np.uint64)  # (n, length): one gather, then a fold
+    acc = cols[:, 0].copy()
+    for k in range(1, length):
+        acc = (acc << np.uint64(8)) | cols[:, k]
+    return acc
+
+
+def read_words(data: U8, offset: I64) -> npt.NDArray[np.uint32]:
+    """16-byte values (IPv6 addresses) at each offset as 4 big-endian 32-bit words per row."""
+    if not offset.size or not data.size:
+        return np.zeros((offset.size, 4), dtype=np.uint32)
+    idx = np.minimum(offset[:, None] + np.arange(16, dtype=np.int64)[None, :], data.size - 1)
+    return np.ascontiguousarray(data[idx]).view(">u4").astype(np.uint32).reshape(-1, 4)

@@ -1,0 +1,243 @@
+"""Templates, the template cache and the decoder state carried from batch to batch.
+
+An IPFIX / NetFlow v9 exporter describes its data records by templates; the
+cache keeps them per (exporter, observation domain or source id, template
+id) and applies withdrawal (an IPFIX template record with field count 0; a
+withdrawal of id 2 or 3 withdraws all templates of the domain) and
+redefinition (a new template of the same id replaces the old one from the
+next set on). Data sets whose template is not known yet wait in a bounded
+buffer (at most :attr:`TemplateCache.max_pending` sets, for at most
+:attr:`TemplateCache.pending_ms`) and are decoded when it comes; the ones
+that expire or overflow are counted. Options records set the sampling rate
+of a domain or of a sampler (selector) id. The cache survives a collector
+restart through :meth:`TemplateCache.to_json` / :meth:`TemplateCache.from_json`.
+
+Examples
+--------
+>>> cache = TemplateCache()
+>>> t = Template(256, ((8, 0, 4), (12, 0, 4), (2, 0, 8)))
+>>> cache.add("10.0.0.1", 0, t)
+>>> cache.get("10.0.0.1", 0, 256).record_length
+16
+>>> again = TemplateCache.from_json(cache.to_json())
+>>> again.get("10.0.0.1", 0, 256) == t
+True
+>>> cache.withdraw("10.0.0.1", 0, 256)
+>>> cache.get("10.0.0.1", 0, 256) is None
+True
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.netflow.elements import VARIABLE_LENGTH
+
+__all__ = ["NetFlowState", "PendingSet", "Template", "TemplateCache"]
+
+#: one template field: (element id, enterprise number (0 = IANA), length or VARIABLE_LENGTH)
+Field = tuple[int, int, int]
+#: (exporter, observation domain / source id)
+Domain = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A data or options template.
+
+    Attributes
+    ----------
+    id : int
+        Template id (256-65535).
+    fields : tuple of (element id, enterprise, length)
+        In record order; length 65535 marks a variable-length field.
+    scope_count : int
+        Scope fields at the front (options templates); 0 for data templates.
+    """
+
+    id: int
+    fields: tuple[Field, ...]
+    scope_count: int = 0
+
+    @property
+    def variable(self) -> bool:
+        """Whether any field has a variable length."""
+        return any(f[2] == VARIABLE_LENGTH for f in self.fields)
+
+    @property
+    def record_length(self) -> int:
+        """Length of a record (fixed templates), else its minimum (one length byte per variable field)."""
+        return sum(1 if f[2] == VARIABLE_LENGTH else f[2] for f in self.fields)
+
+
+@dataclass
+class PendingSet:
+    """A data set waiting for its template: its bytes and the datagram facts it needs."""
+
+    exporter: str
+    domain: int
+    template_id: int
+    data: bytes
+    received_ms: int
+    export_s: int
+    uptime_ms: int
+    version: int
+    sequence: int
+
+
+@dataclass
+class TemplateCache:
+    """Templates, waiting data sets and sampling rates of every (exporter, domain).
+
+    Parameters
+    ----------
+    max_pending : int
+        Data sets kept while waiting for their template (the oldest beyond it are dropped, counted).
+    max_pending_bytes : int
+        The same bound in bytes (the sets' bytes together).
+    pending_ms : int
+        How long a data set waits for its template (by receive time), then it expires (counted).
+    """
+
+    max_pending: int = 4096
+    pending_ms: int = 60_000
+    max_pending_bytes: int = 16 << 20
+    templates: dict[tuple[str, int, int], Template] = field(default_factory=dict)
+    pending: deque[PendingSet] = field(default_factory=deque)
+    #: sampling rate (1-in-N) of a whole domain, from options records without a sampler id
+    domain_rates: dict[Domain, float] = field(default_factory=dict)
+    #: sampling rate of a sampler / selector id within a domain
+    sampler_rates: dict[tuple[str, int, int], float] = field(default_factory=dict)
+    #: bumped at every change of a template: lets decoders cache per-template work
+    serial: int = 0
+    _pending_bytes: int = field(default=0, repr=False)
+
+    def add(self, exporter: str, domain: int, template: Template) -> None:
+        """Define or redefine a template (a template sent again unchanged changes nothing)."""
+        key = (exporter, domain, template.id)
+        if self.templates.get(key) == template:
+            return
+        self.templates[key] = template
+        self.serial += 1
+
+    def withdraw(self, exporter: str, domain: int, template_id: int) -> None:
+        """Withdraw one template, or all of the domain (id 2: data templates, 3: options, IPFIX)."""
+        if template_id in (2, 3):
+            options = template_id == 3
+            for key in [
+                k
+                for k, t in self.templates.items()
+                if k[:2] == (exporter, domain) and bool(t.scope_count) == options
+            ]:
+                del self.templates[key]
+        else:
+            self.templates.pop((exporter, domain, template_id), None)
+        self.serial += 1
+
+    def get(self, exporter: str, domain: int, template_id: int) -> Template | None:
+        """The template in force, or None."""
+        return self.templates.get((exporter, domain, template_id))
+
+    def wait(self, item: PendingSet) -> int:
+        """Keep a data set until its template comes; returns how many older ones it pushed out."""
+        self.pending.append(item)
+        self._pending_bytes += len(item.data)
+        dropped = 0
+        while len(self.pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
+            self._pending_bytes -= len(self.pending.popleft().data)
+            dropped += 1
+        return dropped
+
+    def release(self, exporter: str, domain: int, template_id: int) -> list[PendingSet]:
+        """Take the waiting data sets of a template that has just come."""
+        key = (exporter, domain, template_id)
+        out = [p for p in self.pending if (p.exporter, p.domain, p.template_id) == key]
+        if out:
+            self.pending = deque(
+                p for p in self.pending if (p.exporter, p.domain, p.template_id) != key
+            )
+            self._pending_bytes -= sum(len(p.data) for p in out)
+        return out
+
+    def expire(self, now_ms: int) -> int:
+        """Drop the data sets that waited longer than :attr:`pending_ms`; returns how many."""
+        n = 0
+        while self.pending and now_ms - self.pending[0].received_ms > self.pending_ms:
+            self._pending_bytes -= len(self.pending.popleft().data)
+            n += 1
+        return n
+
+    def rate(self, exporter: str, domain: int, sampler: int | None) -> float | None:
+        """The sampling rate that applies: the sampler's, else the domain's, else None (unknown)."""
+        if sampler is not None:
+            found = self.sampler_rates.get((exporter, domain, sampler))
+            if found is not None:
+                return found
+        return self.domain_rates.get((exporter, domain))
+
+    def to_json(self) -> str:
+        """The templates and sampling rates as JSON (waiting data sets are not kept)."""
+        return json.dumps(
+            {
+                "version": 1,
+                "templates": [
+                    [ex, dom, t.id, t.scope_count, [list(f) for f in t.fields]]
+                    for (ex, dom, _), t in self.templates.items()
+                ],
+                "domain_rates": [[ex, dom, r] for (ex, dom), r in self.domain_rates.items()],
+                "sampler_rates": [
+                    [ex, dom, s, r] for (ex, dom, s), r in self.sampler_rates.items()
+                ],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str, **kwargs: Any) -> TemplateCache:
+        """A cache from :meth:`to_json`'s text (``kwargs``: :attr:`max_pending`, :attr:`pending_ms`)."""
+        data = json.loads(text)
+        cache = cls(**kwargs)
+        for ex, dom, tid, scope, fields in data.get("templates", []):
+            cache.add(
+                str(ex), int(dom), Template(int(tid), tuple(tuple(f) for f in fields), int(scope))
+            )
+        for ex, dom, r in data.get("domain_rates", []):
+            cache.domain_rates[(str(ex), int(dom))] = float(r)
+        for ex, dom, s, r in data.get("sampler_rates", []):
+            cache.sampler_rates[(str(ex), int(dom), int(s))] = float(r)
+        return cache
+
+
+@dataclass
+class NetFlowState:
+    """What a NetFlow / IPFIX decoder carries from batch to batch: templates and sequence numbers.
+
+    Attributes
+    ----------
+    templates : TemplateCache
+        Templates, waiting data sets, sampling rates.
+    datagrams : SequenceTracker
+        NetFlow v9 packet sequence per (exporter, source id).
+    records : dict
+        Flow-record sequence per (exporter, 0) (IPFIX: one counter per exporter, as Open
+        vSwitch shares it over its observation domains; NetFlow v5: per engine):
+        (last sequence, records in that datagram, numbering) where numbering is 0 unknown,
+        1 "records before this datagram" (RFC 7011, Cisco v5), 2 "index of its last record"
+        (Open vSwitch's NetFlow v5).
+    """
+
+    templates: TemplateCache = field(default_factory=TemplateCache)
+    datagrams: SequenceTracker = field(default_factory=SequenceTracker)
+    records: dict[tuple[str, int], tuple[int, int, int]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """What survives a collector restart: the templates and sampling rates."""
+        return self.templates.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> NetFlowState:
+        """A state from :meth:`to_json` (sequence tracking starts afresh)."""
+        return cls(TemplateCache.from_json(text))
