@@ -384,18 +384,20 @@ class Collector:
             self._receiver.stop(drain_seconds=drain_seconds)
             self._decoder.join()
             self._stopped = True
-        if self.error is not None:
-            msg = f"collector failed: {self.error}"
-            raise CollectorError(msg) from self.error
         unwritten = self.unwritten_rows
+        lost = ""
         if unwritten:
             assert self._writer is not None
             cause = self._writer.stats.fault or self._last_fault
-            msg = (
+            lost = (
                 f"{unwritten:,} of {self.stats.flows + self.stats.counters:,} decoded rows "
                 f"were not written: {cause}"
             )
-            raise CollectorError(msg)
+        if self.error is not None:
+            msg = f"collector failed: {self.error}" + (f"; {lost}" if lost else "")
+            raise CollectorError(msg) from self.error
+        if lost:
+            raise CollectorError(lost)
         return self.stats
 
     def flush(self, timeout: float = 10.0) -> None:
