@@ -86,7 +86,8 @@ class CollectorStats:
         Their payload bytes.
     errors : int
         Datagrams the decoder rejected (``errors_by_reason`` says why; ``internal_error``
-        counts datagrams of batches that failed in flowlab itself, logged with a traceback).
+        counts datagrams of batches that failed in flowlab itself, logged with a traceback;
+        ``receive_process_died`` those a killed receive process had read but not handed over).
     flow_samples, counter_samples : int
         Samples in the decoded datagrams.
     flows, counters : int
@@ -442,12 +443,15 @@ class Collector:
         reasons = dict(d.datagrams_bad)
         if self._failed_datagrams:
             reasons["internal_error"] = self._failed_datagrams
+        died = int(getattr(self._receiver, "lost", 0))
+        if died:  # read by a receive process that died before handing them over
+            reasons["receive_process_died"] = died
         drops = self._receiver.final_drops if self._stopped else udp_drops(self._sock)
         w = self._writer.stats if self._writer is not None else None
         return CollectorStats(
             datagrams=r.datagrams,
             bytes=r.bytes,
-            errors=d.bad + self._failed_datagrams,
+            errors=d.bad + self._failed_datagrams + died,
             errors_by_reason=reasons,
             flow_samples=samples.get("flow", 0) + samples.get("flow_expanded", 0),
             counter_samples=samples.get("counters", 0) + samples.get("counters_expanded", 0),

@@ -67,7 +67,7 @@ log = logging.getLogger("flowlab.collect.receive_process")
 #: whether this platform can run the receive loop in a child process
 AVAILABLE = _mmsg.AVAILABLE and hasattr(os, "memfd_create") and sys.platform.startswith("linux")
 
-_HEADER = 64  # stats: datagrams, bytes, batches, oversize, truncated, stalled ns
+_HEADER = 64  # stats: datagrams, bytes, batches, oversize, truncated, stalled ns; datagrams read
 _TO_PARENT = struct.Struct("<6q")  # op, arena, count, used, ticket, trailing bytes
 _TO_CHILD = struct.Struct("<2q")  # op, argument
 _BATCH, _END, _READY = 1, 2, 3
@@ -187,6 +187,8 @@ class ProcessReceiver:
         self.final_drops: int | None = None
         self._final: ReceiverStats | None = None
         self._rescued = (0, 0)  # datagrams and bytes read here after the child died
+        #: datagrams the child had read but not handed over when it died (lost, counted)
+        self.lost = 0
 
     # -- the Receiver interface ----------------------------------------------------------------
 
@@ -273,7 +275,7 @@ class ProcessReceiver:
             return self._final
         h = self._header.tolist()
         return ReceiverStats(
-            datagrams=h[0] + self._rescued[0],
+            datagrams=h[0] + self._rescued[0] + self.lost,
             bytes=h[1] + self._rescued[1],
             batches=h[2],
             oversize=h[3],
@@ -296,11 +298,14 @@ class ProcessReceiver:
                 head = _read_exact(self._from_child, _TO_PARENT.size)
                 if len(head) < _TO_PARENT.size:
                     code = self._proc.wait() if self._proc is not None else None
+                    h = self._header.tolist()
+                    self.lost = max(0, h[6] - h[0])
                     rescued = self._rescue()
                     self.error = CollectorError(
                         f"the receive process exited unexpectedly (exit code {code}); "
-                        f"{len(rescued):,} datagrams still in the socket were read and decoded, "
-                        "datagrams of its unfinished batch are lost"
+                        f"{self.lost:,} datagrams it had read but not handed over are lost "
+                        f"(counted as errors), {len(rescued):,} still in the socket were read "
+                        "and decoded"
                     )
                     log.error("%s", self.error)
                     if len(rescued):
@@ -399,6 +404,9 @@ class _ChildReceiver(Receiver):
             s.truncated,
             int(s.stalled_seconds * 1e9),
         )
+
+    def _received(self) -> None:
+        self._header[6] = self.stats.datagrams  # read, handed over or not: what a kill would lose
 
     def _emit(self, arena: _Arena | None, count: int, used: int, ticket: int) -> None:
         self._publish()
