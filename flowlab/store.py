@@ -346,8 +346,8 @@ class CaptureWriter:
             part.failed = True
             self._retry_at = self._clock() + self.retry_seconds
             msg = (
-                f"{exc}; {part.rows} rows of {part.kind} stay unwritten, held in memory and "
-                "retried (free space or fix permissions)"
+                f"{exc}; {part.rows} rows of {part.kind} stay unwritten, held in memory "
+                "(free space or fix permissions)"
             )
             raise CollectorError(msg) from exc
         del self._parts[(part.kind, part.date, part.hour)]

@@ -84,7 +84,8 @@ class CollectorStats:
         Their payload bytes.
     errors : int
         Datagrams the decoder rejected (``errors_by_reason`` says why; ``internal_error``
-        counts datagrams of batches that failed in flowlab itself, logged with a traceback).
+        counts datagrams of batches that failed in flowlab itself, logged with a traceback;
+        ``receive_process_died`` those a killed receive process had read but not handed over).
     flow_samples, counter_samples : int
         Samples in the decoded datagrams.
     flows, counters : int
@@ -395,18 +396,20 @@ class Collector:
             self._receiver.stop(drain_seconds=drain_seconds)
             self._decoder.join()
             self._stopped = True
-        if self.error is not None:
-            msg = f"collector failed: {self.error}"
-            raise CollectorError(msg) from self.error
         unwritten = self.unwritten_rows
+        lost = ""
         if unwritten:
             assert self._writer is not None
             cause = self._writer.stats.fault or self._last_fault
-            msg = (
+            lost = (
                 f"{unwritten:,} of {self.stats.flows + self.stats.counters:,} decoded rows "
                 f"were not written: {cause}"
             )
-            raise CollectorError(msg)
+        if self.error is not None:
+            msg = f"collector failed: {self.error}" + (f"; {lost}" if lost else "")
+            raise CollectorError(msg) from self.error
+        if lost:
+            raise CollectorError(lost)
         return self.stats
 
     def flush(self, timeout: float = 10.0) -> None:
@@ -451,12 +454,15 @@ class Collector:
         reasons = dict(d.datagrams_bad)
         if self._failed_datagrams:
             reasons["internal_error"] = self._failed_datagrams
+        died = int(getattr(self._receiver, "lost", 0))
+        if died:  # read by a receive process that died before handing them over
+            reasons["receive_process_died"] = died
         drops = self._receiver.final_drops if self._stopped else udp_drops(self._sock)
         w = self._writer.stats if self._writer is not None else None
         return CollectorStats(
             datagrams=r.datagrams,
             bytes=r.bytes,
-            errors=d.bad + self._failed_datagrams,
+            errors=d.bad + self._failed_datagrams + died,
             errors_by_reason=reasons,
             flow_samples=samples.get("flow", 0) + samples.get("flow_expanded", 0),
             counter_samples=samples.get("counters", 0) + samples.get("counters_expanded", 0),

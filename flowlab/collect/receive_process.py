@@ -54,6 +54,7 @@ from flowlab.collect.receiver import (
     Receiver,
     ReceiverStats,
     _Arena,
+    _wall_ms,
     check_batch_bytes,
 )
 from flowlab.collect.udp import udp_drops
@@ -66,7 +67,7 @@ log = logging.getLogger("flowlab.collect.receive_process")
 #: whether this platform can run the receive loop in a child process
 AVAILABLE = _mmsg.AVAILABLE and hasattr(os, "memfd_create") and sys.platform.startswith("linux")
 
-_HEADER = 64  # stats: datagrams, bytes, batches, oversize, truncated, stalled ns
+_HEADER = 64  # stats: datagrams, bytes, batches, oversize, truncated, stalled ns; datagrams read
 _TO_PARENT = struct.Struct("<6q")  # op, arena, count, used, ticket, trailing bytes
 _TO_CHILD = struct.Struct("<2q")  # op, argument
 _BATCH, _END, _READY = 1, 2, 3
@@ -185,6 +186,9 @@ class ProcessReceiver:
         self.error: BaseException | None = None
         self.final_drops: int | None = None
         self._final: ReceiverStats | None = None
+        self._rescued = (0, 0)  # datagrams and bytes read here after the child died
+        #: datagrams the child had read but not handed over when it died (lost, counted)
+        self.lost = 0
 
     # -- the Receiver interface ----------------------------------------------------------------
 
@@ -271,8 +275,8 @@ class ProcessReceiver:
             return self._final
         h = self._header.tolist()
         return ReceiverStats(
-            datagrams=h[0],
-            bytes=h[1],
+            datagrams=h[0] + self._rescued[0] + self.lost,
+            bytes=h[1] + self._rescued[1],
             batches=h[2],
             oversize=h[3],
             truncated=h[4],
@@ -294,10 +298,18 @@ class ProcessReceiver:
                 head = _read_exact(self._from_child, _TO_PARENT.size)
                 if len(head) < _TO_PARENT.size:
                     code = self._proc.wait() if self._proc is not None else None
+                    h = self._header.tolist()
+                    self.lost = max(0, h[6] - h[0])
+                    rescued = self._rescue()
                     self.error = CollectorError(
-                        f"the receive process exited unexpectedly (exit code {code})"
+                        f"the receive process exited unexpectedly (exit code {code}); "
+                        f"{self.lost:,} datagrams it had read but not handed over are lost "
+                        f"(counted as errors), {len(rescued):,} still in the socket were read "
+                        "and decoded"
                     )
                     log.error("%s", self.error)
+                    if len(rescued):
+                        self.batches.put(rescued)
                     return
                 op, index, count, used, ticket, more = _TO_PARENT.unpack(head)
                 tail = _read_exact(self._from_child, more) if more else b""
@@ -317,6 +329,33 @@ class ProcessReceiver:
         finally:
             self._ready.set()
             self.batches.put(None)
+
+    def _rescue(self, limit: int = 1 << 20) -> Batch:
+        """The datagrams a dead child left in the socket, read here so that they are not lost."""
+        data = bytearray()
+        offsets: list[int] = []
+        lengths: list[int] = []
+        peers: list[str] = []
+        with contextlib.suppress(OSError):
+            self.sock.setblocking(False)
+            while len(offsets) < limit:
+                try:
+                    gram, addr = self.sock.recvfrom(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                offsets.append(len(data))
+                lengths.append(len(gram))
+                peers.append(str(addr[0]))
+                data += gram
+        self._rescued = (len(offsets), len(data))
+        n = len(offsets)
+        return Batch(
+            np.frombuffer(bytes(data), dtype=np.uint8),
+            np.array(offsets, dtype=np.int64),
+            np.array(lengths, dtype=np.int64),
+            np.full(n, _wall_ms(), dtype=np.int64),
+            _peers=peers,
+        )
 
     def _batch(self, index: int, count: int, used: int, ticket: int, tail: bytes) -> Batch:
         if index < 0:
@@ -365,6 +404,9 @@ class _ChildReceiver(Receiver):
             s.truncated,
             int(s.stalled_seconds * 1e9),
         )
+
+    def _received(self) -> None:
+        self._header[6] = self.stats.datagrams  # read, handed over or not: what a kill would lose
 
     def _emit(self, arena: _Arena | None, count: int, used: int, ticket: int) -> None:
         self._publish()

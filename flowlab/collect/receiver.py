@@ -350,6 +350,9 @@ class Receiver:
             end += len(data)
         return parts
 
+    def _received(self) -> None:
+        """Datagrams were read (a hook: the receive process publishes the count at once)."""
+
     def _emit(self, arena: _Arena | None, count: int, used: int, ticket: int) -> None:
         """Queue a batch (a subclass sends it elsewhere); ``arena=None``: an empty flush answer."""
         if arena is None:
@@ -420,6 +423,7 @@ class Receiver:
                 used += n * slot
                 self.stats.datagrams += n
                 self.stats.bytes += int(lengths.sum())
+                self._received()
                 if pause and n < k // 2 and not (stopping or ticket):
                     time.sleep(pause)
             full = k == 0 or (len(arena.buffer) - used) // slot == 0

@@ -11,6 +11,7 @@ temporary file is left behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -234,11 +235,17 @@ def test_sigkill_of_the_receive_process_is_a_clear_error_and_a_non_zero_exit(
         assert col.stop(None) == 1  # it stops on its own
         err = col.stderr()
         assert "receive process exited unexpectedly" in err and "Traceback" not in err
+        assert "still in the socket were read and decoded" in err
         got, want = stored(col.root), feed.expected()
         joined = got.join(want, on=["kind", "sequence"], how="left", suffix="_want")
         assert (joined["len"] == joined["len_want"]).all()
         assert got["len"].sum() > 0  # what was decoded before the kill is stored
+        # the datagrams of the child's unfinished batch are lost, and counted as errors
+        figures = status(err)
+        lost = int(re.search(r"([\d,]+) datagrams it had read but not handed over", err)[1])
+        errors = int(re.search(r"errors ([\d,]+)", err.splitlines()[-2])[1].replace(",", ""))
+        assert figures["datagrams"] == len(feed.sent) and errors == lost
         print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
-              f"{got['len'].sum()} stored, exit 1")  # fmt: skip
+              f"{got['len'].sum()} stored, {lost} datagrams counted lost, exit 1")  # fmt: skip
     finally:
         col.close()
