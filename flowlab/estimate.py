@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -302,8 +302,9 @@ def volume_interval(
     weight: np.ndarray | float,
     weight_variance: np.ndarray | float,
     *,
+    samples: np.ndarray | float | None = None,
     level: float = LEVEL,
-) -> tuple:
+) -> tuple[Any, Any]:
     """The gamma interval (Fay & Feuer 1997) of a sampled volume.
 
     Parameters
@@ -313,19 +314,23 @@ def volume_interval(
     variance : float or array
         Its estimated variance (sum over the samples).
     weight, weight_variance : float or array
-        What one more sample would add to the estimate and to its variance
-        (the largest weight: the upper bound covers a group that was one
-        sample short).
+        What one sample adds to the estimate and to its variance (the largest
+        one in the group).
+    samples : float or array, optional
+        The number of samples. From :data:`LOW_EVIDENCE_SAMPLES` on, the
+        interval is the Jeffreys one (half a sample added to both bounds:
+        coverage close to nominal); below, and when not given, the exact one
+        (one sample added to the upper bound only: coverage at least nominal).
     level : float
         Confidence level.
 
     Returns
     -------
     (lo, hi) : floats, or arrays of float
-        ``lo`` = 0 when ``estimate`` is 0. With one sampling rate N and c
+        ``lo = hi = 0`` when ``estimate`` is 0. With one sampling rate N and c
         samples (estimate N c, variance (N-1) N c, weight N, weight variance
-        (N-1) N) this is the exact Poisson (Garwood) interval of c, scaled by
-        N and narrowed by the binomial factor.
+        (N-1) N) the exact form is the exact Poisson (Garwood) interval of c,
+        scaled by N and narrowed by the binomial factor (N-1)/N.
 
     Examples
     --------
@@ -334,26 +339,26 @@ def volume_interval(
     (25, 5570)
     """
     scalar = np.ndim(estimate) == 0
-    y, v = np.atleast_1d(np.asarray(estimate, float)), np.atleast_1d(np.asarray(variance, float))
+    y = np.atleast_1d(np.asarray(estimate, float))
+    v = np.broadcast_to(np.asarray(variance, float), y.shape)
     w = np.broadcast_to(np.asarray(weight, float), y.shape)
     wv = np.broadcast_to(np.asarray(weight_variance, float), y.shape)
+    c = (
+        np.zeros(y.shape)
+        if samples is None
+        else np.broadcast_to(np.asarray(samples, float), y.shape)
+    )
+    shift = np.where(c >= LOW_EVIDENCE_SAMPLES, 0.5, 0.0)
     alpha = 1.0 - level
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok = (y > 0) & (v > 0)
-        lo = np.where(
-            ok,
-            gamma_quantile(alpha / 2, np.where(ok, y * y / v, 0.0), np.where(ok, v / y, 0.0)),
-            y,
-        )
-        y1, v1 = y + w, v + wv
-        ok1 = (y1 > 0) & (v1 > 0) & ((v > 0) | (y == 0))
-        hi = np.where(
-            ok1,
-            gamma_quantile(
-                1 - alpha / 2, np.where(ok1, y1 * y1 / v1, 0.0), np.where(ok1, v1 / y1, 0.0)
-            ),
-            y,
-        )
+    bounds = []
+    for q, k in ((alpha / 2, shift), (1 - alpha / 2, 1.0 - shift)):
+        yk, vk = y + k * w, v + k * wv
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = (y > 0) & (yk > 0) & (vk > 0)
+            shape = np.where(ok, yk * yk / vk, 0.0)
+            scale = np.where(ok, vk / yk, 0.0)
+        bounds.append(np.where(ok, gamma_quantile(q, shape, scale), y))
+    lo, hi = bounds
     if scalar:
         return float(lo[0]), float(hi[0])
     return lo, hi
@@ -364,10 +369,15 @@ def _bounds(batch: pl.Series, level: float) -> pl.Series:
     get = lambda name: s.field(name).cast(pl.Float64).fill_null(0.0).to_numpy()  # noqa: E731
     n = get("_ev_n")
     bw = get("_ev_bw")
-    p_lo, p_hi = volume_interval(get("_ev_p"), get("_ev_pv"), n, (n - 1) * n, level=level)
+    c = get("_ev_s")
+    p_lo, p_hi = volume_interval(
+        get("_ev_p"), get("_ev_pv"), n, (n - 1) * n, samples=c, level=level
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(n > 0, (n - 1) / n, 0.0)
-    b_lo, b_hi = volume_interval(get("_ev_b"), get("_ev_bv"), bw, frac * bw * bw, level=level)
+    b_lo, b_hi = volume_interval(
+        get("_ev_b"), get("_ev_bv"), bw, frac * bw * bw, samples=c, level=level
+    )
     return pl.DataFrame({"_p_lo": p_lo, "_p_hi": p_hi, "_b_lo": b_lo, "_b_hi": b_hi}).to_struct(
         "_bounds"
     )
