@@ -64,7 +64,19 @@ LOW_EVIDENCE_SAMPLES = 10
 #: the interval columns :func:`with_intervals` adds
 INTERVAL_COLUMNS = ("bytes_lo", "bytes_hi", "packets_lo", "packets_hi", "samples", "low_evidence")
 #: the private evidence columns :func:`evidence` makes and :func:`with_intervals` consumes
-EVIDENCE = ("samples", "_ev_s", "_ev_p", "_ev_pv", "_ev_n", "_ev_b", "_ev_bv", "_ev_bw", "_ev_u")
+EVIDENCE = (
+    "samples",
+    "_ev_s",
+    "_ev_p",
+    "_ev_pv",
+    "_ev_n",
+    "_ev_b",
+    "_ev_bv",
+    "_ev_bw",
+    "_ev_xp",
+    "_ev_xb",
+    "_ev_u",
+)
 _MAX = ("_ev_n", "_ev_bw")
 
 F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
@@ -77,8 +89,9 @@ def evidence(
 
     ``samples`` (UInt64) is the number of packets actually observed (a sampled
     record is one, an unsampled record counts its packets); the ``_ev_*``
-    columns are sums and maxima over the sampled records (N > 1), mergeable
-    by :func:`merge_evidence`. Volumes are read from the canonical columns
+    columns are sums and maxima over the sampled records (N > 1), the exact
+    volumes of the unsampled ones (``_ev_xp``, ``_ev_xb``) and the count of
+    records without a sampling rate (``_ev_u``), mergeable by :func:`merge_evidence`. Volumes are read from the canonical columns
     (``bytes`` = frame length x N, ``packets`` = N for a packet sample).
     """
     n = pl.col(sampling_rate).cast(pl.Float64)
@@ -98,6 +111,8 @@ def evidence(
         over_sampled(b).sum().alias("_ev_b"),
         over_sampled((n - 1) / n * b * b).sum().alias("_ev_bv"),
         over_sampled(b).max().fill_null(0.0).alias("_ev_bw"),
+        pl.when(n == 1).then(p).otherwise(0.0).sum().alias("_ev_xp"),
+        pl.when(n == 1).then(b).otherwise(0.0).sum().alias("_ev_xb"),
         (n.is_null() | (n <= 0)).sum().cast(pl.UInt64).alias("_ev_u"),
     ]
 
@@ -390,7 +405,7 @@ def with_intervals(frame: F, *, level: float = LEVEL, keep_evidence: bool = Fals
     part's bounds, rounded outwards, plus the exact part) and
     ``low_evidence`` (Boolean: fewer than :data:`LOW_EVIDENCE_SAMPLES` sampled
     packets), keeps ``samples`` and drops the private ``_ev_*`` columns unless
-    `keep_evidence`. The frame must also have ``bytes`` and ``packets``.
+    `keep_evidence`.
     """
     bounds = pl.struct(*EVIDENCE[1:]).map_batches(
         lambda s: _bounds(s, level),
@@ -400,7 +415,7 @@ def with_intervals(frame: F, *, level: float = LEVEL, keep_evidence: bool = Fals
     unknown = pl.col("_ev_u") > 0
     out = []
     for metric, short in (("bytes", "_b"), ("packets", "_p")):
-        exact = pl.col(metric).cast(pl.Float64) - pl.col(f"_ev{short}")
+        exact = pl.col(f"_ev_x{short[1]}")
         for side, rnd in (("lo", "floor"), ("hi", "ceil")):
             value = getattr(exact + pl.col("_bounds").struct.field(f"{short}_{side}"), rnd)()
             out.append(

@@ -9,7 +9,9 @@ two can be compared frame for frame:
 - metrics: ``bytes`` (sum), ``packets`` (sum), ``flows`` (record count), all UInt64;
 - rows whose key is null form their own group (null key), like a composite
   aggregation with ``missing_bucket``;
-- sorted by bytes (largest first, if asked for), then by the keys.
+- sorted by bytes (largest first, if asked for), then by the keys;
+- with ``intervals=True``: ``bytes_lo, bytes_hi, packets_lo, packets_hi``
+  (95 %), ``samples`` and ``low_evidence`` (:mod:`flowlab.estimate`).
 
 Examples
 --------
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from flowlab.estimate import INTERVAL_COLUMNS, evidence, with_intervals
 from flowlab.exceptions import ConfigError
 
 __all__ = ["KEYS", "METRICS", "edges", "key_expr", "metric_expr"]
@@ -66,6 +69,8 @@ def edges(
     flows: pl.DataFrame | pl.LazyFrame,
     by: Sequence[str] = ("client", "server", "service"),
     metrics: Sequence[str] = ("bytes", "packets", "flows"),
+    *,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     """Group flows by `by` keys and aggregate `metrics` (see the module docstring)."""
     keys = list(by)
@@ -73,7 +78,13 @@ def edges(
         msg = "edges needs at least one group key"
         raise ConfigError(msg)
     aggs = [metric_expr(m) for m in metrics]
-    out = flows.lazy().group_by([key_expr(k) for k in keys]).agg(aggs)
+    out = (
+        flows.lazy()
+        .group_by([key_expr(k) for k in keys])
+        .agg(aggs + (evidence() if intervals else []))
+    )
+    if intervals:
+        out = with_intervals(out).select(*keys, *metrics, *INTERVAL_COLUMNS)
     order = (["bytes"] if "bytes" in metrics else []) + keys
     desc = ([True] if "bytes" in metrics else []) + [False] * len(keys)
     return out.sort(order, descending=desc, nulls_last=True).collect()

@@ -21,6 +21,7 @@ import polars as pl
 
 from flowlab.analysis.edges import KEYS, key_expr, metric_expr
 from flowlab.analysis.filters import where
+from flowlab.estimate import evidence, with_intervals
 from flowlab.exceptions import ConfigError
 
 __all__ = ["timeseries"]
@@ -32,6 +33,7 @@ def timeseries(
     interval: str = "1m",
     by: str | Sequence[str] | None = None,
     metrics: Sequence[str] = ("bytes", "packets", "flows"),
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Sum `metrics` per `interval` (Polars duration: ``"30s"``, ``"1m"``, ``"1h"``), per `by` key.
@@ -40,6 +42,8 @@ def timeseries(
     ``service``, ``src``, ``dst``, ``exporter``, ``protocol``, ``service_port``)
     or any column name. Buckets start at multiples of `interval` (UTC); empty
     buckets are absent. Columns: ``time``, the keys, the metrics; by time then keys.
+    With `intervals`, 95 % intervals per bucket, ``samples`` and ``low_evidence``
+    (:mod:`flowlab.estimate`).
     """
     keys = [by] if isinstance(by, str) else list(by or ())
     lf = where(flows, **filters)
@@ -51,12 +55,11 @@ def timeseries(
     try:
         bucket = pl.col("time").dt.truncate(interval).alias("time")
         group = [bucket, *[key_expr(k) if k in KEYS else pl.col(k) for k in keys]]
-        out = (
-            lf.group_by(group)
-            .agg(metric_expr(m) for m in metrics)
-            .sort(["time", *keys], nulls_last=True)
-        )
-        return out.collect()
+        aggs = [metric_expr(m) for m in metrics] + (evidence() if intervals else [])
+        out = lf.group_by(group).agg(aggs)
+        if intervals:
+            out = with_intervals(out)
+        return out.sort(["time", *keys], nulls_last=True).collect()
     except pl.exceptions.InvalidOperationError as exc:
         msg = f"bad interval {interval!r}: use a Polars duration like '30s', '1m', '1h' ({exc})"
         raise ConfigError(msg) from exc
