@@ -103,7 +103,7 @@ def evidence(
         return pl.when(sampled).then(x).otherwise(0.0)
 
     return [
-        (p / n).sum().round(0).cast(pl.UInt64).alias("samples"),
+        pl.when(n > 0).then(p / n).otherwise(0.0).sum().round(0).cast(pl.UInt64).alias("samples"),
         over_sampled(p / n).sum().alias("_ev_s"),
         over_sampled(p).sum().alias("_ev_p"),
         over_sampled((n - 1) * p).sum().alias("_ev_pv"),
