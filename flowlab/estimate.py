@@ -47,6 +47,8 @@ __all__ = [
     "LEVEL",
     "LOW_EVIDENCE_SAMPLES",
     "add_intervals",
+    "adjust",
+    "change_test",
     "evidence",
     "gamma_quantile",
     "merge_evidence",
@@ -496,7 +498,7 @@ def miss_probability(
     >>> miss_probability(1.0, 300, 1)
     0.0
     """
-    if any(isinstance(x, pl.Expr) for x in (window_s, sampling_rate)):
+    if any(isinstance(x, pl.Expr) for x in (rate_pps, window_s, sampling_rate)):
         r, w, n = (
             x if isinstance(x, pl.Expr) else pl.lit(x) for x in (rate_pps, window_s, sampling_rate)
         )
@@ -505,3 +507,96 @@ def miss_probability(
     n_arr = np.asarray(sampling_rate, dtype=float)
     out = (1.0 - 1.0 / n_arr) ** (np.asarray(rate_pps, float) * np.asarray(window_s, float))
     return float(out) if np.ndim(out) == 0 else out
+
+
+# --- is a difference beyond the noise ---------------------------------------------------
+
+
+def _binom_two_sided(k: int, n: int, p0: float) -> float:
+    """Exact two-sided binomial p-value: twice the smaller tail, at most 1."""
+    if n == 0:
+        return 1.0
+    if n > 5000:  # normal approximation with continuity correction
+        sd = math.sqrt(n * p0 * (1 - p0))
+        z = (abs(k - n * p0) - 0.5) / sd if sd > 0 else math.inf
+        return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2)))
+    j = np.arange(n + 1, dtype=float)
+    logpmf = (
+        _lgamma(np.array([n + 1.0]))[0]
+        - _lgamma(j + 1)
+        - _lgamma(n - j + 1)
+        + j * math.log(p0)
+        + (n - j) * math.log1p(-p0)
+    )
+    pmf = np.exp(logpmf)
+    low, high = pmf[: k + 1].sum(), pmf[k:].sum()
+    return float(min(1.0, 2 * min(low, high)))
+
+
+def change_test(
+    estimate_a: np.ndarray,
+    variance_a: np.ndarray,
+    estimate_b: np.ndarray,
+    variance_b: np.ndarray,
+    *,
+    share_b: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """z and two-sided p-value of "the volumes of a and b differ beyond sampling noise".
+
+    Under the null hypothesis the same rate produced both (window b holding
+    `share_b` of the total time). The two estimates are turned into
+    effective sample counts with their pooled dispersion (variance/estimate:
+    N - 1 for packets at 1-in-N, more for bytes of varied frame sizes), and
+    the count of b given the total is tested exactly against
+    Binomial(total, `share_b`) (the conditional test of two Poisson counts).
+    A volume absent from a window has estimate and variance 0. Two exact
+    (unsampled) volumes differ with p = 0 unless equal.
+
+    Examples
+    --------
+    >>> z, p = change_test(np.array([0.0, 4000.0]), np.array([0.0, 4000.0 * 999]),
+    ...                    np.array([4000.0, 12000.0]), np.array([4000.0 * 999, 12000.0 * 999]))
+    >>> [round(float(x), 3) for x in p]  # 4 samples in b only; 4 then 12 (1-in-1000)
+    [0.125, 0.077]
+    """
+    ya, va = np.asarray(estimate_a, float), np.asarray(variance_a, float)
+    yb, vb = np.asarray(estimate_b, float), np.asarray(variance_b, float)
+    z = np.zeros(ya.shape)
+    p = np.ones(ya.shape)
+    for i in range(ya.size):
+        total, var = ya[i] + yb[i], va[i] + vb[i]
+        if total <= 0:
+            continue
+        if var <= 0:
+            differ = not math.isclose(yb[i] * (1 - share_b), ya[i] * share_b)
+            p[i] = 0.0 if differ else 1.0
+            z[i] = math.copysign(math.inf, yb[i] - total * share_b) if differ else 0.0
+            continue
+        phi = var / total
+        n = round(total / phi)
+        k = min(n, round(yb[i] / phi))
+        sd = math.sqrt(n * share_b * (1 - share_b))
+        z[i] = (k - n * share_b) / sd if sd > 0 else 0.0
+        p[i] = _binom_two_sided(k, n, share_b)
+    return z, p
+
+
+def adjust(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values: report the p-values with q <= alpha to keep the
+    false discoveries at alpha (and, when nothing changed, the chance of any at alpha).
+
+    Examples
+    --------
+    >>> [round(float(q), 3) for q in adjust(np.array([0.01, 0.04, 0.03, 0.5]))]
+    [0.04, 0.053, 0.053, 0.5]
+    """
+    p = np.asarray(p_values, float)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
