@@ -139,6 +139,12 @@ def _evidence_edges(lf: pl.LazyFrame, level: str, orient: str) -> pl.DataFrame:
 _SIDE = ("bytes", "bytes_lo", "bytes_hi", "packets", "packets_lo", "packets_hi", "samples")
 
 
+def _named(column: str, window: str) -> str:
+    """``bytes_lo`` of window ``a`` is ``bytes_a_lo``."""
+    base, _, bound = column.partition("_")
+    return f"{base}_{window}_{bound}" if bound else f"{base}_{window}"
+
+
 def _noise_diff(
     lf: pl.LazyFrame,
     window_a: Window,
@@ -198,7 +204,9 @@ def _noise_diff(
         .list.unique()
         .list.sort()
     )
-    side = [f"{c}_{w}" for w in ("a", "b") for c in _SIDE if c != "samples"]
+    side = [
+        pl.col(f"{c}_{w}").alias(_named(c, w)) for w in ("a", "b") for c in _SIDE if c != "samples"
+    ]
     out = out.select(
         pl.col("source").cast(pl.String),
         pl.col("target").cast(pl.String),
