@@ -432,7 +432,7 @@ def with_intervals(frame: F, *, level: float = LEVEL, keep_evidence: bool = Fals
         *out, pl.when(unknown).then(None).otherwise(low).alias("low_evidence")
     )
     drop = ["_bounds"] + ([] if keep_evidence else [c for c in EVIDENCE if c != "samples"])
-    return result.drop(drop)
+    return result.drop(drop).select(pl.exclude(INTERVAL_COLUMNS), *INTERVAL_COLUMNS)
 
 
 def add_intervals(

@@ -77,14 +77,22 @@ def _interval(span: timedelta | None) -> str:
     return "1d"
 
 
+_BYTES = ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received", "bytes_lo", "bytes_hi")
+#: said under the charts with error bars
+_ERROR_NOTE = (
+    "Black lines: the 95 % interval of the sampled estimate; orange: fewer than 10 samples "
+    "(low evidence). See docs/intervals.md."
+)
+
+
 def _cell(value: Any, column: str) -> str:
     from flowlab.views import human_bytes
 
     if value is None:
         return ""
-    if column in ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received") and isinstance(
-        value, int
-    ):
+    if column == "low_evidence":
+        return '<span class="low-evidence">few samples</span>' if value else ""
+    if column in _BYTES and isinstance(value, int):
         return f'<span title="{value:,} bytes">{html.escape(human_bytes(value))}</span>'
     if isinstance(value, int):
         return f"{value:,}"
@@ -204,6 +212,7 @@ def report(
         human_bytes,
         timeseries_chart,
     )
+    from flowlab.views.errorbars import error_bars
 
     filters = dict(filters or {})
     lf = analysis.where(flows, start=start, end=end, **filters)
@@ -254,28 +263,48 @@ def report(
             ),
         )
         page.section("Clients, servers and services", "clientserver")
-        clients = _named(analysis.top_clients(frame, n=top, by=by))
-        servers = _named(analysis.top_servers(frame, n=top, by=by))
-        services = analysis.top_services(frame, n=top)
+        sure = {"intervals": True}
+        clients = _named(analysis.top_clients(frame, n=top, by=by, **sure))
+        servers = _named(analysis.top_servers(frame, n=top, by=by, **sure))
+        services = analysis.top_services(frame, n=top, **sure)
         page.chart(
             "clients",
-            bar_chart(
+            error_bars(
                 clients,
                 "client",
-                title=f"top {top} clients ({by})",
-                color="namespace" if enriched else None,
+                chart=bar_chart(
+                    clients,
+                    "client",
+                    title=f"top {top} clients ({by})",
+                    color="namespace" if enriched else None,
+                ),
             ),
         )
         page.chart(
             "servers",
-            bar_chart(
+            error_bars(
                 servers,
                 "server",
-                title=f"top {top} servers ({by})",
-                color="namespace" if enriched else None,
+                chart=bar_chart(
+                    servers,
+                    "server",
+                    title=f"top {top} servers ({by})",
+                    color="namespace" if enriched else None,
+                ),
             ),
         )
-        page.chart("services", bar_chart(services, "service", title=f"top {top} services"))
+        page.chart(
+            "services",
+            error_bars(
+                services,
+                "service",
+                chart=bar_chart(services, "service", title=f"top {top} services"),
+            ),
+            _ERROR_NOTE,
+        )
+        clients, servers, services = (
+            t.drop("packets_lo", "packets_hi") for t in (clients, servers, services)
+        )
         page.raw(
             '<div class="row">'
             + _table(clients, "top clients")

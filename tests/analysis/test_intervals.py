@@ -24,6 +24,7 @@ from flowlab.estimate import (
     relative_error,
     volume_interval,
 )
+from flowlab.exceptions import ConfigError
 from flowlab.graph import communication_graph, edge_frame
 from flowlab.schema import conform
 from tests.subsampling import replicates, subsample, truth_rows
@@ -232,3 +233,21 @@ def test_analyses_carry_the_same_intervals(sampled):
         ).all()
     plain = analysis.top_clients(sampled)
     assert "bytes_lo" not in plain.columns
+
+
+def test_error_bars_draw_one_interval_per_row_and_flag_low_evidence(sampled):
+    import json
+
+    vlc = pytest.importorskip("vl_convert")
+    from flowlab.views import bar_chart
+    from flowlab.views.errorbars import error_bars
+
+    frame = analysis.conversations(sampled, intervals=True)
+    assert frame["low_evidence"].any() and not frame["low_evidence"].all()
+    chart = error_bars(frame, "client", chart=bar_chart(frame, "client"))
+    svg = vlc.vegalite_to_svg(json.dumps(chart.to_dict()))
+    clients = frame["client"].n_unique()
+    assert svg.count("#e8590c") >= 2  # rule and tick of every low-evidence row
+    assert svg.count('role="graphics-symbol"') >= clients + 2 * frame.height
+    with pytest.raises(ConfigError, match="intervals=True"):
+        error_bars(analysis.conversations(sampled), "client")
