@@ -433,18 +433,8 @@ def edges(
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
-    return _run(
-        es,
-        index,
-        prof,
-        layout,
-        query,
-        dims,
-        mets,
-        interval=None,
-        page_size=page_size,
-        intervals=intervals,
-    )
+    opts: dict[str, Any] = {"page_size": page_size, "intervals": intervals}
+    return _run(es, index, prof, layout, query, dims, mets, interval=None, **opts)
 
 
 def timeseries(
@@ -474,15 +464,5 @@ def timeseries(
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
-    return _run(
-        es,
-        index,
-        prof,
-        layout,
-        query,
-        dims,
-        mets,
-        interval=every,
-        page_size=page_size,
-        intervals=intervals,
-    )
+    opts: dict[str, Any] = {"page_size": page_size, "intervals": intervals}
+    return _run(es, index, prof, layout, query, dims, mets, interval=every, **opts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from elasticsearch import helpers
 from polars.testing import assert_frame_equal
 
 import flowlab.elastic as fe
@@ -74,19 +73,13 @@ def test_unsampled_groups_have_zero_width(es, module_names, make_flows):
     assert (pushed["packets_lo"] == pushed["packets"]).all() and not pushed["low_evidence"].any()
 
 
-def test_elastiflow_documents_give_intervals(es, module_names, make_flows, fixture_docs):
-    ef_prefix = module_names("elastiflow-3.5.0-iv") + "-"
+def test_elastiflow_documents_give_intervals(es, module_names, make_flows):
+    prefix = module_names("elastiflow-iv-")
     frame = make_flows(800, seed=33)
-    es.indices.put_index_template(
-        name=ef_prefix.rstrip("-"), **fixture_docs.elastiflow35_template(f"{ef_prefix}*")
-    )
-    actions = [
-        {"_index": fixture_docs.daily_index(ef_prefix, r), "_source": fixture_docs.elastiflow35(r)}
-        for r in frame.to_dicts()
-    ]
-    ok, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=True)
-    assert ok == frame.height and not errors
-    index = f"{ef_prefix}*"
+    fe.write_flows(es, frame, prefix, layout="elastiflow", refresh=True, replicas=0)
+    index = f"{prefix}*"  # daily indices
     loaded = fe.load_flows(es, index, progress=False)
+    assert loaded.height == frame.height
     pushed = fe.edges(es, index, by=("client", "server"), intervals=True)
+    assert pushed.height > 1
     _same(pushed, fe.edges_local(loaded, by=("client", "server"), intervals=True))
