@@ -267,32 +267,11 @@ def report(
         clients = _named(analysis.top_clients(frame, n=top, by=by, **sure))
         servers = _named(analysis.top_servers(frame, n=top, by=by, **sure))
         services = analysis.top_services(frame, n=top, **sure)
-        page.chart(
-            "clients",
-            error_bars(
-                clients,
-                "client",
-                chart=bar_chart(
-                    clients,
-                    "client",
-                    title=f"top {top} clients ({by})",
-                    color="namespace" if enriched else None,
-                ),
-            ),
-        )
-        page.chart(
-            "servers",
-            error_bars(
-                servers,
-                "server",
-                chart=bar_chart(
-                    servers,
-                    "server",
-                    title=f"top {top} servers ({by})",
-                    color="namespace" if enriched else None,
-                ),
-            ),
-        )
+        colour = "namespace" if enriched else None
+        for name, table, label in (("clients", clients, "client"), ("servers", servers, "server")):
+            title = f"top {top} {name} ({by})"
+            bars = bar_chart(table, label, title=title, color=colour)
+            page.chart(name, error_bars(table, label, chart=bars))
         page.chart(
             "services",
             error_bars(
