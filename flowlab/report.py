@@ -269,8 +269,8 @@ def report(
         services = analysis.top_services(frame, n=top, **sure)
         colour = "namespace" if enriched else None
         for name, table, label in (("clients", clients, "client"), ("servers", servers, "server")):
-            title = f"top {top} {name} ({by})"
-            bars = bar_chart(table, label, title=title, color=colour)
+            heading = f"top {top} {name} ({by})"
+            bars = bar_chart(table, label, title=heading, color=colour)
             page.chart(name, error_bars(table, label, chart=bars))
         page.chart(
             "services",
