@@ -251,3 +251,15 @@ def test_error_bars_draw_one_interval_per_row_and_flag_low_evidence(sampled):
     assert svg.count('role="graphics-symbol"') >= clients + 2 * frame.height
     with pytest.raises(ConfigError, match="intervals=True"):
         error_bars(analysis.conversations(sampled), "client")
+
+
+def test_the_report_shows_error_bars_and_flags_low_evidence(tmp_path):
+    from flowlab.report import report
+
+    sparse = subsample(np.random.default_rng(3), 100, 30)
+    assert analysis.top_clients(sparse, intervals=True)["low_evidence"].any()
+    html = report(sparse, tmp_path / "r.html", title="sampled", level="ip").read_text()
+    assert "<th>bytes_lo</th>" in html and "<th>samples</th>" in html
+    assert '<span class="low-evidence">few samples</span>' in html
+    assert "95 % interval of the sampled estimate" in html
+    assert html.count('"rule"') >= 3  # error bars on the client, server and service charts
