@@ -81,7 +81,7 @@ EVIDENCE = (
 )
 _MAX = ("_ev_n", "_ev_bw")
 
-F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+_F = TypeVar("_F", pl.DataFrame, pl.LazyFrame)
 
 
 def evidence(
@@ -400,7 +400,7 @@ def _bounds(batch: pl.Series, level: float) -> pl.Series:
     )
 
 
-def with_intervals(frame: F, *, level: float = LEVEL, keep_evidence: bool = False) -> F:
+def with_intervals(frame: _F, *, level: float = LEVEL, keep_evidence: bool = False) -> _F:
     """Turn evidence columns (:func:`evidence`) into interval columns.
 
     Adds ``bytes_lo, bytes_hi, packets_lo, packets_hi`` (UInt64: the random
