@@ -8,10 +8,11 @@ graphs and the Elasticsearch push-down compute the same numbers. The method
 and its assumptions are in ``docs/intervals.md``; in short:
 
 - packets: the sampled count c of a 1-in-N sampler is Binomial(P, 1/N); the
-  interval is the exact Poisson (Garwood) interval scaled by N, with the
-  binomial factor (N-1)/N on the variance; with several rates in one group,
-  the gamma interval of Fay & Feuer (1997) for a weighted sum of Poisson
-  counts, which reduces to the former for a single rate;
+  interval is the gamma interval of Fay & Feuer (1997) for a weighted sum of
+  Poisson counts (one weight per sampling rate), with the binomial factor
+  (N-1)/N on the variance. For one rate it is the exact Poisson (Garwood)
+  interval of c scaled by N below :data:`LOW_EVIDENCE_SAMPLES` samples (coverage
+  at least 95 %), and the Jeffreys interval from there on (coverage close to 95 %);
 - bytes: the ratio estimator N x (sum of the sampled frame lengths), its
   interval the same gamma interval with the sampled frame sizes as weights;
 - rows with ``sampling_rate`` 1 are exact (zero-width intervals); rows without a
@@ -93,8 +94,9 @@ def evidence(
     record is one, an unsampled record counts its packets); the ``_ev_*``
     columns are sums and maxima over the sampled records (N > 1), the exact
     volumes of the unsampled ones (``_ev_xp``, ``_ev_xb``) and the count of
-    records without a sampling rate (``_ev_u``), mergeable by :func:`merge_evidence`. Volumes are read from the canonical columns
-    (``bytes`` = frame length x N, ``packets`` = N for a packet sample).
+    records without a sampling rate (``_ev_u``), mergeable by :func:`merge_evidence`.
+    Volumes are read from the canonical columns (``bytes`` = frame length x N,
+    ``packets`` = N for a packet sample); name others with the arguments.
     """
     n = pl.col(sampling_rate).cast(pl.Float64)
     p = pl.col(packets).cast(pl.Float64)
