@@ -26,12 +26,12 @@ from flowlab.exceptions import (
     KubernetesError,
     MappingConflictError,
     PcapError,
-    SamplingWarning,
     SchemaError,
     SFlowError,
     SourceError,
     UnknownLayoutError,
     UnsupportedServerError,
+    UsageError,
 )
 from flowlab.graph import communication_graph
 from flowlab.k8s import Inventory, enrich
@@ -89,11 +89,11 @@ __all__ = [
     "MappingConflictError",
     "PcapError",
     "SFlowError",
-    "SamplingWarning",
     "SchemaError",
     "SourceError",
     "UnknownLayoutError",
     "UnsupportedServerError",
+    "UsageError",
     "__version__",
     "communication_graph",
     "enrich",

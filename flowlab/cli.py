@@ -166,18 +166,83 @@ def _demo(args: argparse.Namespace) -> int:
 # -- collect ------------------------------------------------------------------------------------
 
 
-def _elastic_arguments(parser: argparse.ArgumentParser) -> None:
-    from flowlab.elastic.collect import add_arguments
+# -- collect: --to-elasticsearch (credentials and TLS only from FLOWLAB_ES_*, never argv) -------
 
-    add_arguments(parser)
+
+def _positive_flows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"expected a positive number of flows, found {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        msg = f"expected a positive number of seconds, found {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _elastic_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--to-elasticsearch`` and its companions to `parser` (no Elasticsearch import)."""
+    group = parser.add_argument_group(
+        "Elasticsearch",
+        "ship the decoded flows to Elasticsearch too (credentials: FLOWLAB_ES_USERNAME/"
+        "FLOWLAB_ES_PASSWORD, FLOWLAB_ES_API_KEY or FLOWLAB_ES_BEARER_TOKEN; TLS: "
+        "FLOWLAB_ES_CA_CERTS)",
+    )
+    group.add_argument(
+        "--to-elasticsearch",
+        metavar="URL",
+        default=None,
+        help="Elasticsearch URL to bulk-index the flows into",
+    )
+    group.add_argument(
+        "--es-layout",
+        choices=("flowlab", "elastiflow"),
+        default="flowlab",
+        help="document layout: flowlab (canonical names) or elastiflow (ElastiFlow 3.5 fields "
+        "in daily elastiflow-3.5.0-YYYY.MM.dd indices, for its Kibana dashboards)",
+    )
+    group.add_argument(
+        "--es-index",
+        default=None,
+        help="index (flowlab layout, default flowlab-flows) or daily-index prefix "
+        "(elastiflow layout, default elastiflow-3.5.0-)",
+    )
+    group.add_argument(
+        "--es-batch",
+        type=_positive_flows,
+        default=5000,
+        help="flows buffered per bulk write (default 5000)",
+    )
+    group.add_argument(
+        "--es-timeout",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for each Elasticsearch response (default 60; a timed-out bulk "
+        "is re-sent, and never stored twice)",
+    )
 
 
 def _elastic_sink(args: argparse.Namespace) -> Callable[..., None] | None:
-    if not getattr(args, "to_elasticsearch", None):
+    """The :class:`~flowlab.elastic.ElasticSink` for the parsed arguments; None without the option."""
+    url = getattr(args, "to_elasticsearch", None)
+    if not url:
         return None
-    from flowlab.elastic.collect import make_sink
+    from flowlab.elastic import ElasticSink, connect
 
-    return make_sink(args)
+    es = connect(url, request_timeout=getattr(args, "es_timeout", 60.0))
+    return ElasticSink(es, index=args.es_index, layout=args.es_layout, batch_size=args.es_batch)
 
 
 #: Options adding collector sinks (``--to-elasticsearch``); other modules may append theirs.
@@ -343,6 +408,29 @@ COMMANDS: list[Command] = [
         _report,
     ),
 ]
+
+
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    from flowlab.policy._cli import add_arguments
+
+    add_arguments(p)
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from flowlab.policy._cli import run
+
+    return run(args)
+
+
+# flowlab policy (issue #15): the command lives in flowlab/policy/_cli.py
+COMMANDS.append(
+    Command(
+        "policy",
+        "propose NetworkPolicies from observed flows, with evidence; replay them on another window",
+        _policy_arguments,
+        _policy,
+    )
+)
 
 
 def module_command(name: str, help: str, module: str) -> Command | None:

@@ -206,13 +206,13 @@ def report(
     from flowlab.graph import communication_graph
     from flowlab.views import (
         bar_chart,
+        error_bars,
         flow_diagram,
         graph_chart,
         heatmap,
         human_bytes,
         timeseries_chart,
     )
-    from flowlab.views.errorbars import error_bars
 
     filters = dict(filters or {})
     lf = analysis.where(flows, start=start, end=end, **filters)
@@ -247,9 +247,13 @@ def report(
         page.raw("<p><b>No flow records match the window and filters.</b></p>")
     else:
         page.section("Traffic over time", "time")
-        ts = analysis.timeseries(frame, interval=bucket, by="service")
+        from flowlab.analysis.toplists import service_label
+
+        labelled = frame.with_columns(service_label(frame.columns))
+        ts = analysis.timeseries(labelled, interval=bucket, by="service_label")
         page.chart(
-            "timeseries", timeseries_chart(ts, by="service", title=f"bytes per {bucket} by service")
+            "timeseries",
+            timeseries_chart(ts, by="service_label", title=f"bytes per {bucket} by service"),
         )
         page.section("Top talkers", "talkers")
         talk = _named(analysis.top_talkers(frame, n=top, by=by))
@@ -268,16 +272,22 @@ def report(
         servers = _named(analysis.top_servers(frame, n=top, by=by, **sure))
         services = analysis.top_services(frame, n=top, **sure)
         colour = "namespace" if enriched else None
-        for name, table, label in (("clients", clients, "client"), ("servers", servers, "server")):
+        for name, table, key in (("clients", clients, "client"), ("servers", servers, "server")):
             heading = f"top {top} {name} ({by})"
-            bars = bar_chart(table, label, title=heading, color=colour)
-            page.chart(name, error_bars(table, label, chart=bars))
+            bars = bar_chart(table, key, title=heading, color=colour)
+            page.chart(name, error_bars(table, key, chart=bars))
+        named = services
+        if "port_names" in services.columns:  # the cluster's names first: "etcd (2379)"
+            names = pl.col("port_names").list.join(", ")
+            ports = pl.col("ports").cast(pl.List(pl.String)).list.join(", ")
+            label = pl.when(names != "").then(pl.format("{} ({})", names, ports))
+            named = services.with_columns(label.otherwise(pl.col("service")).alias("service"))
         page.chart(
             "services",
             error_bars(
-                services,
+                named,
                 "service",
-                chart=bar_chart(services, "service", title=f"top {top} services"),
+                chart=bar_chart(named, "service", title=f"top {top} services"),
             ),
             _ERROR_NOTE,
         )
@@ -314,7 +324,36 @@ def report(
         )
         page.section("Conversations", "conversations")
         page.raw(_table(conv, f"conversations ({by}), by bytes", limit=30))
+        if enriched and inventory is not None:
+            _policy_section(page, frame, inventory)
     return _write(Path(path), page, title, window, analysis.describe(**filters), bucket, by)
+
+
+def _policy_section(page: _Page, frame: pl.DataFrame, inventory: Inventory) -> None:
+    """NetworkPolicies proposed from the window (their rules and evidence), and the cluster's own replayed."""
+    from flowlab.policy import propose, replay, summary
+
+    proposal = propose(frame, inventory)
+    page.section("NetworkPolicy proposal", "policy")
+    page.raw(
+        f'<p class="note" id="policy-size" data-policies="{len(proposal.policies)}" '
+        f'data-rules="{proposal.evidence.height}">{len(proposal.policies)} NetworkPolicies '
+        f"(one per workload that served connections), {proposal.evidence.height} ingress rules, "
+        "each with its evidence; <code>flowlab policy SOURCE --namespace NS -o policies.yaml</code> "
+        "writes them. miss_chance: the chance a conversation this rare would go unsampled.</p>"
+    )
+    cols = ["namespace", "policy", "peer", "ports", "samples", "bytes", "last_seen", "miss_chance"]
+    page.raw(_table(proposal.evidence.sort("samples").select(cols), "rules, rarest first", 30))
+    own = inventory.policy_objects.network_policies
+    if own:
+        denied = summary(replay(frame, list(own), inventory)).filter(~pl.col("allowed"))
+        page.raw(
+            f"<p>The cluster's own {len(own)} NetworkPolicies, replayed on this window, "
+            f"deny {denied.height} observed connection(s).</p>"
+        )
+        if denied.height:
+            keep = ["client", "server", "port", "samples", "reason"]
+            page.raw(_table(denied.select(keep), "denied by the cluster's policies"))
 
 
 def _write(

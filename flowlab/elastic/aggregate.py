@@ -47,16 +47,16 @@ from flowlab.elastic._layout import Layout, resolve_profile
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.profiles import DIMENSIONS, Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query
-from flowlab.estimate import INTERVAL_COLUMNS, evidence, merge_evidence, with_intervals
+from flowlab.estimate import INTERVAL_COLUMNS, merge_evidence, with_intervals
 from flowlab.exceptions import ConfigError, MappingConflictError
 from flowlab.schema import FLOW_SCHEMA
+from flowlab.vocabulary.keys import METRICS, aggregate, sort_aggregated
 
 __all__ = ["METRICS", "edges", "edges_local", "timeseries", "timeseries_local"]
 
 log = logging.getLogger("flowlab.elastic")
 
 Metric = Literal["bytes", "packets", "flows"]
-METRICS: tuple[str, ...] = ("bytes", "packets", "flows")
 _INTERVAL = re.compile(r"^[1-9]\d*(ms|s|m|h|d)$")
 _DECORATION = re.compile(r" \((?:[A-Za-z0-9.+_-]+|UNKNOWN\(\d+\))/\d+\)$")
 
@@ -93,31 +93,23 @@ def _result_schema(dims: Sequence[str], mets: Sequence[str], time: bool) -> dict
 
 
 def _finish(
-    frame: pl.LazyFrame, keys: list[str], mets: list[str], extra: Sequence[pl.Expr] = ()
+    frame: pl.LazyFrame,
+    dims: list[str],
+    mets: list[str],
+    time: bool,
+    evidence: Sequence[pl.Expr] = (),
 ) -> pl.DataFrame:
-    """Sum `mets` per `keys`; with evidence aggregations in `extra`, add the intervals."""
-    aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets] + list(extra)
+    """Sum the buckets' metrics again (undecorated service names may meet), in the one order.
+
+    With evidence aggregations (:func:`flowlab.estimate.merge_evidence`), merge
+    the per-rate evidence of the buckets and add the interval columns.
+    """
+    keys = (["time"] if time else []) + dims
+    aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets] + list(evidence)
     out = frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
-    if extra:
+    if evidence:
         out = with_intervals(out).select(*keys, *mets, *INTERVAL_COLUMNS)
-    return out.sort(keys, nulls_last=False).collect() if keys else out.collect()
-
-
-_RAW = ("_raw_bytes", "_raw_packets", "_raw_rate")
-
-
-def _local_values(mets: Sequence[str], intervals: bool) -> list[pl.Expr]:
-    vals = [
-        pl.lit(1, dtype=pl.UInt64).alias(m) if m == "flows" else pl.col(m).cast(pl.UInt64).alias(m)
-        for m in mets
-    ]
-    if intervals:
-        vals += [pl.col(c).alias(r) for c, r in zip(("bytes", "packets", "sampling_rate"), _RAW)]
-    return vals
-
-
-def _local_evidence(intervals: bool) -> list[pl.Expr]:
-    return evidence(*_RAW) if intervals else []
+    return sort_aggregated(out, dims, mets, time=time).collect()
 
 
 def edges_local(
@@ -141,10 +133,8 @@ def edges_local(
         Add the 95 % interval columns (:mod:`flowlab.estimate`).
     """
     dims, mets = _check(by, metrics)
-    lf = frame.lazy()
-    cols = [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
-    vals = _local_values(mets, intervals)
-    return _finish(lf.select(*cols, *vals), dims, mets, _local_evidence(intervals))
+    out = aggregate(frame, dims, mets, intervals=intervals)
+    return out.cast(_result_schema(dims, mets, False))  # type: ignore[arg-type]
 
 
 def timeseries_local(
@@ -158,11 +148,8 @@ def timeseries_local(
     """The local twin of :func:`timeseries`: bucket ``time`` by `interval` (UTC), group, sum."""
     dims, mets = _check(by, metrics)
     every = _check_interval(interval)
-    lf = frame.lazy()
-    cols = [pl.col("time").dt.truncate(every).alias("time")]
-    cols += [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
-    vals = _local_values(mets, intervals)
-    return _finish(lf.select(*cols, *vals), ["time", *dims], mets, _local_evidence(intervals))
+    out = aggregate(frame, dims, mets, every=every, intervals=intervals)
+    return out.cast(_result_schema(dims, mets, True))  # type: ignore[arg-type]
 
 
 def _stored_fields(
@@ -369,16 +356,15 @@ def _translate(
             expr = _to_int(col, dtype)
         exprs.append(expr.cast(FLOW_SCHEMA[column], strict=False).alias(dim))
     exprs += [pl.col(m).round(0).cast(pl.UInt64).alias(m) for m in mets]
-    keys = (["time"] if time else []) + dims
+    evidence: list[pl.Expr] = []
     if intervals:
         exprs += _evidence_of_buckets()
-        merged = [
+        evidence = [
             e.round(0).cast(pl.UInt64) if e.meta.output_name() in ("samples", "_ev_u") else e
             for e in merge_evidence()
         ]
-        out = _finish(raw.lazy().select(exprs), keys, mets, merged)
-        return out.cast(schema)  # type: ignore[arg-type]
-    return _finish(raw.lazy().select(exprs), keys, mets).cast(schema)  # type: ignore[arg-type]
+    out = _finish(raw.lazy().select(exprs), dims, mets, time, evidence)
+    return out.cast(schema)  # type: ignore[arg-type]
 
 
 def edges(
@@ -419,8 +405,9 @@ def edges(
     Returns
     -------
     polars.DataFrame
-        Columns `by` then `metrics` (then the interval columns), sorted by `by`
-        (nulls first); equal to ``edges_local(load_flows(...), by=by, metrics=metrics)``.
+        Columns `by` then `metrics` (then the interval columns), the most bytes
+        first, then by `by` (nulls last); equal to ``edges_local(load_flows(...),
+        by=by, metrics=metrics)`` and to :func:`flowlab.analysis.edges` on the same rows.
 
     Raises
     ------
@@ -456,7 +443,8 @@ def timeseries(
     """Per-interval sums by dimension, computed by Elasticsearch (``date_histogram`` in UTC).
 
     Returns a frame with ``time`` (bucket start), the `by` columns and the
-    metrics, sorted; equal to ``timeseries_local(load_flows(...), ...)``.
+    metrics, sorted by time then `by` (nulls last); equal to
+    ``timeseries_local(load_flows(...), ...)`` and :func:`flowlab.analysis.timeseries`.
     Empty buckets are absent, as in the local group-by.
     """
     dims, mets = _check(by, metrics)

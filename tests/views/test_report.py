@@ -105,3 +105,13 @@ def test_cli_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--level", "galaxy", str(demo)])
     assert exc.value.code == 2
+
+
+def test_report_labels_ports_by_their_cluster_names(tmp_path: Path) -> None:
+    """The service chart and series say 'etcd (2379)', not only ElastiFlow's IANA 'etcd-client'."""
+    import flowlab
+
+    ds = flowlab.load("demo", seconds=120)
+    page = report(ds.flows, tmp_path / "r.html", level="workload").read_text()
+    specs = page[page.index("<script") :]
+    assert "etcd (2379)" in specs and "kubelet-https-metrics (10250)" in specs
