@@ -77,14 +77,22 @@ def _interval(span: timedelta | None) -> str:
     return "1d"
 
 
+_BYTES = ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received", "bytes_lo", "bytes_hi")
+#: said under the charts with error bars
+_ERROR_NOTE = (
+    "Black lines: the 95 % interval of the sampled estimate; orange: fewer than 10 samples "
+    "(low evidence). See docs/intervals.md."
+)
+
+
 def _cell(value: Any, column: str) -> str:
     from flowlab.views import human_bytes
 
     if value is None:
         return ""
-    if column in ("bytes", "bytes_in", "bytes_out", "bytes_sent", "bytes_received") and isinstance(
-        value, int
-    ):
+    if column == "low_evidence":
+        return '<span class="low-evidence">few samples</span>' if value else ""
+    if column in _BYTES and isinstance(value, int):
         return f'<span title="{value:,} bytes">{html.escape(human_bytes(value))}</span>'
     if isinstance(value, int):
         return f"{value:,}"
@@ -198,6 +206,7 @@ def report(
     from flowlab.graph import communication_graph
     from flowlab.views import (
         bar_chart,
+        error_bars,
         flow_diagram,
         graph_chart,
         heatmap,
@@ -258,34 +267,33 @@ def report(
             ),
         )
         page.section("Clients, servers and services", "clientserver")
-        clients = _named(analysis.top_clients(frame, n=top, by=by))
-        servers = _named(analysis.top_servers(frame, n=top, by=by))
-        services = analysis.top_services(frame, n=top)
-        page.chart(
-            "clients",
-            bar_chart(
-                clients,
-                "client",
-                title=f"top {top} clients ({by})",
-                color="namespace" if enriched else None,
-            ),
-        )
-        page.chart(
-            "servers",
-            bar_chart(
-                servers,
-                "server",
-                title=f"top {top} servers ({by})",
-                color="namespace" if enriched else None,
-            ),
-        )
+        sure = {"intervals": True}
+        clients = _named(analysis.top_clients(frame, n=top, by=by, **sure))
+        servers = _named(analysis.top_servers(frame, n=top, by=by, **sure))
+        services = analysis.top_services(frame, n=top, **sure)
+        colour = "namespace" if enriched else None
+        for name, table, key in (("clients", clients, "client"), ("servers", servers, "server")):
+            heading = f"top {top} {name} ({by})"
+            bars = bar_chart(table, key, title=heading, color=colour)
+            page.chart(name, error_bars(table, key, chart=bars))
         named = services
         if "port_names" in services.columns:  # the cluster's names first: "etcd (2379)"
             names = pl.col("port_names").list.join(", ")
             ports = pl.col("ports").cast(pl.List(pl.String)).list.join(", ")
             label = pl.when(names != "").then(pl.format("{} ({})", names, ports))
             named = services.with_columns(label.otherwise(pl.col("service")).alias("service"))
-        page.chart("services", bar_chart(named, "service", title=f"top {top} services"))
+        page.chart(
+            "services",
+            error_bars(
+                named,
+                "service",
+                chart=bar_chart(named, "service", title=f"top {top} services"),
+            ),
+            _ERROR_NOTE,
+        )
+        clients, servers, services = (
+            t.drop("packets_lo", "packets_hi") for t in (clients, servers, services)
+        )
         page.raw(
             '<div class="row">'
             + _table(clients, "top clients")

@@ -11,7 +11,9 @@ record count, sorted by bytes like the Kibana top-N tables.
 - :func:`peers`, :func:`service_breakdown`, :func:`flow_records` (:mod:`~flowlab.analysis.details`);
 - :func:`host_pods` — host-network pods behind node addresses (:mod:`~flowlab.analysis.hosts`);
 - :func:`timeseries` (:mod:`~flowlab.analysis.timeseries`);
-- :func:`edges` — the local twin of the Elasticsearch push-down (:mod:`~flowlab.analysis.edges`).
+- :func:`edges` — the local twin of the Elasticsearch push-down (:mod:`~flowlab.analysis.edges`);
+- :func:`add_intervals`, :func:`miss_probability` — how sure a sampled number is
+  (:mod:`flowlab.estimate`; every function above takes ``intervals=True``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ from flowlab.analysis.toplists import (
     top_services,
     top_talkers,
 )
+from flowlab.estimate import add_intervals, miss_probability
 from flowlab.vocabulary.filters import describe, match, where
 
 __all__ = [
     "Breakdown",
+    "add_intervals",
     "conversations",
     "describe",
     "edges",
     "flow_records",
     "host_pods",
     "match",
+    "miss_probability",
     "peers",
     "service_breakdown",
     "timeseries",

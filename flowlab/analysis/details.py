@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.toplists import _NAMES, volume
+from flowlab.analysis.toplists import _NAMES, finish, volume
 from flowlab.services import PROTOCOL_NAMES
 from flowlab.vocabulary.endpoints import endpoint_id
 from flowlab.vocabulary.filters import Spec, match, where
@@ -34,6 +34,7 @@ def peers(
     *,
     by: str = "ip",
     interval: str | None = None,
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Everything `who` talked with (the seed's Traffic Details: grafana 10.128.2.7 -> its peers).
@@ -47,6 +48,8 @@ def peers(
     interval : str, optional
         With ``"1m"``, ``"5m"``, ... : bytes over time per peer instead
         (``time, peer, bytes, packets, flows``).
+    intervals : bool
+        Add 95 % intervals, ``samples`` and ``low_evidence`` (:mod:`flowlab.estimate`).
 
     Returns
     -------
@@ -76,27 +79,23 @@ def peers(
             cols += [pl.col(f"{other}_{f}").alias(f) for f in fields]
         parts.append(
             lf.filter(mine & ~match(other, who, names)).select(
-                *cols, "service_name", "bytes", "packets", "time"
+                *cols, "service_name", "bytes", "packets", "sampling_rate", "time"
             )
         )
     both = pl.concat(parts)
     if interval is not None:
-        return (
-            both.group_by(pl.col("time").dt.truncate(interval), "peer")
-            .agg(*volume())
-            .sort("time", "peer")
-            .collect()
-        )
+        per_time = both.group_by(pl.col("time").dt.truncate(interval), "peer")
+        return finish(per_time.agg(*volume(intervals))).sort("time", "peer").collect()
     extra = [c for c in both.collect_schema().names() if c in _NAMES]
     out = both.group_by("peer").agg(
         *[pl.col(c).drop_nulls().first() for c in extra],
         pl.col("role").unique().sort(descending=True).str.join("+"),
         pl.col("service_name").drop_nulls().unique().sort().alias("services"),
-        *volume(),
+        *volume(intervals),
         pl.col("time").min().alias("first_seen"),
         pl.col("time").max().alias("last_seen"),
     )
-    return out.sort(["bytes", "peer"], descending=[True, False]).collect()
+    return finish(out).sort(["bytes", "peer"], descending=[True, False]).collect()
 
 
 @dataclass(frozen=True)
@@ -134,9 +133,13 @@ def service_breakdown(
     service: str | Sequence[str],
     *,
     by: str = "ip",
+    intervals: bool = False,
     **filters: Any,
 ) -> Breakdown:
-    """Who originated `service` (e.g. ``"etcd-client"``), which servers, volumes, protocol and ports."""
+    """Who originated `service` (e.g. ``"etcd-client"``), which servers, volumes, protocol and ports.
+
+    With `intervals`, every frame has 95 % intervals, ``samples`` and ``low_evidence``.
+    """
     lf = where(flows, service=service, **filters).filter(pl.col("client_ip").is_not_null())
     names = lf.collect_schema().names()
     proto = (
@@ -163,24 +166,19 @@ def service_breakdown(
         pl.lit(label).alias("service"),
         proto.implode(),
         ports.implode(),
-        *volume(),
+        *volume(intervals),
         c_key.n_unique().cast(pl.UInt32).alias("clients"),
         s_key.n_unique().cast(pl.UInt32).alias("servers"),
     )
-    clients = (
-        lf.group_by(c_key)
-        .agg(*c_extra, *volume())
-        .sort(["bytes", "client"], descending=[True, False])
+    totals = finish(totals)
+    clients = finish(lf.group_by(c_key).agg(*c_extra, *volume(intervals))).sort(
+        ["bytes", "client"], descending=[True, False]
     )
-    servers = (
-        lf.group_by(s_key)
-        .agg(*s_extra, ports, *volume())
-        .sort(["bytes", "server"], descending=[True, False])
+    servers = finish(lf.group_by(s_key).agg(*s_extra, ports, *volume(intervals))).sort(
+        ["bytes", "server"], descending=[True, False]
     )
-    pairs = (
-        lf.group_by(c_key, s_key)
-        .agg(proto, ports, *volume())
-        .sort(["bytes", "client", "server"], descending=[True, False, False])
+    pairs = finish(lf.group_by(c_key, s_key).agg(proto, ports, *volume(intervals))).sort(
+        ["bytes", "client", "server"], descending=[True, False, False]
     )
     t, c, s, p = pl.collect_all([totals, clients, servers, pairs])
     return Breakdown(totals=t, clients=c, servers=s, pairs=p)

@@ -9,7 +9,9 @@ two can be compared frame for frame:
 - metrics: ``bytes`` (sum), ``packets`` (sum), ``flows`` (record count), all UInt64;
 - rows whose key is null form their own group (null key), like a composite
   aggregation with ``missing_bucket``;
-- sorted by bytes (largest first, if asked for), then by the keys.
+- sorted by bytes (largest first, if asked for), then by the keys;
+- with ``intervals=True``: ``bytes_lo, bytes_hi, packets_lo, packets_hi``
+  (95 %), ``samples`` and ``low_evidence`` (:mod:`flowlab.estimate`).
 
 Examples
 --------
@@ -37,6 +39,8 @@ def edges(
     flows: pl.DataFrame | pl.LazyFrame,
     by: Sequence[str] = ("client", "server", "service"),
     metrics: Sequence[str] = ("bytes", "packets", "flows"),
+    *,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     """Group flows by `by` keys and aggregate `metrics` (see the module docstring)."""
     keys = list(by)
@@ -47,4 +51,4 @@ def edges(
         key_expr(k)  # validates the key
     for m in metrics:
         metric_expr(m)  # validates the metric
-    return aggregate(flows, keys, metrics)
+    return aggregate(flows, keys, metrics, intervals=intervals)

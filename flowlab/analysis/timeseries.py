@@ -32,6 +32,7 @@ def timeseries(
     interval: str = "1m",
     by: str | Sequence[str] | None = None,
     metrics: Sequence[str] = ("bytes", "packets", "flows"),
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Sum `metrics` per `interval` (Polars duration: ``"30s"``, ``"1m"``, ``"1h"``), per `by` key.
@@ -40,6 +41,8 @@ def timeseries(
     ``service``, ``src``, ``dst``, ``exporter``, ``protocol``, ``service_port``)
     or any column name. Buckets start at multiples of `interval` (UTC); empty
     buckets are absent. Columns: ``time``, the keys, the metrics; by time then keys.
+    With `intervals`, 95 % intervals per bucket, ``samples`` and ``low_evidence``
+    (:mod:`flowlab.estimate`).
     """
     keys = [by] if isinstance(by, str) else list(by or ())
     lf = where(flows, **filters)
@@ -49,7 +52,7 @@ def timeseries(
             msg = f"unknown timeseries key {k!r}; expected one of {', '.join(KEYS)} or a column"
             raise ConfigError(msg)
     try:
-        return aggregate(lf, keys, metrics, every=interval)
+        return aggregate(lf, keys, metrics, every=interval, intervals=intervals)
     except pl.exceptions.InvalidOperationError as exc:
         msg = f"bad interval {interval!r}: use a Polars duration like '30s', '1m', '1h' ({exc})"
         raise ConfigError(msg) from exc

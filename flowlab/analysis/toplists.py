@@ -5,6 +5,10 @@ enriched) flows and the filters of :func:`flowlab.analysis.where`, and returns
 a DataFrame sorted by ``bytes`` (largest first), with ``bytes`` and
 ``packets`` summed (estimated totals) and ``flows`` = the number of records.
 
+``intervals=True`` adds 95 % intervals of the estimated volumes
+(``bytes_lo, bytes_hi, packets_lo, packets_hi``), ``samples`` and
+``low_evidence`` (:mod:`flowlab.estimate`).
+
 ``by`` picks what one row is: ``"ip"`` (default; on enriched flows the
 namespace/pod/workload/kind of the address come along) or a graph level
 (``"pod"``, ``"workload"``, ``"namespace"``, ``"node"``, ``"service"``; ids
@@ -28,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from flowlab.estimate import evidence, with_intervals
 from flowlab.services import PROTOCOL_NAMES
 from flowlab.vocabulary.endpoints import endpoint_id
 from flowlab.vocabulary.filters import where
@@ -47,13 +52,25 @@ __all__ = [
 _NAMES = ("namespace", "pod", "workload", "kind")
 
 
-def volume() -> list[pl.Expr]:
-    """The three volume aggregations: bytes, packets (sums) and flows (record count)."""
+def volume(intervals: bool = False) -> list[pl.Expr]:
+    """The three volume aggregations: bytes, packets (sums) and flows (record count).
+
+    With `intervals`, also the evidence (:func:`flowlab.estimate.evidence`) that
+    :func:`finish` turns into interval columns.
+    """
     return [
         pl.col("bytes").sum().cast(pl.UInt64),
         pl.col("packets").sum().cast(pl.UInt64),
         pl.len().cast(pl.UInt64).alias("flows"),
+        *(evidence() if intervals else []),
     ]
+
+
+def finish(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """`frame` with interval columns if :func:`volume` collected evidence into it."""
+    if "_ev_u" in frame.collect_schema().names():
+        return with_intervals(frame)
+    return frame
 
 
 def entity(side: str, by: str, names: list[str], alias: str) -> tuple[list[pl.Expr], list[pl.Expr]]:
@@ -88,7 +105,9 @@ def service_label(names: list[str]) -> pl.Expr:
 
 
 def _sorted(frame: pl.LazyFrame, keys: list[str], n: int | None) -> pl.DataFrame:
-    out = frame.sort(["bytes", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
+    out = finish(frame).sort(
+        ["bytes", *keys], descending=[True] + [False] * len(keys), nulls_last=True
+    )
     return (out.head(n) if n is not None else out).collect()
 
 
@@ -98,6 +117,7 @@ def top_clients(
     server: Any = None,
     n: int | None = 10,
     by: str = "ip",
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Clients by bytes, e.g. of the Kubernetes API: ``server=["172.30.0.1:443", "kubernetes-api"]``.
@@ -107,7 +127,7 @@ def top_clients(
     """
     lf = where(flows, server=server, **filters).filter(pl.col("client_ip").is_not_null())
     keys, extra = entity("client", by, lf.collect_schema().names(), "client")
-    return _sorted(lf.group_by(keys).agg(*extra, *volume()), ["client"], n)
+    return _sorted(lf.group_by(keys).agg(*extra, *volume(intervals)), ["client"], n)
 
 
 def top_servers(
@@ -116,6 +136,7 @@ def top_servers(
     client: Any = None,
     n: int | None = 10,
     by: str = "ip",
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Servers by bytes.
@@ -128,11 +149,16 @@ def top_servers(
     keys, extra = entity("server", by, lf.collect_schema().names(), "server")
     services = pl.col("service_name").drop_nulls().unique().sort().alias("services")
     named = port_names(lf.collect_schema().names())
-    return _sorted(lf.group_by(keys).agg(*extra, *named, services, *volume()), ["server"], n)
+    aggs = [*extra, *named, services, *volume(intervals)]
+    return _sorted(lf.group_by(keys).agg(*aggs), ["server"], n)
 
 
 def top_services(
-    flows: pl.DataFrame | pl.LazyFrame, *, n: int | None = 10, **filters: Any
+    flows: pl.DataFrame | pl.LazyFrame,
+    *,
+    n: int | None = 10,
+    intervals: bool = False,
+    **filters: Any,
 ) -> pl.DataFrame:
     """Services (``service_name``) by bytes, with protocol, ports and distinct clients/servers.
 
@@ -154,7 +180,7 @@ def top_services(
             pl.col("service_port").drop_nulls().unique().sort().alias("ports"),
             pl.col("client_ip").n_unique().cast(pl.UInt32).alias("clients"),
             pl.col("server_ip").n_unique().cast(pl.UInt32).alias("servers"),
-            *volume(),
+            *volume(intervals),
         )
         .rename({"service_name": "service"})
     )
@@ -162,7 +188,12 @@ def top_services(
 
 
 def top_talkers(
-    flows: pl.DataFrame | pl.LazyFrame, *, n: int | None = 10, by: str = "ip", **filters: Any
+    flows: pl.DataFrame | pl.LazyFrame,
+    *,
+    n: int | None = 10,
+    by: str = "ip",
+    intervals: bool = False,
+    **filters: Any,
 ) -> pl.DataFrame:
     """Endpoints by bytes sent + received (each record counts for both its ends).
 
@@ -182,6 +213,7 @@ def top_talkers(
                 *cols,
                 "bytes",
                 "packets",
+                "sampling_rate",
                 pl.when(pl.lit(sent))
                 .then(pl.col("bytes"))
                 .otherwise(0)
@@ -200,13 +232,18 @@ def top_talkers(
         *[pl.col(c).drop_nulls().sort().first() for c in extra_cols],
         pl.col("bytes_sent").sum(),
         pl.col("bytes_received").sum(),
-        *volume(),
+        *volume(intervals),
     )
     return _sorted(out, ["talker"], n)
 
 
 def conversations(
-    flows: pl.DataFrame | pl.LazyFrame, *, n: int | None = None, by: str = "ip", **filters: Any
+    flows: pl.DataFrame | pl.LazyFrame,
+    *,
+    n: int | None = None,
+    by: str = "ip",
+    intervals: bool = False,
+    **filters: Any,
 ) -> pl.DataFrame:
     """Client -> server conversations per service (src -> dst for rows without ports).
 
@@ -232,7 +269,7 @@ def conversations(
         client, server, pl.col("service_name").alias("service"), proto.alias("protocol")
     ).agg(
         *port_names(lf.collect_schema().names()),
-        *volume(),
+        *volume(intervals),
         pl.col("time").min().alias("first_seen"),
         pl.col("time").max().alias("last_seen"),
     )

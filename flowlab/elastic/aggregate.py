@@ -14,6 +14,13 @@ Dimensions (``by``): ``client``, ``server``, ``service``, ``service_port``,
 Metrics: ``bytes``, ``packets`` (sums) and ``flows`` (document count).
 Documents without a dimension's field form a null group, as in Polars.
 
+With ``intervals=True`` the composite aggregation also groups by the sampling
+rate and returns, per rate, the sums the estimator needs (packets, bytes,
+sum of squared bytes, largest bytes: ``extended_stats``); the frame then has
+the 95 % interval columns of :mod:`flowlab.estimate` (``bytes_lo``,
+``bytes_hi``, ``packets_lo``, ``packets_hi``, ``samples``, ``low_evidence``),
+equal to the local ones up to floating-point summation order.
+
 Examples
 --------
 >>> import polars as pl
@@ -40,6 +47,7 @@ from flowlab.elastic._layout import Layout, resolve_profile
 from flowlab.elastic.connection import describe, server_info
 from flowlab.elastic.profiles import DIMENSIONS, Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query
+from flowlab.estimate import INTERVAL_COLUMNS, merge_evidence, with_intervals
 from flowlab.exceptions import ConfigError, MappingConflictError
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.vocabulary.keys import METRICS, aggregate, sort_aggregated
@@ -84,11 +92,23 @@ def _result_schema(dims: Sequence[str], mets: Sequence[str], time: bool) -> dict
     return schema
 
 
-def _finish(frame: pl.LazyFrame, dims: list[str], mets: list[str], time: bool) -> pl.DataFrame:
-    """Sum the buckets' metrics again (undecorated service names may meet), in the one order."""
+def _finish(
+    frame: pl.LazyFrame,
+    dims: list[str],
+    mets: list[str],
+    time: bool,
+    evidence: Sequence[pl.Expr] = (),
+) -> pl.DataFrame:
+    """Sum the buckets' metrics again (undecorated service names may meet), in the one order.
+
+    With evidence aggregations (:func:`flowlab.estimate.merge_evidence`), merge
+    the per-rate evidence of the buckets and add the interval columns.
+    """
     keys = (["time"] if time else []) + dims
-    aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets]
+    aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets] + list(evidence)
     out = frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
+    if evidence:
+        out = with_intervals(out).select(*keys, *mets, *INTERVAL_COLUMNS)
     return sort_aggregated(out, dims, mets, time=time).collect()
 
 
@@ -97,6 +117,7 @@ def edges_local(
     *,
     by: Sequence[str] = ("client", "server", "service"),
     metrics: Sequence[str] = METRICS,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     """The local twin of :func:`edges`: group a canonical frame by dimensions.
 
@@ -108,9 +129,12 @@ def edges_local(
         Dimensions (see the module docs).
     metrics : sequence of str
         ``bytes``, ``packets``, ``flows``.
+    intervals : bool
+        Add the 95 % interval columns (:mod:`flowlab.estimate`).
     """
     dims, mets = _check(by, metrics)
-    return aggregate(frame, dims, mets).cast(_result_schema(dims, mets, False))  # type: ignore[arg-type]
+    out = aggregate(frame, dims, mets, intervals=intervals)
+    return out.cast(_result_schema(dims, mets, False))  # type: ignore[arg-type]
 
 
 def timeseries_local(
@@ -119,11 +143,13 @@ def timeseries_local(
     interval: str = "1m",
     by: Sequence[str] = ("service",),
     metrics: Sequence[str] = METRICS,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     """The local twin of :func:`timeseries`: bucket ``time`` by `interval` (UTC), group, sum."""
     dims, mets = _check(by, metrics)
     every = _check_interval(interval)
-    return aggregate(frame, dims, mets, every=every).cast(_result_schema(dims, mets, True))  # type: ignore[arg-type]
+    out = aggregate(frame, dims, mets, every=every, intervals=intervals)
+    return out.cast(_result_schema(dims, mets, True))  # type: ignore[arg-type]
 
 
 def _stored_fields(
@@ -179,17 +205,25 @@ def _run(
     *,
     interval: str | None,
     page_size: int,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     fields, metric_fields = _stored_fields(profile, layout, dims, mets, index)
     sources: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {}
+    if intervals:
+        rate, stats = _interval_fields(profile, layout, index)
     if interval is not None:
         key = "fixed_interval" if server_info(es).has_fixed_interval else "interval"
         sources.append({"time": {"date_histogram": {"field": profile.time_field, key: interval}}})
     for dim in dims:
         sources.append({dim: {"terms": {"field": fields[dim], "missing_bucket": True}}})
+    if intervals:
+        sources.append({"_rate": {"terms": {"field": rate, "missing_bucket": True}}})
     sub = {m: {"sum": {"field": f}} for m, f in metric_fields.items()}
+    sub.update(stats)
     keys = (["time"] if interval is not None else []) + dims
-    columns: dict[str, list[Any]] = {k: [] for k in [*keys, *mets]}
+    ev = list(_ES_EVIDENCE) if intervals else []
+    columns: dict[str, list[Any]] = {k: [] for k in [*keys, *mets, *ev]}
     after: dict[str, Any] | None = None
     pages = 0
     url = describe(es)
@@ -224,6 +258,8 @@ def _run(
                 columns[k].append(b["key"].get(k))
             for m in mets:
                 columns[m].append(b["doc_count"] if m == "flows" else (b[m]["value"] or 0))
+            if intervals:
+                _bucket_evidence(b, columns)
         after = body.get("after_key")
         if not buckets or after is None:
             break
@@ -233,12 +269,74 @@ def _run(
         pl.Series(m, columns[m], dtype=pl.Int64 if m == "flows" else pl.Float64, strict=False)
         for m in mets
     ]
+    data += [pl.Series(c, columns[c], dtype=pl.Float64, strict=False) for c in ev]
     raw = pl.DataFrame(data)
-    return _translate(raw, profile, dims, mets, interval is not None)
+    return _translate(raw, profile, dims, mets, interval is not None, intervals)
+
+
+#: the per-rate values a bucket gives (see :func:`_bucket_evidence`)
+_ES_EVIDENCE = ("_rate", "_p", "_b", "_b2", "_bmax", "_docs")
+
+
+def _interval_fields(profile: Profile, layout: Layout, index: str) -> tuple[str, dict[str, Any]]:
+    """The stored sampling-rate field and the sub-aggregations intervals need."""
+    rates = [s.field for s in profile.sources("sampling_rate") if s.field in layout.types]
+    missing = [m for m in ("bytes", "packets") if m not in profile.metrics]
+    if not rates or missing:
+        msg = (
+            f"the {profile.name} layout stores no sampling rate or bytes/packets in {index!r}: "
+            "intervals=True needs them (use load_flows(...) and edges_local(...))"
+        )
+        raise ConfigError(msg)
+    rate = layout.group_field(rates[0]) or rates[0]
+    stats = {
+        "_p": {"sum": {"field": profile.metrics["packets"]}},
+        "_bs": {"extended_stats": {"field": profile.metrics["bytes"]}},
+    }
+    return rate, stats
+
+
+def _bucket_evidence(bucket: dict[str, Any], columns: dict[str, list[Any]]) -> None:
+    bs = bucket["_bs"]
+    columns["_rate"].append(bucket["key"].get("_rate"))
+    columns["_p"].append(bucket["_p"]["value"] or 0)
+    columns["_b"].append(bs.get("sum") or 0)
+    columns["_b2"].append(bs.get("sum_of_squares") or 0)
+    columns["_bmax"].append(bs.get("max") or 0)
+    columns["_docs"].append(bucket["doc_count"])
+
+
+def _evidence_of_buckets() -> list[pl.Expr]:
+    """The evidence columns (:func:`flowlab.estimate.evidence`) of one (group, rate) bucket."""
+    n = pl.col("_rate").cast(pl.Float64, strict=False)
+    p, b = pl.col("_p"), pl.col("_b")
+    sampled = n > 1
+
+    def over(x: pl.Expr) -> pl.Expr:
+        return pl.when(sampled).then(x).otherwise(0.0)
+
+    return [
+        pl.when(n > 0).then(p / n).otherwise(0.0).alias("samples"),
+        over(p / n).alias("_ev_s"),
+        over(p).alias("_ev_p"),
+        over((n - 1) * p).alias("_ev_pv"),
+        over(n).alias("_ev_n"),
+        over(b).alias("_ev_b"),
+        over((n - 1) / n * pl.col("_b2")).alias("_ev_bv"),
+        over(pl.col("_bmax")).alias("_ev_bw"),
+        pl.when(n == 1).then(p).otherwise(0.0).alias("_ev_xp"),
+        pl.when(n == 1).then(b).otherwise(0.0).alias("_ev_xb"),
+        pl.when(n.is_null() | (n <= 0)).then(pl.col("_docs")).otherwise(0).alias("_ev_u"),
+    ]
 
 
 def _translate(
-    raw: pl.DataFrame, profile: Profile, dims: list[str], mets: list[str], time: bool
+    raw: pl.DataFrame,
+    profile: Profile,
+    dims: list[str],
+    mets: list[str],
+    time: bool,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     schema = _result_schema(dims, mets, time)
     exprs: list[pl.Expr] = []
@@ -258,7 +356,15 @@ def _translate(
             expr = _to_int(col, dtype)
         exprs.append(expr.cast(FLOW_SCHEMA[column], strict=False).alias(dim))
     exprs += [pl.col(m).round(0).cast(pl.UInt64).alias(m) for m in mets]
-    return _finish(raw.lazy().select(exprs), dims, mets, time).cast(schema)  # type: ignore[arg-type]
+    evidence: list[pl.Expr] = []
+    if intervals:
+        exprs += _evidence_of_buckets()
+        evidence = [
+            e.round(0).cast(pl.UInt64) if e.meta.output_name() in ("samples", "_ev_u") else e
+            for e in merge_evidence()
+        ]
+    out = _finish(raw.lazy().select(exprs), dims, mets, time, evidence)
+    return out.cast(schema)  # type: ignore[arg-type]
 
 
 def edges(
@@ -273,6 +379,7 @@ def edges(
     profile: str | Profile = "auto",
     field_map: Mapping[str, str] | None = None,
     page_size: int = 10_000,
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Communication edges (one row per distinct `by` tuple) computed by Elasticsearch.
@@ -292,13 +399,15 @@ def edges(
         client/server/service fields.
     page_size : int
         Buckets per composite page (all pages are read).
+    intervals : bool
+        Add 95 % intervals from the aggregated sample counts (see the module docs).
 
     Returns
     -------
     polars.DataFrame
-        Columns `by` then `metrics`, the most bytes first, then by `by` (nulls
-        last); equal to ``edges_local(load_flows(...), by=by, metrics=metrics)``
-        and to :func:`flowlab.analysis.edges` on the same rows.
+        Columns `by` then `metrics` (then the interval columns), the most bytes
+        first, then by `by` (nulls last); equal to ``edges_local(load_flows(...),
+        by=by, metrics=metrics)`` and to :func:`flowlab.analysis.edges` on the same rows.
 
     Raises
     ------
@@ -311,7 +420,8 @@ def edges(
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
-    return _run(es, index, prof, layout, query, dims, mets, interval=None, page_size=page_size)
+    opts: dict[str, Any] = {"page_size": page_size, "intervals": intervals}
+    return _run(es, index, prof, layout, query, dims, mets, interval=None, **opts)
 
 
 def timeseries(
@@ -327,6 +437,7 @@ def timeseries(
     profile: str | Profile = "auto",
     field_map: Mapping[str, str] | None = None,
     page_size: int = 10_000,
+    intervals: bool = False,
     **filters: Any,
 ) -> pl.DataFrame:
     """Per-interval sums by dimension, computed by Elasticsearch (``date_histogram`` in UTC).
@@ -341,4 +452,5 @@ def timeseries(
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     query = build_query(prof, start=start, end=end, where=flt, exact=True, types=layout.types)
-    return _run(es, index, prof, layout, query, dims, mets, interval=every, page_size=page_size)
+    opts: dict[str, Any] = {"page_size": page_size, "intervals": intervals}
+    return _run(es, index, prof, layout, query, dims, mets, interval=every, **opts)

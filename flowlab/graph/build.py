@@ -17,7 +17,9 @@ Edges carry ``bytes``, ``packets``, ``flows`` (record count), ``weight`` (the
 chosen metric), ``services`` (IANA names), ``port_names`` (the cluster's
 names, ``server_port_name``, on enriched flows), ``ports``, ``protocols`` (sorted lists),
 ``first_seen``/``last_seen`` (UTC datetimes): sums and complete sets over
-the rows behind the edge, never one row's value. Nodes carry ``label`` (short
+the rows behind the edge, never one row's value; with ``intervals=True`` also
+``bytes_lo``, ``bytes_hi``, ``packets_lo``, ``packets_hi`` (95 %), ``samples``
+and ``low_evidence`` (:mod:`flowlab.estimate`). Nodes carry ``label`` (short
 display name), ``ips`` (sorted list), with an inventory at pod level
 ``labels`` (dict), and the enrichment fields by one rule: a node has
 ``kind``, ``namespace``, ``pod``, ``workload``, ``workload_kind``,
@@ -51,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 import polars as pl
 
+from flowlab.estimate import evidence, merge_evidence, with_intervals
 from flowlab.exceptions import ConfigError, SchemaError
 from flowlab.vocabulary.endpoints import LEVELS, endpoint_id
 from flowlab.vocabulary.keys import METRICS
@@ -92,7 +95,7 @@ def _require(lf: pl.LazyFrame, level: str, inventory: Inventory | None) -> pl.La
 _FIELDS = ("kind", "namespace", "pod", "workload", "workload_kind", "service", "node", "scope")
 
 
-def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
+def _stage1(lf: pl.LazyFrame, orient: str, intervals: bool = False) -> pl.LazyFrame:
     """Rows grouped by everything that names both ends (``s_*``, ``t_*``), with the metrics.
 
     Grouping on the (categorical) name columns and the IPs first, then naming
@@ -118,6 +121,7 @@ def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
         pl.col("protocol").drop_nulls().unique().alias("protocols"),
         pl.col("time").min().alias("first_seen"),
         pl.col("time").max().alias("last_seen"),
+        *(evidence() if intervals else []),
     ]
 
     def grouped(subset: pl.LazyFrame, s: str, t: str) -> pl.LazyFrame:
@@ -137,6 +141,8 @@ def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
     def merged(name: str) -> pl.Expr:
         return pl.col(name).explode().drop_nulls().unique().sort()
 
+    intervals = "_ev_u" in stage1.collect_schema().names()
+
     return (
         stage1.with_columns(
             endpoint_id("s", level, fold_external=fold).alias("source"),
@@ -151,6 +157,7 @@ def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
             merged("protocols"),
             pl.col("first_seen").min(),
             pl.col("last_seen").max(),
+            *(merge_evidence() if intervals else []),
         )
         .sort("bytes", "source", "target", descending=[True, False, False], nulls_last=True)
     )
@@ -217,6 +224,7 @@ def edge_frame(
     orient: Orient = "client-server",
     inventory: Inventory | None = None,
     fold_external: bool = False,
+    intervals: bool = False,
 ) -> pl.LazyFrame:
     """The graph's edges as a lazy frame (``source, target, bytes, packets, flows, ...``).
 
@@ -224,7 +232,8 @@ def edge_frame(
     NetworkX object; use it directly when a frame is enough.
     """
     lf = _require(flows.lazy(), level, inventory)
-    return _edges(_stage1(lf, orient), level, fold_external)
+    out = _edges(_stage1(lf, orient, intervals), level, fold_external)
+    return with_intervals(out) if intervals else out
 
 
 def _label(node_id: str, attrs: dict[str, Any], level: str) -> str:
@@ -242,6 +251,7 @@ def communication_graph(
     *,
     inventory: Inventory | None = None,
     fold_external: bool = False,
+    intervals: bool = False,
 ) -> nx.DiGraph:
     """Build the directed communication graph of `flows` at `level`.
 
@@ -260,6 +270,8 @@ def communication_graph(
     fold_external : bool
         One node per scope (``external/public``, ``external/private``) for all
         external addresses instead of one per IP (not at the ``ip`` level).
+    intervals : bool
+        Give edges 95 % intervals of their volumes, ``samples`` and ``low_evidence``.
 
     Returns
     -------
@@ -270,10 +282,10 @@ def communication_graph(
         msg = f"unknown weight {weight!r}; expected one of {', '.join(_WEIGHTS)}"
         raise ConfigError(msg)
     lf = _require(flows.lazy(), level, inventory)
-    stage1 = _stage1(lf, orient).collect().lazy()
-    edges, nodes = pl.collect_all(
-        [_edges(stage1, level, fold_external), _nodes(stage1, level, fold_external)]
-    )
+    stage1 = _stage1(lf, orient, intervals).collect().lazy()
+    edge_lf = _edges(stage1, level, fold_external)
+    edge_lf = with_intervals(edge_lf) if intervals else edge_lf
+    edges, nodes = pl.collect_all([edge_lf, _nodes(stage1, level, fold_external)])
     g = nx.DiGraph(level=level, orient=orient, weight=weight)
     labels: dict[str, Any] = {}
     if inventory is not None and level == "pod":

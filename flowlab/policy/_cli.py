@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row['namespace'] or '-'}/{row['policy']} {row['direction']}[{row['rule']}]: "
             f"{row['peer']} on {row['ports']} — {row['samples']} samples, "
-            f"miss chance {row['miss_chance']:.2g}",
+            "miss chance "
+            + ("unknown" if row["miss_chance"] is None else f"{row['miss_chance']:.2g}"),
             file=log,
         )
     if replaying:

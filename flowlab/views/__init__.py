@@ -2,6 +2,7 @@
 
 - :func:`bar_chart`, :func:`timeseries_chart`, :func:`heatmap`, :func:`flow_diagram`
   (:mod:`flowlab.views.charts`);
+- :func:`error_bars` (95 % intervals of sampled volumes over a bar chart) (:mod:`flowlab.views.errorbars`);
 - :func:`linked_view` (click/brush-linked bars, series and table) (:mod:`flowlab.views.linked`);
 - :func:`explorer`, :func:`choices_of` (ipywidgets focus + window) (:mod:`flowlab.views.widgets`);
 - :func:`graph_chart`, :func:`save` (PNG/SVG/offline HTML) (:mod:`flowlab.views.graphview`).
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 from flowlab.views.charts import bar_chart, flow_diagram, heatmap, human_bytes, timeseries_chart
+from flowlab.views.errorbars import error_bars
 from flowlab.views.graphview import graph_chart, graph_frames, save
 from flowlab.views.linked import linked_view
 from flowlab.views.widgets import choices_of, explorer
@@ -17,6 +19,7 @@ from flowlab.views.widgets import choices_of, explorer
 __all__ = [
     "bar_chart",
     "choices_of",
+    "error_bars",
     "explorer",
     "flow_diagram",
     "graph_chart",

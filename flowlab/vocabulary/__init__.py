@@ -4,11 +4,12 @@ One place for what ``client``, ``bytes``, ``server="10.0.0.0/8"`` or "the
 workload this address belongs to" mean. :mod:`flowlab.analysis`,
 :mod:`flowlab.graph`, :mod:`flowlab.views` and :mod:`flowlab.report` use it on
 frames; :mod:`flowlab.elastic` only translates it into Elasticsearch queries
-and aggregations. It imports no other flowlab package (only :mod:`flowlab.exceptions`
-and the port/protocol tables of :mod:`flowlab.services`).
+and aggregations. It imports no other flowlab package (only :mod:`flowlab.exceptions`,
+the port/protocol tables of :mod:`flowlab.services` and the intervals of :mod:`flowlab.estimate`).
 
 - :mod:`~flowlab.vocabulary.keys` — :data:`KEYS`, :data:`METRICS`, :func:`key_expr`, :func:`metric_expr`,
-  :func:`aggregate` (the one local group-by) and :func:`sort_aggregated` (its order, which
+  :func:`aggregate` (the one local group-by; with ``intervals=True`` the 95 % intervals of
+  :mod:`flowlab.estimate`) and :func:`sort_aggregated` (its order, which
   push-down results share);
 - :mod:`~flowlab.vocabulary.filters` — :func:`where`, :func:`match`, :func:`describe`,
   :class:`Filter`, :func:`filter_frame`;

@@ -3,7 +3,8 @@
 A *key* names what flows are grouped by and the canonical column it reads
 (``client`` -> ``client_ip``); the output column is named by the key. A
 *metric* is what is summed: ``bytes`` and ``packets`` (sums), ``flows`` (the
-record count), all UInt64.
+record count), all UInt64. With ``intervals=True``, :func:`aggregate` adds the
+95 % intervals of the sampled volumes (:mod:`flowlab.estimate`).
 
 Examples
 --------
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from flowlab.estimate import INTERVAL_COLUMNS, evidence, with_intervals
 from flowlab.exceptions import ConfigError
 
 __all__ = ["KEYS", "METRICS", "aggregate", "key_expr", "metric_expr", "sort_aggregated"]
@@ -81,24 +83,35 @@ def aggregate(
     metrics: Sequence[str] = METRICS,
     *,
     every: str | None = None,
+    intervals: bool = False,
 ) -> pl.DataFrame:
     """Group `flows` by `keys` (group keys, or column names), sum `metrics`, sort the one way.
 
     With `every` (a Polars duration), rows are first bucketed by ``time``
     truncated to it (UTC) and ``time`` leads the columns. Null keys form their
-    own group. The local twin of every push-down aggregation.
+    own group. With `intervals`, the metrics are followed by
+    :data:`flowlab.estimate.INTERVAL_COLUMNS` (``bytes_lo, bytes_hi, packets_lo,
+    packets_hi, samples, low_evidence``: 95 % intervals of the sampled volumes,
+    read from ``bytes``, ``packets`` and ``sampling_rate``). The local twin of
+    every push-down aggregation.
 
     Examples
     --------
     >>> f = pl.DataFrame({"client_ip": ["a", "b", None], "bytes": [1, 5, 2], "packets": [1, 1, 1]})
     >>> aggregate(f, ["client"], ["bytes", "flows"]).rows()
     [('b', 5, 1), (None, 2, 1), ('a', 1, 1)]
+    >>> f = f.with_columns(sampling_rate=pl.lit(1))  # unsampled: exact, zero-width intervals
+    >>> aggregate(f, ["client"], ["bytes"], intervals=True).row(0)
+    ('b', 5, 5, 5, 1, 1, 1, False)
     """
     keys = list(keys)
     group = [key_expr(k) if k in KEYS else pl.col(k) for k in keys]
     if every is not None:
         group.insert(0, pl.col("time").dt.truncate(every).alias("time"))
-    aggs = [metric_expr(m) for m in metrics]
+    aggs = [metric_expr(m) for m in metrics] + (evidence() if intervals else [])
     lf = flows.lazy()
     out = lf.group_by(group).agg(aggs) if group else lf.select(aggs)
+    if intervals:
+        lead = ["time"] if every is not None else []
+        out = with_intervals(out).select(*lead, *keys, *metrics, *INTERVAL_COLUMNS)
     return sort_aggregated(out, keys, metrics, time=every is not None).collect()
