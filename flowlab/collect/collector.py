@@ -47,11 +47,12 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from flowlab._atomic import AtomicFile
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
 from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
-from flowlab.exceptions import CollectorError, ConfigError
+from flowlab.exceptions import CollectorError, ConfigError, OutputError
 from flowlab.schema import empty, empty_counters
 from flowlab.store import CaptureWriter
 
@@ -552,14 +553,13 @@ class Collector:
         text = self._tracker.to_json()
         if text == self._saved_state:
             return
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
         try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text)
-            os.replace(tmp, self.state_file)
+            out = AtomicFile(self.state_file)
+            out.run(lambda fh: fh.write(text.encode()))
+            out.commit()
             self._saved_state = text
-        except OSError as exc:
-            log.warning("could not save the decoder state to %s: %s", self.state_file, exc)
+        except OutputError as exc:
+            log.warning("could not save the decoder state: %s", exc)
 
     def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
