@@ -253,7 +253,11 @@ def save(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 1.0) -> P
         else:
             p.write_text(vlc.vegalite_to_svg(spec))
     elif suffix == ".html":
-        chart.save(str(p), format="html", inline=True)
+        from flowlab.views.offline import html_page
+
+        title = chart.to_dict().get("title")
+        name = title.get("text") if isinstance(title, dict) else title
+        p.write_text(html_page([chart.to_dict()], title=str(name or p.stem)), encoding="utf-8")
     else:
         msg = f"cannot save a chart as {suffix!r}; use .png, .svg or .html"
         raise ConfigError(msg)
