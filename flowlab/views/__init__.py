@@ -15,15 +15,19 @@ Importing this package enables the offline ``"flowlab"`` Altair renderer
 from __future__ import annotations
 
 from flowlab.views.charts import bar_chart, flow_diagram, heatmap, human_bytes, timeseries_chart
+from flowlab.views.explore import Explorer, explore, explorer_chart
 from flowlab.views.graphview import graph_chart, graph_frames, save
 from flowlab.views.linked import linked_view
 from flowlab.views.offline import enable as _enable_offline
 from flowlab.views.widgets import choices_of, explorer
 
 __all__ = [
+    "Explorer",
     "bar_chart",
     "choices_of",
+    "explore",
     "explorer",
+    "explorer_chart",
     "flow_diagram",
     "graph_chart",
     "graph_frames",

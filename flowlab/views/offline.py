@@ -122,8 +122,15 @@ def embed_script(specs: Sequence[dict[str, Any]]) -> str:
 def html_page(
     specs: Sequence[dict[str, Any]], *, title: str = "flowlab", body: str = "", css: str = ""
 ) -> str:
-    """One offline HTML document drawing the Vega-Lite `specs` (after `body`), JS inlined."""
-    divs = "".join(f'<div class="chart" id="flowlab-chart-{i}"></div>' for i in range(len(specs)))
+    """One offline HTML document drawing the Vega-Lite `specs`, JS inlined.
+
+    The charts go into ``<div id="flowlab-chart-0">``... that `body` places, else after it.
+    """
+    divs = "".join(
+        f'<div class="chart" id="flowlab-chart-{i}"></div>'
+        for i in range(len(specs))
+        if f'id="flowlab-chart-{i}"' not in body
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{css}</style>"

@@ -125,7 +125,7 @@ def chromium_path() -> str:
 
 def _loopback(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
+    if parts.scheme in ("data", "blob", "about", "file"):
         return True
     host = parts.hostname or ""
     return host in LOOPBACK or host.startswith("127.")
