@@ -52,6 +52,7 @@ from flowlab.analysis.filters import where
 from flowlab.exceptions import ConfigError
 from flowlab.graph.build import endpoint_id
 from flowlab.views.charts import human_bytes
+from flowlab.views.graphview import zoom_pan
 from flowlab.views.linked import _bucket
 from flowlab.views.offline import html_page, renderer
 from flowlab.views.topology import grouped_layout
@@ -308,12 +309,15 @@ def _frames(flows: pl.DataFrame | pl.LazyFrame, level: str, max_edges: int) -> _
     )
 
 
-# selection tests usable in any view's filter (point selections resolve to {field: [values]})
+# selection tests usable in any view's filter: a row passes when nothing is picked, or
+# when one of its ends is a picked node (its pair a picked edge)
 _NODE = (
-    "(!pick_node.id || indexof(pick_node.id, datum.client) >= 0"
-    " || indexof(pick_node.id, datum.server) >= 0)"
+    "(!length(data('pick_node_store'))"
+    " || vlSelectionTest('pick_node_store', {id: datum.client})"
+    " || vlSelectionTest('pick_node_store', {id: datum.server}))"
 )
-_EDGE = "(!pick_edge.pair || indexof(pick_edge.pair, datum.pair) >= 0)"
+_CLICK = "click[event.item && event.item.datum && event.item.datum.{}]"
+_EDGE = "(!length(data('pick_edge_store')) || vlSelectionTest('pick_edge_store', datum))"
 
 
 def explorer_chart(
@@ -370,15 +374,19 @@ def _chart(
         raise ConfigError(msg)
     fr = _frames(flows, level, max_edges)
     rows = alt.NamedData(name="rows")
-    pick_node = alt.selection_point(name="pick_node", fields=["id"], on="click", clear="dblclick")
-    pick_edge = alt.selection_point(name="pick_edge", fields=["pair"], on="click", clear="dblclick")
+    # the topology's layers share one scope: a click picks a node only on a node, an edge
+    # only on an edge (else the other selection would store a null and match nothing)
+    pick_node = alt.selection_point(
+        name="pick_node", fields=["id"], on=_CLICK.format("id"), clear="dblclick"
+    )
+    pick_edge = alt.selection_point(
+        name="pick_edge", fields=["pair"], on=_CLICK.format("pair"), clear="dblclick"
+    )
     pick_service = alt.selection_point(
         name="pick_service", fields=["service"], on="click", clear="dblclick"
     )
     window = alt.selection_interval(name="window", encodings=["x"])
-    zoom = alt.selection_interval(
-        name="zoom", bind="scales", zoom="wheel![event.shiftKey]", clear="dblclick"
-    )
+    zoom = zoom_pan("zoom")
     xs = [b["x"] for b in fr.boxes] + [b["x2"] for b in fr.boxes] or [0.0, 1.0]
     ys = [b["y"] for b in fr.boxes] + [b["y2"] for b in fr.boxes] or [0.0, 1.0]
     pad = 0.04

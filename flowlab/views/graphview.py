@@ -4,7 +4,8 @@
 and draws edges as rules whose width is the edge's bytes, an arrowhead near
 each target, nodes as circles sized by their total bytes and coloured by
 namespace (or kind), labels for the biggest nodes, and tooltips everywhere.
-``interactive=True`` binds zoom and pan to the scales. :func:`save` writes a
+``interactive=True`` binds zoom (shift+wheel, so that the wheel still scrolls the
+notebook) and pan (drag) to the scales; double-click resets. :func:`save` writes a
 chart as PNG/SVG (vl-convert) or as one offline HTML file (Vega, Vega-Lite
 and vega-embed inlined).
 
@@ -237,7 +238,16 @@ def graph_chart(
         or f"communication graph ({level} level, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
         + (f"; {edges.height} heaviest drawn)" if edges.height < g.number_of_edges() else ")"),
     )
-    return chart.interactive() if interactive else chart
+    if interactive:
+        chart.layer[0] = chart.layer[0].add_params(zoom_pan())
+    return chart
+
+
+def zoom_pan(name: str | None = None) -> alt.Parameter:
+    """Zoom on shift+wheel (the plain wheel scrolls the page), pan by dragging, reset by double-click."""
+    return alt.selection_interval(
+        name=name, bind="scales", zoom="wheel![event.shiftKey]", clear="dblclick"
+    )
 
 
 def save(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 1.0) -> Path:

@@ -102,7 +102,9 @@ def start_lab(root: Path, home: Path) -> Iterator[Lab]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+                    pytest.fail(
+                        "JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:]
+                    )
                 time.sleep(0.5)
         yield lab
     finally:
@@ -138,6 +140,16 @@ class OfflineBrowser:
     page: Any
     blocked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    kernel_frames: int = 0
+
+    def wait_for_kernel(self, timeout: float = 120) -> None:
+        """Until the page's kernel websocket has received a message (JupyterLab drops
+        "Run All" requested before the connection)."""
+        deadline = time.monotonic() + timeout
+        while self.kernel_frames == 0:
+            if time.monotonic() > deadline:
+                pytest.fail("the page never connected to its kernel")
+            self.page.wait_for_timeout(250)
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -197,6 +209,16 @@ def offline_browser(width: int = 1400, height: int = 1000) -> Iterator[OfflineBr
                 ),
             )
             page.on("pageerror", lambda e: seen.errors.append(f"page error: {e}"))
+
+            def socket(ws: Any) -> None:
+                if "/api/kernels/" in ws.url:
+
+                    def frame(_payload: Any) -> None:
+                        seen.kernel_frames += 1
+
+                    ws.on("framereceived", frame)
+
+            page.on("websocket", socket)
             yield seen
         finally:
             browser.close()
