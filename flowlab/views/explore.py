@@ -792,12 +792,16 @@ def _widgets(ui: Explorer, tags: list[str], export_dir: Path, enriched: bool) ->
     range_w = w.Dropdown(
         options=list(RANGES), value=ui.range, description="time", layout=w.Layout(width="220px")
     )
-    chips_w = w.TagsInput(
-        value=list(ui.chips),
-        allowed_tags=tags,
-        allow_duplicates=False,
-        placeholder="namespace:…, pod:ns/…, ip:…, port:…",
+    # type a chip (autocompleted from the data's names, addresses and ports) and press enter;
+    # the chips show below it, each removable
+    search_w = w.Combobox(
+        options=tags,
+        ensure_option=False,
+        continuous_update=False,
+        placeholder="namespace:…, workload:ns/…, pod:ns/…, service:ns/…, node:…, ip:…, port:…",
+        layout=w.Layout(width="420px"),
     )
+    chips_w = w.TagsInput(value=list(ui.chips), allow_duplicates=False)
     levels = list(LEVELS) if enriched else ["ip"]
     level_w = w.ToggleButtons(options=levels, value=ui.level, description="topology")
     reset_w = w.Button(description="reset", icon="undo", tooltip="all times, no filters, no zoom")
@@ -809,13 +813,20 @@ def _widgets(ui: Explorer, tags: list[str], export_dir: Path, enriched: bool) ->
     box = w.VBox(
         [
             w.HBox([range_w, level_w, reset_w, export_w]),
-            w.HBox([w.Label("filters"), chips_w]),
+            w.HBox([w.Label("filters"), search_w, chips_w]),
             status,
             out,
         ]
     )
     ui.widgets.update(
-        box=box, range=range_w, chips=chips_w, level=level_w, status=status, out=out, busy=False
+        box=box,
+        range=range_w,
+        chips=chips_w,
+        search=search_w,
+        level=level_w,
+        status=status,
+        out=out,
+        busy=False,
     )
 
     def changed(name: str) -> Any:
@@ -833,6 +844,16 @@ def _widgets(ui: Explorer, tags: list[str], export_dir: Path, enriched: bool) ->
     chips_w.observe(changed("chips"), names="value")
     level_w.observe(changed("level"), names="value")
     reset_w.on_click(lambda _b: ui.reset())
+
+    def add_chip(change: dict[str, Any]) -> None:
+        chip = str(change["new"]).strip()
+        if not chip:
+            return
+        search_w.value = ""
+        if chip not in chips_w.value:
+            chips_w.value = [*chips_w.value, chip]
+
+    search_w.observe(add_chip, names="value")
 
     def export(_b: Any) -> None:
         path = ui.export(export_dir / "explorer-section.html")
