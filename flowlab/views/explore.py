@@ -7,7 +7,8 @@ in a notebook:
 - **filter chips** with autocomplete: ``namespace:…``, ``workload:ns/…``, ``pod:ns/…``,
   ``service:ns/…``, ``node:…``, ``ip:…``, ``port:…`` (every chip must hold);
 - a **topology** at a chosen level (node, namespace, workload, pod) with one box per
-  namespace; shift+wheel zooms, drag pans (plain wheel scrolls the notebook), double-click
+  namespace; ctrl+wheel (or a pinch) zooms, drag pans (the plain wheel scrolls the
+  notebook), double-click
   or *reset* resets;
 - **drill-down**: clicking a node or an edge of the topology, a service bar, or brushing
   the time series filters the paged, sortable flow table and the other views;
@@ -470,7 +471,7 @@ def _chart(
     topology = alt.layer(boxes, box_labels, edges, edge_hits, nodes, labels).properties(
         width=width,
         height=height,
-        title=f"topology ({level}; click a node or an edge, shift+wheel zooms, double-click resets)",
+        title=f"topology ({level}; click a node or an edge, ctrl+wheel zooms, double-click resets)",
     )
 
     filtered = alt.Chart(rows).transform_filter(_NODE).transform_filter(_EDGE)

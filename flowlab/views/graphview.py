@@ -4,8 +4,8 @@
 and draws edges as rules whose width is the edge's bytes, an arrowhead near
 each target, nodes as circles sized by their total bytes and coloured by
 namespace (or kind), labels for the biggest nodes, and tooltips everywhere.
-``interactive=True`` binds zoom (shift+wheel, so that the wheel still scrolls the
-notebook) and pan (drag) to the scales; double-click resets. :func:`save` writes a
+``interactive=True`` binds zoom (ctrl+wheel or a pinch, so that the wheel still
+scrolls the notebook) and pan (drag) to the scales; double-click resets. :func:`save` writes a
 chart as PNG/SVG (vl-convert) or as one offline HTML file (Vega, Vega-Lite
 and vega-embed inlined).
 
@@ -244,9 +244,10 @@ def graph_chart(
 
 
 def zoom_pan(name: str | None = None) -> alt.Parameter:
-    """Zoom on shift+wheel (the plain wheel scrolls the page), pan by dragging, reset by double-click."""
+    """Zoom on ctrl/cmd+wheel or a pinch (the plain wheel scrolls the page), pan by dragging,
+    reset by double-click (as maps embedded in pages do)."""
     return alt.selection_interval(
-        name=name, bind="scales", zoom="wheel![event.shiftKey]", clear="dblclick"
+        name=name, bind="scales", zoom="wheel![event.ctrlKey || event.metaKey]", clear="dblclick"
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.views.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -46,6 +47,16 @@ class Lab:
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}?token={self.token}"
+
+    def shutdown_kernels(self) -> None:
+        """End every kernel the lab started (each opened notebook starts one)."""
+        for kernel in self.get("/api/kernels"):
+            req = urllib.request.Request(
+                f"{self.base}/api/kernels/{kernel['id']}",
+                method="DELETE",
+                headers={"Authorization": f"token {self.token}"},
+            )
+            urllib.request.urlopen(req, timeout=30).close()
 
     def get(self, path: str) -> Any:
         req = urllib.request.Request(
@@ -116,15 +127,6 @@ def start_lab(root: Path, home: Path) -> Iterator[Lab]:
         log.close()
 
 
-def chromium_path() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (scripts/apt-packages.txt lists it)")
-        pytest.skip("chromium is not installed; apt-get install chromium")
-    return exe
-
-
 def _loopback(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme in ("data", "blob", "about", "file"):
@@ -166,7 +168,7 @@ _LAB_NOISE = ("Failed to load resource: the server responded with a status of 40
 def offline_browser(width: int = 1400, height: int = 1000) -> Iterator[OfflineBrowser]:
     """Chromium with nothing reachable but loopback (see the module docstring)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    exe = chromium_path()
+    exe = chromium()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=exe,

@@ -128,9 +128,15 @@ def lab(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
 
 
 @pytest.fixture
-def browser() -> Iterator[OfflineBrowser]:
+def browser(lab: Lab, request: pytest.FixtureRequest) -> Iterator[OfflineBrowser]:
     with offline_browser() as b:
-        yield b
+        try:
+            yield b
+        finally:
+            # what the page showed at the end, pass or fail
+            name = request.node.name.replace("[", "-").replace("]", "")
+            b.screenshot(f"{name}-last.png")
+    lab.shutdown_kernels()
 
 
 def _charts(nb: dict[str, Any]) -> int:
@@ -143,20 +149,21 @@ def _charts_in(path: Path) -> int:
 
 
 _STATE = """() => {
-  const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))
+  const prompts = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt'))
     .map(p => p.textContent.trim());
-  const charts = Array.from(document.querySelectorAll('.jp-RenderedVegaCommon5')).map(o => ({
+  const charts = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedVegaCommon5')).map(o => ({
     marks: o.querySelectorAll('svg .role-mark').length,
     height: o.getBoundingClientRect().height,
     error: (o.querySelector('.vega-embed') === null ? 'not embedded ' : '') + o.innerText.slice(0, 200),
   }));
-  const text = document.querySelector('.jp-Notebook')?.innerText || '';
+  const text = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')?.innerText || '';
   return {prompts, charts, text};
 }"""
 
 
 def _open(b: OfflineBrowser, lab: Lab, path: str) -> None:
-    b.page.goto(lab.url(f"lab/tree/{path}"))
+    # a fresh workspace: only this notebook open (JupyterLab would restore the last one's tabs)
+    b.page.goto(lab.url(f"lab/tree/{path}") + "&reset")
     b.page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90_000)
 
 
@@ -264,6 +271,47 @@ def _click_linked_view(b: OfflineBrowser) -> None:
     assert not b.errors, b.errors
 
 
+_SCROLL = "() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer').scrollTop"
+
+
+def _wheel_scrolls_and_ctrl_wheel_zooms(b: OfflineBrowser, view: Any) -> None:
+    """Over the topology the wheel scrolls the notebook; ctrl+wheel zooms; double-click resets."""
+    page = b.page
+    node = view.locator("g.topology_nodes_0_marks path").first
+    area = view.locator("g.topology_boxes_0_marks")
+
+    def hover() -> None:
+        box = area.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    hover()
+    at, top = node.get_attribute("transform"), page.evaluate(_SCROLL)
+    page.mouse.wheel(0, 240)
+    page.wait_for_timeout(600)
+    assert page.evaluate(_SCROLL) > top, "the wheel over the topology did not scroll the notebook"
+    assert node.get_attribute("transform") == at, "the plain wheel zoomed the topology"
+    view.scroll_into_view_if_needed()
+    hover()
+    top = page.evaluate(_SCROLL)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
+    page.wait_for_timeout(600)
+    assert node.get_attribute("transform") != at, "ctrl+wheel did not zoom the topology"
+    assert page.evaluate(_SCROLL) == top
+    hover()
+    page.mouse.dblclick(*_point(area))
+    page.wait_for_timeout(600)
+    assert node.get_attribute("transform") == at, "double-click did not reset the zoom"
+
+
+def _point(locator: Any) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["x"] + 4, box["y"] + 4
+
+
 def _conversations(texts: list[str]) -> int:
     """N of the table's footer 'rows 1–15 of N conversations'."""
     footer = [t for t in texts if t.startswith("rows ") and "conversations" in t]
@@ -279,6 +327,7 @@ def _click_explorer(b: OfflineBrowser, label: str) -> None:
     before = _texts(view, table)
     nodes = view.locator("g.topology_nodes_0_marks path")
     assert nodes.count() >= 2, "no topology nodes drawn"
+    _wheel_scrolls_and_ctrl_wheel_zooms(b, view)
     nodes.first.click(force=True)
     b.page.wait_for_timeout(1000)
     after = _texts(view, table)
