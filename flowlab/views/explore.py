@@ -805,7 +805,7 @@ def _widgets(ui: Explorer, tags: list[str], export_dir: Path, enriched: bool) ->
     chips_w = w.TagsInput(value=list(ui.chips), allow_duplicates=False)
     levels = list(LEVELS) if enriched else ["ip"]
     level_w = w.ToggleButtons(
-        options=levels, value=ui.level, description="topology", style={"button_width": "86px"}
+        options=levels, value=ui.level, description="topology", style={"button_width": "100px"}
     )
     reset_w = w.Button(description="reset", icon="undo", tooltip="all times, no filters, no zoom")
     export_w = w.Button(
