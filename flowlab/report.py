@@ -31,7 +31,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,15 +57,6 @@ _NICE = [
     ("6h", 21600),
     ("1d", 86400),
 ]
-
-
-@lru_cache(maxsize=1)
-def _bundle() -> str:
-    import vl_convert as vlc
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    bundle: Any = vlc.javascript_bundle  # its stub wrongly requires `snippet`
-    return str(bundle(vl_version=vl_version_for_vl_convert()))
 
 
 def _interval(span: timedelta | None) -> str:
@@ -359,6 +349,8 @@ def _policy_section(page: _Page, frame: pl.DataFrame, inventory: Inventory) -> N
 def _write(
     path: Path, page: _Page, title: str, window: str, filters: str, bucket: str, by: str
 ) -> Path:
+    from flowlab.views.offline import javascript_bundle
+
     specs = json.dumps([{"div": d, "spec": s} for d, s in page.specs]).replace("</", "<\\/")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(
@@ -376,7 +368,7 @@ def _write(
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_CSS}</style>
-<script type="text/javascript">{_bundle()}</script></head>
+<script type="text/javascript">{javascript_bundle()}</script></head>
 <body><header><h1>{html.escape(title)}</h1>
 <p id="window"><b>Window:</b> {html.escape(window)}</p>
 <p id="filters"><b>Filters:</b> {html.escape(filters)} · <b>bucket:</b> {html.escape(bucket)} · <b>entities:</b> {html.escape(by)}</p>

@@ -48,7 +48,13 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"vocabulary", "k8s"},
     "graph": {"vocabulary", "k8s"},
     "policy": {"k8s", "dataset"},  # dataset: `flowlab policy` loads its source
-    "views": {"vocabulary", "graph", "tables", "analysis"},
+    "views": {
+        "vocabulary",
+        "graph",
+        "tables",
+        "analysis",
+        "dataset",
+    },  # explore(ds) takes a Dataset
     "report": {"vocabulary", "dataset", "k8s", "analysis", "graph", "views", "tables", "policy"},
     "cli": {
         "capture",

@@ -4,7 +4,8 @@
 and draws edges as rules whose width is the edge's bytes, an arrowhead near
 each target, nodes as circles sized by their total bytes and coloured by
 namespace (or kind), labels for the biggest nodes, and tooltips everywhere.
-``interactive=True`` binds zoom and pan to the scales. :func:`save` writes a
+``interactive=True`` binds zoom (ctrl+wheel or a pinch, so that the wheel still
+scrolls the notebook) and pan (drag) to the scales; double-click resets. :func:`save` writes a
 chart as PNG/SVG (vl-convert) or as one offline HTML file (Vega, Vega-Lite
 and vega-embed inlined).
 
@@ -249,7 +250,17 @@ def graph_chart(
         or f"communication graph ({level} level, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
         + (f"; {edges.height} heaviest drawn)" if edges.height < g.number_of_edges() else ")"),
     )
-    return chart.interactive() if interactive else chart
+    if interactive:
+        chart.layer[0] = chart.layer[0].add_params(zoom_pan())
+    return chart
+
+
+def zoom_pan(name: str | None = None) -> alt.Parameter:
+    """Zoom on ctrl/cmd+wheel or a pinch (the plain wheel scrolls the page), pan by dragging,
+    reset by double-click (as maps embedded in pages do)."""
+    return alt.selection_interval(
+        name=name, bind="scales", zoom="wheel![event.ctrlKey || event.metaKey]", clear="dblclick"
+    )
 
 
 def save(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 1.0) -> Path:
@@ -265,7 +276,11 @@ def save(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 1.0) -> P
         else:
             p.write_text(vlc.vegalite_to_svg(spec))
     elif suffix == ".html":
-        chart.save(str(p), format="html", inline=True)
+        from flowlab.views.offline import html_page
+
+        title = chart.to_dict().get("title")
+        name = title.get("text") if isinstance(title, dict) else title
+        p.write_text(html_page([chart.to_dict()], title=str(name or p.stem)), encoding="utf-8")
     else:
         msg = f"cannot save a chart as {suffix!r}; use .png, .svg or .html"
         raise ConfigError(msg)
