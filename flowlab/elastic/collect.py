@@ -43,50 +43,11 @@ from flowlab.exceptions import ConfigError, DataLossWarning, FlowlabError
 __all__ = ["ElasticSink", "add_arguments", "make_sink"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        msg = f"expected a positive number of flows, found {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--to-elasticsearch`` and its companions to `parser`."""
-    group = parser.add_argument_group(
-        "Elasticsearch",
-        "ship the decoded flows to Elasticsearch too (credentials: FLOWLAB_ES_USERNAME/"
-        "FLOWLAB_ES_PASSWORD, FLOWLAB_ES_API_KEY or FLOWLAB_ES_BEARER_TOKEN; TLS: "
-        "FLOWLAB_ES_CA_CERTS)",
-    )
-    group.add_argument(
-        "--to-elasticsearch",
-        metavar="URL",
-        default=None,
-        help="Elasticsearch URL to bulk-index the flows into",
-    )
-    group.add_argument(
-        "--es-layout",
-        choices=("flowlab", "elastiflow"),
-        default="flowlab",
-        help="document layout: flowlab (canonical names) or elastiflow (ElastiFlow 3.5 fields "
-        "in daily elastiflow-3.5.0-YYYY.MM.dd indices, for its Kibana dashboards)",
-    )
-    group.add_argument(
-        "--es-index",
-        default=None,
-        help="index (flowlab layout, default flowlab-flows) or daily-index prefix "
-        "(elastiflow layout, default elastiflow-3.5.0-)",
-    )
-    group.add_argument(
-        "--es-batch",
-        type=_positive_int,
-        default=5000,
-        help="flows buffered per bulk write (default 5000)",
-    )
+    """Add ``--to-elasticsearch`` and its companions to `parser` (declared in :mod:`flowlab.cli`)."""
+    from flowlab.cli import elastic_arguments
+
+    elastic_arguments(parser)
 
 
 def make_sink(args: argparse.Namespace) -> ElasticSink | None:
