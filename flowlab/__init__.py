@@ -9,7 +9,7 @@ and exports (:mod:`flowlab.views`) put the answers into reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowlab.exceptions import (
     CollectorError,
@@ -90,6 +90,39 @@ def __getattr__(name: str) -> object:
         raise AttributeError(msg)
     globals()[name] = value  # the next lookup does not come here
     return value
+
+
+def _short_tracebacks() -> None:
+    """In IPython/Jupyter, show a FlowlabError as its message and the line that raised it.
+
+    Not the frames of flowlab and of the libraries under it (36 of the
+    Elasticsearch client for a refused connection): the message says what was
+    expected and what to do. ``%xmode`` and ``%tb`` still give the full story.
+    """
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return
+
+    def handler(
+        shell: Any, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: Any = None
+    ) -> list[str]:
+        import os
+        import traceback
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(here)]
+        where = [f"  {f.filename}, line {f.lineno}: {f.line}" for f in frames[-1:] if f.line]
+        lines = [f"{etype.__name__}: {value}", *where]
+        shell._showtraceback(etype, value, lines)  # in Jupyter: an error output, as usual
+        return lines
+
+    shell.set_custom_exc((FlowlabError,), handler)
+
+
+_short_tracebacks()
 
 
 def __dir__() -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.filters import Spec, match, where
+from flowlab.analysis.filters import Spec, match, unmatched, where
 from flowlab.analysis.toplists import _NAMES, volume
 from flowlab.graph.build import endpoint_id
 from flowlab.services import PROTOCOL_NAMES
@@ -55,6 +55,8 @@ def peers(
     ``bytes, packets, flows, first_seen, last_seen``; by bytes.
     """
     lf = where(flows, **filters)
+    if isinstance(flows, pl.DataFrame) and flows.height:
+        unmatched(flows, ip=who)
     names = lf.collect_schema().names()
     parts = []
     for me, other in (("src", "dst"), ("dst", "src")):
