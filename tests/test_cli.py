@@ -379,9 +379,9 @@ def test_collect_status_line_is_rewritten_in_place_on_a_terminal(tmp_path: Path)
     import pty
 
     leader, follower = pty.openpty()
+    args = ["collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "c"), "--duration", "3.5"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowlab.cli", "collect", "--listen", "127.0.0.1:0"]
-        + ["--out", str(tmp_path / "c"), "--duration", "3.5"],
+        [sys.executable, "-m", "flowlab.cli", *args],
         stdout=subprocess.PIPE,
         stderr=follower,
         env=ENV,
