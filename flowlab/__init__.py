@@ -113,8 +113,10 @@ def _short_tracebacks() -> None:
         import traceback
 
         here = os.path.dirname(os.path.abspath(__file__))
-        frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(here)]
-        where = [f"  {f.filename}, line {f.lineno}: {f.line}" for f in frames[-1:] if f.line]
+        frames = traceback.extract_tb(tb)
+        inside = [i for i, f in enumerate(frames) if f.filename.startswith(here)]
+        caller = frames[inside[0] - 1 : inside[0]] if inside and inside[0] else frames[-1:]
+        where = [f"  {f.filename}, line {f.lineno}: {f.line}" for f in caller if f.line]
         lines = [f"{etype.__name__}: {value}", *where]
         shell._showtraceback(etype, value, lines)  # in Jupyter: an error output, as usual
         return lines
