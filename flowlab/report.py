@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from flowlab.exceptions import ConfigError
+
 if TYPE_CHECKING:
     import altair as alt
 
@@ -55,7 +57,14 @@ _NICE = [
 
 @lru_cache(maxsize=1)
 def _bundle() -> str:
-    import vl_convert as vlc
+    try:
+        import vl_convert as vlc
+    except ImportError as exc:
+        msg = (
+            "the report inlines Vega from vl-convert-python, which is not installed: "
+            'pip install "flowlab[export]"'
+        )
+        raise ConfigError(msg) from exc
     from altair.utils._importers import vl_version_for_vl_convert
 
     bundle: Any = vlc.javascript_bundle  # its stub wrongly requires `snippet`
