@@ -9,7 +9,10 @@ everything), writes ``inventory.json`` and summarises what arrived.
 The output directory then holds ``flows/`` and ``counters/`` (hour-partitioned
 Parquet, read them with :func:`flowlab.store.read_capture`) and
 ``inventory.json``. A previous demo in the same directory is replaced; any
-other non-empty directory is refused.
+other non-empty directory is refused. The collector stamps each datagram with
+its simulated send time, so the capture holds the same rows at the same times
+as :func:`flowlab.demo.load`. :func:`send` sends the datagrams to another
+collector instead (``flowlab demo --send HOST:PORT``).
 """
 
 from __future__ import annotations
