@@ -38,6 +38,8 @@ from flowlab.exceptions import ConfigError
 if TYPE_CHECKING:
     import altair as alt
 
+    from flowlab._time import TimeLike
+
 
 __all__ = ["main", "report"]
 
@@ -168,8 +170,8 @@ def report(
     path: str | Path,
     *,
     title: str = "flowlab report",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
     filters: dict[str, Any] | None = None,
     level: str = "workload",
     top: int = 10,
@@ -182,8 +184,8 @@ def report(
     ----------
     flows : DataFrame or LazyFrame
         Canonical flows, enriched or not (:func:`flowlab.load` enriches where it loads).
-    start, end : datetime, optional
-        The window (``start <= time < end``).
+    start, end : datetime, str, optional
+        The window (``start <= time < end``): ISO 8601 or relative (``"now-1h"``).
     filters : dict, optional
         Keyword filters of :func:`flowlab.analysis.where` (``server=``, ``service=``, ...).
     level : str

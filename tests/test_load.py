@@ -106,6 +106,12 @@ def test_relative_and_inverted_windows() -> None:
     assert ds.flows.is_empty()
     ds = flowlab.load("demo", seconds=120, start="2025-01-06T09:01Z", end="2025-01-06T09:02Z")
     assert ds.flows["time"].min() >= dt.datetime(2025, 1, 6, 9, 1, tzinfo=dt.timezone.utc)
+    # the analyses take the same windows
+    flows = flowlab.load("demo", seconds=120).flows
+    assert fa.where(flows, start="-1h").collect().is_empty()  # the demo is in 2025
+    assert fa.where(flows, start="2025-01-06T09:01Z").collect().height < flows.height
+    with pytest.raises(ConfigError, match="ends before it starts"):
+        fa.where(flows, start="2025-01-06T10:30Z", end="2025-01-06T09:00Z")
 
 
 def test_unknown_names_warn_with_the_nearest() -> None:

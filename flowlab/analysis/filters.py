@@ -42,6 +42,7 @@ from typing import Any
 
 import polars as pl
 
+from flowlab._time import TimeLike, parse_window
 from flowlab.exceptions import ConfigError, FlowlabWarning
 from flowlab.k8s.addresses import in_networks
 from flowlab.services import protocol_number
@@ -227,8 +228,8 @@ def where(
     port: int | Sequence[int] | None = None,
     protocol: int | str | Sequence[int | str] | None = None,
     exporter: str | Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
 ) -> pl.LazyFrame:
     """Filter flows; every given condition must hold. Returns a LazyFrame.
 
@@ -247,8 +248,9 @@ def where(
         ``6``, ``"TCP"``, ``"udp"``...
     exporter : str or list
         Exporter (sFlow agent) address.
-    start, end : datetime
-        ``start <= time < end`` (timezone-aware; naive means UTC).
+    start, end : datetime, date or str
+        ``start <= time < end``: ISO 8601 or relative (``"now-1h"``, ``"-15m"``); naive
+        means UTC; an inverted window is a :class:`~flowlab.exceptions.ConfigError`.
 
     Warns
     -----
@@ -285,11 +287,8 @@ def where(
             pl.col("exporter").is_in([exporter] if isinstance(exporter, str) else list(exporter))
         )
     dtype = lf.collect_schema().get("time")
-    for bound, op in ((start, "ge"), (end, "lt")):
+    for bound, op in zip(parse_window(start, end), ("ge", "lt")):
         if bound is not None:
-            if not isinstance(bound, datetime):
-                msg = f"start/end must be datetimes, found {type(bound).__name__}"
-                raise ConfigError(msg)
             lit = pl.lit(bound).cast(dtype) if dtype is not None else pl.lit(bound)
             conds.append(getattr(pl.col("time"), op)(lit))
     return lf.filter(*conds) if conds else lf
