@@ -404,3 +404,42 @@ def test_collect_status_line_is_rewritten_in_place_on_a_terminal(tmp_path: Path)
     updates = text.count("\r\x1b[Kflowlab collect: datagrams")
     assert updates >= 2, text  # by default, every second, on the same line
     assert text.rstrip().splitlines()[-1].endswith("files 0") and "stopped:" in text
+
+
+@pytest.mark.elasticsearch
+def test_report_from_elasticsearch(tmp_path: Path) -> None:
+    """``flowlab report elasticsearch --index X``: the same loader, credentials from FLOWLAB_ES_*."""
+    url = os.environ.get("FLOWLAB_TEST_ES_URL")
+    if not url:
+        pytest.skip("FLOWLAB_TEST_ES_URL is not set (bash scripts/elasticsearch.sh start)")
+    import flowlab.elastic as fe
+
+    user = os.environ.get("FLOWLAB_TEST_ES_USERNAME") or None
+    password = os.environ.get("FLOWLAB_TEST_ES_PASSWORD") or None
+    es = fe.connect(url, username=user, password=password)
+    index = f"flowlab-test-loader-report-{os.getpid()}"
+    flows = flowlab.demo.load(seconds=120).flows  # canonical, not enriched: the report enriches
+    try:
+        fe.write_flows(es, flows, index, refresh=True, replicas=0)
+        env = {**ENV, "FLOWLAB_ES_URL": url}
+        env.update({"FLOWLAB_ES_USERNAME": user or "", "FLOWLAB_ES_PASSWORD": password or ""})
+        env["FLOWLAB_INVENTORY"] = str(tmp_path / "inventory.json")
+        from flowlab.demo import build_cluster, inventory
+
+        (tmp_path / "inventory.json").write_text(json.dumps(inventory(build_cluster(0))))
+        out = tmp_path / "es.html"
+        args = ["report", "elasticsearch", "--index", index, "-o", str(out)]
+        args += ["--start", "2025-01-06T09:00Z", "--end", "2025-01-06T10:00Z"]
+        r = subprocess.run(
+            [sys.executable, "-m", "flowlab.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert r.returncode == 0, r.stderr
+        page = out.read_text()
+        assert f"{flows.height:,}" in page and "openshift-monitoring/grafana" in page
+    finally:
+        es.indices.delete(index=index, ignore_unavailable=True)
