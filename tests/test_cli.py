@@ -344,6 +344,14 @@ def test_report_window_outside_the_data_warns_with_the_span(tmp_path: Path, capt
     assert r.returncode == 0, r.stderr
     assert "flowlab: warning: no flows in the window" in r.stderr
     assert "the data spans 2025-01-06" in r.stderr
+    r = flowlab_cli(
+        "report", str(capture), "-o", str(tmp_path / "r.html"), "--service", "etcd-clinet"
+    )
+    assert r.returncode == 0, r.stderr
+    assert (
+        "flowlab: warning: service='etcd-clinet' matches no flow; did you mean 'etcd-client'"
+        in (r.stderr)
+    )
 
 
 def test_report_help_documents_every_option_with_its_default() -> None:
