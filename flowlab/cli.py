@@ -388,7 +388,9 @@ def _read_arguments(p: argparse.ArgumentParser) -> None:
         "(default: <file stem>.parquet)",
     )
     p.add_argument("--counters", default=None, help="counters output (.parquet or .csv)")
-    p.add_argument("--port", type=int, default=6343, help="UDP port of the sFlow datagrams (6343)")
+    p.add_argument(
+        "--port", type=int, default=6343, help="UDP port of the sFlow datagrams (default: 6343)"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
