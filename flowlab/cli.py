@@ -595,6 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("flowlab: %(levelname)s: %(message)s"))
     root = logging.getLogger("flowlab")
+    level = root.level
     root.addHandler(handler)
     root.setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)])
     show = warnings.showwarning
@@ -613,6 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         warnings.showwarning = show
         root.removeHandler(handler)
+        root.setLevel(level)  # main() may run inside a process that logs on (tests, notebooks)
 
 
 if __name__ == "__main__":
