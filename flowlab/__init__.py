@@ -9,7 +9,7 @@ and exports (:mod:`flowlab.views`) put the answers into reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flowlab.exceptions import (
     CollectorError,
@@ -25,15 +25,17 @@ from flowlab.exceptions import (
     KubernetesError,
     MappingConflictError,
     PcapError,
-    SamplingWarning,
     SchemaError,
     SFlowError,
     SourceError,
     UnknownLayoutError,
     UnsupportedServerError,
+    UsageError,
 )
 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
+    from typing import Any
+
     from flowlab import schema, services
     from flowlab.capture.pcap import read_pcap
     from flowlab.dataset import Dataset, load
@@ -150,11 +152,11 @@ __all__ = [
     "MappingConflictError",
     "PcapError",
     "SFlowError",
-    "SamplingWarning",
     "SchemaError",
     "SourceError",
     "UnknownLayoutError",
     "UnsupportedServerError",
+    "UsageError",
     "__version__",
     "communication_graph",
     "enrich",

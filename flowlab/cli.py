@@ -1,4 +1,4 @@
-"""The ``flowlab`` command: ``demo``, ``collect``, ``read``, ``report`` (thin wrappers over the public API).
+"""The ``flowlab`` command: ``demo``, ``collect``, ``read``, ``report``, ``policy`` (thin wrappers).
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback for
 flowlab's own errors), 2 bad usage (argparse's message), 130 interrupted.
@@ -107,7 +107,7 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value <= 0:
+    if not value > 0:  # also refuses nan
         msg = f"expected a positive number of seconds, found {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
@@ -197,7 +197,10 @@ def _demo(args: argparse.Namespace) -> int:
 # -- collect ------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+# -- collect: --to-elasticsearch (credentials and TLS only from FLOWLAB_ES_*, never argv) -------
+
+
+def _positive_flows(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -208,8 +211,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def elastic_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--to-elasticsearch`` and its companions to `parser` (the sink: :mod:`flowlab.elastic.collect`)."""
+def _elastic_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--to-elasticsearch`` and its companions to `parser` (no Elasticsearch import)."""
     group = parser.add_argument_group(
         "Elasticsearch",
         "ship the decoded flows to Elasticsearch too (credentials: FLOWLAB_ES_USERNAME/"
@@ -237,22 +240,33 @@ def elastic_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--es-batch",
-        type=_positive_int,
+        type=_positive_flows,
         default=5000,
         help="flows buffered per bulk write (default 5000)",
+    )
+    group.add_argument(
+        "--es-timeout",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for each Elasticsearch response (default 60; a timed-out bulk "
+        "is re-sent, and never stored twice)",
     )
 
 
 def _elastic_sink(args: argparse.Namespace) -> Callable[..., None] | None:
-    if not getattr(args, "to_elasticsearch", None):
+    """The :class:`~flowlab.elastic.ElasticSink` for the parsed arguments; None without the option."""
+    url = getattr(args, "to_elasticsearch", None)
+    if not url:
         return None
-    from flowlab.elastic.collect import make_sink
+    from flowlab.elastic import ElasticSink, connect
 
-    return make_sink(args)
+    es = connect(url, request_timeout=getattr(args, "es_timeout", 60.0))
+    return ElasticSink(es, index=args.es_index, layout=args.es_layout, batch_size=args.es_batch)
 
 
 #: Options adding collector sinks (``--to-elasticsearch``); other modules may append theirs.
-SINK_OPTIONS: list[SinkOption] = [SinkOption(elastic_arguments, _elastic_sink)]
+SINK_OPTIONS: list[SinkOption] = [SinkOption(_elastic_arguments, _elastic_sink)]
 
 
 def _collect_arguments(p: argparse.ArgumentParser) -> None:
@@ -493,6 +507,7 @@ def _report(args: argparse.Namespace) -> int:
         ds.flows,
         args.out,
         title=args.title,
+        inventory=ds.inventory,
         start=start,
         end=end,
         filters=filters,
@@ -527,12 +542,35 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    from flowlab.policy._cli import add_arguments
+
+    add_arguments(p)
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from flowlab.policy._cli import run
+
+    return run(args)
+
+
+# flowlab policy (issue #15): the command lives in flowlab/policy/_cli.py
+COMMANDS.append(
+    Command(
+        "policy",
+        "propose NetworkPolicies from observed flows, with evidence; replay them on another window",
+        _policy_arguments,
+        _policy,
+    )
+)
+
+
 def module_command(name: str, help: str, module: str) -> Command | None:
     """A subcommand implemented by `module` (its ``add_arguments(parser)`` and ``run(args)``).
 
     Returns None when the module is not installed, so optional parts of
     flowlab add their subcommand only where they exist. The module is
-    imported when the parser is built.
+    imported when that subcommand's options are built (when it runs).
     """
     if importlib.util.find_spec(module) is None:
         return None
@@ -550,8 +588,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of ``flowlab`` with every registered subcommand.
 
     With `command`, only that subcommand gets its options (the others are
-    listed with their one-line help), so that starting one command does not
-    import what the others need.
+    listed with their one-line help; ``""``: none gets them), so that starting
+    one command does not import what the others need (``flowlab policy``'s
+    options import :mod:`flowlab.policy`).
     """
     from flowlab import __version__
 
@@ -590,7 +629,8 @@ def _warn(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``flowlab`` with `argv` (default: the process arguments); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_chosen(argv))
+    # no subcommand (``flowlab --help``): none of their options, so none of their imports
+    parser = build_parser(_chosen(argv) or "")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("flowlab: %(levelname)s: %(message)s"))

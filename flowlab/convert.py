@@ -3,7 +3,7 @@
 :func:`convert_pcap` streams the batches of :func:`flowlab.capture.pcap.iter_pcap`
 (bounded memory) into the chosen output; what could not be decoded is
 counted and reported, never silently dropped. Single-file outputs appear
-atomically (written under a temporary name, then renamed).
+atomically (:class:`flowlab._atomic.AtomicFile`: written under a temporary name, then renamed).
 
 Output kinds, by the path given:
 
@@ -16,22 +16,22 @@ Output kinds, by the path given:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flowlab._atomic import AtomicFile
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import ConfigError
 from flowlab.schema import empty, empty_counters
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 from flowlab.store import CaptureWriter
 
 __all__ = ["ConvertReport", "FrameSink", "convert_pcap"]
@@ -59,14 +59,14 @@ class FrameSink:
         self.path = path
         self.rows = 0
         self._csv = suffix == ".csv"
-        self._tmp = path.with_name(f".{path.name}.tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[bytes] | None = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
+        self._out = AtomicFile(path)
         self._template = template
         self._schema: pa.Schema = template.to_arrow().schema
         self._parquet: pq.ParquetWriter | None = None
         if not self._csv:
-            self._parquet = pq.ParquetWriter(self._fh, self._schema, compression="zstd")
+            self._parquet = self._out.run(
+                lambda fh: pq.ParquetWriter(fh, self._schema, compression="zstd")
+            )
 
     def __enter__(self) -> FrameSink:
         return self
@@ -78,40 +78,39 @@ class FrameSink:
             self.abort()
 
     def write(self, frame: pl.DataFrame) -> None:
-        """Append rows."""
+        """Append rows.
+
+        Raises
+        ------
+        OutputError
+            If the file cannot be written (it is dropped; the message names the cause).
+        """
         if frame.height == 0:
             return
-        assert self._fh is not None
         if self._csv:
-            frame.write_csv(self._fh, include_header=self.rows == 0)
+            self._out.run(lambda fh: frame.write_csv(fh, include_header=self.rows == 0))
         else:
-            assert self._parquet is not None
-            self._parquet.write_table(frame.to_arrow().cast(self._schema))
+            parquet = self._parquet
+            assert parquet is not None
+            self._out.run(lambda fh: parquet.write_table(frame.to_arrow().cast(self._schema)))
         self.rows += frame.height
 
     def close(self) -> None:
         """Finish the file and rename it into place."""
-        if self._fh is None:
+        if self._out.closed:
             return
         if self._csv and self.rows == 0:
-            self._template.write_csv(self._fh)
-        if self._parquet is not None:
-            self._parquet.close()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
-        os.replace(self._tmp, self.path)
+            self._out.run(self._template.write_csv)
+        parquet = self._parquet
+        if parquet is not None:
+            self._out.run(lambda fh: parquet.close())
+        self._out.commit()
+        self._parquet = None
 
     def abort(self) -> None:
         """Drop the unfinished file."""
-        if self._fh is not None:
-            if self._parquet is not None:
-                with contextlib.suppress(OSError, pa.ArrowException):
-                    self._parquet.close()
-            self._fh.close()
-            self._fh = None
-        self._tmp.unlink(missing_ok=True)
+        self._parquet = None
+        self._out.abort()
 
 
 @dataclass

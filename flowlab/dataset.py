@@ -65,6 +65,52 @@ class Dataset:
             return (None, None)
         return (self.flows["time"].min(), self.flows["time"].max())  # type: ignore[return-value]
 
+    def summary(self) -> dict[str, str]:
+        """What a person asks first: source, window, rows, exporters, sampling rates, share named.
+
+        Examples
+        --------
+        >>> import flowlab
+        >>> flowlab.load("demo", seconds=60).summary()["source"]
+        'demo'
+        """
+        from flowlab.tables import human_window
+
+        f = self.flows
+        asked = human_window(self.start, self.end) if self.start or self.end else None
+        out = {"source": self.source, "window": human_window(*self.window)}
+        if asked:
+            out["asked"] = asked
+        out["rows"] = f"{f.height:,} flow records"
+        if "exporter" in f.columns:
+            exporters = f["exporter"].drop_nulls().unique().sort().to_list()
+            shown = ", ".join(str(e) for e in exporters[:4])
+            more = f" (+{len(exporters) - 4} more)" if len(exporters) > 4 else ""
+            out["exporters"] = f"{len(exporters)}: {shown}{more}" if exporters else "none"
+        if "sampling_rate" in f.columns:
+            rates = f["sampling_rate"].drop_nulls().unique().sort().to_list()
+            out["sampling"] = ", ".join(f"1 in {r:,}" for r in rates) or "unknown"
+        if "src_kind" in f.columns and f.height:
+            inside = (pl.col("src_kind") != "external") | (pl.col("dst_kind") != "external")
+            share = f.select(inside.mean()).item()
+            out["named"] = f"{share:.0%} of rows have a cluster name on one end at least"
+        else:
+            out["named"] = "not enriched (no inventory)"
+        return out
+
+    def __repr__(self) -> str:
+        lines = [f"  {k}: {v}" for k, v in self.summary().items()]
+        return "\n".join(["Dataset", *lines])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self.summary().items()
+        )
+        return f"<div class='flowlab-dataset'><b>Dataset</b><table>{rows}</table></div>"
+
 
 def _inventory(value: Inventory | str | os.PathLike[str] | None) -> Inventory | None:
     if value is None or isinstance(value, Inventory):

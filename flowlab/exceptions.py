@@ -5,9 +5,11 @@ The tree::
     FlowlabError
     ├── SchemaError             a frame does not follow the canonical flow schema
     ├── ConfigError             bad or missing settings (connection, CLI, inventory file)
+    ├── UsageError (ValueError) a function called with arguments it cannot work with
+    │   └── SFlowError          invalid input to the sFlow encoder, or inconsistent decoder arguments
     ├── DecodeError             bytes that are not what they claim to be
-    │   ├── PcapError           not a pcap/pcapng file, or a truncated one
-    │   └── SFlowError          an sFlow datagram that cannot be decoded at all
+    │   └── PcapError           not a pcap/pcapng file, or a truncated one
+    ├── OutputError             an output file could not be written (disk full, read-only, I/O error)
     └── SourceError             a data source failed
         ├── CollectorError      the live sFlow collector (socket, output directory)
         ├── ElasticError        Elasticsearch (connection, auth, index, mapping)
@@ -20,8 +22,12 @@ The tree::
         └── KubernetesError     the Kubernetes API or an inventory file
 
     FlowlabWarning
-    ├── SamplingWarning         mixed or missing sampling rates
     └── DataLossWarning         datagrams or records were skipped or lost
+
+Bad bytes on the wire are not errors: the decoders count them (``DecodeStats``)
+and go on. ``DecodeError`` is for files that cannot be read at all;
+``UsageError`` for calls that cannot be served (an encoder given a field out of
+range, array arguments of different lengths).
 
 Errors say what was expected, what was found, and what to do. Third-party
 exceptions (elasticsearch, kubernetes) are translated into these at the edge
@@ -43,13 +49,14 @@ __all__ = [
     "IndexNotFoundError",
     "KubernetesError",
     "MappingConflictError",
+    "OutputError",
     "PcapError",
     "SFlowError",
-    "SamplingWarning",
     "SchemaError",
     "SourceError",
     "UnknownLayoutError",
     "UnsupportedServerError",
+    "UsageError",
 ]
 
 
@@ -65,6 +72,10 @@ class ConfigError(FlowlabError):
     """Settings are missing or invalid (connection parameters, CLI arguments, files)."""
 
 
+class UsageError(FlowlabError, ValueError):
+    """A function was called with arguments it cannot work with (a programming error, not bad data)."""
+
+
 class DecodeError(FlowlabError):
     """Bytes could not be decoded."""
 
@@ -73,8 +84,18 @@ class PcapError(DecodeError):
     """A capture file is not pcap/pcapng, uses an unsupported link type, or is unreadable."""
 
 
-class SFlowError(DecodeError):
-    """An sFlow datagram could not be decoded (only raised by strict, single-datagram APIs)."""
+class SFlowError(UsageError):
+    """Invalid input to the sFlow encoder or packet builder, or inconsistent decoder arguments.
+
+    Bad datagram bytes never raise it: :func:`flowlab.sflow.decode` counts them.
+    """
+
+
+class OutputError(FlowlabError):
+    """An output file could not be written (disk full, read-only filesystem, I/O error).
+
+    Nothing half-written is left behind: the file appears complete or not at all.
+    """
 
 
 class SourceError(FlowlabError):
@@ -123,10 +144,6 @@ class KubernetesError(SourceError):
 
 class FlowlabWarning(UserWarning):
     """Base class of flowlab's warnings."""
-
-
-class SamplingWarning(FlowlabWarning):
-    """Sampling rates are missing or mixed in a way that affects estimates."""
 
 
 class DataLossWarning(FlowlabWarning):

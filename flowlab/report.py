@@ -24,8 +24,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import sys
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -39,9 +37,10 @@ if TYPE_CHECKING:
     import altair as alt
 
     from flowlab._time import TimeLike
+    from flowlab.k8s import Inventory
 
 
-__all__ = ["main", "report"]
+__all__ = ["report"]
 
 log = logging.getLogger("flowlab.report")
 
@@ -170,6 +169,7 @@ def report(
     path: str | Path,
     *,
     title: str = "flowlab report",
+    inventory: Inventory | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     filters: dict[str, Any] | None = None,
@@ -184,6 +184,9 @@ def report(
     ----------
     flows : DataFrame or LazyFrame
         Canonical flows, enriched or not (:func:`flowlab.load` enriches where it loads).
+    inventory : Inventory, optional
+        The Kubernetes inventory (:attr:`flowlab.Dataset.inventory`): flows not yet
+        enriched are enriched with it, and it adds the NetworkPolicy section.
     start, end : datetime, str, optional
         The window (``start <= time < end``): ISO 8601 or relative (``"now-1h"``).
     filters : dict, optional
@@ -212,6 +215,10 @@ def report(
     start, end = parse_window(start, end)  # an inverted window is an error, not a header
     filters = dict(filters or {})
     frame = analysis.where(flows, start=start, end=end, **filters).collect()
+    if inventory is not None and "src_kind" not in frame.columns:
+        from flowlab.k8s import enrich
+
+        frame = enrich(frame, inventory)
     enriched = "src_kind" in frame.columns
     by = level if enriched else "ip"
     page = _Page()
@@ -238,9 +245,13 @@ def report(
         page.raw("<p><b>No flow records match the window and filters.</b></p>")
     else:
         page.section("Traffic over time", "time")
-        ts = analysis.timeseries(frame, interval=bucket, by="service")
+        from flowlab.analysis.toplists import service_label
+
+        labelled = frame.with_columns(service_label(frame.columns))
+        ts = analysis.timeseries(labelled, interval=bucket, by="service_label")
         page.chart(
-            "timeseries", timeseries_chart(ts, by="service", title=f"bytes per {bucket} by service")
+            "timeseries",
+            timeseries_chart(ts, by="service_label", title=f"bytes per {bucket} by service"),
         )
         page.section("Top talkers", "talkers")
         talk = _named(analysis.top_talkers(frame, n=top, by=by))
@@ -275,7 +286,13 @@ def report(
                 color="namespace" if enriched else None,
             ),
         )
-        page.chart("services", bar_chart(services, "service", title=f"top {top} services"))
+        named = services
+        if "port_names" in services.columns:  # the cluster's names first: "etcd (2379)"
+            names = pl.col("port_names").list.join(", ")
+            ports = pl.col("ports").cast(pl.List(pl.String)).list.join(", ")
+            label = pl.when(names != "").then(pl.format("{} ({})", names, ports))
+            named = services.with_columns(label.otherwise(pl.col("service")).alias("service"))
+        page.chart("services", bar_chart(named, "service", title=f"top {top} services"))
         page.raw(
             '<div class="row">'
             + _table(clients, "top clients")
@@ -306,7 +323,36 @@ def report(
         )
         page.section("Conversations", "conversations")
         page.raw(_table(conv, f"conversations ({by}), by bytes", limit=30))
+        if enriched and inventory is not None:
+            _policy_section(page, frame, inventory)
     return _write(Path(path), page, title, window, analysis.describe(**filters), bucket, by)
+
+
+def _policy_section(page: _Page, frame: pl.DataFrame, inventory: Inventory) -> None:
+    """NetworkPolicies proposed from the window (their rules and evidence), and the cluster's own replayed."""
+    from flowlab.policy import propose, replay, summary
+
+    proposal = propose(frame, inventory)
+    page.section("NetworkPolicy proposal", "policy")
+    page.raw(
+        f'<p class="note" id="policy-size" data-policies="{len(proposal.policies)}" '
+        f'data-rules="{proposal.evidence.height}">{len(proposal.policies)} NetworkPolicies '
+        f"(one per workload that served connections), {proposal.evidence.height} ingress rules, "
+        "each with its evidence; <code>flowlab policy SOURCE --namespace NS -o policies.yaml</code> "
+        "writes them. miss_chance: the chance a conversation this rare would go unsampled.</p>"
+    )
+    cols = ["namespace", "policy", "peer", "ports", "samples", "bytes", "last_seen", "miss_chance"]
+    page.raw(_table(proposal.evidence.sort("samples").select(cols), "rules, rarest first", 30))
+    own = inventory.policy_objects.network_policies
+    if own:
+        denied = summary(replay(frame, list(own), inventory)).filter(~pl.col("allowed"))
+        page.raw(
+            f"<p>The cluster's own {len(own)} NetworkPolicies, replayed on this window, "
+            f"deny {denied.height} observed connection(s).</p>"
+        )
+        if denied.height:
+            keep = ["client", "server", "port", "samples", "reason"]
+            page.raw(_table(denied.select(keep), "denied by the cluster's policies"))
 
 
 def _write(
@@ -347,14 +393,3 @@ Promise.all(charts.map(c => vegaEmbed('#' + c.div, c.spec, {{renderer: 'svg', ac
     path.write_text(doc, encoding="utf-8")
     log.info("report written to %s (%d charts)", path, len(page.specs))
     return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m flowlab.report ARGS`` = ``flowlab report ARGS``; returns the exit code."""
-    from flowlab.cli import main as cli_main
-
-    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -255,6 +255,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     ),
 )
 
+#: the canonical flow frame's columns and dtypes (see docs/schema.md)
 FLOW_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in FLOW_COLUMNS})
 
 COUNTER_COLUMNS: tuple[Column, ...] = (
@@ -299,6 +300,7 @@ COUNTER_COLUMNS: tuple[Column, ...] = (
     Column("source", pl.String(), "where the row came from"),
 )
 
+#: the canonical counters frame's columns and dtypes
 COUNTER_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in COUNTER_COLUMNS})
 
 
@@ -445,4 +447,35 @@ def markdown() -> str:
     ]
     lines += ["", "## Counters", "", "| column | dtype | meaning |", "|---|---|---|"]
     lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in COUNTER_COLUMNS]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _enrichment_markdown()) + "\n"
+
+
+def _enrichment_markdown() -> list[str]:
+    from flowlab.k8s.enrich import ENRICHED_COLUMNS, SIDES  # imports this module
+
+    sides = "{" + ",".join(SIDES) + "}"
+    lines = [
+        "",
+        "## Enrichment",
+        "",
+        "Added after the columns above by `flowlab.k8s.enrich(flows, inventory)` "
+        "(`flowlab/k8s/enrich.py`); `client_*`/`server_*` are null for rows without ports.",
+        "",
+        "| column | dtype | meaning |",
+        "|---|---|---|",
+    ]
+    seen: set[str] = set()
+    for c in ENRICHED_COLUMNS:
+        side, _, field = c.name.partition("_")
+        if (
+            side in SIDES
+            and c.meaning.startswith(f"{side} side: ")
+            and c.name != "server_port_name"
+        ):
+            if field not in seen:
+                seen.add(field)
+                meaning = c.meaning.removeprefix(f"{side} side: ")
+                lines.append(f"| `{sides}_{field}` | {c.dtype} | {meaning} |")
+        else:
+            lines.append(f"| `{c.name}` | {c.dtype} | {c.meaning} |")
+    return lines

@@ -41,6 +41,7 @@ from flowlab.exceptions import ConfigError
 __all__ = [
     "PROTOCOL_NAMES",
     "ServiceTable",
+    "cluster_port_table",
     "default_table",
     "orient",
     "orient_frame",
@@ -241,6 +242,32 @@ class ServiceTable:
 
 
 _DEFAULT: ServiceTable | None = None
+_CLUSTER: ServiceTable | None = None
+
+
+def cluster_port_table() -> ServiceTable:
+    """Well-known Kubernetes/OpenShift server ports, named as their manifests name them.
+
+    Package data ``flowlab/data/cluster_ports.csv`` (``protocol,port,name,source``):
+    each row cites the upstream manifest its name comes from (checked against
+    openshift/cluster-monitoring-operator f581865, openshift/cluster-etcd-operator
+    b4786ae, prometheus-operator/kube-prometheus 4d719f1, and the DNS, ingress
+    and kube-apiserver operators). :func:`flowlab.k8s.enrich` uses it for
+    ``server_port_name`` when the inventory names no port; unlike
+    :func:`service_name` (IANA names, as ElastiFlow writes them), it says
+    ``prometheus-web`` for 9090, not ``hbase-thrift``.
+
+    Examples
+    --------
+    >>> t = cluster_port_table()
+    >>> t.name(6, 9100), t.name(6, 10250), t.name(17, 5353)
+    ('node-exporter-https', 'kubelet-https-metrics', 'dns')
+    """
+    global _CLUSTER
+    if _CLUSTER is None:
+        with resources.as_file(resources.files("flowlab") / "data" / "cluster_ports.csv") as p:
+            _CLUSTER = ServiceTable.from_csv(p)
+    return _CLUSTER
 
 
 def default_table() -> ServiceTable:

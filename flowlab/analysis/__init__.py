@@ -5,7 +5,7 @@ Each takes a DataFrame or LazyFrame of canonical flows (enriched by
 :func:`where`; volumes are estimated ``bytes``/``packets`` and ``flows`` =
 record count, sorted by bytes like the Kibana top-N tables.
 
-- :func:`where`, :func:`match`, :func:`describe` — filters (:mod:`~flowlab.analysis.filters`);
+- :func:`where`, :func:`match`, :func:`describe` — filters (:mod:`~flowlab.vocabulary.filters`);
 - :func:`top_clients`, :func:`top_servers`, :func:`top_services`, :func:`top_talkers`,
   :func:`conversations` (:mod:`~flowlab.analysis.toplists`);
 - :func:`peers`, :func:`service_breakdown`, :func:`flow_records` (:mod:`~flowlab.analysis.details`);
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from flowlab.analysis.details import Breakdown, flow_records, peers, service_breakdown
 from flowlab.analysis.edges import edges
-from flowlab.analysis.filters import describe, match, where
 from flowlab.analysis.hosts import host_pods
 from flowlab.analysis.timeseries import timeseries
 from flowlab.analysis.toplists import (
@@ -28,6 +27,7 @@ from flowlab.analysis.toplists import (
     top_services,
     top_talkers,
 )
+from flowlab.vocabulary.filters import describe, match, where
 
 __all__ = [
     "Breakdown",

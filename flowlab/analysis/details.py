@@ -20,10 +20,10 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.filters import Spec, match, unmatched, where
 from flowlab.analysis.toplists import _NAMES, volume
-from flowlab.graph.build import endpoint_id
 from flowlab.services import PROTOCOL_NAMES
+from flowlab.vocabulary.endpoints import endpoint_id
+from flowlab.vocabulary.filters import Spec, match, unmatched, where
 
 __all__ = ["Breakdown", "flow_records", "peers", "service_breakdown"]
 
@@ -41,7 +41,7 @@ def peers(
     Parameters
     ----------
     who : endpoint spec
-        IP, CIDR, ``ns/name``, ... (see :mod:`flowlab.analysis.filters`).
+        IP, CIDR, ``ns/name``, ... (see :mod:`flowlab.vocabulary.filters`).
     by : str
         What a peer is: ``"ip"`` or a graph level.
     interval : str, optional
@@ -113,6 +113,22 @@ class Breakdown:
     servers: pl.DataFrame
     #: client -> server pairs with protocol and ports
     pairs: pl.DataFrame
+
+    def _tables(self) -> list[Any]:
+        from flowlab.tables import show
+
+        return [
+            show(self.totals, "totals"),
+            show(self.clients, "clients"),
+            show(self.servers, "servers"),
+            show(self.pairs, "client -> server pairs"),
+        ]
+
+    def __repr__(self) -> str:
+        return "\n\n".join(repr(t) for t in self._tables())
+
+    def _repr_html_(self) -> str:
+        return "".join(t._repr_html_() for t in self._tables())
 
 
 def service_breakdown(

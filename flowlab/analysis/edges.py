@@ -28,38 +28,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from flowlab.exceptions import ConfigError
+from flowlab.vocabulary.keys import KEYS, METRICS, aggregate, key_expr, metric_expr
 
 __all__ = ["KEYS", "METRICS", "edges", "key_expr", "metric_expr"]
-
-KEYS: dict[str, str] = {
-    "client": "client_ip",
-    "server": "server_ip",
-    "service": "service_name",
-    "src": "src_ip",
-    "dst": "dst_ip",
-    "exporter": "exporter",
-    "protocol": "protocol",
-    "service_port": "service_port",
-}
-METRICS = ("bytes", "packets", "flows")
-
-
-def key_expr(key: str) -> pl.Expr:
-    """The column of group key `key`, named `key`."""
-    if key not in KEYS:
-        msg = f"unknown group key {key!r}; expected one of {', '.join(KEYS)}"
-        raise ConfigError(msg)
-    return pl.col(KEYS[key]).alias(key)
-
-
-def metric_expr(metric: str) -> pl.Expr:
-    """The aggregation of `metric` (bytes/packets: sum; flows: count), UInt64."""
-    if metric == "flows":
-        return pl.len().cast(pl.UInt64).alias("flows")
-    if metric in ("bytes", "packets"):
-        return pl.col(metric).sum().cast(pl.UInt64)
-    msg = f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}"
-    raise ConfigError(msg)
 
 
 def edges(
@@ -72,8 +43,8 @@ def edges(
     if not keys:
         msg = "edges needs at least one group key"
         raise ConfigError(msg)
-    aggs = [metric_expr(m) for m in metrics]
-    out = flows.lazy().group_by([key_expr(k) for k in keys]).agg(aggs)
-    order = (["bytes"] if "bytes" in metrics else []) + keys
-    desc = ([True] if "bytes" in metrics else []) + [False] * len(keys)
-    return out.sort(order, descending=desc, nulls_last=True).collect()
+    for k in keys:
+        key_expr(k)  # validates the key
+    for m in metrics:
+        metric_expr(m)  # validates the metric
+    return aggregate(flows, keys, metrics)

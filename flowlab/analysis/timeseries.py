@@ -19,9 +19,9 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.edges import KEYS, key_expr, metric_expr
-from flowlab.analysis.filters import where
 from flowlab.exceptions import ConfigError
+from flowlab.vocabulary.filters import where
+from flowlab.vocabulary.keys import KEYS, aggregate
 
 __all__ = ["timeseries"]
 
@@ -49,14 +49,7 @@ def timeseries(
             msg = f"unknown timeseries key {k!r}; expected one of {', '.join(KEYS)} or a column"
             raise ConfigError(msg)
     try:
-        bucket = pl.col("time").dt.truncate(interval).alias("time")
-        group = [bucket, *[key_expr(k) if k in KEYS else pl.col(k) for k in keys]]
-        out = (
-            lf.group_by(group)
-            .agg(metric_expr(m) for m in metrics)
-            .sort(["time", *keys], nulls_last=True)
-        )
-        return out.collect()
+        return aggregate(lf, keys, metrics, every=interval)
     except pl.exceptions.InvalidOperationError as exc:
         msg = f"bad interval {interval!r}: use a Polars duration like '30s', '1m', '1h' ({exc})"
         raise ConfigError(msg) from exc

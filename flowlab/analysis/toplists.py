@@ -28,13 +28,15 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.analysis.filters import where
-from flowlab.graph.build import endpoint_id
 from flowlab.services import PROTOCOL_NAMES
+from flowlab.vocabulary.endpoints import endpoint_id
+from flowlab.vocabulary.filters import where
 
 __all__ = [
     "conversations",
     "entity",
+    "port_names",
+    "service_label",
     "top_clients",
     "top_servers",
     "top_services",
@@ -62,6 +64,27 @@ def entity(side: str, by: str, names: list[str], alias: str) -> tuple[list[pl.Ex
         fields = _NAMES if by == "ip" else ("namespace", "kind")
         extra = [pl.col(f"{side}_{f}").drop_nulls().sort().first().alias(f) for f in fields]
     return [key], extra
+
+
+def port_names(names: list[str]) -> list[pl.Expr]:
+    """``port_names``: the cluster's names of the server ports (enriched flows only)."""
+    if "server_port_name" not in names:
+        return []
+    col = pl.col("server_port_name").cast(pl.String)
+    return [col.drop_nulls().unique().sort().alias("port_names")]
+
+
+def service_label(names: list[str]) -> pl.Expr:
+    """Expression ``service_label``: how a person names the server port of a row.
+
+    The cluster's name with the port (``web (9090)``, ``kubelet-https-metrics (10250)``)
+    when ``server_port_name`` is known, else the IANA ``service_name``.
+    """
+    iana = pl.col("service_name")
+    if "server_port_name" not in names:
+        return iana.alias("service_label")
+    named = pl.format("{} ({})", pl.col("server_port_name").cast(pl.String), "service_port")
+    return pl.coalesce(named, iana).alias("service_label")
 
 
 def _sorted(frame: pl.LazyFrame, keys: list[str], n: int | None) -> pl.DataFrame:
@@ -95,21 +118,33 @@ def top_servers(
     by: str = "ip",
     **filters: Any,
 ) -> pl.DataFrame:
-    """Servers by bytes. Columns: ``server``, [names], ``services`` (list), ``bytes, packets, flows``."""
+    """Servers by bytes.
+
+    Columns: ``server``, [names], on enriched flows ``port_names`` (the
+    cluster's names of the ports served), ``services`` (IANA names),
+    ``bytes, packets, flows``.
+    """
     lf = where(flows, client=client, **filters).filter(pl.col("server_ip").is_not_null())
     keys, extra = entity("server", by, lf.collect_schema().names(), "server")
     services = pl.col("service_name").drop_nulls().unique().sort().alias("services")
-    return _sorted(lf.group_by(keys).agg(*extra, services, *volume()), ["server"], n)
+    named = port_names(lf.collect_schema().names())
+    return _sorted(lf.group_by(keys).agg(*extra, *named, services, *volume()), ["server"], n)
 
 
 def top_services(
     flows: pl.DataFrame | pl.LazyFrame, *, n: int | None = 10, **filters: Any
 ) -> pl.DataFrame:
-    """Services (``service_name``) by bytes, with protocol, ports and distinct clients/servers."""
+    """Services (``service_name``) by bytes, with protocol, ports and distinct clients/servers.
+
+    On enriched flows ``port_names`` lists the cluster's names of those ports
+    (``server_port_name``: ``web`` or ``prometheus-web`` where the IANA name is
+    ``hbase-thrift``).
+    """
     lf = where(flows, **filters).filter(pl.col("service_name").is_not_null())
     out = (
         lf.group_by("service_name")
         .agg(
+            *port_names(lf.collect_schema().names()),
             pl.col("protocol")
             .drop_nulls()
             .unique()
@@ -175,8 +210,8 @@ def conversations(
 ) -> pl.DataFrame:
     """Client -> server conversations per service (src -> dst for rows without ports).
 
-    Columns: ``client, server, service, protocol, bytes, packets, flows,
-    first_seen, last_seen``.
+    Columns: ``client, server, service, protocol``, on enriched flows
+    ``port_names``, then ``bytes, packets, flows, first_seen, last_seen``.
     """
     lf = where(flows, **filters)
     has = pl.col("client_ip").is_not_null()
@@ -196,6 +231,7 @@ def conversations(
     out = lf.group_by(
         client, server, pl.col("service_name").alias("service"), proto.alias("protocol")
     ).agg(
+        *port_names(lf.collect_schema().names()),
         *volume(),
         pl.col("time").min().alias("first_seen"),
         pl.col("time").max().alias("last_seen"),

@@ -1,8 +1,8 @@
-"""Read sFlow datagrams from pcap and pcapng capture files.
+"""Read flow datagrams (sFlow by default) from pcap and pcapng capture files.
 
 :func:`iter_pcap` reads the file in fixed-size chunks (bounded memory however
-large the file), finds the UDP datagrams sent to the sFlow port and decodes
-them in batches with :func:`flowlab.sflow.decode.decode`; :func:`read_pcap`
+large the file), finds the UDP datagrams sent to the protocol's port and decodes
+them in batches with its decoder (:func:`flowlab.decoding.get_decoder`); :func:`read_pcap`
 concatenates the batches. The ``time`` column is the capture timestamp; the
 ``exporter`` is the agent address in the datagram (the UDP source address
 when the agent address is unspecified).
@@ -19,7 +19,10 @@ fragments whose datagram never completes are counted as ``fragment``. Packets
 that are not sFlow (other ports, not UDP, unsupported link types) are counted
 in ``stats.packets_skipped``, never errors. A file cut
 in the middle of a record decodes everything before the cut and counts the
-rest (``truncated_file``). Only a file that is not pcap/pcapng at all raises
+rest (``truncated_file``); a pcapng block too short for its own fixed fields
+is counted as ``short_block``, a packet whose time lies outside 1970-9999 (say
+``if_tsresol=0`` with a 64-bit timestamp) as ``bad_timestamp``. Only a file
+that is not pcap/pcapng at all raises
 :class:`~flowlab.exceptions.PcapError`.
 
 Examples
@@ -54,11 +57,9 @@ import numpy as np
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
+from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
+from flowlab.decoding.addresses import address_text
 from flowlab.exceptions import PcapError
-from flowlab.sflow._text import address_text
-from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["iter_pcap", "read_pcap"]
 
@@ -72,6 +73,10 @@ _PCAP_MAGIC = {
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _MAX_RECORD = 1 << 24  # larger captured lengths mean a corrupt file
+#: smallest total length of the pcapng blocks read (interface, obsolete packet, simple, enhanced)
+_MIN_BLOCK = {1: 20, 2: 32, 3: 16, 6: 32}
+#: packet times flowlab accepts (ms since 1970): up to the year 9999, as the time column holds
+_MAX_MS = 253_402_300_800_000
 
 
 @dataclass
@@ -211,7 +216,9 @@ class _Reader:
             if pos + blen > size:
                 break
             body = pos + 8
-            if btype == 1:  # interface description
+            if blen < _MIN_BLOCK.get(btype, 12):  # too short for its own fixed fields
+                self._skip("short_block")
+            elif btype == 1:  # interface description
                 link, _res, snap = struct.unpack_from(self.endian + "HHI", chunk, body)
                 iface = _Interface(link, snap)
                 self._options(chunk, body + 8, pos + blen - 4, iface)
@@ -228,11 +235,11 @@ class _Reader:
             code, length = struct.unpack_from(self.endian + "HH", chunk, pos)
             if code == 0:
                 break
-            value = bytes(chunk[pos + 4 : pos + 4 + length])
-            if code == 9 and length >= 1:  # if_tsresol
+            value = bytes(chunk[pos + 4 : min(pos + 4 + length, end)])
+            if code == 9 and len(value) >= 1:  # if_tsresol
                 v = value[0]
                 iface.units_per_s = 2 ** (v & 0x7F) if v & 0x80 else 10**v
-            elif code == 14 and length >= 8:  # if_tsoffset, seconds
+            elif code == 14 and len(value) >= 8:  # if_tsoffset, seconds
                 iface.offset_s = struct.unpack(self.endian + "q", value[:8])[0]
             pos += 4 + ((length + 3) & ~3)
 
@@ -262,30 +269,35 @@ class _Reader:
             iface = self.interfaces[if_id]
             ts = (hi << 32) | lo
             incl = min(incl, end - data)
+        ms = _ms(ts, iface.units_per_s, iface.offset_s)
+        if not 0 <= ms < _MAX_MS:  # e.g. if_tsresol=0 (seconds) with a 64-bit timestamp
+            self._skip("bad_timestamp")
+            return
         out.off.append(data)
         out.caplen.append(incl)
         out.link.append(iface.link)
-        out.ms.append(_ms(ts, iface.units_per_s, iface.offset_s))
+        out.ms.append(ms)
 
 
 def iter_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int = 6343,
+    port: int | None = None,
     batch_datagrams: int = 8192,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
     state: SequenceTracker | None = None,
     progress: bool = False,
+    protocol: str | Decoder = "sflow",
 ) -> Iterator[Decoded]:
-    """Decode a pcap/pcapng file of sFlow datagrams batch by batch, in bounded memory.
+    """Decode a pcap/pcapng file of flow datagrams (sFlow by default) batch by batch, in bounded memory.
 
     Parameters
     ----------
     path : path-like
         The capture file.
-    port : int
-        UDP destination port of the sFlow datagrams (default 6343).
+    port : int, optional
+        UDP destination port of the datagrams (default the protocol's: 6343 for sFlow).
     batch_datagrams : int
         At most this many datagrams per yielded batch.
     chunk_bytes : int
@@ -296,6 +308,8 @@ def iter_pcap(
         Sequence-gap state; by default one per file.
     progress : bool
         Show a tqdm progress bar over the file's bytes.
+    protocol : str or Decoder
+        The flow protocol of the datagrams (:func:`flowlab.decoding.get_decoder`).
 
     Yields
     ------
@@ -309,6 +323,8 @@ def iter_pcap(
         The file cannot be opened, or is not pcap/pcapng.
     """
     p = Path(path)
+    decoder = get_decoder(protocol)
+    port = decoder.port if port is None else port
     tracker = state if state is not None else SequenceTracker()
     try:
         f = p.open("rb")
@@ -342,7 +358,7 @@ def iter_pcap(
             if bar is not None:
                 bar.update(got)
             yield from _decode_chunk(
-                chunk, packets, reader, port, batch_datagrams, source, tracker, reassembler
+                chunk, packets, reader, port, batch_datagrams, source, tracker, reassembler, decoder
             )
             if final:
                 break
@@ -413,6 +429,7 @@ def _decode_chunk(
     source: str,
     tracker: SequenceTracker,
     reassembler: Reassembler,
+    decoder: Decoder,
 ) -> Iterator[Decoded]:
     data = np.frombuffer(chunk, dtype=np.uint8)
     off, caplen, link, ms = packets.arrays()
@@ -454,7 +471,7 @@ def _decode_chunk(
     for b0 in range(0, max(p_off.size, 1), batch):
         sl = slice(b0, b0 + batch)
         peers = address_text(src4[sl], ~is6[sl], src6[sl], is6[sl])
-        out = decode(
+        out = decoder.decode(
             buffer,
             p_off[sl],
             p_len[sl],
@@ -473,19 +490,25 @@ def _decode_chunk(
 def read_pcap(
     path: str | os.PathLike[str],
     *,
-    port: int = 6343,
+    port: int | None = None,
     batch_datagrams: int = 8192,
     source: str = "pcap",
     progress: bool = False,
+    protocol: str | Decoder = "sflow",
 ) -> Decoded:
-    """Decode a whole pcap/pcapng file of sFlow datagrams into one :class:`Decoded`.
+    """Decode a whole pcap/pcapng file of flow datagrams (sFlow by default) into one :class:`Decoded`.
 
     Same parameters as :func:`iter_pcap`; for files too large for memory,
     iterate with :func:`iter_pcap` instead.
     """
     parts = list(
         iter_pcap(
-            path, port=port, batch_datagrams=batch_datagrams, source=source, progress=progress
+            path,
+            port=port,
+            batch_datagrams=batch_datagrams,
+            source=source,
+            progress=progress,
+            protocol=protocol,
         )
     )
     out = Decoded.concat(parts)

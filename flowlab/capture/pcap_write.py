@@ -1,4 +1,4 @@
-"""Write capture files of sFlow datagrams: pcap and pcapng, several link types.
+"""Write capture files of UDP datagrams (sFlow, ...): pcap and pcapng, several link types.
 
 Used by the tests, the benchmarks and anyone who wants to save simulated
 traffic for Wireshark. :func:`udp_frame` wraps a payload in Ethernet (or
@@ -25,8 +25,8 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from flowlab.capture.checksum import internet_checksum
 from flowlab.exceptions import ConfigError
-from flowlab.sflow.packet import internet_checksum
 
 __all__ = ["LINKS", "sflow_packets", "udp_frame", "write_pcap", "write_pcapng"]
 

@@ -5,7 +5,7 @@ large buffers; on Linux it runs in a child process of its own
 (:mod:`flowlab.collect.receive_process`), so that nothing this interpreter does
 (a notebook's long computation, the decoder itself) delays reading the socket;
 elsewhere, or with a custom clock, in a thread. The decode thread decodes each batch with
-:func:`flowlab.sflow.decode.decode` (sequence-gap state carried from batch to
+:func:`flowlab.sflow.decode.decode` (or another protocol's decoder; sequence-gap state carried from batch to
 batch), writes the rows to the hour-partitioned Parquet store
 (:class:`flowlab.store.CaptureWriter`) or keeps them in memory, and hands
 every decoded batch to the sinks (callables such as an Elasticsearch bulk
@@ -50,11 +50,9 @@ import polars as pl
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
+from flowlab.decoding import Decoded, Decoder, DecodeStats, SequenceTracker, get_decoder
 from flowlab.exceptions import CollectorError, ConfigError
 from flowlab.schema import empty, empty_counters
-from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 from flowlab.store import CaptureWriter
 
 __all__ = ["Collector", "CollectorStats", "Sink"]
@@ -102,7 +100,13 @@ class CollectorStats:
     files, rows_written : int
         Parquet part files written and their rows.
     unwritten_rows : int
-        Rows decoded but not stored because the output failed (see ``error``).
+        Rows decoded but not stored because writing failed: rows dropped while
+        more than the writer's ``max_held_bytes`` were held, plus, once stopped,
+        rows still held when the last write failed (see ``error``).
+    held_rows : int
+        Rows decoded and held in memory, not yet in a file (while running).
+    write_fault : str or None
+        Why writing fails, while it does (the collector keeps receiving and retries).
     sink_errors : int
         Batches a sink failed on.
     busy_seconds : dict
@@ -128,6 +132,8 @@ class CollectorStats:
     files: int = 0
     rows_written: int = 0
     unwritten_rows: int = 0
+    held_rows: int = 0
+    write_fault: str | None = None
     sink_errors: int = 0
     busy_seconds: dict[str, float] = field(default_factory=dict)
     decode: DecodeStats = field(default_factory=DecodeStats)
@@ -148,6 +154,8 @@ class CollectorStats:
             f"errors {self.errors:,}, sequence-gap lost {self.sequence_lost:,}, "
             f"kernel drops {drops}, files {self.files:,}"
         )
+        if self.write_fault is not None:
+            line += f", WRITING FAILS (holding {self.held_rows:,} rows, retrying)"
         if self.unwritten_rows:
             line += f", UNWRITTEN rows {self.unwritten_rows:,}"
         if self.sink_errors:
@@ -168,6 +176,11 @@ class Collector:
         Without it, rows are kept in memory (unbounded: for notebooks and tests).
     roll_seconds, roll_bytes : float, int
         When part files are written (see :class:`~flowlab.store.CaptureWriter`).
+    max_held_bytes : int, optional
+        While writing fails (disk full, read-only, I/O error), decoded rows
+        stay in memory up to this size (default ``4 * roll_bytes``) and
+        writing is retried every second; rows beyond it are dropped and
+        counted (``unwritten_rows``).
     sinks : iterable of callables
         Called with every decoded batch (:class:`Sink`).
     rcvbuf : int
@@ -189,13 +202,16 @@ class Collector:
         however busy this interpreter is; ``"thread"``: a thread of this
         process. ``"auto"`` (default) takes the process on Linux unless a
         ``clock`` is given or ``multi=False``.
+    protocol : str or Decoder
+        The flow protocol arriving on the port (:func:`flowlab.decoding.get_decoder`).
 
     Notes
     -----
     Memory is bounded by about ``max_pending_bytes`` (raw datagrams waiting to
     be decoded; shared between the receive process and this one) +
     ``roll_bytes`` per open partition and kind (rows waiting to be written;
-    normally one hour per kind) + one batch's decoding + ~150 MB of Python and
+    normally one hour per kind; up to ``max_held_bytes`` in all while writing
+    fails) + one batch's decoding + ~150 MB of Python and
     libraries (+ ~30 MB for the receive process): about 1 GB at the defaults
     when a backlog of ~2 s at 200k datagrams/s fills every buffer; a collector
     that keeps up touches one buffer and stays far lower. When decoding falls
@@ -211,7 +227,8 @@ class Collector:
         out_dir: str | os.PathLike[str] | None = None,
         roll_seconds: float = 300.0,
         roll_bytes: int = 64 << 20,
-        sinks: Iterable[Callable[[Decoded], None]] = (),
+        max_held_bytes: int | None = None,
+        sinks: Iterable[Sink] = (),
         rcvbuf: int = 64 << 20,
         batch_seconds: float = 0.5,
         batch_bytes: int = 64 << 20,
@@ -221,6 +238,7 @@ class Collector:
         multi: bool | None = None,
         clock: Callable[[], int] | None = None,
         receive: str = "auto",
+        protocol: str | Decoder = "sflow",
     ) -> None:
         if receive not in ("auto", "process", "thread"):
             msg = f"receive must be 'auto', 'process' or 'thread', found {receive!r}"
@@ -232,12 +250,14 @@ class Collector:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.source = source
         self.sinks = list(sinks)
+        self.protocol = get_decoder(protocol)
         self._writer = (
             CaptureWriter(
                 self.out_dir,
                 roll_seconds=roll_seconds,
                 roll_bytes=roll_bytes,
                 compression=compression,
+                max_held_bytes=max_held_bytes,
             )
             if self.out_dir is not None
             else None
@@ -294,7 +314,8 @@ class Collector:
             target=self._decode_loop, name="flowlab-decode", daemon=True
         )
         self._started = self._stopped = False
-        self._unwritten = 0
+        self._final_unwritten = 0
+        self._last_fault = ""
         self._sink_errors = 0
         self._failed_datagrams = 0
         self._error: BaseException | None = None
@@ -327,19 +348,34 @@ class Collector:
 
     @property
     def running(self) -> bool:
-        """Whether the collector is receiving."""
-        return self._started and not self._stopped and self._receiver.running
+        """Whether the collector is receiving (False once it stopped on an error)."""
+        return (
+            self._started and not self._stopped and self._error is None and self._receiver.running
+        )
 
     @property
     def error(self) -> BaseException | None:
-        """The error that stopped the collector on its own (output failed), if any."""
+        """The error that stopped the collector on its own (a failure in flowlab or the receiver).
+
+        A failing output does not stop it: rows are held and writing retried
+        (see :attr:`CollectorStats.write_fault`); :meth:`stop` raises if rows
+        stayed unwritten.
+        """
         return self._error or self._receiver.error
+
+    @property
+    def unwritten_rows(self) -> int:
+        """Rows decoded but not stored (see :attr:`CollectorStats.unwritten_rows`)."""
+        if self._writer is None:
+            return 0
+        return sum(self._writer.stats.unwritten_rows.values()) + self._final_unwritten
 
     def stop(self, *, drain_seconds: float = 5.0) -> CollectorStats:
         """Stop: read what the socket still holds, decode and flush everything; returns the stats.
 
-        Idempotent. Raises :class:`~flowlab.exceptions.CollectorError` if
-        writing the output failed (the stats say how many rows are unwritten).
+        Idempotent. Raises :class:`~flowlab.exceptions.CollectorError` if the
+        collector failed, or if rows it decoded could not be written (the
+        message and the stats say how many, and why).
         """
         if not self._started:
             self._started = self._stopped = True
@@ -353,6 +389,15 @@ class Collector:
         if self.error is not None:
             msg = f"collector failed: {self.error}"
             raise CollectorError(msg) from self.error
+        unwritten = self.unwritten_rows
+        if unwritten:
+            assert self._writer is not None
+            cause = self._writer.stats.fault or self._last_fault
+            msg = (
+                f"{unwritten:,} of {self.stats.flows + self.stats.counters:,} decoded rows "
+                f"were not written: {cause}"
+            )
+            raise CollectorError(msg)
         return self.stats
 
     def flush(self, timeout: float = 10.0) -> None:
@@ -414,7 +459,9 @@ class Collector:
             stalled_seconds=r.stalled_seconds,
             files=w.files if w else 0,
             rows_written=sum(w.rows.values()) if w else 0,
-            unwritten_rows=self._unwritten,
+            unwritten_rows=self.unwritten_rows,
+            held_rows=sum(w.pending_rows.values()) if w and not self._stopped else 0,
+            write_fault=w.fault if w else None,
             sink_errors=self._sink_errors,
             busy_seconds=dict(self._seconds),
             decode=d,
@@ -429,30 +476,53 @@ class Collector:
                 try:
                     batch = self._queue.get(timeout=0.25)
                 except queue.Empty:
-                    self._roll()
+                    self._guarded(self._roll, "writing part files")
                     continue
                 if batch is None:
                     break
                 try:
-                    if len(batch):
+                    if len(batch) and self._error is None:
                         self._process(batch)
-                except Exception as exc:  # a bug must not stop the collector or lose the count
+                    elif len(batch):  # stopped by an earlier failure: counted, not decoded
+                        self._failed_datagrams += len(batch)
+                except Exception as exc:
                     self._failed_datagrams += len(batch)
-                    log.exception("could not process a batch of %d datagrams: %s", len(batch), exc)
+                    self._fatal(exc, f"processing a batch of {len(batch)} datagrams")
                 finally:
                     self._receiver.release(batch)
                     if batch.ticket:
                         with self._done:
                             self._done_ticket = max(self._done_ticket, batch.ticket)
                             self._done.notify_all()
+        except BaseException as exc:  # the loop itself: never die unnoticed
+            self._fatal(exc, "the decode loop")
+            raise
         finally:
-            self._close_outputs()
+            self._guarded(self._close_outputs, "closing the outputs")
             with self._done:
                 self._done.notify_all()
 
+    def _guarded(self, step: Callable[[], None], what: str) -> None:
+        try:
+            step()
+        except Exception as exc:
+            self._fatal(exc, what)
+
+    def _fatal(self, exc: BaseException, what: str) -> None:
+        """An unexpected failure in the decode thread: the collector stops with a CollectorError."""
+        log.error("the decode thread failed while %s: %r", what, exc, exc_info=exc)
+        if self._error is None:
+            msg = (
+                f"the decode thread failed while {what}: {type(exc).__name__}: {exc}; "
+                "the collector stopped (datagrams received after it are counted as internal_error)"
+            )
+            error = CollectorError(msg)
+            error.__cause__ = exc
+            self._error = error
+
     def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
-        decoded = decode(
+        decoded = self.protocol.decode(
             batch.buffer,
             batch.offsets,
             batch.lengths,
@@ -468,13 +538,7 @@ class Collector:
                 self._memory.append(decoded)
             self._seconds["decode"] += t1 - t0
         if self._writer is not None:
-            if self._error is not None:
-                self._unwritten += decoded.flows.height + decoded.counters.height
-            else:
-                try:
-                    self._writer.write(flows=decoded.flows, counters=decoded.counters)
-                except CollectorError as exc:
-                    self._fail(exc)
+            self._write(lambda w: w.write(flows=decoded.flows, counters=decoded.counters))
         t2 = time.perf_counter()
         self._seconds["write"] += t2 - t1
         for sink in self.sinks:
@@ -487,28 +551,36 @@ class Collector:
                 )
         self._seconds["sinks"] += time.perf_counter() - t2
 
-    def _fail(self, exc: CollectorError) -> None:
-        log.error("%s", exc)
-        self._error = exc
-        if self._writer is not None:
-            self._unwritten += (
-                self._writer.stats.pending_rows["flows"]
-                + self._writer.stats.pending_rows["counters"]
-            )
+    def _write(self, step: Callable[[CaptureWriter], object]) -> None:
+        """The one path of every write failure: the rows stay held and writing is retried."""
+        assert self._writer is not None
+        was = self._writer.stats.fault
+        try:
+            step(self._writer)
+        except CollectorError as exc:
+            self._last_fault = str(exc)
+            if was is None:
+                log.error(
+                    "%s; %d rows held in memory (up to %d bytes), retrying every %.0f s",
+                    exc,
+                    self._writer.held_rows,
+                    self._writer.max_held_bytes,
+                    self._writer.retry_seconds,
+                )
 
     def _roll(self) -> None:
-        if self._writer is not None and self._error is None:
-            try:
-                self._writer.roll()
-            except CollectorError as exc:
-                self._fail(exc)
+        if self._writer is not None:
+            self._write(lambda w: w.roll())
 
     def _close_outputs(self) -> None:
-        if self._writer is not None and self._error is None:
+        if self._writer is not None:
             try:
                 self._writer.close()
             except CollectorError as exc:
-                self._fail(exc)
+                self._last_fault = str(exc)
+                held = self._writer.held_rows
+                self._final_unwritten = held
+                log.error("%s; %d rows could not be written", exc, held)
         for sink in self.sinks:
             close = getattr(sink, "close", None)
             if callable(close):

@@ -1,7 +1,7 @@
 """The simulated cluster as Kubernetes objects, the way ``oc get ... -o json`` writes them.
 
 :func:`inventory` returns the document that
-``oc get nodes,pods,services,endpointslices,replicasets,deployments,statefulsets,daemonsets,jobs -A -o json``
+``oc get nodes,pods,services,endpointslices,replicasets,deployments,statefulsets,daemonsets,jobs,networkpolicies -A -o json``
 prints for the cluster of :func:`flowlab.demo.cluster.build_cluster`: a
 ``{"apiVersion": "v1", "kind": "List", "items": [...]}`` whose items are full
 objects with ``apiVersion``, ``kind``, ``metadata`` (uid, labels,
@@ -48,6 +48,7 @@ _KIND_ORDER = (
     "StatefulSet",
     "DaemonSet",
     "Job",
+    "NetworkPolicy",
 )
 
 Obj = dict[str, Any]
@@ -344,6 +345,38 @@ def _endpoint_slice(s: Service, clock: _Clock, suffix: str) -> Obj:
     }
 
 
+#: The cluster's own NetworkPolicies: (namespace, name, podSelector, policyTypes, ingress rules).
+_POLICIES: tuple[tuple[str, str, Obj, list[str], list[Obj]], ...] = (
+    # the shop admits the ingress routers and itself (OpenShift's "allow-from-openshift-ingress"
+    # and "allow-same-namespace" samples)
+    ("shop", "allow-from-openshift-ingress", {}, ["Ingress"],
+     [{"from": [{"namespaceSelector": {"matchLabels": {
+         "kubernetes.io/metadata.name": "openshift-ingress"}}}]}]),
+    ("shop", "allow-same-namespace", {}, ["Ingress"], [{"from": [{"podSelector": {}}]}]),
+    # postgres only from its own namespace, on its named port
+    ("payments", "postgres-from-payments", {"matchLabels": {"app": "postgres"}}, ["Ingress"],
+     [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": "postgresql"}]}]),
+)  # fmt: skip
+
+
+def _network_policies(cluster: Cluster, clock: _Clock) -> list[Obj]:
+    out = []
+    for namespace, name, selector, types, ingress in _POLICIES:
+        uid = str(uuid.uuid5(uuid.UUID(int=cluster.seed), f"networkpolicy/{namespace}/{name}"))
+        meta = {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+            "creationTimestamp": clock.stamp(),
+            "resourceVersion": clock.rv(),
+            "generation": 1,
+        }
+        spec = {"podSelector": selector, "policyTypes": types, "ingress": ingress}
+        out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"} | {
+            "metadata": meta, "spec": json.loads(json.dumps(spec))})  # fmt: skip
+    return out
+
+
 def inventory(cluster: Cluster) -> dict[str, Any]:
     """The cluster as an ``oc get ... -A -o json`` List document (deterministic for a seed).
 
@@ -364,6 +397,7 @@ def inventory(cluster: Cluster) -> dict[str, Any]:
         items.append(_service(s, clock))
         suffix = "".join("bcdfghjklmnpqrstvwxz2456789"[(i * 7 + k * 11) % 27] for k in range(5))
         items.append(_endpoint_slice(s, clock, suffix))
+    items += _network_policies(cluster, clock)
     items.sort(key=lambda o: _KIND_ORDER.index(o["kind"]))
     return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
 

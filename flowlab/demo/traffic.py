@@ -16,6 +16,9 @@ etcd-client (TCP 2379) connections, to the etcd members on the other masters;
 etcd members talk to each other on 2380; DNS from every pod; ingress routers
 in front of the shop; app-internal traffic; node-to-node ICMP; kubelet probes
 from each node's management port; occasional pure SYNs of new connections.
+One change happens in the hour: from its second half on, the shop's frontend
+also calls ``payments/payments-api`` directly (a new client of that service,
+which the NetworkPolicies proposed from the first half would deny).
 
 The sampling itself is in :mod:`flowlab.demo.sampling`.
 
@@ -384,4 +387,20 @@ def conversations(cluster: Cluster) -> list[Conversation]:
         rsp_size=(66, 1414, 0.6),
         active=(0.05, 0.12),
     )
+    # -- the change: in the second half hour the shop's frontend starts calling payments-api
+    # directly (a new client of that service; listed last so the earlier conversations keep
+    # their random draws)
+    for f in c.pods_of("frontend"):
+        via(
+            "payments",
+            "payments-api",
+            443,
+            pod(f),
+            "frontend->payments (new)",
+            6,
+            3,
+            4,
+            per_conn=50,
+            active=(0.5, 1.0),
+        )
     return out

@@ -7,7 +7,10 @@ a bit-set, ElastiFlow's DSCP plus ECN a TOS byte; then client/server are
 oriented (:func:`flowlab.services.orient`). Each value is converted once, by a
 cheap path for the common form and a thorough one only for what that missed.
 Values that cannot be converted become null and are *counted* in
-:class:`ConversionStats`, never dropped silently.
+:class:`ConversionStats`, never dropped silently. A single-valued field that
+holds an array (``"src_ip": ["10.0.0.1", "10.0.0.3"]``) gives its *first*
+element, and the documents where other elements were dropped are counted too
+(``ConversionStats.multi``); only ``flow.tcp_flags`` is a list by design.
 
 Examples
 --------
@@ -61,6 +64,9 @@ class ConversionStats:
     lost: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
     python_pages: int = 0
+    #: documents whose single-valued field held several values (the first was kept)
+    multi: dict[str, int] = field(default_factory=dict)
+    multi_examples: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: ConversionStats) -> None:
         """Accumulate another page's counts."""
@@ -68,6 +74,10 @@ class ConversionStats:
             self.lost[name] = self.lost.get(name, 0) + count
         for name, example in other.examples.items():
             self.examples.setdefault(name, example)
+        for name, count in other.multi.items():
+            self.multi[name] = self.multi.get(name, 0) + count
+        for name, example in other.multi_examples.items():
+            self.multi_examples.setdefault(name, example)
         self.python_pages += other.python_pages
 
     @property
@@ -75,11 +85,23 @@ class ConversionStats:
         """Number of values set to null."""
         return sum(self.lost.values())
 
+    @property
+    def total_multi(self) -> int:
+        """Number of documents where only the first of several values was kept."""
+        return sum(self.multi.values())
+
     def describe(self) -> str:
         """One line per field, for warnings."""
         return "; ".join(
             f"{name}: {count} (e.g. {self.examples.get(name, '?')!r})"
             for name, count in sorted(self.lost.items())
+        )
+
+    def describe_multi(self) -> str:
+        """One line per field with arrays, for warnings."""
+        return "; ".join(
+            f"{name}: {count} (e.g. {self.multi_examples.get(name, '?')})"
+            for name, count in sorted(self.multi.items())
         )
 
 
@@ -159,6 +181,62 @@ def _to_mac(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return _scalar(expr, dtype).cast(pl.String).str.to_lowercase().str.replace_all("-", ":")
 
 
+def _first_values(
+    flat: pl.DataFrame, fields: Sequence[str], stats: ConversionStats | None
+) -> pl.DataFrame:
+    """Replace arrays in single-valued `fields` by their first element, counting the documents.
+
+    Arrays arrive as list columns, or, on a page where other documents hold a
+    scalar, as the JSON text of the array (Polars widens the column to text).
+    """
+    fixed: list[pl.Series] = []
+    for name in fields:
+        series = flat[name]
+        if isinstance(series.dtype, pl.List):
+            several = (series.list.len() > 1).fill_null(False)
+            first = series.list.first()
+            examples = [str(v) for v in series.filter(several).head(1).to_list()]
+        elif series.dtype == pl.String:
+            text = series.str.strip_chars()
+            candidates = (text.str.starts_with("[") & text.str.ends_with("]")).fill_null(False)
+            if not candidates.any():
+                continue
+            values = series.to_list()
+            hits: list[int] = []
+            for i in candidates.arg_true().to_list():
+                items = _json_list(values[i])
+                if items is None:
+                    continue  # text that merely looks like an array stays as it is
+                if len(items) > 1:
+                    hits.append(i)
+                values[i] = None if not items or items[0] is None else str(items[0])
+            first = pl.Series(name, values, dtype=pl.String)
+            if not hits:
+                fixed.append(first)
+                continue
+            several = pl.Series(name, [False] * len(values)).scatter(hits, True)
+            examples = [str(series[hits[0]])]
+        else:
+            continue
+        fixed.append(first.alias(name))
+        count = int(several.sum())
+        if count and stats is not None:
+            stats.multi[name] = stats.multi.get(name, 0) + count
+            if examples:
+                stats.multi_examples.setdefault(name, examples[0])
+    return flat.with_columns(fixed) if fixed else flat
+
+
+def _json_list(text: str) -> list[object] | None:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
 def _fast(src: FieldSource, dtype: pl.DataType) -> pl.Expr | None:
     """The cheap conversion for the common form of a value, or None when there is none.
 
@@ -223,6 +301,13 @@ def to_canonical(
     """
     wanted = list(FLOW_SCHEMA) if columns is None else [c for c in FLOW_SCHEMA if c in columns]
     needed = profile.needed(wanted)
+    single = [
+        src.field
+        for column in needed
+        for src in profile.sources(column)
+        if src.kind != "tcp_flags" and src.field in flat.columns
+    ]
+    flat = _first_values(flat, list(dict.fromkeys(single)), stats)
     targets = {**dict(FLOW_SCHEMA.items()), "_ecn": pl.UInt8()}
     values: list[pl.Expr] = []
     slow: dict[str, pl.Expr] = {}

@@ -11,7 +11,11 @@ leaves as strings (``sflow.*``, ``flow.tos``, ``flow.vlan``,
 ``flow.service_port``, ``flow.input_snmp``) are strings; ``flow.bytes`` and
 ``flow.packets`` are the scaled estimates; ``flow.tcp_flags`` is a list of
 names (``"none"`` for 0, absent for non-TCP); ``flow.tos`` is the DSCP (the
-ECN bits go to ``sflow.ip_ecn``); ``flow.service_name`` is decorated
+ECN bits go to ``sflow.ip_ecn``); the flow sample's sequence number is
+``sflow.sample_seq_number`` (the Logstash sFlow codec's name; with
+``node.ipaddr``, ``sflow.sub_agent_id``, ``sflow.source_id_index`` and
+``@timestamp`` it identifies the sample, see :mod:`flowlab.elastic._ids`);
+``flow.service_name`` is decorated
 (``etcd-client (TCP/2379)``); the index is ``elastiflow-3.5.0-YYYY.MM.dd`` of
 ``@timestamp`` in UTC. Not written: GeoIP/ASN fields (no database), the NS
 TCP flag (ElastiFlow ignores it), ICMP type/code and sequence numbers (no
@@ -95,10 +99,10 @@ def documents_ndjson(
     """NDJSON documents from a frame of leaf fields named by dotted path; nulls are left out.
 
     Rows are grouped by which fields they have, so each group is written
-    without null members (a missing port is absent, as Logstash leaves it).
-    A ``#suffix`` distinguishes variants of one field with different types
-    (``flow.tcp_flags#none``). `carry` names a column returned beside the
-    lines (aligned with them) instead of being written.
+    without null members (a missing port is absent, as Logstash leaves it);
+    the lines come back in row order. A ``#suffix`` distinguishes variants of
+    one field with different types (``flow.tcp_flags#none``). `carry` names a
+    column returned beside the lines (aligned with them) instead of being written.
 
     Examples
     --------
@@ -115,25 +119,25 @@ def documents_ndjson(
     mask = pl.sum_horizontal(
         [pl.col(n).is_not_null().cast(pl.UInt64) * (1 << i) for i, n in enumerate(names)]
     ).alias("__mask")
-    keyed = leaves.with_columns(mask)
-    lines: list[bytes] = []
-    carried: list[Any] = []
-    for key, part in sorted(keyed.partition_by("__mask", as_dict=True).items()):
+    keyed = leaves.with_columns(mask).with_row_index("__row")
+    lines: list[bytes] = [b""] * leaves.height
+    for key, part in keyed.partition_by("__mask", as_dict=True).items():
         bits = int(key[0])
         present = [n for i, n in enumerate(names) if bits >> i & 1]
         if not present:
-            lines.extend(b"{}" for _ in range(part.height))
+            group = [b"{}"] * part.height
         else:
             buf = io.BytesIO()
             part.select(_nest(present)).write_ndjson(buf)
-            lines.extend(buf.getvalue().splitlines())
-        if carry is not None:
-            carried.extend(part[carry].to_list())
+            group = buf.getvalue().splitlines()
+        for row, line in zip(part["__row"].to_list(), group):
+            lines[row] = line
+    carried = leaves[carry].to_list() if carry is not None else []
     return lines, carried
 
 
 def flowlab_lines(frame: pl.DataFrame) -> list[bytes]:
-    """Documents of the ``flowlab`` layout: canonical names, ``time`` as ISO-8601 UTC."""
+    """Documents of the ``flowlab`` layout, in row order: canonical names, ``time`` as ISO-8601 UTC."""
     docs = frame.select(
         [
             pl.col("time").dt.convert_time_zone("UTC").dt.strftime(_ISO).alias("time")
@@ -185,9 +189,9 @@ def elastiflow_lines(
     Returns
     -------
     lines : list of bytes
-        One JSON document per row (grouped by which fields they have).
+        One JSON document per row, in row order.
     indices : list of str
-        ``elastiflow-3.5.0-YYYY.MM.dd`` per document, aligned with `lines`.
+        ``elastiflow-3.5.0-YYYY.MM.dd`` per document (None without a time), aligned with `lines`.
     """
     if frame.height == 0:
         return [], []
@@ -284,6 +288,7 @@ def elastiflow_lines(
         pl.lit("flow_sample").alias("sflow.sflow_type"),
         text(pl.col("source_id")).alias("sflow.source_id_index"),
         text(pl.col("sub_agent_id")).alias("sflow.sub_agent_id"),
+        text(pl.col("sample_sequence")).alias("sflow.sample_seq_number"),
         text(pl.col("frame_length")).alias("sflow.frame_length"),
         text(pl.col("ethertype")).alias("sflow.eth_type"),
         text(tos % 4).alias("sflow.ip_ecn"),

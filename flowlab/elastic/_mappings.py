@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from flowlab.elastic._fields import ELASTIFLOW35
 from flowlab.schema import FLOW_SCHEMA
 
 __all__ = [
@@ -63,86 +64,14 @@ def _props(types: dict[str, str]) -> dict[str, Any]:
     return {name: {"type": t} for name, t in types.items()}
 
 
-_FLOW_TYPES = {
-    "src_addr": "ip",
-    "dst_addr": "ip",
-    "src_port": "long",
-    "dst_port": "long",
-    "ip_protocol": "keyword",
-    "ip_version": "keyword",
-    "src_mask_len": "long",
-    "dst_mask_len": "long",
-    "next_hop": "ip",
-    "tos": "long",
-    "tcp_flags": "keyword",
-    "sampling_interval": "long",
-    "bytes": "long",
-    "packets": "long",
-    "direction": "keyword",
-    "src_mac": "keyword",
-    "dst_mac": "keyword",
-    "vlan": "long",
-    "input_snmp": "keyword",
-    "output_snmp": "keyword",
-    "input_ifname": "keyword",
-    "output_ifname": "keyword",
-    "src_hostname": "keyword",
-    "dst_hostname": "keyword",
-    "src_port_name": "keyword",
-    "dst_port_name": "keyword",
-    "traffic_locality": "keyword",
-    "src_autonomous_system": "keyword",
-    "dst_autonomous_system": "keyword",
-    "autonomous_system": "keyword",
-    "server_addr": "ip",
-    "server_hostname": "keyword",
-    "server_autonomous_system": "keyword",
-    "client_addr": "ip",
-    "client_hostname": "keyword",
-    "client_autonomous_system": "keyword",
-    "service_port": "long",
-    "service_name": "keyword",
-    "application": "keyword",
-    "traffic_direction": "keyword",
-    "rep_tags": "keyword",
-}
+def _types(prefix: str) -> dict[str, str]:
+    """``{name after prefix: type}`` of the mapped ElastiFlow 3.5 fields under `prefix`."""
+    return {
+        f.name[len(prefix) :]: f.es_type
+        for f in ELASTIFLOW35
+        if f.es_type and f.name.startswith(prefix)
+    }
 
-_SFLOW_TYPES = {
-    "sflow_type": "keyword",
-    "source_id_type": "keyword",
-    "protocol": "keyword",
-    **{
-        name: "long"
-        for name in (
-            "source_id_index",
-            "sub_agent_id",
-            "drops",
-            "frame_length",
-            "eth_type",
-            "ip_ecn",
-            "ip_flags",
-            "ip_ttl",
-            "tcp_window_size",
-            "tcp_urgent_pointer",
-            "vlan_priority",
-            "vlan_cfi",
-            "vlan_type",
-            "src_vlan",
-            "dst_vlan",
-            "src_priority",
-            "dst_priority",
-            "input_interface_format",
-            "input_interface_value",
-            "output_interface_format",
-            "output_interface_value",
-            "packet_length",
-            "ip_packet_length",
-            "ip_type",
-            "ip_next_header",
-            "ip_priority",
-        )
-    },
-}
 
 ELASTIFLOW_MAPPING: dict[str, Any] = {
     "numeric_detection": True,
@@ -150,13 +79,11 @@ ELASTIFLOW_MAPPING: dict[str, Any] = {
         {"string_fields": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
     ],
     "properties": {
-        "@timestamp": {"type": "date"},
-        "@version": {"type": "keyword"},
-        "tags": {"type": "keyword"},
-        "event": {"properties": _props({"type": "keyword", "host": "keyword"})},
-        "node": {"properties": _props({"ipaddr": "ip", "hostname": "keyword"})},
-        "flow": {"properties": _props(_FLOW_TYPES)},
-        "sflow": {"properties": _props(_SFLOW_TYPES)},
+        **_props({f.name: f.es_type for f in ELASTIFLOW35 if f.es_type and "." not in f.name}),
+        **{
+            group: {"properties": _props(_types(f"{group}."))}
+            for group in ("event", "node", "flow", "sflow")
+        },
     },
 }
 

@@ -27,12 +27,13 @@ from flowlab.elastic import _json
 from flowlab.elastic._errors import raise_for_status, translating
 from flowlab.elastic._transport import FlowlabTransport, raw_request
 from flowlab.elastic.connection import describe, server_info
-from flowlab.exceptions import ConfigError
+from flowlab.exceptions import ConfigError, ElasticConnectionError
 
 __all__ = ["Method", "PageRequest", "Reader", "count", "cursor"]
 
 Method = Literal["auto", "pit", "scroll"]
 KEEP_ALIVE = "5m"
+_CLEANUP_TIMEOUT = 2.0  # seconds for the release after a failed read
 _PIT_PATH = "filter_path=pit_id,hits.hits._source,hits.hits.sort"
 _SCROLL_PATH = "filter_path=_scroll_id,hits.hits._source"
 
@@ -93,12 +94,19 @@ class Reader:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # After a failure one quick attempt only, none when the server stopped answering:
+        # Elasticsearch expires the point in time / scrolls after KEEP_ALIVE anyway.
+        if isinstance(exc[1], ElasticConnectionError):
+            return
+        es = self.es.options(ignore_status=404)
+        if exc[0] is not None:
+            es = es.options(max_retries=0, request_timeout=_CLEANUP_TIMEOUT)
         try:
             with translating("release the point in time / scrolls", url=self.url):
                 if self._pit is not None:
-                    self.es.options(ignore_status=404).close_point_in_time(id=self._pit)
+                    es.close_point_in_time(id=self._pit)
                 if self._scrolls:
-                    self.es.options(ignore_status=404).clear_scroll(scroll_id=list(self._scrolls))
+                    es.clear_scroll(scroll_id=list(self._scrolls))
         except Exception:  # cleanup must not hide the original error; ES expires them anyway
             if exc[0] is None:
                 raise
@@ -108,9 +116,7 @@ class Reader:
     def _post(self, target: str, body: dict[str, Any]) -> bytes:
         if self.raw:
             with translating(self.action, url=self.url, index=self.request.index):
-                status, raw = raw_request(
-                    self.es.transport, "POST", target, _json.dumps(body), request_timeout=None
-                )
+                status, raw = raw_request(self.es.transport, "POST", target, _json.dumps(body))
             if status >= 300:
                 try:
                     err = _json.loads(raw)

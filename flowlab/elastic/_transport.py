@@ -7,18 +7,28 @@ what the server speaks, once :func:`flowlab.elastic.connect` has probed it, and
 serves :func:`raw_request`: the bytes of a response, for the loaders that
 parse result pages straight into Polars columns instead of Python dicts.
 
+The credential lives only in the transport, in a :class:`Secret` (masked in
+reprs, variable dumps and debuggers; not a plain dict): the client's own
+header dictionaries never hold it, it is added to each request as it leaves.
+
+Every request has a bounded timeout: the client's ``request_timeout``, never
+``None``. A server that stops answering fails within ``request_timeout x
+(max_retries + 1)`` plus the short pauses between retries.
+
 Examples
 --------
 >>> media_types(ServerInfo(version=(8, 19, 21)), client_major=9)
 ('application/vnd.elasticsearch+json; compatible-with=8', 'application/vnd.elasticsearch+x-ndjson; compatible-with=8')
 >>> media_types(ServerInfo(version=(7, 10, 2)), client_major=9)
 ('application/json', 'application/x-ndjson')
+>>> Secret("Basic czNjcmV0")
+Secret('***')
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,9 +36,42 @@ import elastic_transport
 from elastic_transport import HttpHeaders, Transport, TransportApiResponse
 from elastic_transport.client_utils import DEFAULT
 
-__all__ = ["FlowlabTransport", "ServerInfo", "media_types", "raw_request"]
+__all__ = ["FlowlabTransport", "Secret", "ServerInfo", "media_types", "raw_request"]
 
 _RETRY_STATUS = (429, 502, 503, 504)
+_CONNECTION_RETRY_PAUSE = 0.25  # seconds between retries after a refused/reset connection
+
+
+class Secret:
+    """A credential that never shows itself: masked in ``repr``/``str``, no attributes to dump.
+
+    The value is kept in a closure (not an attribute), so ``vars()``, ``dir()``,
+    debuggers' variable views and pickling do not reveal it; :meth:`reveal`
+    returns it.
+    """
+
+    __slots__ = ("reveal",)
+    reveal: Callable[[], str]
+
+    def __init__(self, value: str) -> None:
+        def reveal() -> str:
+            """The secret value (for the request that needs it, nothing else)."""
+            return value
+
+        object.__setattr__(self, "reveal", reveal)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        msg = "Secret is read-only"
+        raise AttributeError(msg)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        msg = "a Secret cannot be pickled"
+        raise TypeError(msg)
 
 
 @dataclass(frozen=True)
@@ -105,7 +148,12 @@ class FlowlabTransport(Transport):
         self.flowlab_url: str = ""
         self._flowlab_media: tuple[str, str] | None = None
         self._flowlab_stamp_product = False
-        self._flowlab_headers: dict[str, str] = {}
+        self._flowlab_media_headers: dict[str, str] = {}
+        self._flowlab_auth: Secret | None = None
+        self.flowlab_probe_timeout: float = 10.0
+        # the client's request_timeout (elasticsearch-py keeps it in the client and passes it
+        # with each API call; the nodes' own default is 10 s): raw requests use it too
+        self.flowlab_request_timeout: float | None = None
 
     def __repr__(self) -> str:  # never shows headers (credentials)
         info = self.flowlab_info
@@ -118,24 +166,37 @@ class FlowlabTransport(Transport):
         *,
         url: str,
         client_major: int,
-        headers: Mapping[str, str],
         stamp_product: bool,
     ) -> None:
-        """Remember the server and the request headers (auth) for raw reads."""
+        """Remember the server and the media types for raw reads."""
         self.flowlab_info = info
         self.flowlab_url = url
         media = media_types(info, client_major=client_major)
         current = info.version[0] >= client_major or info.version == (0, 0, 0)
         self._flowlab_media = None if current else media
         self._flowlab_stamp_product = stamp_product
-        self._flowlab_headers = dict(headers)
-        self._flowlab_headers["accept"] = media[0]
-        self._flowlab_headers["content-type"] = media[0]
+        self._flowlab_media_headers = {"accept": media[0], "content-type": media[0]}
+
+    def flowlab_set_auth(self, authorization: str | None) -> None:
+        """Keep the ``Authorization`` header value (masked) to add to every request."""
+        self._flowlab_auth = Secret(authorization) if authorization else None
+
+    def flowlab_headers(self, extra: Mapping[str, str] | None = None) -> HttpHeaders:
+        """Headers for a node-level request: media types (once probed), `extra`, credential."""
+        headers = HttpHeaders(self._flowlab_media_headers)
+        if extra:
+            headers.update(extra)
+        if self._flowlab_auth is not None:
+            headers["authorization"] = self._flowlab_auth.reveal()
+        return headers
 
     def perform_request(
         self, method: str, target: str, *, headers: Any = DEFAULT, **kwargs: Any
     ) -> TransportApiResponse:
-        """Send a request, with media types the server accepts."""
+        """Send a request, with media types the server accepts and the credential."""
+        if self._flowlab_auth is not None:
+            headers = HttpHeaders(headers if isinstance(headers, Mapping) else {})
+            headers.setdefault("authorization", self._flowlab_auth.reveal())
         if self._flowlab_media is not None and isinstance(headers, Mapping):
             json_type, ndjson_type = self._flowlab_media
             fixed = HttpHeaders(headers)
@@ -159,30 +220,46 @@ def raw_request(
     body: bytes | None,
     *,
     request_timeout: float | None = None,
-    max_retries: int = 3,
+    max_retries: int | None = None,
 ) -> tuple[int, bytes]:
-    """Send a request and return ``(status, raw body bytes)``, retrying on 429/5xx.
+    """Send a request and return ``(status, raw body bytes)``, retrying like the client.
 
-    Only for transports configured by :func:`flowlab.elastic.connect`; raises
-    :class:`TypeError` otherwise. Connection errors propagate as
+    Retries (``max_retries``, default the client's) on refused or reset
+    connections, on timeouts when the client retries them, and on HTTP
+    429/502/503/504 (with exponential back-off). Each attempt waits at most
+    `request_timeout` seconds (default the client's ``request_timeout``; never
+    unbounded). Only for transports configured by :func:`flowlab.elastic.connect`;
+    raises :class:`TypeError` otherwise. Connection errors propagate as
     ``elastic_transport`` errors (callers translate them).
     """
     if not isinstance(transport, FlowlabTransport) or transport.flowlab_info is None:
         msg = "raw_request needs a client made by flowlab.elastic.connect()"
         raise TypeError(msg)
-    headers = HttpHeaders(transport._flowlab_headers)
+    if request_timeout is None:
+        request_timeout = transport.flowlab_request_timeout
+    timeout: Any = DEFAULT if request_timeout is None else request_timeout
+    retries = transport.max_retries if max_retries is None else max_retries
+    headers = transport.flowlab_headers()
     attempt = 0
     while True:
         node = transport.node_pool.get()
+        pause = _CONNECTION_RETRY_PAUSE
         try:
             resp = node.perform_request(
-                method, target, body=body, headers=headers, request_timeout=request_timeout
+                method, target, body=body, headers=headers, request_timeout=timeout
             )
+        except elastic_transport.TlsError:
+            raise  # a certificate problem does not go away on retry
+        except elastic_transport.ConnectionTimeout:
+            if attempt >= retries or not transport.retry_on_timeout:
+                raise
+            pause = 0.0  # the timeout already waited
         except elastic_transport.ConnectionError:
-            if attempt >= max_retries:
+            if attempt >= retries:
                 raise
         else:
-            if resp.meta.status not in _RETRY_STATUS or attempt >= max_retries:
+            if resp.meta.status not in _RETRY_STATUS or attempt >= retries:
                 return resp.meta.status, bytes(resp.body)
+            pause = min(0.5 * 2 ** (attempt + 1), 10.0)
         attempt += 1
-        time.sleep(min(0.5 * 2**attempt, 10.0))
+        time.sleep(pause)

@@ -42,13 +42,13 @@ from flowlab.elastic.profiles import DIMENSIONS, Profile
 from flowlab.elastic.query import Filter, TimeLike, build_query
 from flowlab.exceptions import ConfigError, MappingConflictError
 from flowlab.schema import FLOW_SCHEMA
+from flowlab.vocabulary.keys import METRICS, aggregate, sort_aggregated
 
 __all__ = ["METRICS", "edges", "edges_local", "timeseries", "timeseries_local"]
 
 log = logging.getLogger("flowlab.elastic")
 
 Metric = Literal["bytes", "packets", "flows"]
-METRICS: tuple[str, ...] = ("bytes", "packets", "flows")
 _INTERVAL = re.compile(r"^[1-9]\d*(ms|s|m|h|d)$")
 _DECORATION = re.compile(r" \((?:[A-Za-z0-9.+_-]+|UNKNOWN\(\d+\))/\d+\)$")
 
@@ -84,10 +84,12 @@ def _result_schema(dims: Sequence[str], mets: Sequence[str], time: bool) -> dict
     return schema
 
 
-def _finish(frame: pl.LazyFrame, keys: list[str], mets: list[str]) -> pl.DataFrame:
+def _finish(frame: pl.LazyFrame, dims: list[str], mets: list[str], time: bool) -> pl.DataFrame:
+    """Sum the buckets' metrics again (undecorated service names may meet), in the one order."""
+    keys = (["time"] if time else []) + dims
     aggs = [pl.col(m).sum().cast(pl.UInt64) for m in mets]
     out = frame.group_by(keys).agg(aggs) if keys else frame.select(aggs)
-    return out.sort(keys, nulls_last=False).collect() if keys else out.collect()
+    return sort_aggregated(out, dims, mets, time=time).collect()
 
 
 def edges_local(
@@ -108,13 +110,7 @@ def edges_local(
         ``bytes``, ``packets``, ``flows``.
     """
     dims, mets = _check(by, metrics)
-    lf = frame.lazy()
-    cols = [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
-    vals = [
-        pl.lit(1, dtype=pl.UInt64).alias(m) if m == "flows" else pl.col(m).cast(pl.UInt64).alias(m)
-        for m in mets
-    ]
-    return _finish(lf.select(*cols, *vals), dims, mets)
+    return aggregate(frame, dims, mets).cast(_result_schema(dims, mets, False))  # type: ignore[arg-type]
 
 
 def timeseries_local(
@@ -127,14 +123,7 @@ def timeseries_local(
     """The local twin of :func:`timeseries`: bucket ``time`` by `interval` (UTC), group, sum."""
     dims, mets = _check(by, metrics)
     every = _check_interval(interval)
-    lf = frame.lazy()
-    cols = [pl.col("time").dt.truncate(every).alias("time")]
-    cols += [pl.col(DIMENSIONS[d]).alias(d) for d in dims]
-    vals = [
-        pl.lit(1, dtype=pl.UInt64).alias(m) if m == "flows" else pl.col(m).cast(pl.UInt64).alias(m)
-        for m in mets
-    ]
-    return _finish(lf.select(*cols, *vals), ["time", *dims], mets)
+    return aggregate(frame, dims, mets, every=every).cast(_result_schema(dims, mets, True))  # type: ignore[arg-type]
 
 
 def _stored_fields(
@@ -269,8 +258,7 @@ def _translate(
             expr = _to_int(col, dtype)
         exprs.append(expr.cast(FLOW_SCHEMA[column], strict=False).alias(dim))
     exprs += [pl.col(m).round(0).cast(pl.UInt64).alias(m) for m in mets]
-    keys = (["time"] if time else []) + dims
-    return _finish(raw.lazy().select(exprs), keys, mets).cast(schema)  # type: ignore[arg-type]
+    return _finish(raw.lazy().select(exprs), dims, mets, time).cast(schema)  # type: ignore[arg-type]
 
 
 def edges(
@@ -308,8 +296,9 @@ def edges(
     Returns
     -------
     polars.DataFrame
-        Columns `by` then `metrics`, sorted by `by` (nulls first); equal to
-        ``edges_local(load_flows(...), by=by, metrics=metrics)``.
+        Columns `by` then `metrics`, the most bytes first, then by `by` (nulls
+        last); equal to ``edges_local(load_flows(...), by=by, metrics=metrics)``
+        and to :func:`flowlab.analysis.edges` on the same rows.
 
     Raises
     ------
@@ -343,7 +332,8 @@ def timeseries(
     """Per-interval sums by dimension, computed by Elasticsearch (``date_histogram`` in UTC).
 
     Returns a frame with ``time`` (bucket start), the `by` columns and the
-    metrics, sorted; equal to ``timeseries_local(load_flows(...), ...)``.
+    metrics, sorted by time then `by` (nulls last); equal to
+    ``timeseries_local(load_flows(...), ...)`` and :func:`flowlab.analysis.timeseries`.
     Empty buckets are absent, as in the local group-by.
     """
     dims, mets = _check(by, metrics)

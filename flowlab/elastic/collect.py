@@ -1,34 +1,21 @@
-"""Ship a live collector's flows to Elasticsearch: :class:`ElasticSink` and ``--to-elasticsearch``.
+"""Ship a live collector's flows to Elasticsearch: :class:`ElasticSink`.
 
 :class:`ElasticSink` is a collector sink: call it with each decoded batch (a
 canonical frame, or anything with a ``.flows`` frame, as the collector hands
 its sinks), then ``close()``; it buffers and bulk-indexes with
-:func:`~flowlab.elastic.write_flows`. For ``flowlab collect``,
-:func:`add_arguments` adds ``--to-elasticsearch URL`` and its companions to the
-subcommand's parser and :func:`make_sink` builds the sink from the parsed
-arguments (``None`` when the option was not given). Credentials and TLS
-settings come from the ``FLOWLAB_ES_*`` environment variables (never from the
-command line, where ``ps`` would show them).
+:func:`~flowlab.elastic.write_flows`. ``flowlab collect --to-elasticsearch``
+(options in :mod:`flowlab.cli`) builds one.
 
 Examples
 --------
 >>> import flowlab.elastic as fe
 >>> sink = ElasticSink(fe.connect("http://127.0.0.1:1", check=False), index="flows")
 >>> sink
-<ElasticSink flows (flowlab) written=0 rejected=0>
->>> import argparse
->>> parser = argparse.ArgumentParser()
->>> add_arguments(parser)
->>> args = parser.parse_args(["--to-elasticsearch", "https://es:9200", "--es-layout", "elastiflow"])
->>> args.to_elasticsearch, args.es_layout, args.es_index, args.es_batch
-('https://es:9200', 'elastiflow', None, 5000)
->>> make_sink(parser.parse_args([])) is None
-True
+<ElasticSink flows (flowlab) written=0 existing=0 rejected=0>
 """
 
 from __future__ import annotations
 
-import argparse
 import threading
 import warnings
 from typing import Any
@@ -36,27 +23,10 @@ from typing import Any
 import polars as pl
 from elasticsearch import Elasticsearch
 
-from flowlab.elastic.connection import connect
 from flowlab.elastic.sink import Layout, WriteResult, target_index, write_flows
 from flowlab.exceptions import ConfigError, DataLossWarning, FlowlabError
 
-__all__ = ["ElasticSink", "add_arguments", "make_sink"]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--to-elasticsearch`` and its companions to `parser` (declared in :mod:`flowlab.cli`)."""
-    from flowlab.cli import elastic_arguments
-
-    elastic_arguments(parser)
-
-
-def make_sink(args: argparse.Namespace) -> ElasticSink | None:
-    """The sink for the parsed arguments, connected and checked; None without the option."""
-    url = getattr(args, "to_elasticsearch", None)
-    if not url:
-        return None
-    es = connect(url)
-    return ElasticSink(es, index=args.es_index, layout=args.es_layout, batch_size=args.es_batch)
+__all__ = ["ElasticSink"]
 
 
 class ElasticSink:
@@ -96,6 +66,7 @@ class ElasticSink:
     def __repr__(self) -> str:
         return (
             f"<ElasticSink {self.index} ({self.layout}) written={self.result.written} "
+            f"existing={self.result.existing} "
             f"rejected={self.result.rejected}>"
         )
 

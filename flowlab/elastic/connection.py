@@ -51,7 +51,6 @@ import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import elastic_transport
 import elasticsearch
 from elasticsearch import Elasticsearch
 
@@ -119,6 +118,7 @@ def connect(
     verify_certs: bool | None = None,
     request_timeout: float = 60.0,
     max_retries: int = 3,
+    connect_timeout: float = 10.0,
     check: bool = True,
 ) -> Elasticsearch:
     """Open a client to Elasticsearch and check that it answers and accepts the credentials.
@@ -134,9 +134,16 @@ def connect(
     verify_certs : bool, optional
         Verify TLS certificates (default true; ``FLOWLAB_ES_VERIFY_CERTS``).
     request_timeout : float
-        Seconds to wait for one response.
+        Seconds to wait for one response (every request flowlab makes has
+        this bound). A server that stops answering gives
+        :class:`~flowlab.exceptions.ElasticConnectionError` after at most
+        ``request_timeout x (max_retries + 1)`` seconds plus short pauses.
     max_retries : int
-        Retries on connection errors and HTTP 429/502/503/504.
+        Retries on connection errors, timeouts and HTTP 429/502/503/504.
+    connect_timeout : float
+        Seconds the probe waits for the server's answer (at most
+        `request_timeout`; no retries): a server that accepts connections
+        but never answers fails here within this bound.
     check : bool
         Probe the server now (version, credentials). Without the probe the
         client assumes a server of the client's own major version.
@@ -190,9 +197,14 @@ def connect(
                 msg = f"CA bundle {ca_certs!r} (FLOWLAB_ES_CA_CERTS) does not exist"
                 raise ConfigError(msg)
             kwargs["ca_certs"] = ca_certs
+    if not request_timeout > 0 or not connect_timeout > 0:
+        msg = (
+            f"request_timeout and connect_timeout must be positive seconds, found "
+            f"{request_timeout!r} and {connect_timeout!r}"
+        )
+        raise ConfigError(msg)
     es = Elasticsearch(
         safe_url,
-        headers={"authorization": auth} if auth else {},
         request_timeout=request_timeout,
         max_retries=max_retries,
         retry_on_status=(429, 502, 503, 504),
@@ -203,12 +215,16 @@ def connect(
     )
     transport = es.transport
     assert isinstance(transport, FlowlabTransport)
-    base = {"authorization": auth} if auth else {}
-    info = _probe(transport, base, safe_url) if check else ServerInfo()
+    transport.flowlab_set_auth(auth)  # the only place the credential is kept (masked)
+    del auth
+    transport.flowlab_probe_timeout = min(connect_timeout, request_timeout)
+    transport.flowlab_request_timeout = request_timeout
+    # elasticsearch-py passes its retry settings with each API call; raw reads use the same
+    transport.max_retries = max_retries
+    transport.retry_on_timeout = True
+    info = _probe(transport, safe_url) if check else ServerInfo()
     stamp = info.version < (7, 14, 0) and info.version != (0, 0, 0)
-    transport.flowlab_configure(
-        info, url=safe_url, client_major=_CLIENT_MAJOR, headers=base, stamp_product=stamp
-    )
+    transport.flowlab_configure(info, url=safe_url, client_major=_CLIENT_MAJOR, stamp_product=stamp)
     if check:
         log.info("connected to %s (%s)", safe_url, info)
         if info.version < (7, 10, 0):
@@ -218,12 +234,16 @@ def connect(
     return es
 
 
-def _probe(transport: FlowlabTransport, headers: dict[str, str], url: str) -> ServerInfo:
-    """Ask the server who it is (root endpoint, else the local node's info)."""
-    req = elastic_transport.HttpHeaders({**headers, "accept": "application/json"})
+def _probe(transport: FlowlabTransport, url: str) -> ServerInfo:
+    """Ask the server who it is (root endpoint, else the local node's info).
+
+    Each of its (at most two) requests waits ``transport.flowlab_probe_timeout`` seconds.
+    """
+    req = transport.flowlab_headers({"accept": "application/json"})
+    timeout = transport.flowlab_probe_timeout
     with translating("connect", url=url):
         node = transport.node_pool.get()
-        resp = node.perform_request("GET", "/", headers=req)
+        resp = node.perform_request("GET", "/", headers=req, request_timeout=timeout)
         body = _json_object(resp.body)
         status = resp.meta.status
         if status in (404, 405, 410) or (status == 403 and "version" not in body):
@@ -232,6 +252,7 @@ def _probe(transport: FlowlabTransport, headers: dict[str, str], url: str) -> Se
                 "GET",
                 "/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor",
                 headers=req,
+                request_timeout=timeout,
             )
             status, nbody = resp.meta.status, _json_object(resp.body)
             if status == 403:
@@ -309,15 +330,10 @@ def server_info(es: Elasticsearch) -> ServerInfo:
         if info.version != (0, 0, 0):
             return info
         # connect(check=False): probe now, once, and adapt the transport
-        info = _probe(transport, dict(transport._flowlab_headers), transport.flowlab_url)
+        info = _probe(transport, transport.flowlab_url)
         stamp = info.version < (7, 14, 0)
-        auth = {k: v for k, v in transport._flowlab_headers.items() if k == "authorization"}
         transport.flowlab_configure(
-            info,
-            url=transport.flowlab_url,
-            client_major=_CLIENT_MAJOR,
-            headers=auth,
-            stamp_product=stamp,
+            info, url=transport.flowlab_url, client_major=_CLIENT_MAJOR, stamp_product=stamp
         )
         return info
     url = describe(es)

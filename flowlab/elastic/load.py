@@ -11,7 +11,10 @@ document (:mod:`flowlab.elastic._convert`). Memory stays bounded: at most
 
 Values that cannot be converted (``"abc"`` in a port field) become null and
 are reported with a :class:`~flowlab.exceptions.DataLossWarning` naming the
-fields and counts; an empty time window gives an empty canonical frame.
+fields and counts. A single-valued field holding an array (``"src_ip":
+["10.0.0.1", "10.0.0.3"]``) gives its first element, and the documents whose
+other elements were dropped are reported the same way. An empty time window
+gives an empty canonical frame.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -32,6 +34,7 @@ import pyarrow.parquet as pq
 from elasticsearch import Elasticsearch
 from tqdm.auto import tqdm
 
+from flowlab._atomic import AtomicFile
 from flowlab.elastic._convert import ConversionStats, to_canonical
 from flowlab.elastic._layout import resolve_profile
 from flowlab.elastic._pages import parse_page
@@ -44,16 +47,6 @@ from flowlab.schema import FLOW_SCHEMA
 __all__ = ["iter_flows", "load_flows", "load_flows_to_parquet"]
 
 log = logging.getLogger("flowlab.elastic")
-
-_FILTER_COLUMNS = {
-    "client": ("client_ip",),
-    "server": ("server_ip",),
-    "ip": ("src_ip", "dst_ip"),
-    "exporter": ("exporter",),
-    "service": ("service_name",),
-    "port": ("service_port",),
-    "protocol": ("protocol",),
-}
 
 
 def _columns(columns: Sequence[str] | None) -> list[str]:
@@ -84,15 +77,18 @@ def iter_flows(
 ) -> Iterator[pl.DataFrame]:
     """Yield the matching flows as canonical frames, one per page, in no particular order.
 
-    Takes the same arguments as :func:`load_flows`.
+    Takes the same arguments as :func:`load_flows`. When the server fails part
+    way (stops answering, resets, goes away), the iterator raises
+    :class:`~flowlab.exceptions.ElasticConnectionError` within
+    ``request_timeout x (max_retries + 1)`` seconds, after the frames already
+    yielded: a consumer that must not keep a partial window discards them
+    (:func:`load_flows` and :func:`load_flows_to_parquet` do).
     """
     out_cols = _columns(columns)
     flt = (where or Filter()).merged(**filters)
     prof, layout = resolve_profile(es, index, profile, field_map)
     need = set(out_cols)
-    for name, cols in _FILTER_COLUMNS.items():
-        if getattr(flt, name):
-            need.update(cols)
+    need.update(flt.columns())
     build_cols = [c for c in FLOW_SCHEMA if c in need]
     fields = prof.fields(build_cols)
     query = build_query(prof, start=start, end=end, where=flt, types=layout.types)
@@ -180,6 +176,14 @@ def iter_flows(
         msg = (
             f"{stats.total} stored values from {index!r} could not be converted and were set "
             f"to null: {stats.describe()}"
+        )
+        log.warning(msg)
+        warnings.warn(msg, DataLossWarning, stacklevel=3)
+    if stats.total_multi:
+        msg = (
+            f"{stats.total_multi} documents from {index!r} held several values in a "
+            f"single-valued field; the first value was kept, the others dropped: "
+            f"{stats.describe_multi()}"
         )
         log.warning(msg)
         warnings.warn(msg, DataLossWarning, stacklevel=3)
@@ -283,34 +287,40 @@ def load_flows_to_parquet(
     """Stream the flows of a window into a Parquet file, for windows larger than memory.
 
     Takes the arguments of :func:`load_flows` (rows are not sorted). The file
-    appears only when complete (written beside it, then renamed).
+    appears only when complete (:class:`flowlab._atomic.AtomicFile`: written
+    beside it, then renamed); a failure to write raises
+    :class:`~flowlab.exceptions.OutputError` and leaves nothing behind.
 
     Returns
     -------
     int
         Number of rows written (an empty window writes an empty file).
     """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial")
     out_cols = _columns(kwargs.pop("columns", None))
     schema = pl.DataFrame(schema={c: FLOW_SCHEMA[c] for c in out_cols}).to_arrow().schema
     written = 0
     pending: list[pl.DataFrame] = []
     pending_rows = 0
+    out = AtomicFile(path)
+
+    def append(frames: list[pl.DataFrame]) -> None:
+        table = pl.concat(frames).to_arrow()
+        out.run(lambda fh: writer.write_table(table))
+
     try:
-        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
-            for frame in iter_flows(es, index, columns=out_cols, **kwargs):
-                pending.append(frame)
-                pending_rows += frame.height
-                if pending_rows >= row_group_size:
-                    writer.write_table(pl.concat(pending).to_arrow())
-                    written += pending_rows
-                    pending, pending_rows = [], 0
-            if pending:
-                writer.write_table(pl.concat(pending).to_arrow())
+        writer = out.run(lambda fh: pq.ParquetWriter(fh, schema, compression=compression))
+        for frame in iter_flows(es, index, columns=out_cols, **kwargs):
+            pending.append(frame)
+            pending_rows += frame.height
+            if pending_rows >= row_group_size:
+                append(pending)
                 written += pending_rows
-        tmp.replace(target)
+                pending, pending_rows = [], 0
+        if pending:
+            append(pending)
+            written += pending_rows
+        out.run(lambda fh: writer.close())
+        out.commit()
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        out.abort()
     return written

@@ -37,8 +37,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from flowlab.elastic._fields import ELASTIFLOW35
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA
+from flowlab.vocabulary.keys import KEYS
 
 __all__ = [
     "DIMENSIONS",
@@ -56,19 +58,8 @@ __all__ = [
 #: How a stored value becomes a canonical value (see :mod:`flowlab.elastic._convert`).
 Kind = Literal["date", "text", "int", "proto", "ip_version", "tcp_flags", "mac", "dscp"]
 
-#: Dimensions push-down aggregations can group by, and the canonical column each one equals.
-DIMENSIONS: dict[str, str] = {
-    "client": "client_ip",
-    "server": "server_ip",
-    "service": "service_name",
-    "service_port": "service_port",
-    "src": "src_ip",
-    "dst": "dst_ip",
-    "src_port": "src_port",
-    "dst_port": "dst_port",
-    "protocol": "protocol",
-    "exporter": "exporter",
-}
+#: Dimensions push-down aggregations can group by: the group keys of :mod:`flowlab.vocabulary`.
+DIMENSIONS: dict[str, str] = KEYS
 
 #: Canonical columns computed by :func:`flowlab.services.orient`.
 ORIENTED = ("client_ip", "server_ip", "client_port", "service_port", "service_name")
@@ -169,49 +160,21 @@ def _src(*pairs: tuple[str, Kind]) -> tuple[FieldSource, ...]:
     return tuple(FieldSource(f, k) for f, k in pairs)
 
 
+def _elastiflow_columns() -> dict[str, tuple[FieldSource, ...]]:
+    """Canonical column -> the ElastiFlow 3.5 fields that fill it, from the one field table."""
+    columns: dict[str, tuple[FieldSource, ...]] = {}
+    for f in ELASTIFLOW35:
+        if f.column:
+            columns[f.column] = (*columns.get(f.column, ()), FieldSource(f.name, f.kind))  # type: ignore[arg-type]
+    return columns
+
+
 ELASTIFLOW3 = Profile(
     name="elastiflow3",
     time_field="@timestamp",
-    columns={
-        "time": _src(("@timestamp", "date")),
-        "exporter": _src(("node.ipaddr", "text")),
-        "src_ip": _src(("flow.src_addr", "text")),
-        "dst_ip": _src(("flow.dst_addr", "text")),
-        "src_port": _src(("flow.src_port", "int")),
-        "dst_port": _src(("flow.dst_port", "int")),
-        "protocol": _src(("flow.ip_protocol", "proto")),
-        "bytes": _src(("flow.bytes", "int")),
-        "packets": _src(("flow.packets", "int")),
-        "sampling_rate": _src(("flow.sampling_interval", "int")),
-        "frame_length": _src(("sflow.frame_length", "int")),
-        "ip_version": _src(("flow.ip_version", "ip_version")),
-        "tcp_flags": _src(("flow.tcp_flags", "tcp_flags"), ("tcp_flags", "tcp_flags")),
-        "tos": _src(("flow.tos", "dscp")),
-        "_ecn": _src(("sflow.ip_ecn", "int")),
-        "ttl": _src(("sflow.ip_ttl", "int")),
-        "ethertype": _src(("sflow.eth_type", "int")),
-        "vlan": _src(("flow.vlan", "int")),
-        "src_mac": _src(("flow.src_mac", "mac")),
-        "dst_mac": _src(("flow.dst_mac", "mac")),
-        "in_if": _src(("flow.input_snmp", "int"), ("sflow.input_interface_value", "int")),
-        "out_if": _src(("flow.output_snmp", "int"), ("sflow.output_interface_value", "int")),
-        "sub_agent_id": _src(("sflow.sub_agent_id", "int")),
-        "source_id": _src(("sflow.source_id_index", "int")),
-        "source": _src(("event.type", "text")),
-    },
+    columns=_elastiflow_columns(),
     required=("@timestamp", "flow.src_addr", "flow.dst_addr", "flow.bytes"),
-    dimensions={
-        "client": "flow.client_addr",
-        "server": "flow.server_addr",
-        "service": "flow.service_name",
-        "service_port": "flow.service_port",
-        "src": "flow.src_addr",
-        "dst": "flow.dst_addr",
-        "src_port": "flow.src_port",
-        "dst_port": "flow.dst_port",
-        "protocol": "flow.ip_protocol",
-        "exporter": "node.ipaddr",
-    },
+    dimensions={f.dimension: f.name for f in ELASTIFLOW35 if f.dimension},
     metrics={"bytes": "flow.bytes", "packets": "flow.packets"},
     multi_fields=("flow.tcp_flags",),
     decorated_services=True,

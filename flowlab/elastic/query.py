@@ -1,4 +1,4 @@
-"""Filters written in Python, and the Elasticsearch queries they become.
+"""The Elasticsearch queries that filters (:class:`flowlab.vocabulary.Filter`) become.
 
 A :class:`Filter` selects flows by client, server or either endpoint (IP or
 CIDR), service name, service port, protocol and exporter. It is applied twice
@@ -23,18 +23,17 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
 
 from flowlab.elastic.profiles import Profile
 from flowlab.exceptions import ConfigError
-from flowlab.services import PROTOCOL_NAMES, default_table, protocol_number
+from flowlab.services import PROTOCOL_NAMES, default_table
+from flowlab.vocabulary.filters import Filter, filter_frame
 
 __all__ = ["Filter", "TimeLike", "build_query", "filter_frame", "service_ports", "time_bound"]
 
@@ -43,99 +42,6 @@ log = logging.getLogger("flowlab.elastic")
 TimeLike = dt.datetime | dt.date | str | int | None
 
 _DECORATED = re.compile(r"^(?P<proto>[A-Za-z0-9.+_-]+|UNKNOWN\(\d+\))/(?P<port>\d+)$")
-
-
-def _tuple(value: Any) -> tuple[Any, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, (str, int)):
-        return (value,)
-    return tuple(value)
-
-
-def _networks(values: Iterable[Any], what: str) -> tuple[str, ...]:
-    out = []
-    for value in values:
-        text = str(value).strip()
-        try:
-            if "/" in text:
-                ipaddress.ip_network(text, strict=False)
-            else:
-                ipaddress.ip_address(text)
-        except ValueError:
-            msg = f"{what} filter expects IP addresses or CIDRs like 10.128.0.0/14, found {text!r}"
-            raise ConfigError(msg) from None
-        out.append(text)
-    return tuple(out)
-
-
-@dataclass(frozen=True, init=False)
-class Filter:
-    """Which flows to keep; every criterion given must match (within one, any value).
-
-    Parameters
-    ----------
-    client, server : str or list of str
-        Client / server IP addresses or CIDRs (as oriented by flowlab).
-    ip : str or list of str
-        Either endpoint (source or destination).
-    service : str or list of str
-        Service names as in the ``service_name`` column (``"etcd-client"``, ``"TCP/10250"``).
-    port : int or list of int
-        Service (server-side) ports.
-    protocol : str, int or list
-        IP protocols, by name or number.
-    exporter : str or list of str
-        Exporter (sFlow agent) IP addresses or CIDRs.
-    """
-
-    client: tuple[str, ...]
-    server: tuple[str, ...]
-    ip: tuple[str, ...]
-    service: tuple[str, ...]
-    port: tuple[int, ...]
-    protocol: tuple[int, ...]
-    exporter: tuple[str, ...]
-
-    def __init__(
-        self,
-        *,
-        client: str | Iterable[str] | None = None,
-        server: str | Iterable[str] | None = None,
-        ip: str | Iterable[str] | None = None,
-        service: str | Iterable[str] | None = None,
-        port: int | Iterable[int] | None = None,
-        protocol: str | int | Iterable[str | int] | None = None,
-        exporter: str | Iterable[str] | None = None,
-    ) -> None:
-        object.__setattr__(self, "client", _networks(_tuple(client), "client"))
-        object.__setattr__(self, "server", _networks(_tuple(server), "server"))
-        object.__setattr__(self, "ip", _networks(_tuple(ip), "ip"))
-        object.__setattr__(self, "exporter", _networks(_tuple(exporter), "exporter"))
-        object.__setattr__(self, "service", tuple(str(s) for s in _tuple(service)))
-        ports = []
-        for p in _tuple(port):
-            if not str(p).isdigit() or not 0 <= int(p) <= 65535:
-                msg = f"port filter expects integers 0..65535, found {p!r}"
-                raise ConfigError(msg)
-            ports.append(int(p))
-        object.__setattr__(self, "port", tuple(ports))
-        object.__setattr__(self, "protocol", tuple(protocol_number(p) for p in _tuple(protocol)))
-
-    def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
-
-    def merged(self, **kwargs: Any) -> Filter:
-        """A copy with the keyword criteria added (``None`` values ignored)."""
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key, value in kwargs.items():
-            if value is None:
-                continue
-            if key not in current:
-                msg = f"unknown filter {key!r}; known: {sorted(current)}"
-                raise ConfigError(msg)
-            current[key] = current[key] + _tuple(value)
-        return Filter(**current)
 
 
 def time_bound(value: TimeLike) -> str | int | None:
@@ -333,47 +239,3 @@ def build_query(
     if not clauses:
         return {"match_all": {}}
     return {"bool": {"filter": clauses}}
-
-
-def _in_networks(frame: pl.DataFrame, column: str, networks: tuple[str, ...]) -> pl.Expr:
-    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
-    matching = []
-    for value in frame.get_column(column).drop_nulls().unique().to_list():
-        try:
-            addr = ipaddress.ip_address(value)
-        except ValueError:
-            continue
-        if any(addr.version == n.version and addr in n for n in nets):
-            matching.append(value)
-    return pl.col(column).is_in(matching)
-
-
-def filter_frame(frame: pl.DataFrame, where: Filter) -> pl.DataFrame:
-    """Keep the rows of a canonical frame that match `where` exactly.
-
-    Examples
-    --------
-    >>> f = pl.DataFrame({"client_ip": ["10.0.0.1", "192.168.1.1"], "service_port": [2379, 443]})
-    >>> filter_frame(f, Filter(client="10.0.0.0/8"))["client_ip"].to_list()
-    ['10.0.0.1']
-    """
-    if not where:
-        return frame
-    conds: list[pl.Expr] = []
-    if where.client:
-        conds.append(_in_networks(frame, "client_ip", where.client))
-    if where.server:
-        conds.append(_in_networks(frame, "server_ip", where.server))
-    if where.ip:
-        conds.append(
-            _in_networks(frame, "src_ip", where.ip) | _in_networks(frame, "dst_ip", where.ip)
-        )
-    if where.exporter:
-        conds.append(_in_networks(frame, "exporter", where.exporter))
-    if where.service:
-        conds.append(pl.col("service_name").is_in(list(where.service)))
-    if where.port:
-        conds.append(pl.col("service_port").is_in(list(where.port)))
-    if where.protocol:
-        conds.append(pl.col("protocol").is_in(list(where.protocol)))
-    return frame.filter(pl.all_horizontal(conds).fill_null(False))

@@ -4,9 +4,15 @@
 bulk-indexes the frame in chunks, two requests in flight at most
 (back-pressure), retrying documents Elasticsearch rejects with HTTP 429 with
 exponential back-off. Every document is accounted for: the returned
-:class:`WriteResult` counts those written and those rejected, with a summary
-of the rejection reasons; rejections are also logged and raised as a
-:class:`~flowlab.exceptions.DataLossWarning`.
+:class:`WriteResult` counts those written, those already stored and those
+rejected, with a summary of the rejection reasons; rejections are also logged
+and raised as a :class:`~flowlab.exceptions.DataLossWarning`.
+
+Writes are idempotent: each row is sent as a bulk ``create`` under a
+deterministic ``_id`` (:mod:`flowlab.elastic._ids`), so a request the client
+retries after a timeout, a frame written twice or a restarted collector never
+stores a flow twice; a document already there is counted in
+:attr:`WriteResult.existing`, not written again.
 
 :class:`flowlab.elastic.collect.ElasticSink` does the same for a live collector.
 """
@@ -29,6 +35,7 @@ from elasticsearch import Elasticsearch
 from flowlab.elastic import _json
 from flowlab.elastic._documents import elastiflow_lines, flowlab_lines
 from flowlab.elastic._errors import error_reason, translating
+from flowlab.elastic._ids import document_ids
 from flowlab.elastic._layout import field_caps, type_family
 from flowlab.elastic._mappings import (
     ELASTIFLOW_INDEX_PREFIX,
@@ -48,6 +55,7 @@ log = logging.getLogger("flowlab.elastic")
 
 Layout = Literal["flowlab", "elastiflow"]
 _DOC_ID = re.compile(r"(?:in )?document with id '[^']*'")
+_NO_TIME = "no time: an elastiflow document needs @timestamp (and its daily index)"
 
 
 @dataclass
@@ -57,9 +65,14 @@ class WriteResult:
     Attributes
     ----------
     written : int
-        Documents Elasticsearch accepted.
+        Documents Elasticsearch stored (created) for this write.
+    existing : int
+        Documents already stored under the same ``_id`` (an earlier write of
+        the same flows, or a request retried after its answer was lost): not
+        written again, not lost.
     rejected : int
-        Documents it refused (after retries for HTTP 429).
+        Documents it refused (after retries for HTTP 429), and rows that
+        cannot be a document of the layout (an ``elastiflow`` row without a time).
     errors : Counter
         ``"status type: reason"`` -> number of rejected documents.
     retried : int
@@ -69,6 +82,7 @@ class WriteResult:
     """
 
     written: int = 0
+    existing: int = 0
     rejected: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     retried: int = 0
@@ -77,6 +91,7 @@ class WriteResult:
     def add(self, other: WriteResult) -> None:
         """Accumulate another result."""
         self.written += other.written
+        self.existing += other.existing
         self.rejected += other.rejected
         self.errors.update(other.errors)
         self.retried += other.retried
@@ -189,18 +204,25 @@ def _documents(frame: pl.DataFrame, layout: Layout, index: str) -> tuple[list[by
     return lines, [index] * len(lines)
 
 
+def _actions(indices: list[str], ids: list[str]) -> list[bytes]:
+    """Bulk ``create`` action lines: a document already stored under its ``_id`` is kept."""
+    return [
+        b'{"create":{"_index":%s,"_id":%s}}' % (_json.dumps(ix), _json.dumps(doc_id))
+        for ix, doc_id in zip(indices, ids)
+    ]
+
+
 def _bulk_once(
-    es: Elasticsearch, lines: list[bytes], indices: list[str], *, refresh: bool
+    es: Elasticsearch, lines: list[bytes], actions: list[bytes], *, refresh: bool
 ) -> tuple[WriteResult, list[int]]:
-    actions = {name: _json.dumps({"index": {"_index": name}}) for name in set(indices)}
-    body = b"".join(actions[ix] + b"\n" + doc + b"\n" for ix, doc in zip(indices, lines))
+    body = b"".join(action + b"\n" + doc + b"\n" for action, doc in zip(actions, lines))
     with translating("bulk-index flows", url=describe(es)):
         resp = es.bulk(
             operations=body,  # type: ignore[arg-type]  # pre-serialized NDJSON is passed through
             refresh=refresh,
             filter_path="errors,items.*.status,items.*.error",
         ).body
-    result = WriteResult(indices=set(indices))
+    result = WriteResult()
     retry: list[int] = []
     items = resp.get("items") or []
     if not resp.get("errors"):
@@ -211,6 +233,8 @@ def _bulk_once(
         status = int(op.get("status", 0))
         if 200 <= status < 300:
             result.written += 1
+        elif status == 409:  # create: a document with this _id is already stored
+            result.existing += 1
         elif status == 429:
             retry.append(i)
         else:
@@ -225,15 +249,17 @@ def _bulk(
     es: Elasticsearch,
     lines: list[bytes],
     indices: list[str],
+    ids: list[str],
     *,
     refresh: bool,
     max_retries: int,
     initial_backoff: float,
 ) -> WriteResult:
-    total = WriteResult()
+    total = WriteResult(indices=set(indices))
+    actions = _actions(indices, ids)
     attempt = 0
     while lines:
-        result, retry = _bulk_once(es, lines, indices, refresh=refresh)
+        result, retry = _bulk_once(es, lines, actions, refresh=refresh)
         total.add(result)
         if not retry:
             break
@@ -247,7 +273,7 @@ def _bulk(
         attempt += 1
         total.retried += len(retry)
         lines = [lines[i] for i in retry]
-        indices = [indices[i] for i in retry]
+        actions = [actions[i] for i in retry]
     return total
 
 
@@ -294,6 +320,8 @@ def write_flows(
     -------
     WriteResult
         Counts and rejection reasons (rejections also warn with DataLossWarning).
+        Writing is idempotent: rows already stored (same ``_id``, see
+        :mod:`flowlab.elastic._ids`) count as ``existing``.
 
     Raises
     ------
@@ -309,7 +337,15 @@ def write_flows(
     target = target_index(layout, index)
     frame = conform(frame)
     result = WriteResult()
+    rows = frame.height
+    if layout == "elastiflow" and frame["time"].null_count():
+        untimed = frame["time"].is_null()
+        result.rejected = int(untimed.sum())
+        result.errors[_NO_TIME] = result.rejected
+        frame = frame.filter(~untimed)
+    ids = document_ids(frame)
     if frame.height == 0:
+        _warn_rejected(result, rows)
         return result
     if install:
         install_template(es, layout=layout, index=target, shards=shards, replicas=replicas)
@@ -319,6 +355,7 @@ def write_flows(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowlab-bulk") as pool:
         for offset in range(0, frame.height, chunk_size):
             lines, indices = _documents(frame.slice(offset, chunk_size), layout, target)
+            chunk_ids = ids[offset : offset + chunk_size]
             new = set(indices) - targets
             if new:
                 _check_existing(es, layout, sorted(new))
@@ -331,6 +368,7 @@ def write_flows(
                     es,
                     lines,
                     indices,
+                    chunk_ids,
                     refresh=False,
                     max_retries=max_retries,
                     initial_backoff=initial_backoff,
@@ -342,17 +380,20 @@ def write_flows(
         with translating("refresh the written indices", url=describe(es)):
             es.indices.refresh(index=sorted(result.indices))
     log.info(
-        "wrote %d flows (%d rejected, %d retried) to %s in %.2fs",
+        "wrote %d flows (%d already stored, %d rejected, %d retried) to %s in %.2fs",
         result.written,
+        result.existing,
         result.rejected,
         result.retried,
         ", ".join(sorted(result.indices)),
         time.perf_counter() - started,
     )
-    if result.rejected:
-        msg = (
-            f"Elasticsearch rejected {result.rejected} of {frame.height} flows: {result.summary()}"
-        )
-        log.warning(msg)
-        warnings.warn(msg, DataLossWarning, stacklevel=2)
+    _warn_rejected(result, rows)
     return result
+
+
+def _warn_rejected(result: WriteResult, rows: int) -> None:
+    if result.rejected:
+        msg = f"rejected {result.rejected} of {rows} flows (not written): {result.summary()}"
+        log.warning(msg)
+        warnings.warn(msg, DataLossWarning, stacklevel=3)

@@ -1,22 +1,12 @@
 """Communication graphs: flows aggregated in Polars, then handed to NetworkX.
 
-Node identity per ``level`` (one rule for every side of every flow):
-
-============  ==================  ===================  ==============  ===========
-level         pod side            ClusterIP side       node side       external
-============  ==================  ===================  ==============  ===========
-``ip``        the IP              the IP               the IP          the IP
-``pod``       ``ns/pod``          ``ns/service``       ``node/<name>``  the IP
-``workload``  ``ns/workload``     ``ns/service``       ``node/<name>``  the IP
-``namespace`` ``ns``              ``ns``               ``node/<name>``  the IP
-``node``      ``node/<its node>`` ``ns/service``       ``node/<name>``  the IP
-``service``   ``ns/service`` (the Service it backs), else ``ns/workload``; others as ``workload``
-============  ==================  ===================  ==============  ===========
+Node identity per ``level`` is one rule for every side of every flow, shared with
+the analyses and charts: :func:`flowlab.vocabulary.endpoint_id` (its table).
 
 A Service named like its workload (the usual case: Service ``shop/cart`` in
 front of Deployment ``shop/cart``) shares its id at the workload and service
 levels, so traffic to the ClusterIP and to the pods behind it meet in one node
-(its ``kind`` is then ``pod``: the first of the kinds seen, alphabetically).
+(with ``kinds = ["pod", "service"]``, see below).
 
 ``orient="client-server"`` draws client -> server (ElastiFlow's orientation);
 rows without ports (ICMP, ...) have no client/server and are drawn src -> dst,
@@ -24,10 +14,21 @@ so that every row is counted exactly once. ``orient="src-dst"`` uses the
 packet direction.
 
 Edges carry ``bytes``, ``packets``, ``flows`` (record count), ``weight`` (the
-chosen metric), ``services``, ``ports``, ``protocols`` (sorted lists),
-``first_seen``/``last_seen`` (UTC datetimes). Nodes carry ``kind``,
-``namespace``, ``node``, ``workload_kind``, ``label`` (short display name),
-``ips`` (sorted list) and, with an inventory at pod level, ``labels`` (dict).
+chosen metric), ``services`` (IANA names), ``port_names`` (the cluster's
+names, ``server_port_name``, on enriched flows), ``ports``, ``protocols`` (sorted lists),
+``first_seen``/``last_seen`` (UTC datetimes): sums and complete sets over
+the rows behind the edge, never one row's value. Nodes carry ``label`` (short
+display name), ``ips`` (sorted list), with an inventory at pod level
+``labels`` (dict), and the enrichment fields by one rule: a node has
+``kind``, ``namespace``, ``pod``, ``workload``, ``workload_kind``,
+``service``, ``node`` or ``scope`` only when **every** flow side behind it
+has that same value; otherwise it has the summary of :data:`SUMMARIES`
+instead: ``pods`` (the number of distinct pods), or the sorted distinct
+values (``nodes = ["worker-1", "worker-2"]``, ``namespaces``, ``kinds``, ...).
+So ``node/master-0`` at the node level has no ``namespace`` (its host
+traffic has none, its pods several), and a two-pod workload on two nodes has
+``nodes``, not ``node``. The lists flatten like the others in the graph files
+(:mod:`flowlab.graph.export`).
 
 Examples
 --------
@@ -51,58 +52,19 @@ import networkx as nx
 import polars as pl
 
 from flowlab.exceptions import ConfigError, SchemaError
+from flowlab.vocabulary.endpoints import LEVELS, endpoint_id
+from flowlab.vocabulary.keys import METRICS
 
 if TYPE_CHECKING:
     from flowlab.k8s import Inventory
 
-__all__ = ["LEVELS", "ORIENTS", "communication_graph", "edge_frame", "endpoint_id"]
+__all__ = ["LEVELS", "ORIENTS", "SUMMARIES", "communication_graph", "edge_frame", "endpoint_id"]
 
 Level = Literal["ip", "pod", "workload", "namespace", "node", "service"]
 Orient = Literal["client-server", "src-dst"]
-LEVELS: tuple[str, ...] = ("ip", "pod", "workload", "namespace", "node", "service")
+#: edge directions: client -> server, or packet direction
 ORIENTS: tuple[str, ...] = ("client-server", "src-dst")
-_WEIGHTS = ("bytes", "packets", "flows")
-#: node id of rows without an IP address (non-IP frames)
-NO_IP = "(non-IP)"
-
-
-def endpoint_id(side: str, level: str, *, fold_external: bool = False) -> pl.Expr:
-    """Expression: the graph node id of one side (``src``, ``dst``, ``client``, ``server``).
-
-    With `fold_external` (enriched flows, levels other than ``ip``) every
-    external address becomes one node per scope: ``external/public``,
-    ``external/private``, ...
-    """
-    if level not in LEVELS:
-        msg = f"unknown graph level {level!r}; expected one of {', '.join(LEVELS)}"
-        raise ConfigError(msg)
-    c = lambda f: pl.col(f"{side}_{f}")  # noqa: E731
-    ip = c("ip").fill_null(NO_IP)
-    if level == "ip":
-        return ip
-    kind = c("kind")
-    svc = pl.format("{}/{}", c("namespace"), c("service"))
-    node = pl.format("node/{}", c("node"))
-    pod_id = {
-        "pod": pl.format("{}/{}", c("namespace"), c("pod")),
-        "workload": pl.format("{}/{}", c("namespace"), c("workload")),
-        "namespace": c("namespace"),
-        "node": node,
-        "service": pl.when(c("service").is_not_null())
-        .then(svc)
-        .otherwise(pl.format("{}/{}", c("namespace"), c("workload"))),
-    }[level]
-    service_id = c("namespace") if level == "namespace" else svc
-    other = pl.format("external/{}", c("scope").fill_null("unknown")) if fold_external else ip
-    return (
-        pl.when(kind == "pod")
-        .then(pod_id)
-        .when(kind == "service")
-        .then(service_id)
-        .when(kind == "node")
-        .then(node)
-        .otherwise(other)
-    )
+_WEIGHTS = METRICS  # edge weights: the metrics
 
 
 def _sides(orient: str) -> tuple[pl.Expr, str, str, str, str]:
@@ -141,7 +103,13 @@ def _stage1(lf: pl.LazyFrame, orient: str) -> pl.LazyFrame:
     oriented, a, b, a0, b0 = _sides(orient)
     names = set(lf.collect_schema().names())
     fields = [f for f in _FIELDS if all(f"{x}_{f}" in names for x in (a, b, a0, b0))]
+    port_names = (
+        [pl.col("server_port_name").cast(pl.String).drop_nulls().unique().alias("port_names")]
+        if "server_port_name" in names
+        else []
+    )
     metrics = [
+        *port_names,
         pl.col("bytes").sum().cast(pl.UInt64),
         pl.col("packets").sum().cast(pl.UInt64),
         pl.len().cast(pl.UInt64).alias("flows"),
@@ -178,6 +146,7 @@ def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
         .agg(
             pl.col("bytes", "packets", "flows").sum(),
             merged("services"),
+            *([merged("port_names")] if "port_names" in stage1.collect_schema().names() else []),
             merged("ports"),
             merged("protocols"),
             pl.col("first_seen").min(),
@@ -187,20 +156,58 @@ def _edges(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
     )
 
 
+#: the summary attribute a node gets for a field its members disagree on
+SUMMARIES: dict[str, str] = {
+    "kind": "kinds",
+    "namespace": "namespaces",
+    "pod": "pods",
+    "workload": "workloads",
+    "workload_kind": "workload_kinds",
+    "service": "k8s_services",
+    "node": "nodes",
+    "scope": "scopes",
+}
+
+
 def _nodes(stage1: pl.LazyFrame, level: str, fold: bool) -> pl.LazyFrame:
+    """One row per node: its IPs and, per field, the distinct values of its members (nulls kept)."""
     names = stage1.collect_schema().names()
-    fields = [f for f in _FIELDS if f"s_{f}" in names and f != "scope"]
+    fields = [f for f in _FIELDS if f"s_{f}" in names]
     parts = [
         stage1.select(
             endpoint_id(role, level, fold_external=fold).alias("id"),
             pl.col(f"{role}_ip").alias("ip"),
             *(pl.col(f"{role}_{f}").cast(pl.String).alias(f) for f in fields),
+            *(
+                [pl.format("{}/{}", f"{role}_namespace", f"{role}_pod").alias("__pod")]
+                if "pod" in fields
+                else []
+            ),
         )
         for role in ("s", "t")
     ]
     aggs = [pl.col("ip").drop_nulls().unique().sort().alias("ips")]
-    aggs += [pl.col(f).drop_nulls().sort().first() for f in fields]
+    aggs += [pl.col(f).unique().sort(nulls_last=True) for f in fields]
+    if "pod" in fields:
+        aggs.append(pl.col("__pod").drop_nulls().n_unique().alias("__pods"))
     return pl.concat(parts).group_by("id").agg(aggs)
+
+
+def _node_attrs(row: dict[str, Any]) -> dict[str, Any]:
+    """A node's attributes by the agreement rule (module docstring)."""
+    attrs: dict[str, Any] = {"ips": row["ips"]}
+    for field, summary in SUMMARIES.items():
+        values = row.get(field)
+        if values is None:
+            continue
+        if len(values) == 1 and values[0] is not None:
+            attrs[field] = values[0]
+        elif field == "pod":
+            if row["__pods"]:
+                attrs[summary] = row["__pods"]
+        elif known := [v for v in values if v is not None]:
+            attrs[summary] = known
+    return attrs
 
 
 def edge_frame(
@@ -220,10 +227,9 @@ def edge_frame(
     return _edges(_stage1(lf, orient), level, fold_external)
 
 
-def _label(row: dict[str, Any], level: str) -> str:
-    node_id = str(row["id"])
-    kind = row.get("kind")
-    if level in ("pod", "workload", "service") and kind == "pod":
+def _label(node_id: str, attrs: dict[str, Any], level: str) -> str:
+    kinds = [attrs["kind"]] if "kind" in attrs else attrs.get("kinds", [])
+    if level in ("pod", "workload", "service") and "pod" in kinds:
         return node_id.split("/", 1)[-1]
     return node_id
 
@@ -274,8 +280,8 @@ def communication_graph(
         pods = inventory.pods.select(pl.format("{}/{}", "namespace", "name").alias("id"), "labels")
         labels = {k: json.loads(v) for k, v in pods.iter_rows()}
     for row in nodes.iter_rows(named=True):
-        attrs = {k: v for k, v in row.items() if k != "id" and v is not None}
-        attrs["label"] = _label(row, level)
+        attrs = _node_attrs(row)
+        attrs["label"] = _label(row["id"], attrs, level)
         if row["id"] in labels:
             attrs["labels"] = labels[row["id"]]
         g.add_node(row["id"], **attrs)

@@ -56,7 +56,21 @@ __all__ = [
 ]
 
 #: attributes that hold lists before flattening
-LIST_ATTRIBUTES = ("services", "ports", "protocols", "ips")
+LIST_ATTRIBUTES = (
+    "services",
+    "ports",
+    "port_names",
+    "protocols",
+    "ips",
+    # node summaries (flowlab.graph.build.SUMMARIES)
+    "kinds",
+    "namespaces",
+    "workloads",
+    "workload_kinds",
+    "k8s_services",
+    "nodes",
+    "scopes",
+)
 SEP = ","
 
 

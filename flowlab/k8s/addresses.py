@@ -1,4 +1,4 @@
-"""IP address classification and CIDR matching as Polars expressions.
+"""IP address classification as Polars expressions (CIDR matching: :mod:`flowlab.vocabulary.networks`).
 
 Both work on the *distinct* addresses of a column (Python's :mod:`ipaddress`
 runs once per distinct value, never per row) and map the answers back with a
@@ -22,12 +22,11 @@ Examples
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import polars as pl
 
-from flowlab.exceptions import ConfigError
+from flowlab.vocabulary.networks import in_networks, map_distinct, parse_network
 
 __all__ = ["SCOPES", "in_networks", "ip_scope", "parse_network", "scope_of"]
 
@@ -72,48 +71,6 @@ def _rfc_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(ip.version == n.version and ip in n for n in _PRIVATE)
 
 
-def _per_distinct(
-    column: str | pl.Expr, fn: Callable[[str], object], dtype: pl.DataType
-) -> pl.Expr:
-    expr = pl.col(column) if isinstance(column, str) else column
-
-    def apply(s: pl.Series) -> pl.Series:
-        distinct = s.drop_nulls().unique()
-        mapping = {v: fn(v) for v in distinct.to_list()}
-        return s.replace_strict(mapping, default=None, return_dtype=dtype)
-
-    return expr.map_batches(apply, return_dtype=dtype)
-
-
 def ip_scope(column: str | pl.Expr) -> pl.Expr:
     """Expression: the scope of each address in `column` (String)."""
-    return _per_distinct(column, scope_of, pl.String()).alias("scope")
-
-
-def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Parse ``"10.0.0.0/8"`` (or a bare address, a /32 or /128).
-
-    Raises
-    ------
-    ConfigError
-        With the expected form.
-    """
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError as exc:
-        msg = f"bad network {text!r}: expected CIDR like 10.128.0.0/14 or an IP address"
-        raise ConfigError(msg) from exc
-
-
-def in_networks(column: str | pl.Expr, networks: Iterable[str]) -> pl.Expr:
-    """Expression: whether each address lies in any of `networks` (null/unparsable -> False)."""
-    nets = tuple(parse_network(n) for n in networks)
-
-    def inside(text: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(text)
-        except ValueError:
-            return False
-        return any(ip.version == n.version and ip in n for n in nets)
-
-    return _per_distinct(column, inside, pl.Boolean()).fill_null(False).alias("in_networks")
+    return map_distinct(column, scope_of, pl.String()).alias("scope")

@@ -6,8 +6,9 @@
     <side>_kind           pod | node | service | external
     <side>_namespace      namespace of the pod or Service
     <side>_pod            pod name (also for a host-network pod matched by its port)
-    <side>_workload       owning workload (Deployment, StatefulSet, ...; the pod if bare)
-    <side>_workload_kind  Deployment, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, ...
+    <side>_workload       owning workload (Deployment, StatefulSet, ...; the pod if bare;
+                          the node for a node address)
+    <side>_workload_kind  Deployment, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, Node, ...
     <side>_node           node name (of the pod, or the node itself)
     <side>_service        Service name: the ClusterIP's Service, or the Service an
                           endpointslice says the pod backs (on that port if one matches,
@@ -15,6 +16,17 @@
                           (no targetRef, e.g. a master behind ``kubernetes``) only on
                           the endpoint port
     <side>_scope          private | public | loopback | link-local | multicast | ...
+
+and ``server_port_name``, the cluster's own name of the server port (see
+:data:`ENRICHED_COLUMNS`): ``9090`` is ``web`` where the Prometheus pod names
+its containerPort so, and ``prometheus-web`` from the built-in table
+(:func:`flowlab.services.cluster_port_table`) where the inventory names none,
+while ``service_name`` stays ElastiFlow's IANA name (``hbase-thrift``).
+
+A node's address (host network: kubelet, crio, a host-network pod's client
+side, OVN-Kubernetes' ``.1``/``.2``/join addresses of the node) is named after
+the node: ``kind = "node"``, ``node`` and ``workload`` = the node's name,
+``workload_kind = "Node"``.
 
 They extend the canonical schema (:data:`flowlab.schema.FLOW_SCHEMA`) and come
 after its columns. ``client_*``/``server_*`` are the ``src_*``/``dst_*`` of the
@@ -55,6 +67,7 @@ from flowlab.exceptions import SchemaError
 from flowlab.k8s.addresses import ip_scope
 from flowlab.k8s.inventory import Inventory
 from flowlab.schema import Column
+from flowlab.services import cluster_port_table
 
 __all__ = ["ENRICHED_COLUMNS", "ENRICHED_SCHEMA", "FIELDS", "SIDES", "enrich"]
 
@@ -64,8 +77,11 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("kind", "pod, node, service or external"),
     ("namespace", "namespace of the pod or Service"),
     ("pod", "pod name"),
-    ("workload", "owning workload name (the pod itself when bare)"),
-    ("workload_kind", "Deployment, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, ..."),
+    ("workload", "owning workload name (the pod itself when bare; the node for a node address)"),
+    (
+        "workload_kind",
+        "Deployment, StatefulSet, DaemonSet, Job, CronJob, StaticPod, Pod, Node, ...",
+    ),
     ("node", "node the pod runs on, or the node itself"),
     ("service", "Service of the ClusterIP, or the Service the endpoint backs"),
     ("scope", "address scope: private, public, loopback, link-local, multicast, ..."),
@@ -73,11 +89,22 @@ _FIELDS: tuple[tuple[str, str], ...] = (
 FIELDS: tuple[str, ...] = tuple(f for f, _ in _FIELDS)
 
 #: The columns :func:`enrich` adds, in order (all Categorical: few distinct values, cheap joins).
-ENRICHED_COLUMNS: tuple[Column, ...] = tuple(
-    Column(f"{side}_{field}", pl.Categorical(), f"{side} side: {meaning}")
-    for side in SIDES
-    for field, meaning in _FIELDS
+ENRICHED_COLUMNS: tuple[Column, ...] = (
+    *(
+        Column(f"{side}_{field}", pl.Categorical(), f"{side} side: {meaning}")
+        for side in SIDES
+        for field, meaning in _FIELDS
+    ),
+    Column(
+        "server_port_name",
+        pl.Categorical(),
+        "the cluster's name of the server port: the pod's containerPort name, else the "
+        "endpointslice's port name, else the ClusterIP Service's port name, else for an "
+        "in-cluster server the well-known name (flowlab/data/cluster_ports.csv: 9090 "
+        "prometheus-web, 10250 kubelet-https-metrics, ...); service_name keeps the IANA name",
+    ),
 )
+#: the columns and dtypes enrichment adds
 ENRICHED_SCHEMA: pl.Schema = pl.Schema({c.name: c.dtype for c in ENRICHED_COLUMNS})
 
 _NEEDED: tuple[str, ...] = ("time", "src_ip", "dst_ip", "src_port", "dst_port", "protocol")
@@ -167,9 +194,15 @@ def _tables(inventory: Inventory, time_aware: bool) -> dict[str, pl.LazyFrame]:
         cat = pl.col(*_ATTRS[1:]).cast(pl.Categorical)  # gathered per row: keep them cheap
         addr, host = addr.with_columns(cat), host.with_columns(cat)
         memb = inventory.membership.sort("key", "service")
+        names = (
+            inventory.port_names.sort("key", "port", "protocol", "rank", "name")
+            .unique(subset=["key", "port", "protocol"], keep="first", maintain_order=True)
+            .select("key", "port", "protocol", pl.col("name").alias("__pn"))
+        )
         tabs = {
             "addresses": _partition(addr, ["ip"], time_aware),
             "host_ports": _partition(host, ["ip", "port", "protocol"], time_aware),
+            "port_names": names.lazy(),
             **_membership(memb),
         }
         # the interval filter is only needed where an address had several owners
@@ -256,8 +289,8 @@ def _side(
         "kind": pl.col("__kind").fill_null("external"),
         "namespace": pl.col("__ns"),
         "pod": pl.col("__pod"),
-        "workload": pl.col("__wl"),
-        "workload_kind": pl.col("__wk"),
+        "workload": pl.when(pl.col("__kind") == "node").then(pl.col("__node")).otherwise("__wl"),
+        "workload_kind": pl.when(pl.col("__kind") == "node").then(pl.lit("Node")).otherwise("__wk"),
         "node": pl.col("__node"),
         "service": service,
         "scope": ip_scope(ip),
@@ -265,6 +298,32 @@ def _side(
     lf = lf.with_columns(expr.cast(pl.Categorical).alias(f"{side}_{f}") for f, expr in out.items())
     temp = [c for c in lf.collect_schema().names() if c.startswith("__")]
     return lf.drop(temp)
+
+
+def _server_port_name(lf: pl.LazyFrame, tabs: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """``server_port_name``: the inventory's name of the port, else the well-known one."""
+    kind = pl.col("server_kind").cast(pl.String)
+    key = (
+        pl.when(kind == "pod")
+        .then(pl.format("pod:{}/{}", "server_namespace", "server_pod"))
+        .otherwise(pl.format("ip:{}", "server_ip"))
+    )
+    known = cluster_port_table().frame().rename({"key": "__wk_key", "name": "__wn"})
+    wk_key = pl.col("protocol").cast(pl.UInt32) * 65536 + pl.col("service_port").cast(pl.UInt32)
+    lf = lf.with_columns(key.alias("__pk"), wk_key.alias("__wk_key"))
+    lf = lf.join(
+        tabs["port_names"],
+        left_on=["__pk", "service_port", "protocol"],
+        right_on=["key", "port", "protocol"],
+        how="left",
+        maintain_order="left",
+    ).join(known.lazy(), on="__wk_key", how="left", maintain_order="left")
+    in_cluster = kind.is_in(["pod", "node", "service"])
+    name = pl.coalesce("__pn", pl.when(in_cluster).then(pl.col("__wn")))
+    name = pl.when(pl.col("service_port").is_not_null()).then(name)
+    return lf.with_columns(name.cast(pl.Categorical).alias("server_port_name")).drop(
+        "__pk", "__wk_key", "__pn", "__wn"
+    )
 
 
 def enrich(flows: F, inventory: Inventory, *, time_aware: bool = True) -> F:
@@ -325,6 +384,7 @@ def enrich(flows: F, inventory: Inventory, *, time_aware: bool = True) -> F:
             .otherwise(src)
             .alias(f"server_{f}")
         )
-    lazy = lazy.with_columns(pairs).select(*base, *ENRICHED_SCHEMA.names())
+    lazy = _server_port_name(lazy.with_columns(pairs), tabs)
+    lazy = lazy.select(*base, *ENRICHED_SCHEMA.names())
     # eager input: the in-memory engine runs these order-keeping joins faster than streaming
     return lazy.collect(engine="in-memory") if isinstance(flows, pl.DataFrame) else lazy

@@ -3,7 +3,7 @@
 An :class:`Inventory` is built from Kubernetes objects — a ``kind: List``
 document as ``oc get nodes,pods,services,endpointslices,replicasets,deployments,statefulsets,daemonsets,jobs -A -o json``
 writes it, a directory of such files, a list of objects, or a live cluster
-(:meth:`Inventory.from_cluster`) — and keeps four Polars tables
+(:meth:`Inventory.from_cluster`) — and keeps five Polars tables
 (:mod:`flowlab.k8s.objects` has their schemas):
 
 ``addresses``
@@ -19,6 +19,18 @@ writes it, a directory of such files, a list of objects, or a live cluster
 ``membership``
     endpointslice backends (``pod:<ns>/<name>`` or ``ip:<address>``) and the
     Service and port they serve.
+``port_names``
+    the cluster's own names of ports (``containerPort`` names of pods,
+    endpointslice port names, ClusterIP Service port names), keyed like
+    ``membership``; :func:`flowlab.k8s.enrich` gives them as ``server_port_name``.
+
+**OVN-Kubernetes.** A node's overlay addresses are the node too (``kind =
+"node"``) when its annotations give them: the ``.1`` (router port) and ``.2``
+(management port ``ovn-k8s-mp0``, the source of host-to-pod traffic) of its
+pod subnet (``k8s.ovn.org/node-subnets``), its join-switch address
+(``k8s.ovn.org/node-gateway-router-lrp-ifaddr``, default subnet ``100.64.0.0/16``)
+and its transit-switch address (``k8s.ovn.org/node-transit-switch-port-ifaddr``,
+``100.88.0.0/16``). A join address no node claims stays ``external``.
 
 **Host network.** A host-network pod's IP *is* its node's IP. The node wins
 the address (``kind = "node"``); the pod is named only when the flow's port on
@@ -50,14 +62,14 @@ from typing import Any
 import polars as pl
 
 from flowlab.exceptions import KubernetesError
-from flowlab.k8s import objects
+from flowlab.k8s import networkpolicy, objects
 from flowlab.k8s.objects import Tables
 
 __all__ = ["Inventory"]
 
 log = logging.getLogger("flowlab.k8s.inventory")
 
-_TABLES = ("addresses", "host_ports", "service_ports", "membership")
+_TABLES = ("addresses", "host_ports", "service_ports", "membership", "port_names")
 _FORMAT = "flowlab-inventory/1"
 
 
@@ -81,7 +93,7 @@ class Inventory:
     Parameters
     ----------
     tables : flowlab.k8s.objects.Tables
-        The four tables.
+        The inventory tables.
     source : str
         Where it came from (for the repr and saved metadata).
     """
@@ -91,6 +103,7 @@ class Inventory:
         self.host_ports = _cut_overlaps(tables.host_ports, ["ip", "port", "protocol"])
         self.service_ports = tables.service_ports
         self.membership = tables.membership
+        self.port_names = tables.port_names
         self.source = source
 
     # ------------------------------------------------------------------ constructors
@@ -108,7 +121,9 @@ class Inventory:
         flat: list[Mapping[str, Any]] = []
         for obj in items:
             flat.extend(_flatten(obj))
-        return cls(objects.tables(flat), source=source)
+        inv = cls(objects.tables(flat), source=source)
+        inv.policy_objects = networkpolicy.extract(flat)  # for flowlab.policy
+        return inv
 
     @classmethod
     def from_file(cls, path: str | Path) -> Inventory:
@@ -184,6 +199,9 @@ class Inventory:
         return inv
 
     skipped: tuple[str, ...] = ()
+    #: NetworkPolicies, namespace labels, named ports (:mod:`flowlab.k8s.networkpolicy`);
+    #: kept by ``from_objects``/``from_file`` and by :meth:`save`/:meth:`load`.
+    policy_objects: networkpolicy.PolicyObjects = networkpolicy.PolicyObjects()
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -194,6 +212,7 @@ class Inventory:
             getattr(self, name).write_parquet(out / f"{name}.parquet")
         meta = {"format": _FORMAT, "source": self.source, "skipped": list(self.skipped)}
         (out / "inventory-meta.json").write_text(json.dumps(meta, indent=1))
+        networkpolicy.save(self.policy_objects, out)
         return out
 
     @classmethod
@@ -222,9 +241,12 @@ class Inventory:
             "host_ports": objects.HOST_PORT_SCHEMA,
             "service_ports": objects.SERVICE_PORT_SCHEMA,
             "membership": objects.MEMBERSHIP_SCHEMA,
+            "port_names": objects.PORT_NAME_SCHEMA,
         }
         frames = {}
         for name in _TABLES:
+            if name == "port_names" and not (p / f"{name}.parquet").exists():
+                continue  # saved before port names were kept: none known
             frame = pl.read_parquet(p / f"{name}.parquet")
             if frame.schema != schemas[name]:
                 msg = f"{p}/{name}.parquet has schema {dict(frame.schema)}, expected {dict(schemas[name])}"
@@ -232,6 +254,7 @@ class Inventory:
             frames[name] = frame
         inv = cls(Tables(**frames), source=str(meta.get("source", "")))
         inv.skipped = tuple(meta.get("skipped", ()))
+        inv.policy_objects = networkpolicy.load(p)
         return inv
 
     # ------------------------------------------------------------------ queries

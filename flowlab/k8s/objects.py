@@ -2,7 +2,7 @@
 
 This module knows the shape of Kubernetes objects and nothing about flows:
 it reads pods, nodes, services, endpointslices and the workload controllers
-and returns four small tables that :class:`flowlab.k8s.Inventory` keeps.
+and returns five small tables that :class:`flowlab.k8s.Inventory` keeps.
 
 Owner resolution (the ``workload`` of a pod), following the controller
 ``ownerReference``:
@@ -37,9 +37,10 @@ Examples
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -51,6 +52,7 @@ __all__ = [
     "ADDRESS_SCHEMA",
     "HOST_PORT_SCHEMA",
     "MEMBERSHIP_SCHEMA",
+    "PORT_NAME_SCHEMA",
     "SERVICE_PORT_SCHEMA",
     "Tables",
     "parse_time",
@@ -116,17 +118,30 @@ MEMBERSHIP_SCHEMA = pl.Schema(
     }
 )
 
+#: the cluster's own names of server ports: a pod's containerPort, an endpointslice port,
+#: a ClusterIP Service port (``key`` as in membership; ``rank``: 0 pod, 1 endpointslice, 2 Service).
+PORT_NAME_SCHEMA = pl.Schema(
+    {
+        "key": pl.String(),
+        "port": pl.UInt16(),
+        "protocol": pl.UInt8(),
+        "name": pl.String(),
+        "rank": pl.UInt8(),
+    }
+)
+
 _PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132}
 
 
 @dataclass(frozen=True)
 class Tables:
-    """The four inventory tables (Polars frames, schemas above)."""
+    """The inventory tables (Polars frames, schemas above)."""
 
     addresses: pl.DataFrame
     host_ports: pl.DataFrame
     service_ports: pl.DataFrame
     membership: pl.DataFrame
+    port_names: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PORT_NAME_SCHEMA))
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -217,16 +232,92 @@ def _interval(meta: Mapping[str, Any]) -> tuple[datetime | None, datetime | None
     return parse_time(meta.get("creationTimestamp")), parse_time(meta.get("deletionTimestamp"))
 
 
+def _protocol(port: Mapping[str, Any]) -> int:
+    return _PROTOCOLS.get(str(port.get("protocol") or "TCP").upper(), 6)
+
+
+def _named_container_ports(pod: Mapping[str, Any]) -> list[tuple[int, int, str]]:
+    spec = pod.get("spec") or {}
+    out: set[tuple[int, int, str]] = set()
+    for group in ("initContainers", "containers"):
+        for c in spec.get(group) or []:
+            for p in c.get("ports") or []:
+                if p.get("name") and p.get("containerPort"):
+                    out.add((int(p["containerPort"]), _protocol(p), str(p["name"])))
+    return sorted(out)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a parsed annotation value (a string, a list, or maps of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _strings(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
+#: annotations holding a node's own address on an OVN-Kubernetes switch (JSON)
+_OVN_IFADDRS = (
+    "k8s.ovn.org/node-gateway-router-lrp-ifaddr",  # join switch, default 100.64.0.0/16
+    "k8s.ovn.org/node-gateway-router-lrp-ifaddrs",
+    "k8s.ovn.org/node-transit-switch-port-ifaddr",  # interconnect transit switch, 100.88.0.0/16
+)
+
+
+def _ovn_addresses(node: Mapping[str, Any]) -> list[str]:
+    """The node's own addresses in OVN-Kubernetes' overlay, from its annotations.
+
+    ``k8s.ovn.org/node-subnets`` gives the node's pod subnet: its ``.1`` is the
+    node's port on ``ovn_cluster_router`` (the pods' gateway) and its ``.2`` the
+    management port ``ovn-k8s-mp0``, the source of the host's traffic to pods
+    (ovn-kubernetes ``util.GetNodeGatewayIfAddr``/``GetNodeManagementIfAddr``);
+    the annotations of :data:`_OVN_IFADDRS` give its gateway router's address on
+    the join switch and its port on the transit switch.
+
+    Examples
+    --------
+    >>> _ovn_addresses({"metadata": {"annotations": {
+    ...     "k8s.ovn.org/node-subnets": '{"default":["10.128.0.0/23"]}',
+    ...     "k8s.ovn.org/node-gateway-router-lrp-ifaddr": '{"ipv4":"100.64.0.2/16"}',
+    ...     "k8s.ovn.org/node-transit-switch-port-ifaddr": '["100.88.0.4/16"]'}}})
+    ['10.128.0.1', '10.128.0.2', '100.64.0.2', '100.88.0.4']
+    """
+    notes = _meta(node).get("annotations") or {}
+
+    def parsed(key: str) -> list[str]:
+        try:
+            return _strings(json.loads(notes[key])) if key in notes else []
+        except (TypeError, ValueError):
+            return []
+
+    out: list[str] = []
+    for cidr in parsed("k8s.ovn.org/node-subnets"):
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        out += [str(net.network_address + 1), str(net.network_address + 2)]
+    for key in _OVN_IFADDRS:
+        for cidr in parsed(key):
+            try:
+                out.append(str(ipaddress.ip_interface(cidr).ip))
+            except ValueError:
+                continue
+    return list(dict.fromkeys(out))
+
+
 def _container_ports(pod: Mapping[str, Any]) -> list[tuple[int, int]]:
     spec = pod.get("spec") or {}
     out: set[tuple[int, int]] = set()
     for group in ("initContainers", "containers"):
         for c in spec.get(group) or []:
             for p in c.get("ports") or []:
-                proto = _PROTOCOLS.get(str(p.get("protocol") or "TCP").upper(), 6)
-                for field in ("containerPort", "hostPort"):
-                    if p.get(field):
-                        out.add((int(p[field]), proto))
+                proto = _protocol(p)
+                for which in ("containerPort", "hostPort"):
+                    if p.get(which):
+                        out.add((int(p[which]), proto))
     return sorted(out)
 
 
@@ -246,8 +337,12 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
     Tables
         ``addresses`` (pod, node and ClusterIP addresses with validity
         intervals), ``host_ports`` (ports declared by host-network pods, on
-        their node's addresses), ``service_ports`` and ``membership``
-        (endpointslice backends: ``pod:<ns>/<name>`` or ``ip:<address>``).
+        their node's addresses), ``service_ports``, ``membership``
+        (endpointslice backends: ``pod:<ns>/<name>`` or ``ip:<address>``) and
+        ``port_names`` (the named ports of pods, endpointslices and Services,
+        keyed like ``membership``). A node's addresses include its OVN-Kubernetes
+        overlay addresses when its annotations give them (``.1`` and ``.2`` of
+        its pod subnet, its join-switch address).
     """
     by_kind: dict[str, list[Mapping[str, Any]]] = {}
     for obj in items:
@@ -260,6 +355,7 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
     )
     addresses: list[dict[str, Any]] = []
     host_ports: list[dict[str, Any]] = []
+    port_names: list[dict[str, Any]] = []
     node_ips: dict[str, list[str]] = {}
     for node in by_kind.get("Node", []):
         meta = _meta(node)
@@ -270,7 +366,7 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
             if addr.get("type") in ("InternalIP", "ExternalIP") and addr.get("address"):
                 ips.append(str(addr["address"]))
         node_ips[name] = ips
-        for ip in ips:
+        for ip in ips + [a for a in _ovn_addresses(node) if a not in ips]:
             addresses.append(
                 {"ip": ip, "valid_from": start, "valid_to": end, "kind": "node", "namespace": None}
                 | {"name": name, "workload": None, "workload_kind": None, "node": name}
@@ -293,6 +389,11 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
             "labels": _labels(meta),
             "uid": meta.get("uid"),
         }
+        for port, proto, port_name in _named_container_ports(pod):
+            port_names.append(
+                {"key": f"pod:{meta.get('namespace')}/{meta.get('name')}", "port": port}
+                | {"protocol": proto, "name": port_name, "rank": 0}
+            )
         if spec.get("hostNetwork"):
             # A host-network pod shares its node's addresses: the node wins the address,
             # the pod is found only through the ports it declares (host_ports).
@@ -322,11 +423,15 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
                 if p.get("port") is None:
                     continue
                 service_ports.append(
-                    {"ip": ip, "port": int(p["port"])}
-                    | {"protocol": _PROTOCOLS.get(str(p.get("protocol") or "TCP").upper(), 6)}
+                    {"ip": ip, "port": int(p["port"]), "protocol": _protocol(p)}
                     | {"namespace": meta.get("namespace"), "service": meta.get("name")}
                     | {"port_name": p.get("name")}
                 )
+                if p.get("name"):
+                    port_names.append(
+                        {"key": f"ip:{ip}", "port": int(p["port"]), "protocol": _protocol(p)}
+                        | {"name": p["name"], "rank": 2}
+                    )
     membership: list[dict[str, Any]] = []
     for es in by_kind.get("EndpointSlice", []):
         meta = _meta(es)
@@ -347,6 +452,12 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
                     membership.append(
                         {"key": key, "port": port, "namespace": ns, "service": svc_name}
                     )
+                for p in es.get("ports") or []:
+                    if p.get("name") and p.get("port") is not None:
+                        port_names.append(
+                            {"key": key, "port": int(p["port"]), "protocol": _protocol(p)}
+                            | {"name": p["name"], "rank": 1}
+                        )
     return Tables(
         addresses=pl.DataFrame(addresses, schema=ADDRESS_SCHEMA)
         if addresses
@@ -360,4 +471,7 @@ def tables(items: Iterable[Mapping[str, Any]]) -> Tables:
         membership=pl.DataFrame(membership, schema=MEMBERSHIP_SCHEMA).unique(maintain_order=True)
         if membership
         else pl.DataFrame(schema=MEMBERSHIP_SCHEMA),
+        port_names=pl.DataFrame(port_names, schema=PORT_NAME_SCHEMA).unique(maintain_order=True)
+        if port_names
+        else pl.DataFrame(schema=PORT_NAME_SCHEMA),
     )

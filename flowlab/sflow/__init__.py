@@ -20,6 +20,8 @@ Examples
 
 from __future__ import annotations
 
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
 from flowlab.sflow.packet import build_frame, raw_header
@@ -35,8 +37,6 @@ from flowlab.sflow.records import (
     SampledIPv6,
     UnknownRecord,
 )
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 
 __all__ = [
     "CounterSample",

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowlab import schema
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
 from flowlab.sflow._walk import Structure
@@ -101,7 +102,7 @@ def _interface(fmt: npt.NDArray[np.uint32], value: npt.NDArray[np.uint32]) -> np
 
 def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     """Columns for every flow sample of `st`; marks the records it reads in `used`."""
-    fi = np.flatnonzero((st.s_kind == 1) | (st.s_kind == 3))
+    fi = np.flatnonzero((st.s_kind == r.SAMPLE_FLOW) | (st.s_kind == r.SAMPLE_FLOW_EXPANDED))
     nf = fi.size
     c: Cols = {name: _empty(nf, name, dt) for name, dt in FLOW_FIELDS.items()}
     if not nf:
@@ -109,7 +110,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     row_of = np.full(st.s_kind.size, -1, dtype=np.int64)
     row_of[fi] = np.arange(nf)
     w = buf.u32x(st.s_pos[fi], 10)
-    compact = st.s_kind[fi] == 1
+    compact = st.s_kind[fi] == r.SAMPLE_FLOW
     every = np.ones(nf, dtype=bool)
     c["dg"] = (st.s_dg[fi] + dg_base, every)
     c["sample_sequence"] = (w[:, 0], every)
@@ -120,8 +121,8 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
     rk = st.s_kind[st.r_smp]
     fmt = st.r_tag & 0xFFF
-    in_flow = ((st.r_tag >> 12) == 0) & ((rk == 1) | (rk == 3))
-    picks = {code: _first(st.r_smp, in_flow & (fmt == code)) for code in (1, 3, 4, 1001)}
+    in_flow = ((st.r_tag >> 12) == 0) & ((rk == r.SAMPLE_FLOW) | (rk == r.SAMPLE_FLOW_EXPANDED))
+    picks = {code: _first(st.r_smp, in_flow & (fmt == code)) for code in r.FLOW_RECORD_LENGTH}
     for first in picks.values():
         used[first] = True
 
@@ -134,7 +135,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         old[rows] = values
         valid[rows] = ok
 
-    raw = picks[1]
+    raw = picks[r.FLOW_RAW_HEADER]
     if raw.size:
         rows = row_of[st.r_smp[raw]]
         if rows.size == nf:  # every flow sample has a header (the usual case): plain slices
@@ -143,7 +144,12 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         hw = buf.u32x(rp, 4)
         hp = hw[:, 0]
         put("frame_length", rows, hw[:, 1], True)
-        put("supported", rows, (hp == 1) | (hp == 11) | (hp == 12), True)
+        supported = (
+            (hp == r.HEADER_PROTOCOL_ETHERNET)
+            | (hp == r.HEADER_PROTOCOL_IPV4)
+            | (hp == r.HEADER_PROTOCOL_IPV6)
+        )
+        put("supported", rows, supported, True)
         hf = parse_headers(buf, hp, rp + 16, hw[:, 3].astype(np.int64))
         put("ip_version", rows, hf.ip_version, hf.ip_version > 0)
         for name in _HEADER_FIELDS:
@@ -151,7 +157,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
     # sampled IPv4 / IPv6 records fill rows whose header gave no IP
     ipv = c["ip_version"][0]
-    for code, words, version in ((3, 8, 4), (4, 14, 6)):
+    for code, words, version in ((r.FLOW_SAMPLED_IPV4, 8, 4), (r.FLOW_SAMPLED_IPV6, 14, 6)):
         recs = picks[code]
         if not recs.size:
             continue
@@ -187,7 +193,7 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         put("frame_length", rows[no_frame], sw[no_frame, 0], True)
 
     # extended switch: VLAN when the header carried none
-    recs = picks[1001]
+    recs = picks[r.FLOW_EXTENDED_SWITCH]
     if recs.size:
         rows = row_of[st.r_smp[recs]]
         vid = buf.u32(st.r_pos[recs])
@@ -202,17 +208,18 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     Counters sent as all ones (2**32-1, 2**64-1: "unknown" in sFlow) become null.
     """
     rk = st.s_kind[st.r_smp]
-    cand = np.flatnonzero((rk == 2) | (rk == 4))  # records of counter samples (few): work on them
-    tag = st.r_tag[cand]
-    gen = cand[_first(st.r_smp[cand], tag == 1)]  # enterprise 0, format 1: the tag is 1
-    eth = cand[_first(st.r_smp[cand], tag == 2)]
+    counter_kind = (rk == r.SAMPLE_COUNTERS) | (rk == r.SAMPLE_COUNTERS_EXPANDED)
+    cand = np.flatnonzero(counter_kind)  # records of counter samples (few): work on them
+    tag = st.r_tag[cand]  # enterprise 0: the tag is the format
+    gen = cand[_first(st.r_smp[cand], tag == r.COUNTERS_GENERIC_IF)]
+    eth = cand[_first(st.r_smp[cand], tag == r.COUNTERS_ETHERNET)]
     used[gen] = True
     used[eth] = True
     smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
     n = smp.size
     every = np.ones(n, dtype=bool)
     w = buf.u32x(st.s_pos[smp], 3)
-    compact = st.s_kind[smp] == 2
+    compact = st.s_kind[smp] == r.SAMPLE_COUNTERS
     c: Cols = {
         "dg": (st.s_dg[smp] + dg_base, every),
         "sample_sequence": (w[:, 0], every),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 
 __all__ = ["PORT_PROTOCOLS", "HeaderFields", "parse_headers"]
@@ -96,7 +97,7 @@ def parse_headers(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64
     same rules (the differential tests check them against the reference).
     """
     w = buf.u32x(start, _FAST_WORDS)
-    fast = (hp == 1) & (hlen >= 34) & ((w[:, 3] >> 8) == 0x080045)
+    fast = (hp == r.HEADER_PROTOCOL_ETHERNET) & (hlen >= 34) & ((w[:, 3] >> 8) == 0x080045)
     out = _fast(w, hlen)
     if not fast.all():  # the others (VLAN, IPv6, options, bare IP, short): general parser
         si = np.flatnonzero(~fast)
@@ -169,7 +170,7 @@ def _general(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64) -> 
     def fits(rel: I64, size: int) -> B:
         return np.asarray(rel + size <= hlen)
 
-    eth = hp == 1
+    eth = hp == r.HEADER_PROTOCOL_ETHERNET
     zero = np.zeros(n, dtype=np.int64)
     dst_mac_ok = eth & fits(zero, 6)
     src_mac_ok = eth & fits(zero, 12)
@@ -195,10 +196,16 @@ def _general(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64) -> 
 
     b0 = buf.u8(start + l3)
     b0_ok = fits(l3, 1)
-    v4 = ((eth & et_ok & (et == 0x0800)) | (hp == 11)) & b0_ok & ((b0 >> 4) == 4)
-    v6 = ((eth & et_ok & (et == 0x86DD)) | (hp == 12)) & b0_ok & ((b0 >> 4) == 6)
+    v4 = (
+        ((eth & et_ok & (et == 0x0800)) | (hp == r.HEADER_PROTOCOL_IPV4)) & b0_ok & ((b0 >> 4) == 4)
+    )
+    v6 = (
+        ((eth & et_ok & (et == 0x86DD)) | (hp == r.HEADER_PROTOCOL_IPV6)) & b0_ok & ((b0 >> 4) == 6)
+    )
     ip_version = np.where(v4, 4, np.where(v6, 6, 0)).astype(np.uint8)
-    ethertype = np.where(hp == 11, 0x0800, np.where(hp == 12, 0x86DD, et)).astype(np.uint16)
+    ethertype = np.where(
+        hp == r.HEADER_PROTOCOL_IPV4, 0x0800, np.where(hp == r.HEADER_PROTOCOL_IPV6, 0x86DD, et)
+    ).astype(np.uint16)
     ethertype_ok = et_ok | v4 | v6
 
     # IPv4

@@ -22,18 +22,19 @@ time; the tests check that both agree.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 
 __all__ = [
-    "COUNTER_MIN_LENGTH",
-    "FLOW_MIN_LENGTH",
+    "MAX_RECORDS",
+    "MAX_SAMPLES",
     "REASONS",
-    "SAMPLE_FIXED",
     "Structure",
     "walk",
 ]
@@ -58,16 +59,26 @@ REASONS: tuple[str, ...] = (
 OK, OUTSIDE, TRUNCATED, VERSION, AGENT, IMPLAUSIBLE = 0, 1, 2, 3, 4, 5
 SAMPLE_OVERRUN, UNALIGNED, SAMPLE_SHORT, RECORD_OVERRUN, RECORD_SHORT = 6, 7, 8, 9, 10
 
-#: fixed part of the known sample formats (enterprise 0), the record count being its last word
-SAMPLE_FIXED = {1: 32, 2: 12, 3: 44, 4: 16}
-#: minimum body length of the flow/counter records the decoder reads
-FLOW_MIN_LENGTH = {1: 16, 3: 32, 4: 56, 1001: 16}
-COUNTER_MIN_LENGTH = {1: 88, 2: 52}
-_FIXED_LUT = np.array([0, *(SAMPLE_FIXED[k] for k in (1, 2, 3, 4))], dtype=np.int64)
+#: most samples a datagram may hold, and records a sample: more is ``implausible_count`` (a real
+#: datagram fits in 64 KiB and a real sample needs tens of bytes; goflow2 caps records likewise)
+MAX_SAMPLES = 1024
+MAX_RECORDS = 256
+#: the level loops hand datagrams (samples) still walking when fewer than this many remain
+#: to a per-item loop, so that one deep datagram costs per byte, not per level of the batch
+_TAIL = 64
+
+_KINDS = (r.SAMPLE_FLOW, r.SAMPLE_COUNTERS, r.SAMPLE_FLOW_EXPANDED, r.SAMPLE_COUNTERS_EXPANDED)
+assert _KINDS == (
+    1,
+    2,
+    3,
+    4,
+)  # the sample tag (enterprise 0) is its kind: s_kind indexes _FIXED_LUT
+_FIXED_LUT = np.array([0, *(r.SAMPLE_FIXED_LENGTH[k] for k in _KINDS)], dtype=np.int64)
 _MIN_LUT = np.zeros(2 * 4096, dtype=np.int64)  # [counter formats | flow formats]
-for _f, _size in COUNTER_MIN_LENGTH.items():
+for _f, _size in r.COUNTER_RECORD_LENGTH.items():
     _MIN_LUT[_f] = _size
-for _f, _size in FLOW_MIN_LENGTH.items():
+for _f, _size in r.FLOW_RECORD_LENGTH.items():
     _MIN_LUT[4096 + _f] = _size
 
 
@@ -122,6 +133,53 @@ def _fail(reason: npt.NDArray[np.uint8], dg: I64, codes: npt.NDArray[np.uint8], 
     reason[target[fresh]] = codes[pick][fresh]
 
 
+def _tail(
+    buf: Buffer,
+    act: I64,
+    k: int,
+    counts: I64,
+    base: I64,
+    cur: I64,
+    end: I64,
+    pos: I64,
+    length: I64,
+    tag: U32,
+    reason: npt.NDArray[np.uint8],
+    at: I64 | None = None,
+) -> bool:
+    """The level loop for the last few items, one item at a time from level `k` on.
+
+    Item ``i`` of `act` has ``counts[i]`` entries (``tag``, ``length``, body)
+    from ``cur[i]`` to ``end[i]``; entry ``j`` goes to ``base[i] + j``. The first
+    overrun or unaligned entry sets ``reason[i]`` (SAMPLE_OVERRUN or UNALIGNED)
+    and, with `at`, ``at[i] = j``. Returns whether any item failed.
+    """
+    data = buf.data
+    failed = False
+    unpack = struct.Struct(">II").unpack_from
+    for i in act.tolist():
+        c, e, b = int(cur[i]), int(end[i]), int(base[i])
+        view = data[c:e].tobytes()
+        p = 0
+        size = e - c
+        for j in range(k, int(counts[i])):
+            if p + 8 > size:
+                code = SAMPLE_OVERRUN
+            else:
+                t, n = unpack(view, p)
+                code = SAMPLE_OVERRUN if p + 8 + n > size else (UNALIGNED if n & 3 else OK)
+            if code:
+                reason[i] = code
+                if at is not None:
+                    at[i] = j
+                failed = True
+                break
+            pos[b + j], length[b + j], tag[b + j] = c + p + 8, n, t
+            p += 8 + n
+        cur[i] = c + p
+    return failed
+
+
 def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     """Validate and locate every datagram, sample and record of a batch."""
     n = offsets.size
@@ -138,22 +196,22 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     # 1. datagram header
     version = buf.u32(o)
     atype = buf.u32(o + 4)
-    hdr = np.where(atype == 2, 40, 28)
+    hdr = np.where(atype == r.AGENT_ADDRESS_IPV6, 40, 28)
 
     def mark(cond: npt.NDArray[np.bool_], code: int) -> None:
         reason[cond & (reason == OK)] = code
 
     mark(ln < 4, TRUNCATED)
-    mark(version != 5, VERSION)
+    mark(version != r.SFLOW_VERSION, VERSION)
     mark(ln < 8, TRUNCATED)
-    mark((atype != 1) & (atype != 2), AGENT)
+    mark((atype != r.AGENT_ADDRESS_IPV4) & (atype != r.AGENT_ADDRESS_IPV6), AGENT)
     mark(ln < hdr, TRUNCATED)
     agent = buf.u32x(o + 8, 4)
     tail = o + hdr
     head = buf.u32x(tail - 16, 4)
     sub_agent, sequence, uptime = head[:, 0], head[:, 1], head[:, 2]
     nsamp = head[:, 3].astype(np.int64)
-    mark(nsamp > (ln - hdr) // 8, IMPLAUSIBLE)
+    mark((nsamp > (ln - hdr) // 8) | (nsamp > MAX_SAMPLES), IMPLAUSIBLE)
     header_ok = reason == OK
     agent_v6 = atype == 2
     agent[~agent_v6, 1:] = 0
@@ -172,6 +230,9 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     failed = False
     k = 0
     while act.size:
+        if act.size < _TAIL:
+            failed |= _tail(buf, act, k, counts, base, cur, end, s_pos, s_len, s_tag, reason)
+            break
         whole = act.size == n  # every datagram still has samples: no gathers needed
         c = cur if whole else cur[act]
         w = buf.u32x(c, 2)
@@ -201,12 +262,12 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
         s_dg, s_pos, s_len, s_tag = s_dg[keep], s_pos[keep], s_len[keep], s_tag[keep]
 
     # 3. known sample headers (enterprise 0, formats 1-4: the tag itself is 1..4)
-    known = (s_tag >= 1) & (s_tag <= 4)
+    known = (s_tag >= r.SAMPLE_FLOW) & (s_tag <= r.SAMPLE_COUNTERS_EXPANDED)
     s_kind = np.where(known, s_tag, 0).astype(np.uint8)
     fixed = _FIXED_LUT[s_kind]
     short = known & (s_len < fixed)
     nrec = np.where(known & ~short, buf.u32(s_pos + fixed - 4), 0).astype(np.int64)
-    implausible = known & ~short & (nrec > (s_len - fixed) // 8)
+    implausible = known & ~short & ((nrec > (s_len - fixed) // 8) | (nrec > MAX_RECORDS))
     bad = short | implausible
     if bad.any():
         sidx = np.arange(s_tag.size, dtype=np.int64)
@@ -232,6 +293,19 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     ns = nrec.size
     k = 0
     while act.size:
+        if act.size < _TAIL:
+            codes = np.zeros(ns, dtype=np.uint8)
+            at = np.zeros(ns, dtype=np.int64)
+            if _tail(buf, act, k, nrec, rbase, rcur, rend, r_pos, r_len, r_tag, codes, at):
+                wrong = np.flatnonzero(codes)
+                err_s.append(wrong)
+                err_k.append(at[wrong])
+                err_c.append(
+                    np.where(codes[wrong] == SAMPLE_OVERRUN, RECORD_OVERRUN, UNALIGNED).astype(
+                        np.uint8
+                    )
+                )
+            break
         whole = act.size == ns  # every sample still has records (the usual case): no gathers
         c = rcur if whole else rcur[act]
         w = buf.u32x(c, 2)
@@ -267,7 +341,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     in_flow = (s_kind & 1).astype(bool)[r_smp]  # kinds 1 and 3 are flow samples
     need = np.where(r_tag < 4096, _MIN_LUT[(in_flow * 4096) + (r_tag & 0xFFF)], 0)
     short = r_len < need
-    raw = in_flow & (r_tag == 1) & ~short
+    raw = in_flow & (r_tag == r.FLOW_RAW_HEADER) & ~short
     if raw.any():
         hlen = np.where(raw, buf.u32(r_pos + 12), 0).astype(np.int64)
         short |= raw & (16 + hlen > r_len)

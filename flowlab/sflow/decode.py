@@ -4,14 +4,14 @@
 offsets/lengths, and returns a :class:`Decoded`: the canonical flow frame (one
 row per flow sample, client/server oriented), the canonical counters frame
 (one row per counter sample with generic-interface and/or ethernet counters)
-and :class:`~flowlab.sflow.stats.DecodeStats`. It never raises on bad bytes:
+and :class:`~flowlab.decoding.stats.DecodeStats`. It never raises on bad bytes:
 a datagram is either decoded entirely or counted under one reason.
 
 How it is fast: no Python loop runs per datagram, sample or record. The
 structural walk (:mod:`flowlab.sflow._walk`) handles the k-th sample of every
 datagram at once, the packet headers are parsed column-wise
 (:mod:`flowlab.sflow._headers`), and addresses are formatted once per distinct
-value (:mod:`flowlab.sflow._text`).
+value (:mod:`flowlab.decoding.addresses`).
 
 Examples
 --------
@@ -32,8 +32,7 @@ Examples
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -41,54 +40,40 @@ import pandas as pd
 import polars as pl
 
 from flowlab import schema
+from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.decoded import Decoded
+from flowlab.decoding.sequence import SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import SFlowError
 from flowlab.services import orient
 from flowlab.sflow import _fields
+from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer, as_uint8
-from flowlab.sflow._text import address_codes, code_series, mac_codes, text_of
 from flowlab.sflow._walk import REASONS, walk
-from flowlab.sflow.sequence import SequenceTracker
-from flowlab.sflow.stats import DecodeStats
 
-__all__ = ["CHUNK_DATAGRAMS", "Decoded", "decode"]
+__all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-_KIND_NAMES = {1: "flow", 2: "counters", 3: "flow_expanded", 4: "counters_expanded", 0: "unknown"}
+_KIND_NAMES = {
+    r.SAMPLE_FLOW: "flow",
+    r.SAMPLE_COUNTERS: "counters",
+    r.SAMPLE_FLOW_EXPANDED: "flow_expanded",
+    r.SAMPLE_COUNTERS_EXPANDED: "counters_expanded",
+    0: "unknown",
+}
 #: datagrams per internal chunk: keeps the numpy temporaries cache-sized (no page faults)
 CHUNK_DATAGRAMS = 2048
 # the word buffer is reused from call to call (per thread): no fresh pages for every batch
 _SCRATCH = threading.local()
 
 
-@dataclass
-class Decoded:
-    """Result of decoding: canonical flows, canonical counters and the stats."""
-
-    flows: pl.DataFrame = field(default_factory=schema.empty)
-    counters: pl.DataFrame = field(default_factory=schema.empty_counters)
-    stats: DecodeStats = field(default_factory=DecodeStats)
-
-    @classmethod
-    def concat(cls, parts: Iterable[Decoded]) -> Decoded:
-        """Concatenate batches (rows in order, stats merged)."""
-        items = list(parts)
-        if not items:
-            return cls()
-        stats = DecodeStats()
-        for p in items:
-            stats = stats.merge(p.stats)
-        return cls(
-            flows=pl.concat([p.flows for p in items], rechunk=False),
-            counters=pl.concat([p.counters for p in items], rechunk=False),
-            stats=stats,
-        )
-
-
 def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
     if bool(ok.all()):
         return pl.Series(values).cast(dtype)
-    return pl.Series(np.ma.masked_array(values, mask=~ok)).cast(dtype)
+    # nulls set by position: a numpy masked array costs ~0.5 ms per column of a batch
+    zeroed = np.where(ok, values, np.zeros(1, dtype=values.dtype))
+    return pl.Series(zeroed).cast(dtype).scatter(np.flatnonzero(~ok), None)
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
@@ -136,8 +121,10 @@ def decode(
     Raises
     ------
     SFlowError
-        Only for inconsistent arguments (array lengths differ); bad datagram
-        bytes never raise.
+        Only for wrong arguments: a buffer that is not bytes, locators that are
+        not integers, lie outside the buffer or differ in number, a wrong
+        ``received_ms``, ``peers``, ``source`` or ``state``. Bad datagram bytes
+        never raise: each bad datagram is counted under one reason.
 
     Notes
     -----
@@ -150,20 +137,25 @@ def decode(
     extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
     header's, else the sampled record's IP length.
     """
-    data = as_uint8(buffer)
-    off = np.asarray(offsets, dtype=np.int64).reshape(-1)
-    ln = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    data, off, ln, recv = _arguments(buffer, offsets, lengths, received_ms)
     n = off.size
-    try:
-        recv = np.broadcast_to(np.asarray(received_ms, dtype=np.int64), (n,))
-    except ValueError as exc:
-        msg = f"received_ms must be one value or one per datagram ({n}), found shape {np.shape(received_ms)}"
-        raise SFlowError(msg) from exc
-    if ln.size != n or (peers is not None and len(peers) != n):
+    if peers is not None:
+        try:
+            npeers = len(peers)
+        except TypeError as exc:
+            msg = f"peers must be a sequence of str (or None) per datagram, found {type(peers).__name__}"
+            raise SFlowError(msg) from exc
+    if ln.size != n or (peers is not None and npeers != n):
         msg = (
             f"offsets ({n}), lengths ({ln.size}) and peers "
-            f"({'-' if peers is None else len(peers)}) must have one entry per datagram"
+            f"({'-' if peers is None else npeers}) must have one entry per datagram"
         )
+        raise SFlowError(msg)
+    if not isinstance(source, str):
+        msg = f"source must be a str, found {type(source).__name__}"
+        raise SFlowError(msg)
+    if state is not None and not isinstance(state, SequenceTracker):
+        msg = f"state must be a SequenceTracker, found {type(state).__name__}"
         raise SFlowError(msg)
 
     reason = np.zeros(n, dtype=np.uint8)
@@ -225,7 +217,8 @@ def decode(
             exporter = pl.Series(mixed, dtype=pl.String)
             ex_codes, uniq = pd.factorize(mixed)
             ex_texts = [str(u) for u in uniq]
-    _sequences(stats, state, ex_codes, ex_texts, header_ok, sub_agent, sequence)
+    # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
+    _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
 
     common = (exporter, recv, sequence, sub_agent, source)
     flows = _flow_frame(_fields.concat(flow_parts), stats, *common) if n else schema.empty()
@@ -236,16 +229,73 @@ def decode(
     return Decoded(flows=flows, counters=counters, stats=stats)
 
 
+def _arguments(
+    buffer: object, offsets: object, lengths: object, received_ms: object
+) -> tuple[npt.NDArray[np.uint8], I64, I64, I64]:
+    """The arguments of :func:`decode` as arrays, or an SFlowError saying what is wrong."""
+    try:
+        data = as_uint8(buffer)  # type: ignore[arg-type]
+    except (TypeError, ValueError, BufferError) as exc:
+        msg = f"buffer must be bytes, bytearray, memoryview or a uint8 array, found {type(buffer).__name__}"
+        raise SFlowError(msg) from exc
+    arrays = []
+    for name, value in (("offsets", offsets), ("lengths", lengths)):
+        arr = _integers(name, value)
+        if arr.size and (int(arr.min()) < 0 or int(arr.max()) > data.size):
+            bad = int(arr.min()) if int(arr.min()) < 0 else int(arr.max())
+            msg = f"{name} must lie in [0, {data.size}] (the buffer's size), found {bad}"
+            raise SFlowError(msg)
+        arrays.append(arr)
+    off, ln = arrays
+    n = off.size
+    if ln.size == n and n and int((off + ln).max()) > data.size:  # no overflow: both <= size
+        i = int(np.argmax(off + ln))
+        msg = (
+            f"datagram {i} (offset {int(off[i])}, length {int(ln[i])}) ends beyond the "
+            f"buffer ({data.size} bytes)"
+        )
+        raise SFlowError(msg)
+    recv_in = _integers("received_ms", received_ms, scalar=True)
+    try:
+        recv = np.broadcast_to(recv_in, (n,))
+    except ValueError as exc:
+        msg = (
+            f"received_ms must be one value or one per datagram ({n}), found shape {recv_in.shape}"
+        )
+        raise SFlowError(msg) from exc
+    return data, off, ln, recv
+
+
+def _integers(name: str, value: object, *, scalar: bool = False) -> I64:
+    """`value` as int64 (1-D unless `scalar` allows one number), or an SFlowError naming `name`."""
+    try:
+        raw = np.asarray(value)
+        if raw.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if raw.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) for v in raw.flat):
+            raw = raw.astype(np.int64)  # Python ints: OverflowError beyond 64 bits
+        if raw.dtype.kind not in "iub":
+            msg = f"{name} must be integers, found {type(value).__name__} of {raw.dtype}"
+            raise SFlowError(msg)
+        if raw.dtype.kind == "u" and int(raw.max()) > np.iinfo(np.int64).max:
+            raise OverflowError(f"{int(raw.max())} does not fit")
+        arr = raw.astype(np.int64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        msg = f"{name} must be integers that fit in 64 bits: {exc}"
+        raise SFlowError(msg) from exc
+    return arr if scalar and arr.ndim == 0 else arr.reshape(-1)
+
+
 def _sequences(
     stats: DecodeStats,
     state: SequenceTracker | None,
     ex_codes: I64,
     ex_texts: list[str],
-    header_ok: B,
+    accepted: B,
     sub_agent: npt.NDArray[np.uint32],
     sequence: npt.NDArray[np.uint32],
 ) -> None:
-    idx = np.flatnonzero(header_ok)
+    idx = np.flatnonzero(accepted)
     if not idx.size:
         return
     codes = ex_codes[idx].astype(np.int64)
@@ -356,3 +406,15 @@ def _counter_frame(
         pl.DataFrame([cols[k].alias(k) for k in schema.COUNTER_SCHEMA if k in cols]),
         counters=True,
     )
+
+
+class SFlowDecoder:
+    """sFlow v5 as a :class:`flowlab.decoding.Decoder`: :func:`decode` on UDP port 6343."""
+
+    name = "sflow"
+    port = 6343
+    decode = staticmethod(decode)
+
+
+#: the registry entry of :mod:`flowlab.decoding.decoder`
+DECODER = SFlowDecoder()

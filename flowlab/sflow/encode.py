@@ -270,7 +270,11 @@ def encode_datagram(d: r.Datagram) -> bytes:
     body = b"".join(encode_sample(s) for s in d.samples)
     try:
         head = (
-            struct.pack(">II", r.SFLOW_VERSION, 1 if agent.version == 4 else 2)
+            struct.pack(
+                ">II",
+                r.SFLOW_VERSION,
+                r.AGENT_ADDRESS_IPV4 if agent.version == 4 else r.AGENT_ADDRESS_IPV6,
+            )
             + agent.packed
             + struct.pack(">IIII", d.sub_agent_id, d.sequence, d.uptime_ms, len(d.samples))
         )

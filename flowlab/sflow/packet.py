@@ -24,6 +24,7 @@ import struct
 from collections.abc import Sequence
 from typing import Literal
 
+from flowlab.capture.checksum import internet_checksum
 from flowlab.exceptions import SFlowError
 from flowlab.sflow.records import (
     HEADER_PROTOCOL_ETHERNET,
@@ -49,16 +50,6 @@ def _mac(text: str) -> bytes:
         msg = f"MAC address must look like 02:00:00:00:00:01, found {text!r}"
         raise SFlowError(msg)
     return raw
-
-
-def internet_checksum(data: bytes) -> int:
-    """The RFC 1071 ones'-complement checksum of IPv4, TCP, UDP and ICMP headers."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _l4(

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 __all__ = [
+    "AGENT_ADDRESS_IPV4",
+    "AGENT_ADDRESS_IPV6",
     "COUNTERS_APP_RESOURCES",
     "COUNTERS_ETHERNET",
     "COUNTERS_GENERIC_IF",
@@ -29,10 +31,12 @@ __all__ = [
     "COUNTERS_OPENFLOW_PORT",
     "COUNTERS_OVS_DP",
     "COUNTERS_PORT_NAME",
+    "COUNTER_RECORD_LENGTH",
     "FLOW_ETHERNET",
     "FLOW_EXTENDED_ROUTER",
     "FLOW_EXTENDED_SWITCH",
     "FLOW_RAW_HEADER",
+    "FLOW_RECORD_LENGTH",
     "FLOW_SAMPLED_IPV4",
     "FLOW_SAMPLED_IPV6",
     "GENERIC_COUNTER_NAMES",
@@ -42,6 +46,7 @@ __all__ = [
     "IF_INTERNAL",
     "SAMPLE_COUNTERS",
     "SAMPLE_COUNTERS_EXPANDED",
+    "SAMPLE_FIXED_LENGTH",
     "SAMPLE_FLOW",
     "SAMPLE_FLOW_EXPANDED",
     "SFLOW_VERSION",
@@ -62,6 +67,10 @@ __all__ = [
 ]
 
 SFLOW_VERSION = 5
+
+# datagram header "agent address type"
+AGENT_ADDRESS_IPV4 = 1
+AGENT_ADDRESS_IPV6 = 2
 
 # Sample formats (enterprise 0)
 SAMPLE_FLOW = 1
@@ -95,6 +104,23 @@ HEADER_PROTOCOL_IPV6 = 12
 
 # interface value meaning "internal / unknown" (0x3FFFFFFF)
 IF_INTERNAL = 0x3FFFFFFF
+
+#: bytes of each sample format's fixed part, up to and including its record count
+SAMPLE_FIXED_LENGTH: dict[int, int] = {
+    SAMPLE_FLOW: 32,
+    SAMPLE_COUNTERS: 12,
+    SAMPLE_FLOW_EXPANDED: 44,
+    SAMPLE_COUNTERS_EXPANDED: 16,
+}
+#: bytes of the fixed body of the flow records the decoder reads (a raw header adds its bytes)
+FLOW_RECORD_LENGTH: dict[int, int] = {
+    FLOW_RAW_HEADER: 16,
+    FLOW_SAMPLED_IPV4: 32,
+    FLOW_SAMPLED_IPV6: 56,
+    FLOW_EXTENDED_SWITCH: 16,
+}
+#: bytes of the body of the counter records the decoder reads
+COUNTER_RECORD_LENGTH: dict[int, int] = {COUNTERS_GENERIC_IF: 88, COUNTERS_ETHERNET: 52}
 
 
 @dataclass

@@ -21,29 +21,11 @@ import polars as pl
 
 from flowlab.exceptions import ConfigError
 from flowlab.graph.build import edge_frame
-from flowlab.tables import plain
+from flowlab.tables import human_bytes, plain
 
 __all__ = ["bar_chart", "flow_diagram", "heatmap", "human_bytes", "timeseries_chart"]
 
 _FMT_BYTES = "~s"
-
-
-def human_bytes(n: float | None) -> str:
-    """``1536`` -> ``'1.5 KiB'``.
-
-    Examples
-    --------
-    >>> human_bytes(1536), human_bytes(3 * 2**30)
-    ('1.5 KiB', '3.0 GiB')
-    """
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} PiB"  # pragma: no cover
 
 
 def _need(frame: pl.DataFrame, cols: list[str], what: str) -> None:

@@ -73,13 +73,22 @@ def graph_frames(
         volume[s] += d.get(weight) or 0
         if s != t:
             volume[t] += d.get(weight) or 0
+
+    def kind(d: dict[str, Any]) -> str:  # the true kind, or all of them (graph.build's rule)
+        return str(d.get("kind") or "+".join(d.get("kinds", [])) or "ip")
+
+    def namespace(d: dict[str, Any]) -> str:
+        if d.get("namespace"):
+            return str(d["namespace"])
+        return "(several namespaces)" if d.get("namespaces") else f"({kind(d)})"
+
     nodes = pl.DataFrame(
         [
             {
                 "id": str(n),
                 "label": str(d.get("label", n)),
-                "kind": d.get("kind") or "ip",
-                "namespace": d.get("namespace") or f"({d.get('kind') or 'other'})",
+                "kind": kind(d),
+                "namespace": namespace(d),
                 "ips": ", ".join(d.get("ips", [])),
                 "x": float(pos[n][0]),
                 "y": float(pos[n][1]),
@@ -116,6 +125,7 @@ def graph_frames(
                 "bytes": int(d.get("bytes") or 0),
                 "packets": int(d.get("packets") or 0),
                 "flows": int(d.get("flows") or 0),
+                "port_names": ", ".join(str(v) for v in d.get("port_names", [])[:6]),
                 "services": ", ".join(str(v) for v in d.get("services", [])[:6]),
                 "ports": ", ".join(str(v) for v in d.get("ports", [])[:6]),
             }
@@ -133,6 +143,7 @@ def graph_frames(
         "bytes": pl.UInt64,
         "packets": pl.UInt64,
         "flows": pl.UInt64,
+        "port_names": pl.String,
         "services": pl.String,
         "ports": pl.String,
     }
@@ -172,6 +183,7 @@ def graph_chart(
         alt.Tooltip("bytes:Q", format=","),
         alt.Tooltip("packets:Q", format=","),
         alt.Tooltip("flows:Q", format=","),
+        alt.Tooltip("port_names:N", title="ports (cluster names)"),
         "services:N",
         "ports:N",
     ]

@@ -41,6 +41,7 @@ def test_list_of_full_objects(doc: dict[str, Any]) -> None:
         "StatefulSet",
         "DaemonSet",
         "Job",
+        "NetworkPolicy",
     }
     for i in doc["items"]:
         assert i["apiVersion"] and i["metadata"]["name"] and i["metadata"]["creationTimestamp"]

@@ -84,6 +84,22 @@ def test_timeseries_equal_local(es, flowlab_index, elastiflow_index, interval, b
         assert pushed.columns[0] == "time"
 
 
+def test_push_down_returns_the_frame_of_the_one_local_aggregation(
+    es, flowlab_index, elastiflow_index
+):
+    # same columns, dtypes and order as flowlab.analysis on the loaded rows (most bytes first)
+    from flowlab.analysis import edges, timeseries
+
+    for index, _ in (flowlab_index, elastiflow_index):
+        loaded = fe.load_flows(es, index, progress=False)
+        for by in (("client", "server", "service"), ("exporter",), ("service", "protocol")):
+            pushed = fe.edges(es, index, by=by, page_size=300)
+            assert_frame_equal(pushed, edges(loaded, by=by))
+            assert pushed["bytes"].is_sorted(descending=True)
+        pushed = fe.timeseries(es, index, interval="1h", by=("service",), page_size=300)
+        assert_frame_equal(pushed, timeseries(loaded, interval="1h", by="service"))
+
+
 def test_filters_and_window_in_push_down(es, elastiflow_index):
     index, rows = elastiflow_index
     flt = Filter(server="10.130.0.0/16", service=["etcd-client", "TCP/10250"], protocol="tcp")

@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 import flowlab.elastic as fe
 import flowlab.schema as fs
-from flowlab.elastic.collect import add_arguments, make_sink
+from flowlab.cli import SINK_OPTIONS
 from flowlab.exceptions import ConfigError, ElasticAuthError
 
 pytestmark = pytest.mark.elasticsearch
@@ -33,7 +33,7 @@ def test_elastic_sink_for_the_collector(es, index_name, make_flows):
         sink(frames[3])
         assert sink.result.written == 420  # 120 + 0 + 300 flushed at 250 rows, 80 buffered
     assert sink.result.written == 500 and sink.result.rejected == 0
-    assert repr(sink) == f"<ElasticSink {index_name} (flowlab) written=500 rejected=0>"
+    assert repr(sink) == f"<ElasticSink {index_name} (flowlab) written=500 existing=0 rejected=0>"
     with pytest.raises(ConfigError, match="closed"):
         sink(frames[0])
     es.indices.refresh(index=index_name)
@@ -45,6 +45,8 @@ def test_elastic_sink_for_the_collector(es, index_name, make_flows):
 def test_to_elasticsearch_option_builds_a_checked_sink(
     secured, es, es_env, index_name, make_flows, monkeypatch
 ):
+    (option,) = SINK_OPTIONS
+    add_arguments, make_sink = option.arguments, option.make
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert make_sink(parser.parse_args([])) is None
@@ -54,7 +56,7 @@ def test_to_elasticsearch_option_builds_a_checked_sink(
         ["--to-elasticsearch", es_env["url"], "--es-index", index_name, "--es-batch", "100"]
     )
     sink = make_sink(args)
-    assert sink is not None and sink.batch_size == 100 and sink.layout == "flowlab"
+    assert isinstance(sink, fe.ElasticSink) and sink.batch_size == 100 and sink.layout == "flowlab"
     frame = make_flows(250, seed=61)
     sink(frame)
     result = sink.close()

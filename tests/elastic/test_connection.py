@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import socket
+import types
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -111,6 +113,44 @@ def test_secrets_never_in_repr_logs_or_errors(secured, es_env, index_name, make_
         for needle in (secret, wrong, encoded, es_env["reader_password"]):
             assert needle not in text
     assert "connected to" in caplog.text  # the log did record the session
+
+
+def _dump(obj: object, depth: int = 0, seen: set[int] | None = None) -> Iterator[str]:
+    """What a variable dump or a debugger's variable view shows: reprs, attributes, items."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 7 or isinstance(obj, (type, types.ModuleType)):
+        return
+    seen.add(id(obj))
+    if callable(obj) and not hasattr(obj, "__dict__") and not hasattr(obj, "__slots__"):
+        return
+    yield repr(obj)
+    if isinstance(obj, (str, bytes, int, float)):
+        return
+    children: list[object] = []
+    if isinstance(obj, Mapping):
+        children += [*obj.keys(), *obj.values()]
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        children += list(obj)
+    if hasattr(obj, "__dict__") and not isinstance(obj, types.FunctionType):
+        children += list(vars(obj).values())
+    for klass in type(obj).__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if isinstance(slot, str) and hasattr(obj, slot):
+                children.append(getattr(obj, slot))
+    for child in children:
+        yield from _dump(child, depth + 1, seen)
+
+
+@pytest.mark.elasticsearch
+def test_credential_is_masked_in_variable_dumps(secured, es_env):
+    """Issue #11 item 11: the credential is not a plain dict entry on the transport."""
+    es = fe.connect(es_env["url"], username=es_env["username"], password=es_env["password"])
+    encoded = base64.b64encode(f"{es_env['username']}:{es_env['password']}".encode()).decode()
+    for root in (es, es.transport, vars(es.transport), es.options(request_timeout=5)):
+        for text in _dump(root):
+            assert encoded not in text and es_env["password"] not in text, text[:200]
+    assert "Secret('***')" in repr(vars(es.transport))
+    assert fe.server_info(es).version >= (7, 0, 0)  # and the client still authenticates
 
 
 def test_tls_verification_is_on_by_default(tmp_path, caplog, fakes):

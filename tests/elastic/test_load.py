@@ -212,7 +212,7 @@ def test_streaming_to_parquet(es, index_name, make_flows, tmp_path: Path):
     assert rows == 2500
     back = pl.read_parquet(path)
     assert_frame_equal(_sorted(back), _sorted(frame))
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".*tmp"))
     empty = tmp_path / "empty.parquet"
     assert fe.load_flows_to_parquet(es, empty, index_name, start="2030-01-01", progress=False) == 0
     assert pl.read_parquet(empty).schema == fs.FLOW_SCHEMA

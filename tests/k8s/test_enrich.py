@@ -132,7 +132,8 @@ def test_host_network_node_ip_and_port() -> None:
             "master-0",
             "kubernetes",
         ),
-        ("node", "worker-0", None, "node", None, None, None, "master-0", None),
+        # host traffic is named after its node (workload = the node, kind Node), not left empty
+        ("node", "worker-0", None, "node", None, "master-0", "Node", "master-0", None),
     ]
 
 

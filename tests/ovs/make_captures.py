@@ -1,8 +1,10 @@
-"""Make the sFlow fixtures ``tests/data/ovs-sampling1.pcap`` and ``tests/data/ovs-default.pcap``.
+"""Make the Open vSwitch fixtures in ``tests/data/``: sFlow (``ovs-sampling1``, ``ovs-default``),
+IPFIX (``ovs-ipfix-ovnk``, ``ovs-ipfix-netobserv``, ``ovs-ipfix-sampling1``) and NetFlow
+(``ovs-netflow``).
 
 Run as root from the repository root::
 
-    PYTHONPATH=$PWD python tests/ovs/make_captures.py --out tests/data
+    PYTHONPATH=$PWD python tests/ovs/make_captures.py --out tests/data [--only NAME]
 
 For each capture: an OVS lab (see ``ovs_lab.py``) with five pod namespaces, a
 UDP sink listening on 127.0.0.1:PORT *before* sFlow is configured (OVS sends
@@ -128,13 +130,120 @@ def capture(
         shutil.rmtree(work, ignore_errors=True)
 
 
+#: IPFIX and NetFlow plans: how OVS is configured, how long to wait before removing the
+#: configuration (IPFIX: removing it flushes the cache; NetFlow: removing it drops pending
+#: records, so wait past the active timeout first).
+FLOW_PLANS: dict[str, dict[str, object]] = {
+    # OVN-Kubernetes' exportNetworkFlows.ipfix: sampling 400, active timeout 60 s, cache off
+    "ipfix-ovnk": {
+        "protocol": "ipfix",
+        "port": 4739,
+        "config": {"sampling": 400, "cache_active_timeout": 60},
+        "volume": BULK,
+        "linger": 2.0,
+    },
+    # NetObserv's FlowCollector (IPFIX agent): sampling 400, cache on (20 s, 400 flows)
+    "ipfix-netobserv": {
+        "protocol": "ipfix",
+        "port": 4739,
+        "config": {"sampling": 400, "cache_active_timeout": 20, "cache_max_flows": 400},
+        "volume": BULK,
+        "linger": 22.0,
+    },
+    # exact counts: every packet sampled, a short cache
+    "ipfix-sampling1": {
+        "protocol": "ipfix",
+        "port": 4739,
+        "config": {"sampling": 1, "cache_active_timeout": 2, "cache_max_flows": 1000},
+        "volume": SMALL,
+        "linger": 4.0,
+    },
+    # NetFlow v5 (every flow, unsampled) with a short active timeout
+    "netflow": {
+        "protocol": "netflow",
+        "port": 2055,
+        "config": {"active_timeout": 2},
+        "volume": SMALL,
+        # past the datapath's 10-s idle expiry, so every flow has been exported
+        "linger": 12.0,
+    },
+}
+
+
+def capture_flow_records(
+    out: Path, *, protocol: str, port: int, config: dict[str, int], volume: Volume, linger: float
+) -> dict[str, object]:
+    """Make one IPFIX or NetFlow capture at `out`; return what the ``.expected.json`` says."""
+    work = Path(tempfile.mkdtemp(prefix="flowlab-capture-"))
+    try:
+        with OvsLab(PODS) as lab:
+            servers = Servers(lab)
+            try:
+                sink = UdpSink(port)
+                lo = Capture(work / "flows.pcap", "lo", ["udp", "port", str(port)])
+                ns = NsCaptures(lab, work)
+                target = f"127.0.0.1:{port}"
+                if protocol == "ipfix":
+                    listed = lab.set_ipfix(target, **config)
+                else:
+                    listed = lab.set_netflow(target, **config)
+                t0 = time.time()
+                clients = run_traffic(lab, volume)
+                traffic_s = time.time() - t0
+                time.sleep(linger)
+                if protocol == "ipfix":
+                    lab.clear_ipfix()
+                else:
+                    lab.clear_netflow()
+                time.sleep(1.0)
+                ns_drops = ns.close()
+                lo_drops = lo.close()
+                received = sink.close()
+                frames = ns.frames()
+            finally:
+                servers.close()
+            pods = [
+                {
+                    "short": a.pod.short,
+                    "name": a.pod.name,
+                    "namespace": a.pod.namespace,
+                    "ip": a.pod.ip,
+                    "ip6": a.pod.ip6 or None,
+                    "mac": a.mac,
+                    "bridge_port": a.host_if,
+                    "ifindex": a.ifindex,
+                }
+                for a in lab.attached.values()
+            ]
+            version = lab.version
+        shutil.copyfile(work / "flows.pcap", out)
+        lab_ips = [ip for p in PODS for ip in (p.ip, p.ip6) if ip]
+        flows = expect.flow_truth(frames, lab_ips)
+        return {
+            "made_with": "PYTHONPATH=$PWD python tests/ovs/make_captures.py --out tests/data",
+            "ovs_version": version,
+            "protocol": protocol,
+            "config": config,
+            "ovs_list": listed,
+            "collector": f"127.0.0.1:{port}",
+            "traffic_seconds": round(traffic_s, 2),
+            "clients": clients,
+            "datagrams_received_by_sink": received,
+            "kernel_drops": {"lo": lo_drops, **ns_drops},
+            "pods": pods,
+            "flows": flows.drop("lengths").to_dicts(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--out", type=Path, default=Path("tests/data"))
     ap.add_argument("--port", type=int, default=6343, help="sFlow target port on 127.0.0.1")
-    ap.add_argument("--only", choices=["sampling1", "default"])
+    ap.add_argument("--only", choices=["sampling1", "default", *FLOW_PLANS])
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     why = missing_requirements()
@@ -158,6 +267,17 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(info, indent=1, default=str) + "\n"
         )
         print(f"{pcap}: {pcap.stat().st_size} bytes, census {json.dumps(info['census'])}")
+    for name, flow_plan in FLOW_PLANS.items():
+        if args.only and name != args.only:
+            continue
+        pcap = args.out / f"ovs-{name}.pcap"
+        info = capture_flow_records(pcap, **flow_plan)  # type: ignore[arg-type]
+        (args.out / f"ovs-{name}.expected.json").write_text(
+            json.dumps(info, indent=1, default=str) + "\n"
+        )
+        print(
+            f"{pcap}: {pcap.stat().st_size} bytes, {info['datagrams_received_by_sink']} datagrams"
+        )
     return 0
 
 

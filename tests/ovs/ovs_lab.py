@@ -349,6 +349,68 @@ class OvsLab:
         """Remove the bridge's sFlow configuration (stops exporting)."""
         self.vsctl("clear", "bridge", self.bridge, "sflow")
 
+    # ------------------------------------------------------------ IPFIX, NetFlow
+    def set_ipfix(
+        self,
+        target: str,
+        *,
+        sampling: int | None = None,
+        cache_active_timeout: int | None = None,
+        cache_max_flows: int | None = None,
+        obs_domain_id: int | None = None,
+        obs_point_id: int | None = None,
+    ) -> str:
+        """Configure bridge IPFIX, replacing any previous config; return ``list ipfix``.
+
+        OVN-Kubernetes (``exportNetworkFlows.ipfix``) sets ``targets``, ``sampling``
+        (400 unless ``IPFIX_SAMPLING`` says otherwise) and ``cache_active_timeout``
+        (60), and leaves ``cache_max_flows`` unset, which turns the flow cache off;
+        NetObserv's FlowCollector (IPFIX agent) also sets ``cache_max_flows``.
+        OVS's ``other_config:enable-input-sampling``/``enable-output-sampling``
+        default to true, so each sampled packet is reported once per direction.
+        """
+        self.clear_ipfix()
+        extra = [
+            f"{k}={v}"
+            for k, v in (
+                ("sampling", sampling),
+                ("cache_active_timeout", cache_active_timeout),
+                ("cache_max_flows", cache_max_flows),
+                ("obs_domain_id", obs_domain_id),
+                ("obs_point_id", obs_point_id),
+            )
+            if v is not None
+        ]
+        self.vsctl(
+            "--", "--id=@i", "create", "ipfix", f'targets="{target}"', *extra,
+            "--", "set", "bridge", self.bridge, "ipfix=@i",
+        )  # fmt: skip
+        return self.vsctl("list", "ipfix")
+
+    def clear_ipfix(self) -> None:
+        """Remove the bridge's IPFIX configuration (flushes OVS's flow cache)."""
+        self.vsctl("clear", "bridge", self.bridge, "ipfix")
+
+    def set_netflow(
+        self, target: str, *, active_timeout: int | None = None, engine_id: int | None = None
+    ) -> str:
+        """Configure NetFlow (v5, every flow, unsampled), replacing any previous config."""
+        self.clear_netflow()
+        extra = [
+            f"{k}={v}"
+            for k, v in (("active_timeout", active_timeout), ("engine_id", engine_id))
+            if v is not None
+        ]
+        self.vsctl(
+            "--", "--id=@n", "create", "netflow", f'targets="{target}"', *extra,
+            "--", "set", "bridge", self.bridge, "netflow=@n",
+        )  # fmt: skip
+        return self.vsctl("list", "netflow")
+
+    def clear_netflow(self) -> None:
+        """Remove the bridge's NetFlow configuration (pending records are dropped)."""
+        self.vsctl("clear", "bridge", self.bridge, "netflow")
+
     # ----------------------------------------------------------------- helpers
     def ns(self, short: str) -> str:
         return self.attached[short].netns

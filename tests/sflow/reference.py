@@ -2,7 +2,7 @@
 
 One datagram at a time, with :mod:`struct`, following the rules written in
 :mod:`flowlab.sflow._walk` (rejection levels), :mod:`flowlab.sflow._headers`
-(header fields) and :mod:`flowlab.sflow.sequence` (sequence gaps). The tests
+(header fields) and :mod:`flowlab.decoding.sequence` (sequence gaps). The tests
 check that the vectorised :func:`flowlab.sflow.decode.decode` gives the same
 frames and stats on random valid and corrupted input. It is slow on purpose:
 clarity over speed.
@@ -19,11 +19,12 @@ from typing import Any
 import polars as pl
 
 from flowlab import schema
+from flowlab.decoding.sequence import REORDER_WINDOW
+from flowlab.decoding.stats import DecodeStats
 from flowlab.services import orient
+from flowlab.sflow._walk import MAX_RECORDS, MAX_SAMPLES
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.records import GENERIC_COUNTER_NAMES
-from flowlab.sflow.sequence import REORDER_WINDOW
-from flowlab.sflow.stats import DecodeStats
 
 __all__ = ["decode_reference"]
 
@@ -166,7 +167,7 @@ def _structure(d: bytes) -> tuple[tuple[str, int, int] | None, str, list[Any]]:
     if not any(agent_bytes):
         agent = ""
     sub, seq, _uptime, nsamp = struct.unpack_from(">IIII", d, hdr - 16)
-    if nsamp > (n - hdr) // 8:
+    if nsamp > (n - hdr) // 8 or nsamp > MAX_SAMPLES:
         return None, "implausible_count", []
     header = (agent, sub, seq)
     try:
@@ -187,7 +188,8 @@ def _structure(d: bytes) -> tuple[tuple[str, int, int] | None, str, list[Any]]:
             if tag in _FIXED:
                 if slen < _FIXED[tag]:
                     raise _Reject("sample_too_short")
-                if _u32(d, p + _FIXED[tag] - 4) > (slen - _FIXED[tag]) // 8:
+                nrec = _u32(d, p + _FIXED[tag] - 4)
+                if nrec > (slen - _FIXED[tag]) // 8 or nrec > MAX_RECORDS:
                     raise _Reject("implausible_count")
         for s in samples:
             tag, p, slen, recs = s
@@ -323,7 +325,7 @@ def _counter_row(
 def _sequence(
     stats: DecodeStats, last: dict[tuple[str, int], tuple[int, int]], key: tuple[str, int], seq: int
 ) -> None:
-    """The rules of flowlab.sflow.sequence, one datagram at a time."""
+    """The rules of flowlab.decoding.sequence, one datagram at a time."""
 
     def signed(x: int) -> int:
         return (x + (1 << 31)) % (1 << 32) - (1 << 31)
@@ -368,7 +370,7 @@ def decode_reference(
     rskip: Counter[Any] = Counter()
     for i, d in enumerate(datagrams):
         header, reason, samples = _structure(bytes(d))
-        if header is not None:
+        if header is not None and not reason:  # only accepted datagrams move the sequence state
             agent = (
                 header[0]
                 or (peers[i] if peers is not None else None)

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from flowlab.decoding.sequence import SequenceTracker
 from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.sequence import SequenceTracker
 
 T0 = 1_700_000_000_000
 

@@ -241,7 +241,7 @@ def test_sinks_get_every_batch_and_a_failing_sink_is_counted(tmp_path: Path) -> 
     assert got(read_capture(tmp_path)) == expected(grams)  # the store is not affected
 
 
-def test_output_failure_stops_with_a_clear_error_and_counts_unwritten_rows(tmp_path: Path) -> None:
+def test_output_failure_is_retried_and_unwritten_rows_fail_the_stop(tmp_path: Path) -> None:
     # The real filesystem refuses: a file sits where a partition directory must go.
     grams = make_datagrams(["10.0.0.11"], 5)
     col = Collector("127.0.0.1:0", out_dir=tmp_path, roll_bytes=1).start()
@@ -251,12 +251,19 @@ def test_output_failure_stops_with_a_clear_error_and_counts_unwritten_rows(tmp_p
     (tmp_path / "flows").write_text("in the way")
     send_all(grams, col.address, socket.AF_INET)
     col.flush()
-    assert col.error is not None
-    with pytest.raises(CollectorError, match="cannot write"):
+    running = col.stats
+    assert col.error is None and col.running  # a failing output does not stop receiving
+    assert running.write_fault is not None and "Not a directory" in running.write_fault
+    assert running.held_rows == running.flows + running.counters > 0
+    assert "WRITING FAILS" in running.status_line()
+    with pytest.raises(
+        CollectorError, match=r"rows were not written: cannot write .*Not a directory"
+    ):
         col.stop()
     stats = col.stats
-    assert stats.unwritten_rows >= 20
+    assert stats.unwritten_rows == stats.flows == 20  # the counters directory still worked
     assert "UNWRITTEN" in stats.status_line()
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_restart_and_repr() -> None:
@@ -279,32 +286,37 @@ def test_a_collector_never_started_releases_its_port() -> None:
     again.stop()
 
 
-def test_an_internal_failure_is_counted_and_the_collector_keeps_going(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_an_internal_failure_stops_the_collector_with_a_collector_error(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # A fake decoder failure: no real input makes the decoder raise, so the fault is injected.
-    import flowlab.collect.collector as collector_module
+    # A fake decoder failure: no real input makes the decoder raise, so the fault is injected
+    # through the decoder interface (a protocol whose first batch fails).
+    from flowlab.sflow.decode import DECODER
 
-    real = collector_module.decode
     calls = {"n": 0}
 
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("injected")
-        return real(*args, **kwargs)
+    class Flaky:
+        name, port = "flaky-sflow", 6343
 
-    monkeypatch.setattr(collector_module, "decode", flaky)
+        def decode(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("injected")
+            return DECODER.decode(*args, **kwargs)
+
     first = make_datagrams(["10.0.0.11"], 7)
     second = make_datagrams(["10.0.0.12"], 5)
-    with Collector("127.0.0.1:0") as col:
-        send_all(first, col.address, socket.AF_INET)
-        col.flush()
-        send_all(second, col.address, socket.AF_INET)
-        flows = col.flows()
-        stats = col.stats
-    assert stats.errors_by_reason == {"internal_error": 7} and stats.errors == 7
-    assert got(flows) == expected(second)
+    col = Collector("127.0.0.1:0", protocol=Flaky()).start()
+    send_all(first, col.address, socket.AF_INET)
+    col.flush()
+    assert not col.running and col.error is not None
+    send_all(second, col.address, socket.AF_INET)
+    with pytest.raises(CollectorError, match=r"decode thread failed .*RuntimeError: injected"):
+        col.stop()
+    stats = col.stats
+    # every datagram is counted: none decoded after the failure, none silently gone
+    assert stats.errors_by_reason == {"internal_error": stats.datagrams} and stats.errors == 12
+    assert calls["n"] == 1
     assert "injected" in caplog.text
 
 

@@ -13,12 +13,12 @@ from sflow_helpers import T0, assert_rows, decode_many
 from sflow_strategies import Case, cases
 
 from flowlab import schema
+from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import SFlowError
 from flowlab.sflow import records as r
 from flowlab.sflow.decode import Decoded, decode
 from flowlab.sflow.encode import encode_datagram
 from flowlab.sflow.packet import build_frame, raw_header
-from flowlab.sflow.sequence import SequenceTracker
 
 
 def one_flow(*recs: r.FlowRecord, agent: str = "10.0.0.1", rate: int = 400) -> bytes:
@@ -252,10 +252,12 @@ def test_empty_batch_and_argument_errors() -> None:
         decode(b"abcd", [0], [4], received_ms=[1, 2])
 
 
-def test_locators_outside_the_buffer_are_counted() -> None:
+def test_locators_outside_the_buffer_are_refused() -> None:
     good = one_flow(raw_header("10.0.0.1", "10.0.0.2", 17, 1, 2))
-    out = decode(good, [0, 0, -1], [len(good), len(good) + 1, 4], received_ms=T0)
-    assert out.stats.datagrams_ok == 1 and out.stats.datagrams_bad == {"outside_buffer": 2}
+    with pytest.raises(SFlowError, match=r"datagram 1 .* ends beyond the buffer"):
+        decode(good, [0, 1], [len(good), len(good)], received_ms=T0)
+    with pytest.raises(SFlowError, match=r"offsets must lie in \[0, "):
+        decode(good, [0, -1], [len(good), 4], received_ms=T0)
 
 
 def test_numpy_buffer_and_concat() -> None:

@@ -17,9 +17,9 @@ from polars.testing import assert_frame_equal
 from sflow_helpers import T0, decode_many
 from sflow_strategies import Case, cases
 
+from flowlab.decoding.sequence import SequenceTracker
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.encode import encode_datagram
-from flowlab.sflow.sequence import SequenceTracker
 from tests.sflow.reference import decode_reference
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowlab.sflow.sequence import REORDER_WINDOW, SequenceTracker
-from flowlab.sflow.stats import DecodeStats
+from flowlab.decoding.sequence import REORDER_WINDOW, SequenceTracker
+from flowlab.decoding.stats import DecodeStats
 from tests.sflow.reference import _sequence
 
 STREAMS = [("10.0.0.1", 0), ("10.0.0.1", 1), ("2001:db8::1", 0)]
@@ -96,7 +96,7 @@ def test_run_cummax_matches_polars(items: list[tuple[bool, int]]) -> None:
     """The numpy per-run running maximum equals Polars' ``cum_max().over(run)``, wide values included."""
     import polars as pl
 
-    from flowlab.sflow.sequence import _run_cummax
+    from flowlab.decoding.sequence import _run_cummax
 
     run = np.cumsum([new for new, _ in items], dtype=np.int64)
     run -= run[0]

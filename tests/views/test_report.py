@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flowlab.cli import main as cli_main
 from flowlab.graph import communication_graph
-from flowlab.report import main, report
+from flowlab.report import report
 from tests import clusterdata as cd
 from tests.views import browser
 
@@ -83,6 +84,10 @@ def test_report_empty_window_and_unenriched(tmp_path: Path) -> None:
     assert "entities:</b> ip" in plain and 'id="chart-heatmap"' not in plain
 
 
+def main(argv: list[str]) -> int:
+    return cli_main(["report", *argv])
+
+
 def test_cli_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     demo = tmp_path / "demo"
     (demo / "flows").mkdir(parents=True)
@@ -105,3 +110,13 @@ def test_cli_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--level", "galaxy", str(demo)])
     assert exc.value.code == 2
+
+
+def test_report_labels_ports_by_their_cluster_names(tmp_path: Path) -> None:
+    """The service chart and series say 'etcd (2379)', not only ElastiFlow's IANA 'etcd-client'."""
+    import flowlab
+
+    ds = flowlab.load("demo", seconds=120)
+    page = report(ds.flows, tmp_path / "r.html", level="workload").read_text()
+    specs = page[page.index("<script") :]
+    assert "etcd (2379)" in specs and "kubelet-https-metrics (10250)" in specs

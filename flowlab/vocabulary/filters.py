@@ -1,4 +1,8 @@
-"""The one filter helper every analysis uses: endpoints, services, ports, protocols, time.
+"""Filters: endpoints, services, ports, protocols, time (:func:`where`, :class:`Filter`).
+
+:func:`where` filters a frame now; a :class:`Filter` holds the same criteria
+(IPs and CIDRs only) to be translated into an Elasticsearch query
+(:mod:`flowlab.elastic.query`) and re-applied exactly with :func:`filter_frame`.
 
 An *endpoint spec* names one end of a flow, in any of these forms:
 
@@ -20,11 +24,10 @@ A list of specs matches any of them. Sides: ``client``, ``server``, ``src``,
 Examples
 --------
 >>> import polars as pl
->>> from flowlab.schema import conform
->>> from flowlab.services import orient_frame
->>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.5", "10.0.0.6"],
-...     "dst_ip": ["172.30.0.1", "10.0.0.3"], "src_port": [40000, 40001], "dst_port": [443, 2379],
-...     "protocol": [6, 6]})))
+>>> from flowlab import schema, services
+>>> rows = {"src_ip": ["10.0.0.5", "10.0.0.6"], "dst_ip": ["172.30.0.1", "10.0.0.3"],
+...         "src_port": [40000, 40001], "dst_port": [443, 2379], "protocol": [6, 6]}
+>>> f = services.orient_frame(schema.conform(pl.DataFrame(rows)))
 >>> where(f, server="172.30.0.1:443").collect()["src_ip"].to_list()
 ['10.0.0.5']
 >>> where(f, service="etcd-client").collect()["src_ip"].to_list()
@@ -36,7 +39,8 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -44,14 +48,138 @@ import polars as pl
 
 from flowlab._time import TimeLike, parse_window
 from flowlab.exceptions import ConfigError, FlowlabWarning
-from flowlab.k8s.addresses import in_networks
 from flowlab.services import protocol_number
+from flowlab.vocabulary.networks import in_networks
 
-__all__ = ["SIDES", "Spec", "describe", "match", "unmatched", "where"]
+__all__ = [
+    "SIDES",
+    "Filter",
+    "Spec",
+    "describe",
+    "filter_frame",
+    "match",
+    "unmatched",
+    "where",
+]
 
+#: the canonical columns each :class:`Filter` criterion reads
+_FILTER_COLUMNS = {
+    "client": ("client_ip",),
+    "server": ("server_ip",),
+    "ip": ("src_ip", "dst_ip"),
+    "exporter": ("exporter",),
+    "service": ("service_name",),
+    "port": ("service_port",),
+    "protocol": ("protocol",),
+}
+#: an endpoint spec (see the module docstring), or a list of them (any matches)
 Spec = str | Sequence[str]
+#: the sides a spec can name
 SIDES = ("client", "server", "src", "dst")
 _PORT = {"client": "client_port", "server": "service_port", "src": "src_port", "dst": "dst_port"}
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, int)):
+        return (value,)
+    return tuple(value)
+
+
+def _networks(values: Iterable[Any], what: str) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        text = str(value).strip()
+        try:
+            if "/" in text:
+                ipaddress.ip_network(text, strict=False)
+            else:
+                ipaddress.ip_address(text)
+        except ValueError:
+            msg = f"{what} filter expects IP addresses or CIDRs like 10.128.0.0/14, found {text!r}"
+            raise ConfigError(msg) from None
+        out.append(text)
+    return tuple(out)
+
+
+@dataclass(frozen=True, init=False)
+class Filter:
+    """Which flows to keep; every criterion given must match (within one, any value).
+
+    Parameters
+    ----------
+    client, server : str or list of str
+        Client / server IP addresses or CIDRs (as oriented by flowlab).
+    ip : str or list of str
+        Either endpoint (source or destination).
+    service : str or list of str
+        Service names as in the ``service_name`` column (``"etcd-client"``, ``"TCP/10250"``).
+    port : int or list of int
+        Service (server-side) ports.
+    protocol : str, int or list
+        IP protocols, by name or number.
+    exporter : str or list of str
+        Exporter (sFlow agent) IP addresses or CIDRs.
+    """
+
+    client: tuple[str, ...]
+    server: tuple[str, ...]
+    ip: tuple[str, ...]
+    service: tuple[str, ...]
+    port: tuple[int, ...]
+    protocol: tuple[int, ...]
+    exporter: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        client: str | Iterable[str] | None = None,
+        server: str | Iterable[str] | None = None,
+        ip: str | Iterable[str] | None = None,
+        service: str | Iterable[str] | None = None,
+        port: int | Iterable[int] | None = None,
+        protocol: str | int | Iterable[str | int] | None = None,
+        exporter: str | Iterable[str] | None = None,
+    ) -> None:
+        object.__setattr__(self, "client", _networks(_tuple(client), "client"))
+        object.__setattr__(self, "server", _networks(_tuple(server), "server"))
+        object.__setattr__(self, "ip", _networks(_tuple(ip), "ip"))
+        object.__setattr__(self, "exporter", _networks(_tuple(exporter), "exporter"))
+        object.__setattr__(self, "service", tuple(str(s) for s in _tuple(service)))
+        ports = []
+        for p in _tuple(port):
+            if not str(p).isdigit() or not 0 <= int(p) <= 65535:
+                msg = f"port filter expects integers 0..65535, found {p!r}"
+                raise ConfigError(msg)
+            ports.append(int(p))
+        object.__setattr__(self, "port", tuple(ports))
+        object.__setattr__(self, "protocol", tuple(protocol_number(p) for p in _tuple(protocol)))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+    def columns(self) -> set[str]:
+        """The canonical columns the given criteria read (to re-check them on loaded rows).
+
+        Examples
+        --------
+        >>> sorted(Filter(ip="10.0.0.0/8", port=443).columns())
+        ['dst_ip', 'service_port', 'src_ip']
+        """
+        return {c for f in fields(self) if getattr(self, f.name) for c in _FILTER_COLUMNS[f.name]}
+
+    def merged(self, **kwargs: Any) -> Filter:
+        """A copy with the keyword criteria added (``None`` values ignored)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in kwargs.items():
+            if value is None:
+                continue
+            if key not in current:
+                msg = f"unknown filter {key!r}; known: {sorted(current)}"
+                raise ConfigError(msg)
+            current[key] = current[key] + _tuple(value)
+        return Filter(**current)
 
 
 def _split_port(text: str) -> tuple[str, int | None]:
@@ -247,7 +375,7 @@ def where(
     protocol : int, str or list
         ``6``, ``"TCP"``, ``"udp"``...
     exporter : str or list
-        Exporter (sFlow agent) address.
+        Exporter (sFlow agent) address or CIDR.
     start, end : datetime, date or str
         ``start <= time < end``: ISO 8601 or relative (``"now-1h"``, ``"-15m"``); naive
         means UTC; an inverted window is a :class:`~flowlab.exceptions.ConfigError`.
@@ -283,9 +411,11 @@ def where(
             pl.col("protocol").is_in([protocol_number(p) for p in protos]).fill_null(False)
         )
     if exporter is not None:
-        conds.append(
-            pl.col("exporter").is_in([exporter] if isinstance(exporter, str) else list(exporter))
-        )
+        wanted = [exporter] if isinstance(exporter, str) else list(exporter)
+        cond = pl.col("exporter").is_in([e for e in wanted if "/" not in e]).fill_null(False)
+        if cidrs := [e for e in wanted if "/" in e]:
+            cond = cond | in_networks("exporter", cidrs)
+        conds.append(cond)
     dtype = lf.collect_schema().get("time")
     for bound, op in zip(parse_window(start, end), ("ge", "lt")):
         if bound is not None:
@@ -301,14 +431,37 @@ def describe(**filters: Any) -> str:
     --------
     >>> describe(server="172.30.0.1:443", protocol="TCP", client=None)
     'server=172.30.0.1:443, protocol=TCP'
+    >>> from datetime import timezone
+    >>> describe(service=["dns", "mdns"], start=datetime(2025, 1, 6, 9, tzinfo=timezone.utc))
+    'service=dns|mdns, start=2025-01-06 09:00:00 UTC'
     """
     parts = []
     for key, value in filters.items():
         if value is None:
             continue
         if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, (list, tuple)):
+            from flowlab.tables import human_time
+
+            value = human_time(value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
             value = "|".join(str(v) for v in value)
         parts.append(f"{key}={value}")
     return ", ".join(parts) or "no filter"
+
+
+_where = where  # filter_frame's argument is named like the function
+
+
+def filter_frame(frame: pl.DataFrame, where: Filter) -> pl.DataFrame:
+    """Keep the rows of a canonical frame that match `where` exactly (same rules as :func:`where`).
+
+    Examples
+    --------
+    >>> f = pl.DataFrame({"client_ip": ["10.0.0.1", "192.168.1.1"], "service_port": [2379, 443]})
+    >>> filter_frame(f, Filter(client="10.0.0.0/8"))["client_ip"].to_list()
+    ['10.0.0.1']
+    """
+    if not where:
+        return frame
+    criteria = {f.name: getattr(where, f.name) or None for f in fields(where)}
+    return _where(frame.lazy(), **criteria).collect()  # lazy: no "did you mean" warnings
