@@ -152,7 +152,8 @@ def test_cluster_policies_are_read_and_replayed(demo: tuple[pl.DataFrame, Invent
     assert out.filter(~pl.col("allowed")).is_empty()
     pg = out.filter(pl.col("server") == "payments/postgres")
     probes = pg.filter(pl.col("reason").str.contains("own node"))
-    assert probes.height == 1 and probes["client"][0] == "10.131.0.2"  # worker-2's management port
+    # worker-2's management port (10.131.0.2), named after its node by the enrichment
+    assert probes.height == 1 and probes["client"][0] == "node worker-2"
     pg = pg.filter(~pl.col("reason").str.contains("own node"))
     assert pg.height > 0 and all(
         x == ["payments/postgres-from-payments"] for x in pg["policies"].to_list()
