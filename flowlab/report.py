@@ -393,3 +393,13 @@ Promise.all(charts.map(c => vegaEmbed('#' + c.div, c.spec, {{renderer: 'svg', ac
     path.write_text(doc, encoding="utf-8")
     log.info("report written to %s (%d charts)", path, len(page.specs))
     return path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    # ``python -m flowlab.report ARGS`` is ``flowlab report ARGS`` (a program, not an import:
+    # flowlab.report itself never imports the cli)
+    import sys
+
+    from flowlab.cli import main
+
+    sys.exit(main(["report", *sys.argv[1:]]))
