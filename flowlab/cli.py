@@ -1,4 +1,4 @@
-"""The ``flowlab`` command: ``demo``, ``collect``, ``read`` (thin wrappers over the public API).
+"""The ``flowlab`` command: ``demo``, ``collect``, ``read``, ``report``, ``policy`` (thin wrappers).
 
 Exit codes: 0 success, 1 runtime error (one line on stderr, no traceback for
 flowlab's own errors), 2 bad usage (argparse's message), 130 interrupted.
@@ -8,6 +8,11 @@ Extending: other modules add a subcommand by appending a :class:`Command` to
 :data:`COMMANDS`, and options that add a collector sink (such as
 ``--to-elasticsearch``) by appending a :class:`SinkOption` to
 :data:`SINK_OPTIONS`.
+
+Start-up stays quick: a subcommand's options are added only when that
+subcommand runs (``flowlab --help`` lists the commands without importing
+them), and nothing heavy (Polars, Elasticsearch, Altair) is imported before a
+command needs it.
 
 Examples
 --------
@@ -27,12 +32,14 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
-from flowlab.exceptions import ConfigError, FlowlabError
+from flowlab.exceptions import ConfigError, FlowlabError, SourceError
 
 __all__ = [
     "COMMANDS",
@@ -100,7 +107,7 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value <= 0:
+    if not value > 0:  # also refuses nan
         msg = f"expected a positive number of seconds, found {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
@@ -146,12 +153,36 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="progress bar while sending (default: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--send",
+        metavar="HOST:PORT",
+        type=_listen,
+        default=None,
+        help="send the datagrams to another collector (sfacctd, a second flowlab collect, ...) "
+        "instead of flowlab's own; writes nothing (default: flowlab's collector into --out)",
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    if args.send:
+        from flowlab.demo.run import send
+
+        sim, took = send(
+            args.send,
+            seconds=args.seconds,
+            seed=args.seed,
+            send_seconds=args.send_seconds,
+            progress=progress,
+        )
+        print(
+            f"flowlab demo: sent {len(sim.datagrams):,} sFlow datagrams ({sim.flow_samples:,} flow, "
+            f"{sim.counter_samples:,} counter samples; {args.seconds:g} s simulated, seed "
+            f"{args.seed}) to udp {args.send} in {took:.1f} s"
+        )
+        return 0
     from flowlab.demo import run
 
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
     result = run(
         args.out,
         seconds=args.seconds,
@@ -176,17 +207,6 @@ def _positive_flows(text: str) -> int:
         value = 0
     if value <= 0:
         msg = f"expected a positive number of flows, found {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        msg = f"expected a positive number of seconds, found {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -226,7 +246,7 @@ def _elastic_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--es-timeout",
-        type=_positive_seconds,
+        type=_positive,
         default=60.0,
         metavar="SECONDS",
         help="seconds to wait for each Elasticsearch response (default 60; a timed-out bulk "
@@ -279,7 +299,13 @@ def _collect_arguments(p: argparse.ArgumentParser) -> None:
         "--status-interval",
         type=_positive,
         default=None,
-        help="print a status line on stderr every this many seconds",
+        help="seconds between status lines on stderr (default: 1, updated in place, on a "
+        "terminal; 60, one line each, otherwise)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no periodic status line (the start and final lines are still printed)",
     )
     p.add_argument(
         "--duration",
@@ -315,8 +341,10 @@ def _collect(args: argparse.Namespace) -> int:
         f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
         f"{collector.rcvbuf / 2**20:.1f} MiB (as the kernel reports it), writing {args.out}"
     )
+    status = _StatusLine(sys.stderr)
+    interval = args.status_interval or (1.0 if status.in_place else 60.0)
     started = time.monotonic()
-    next_status = started + (args.status_interval or float("inf"))
+    next_status = started + (float("inf") if args.quiet else interval)
     try:
         collector.start()
         while not stop.is_set() and collector.error is None:
@@ -324,19 +352,42 @@ def _collect(args: argparse.Namespace) -> int:
             if args.duration is not None and now - started >= args.duration:
                 break
             if now >= next_status:
-                _status(f"flowlab collect: {collector.stats.status_line()}")
-                next_status += args.status_interval
+                status.show(f"flowlab collect: {collector.stats.status_line()}")
+                next_status += interval
             stop.wait(0.2)
         try:
             stats = collector.stop()
         except FlowlabError as exc:
-            _status(f"flowlab collect: stopped: {collector.stats.status_line()}")
+            status.last(f"flowlab collect: stopped: {collector.stats.status_line()}")
             raise exc
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    _status(f"flowlab collect: stopped: {stats.status_line()}")
+    status.last(f"flowlab collect: stopped: {stats.status_line()}")
     return 0
+
+
+class _StatusLine:
+    """A status line on `stream`: rewritten in place on a terminal, one line each otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.in_place = stream.isatty()
+        self._shown = False
+
+    def show(self, text: str) -> None:
+        if self.in_place:
+            self.stream.write("\r\033[K" + text)
+            self._shown = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def last(self, text: str) -> None:
+        if self._shown:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
 
 # -- read ---------------------------------------------------------------------------------------
@@ -351,7 +402,9 @@ def _read_arguments(p: argparse.ArgumentParser) -> None:
         "(default: <file stem>.parquet)",
     )
     p.add_argument("--counters", default=None, help="counters output (.parquet or .csv)")
-    p.add_argument("--port", type=int, default=6343, help="UDP port of the sFlow datagrams (6343)")
+    p.add_argument(
+        "--port", type=int, default=6343, help="UDP port of the sFlow datagrams (default: 6343)"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -371,19 +424,98 @@ def _read(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     report = convert_pcap(source, out, counters=args.counters, port=args.port, progress=progress)
     print(report)
+    if report.stats.datagrams == 0:
+        msg = (
+            f"no sFlow datagrams to UDP port {args.port} in {source} "
+            f"({report.stats.packets:,} packets read); is the port right (--port)?"
+        )
+        raise SourceError(msg)
     return 0
 
 
-def _report_arguments(p: argparse.ArgumentParser) -> None:
-    from flowlab.report import add_arguments  # the report stack is imported only when used
+_LEVELS = ("ip", "pod", "workload", "namespace", "node", "service")
 
-    add_arguments(p)
+
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "source",
+        help="capture directory (flowlab collect/demo), pcap/pcapng file, Parquet file from "
+        "flowlab read, 'demo' or 'elasticsearch' (FLOWLAB_ES_*), as flowlab.load takes",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("flowlab-report.html"),
+        help="HTML file to write (default: flowlab-report.html)",
+    )
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        help="Kubernetes inventory (oc get -o json file) to name addresses with (default: "
+        "inventory.json beside the flows, FLOWLAB_INVENTORY, or the demo's own)",
+    )
+    p.add_argument("--title", default="flowlab report", help="page title (default: %(default)s)")
+    p.add_argument(
+        "--start",
+        help="window start: ISO 8601 (UTC if no zone) or relative (now-1h, -15m) "
+        "(default: the first flow)",
+    )
+    p.add_argument(
+        "--end", help="window end, exclusive; same forms as --start (default: after the last flow)"
+    )
+    p.add_argument(
+        "--level",
+        default="workload",
+        choices=_LEVELS,
+        help="entities of the graph and the top charts on enriched flows (default: %(default)s; "
+        "ip without an inventory)",
+    )
+    p.add_argument(
+        "--top", type=int, default=10, help="rows in each top-N chart (default: %(default)s)"
+    )
+    for key in ("client", "server", "ip"):
+        p.add_argument(
+            f"--{key}",
+            action="append",
+            help=f"{key} filter: IP, IP:port, CIDR, ns/, ns/name, name (repeatable; default: all)",
+        )
+    p.add_argument(
+        "--service", action="append", help="service name filter (repeatable; default: all)"
+    )
+    p.add_argument("--protocol", help="protocol filter: TCP, UDP, 6, ... (default: all)")
+    p.add_argument(
+        "--index",
+        default=None,
+        help="Elasticsearch index or pattern for 'elasticsearch' (default: FLOWLAB_ES_INDEX "
+        "or elastiflow-*)",
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
-    from flowlab.report import run
+    from flowlab.dataset import load, parse_window
+    from flowlab.report import report
 
-    return run(args)
+    start, end = parse_window(args.start, args.end)
+    ds = load(args.source, start=start, end=end, inventory=args.inventory, index=args.index)
+    filters = {
+        k: getattr(args, k)
+        for k in ("client", "server", "ip", "service", "protocol")
+        if getattr(args, k)
+    }
+    out = report(
+        ds.flows,
+        args.out,
+        title=args.title,
+        inventory=ds.inventory,
+        start=start,
+        end=end,
+        filters=filters,
+        level=args.level,
+        top=args.top,
+    )
+    print(out)
+    return 0
 
 
 #: The subcommands; other streams append theirs (e.g. ``report``).
@@ -438,7 +570,7 @@ def module_command(name: str, help: str, module: str) -> Command | None:
 
     Returns None when the module is not installed, so optional parts of
     flowlab add their subcommand only where they exist. The module is
-    imported when the parser is built.
+    imported when that subcommand's options are built (when it runs).
     """
     if importlib.util.find_spec(module) is None:
         return None
@@ -452,8 +584,14 @@ def module_command(name: str, help: str, module: str) -> Command | None:
     return Command(name, help, arguments, run)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``flowlab`` with every registered subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``flowlab`` with every registered subcommand.
+
+    With `command`, only that subcommand gets its options (the others are
+    listed with their one-line help; ``""``: none gets them), so that starting
+    one command does not import what the others need (``flowlab policy``'s
+    options import :mod:`flowlab.policy`).
+    """
     from flowlab import __version__
 
     parser = argparse.ArgumentParser(
@@ -463,22 +601,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowlab {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.arguments(p)
-        p.set_defaults(_run=command.run)
+    for c in COMMANDS:
+        p = sub.add_parser(c.name, help=c.help, description=c.help)
+        if command is None or command == c.name:
+            c.arguments(p)
+        p.set_defaults(_run=c.run)
     return parser
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (the first argument that is one), if any."""
+    # the global options (-v, --version, --help) take no value: the first word is the command
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _warn(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"flowlab: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``flowlab`` with `argv` (default: the process arguments); returns the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # no subcommand (``flowlab --help``): none of their options, so none of their imports
+    parser = build_parser(_chosen(argv) or "")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("flowlab: %(levelname)s: %(message)s"))
     root = logging.getLogger("flowlab")
+    level = root.level
     root.addHandler(handler)
     root.setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)])
+    show = warnings.showwarning
+    warnings.showwarning = _warn
     try:
         return int(args._run(args))
     except FlowlabError as exc:
@@ -491,7 +652,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flowlab {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
+        warnings.showwarning = show
         root.removeHandler(handler)
+        root.setLevel(level)  # main() may run inside a process that logs on (tests, notebooks)
 
 
 if __name__ == "__main__":

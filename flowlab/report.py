@@ -4,11 +4,8 @@ The file inlines Vega, Vega-Lite and vega-embed (from ``vl-convert-python``),
 so it opens offline; every chart is rendered in the browser as SVG, the
 communication graph can be zoomed, panned and hovered.
 
-Command line (until ``flowlab report`` is wired into ``flowlab.cli``)::
-
-    python -m flowlab.report FLOWS.parquet|CAPTURE_DIR|DEMO_DIR -o report.html \\
-        [--inventory inventory.json] [--start ISO] [--end ISO] [--level workload] \\
-        [--server SPEC] [--client SPEC] [--service NAME] [--title TEXT]
+Command line: ``flowlab report SOURCE -o report.html`` (:mod:`flowlab.cli`), which
+loads the flows with :func:`flowlab.load` (any source it takes, enriched there).
 
 Examples
 --------
@@ -24,26 +21,23 @@ True
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
-import sys
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from flowlab.exceptions import ConfigError, FlowlabError
-
 if TYPE_CHECKING:
     import altair as alt
 
+    from flowlab._time import TimeLike
     from flowlab.k8s import Inventory
 
-__all__ = ["add_arguments", "main", "report", "run"]
+
+__all__ = ["report"]
 
 log = logging.getLogger("flowlab.report")
 
@@ -165,8 +159,8 @@ def report(
     *,
     title: str = "flowlab report",
     inventory: Inventory | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
     filters: dict[str, Any] | None = None,
     level: str = "workload",
     top: int = 10,
@@ -178,9 +172,12 @@ def report(
     Parameters
     ----------
     flows : DataFrame or LazyFrame
-        Canonical flows, enriched or not (with `inventory` they are enriched here).
-    start, end : datetime, optional
-        The window (``start <= time < end``).
+        Canonical flows, enriched or not (:func:`flowlab.load` enriches where it loads).
+    inventory : Inventory, optional
+        The Kubernetes inventory (:attr:`flowlab.Dataset.inventory`): flows not yet
+        enriched are enriched with it, and it adds the NetworkPolicy section.
+    start, end : datetime, str, optional
+        The window (``start <= time < end``): ISO 8601 or relative (``"now-1h"``).
     filters : dict, optional
         Keyword filters of :func:`flowlab.analysis.where` (``server=``, ``service=``, ...).
     level : str
@@ -193,6 +190,7 @@ def report(
     """
     # imported here so that `flowlab --help` and the other subcommands stay quick
     from flowlab import analysis
+    from flowlab.dataset import parse_window
     from flowlab.graph import communication_graph
     from flowlab.views import (
         bar_chart,
@@ -204,13 +202,13 @@ def report(
         timeseries_chart,
     )
 
+    start, end = parse_window(start, end)  # an inverted window is an error, not a header
     filters = dict(filters or {})
-    lf = analysis.where(flows, start=start, end=end, **filters)
-    if inventory is not None and "src_kind" not in lf.collect_schema().names():
+    frame = analysis.where(flows, start=start, end=end, **filters).collect()
+    if inventory is not None and "src_kind" not in frame.columns:
         from flowlab.k8s import enrich
 
-        lf = enrich(lf, inventory)
-    frame = lf.collect()
+        frame = enrich(frame, inventory)
     enriched = "src_kind" in frame.columns
     by = level if enriched else "ip"
     page = _Page()
@@ -388,112 +386,11 @@ Promise.all(charts.map(c => vegaEmbed('#' + c.div, c.spec, {{renderer: 'svg', ac
     return path
 
 
-def _load(source: Path) -> tuple[pl.LazyFrame, Path | None]:
-    """Flows from a Parquet file or directory (capture/demo), and an inventory.json found beside them."""
-    from flowlab.schema import FLOW_SCHEMA
-
-    if not source.exists():
-        msg = f"{source} does not exist; expected a Parquet file or a capture/demo directory"
-        raise ConfigError(msg)
-    inventory = None
-    if source.is_dir():
-        inv = source / "inventory.json"
-        inventory = inv if inv.is_file() else None
-        flows_dir = source / "flows" if (source / "flows").is_dir() else source
-        files = sorted(flows_dir.rglob("*.parquet"))
-        if not files:
-            msg = f"no *.parquet files under {flows_dir}"
-            raise ConfigError(msg)
-        lf = pl.scan_parquet(files, hive_partitioning=False)
-    else:
-        lf = pl.scan_parquet(source)
-    names = lf.collect_schema().names()
-    missing = [c for c in FLOW_SCHEMA.names() if c not in names]
-    if missing:
-        msg = f"{source} is not a flowlab flow file: missing columns {', '.join(missing[:6])}"
-        raise ConfigError(msg)
-    keep = [
-        *FLOW_SCHEMA.names(),
-        *[
-            c
-            for c in names
-            if c.startswith(("src_", "dst_", "client_", "server_")) and c not in FLOW_SCHEMA
-        ],
-    ]
-    return lf.select(keep), inventory
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``flowlab report`` arguments (for ``flowlab.cli``'s subcommand registry)."""
-    p.add_argument("flows", type=Path, help="Parquet file, capture directory or demo directory")
-    p.add_argument(
-        "-o", "--out", type=Path, default=Path("flowlab-report.html"), help="HTML file to write"
-    )
-    p.add_argument(
-        "--inventory",
-        type=Path,
-        help="oc get -o json file/dir (default: inventory.json beside the flows)",
-    )
-    p.add_argument("--title", default="flowlab report")
-    p.add_argument("--start", help="window start, ISO 8601 (UTC if no zone)")
-    p.add_argument("--end", help="window end, ISO 8601")
-    p.add_argument(
-        "--level",
-        default="workload",
-        choices=["ip", "pod", "workload", "namespace", "node", "service"],
-    )
-    p.add_argument("--top", type=int, default=10)
-    for key in ("client", "server", "ip"):
-        p.add_argument(
-            f"--{key}",
-            action="append",
-            help=f"{key} filter: IP, IP:port, CIDR, ns/, ns/name, name (repeatable)",
-        )
-    p.add_argument("--service", action="append", help="service name filter (repeatable)")
-    p.add_argument("--protocol", help="protocol filter (TCP, UDP, 6, ...)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Write the report the parsed `args` ask for; raises FlowlabError on bad input."""
-    from flowlab.dataset import parse_time
-    from flowlab.k8s import Inventory
-
-    lf, found = _load(args.flows)
-    inv_path = args.inventory or found
-    inventory = Inventory.from_file(inv_path) if inv_path else None
-    filters = {
-        k: getattr(args, k)
-        for k in ("client", "server", "ip", "service", "protocol")
-        if getattr(args, k)
-    }
-    out = report(
-        lf,
-        args.out,
-        title=args.title,
-        inventory=inventory,
-        start=parse_time(args.start),
-        end=parse_time(args.end),
-        filters=filters,
-        level=args.level,
-        top=args.top,
-    )
-    print(out)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m flowlab.report`` entry point; returns the exit code (0 ok, 1 error, 2 usage)."""
-    p = argparse.ArgumentParser(
-        prog="flowlab report", description="Write one self-contained HTML report of flows."
-    )
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except FlowlabError as exc:
-        print(f"flowlab report: error: {exc}", file=sys.stderr)
-        return 1
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m flowlab.report ARGS`` is ``flowlab report ARGS`` (a program, not an import:
+    # flowlab.report itself never imports the cli)
+    import sys
+
+    from flowlab.cli import main
+
+    sys.exit(main(["report", *sys.argv[1:]]))

@@ -293,3 +293,161 @@ def test_a_module_can_add_a_subcommand(
     with pytest.raises(SystemExit) as exc:
         cli.main(["hello"])
     assert exc.value.code == 2
+
+
+# -- one way in, honest errors (issue #10 parts 5-7) ----------------------------------------------
+
+
+def test_read_that_finds_no_datagram_on_the_port_says_so_and_exits_1(
+    tmp_path: Path, capture: Path
+) -> None:
+    r = flowlab_cli("read", str(capture), "--port", "9999", "--out", str(tmp_path / "f.parquet"))
+    assert r.returncode == 1, r.stdout
+    assert "Traceback" not in r.stderr
+    assert "no sFlow datagrams to UDP port 9999" in r.stderr and "--port" in r.stderr
+
+
+def test_report_takes_what_load_takes_and_refuses_the_rest(tmp_path: Path, capture: Path) -> None:
+    parquet = tmp_path / "flows.parquet"
+    assert flowlab_cli("read", str(capture), "--out", str(parquet)).returncode == 0
+    for source in (capture, parquet):  # a pcap file, and the Parquet file `flowlab read` wrote
+        out = tmp_path / f"{source.suffix[1:]}.html"
+        r = flowlab_cli("report", str(source), "-o", str(out))
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size > 10_000 and "Traceback" not in r.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not flows\n")
+    several = tmp_path / "several"
+    several.mkdir()
+    for name in ("a.pcap", "b.pcap"):
+        (several / name).write_bytes(capture.read_bytes())
+    for source, said in (
+        (notes, "neither a pcap/pcapng nor a Parquet file"),
+        (several, "holds several captures (a.pcap, b.pcap)"),
+        (tmp_path / "missing", "does not exist"),
+    ):
+        r = flowlab_cli("report", str(source), "-o", str(tmp_path / "x.html"))
+        assert r.returncode == 1, r.stdout
+        assert said in r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = flowlab_cli("report", str(capture), "--start", "2025-01-06T10:30Z", "--end", "09:00")
+    assert r.returncode == 1 and "cannot read the time '09:00'" in r.stderr
+    r = flowlab_cli(
+        "report", str(capture), "--start", "2025-01-06T10:30Z", "--end", "2025-01-06T09:00Z"
+    )
+    assert r.returncode == 1 and "the window ends before it starts" in r.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_window_outside_the_data_warns_with_the_span(tmp_path: Path, capture: Path) -> None:
+    r = flowlab_cli("report", str(capture), "-o", str(tmp_path / "r.html"), "--start", "now-1h")
+    assert r.returncode == 0, r.stderr
+    assert "flowlab: warning: no flows in the window" in r.stderr
+    assert "the data spans 2025-01-06" in r.stderr
+    r = flowlab_cli(
+        "report", str(capture), "-o", str(tmp_path / "r.html"), "--service", "etcd-clinet"
+    )
+    assert r.returncode == 0, r.stderr
+    assert (
+        "flowlab: warning: service='etcd-clinet' matches no flow; did you mean 'etcd-client'"
+        in (r.stderr)
+    )
+
+
+def test_report_help_documents_every_option_with_its_default() -> None:
+    r = flowlab_cli("report", "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    for said in (
+        "(default: flowlab-report.html)",
+        "(default: workload;",
+        "(default: 10)",
+        "(default: flowlab report)",
+        "(default: the first flow)",
+        "now-1h",
+        "'demo' or 'elasticsearch'",
+    ):
+        assert said in text, said
+
+
+def test_demo_send_reaches_another_collector(tmp_path: Path) -> None:
+    proc, address = start_collect(tmp_path / "other")
+    host, port = address
+    r = flowlab_cli("demo", "--send", f"{host}:{port}", "--seconds", "120", "--send-seconds", "1")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert r.returncode == 0, r.stderr
+    sim = simulate(seconds=120, seed=0)
+    assert f"sent {len(sim.datagrams):,} sFlow datagrams" in r.stdout
+    assert f"datagrams {len(sim.datagrams):,}," in err.strip().splitlines()[-1]
+    assert rows(read_capture(tmp_path / "other")) == rows(sim.decode().flows)
+
+
+def test_collect_status_line_is_rewritten_in_place_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    args = ["collect", "--listen", "127.0.0.1:0", "--out", str(tmp_path / "c"), "--duration", "3.5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowlab.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=ENV,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=30)
+    os.close(leader)
+    text = seen.decode()
+    assert proc.returncode == 0, text
+    updates = text.count("\r\x1b[Kflowlab collect: datagrams")
+    assert updates >= 2, text  # by default, every second, on the same line
+    assert text.rstrip().splitlines()[-1].endswith("files 0") and "stopped:" in text
+
+
+@pytest.mark.elasticsearch
+def test_report_from_elasticsearch(tmp_path: Path) -> None:
+    """``flowlab report elasticsearch --index X``: the same loader, credentials from FLOWLAB_ES_*."""
+    url = os.environ.get("FLOWLAB_TEST_ES_URL")
+    if not url:
+        pytest.skip("FLOWLAB_TEST_ES_URL is not set (bash scripts/elasticsearch.sh start)")
+    import flowlab.elastic as fe
+
+    user = os.environ.get("FLOWLAB_TEST_ES_USERNAME") or None
+    password = os.environ.get("FLOWLAB_TEST_ES_PASSWORD") or None
+    es = fe.connect(url, username=user, password=password)
+    index = f"flowlab-test-loader-report-{os.getpid()}"
+    flows = flowlab.demo.load(seconds=120).flows  # canonical, not enriched: the report enriches
+    try:
+        fe.write_flows(es, flows, index, refresh=True, replicas=0)
+        env = {**ENV, "FLOWLAB_ES_URL": url}
+        env.update({"FLOWLAB_ES_USERNAME": user or "", "FLOWLAB_ES_PASSWORD": password or ""})
+        env["FLOWLAB_INVENTORY"] = str(tmp_path / "inventory.json")
+        from flowlab.demo import build_cluster, inventory
+
+        (tmp_path / "inventory.json").write_text(json.dumps(inventory(build_cluster(0))))
+        out = tmp_path / "es.html"
+        args = ["report", "elasticsearch", "--index", index, "-o", str(out)]
+        args += ["--start", "2025-01-06T09:00Z", "--end", "2025-01-06T10:00Z"]
+        r = subprocess.run(
+            [sys.executable, "-m", "flowlab.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert r.returncode == 0, r.stderr
+        page = out.read_text()
+        assert f"{flows.height:,}" in page and "openshift-monitoring/grafana" in page
+    finally:
+        es.indices.delete(index=index, ignore_unavailable=True)

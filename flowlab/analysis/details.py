@@ -23,7 +23,7 @@ import polars as pl
 from flowlab.analysis.toplists import _NAMES, finish, volume
 from flowlab.services import PROTOCOL_NAMES
 from flowlab.vocabulary.endpoints import endpoint_id
-from flowlab.vocabulary.filters import Spec, match, where
+from flowlab.vocabulary.filters import Spec, match, unmatched, where
 
 __all__ = ["Breakdown", "flow_records", "peers", "service_breakdown"]
 
@@ -58,6 +58,8 @@ def peers(
     ``bytes, packets, flows, first_seen, last_seen``; by bytes.
     """
     lf = where(flows, **filters)
+    if isinstance(flows, pl.DataFrame) and flows.height:
+        unmatched(flows, ip=who)
     names = lf.collect_schema().names()
     parts = []
     for me, other in (("src", "dst"), ("dst", "src")):

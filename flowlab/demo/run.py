@@ -9,7 +9,10 @@ everything), writes ``inventory.json`` and summarises what arrived.
 The output directory then holds ``flows/`` and ``counters/`` (hour-partitioned
 Parquet, read them with :func:`flowlab.store.read_capture`) and
 ``inventory.json``. A previous demo in the same directory is replaced; any
-other non-empty directory is refused.
+other non-empty directory is refused. The collector stamps each datagram with
+its simulated send time, so the capture holds the same rows at the same times
+as :func:`flowlab.demo.load`. :func:`send` sends the datagrams to another
+collector instead (``flowlab demo --send HOST:PORT``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +35,7 @@ from flowlab.demo.simulation import DEFAULT_START, Simulation, simulate
 from flowlab.exceptions import ConfigError
 from flowlab.store import KINDS, read_capture
 
-__all__ = ["GRAFANA_IP", "DemoResult", "facts", "run"]
+__all__ = ["GRAFANA_IP", "DemoResult", "facts", "run", "send"]
 
 log = logging.getLogger("flowlab.demo")
 
@@ -202,14 +206,27 @@ def _prepare(out_dir: Path) -> None:
     )
 
 
-def _send(sim: Simulation, address: tuple[str, int], send_seconds: float, progress: bool) -> float:
+def _send(
+    sim: Simulation,
+    address: tuple[str, int],
+    send_seconds: float,
+    progress: bool,
+    on_time: Callable[[int, int], None] | None = None,
+) -> float:
+    """Send every datagram, one UDP socket per agent, paced over `send_seconds` of wall time.
+
+    ``on_time(time_ms, sent)`` is called before the first datagram of each new simulated
+    send time, with the number of datagrams sent so far.
+    """
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     socks = []
     for _ in sim.cluster.nodes:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family, socket.SOCK_DGRAM)
         s.connect(address)
         socks.append(s)
     scale = send_seconds / (sim.seconds * 1000.0)
     started = time.monotonic()
+    current = -1
     try:
         with tqdm(
             total=len(sim.datagrams), unit="datagram", disable=not progress, desc="sending sFlow"
@@ -220,12 +237,77 @@ def _send(sim: Simulation, address: tuple[str, int], send_seconds: float, progre
                     if ahead > 0:
                         time.sleep(ahead)
                     bar.update(64 if i else 0)
+                if on_time is not None and gram.time_ms != current:
+                    on_time(gram.time_ms, i)
+                    current = gram.time_ms
                 socks[gram.agent].send(gram.data)
             bar.update(len(sim.datagrams) % 64)
     finally:
         for s in socks:
             s.close()
     return time.monotonic() - started
+
+
+class _SimulatedClock:
+    """The demo collector's clock: the simulated send time of the datagrams being received.
+
+    Before the sender moves on to a later simulated time it waits (:meth:`advance`)
+    until the collector has received every datagram sent so far, so each datagram
+    is stamped with exactly its own send time, as :func:`flowlab.demo.load` stamps
+    it: the capture and the in-memory path give the same rows and the same series.
+    A datagram lost on the way costs one wait of `patience` seconds, and is then
+    counted as lost.
+    """
+
+    def __init__(self, start_ms: int, patience: float = 1.0) -> None:
+        self.now_ms = start_ms
+        self.start_ms = start_ms
+        self.collector: Collector | None = None  # set once the collector exists
+        self.patience = patience
+        self.missing = 0
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, time_ms: int, sent: int) -> None:
+        assert self.collector is not None
+        deadline = time.monotonic() + self.patience
+        while self.collector.stats.datagrams < sent - self.missing:
+            if time.monotonic() > deadline:
+                self.missing = sent - self.collector.stats.datagrams
+                break
+            time.sleep(0.00005)
+        self.now_ms = self.start_ms + time_ms
+
+
+def send(
+    address: str,
+    *,
+    seconds: float = 3600.0,
+    seed: int = 0,
+    send_seconds: float | None = None,
+    progress: bool = False,
+) -> tuple[Simulation, float]:
+    """Send the demo's datagrams to another collector at `address` (``HOST:PORT``).
+
+    The receiving collector (sfacctd, a second ``flowlab collect``, ...) stamps
+    its own receive times. Returns the simulation and the seconds spent sending.
+
+    Raises
+    ------
+    ConfigError
+        If `address` is not ``HOST:PORT``.
+    """
+    from flowlab.collect.udp import parse_listen
+
+    _, sockaddr = parse_listen(address)
+    sim = simulate(seconds, seed)
+    target = (str(sockaddr[0]), int(sockaddr[1]))  # type: ignore[call-overload]
+    return sim, _send(sim, target, _pace(seconds, send_seconds), progress)
+
+
+def _pace(seconds: float, send_seconds: float | None) -> float:
+    return send_seconds if send_seconds is not None else min(5.0, max(0.5, seconds / 720))
 
 
 def run(
@@ -259,22 +341,18 @@ def run(
     target = Path(out_dir)
     _prepare(target)
     sim = simulate(seconds, seed)
-    pace = send_seconds if send_seconds is not None else min(5.0, max(0.5, seconds / 720))
-    # The simulated hour is sent in `pace` seconds; the collector stamps receive times on a
-    # clock running seconds/pace times faster than the wall clock, from DEFAULT_START, so the
-    # capture's `time` column spans the simulated window (as in `load()`).
-    t0 = time.time_ns()
-    speed = seconds / pace
+    pace = _pace(seconds, send_seconds)
+    # The simulated window is sent in `pace` seconds; the collector stamps each datagram with
+    # its simulated send time (from DEFAULT_START, as `load()` does), so the capture spans
+    # exactly the simulated window and its hour partitions are the simulated hours.
     start_ms = int(DEFAULT_START.timestamp() * 1000)
-
-    def clock() -> int:
-        return start_ms + int((time.time_ns() - t0) * speed) // 1_000_000
-
+    clock = _SimulatedClock(start_ms)
     collector = Collector(
         "127.0.0.1:0", out_dir=target, source="demo", roll_seconds=3600, clock=clock
     )
+    clock.collector = collector
     with collector:
-        sent_for = _send(sim, collector.address, pace, progress)
+        sent_for = _send(sim, collector.address, pace, progress, on_time=clock.advance)
     stats = collector.stats
     inventory_path = write_inventory(sim.cluster, target / "inventory.json")
     found = facts(read_capture(target), sim.cluster.names())

@@ -8,9 +8,9 @@ Kubernetes inventory, for notebooks and tests. ``flowlab demo``
 
 Time: in the in-memory path a datagram's ``time`` is its simulated send time
 (``start`` + offset in the window), so an hour of traffic spans an hour. In
-``flowlab demo`` the hour is sent in a few seconds and the collector stamps
-receive times on a clock running that much faster (``Collector(clock=...)``),
-from the same start, so the capture spans the simulated hour too.
+``flowlab demo`` the hour is sent in a few seconds and the collector stamps each
+datagram with that same simulated send time (``Collector(clock=...)``), so the
+capture holds the same rows at the same times.
 
 Examples
 --------

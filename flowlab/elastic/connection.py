@@ -164,8 +164,15 @@ def connect(
         msg = "no Elasticsearch URL: pass url= or set FLOWLAB_ES_URL (e.g. https://es.example:9200)"
         raise ConfigError(msg)
     parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"Elasticsearch URL must look like https://host:9200, found {redact_url(url)!r}"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else None)
+    except ValueError:  # a port that is not a number
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        msg = (
+            "Elasticsearch URL must look like https://host:9200 (scheme, host and port), "
+            f"found {redact_url(url)!r}"
+        )
         raise ConfigError(msg)
     if parts.username and username is None and password is None:
         username, password = unquote(parts.username), unquote(parts.password or "")

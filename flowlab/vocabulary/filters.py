@@ -36,7 +36,9 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -44,11 +46,21 @@ from typing import Any
 
 import polars as pl
 
-from flowlab.exceptions import ConfigError
+from flowlab._time import TimeLike, parse_window
+from flowlab.exceptions import ConfigError, FlowlabWarning
 from flowlab.services import protocol_number
 from flowlab.vocabulary.networks import in_networks
 
-__all__ = ["SIDES", "Filter", "Spec", "describe", "filter_frame", "match", "where"]
+__all__ = [
+    "SIDES",
+    "Filter",
+    "Spec",
+    "describe",
+    "filter_frame",
+    "match",
+    "unmatched",
+    "where",
+]
 
 #: the canonical columns each :class:`Filter` criterion reads
 _FILTER_COLUMNS = {
@@ -249,6 +261,89 @@ def match(side: str, spec: Spec, names: Sequence[str]) -> pl.Expr:
     return expr.fill_null(False)
 
 
+def _known(frame: pl.DataFrame, side: str, spec: str) -> list[str]:
+    """The values of `frame` a spec like `spec` could have meant (for a "did you mean")."""
+    sides = ("src", "dst") if side == "ip" else (side,)
+    names = set(frame.columns)
+    host, _ = _split_port(spec.strip())
+    if side == "service":
+        cols = ["service_name", *(["server_service"] if "server_service" in names else [])]
+        return _values(frame, cols)
+    if _is_ip(host) is not None or (spec.count("/") == 1 and spec.rsplit("/", 1)[1].isdigit()):
+        return _values(frame, [f"{s}_ip" for s in sides])
+    if "/" in spec and f"{sides[0]}_kind" in names:
+        known: list[str] = []
+        for s in sides:
+            known += _values(frame, [f"{s}_node"], prefix="node/")
+            for field in ("pod", "workload", "service"):
+                pairs = frame.select(
+                    pl.format("{}/{}", f"{s}_namespace", f"{s}_{field}").alias("v")
+                ).drop_nulls()
+                known += pairs["v"].unique().to_list()
+            known += [f"{ns}/" for ns in _values(frame, [f"{s}_namespace"])]
+        return sorted(set(known))
+    cols = ["service_name"] if "server" in sides else []
+    if f"{sides[0]}_kind" in names:
+        cols += [f"{s}_{f}" for s in sides for f in ("service", "workload", "pod", "node")]
+    return _values(frame, cols)
+
+
+def _values(frame: pl.DataFrame, cols: list[str], prefix: str = "") -> list[str]:
+    out: set[str] = set()
+    for c in cols:
+        if c in frame.columns:
+            out.update(f"{prefix}{v}" for v in frame[c].drop_nulls().unique().to_list())
+    return sorted(out)
+
+
+def unmatched(flows: pl.DataFrame, **specs: Spec | None) -> list[str]:
+    """Warn for each spec (``client=``, ``server=``, ``src=``, ``dst=``, ``ip=``, ``service=``)
+    that matches no flow of `flows`, naming the nearest values in the data.
+
+    Returns the specs that matched nothing.
+
+    Examples
+    --------
+    >>> import polars as pl, warnings
+    >>> from flowlab.schema import conform
+    >>> from flowlab.services import orient_frame
+    >>> f = orient_frame(conform(pl.DataFrame({"src_ip": ["10.0.0.5"], "dst_ip": ["10.0.0.3"],
+    ...     "src_port": [40000], "dst_port": [2379], "protocol": [6]})))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     unmatched(f, service="etcd-clinet")
+    ['etcd-clinet']
+    >>> print(caught[0].message)
+    service='etcd-clinet' matches no flow; did you mean 'etcd-client'?
+    """
+    names = flows.columns
+    missing = []
+    for side, spec in specs.items():
+        if spec is None:
+            continue
+        for one in [spec] if isinstance(spec, str) else list(spec):
+            if side == "service":
+                cond = pl.col("service_name") == one
+                if "server_service" in names:
+                    cond = cond | (pl.col("server_service") == one)
+            elif side == "ip":
+                cond = match("src", one, names) | match("dst", one, names)
+            else:
+                cond = match(side, one, names)
+            if not flows.lazy().filter(cond.fill_null(False)).head(1).collect().is_empty():
+                continue
+            missing.append(one)
+            near = difflib.get_close_matches(one, _known(flows, side, one), n=3, cutoff=0.6)
+            hint = (
+                "did you mean " + " or ".join(repr(n) for n in near) + "?"
+                if near
+                else "no similar value in the data"
+            )
+            msg = f"{side}={one!r} matches no flow; {hint}"
+            warnings.warn(msg, FlowlabWarning, stacklevel=3)
+    return missing
+
+
 def where(
     flows: pl.DataFrame | pl.LazyFrame,
     *,
@@ -261,8 +356,8 @@ def where(
     port: int | Sequence[int] | None = None,
     protocol: int | str | Sequence[int | str] | None = None,
     exporter: str | Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
 ) -> pl.LazyFrame:
     """Filter flows; every given condition must hold. Returns a LazyFrame.
 
@@ -281,9 +376,18 @@ def where(
         ``6``, ``"TCP"``, ``"udp"``...
     exporter : str or list
         Exporter (sFlow agent) address or CIDR.
-    start, end : datetime
-        ``start <= time < end`` (timezone-aware; naive means UTC).
+    start, end : datetime, date or str
+        ``start <= time < end``: ISO 8601 or relative (``"now-1h"``, ``"-15m"``); naive
+        means UTC; an inverted window is a :class:`~flowlab.exceptions.ConfigError`.
+
+    Warns
+    -----
+    FlowlabWarning
+        On an eager frame, for an endpoint or service that matches no flow, with the
+        nearest names in the data (:func:`unmatched`).
     """
+    if isinstance(flows, pl.DataFrame) and flows.height:
+        unmatched(flows, ip=ip, client=client, server=server, src=src, dst=dst, service=service)
     lf = flows.lazy()
     names = lf.collect_schema().names()
     conds: list[pl.Expr] = []
@@ -313,11 +417,8 @@ def where(
             cond = cond | in_networks("exporter", cidrs)
         conds.append(cond)
     dtype = lf.collect_schema().get("time")
-    for bound, op in ((start, "ge"), (end, "lt")):
+    for bound, op in zip(parse_window(start, end), ("ge", "lt")):
         if bound is not None:
-            if not isinstance(bound, datetime):
-                msg = f"start/end must be datetimes, found {type(bound).__name__}"
-                raise ConfigError(msg)
             lit = pl.lit(bound).cast(dtype) if dtype is not None else pl.lit(bound)
             conds.append(getattr(pl.col("time"), op)(lit))
     return lf.filter(*conds) if conds else lf
@@ -363,4 +464,4 @@ def filter_frame(frame: pl.DataFrame, where: Filter) -> pl.DataFrame:
     if not where:
         return frame
     criteria = {f.name: getattr(where, f.name) or None for f in fields(where)}
-    return _where(frame, **criteria).collect()
+    return _where(frame.lazy(), **criteria).collect()  # lazy: no "did you mean" warnings

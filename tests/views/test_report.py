@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flowlab.cli import main as cli_main
 from flowlab.graph import communication_graph
-from flowlab.report import main, report
+from flowlab.report import report
 from tests import clusterdata as cd
 from tests.views import browser
 
@@ -81,6 +82,10 @@ def test_report_empty_window_and_unenriched(tmp_path: Path) -> None:
         flows, tmp_path / "plain.html", level="workload"
     ).read_text()  # no inventory: ip level
     assert "entities:</b> ip" in plain and 'id="chart-heatmap"' not in plain
+
+
+def main(argv: list[str]) -> int:
+    return cli_main(["report", *argv])
 
 
 def test_cli_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
