@@ -132,12 +132,16 @@ def build(path: Path, samples: int) -> dict[str, int]:
     return {"datagrams": datagrams, "flow_samples": flows, "counter_samples": counters}
 
 
+#: prepended to every measured command (``["taskset", "-c", "0"]`` pins them to one core)
+PREFIX: list[str] = []
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Run `cmd` under /usr/bin/time: wall, user+sys CPU seconds, peak RSS (MB) of the process tree."""
     fmt = "%e %U %S %M"
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", fmt, "-o", tf.name, *cmd],
+            ["/usr/bin/time", "-f", fmt, "-o", tf.name, *PREFIX, *cmd],
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         if proc.returncode:
