@@ -332,6 +332,24 @@ def _datagrams(path: str, seconds: float) -> tuple[np.ndarray, float]:
     return per, float(np.mean([len(g.data) for g in grams]))
 
 
+def _real(path: str, count: int = 6400) -> tuple[np.ndarray, float]:
+    """Real Open vSwitch datagrams (tests/data, one agent), repeated and renumbered 1..count."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _real_ovs import real_datagrams, renumbered
+
+    _heads, grams, flows = real_datagrams()
+    block = renumbered([grams[i % len(grams)] for i in range(count)], 1)
+    np.savez(
+        path,
+        data=np.frombuffer(b"".join(block), dtype=np.uint8),
+        lengths=np.array([len(g) for g in block]),
+        agents=np.zeros(count, dtype=np.int64),
+        seqs=np.arange(1, count + 1, dtype=np.int64),
+    )
+    per = np.array([flows[i % len(flows)] for i in range(count)], dtype=np.int64)
+    return per, float(np.mean([len(g) for g in block]))
+
+
 def _row(r: Run) -> str:
     target = "max" if r.target <= 0 else f"{r.target / 1000:.0f}k"
     seq = "-" if r.sequence_lost is None else f"{r.sequence_lost:,}"
@@ -359,6 +377,8 @@ def main() -> None:
                         help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
     parser.add_argument("--receive", choices=["auto", "process", "thread"], default="auto",
                         help="where flowlab's receive loop runs (Collector(receive=...))")  # fmt: skip
+    parser.add_argument("--real", action="store_true",
+                        help="replay the real Open vSwitch datagrams of tests/data instead of the demo's")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._send:
@@ -380,8 +400,9 @@ def main() -> None:
         tools = [t for t in tools if t in args.tools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "datagrams.npz")
-        per, size = _datagrams(path, 600)
-        print(f"replaying {len(per):,} demo datagrams (6 agents, {per.mean():.2f} flow samples and "
+        per, size = _real(path) if args.real else _datagrams(path, 600)
+        what = "real Open vSwitch datagrams (1 agent" if args.real else "demo datagrams (6 agents"
+        print(f"replaying {len(per):,} {what}, {per.mean():.2f} flow samples and "
               f"{size:.0f} bytes each on average), {seconds:g} s per rate; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
         header = (

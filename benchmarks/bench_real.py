@@ -44,39 +44,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 import bench_decode
+from _real_ovs import real_datagrams, renumbered
 from bench_decode import measure, run_sfacctd, run_tshark
-from fault_data import pcap_frames, renumbered
-
-CAPTURES = ("ovs-default", "ovs-sampling1")
-_UDP_PAYLOAD = 42  # Ethernet + IPv4 (no options, as captured on lo) + UDP
-
-
-def _unit() -> tuple[list[bytes], list[bytes], int]:
-    """(frame headers, sFlow payloads, flow samples) of the real captures, in capture order."""
-    heads, grams = [], []
-    flows = 0
-    for name in CAPTURES:
-        for _s, _u, frame in pcap_frames(name):
-            assert frame[12:14] == b"\x08\x00" and frame[14] == 0x45, "IPv4 without options"
-            head = bytearray(frame[:_UDP_PAYLOAD])
-            head[40:42] = b"\x00\x00"  # UDP checksum 0
-            heads.append(bytes(head))
-            gram = frame[_UDP_PAYLOAD:]
-            grams.append(gram)
-            assert struct.unpack_from("!I", gram, 4)[0] == 1, "IPv4 agent"
-            pos, n = 28, struct.unpack_from("!I", gram, 24)[0]
-            for _ in range(n):  # sample headers: count the flow samples (compact format 1)
-                kind, length = struct.unpack_from("!II", gram, pos)
-                flows += kind == 1
-                pos += 8 + length
-    return heads, grams, flows
 
 
 def build(path: Path, samples: int) -> dict[str, int]:
     """Write the real datagrams, repeated and renumbered, until `samples` flow samples."""
-    heads, grams, per_unit = _unit()
+    heads, grams, flows = real_datagrams()
+    per_unit = sum(flows)
     reps = -(-samples // per_unit)
     payloads = renumbered(grams * reps, 1)
     t0 = 1_700_000_000
