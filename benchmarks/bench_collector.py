@@ -20,6 +20,17 @@ Run::
     PYTHONPATH=$PWD python benchmarks/bench_collector.py            # 10 s per rate
     PYTHONPATH=$PWD python benchmarks/bench_collector.py --quick    # 2 s per rate, fewer rates
 
+Real Open vSwitch datagrams (``tests/data``'s two OVS 3.1 captures, 5.64 flow samples and
+1,143 bytes per datagram, counter datagrams with OVS's 1004/1005/2203/2207 records) instead of
+the demo's, and goflow2 beside sfacctd::
+
+    go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest   # once; into ~/go/bin
+    PYTHONPATH=$PWD python benchmarks/bench_collector.py --real --goflow2 --tools flowlab,sfacctd,goflow2
+
+goflow2 runs with its throughput settings (``GOFLOW2_LISTEN``: 2 SO_REUSEPORT sockets,
+4 workers, non-blocking with a 1M queue), JSON to a file; it sets no socket buffer, so it
+gets ``net.core.rmem_default``.
+
 Needs ``sfacctd`` (Debian package ``pmacct``) for the comparison; without it
 only flowlab is measured. The figures depend on the machine's load: the
 sender and the receiver share its cores.
@@ -226,12 +237,14 @@ def _free_port() -> int:
 def _proc_udp(port: int) -> tuple[int, int] | None:
     """(drops, receive-queue bytes) of the UDP socket bound to 127.0.0.1:port."""
     local = f"0100007F:{port:04X}"
-    with open("/proc/net/udp") as fh:
+    found = None
+    with open("/proc/net/udp") as fh:  # summed over the sockets sharing it (SO_REUSEPORT)
         for line in fh:
             f = line.split()
             if len(f) > 12 and f[1] == local:
-                return int(f[-1]), int(f[4].split(":")[1], 16)
-    return None
+                d, q = found or (0, 0)
+                found = (d + int(f[-1]), q + int(f[4].split(":")[1], 16))
+    return found
 
 
 def _cpu_of_tree(pid: int) -> float:
@@ -312,6 +325,49 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
                report["cpu"])  # fmt: skip
 
 
+#: goflow2's documented throughput settings: several SO_REUSEPORT sockets, more workers,
+#: non-blocking mode with a large queue
+GOFLOW2_LISTEN = "sflow://127.0.0.1:{port}?count=2&workers=4&blocking=false&queue_size=1000000"
+
+
+def run_goflow2(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    """goflow2 (``go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest``), JSON to a file."""
+    exe = shutil.which("goflow2") or str(Path.home() / "go" / "bin" / "goflow2")
+    work = Path(tempfile.mkdtemp(prefix="bench-goflow2-"))
+    port = _free_port()
+    out = work / "flows.json"
+    cmd = [exe, "-listen", GOFLOW2_LISTEN.format(port=port), "-format", "json",
+           "-transport", "file", "-transport.file", str(out), "-addr", "127.0.0.1:0",
+           "-loglevel", "error"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while _proc_udp(port) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sender = _start_sender(port, rate, seconds, path)
+        report = json.loads(sender.communicate()[0])
+        while (state := _proc_udp(port)) is not None and state[1]:
+            time.sleep(0.1)
+        time.sleep(2.0)  # its queue and file writer
+        drops = (state or (0, 0))[0]
+        cpu = _cpu_of_tree(proc.pid)
+    finally:
+        proc.send_signal(2)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    samples = 0
+    if out.exists():  # one JSON line per flow sample (counter samples are not written)
+        with out.open("rb") as fh:
+            samples = sum(1 for line in fh if line.strip())
+    shutil.rmtree(work, ignore_errors=True)
+    rcvbuf = int(Path("/proc/sys/net/core/rmem_default").read_text())  # goflow2 sets none
+    return Run("goflow2", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
+               None, _samples_sent(report["sent"], flow_samples), samples, cpu, rcvbuf,
+               report["cpu"])  # fmt: skip
+
+
 # -- driver -------------------------------------------------------------------------------------
 
 
@@ -371,12 +427,14 @@ def main() -> None:
     )
     parser.add_argument("--no-sfacctd", action="store_true", help="measure flowlab only")
     parser.add_argument(
-        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd"
+        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd,goflow2"
     )
     parser.add_argument("--rcvbuf", type=int, default=SETTINGS["rcvbuf"],
                         help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
     parser.add_argument("--receive", choices=["auto", "process", "thread"], default="auto",
                         help="where flowlab's receive loop runs (Collector(receive=...))")  # fmt: skip
+    parser.add_argument("--goflow2", action="store_true",
+                        help="also measure goflow2 (go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest)")  # fmt: skip
     parser.add_argument("--real", action="store_true",
                         help="replay the real Open vSwitch datagrams of tests/data instead of the demo's")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
@@ -396,6 +454,8 @@ def main() -> None:
             tools.append("sfacctd")
         else:
             print("sfacctd not found (apt-get install pmacct): measuring flowlab only")
+    if args.goflow2:
+        tools.append("goflow2")
     if args.tools:
         tools = [t for t in tools if t in args.tools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -415,9 +475,8 @@ def main() -> None:
         best: dict[str, float] = {}
         sender_max: dict[str, float] = {}
         for tool in tools:
-            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd}[
-                tool
-            ]
+            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd,
+                      "goflow2": run_goflow2}[tool]  # fmt: skip
             for rate in rates:
                 r = runner(rate, seconds, path, per)
                 print(_row(r), flush=True)
