@@ -109,6 +109,24 @@ FLOWLAB = textwrap.dedent(
 )
 
 
+#: first-use costs on a small file: the parts a first read_pcap pays, then the calls themselves
+FIRST_USE = textwrap.dedent(
+    """
+    import json, sys, time
+    T = time.process_time
+    from flowlab.capture.pcap import read_pcap
+    t0 = T(); import flowlab.sflow.decode
+    t1 = T(); from flowlab.services import default_table; default_table()
+    t2 = T(); default_table().lookup()
+    t3 = T(); read_pcap(sys.argv[1])
+    t4 = T(); read_pcap(sys.argv[1])
+    t5 = T()
+    print(json.dumps({"decoder import": t1 - t0, "service table": t2 - t1, "orient lookup": t3 - t2,
+                      "rest of first call": t4 - t3, "second call": t5 - t4}))
+    """
+)
+
+
 def run_flowlab(path: Path, mode: str) -> dict[str, float]:
     env = dict(os.environ, POLARS_MAX_THREADS="1", OMP_NUM_THREADS="1")
     m = measure([sys.executable, "-c", FLOWLAB, mode, str(path)], env=env)
@@ -143,6 +161,29 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"pinned: {' '.join(bench_decode.PREFIX) or 'no'}, POLARS_MAX_THREADS=1; CPU seconds user+sys")  # fmt: skip
     verdicts = []
+    # start-up: whole-process CPU of a bare interpreter, `import flowlab`, `flowlab --help`
+    bare = measure([sys.executable, "-c", "pass"])["cpu"]
+    imp = measure([sys.executable, "-c", "import flowlab"])["cpu"]
+    cli = measure([sys.executable, "-c", "import sys; from flowlab.cli import main; sys.argv[1:] = ['--help']; main()"])["cpu"]  # fmt: skip
+    print(f"start-up, whole process CPU s: python {bare:.3f}, import flowlab {imp:.3f} "
+          f"({imp - bare:.3f} above python), flowlab --help {cli:.3f}")  # fmt: skip
+    verdicts.append(
+        f"start-up: import flowlab {imp:.3f} s < 0.3 s: {'met' if imp < 0.3 else 'MISSED'}"
+    )
+    verdicts.append(
+        f"start-up: flowlab --help {cli:.3f} s < 0.5 s: {'met' if cli < 0.5 else 'MISSED'}"
+    )
+    small = Path(__file__).resolve().parents[1] / "tests" / "data" / "ovs-default.pcap"
+    env = dict(os.environ, POLARS_MAX_THREADS="1")
+    first = json.loads(
+        str(measure([sys.executable, "-c", FIRST_USE, str(small)], env=env)["stdout"])
+    )
+    extra = first["rest of first call"] - first["second call"]
+    print("first read_pcap on tests/data/ovs-default.pcap, CPU ms: "
+          + ", ".join(f"{k} {v * 1000:.0f}" for k, v in first.items()))  # fmt: skip
+    worst = max([first["decoder import"], first["service table"], first["orient lookup"], extra])
+    verdicts.append(f"start-up: largest first-use cost in read_pcap {worst * 1000:.0f} ms <= 20 ms: "
+                    f"{'met' if worst <= 0.020 else 'MISSED'}")  # fmt: skip
     for name, (path, census) in files.items():
         n = census["flow_samples"]
         print(f"\n== {name}: {path.name}: {census['datagrams']:,} datagrams (real OVS x"
