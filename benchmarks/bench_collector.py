@@ -412,7 +412,7 @@ def _row(r: Run) -> str:
     return (
         f"{r.tool:<8} {target:>6} {r.sent:>11,} {r.sent / r.seconds:>10,.0f} {r.received:>11,} "
         f"{r.lost:>9,} {r.kernel_drops:>9,} {seq:>9} {r.samples:>12,}/{r.samples_sent:<12,} "
-        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.sender_cpu:>6.1f} {r.rcvbuf / 2**20:>6.0f}M"
+        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.sender_cpu:>6.1f} {r.rcvbuf / 2**20:>6.1f}M"
     )
 
 
