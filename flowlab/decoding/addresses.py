@@ -95,9 +95,14 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     """
     if not values.size:
         return np.zeros(0, dtype=np.int64), values[:0]
-    series = pl.Series(values, dtype=pl.String) if values.dtype == object else pl.Series(values)
-    rank = series.rank("dense")
-    codes = rank.fill_null(0).to_numpy().astype(np.int64) - 1
+    if values.dtype != object:  # the hot path: integers, no nulls, no masks
+        rank = pl.Series(values).rank("dense").to_numpy()
+        codes = np.subtract(rank, 1, dtype=np.int64)
+        uniques = np.empty(int(rank.max()), dtype=values.dtype)
+        uniques[codes] = values
+        return codes, uniques
+    rank = pl.Series(values, dtype=pl.String).rank("dense")
+    codes = np.subtract(rank.fill_null(0).to_numpy(), 1, dtype=np.int64)
     uniques = np.empty(int(codes.max()) + 1, dtype=values.dtype)
     uniques[codes[codes >= 0]] = values[codes >= 0]
     return codes, uniques
