@@ -101,8 +101,8 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
         uniques = np.empty(int(rank.max()), dtype=values.dtype)
         uniques[codes] = values
         return codes, uniques
-    rank = pl.Series(values, dtype=pl.String).rank("dense")
-    codes = np.subtract(rank.fill_null(0).to_numpy(), 1, dtype=np.int64)
+    text_rank = pl.Series(values, dtype=pl.String).rank("dense").fill_null(0)
+    codes = np.subtract(text_rank.to_numpy(), 1, dtype=np.int64)
     uniques = np.empty(int(codes.max()) + 1, dtype=values.dtype)
     uniques[codes[codes >= 0]] = values[codes >= 0]
     return codes, uniques
