@@ -20,15 +20,32 @@ UDP_PAYLOAD = 42  # Ethernet + IPv4 (no options, as captured on lo) + UDP
 __all__ = ["CAPTURES", "UDP_PAYLOAD", "real_datagrams", "renumbered"]
 
 
-def flow_samples(gram: bytes) -> int:
-    """Flow samples (compact format 1) in an sFlow v5 datagram with an IPv4 agent."""
+def flow_samples(gram: bytes, *, ip_only: bool = False) -> int:
+    """Flow samples (compact format 1) in an sFlow v5 datagram with an IPv4 agent; with
+    `ip_only`, those whose raw header is IPv4 or IPv6 (what sfacctd accounts; not ARP, say)."""
     assert struct.unpack_from("!I", gram, 4)[0] == 1, "IPv4 agent"
     pos, flows = 28, 0
     for _ in range(struct.unpack_from("!I", gram, 24)[0]):
         kind, length = struct.unpack_from("!II", gram, pos)
-        flows += kind == 1
+        if kind == 1:
+            flows += not ip_only or _ip_header(gram, pos + 8)
         pos += 8 + length
     return flows
+
+
+def _ip_header(gram: bytes, sample: int) -> bool:
+    """Whether the flow sample at `sample` has a raw Ethernet header carrying IPv4/IPv6."""
+    pos = sample + 32  # sequence, source, rate, pool, drops, input, output, record count
+    for _ in range(struct.unpack_from("!I", gram, sample + 28)[0]):
+        fmt, length = struct.unpack_from("!II", gram, pos)
+        if fmt == 1:  # raw packet header: protocol, frame length, stripped, header length, bytes
+            eth = pos + 8 + 16
+            (etype,) = struct.unpack_from("!H", gram, eth + 12)
+            if etype == 0x8100:
+                (etype,) = struct.unpack_from("!H", gram, eth + 16)
+            return etype in (0x0800, 0x86DD)
+        pos += 8 + length
+    return False
 
 
 def real_datagrams() -> tuple[list[bytes], list[bytes], list[int]]:

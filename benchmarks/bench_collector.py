@@ -263,6 +263,25 @@ def _cpu_of_tree(pid: int) -> float:
     return total
 
 
+def _send_when_bound(port: int, rate: float, seconds: float, path: str) -> dict[str, Any]:
+    """Wait (up to 10 s) for a receiver's socket on `port`, then run the sender; its report."""
+    deadline = time.monotonic() + 10
+    while _proc_udp(port) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender = _start_sender(port, rate, seconds, path)
+    report: dict[str, Any] = json.loads(sender.communicate()[0])
+    return report
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt a receiver (SIGINT: it flushes), kill it if it does not exit within 10 s."""
+    proc.send_signal(2)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
     work = Path(tempfile.mkdtemp(prefix="bench-sfacctd-"))
     port = _free_port()
@@ -289,11 +308,7 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
     )
     proc = subprocess.Popen(["sfacctd", "-f", str(work / "sfacctd.conf")])
     try:
-        deadline = time.monotonic() + 10
-        while _proc_udp(port) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sender = _start_sender(port, rate, seconds, path)
-        report = json.loads(sender.communicate()[0])
+        report = _send_when_bound(port, rate, seconds, path)
         while True:  # let it read what waits in its socket
             state = _proc_udp(port)
             if state is None or state[1] == 0:
@@ -304,11 +319,7 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         cpu = _cpu_of_tree(proc.pid)
         log = (work / "sfacctd.log").read_text() if (work / "sfacctd.log").exists() else ""
     finally:
-        proc.send_signal(2)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     samples = 0
     if (work / "out.csv").exists():
         with open(work / "out.csv") as fh:
@@ -341,22 +352,14 @@ def run_goflow2(rate: float, seconds: float, path: str, flow_samples: np.ndarray
            "-loglevel", "error"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while _proc_udp(port) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sender = _start_sender(port, rate, seconds, path)
-        report = json.loads(sender.communicate()[0])
+        report = _send_when_bound(port, rate, seconds, path)
         while (state := _proc_udp(port)) is not None and state[1]:
             time.sleep(0.1)
         time.sleep(2.0)  # its queue and file writer
         drops = (state or (0, 0))[0]
         cpu = _cpu_of_tree(proc.pid)
     finally:
-        proc.send_signal(2)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     samples = 0
     if out.exists():  # one JSON line per flow sample (counter samples are not written)
         with out.open("rb") as fh:
@@ -388,12 +391,13 @@ def _datagrams(path: str, seconds: float) -> tuple[np.ndarray, float]:
     return per, float(np.mean([len(g.data) for g in grams]))
 
 
-def _real(path: str, count: int = 6400) -> tuple[np.ndarray, float]:
+def _real(path: str, count: int = 6400) -> tuple[np.ndarray, np.ndarray, float]:
     """Real Open vSwitch datagrams (tests/data, one agent), repeated and renumbered 1..count."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _real_ovs import real_datagrams, renumbered
+    from _real_ovs import flow_samples, real_datagrams, renumbered
 
     _heads, grams, flows = real_datagrams()
+    ip = [flow_samples(g, ip_only=True) for g in grams]
     block = renumbered([grams[i % len(grams)] for i in range(count)], 1)
     np.savez(
         path,
@@ -403,7 +407,8 @@ def _real(path: str, count: int = 6400) -> tuple[np.ndarray, float]:
         seqs=np.arange(1, count + 1, dtype=np.int64),
     )
     per = np.array([flows[i % len(flows)] for i in range(count)], dtype=np.int64)
-    return per, float(np.mean([len(g) for g in block]))
+    per_ip = np.array([ip[i % len(ip)] for i in range(count)], dtype=np.int64)
+    return per, per_ip, float(np.mean([len(g) for g in block]))
 
 
 def _row(r: Run) -> str:
@@ -460,7 +465,11 @@ def main() -> None:
         tools = [t for t in tools if t in args.tools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "datagrams.npz")
-        per, size = _real(path) if args.real else _datagrams(path, 600)
+        if args.real:  # sfacctd accounts IP samples only: the captures' ARP/ND samples are not
+            per, per_ip, size = _real(path)
+        else:
+            per, size = _datagrams(path, 600)
+            per_ip = per
         what = "real Open vSwitch datagrams (1 agent" if args.real else "demo datagrams (6 agents"
         print(f"replaying {len(per):,} {what}, {per.mean():.2f} flow samples and "
               f"{size:.0f} bytes each on average), {seconds:g} s per rate; "
@@ -478,7 +487,7 @@ def main() -> None:
             runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd,
                       "goflow2": run_goflow2}[tool]  # fmt: skip
             for rate in rates:
-                r = runner(rate, seconds, path, per)
+                r = runner(rate, seconds, path, per_ip if tool == "sfacctd" else per)
                 print(_row(r), flush=True)
                 sender_max[tool] = max(sender_max.get(tool, 0.0), r.sent / r.seconds)
                 if r.lost == 0 and r.samples == r.samples_sent:
@@ -486,7 +495,7 @@ def main() -> None:
                 elif rate > 0:
                     rates_left = [x for x in rates if x <= 0]
                     for extra in rates_left:
-                        r = runner(extra, seconds, path, per)
+                        r = runner(extra, seconds, path, per_ip if tool == "sfacctd" else per)
                         print(_row(r), flush=True)
                         sender_max[tool] = max(sender_max[tool], r.sent / r.seconds)
                     break

@@ -40,13 +40,12 @@ import struct
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_decode
 from _real_ovs import real_datagrams, renumbered
-from bench_decode import measure, run_sfacctd, run_tshark
+from bench_decode import input_files, measure, run_sfacctd, run_tshark
 
 
 def build(path: Path, samples: int) -> dict[str, int]:
@@ -149,15 +148,7 @@ def main() -> None:
         bench_decode.PREFIX[:] = ["taskset", "-c", "0"]
     base = args.samples or (28_880 if args.quick else 128_877)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, n in (("base", base), ("large", base * args.scale)):
-        path = args.workdir / f"ovs-real-{n}.pcap"
-        census_file = path.with_suffix(".json")
-        if not (path.exists() and census_file.exists()):
-            t = time.perf_counter()
-            census_file.write_text(json.dumps(build(path, n)))
-            print(f"built {path} in {time.perf_counter() - t:.1f} s", flush=True)
-        files[name] = (path, json.loads(census_file.read_text()))
+    files = input_files(args.workdir, "ovs-real", base, args.scale, build)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"pinned: {' '.join(bench_decode.PREFIX) or 'no'}, POLARS_MAX_THREADS=1; CPU seconds user+sys")  # fmt: skip
     verdicts = []
