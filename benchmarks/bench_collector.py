@@ -20,6 +20,17 @@ Run::
     PYTHONPATH=$PWD python benchmarks/bench_collector.py            # 10 s per rate
     PYTHONPATH=$PWD python benchmarks/bench_collector.py --quick    # 2 s per rate, fewer rates
 
+Real Open vSwitch datagrams (``tests/data``'s two OVS 3.1 captures, 5.64 flow samples and
+1,143 bytes per datagram, counter datagrams with OVS's 1004/1005/2203/2207 records) instead of
+the demo's, and goflow2 beside sfacctd::
+
+    go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest   # once; into ~/go/bin
+    PYTHONPATH=$PWD python benchmarks/bench_collector.py --real --goflow2 --tools flowlab,sfacctd,goflow2
+
+goflow2 runs with its throughput settings (``GOFLOW2_LISTEN``: 2 SO_REUSEPORT sockets,
+4 workers, non-blocking with a 1M queue), JSON to a file; it sets no socket buffer, so it
+gets ``net.core.rmem_default``.
+
 Needs ``sfacctd`` (Debian package ``pmacct``) for the comparison; without it
 only flowlab is measured. The figures depend on the machine's load: the
 sender and the receiver share its cores.
@@ -226,12 +237,14 @@ def _free_port() -> int:
 def _proc_udp(port: int) -> tuple[int, int] | None:
     """(drops, receive-queue bytes) of the UDP socket bound to 127.0.0.1:port."""
     local = f"0100007F:{port:04X}"
-    with open("/proc/net/udp") as fh:
+    found = None
+    with open("/proc/net/udp") as fh:  # summed over the sockets sharing it (SO_REUSEPORT)
         for line in fh:
             f = line.split()
             if len(f) > 12 and f[1] == local:
-                return int(f[-1]), int(f[4].split(":")[1], 16)
-    return None
+                d, q = found or (0, 0)
+                found = (d + int(f[-1]), q + int(f[4].split(":")[1], 16))
+    return found
 
 
 def _cpu_of_tree(pid: int) -> float:
@@ -248,6 +261,25 @@ def _cpu_of_tree(pid: int) -> float:
         if int(entry) == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def _send_when_bound(port: int, rate: float, seconds: float, path: str) -> dict[str, Any]:
+    """Wait (up to 10 s) for a receiver's socket on `port`, then run the sender; its report."""
+    deadline = time.monotonic() + 10
+    while _proc_udp(port) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender = _start_sender(port, rate, seconds, path)
+    report: dict[str, Any] = json.loads(sender.communicate()[0])
+    return report
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt a receiver (SIGINT: it flushes), kill it if it does not exit within 10 s."""
+    proc.send_signal(2)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
@@ -276,11 +308,7 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
     )
     proc = subprocess.Popen(["sfacctd", "-f", str(work / "sfacctd.conf")])
     try:
-        deadline = time.monotonic() + 10
-        while _proc_udp(port) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sender = _start_sender(port, rate, seconds, path)
-        report = json.loads(sender.communicate()[0])
+        report = _send_when_bound(port, rate, seconds, path)
         while True:  # let it read what waits in its socket
             state = _proc_udp(port)
             if state is None or state[1] == 0:
@@ -291,11 +319,7 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         cpu = _cpu_of_tree(proc.pid)
         log = (work / "sfacctd.log").read_text() if (work / "sfacctd.log").exists() else ""
     finally:
-        proc.send_signal(2)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     samples = 0
     if (work / "out.csv").exists():
         with open(work / "out.csv") as fh:
@@ -309,6 +333,41 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
     shutil.rmtree(work, ignore_errors=True)
     return Run("sfacctd", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
                None, _samples_sent(report["sent"], flow_samples), samples, cpu, granted,
+               report["cpu"])  # fmt: skip
+
+
+#: goflow2's documented throughput settings: several SO_REUSEPORT sockets, more workers,
+#: non-blocking mode with a large queue
+GOFLOW2_LISTEN = "sflow://127.0.0.1:{port}?count=2&workers=4&blocking=false&queue_size=1000000"
+
+
+def run_goflow2(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
+    """goflow2 (``go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest``), JSON to a file."""
+    exe = shutil.which("goflow2") or str(Path.home() / "go" / "bin" / "goflow2")
+    work = Path(tempfile.mkdtemp(prefix="bench-goflow2-"))
+    port = _free_port()
+    out = work / "flows.json"
+    cmd = [exe, "-listen", GOFLOW2_LISTEN.format(port=port), "-format", "json",
+           "-transport", "file", "-transport.file", str(out), "-addr", "127.0.0.1:0",
+           "-loglevel", "error"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    try:
+        report = _send_when_bound(port, rate, seconds, path)
+        while (state := _proc_udp(port)) is not None and state[1]:
+            time.sleep(0.1)
+        time.sleep(2.0)  # its queue and file writer
+        drops = (state or (0, 0))[0]
+        cpu = _cpu_of_tree(proc.pid)
+    finally:
+        _stop(proc)
+    samples = 0
+    if out.exists():  # one JSON line per flow sample (counter samples are not written)
+        with out.open("rb") as fh:
+            samples = sum(1 for line in fh if line.strip())
+    shutil.rmtree(work, ignore_errors=True)
+    rcvbuf = int(Path("/proc/sys/net/core/rmem_default").read_text())  # goflow2 sets none
+    return Run("goflow2", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
+               None, _samples_sent(report["sent"], flow_samples), samples, cpu, rcvbuf,
                report["cpu"])  # fmt: skip
 
 
@@ -332,13 +391,33 @@ def _datagrams(path: str, seconds: float) -> tuple[np.ndarray, float]:
     return per, float(np.mean([len(g.data) for g in grams]))
 
 
+def _real(path: str, count: int = 6400) -> tuple[np.ndarray, np.ndarray, float]:
+    """Real Open vSwitch datagrams (tests/data, one agent), repeated and renumbered 1..count."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _real_ovs import flow_samples, real_datagrams, renumbered
+
+    _heads, grams, flows = real_datagrams()
+    ip = [flow_samples(g, ip_only=True) for g in grams]
+    block = renumbered([grams[i % len(grams)] for i in range(count)], 1)
+    np.savez(
+        path,
+        data=np.frombuffer(b"".join(block), dtype=np.uint8),
+        lengths=np.array([len(g) for g in block]),
+        agents=np.zeros(count, dtype=np.int64),
+        seqs=np.arange(1, count + 1, dtype=np.int64),
+    )
+    per = np.array([flows[i % len(flows)] for i in range(count)], dtype=np.int64)
+    per_ip = np.array([ip[i % len(ip)] for i in range(count)], dtype=np.int64)
+    return per, per_ip, float(np.mean([len(g) for g in block]))
+
+
 def _row(r: Run) -> str:
     target = "max" if r.target <= 0 else f"{r.target / 1000:.0f}k"
     seq = "-" if r.sequence_lost is None else f"{r.sequence_lost:,}"
     return (
         f"{r.tool:<8} {target:>6} {r.sent:>11,} {r.sent / r.seconds:>10,.0f} {r.received:>11,} "
         f"{r.lost:>9,} {r.kernel_drops:>9,} {seq:>9} {r.samples:>12,}/{r.samples_sent:<12,} "
-        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.sender_cpu:>6.1f} {r.rcvbuf / 2**20:>6.0f}M"
+        f"{r.rate:>10,.0f} {r.cpu:>6.1f} {r.sender_cpu:>6.1f} {r.rcvbuf / 2**20:>6.1f}M"
     )
 
 
@@ -353,12 +432,16 @@ def main() -> None:
     )
     parser.add_argument("--no-sfacctd", action="store_true", help="measure flowlab only")
     parser.add_argument(
-        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd"
+        "--tools", default=None, help="comma-separated subset of receive,flowlab,sfacctd,goflow2"
     )
     parser.add_argument("--rcvbuf", type=int, default=SETTINGS["rcvbuf"],
                         help="receive buffer flowlab asks for, bytes (sfacctd gets net.core.rmem_max)")  # fmt: skip
     parser.add_argument("--receive", choices=["auto", "process", "thread"], default="auto",
                         help="where flowlab's receive loop runs (Collector(receive=...))")  # fmt: skip
+    parser.add_argument("--goflow2", action="store_true",
+                        help="also measure goflow2 (go install github.com/netsampler/goflow2/v2/cmd/goflow2@latest)")  # fmt: skip
+    parser.add_argument("--real", action="store_true",
+                        help="replay the real Open vSwitch datagrams of tests/data instead of the demo's")  # fmt: skip
     parser.add_argument("--_send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._send:
@@ -376,12 +459,19 @@ def main() -> None:
             tools.append("sfacctd")
         else:
             print("sfacctd not found (apt-get install pmacct): measuring flowlab only")
+    if args.goflow2:
+        tools.append("goflow2")
     if args.tools:
         tools = [t for t in tools if t in args.tools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "datagrams.npz")
-        per, size = _datagrams(path, 600)
-        print(f"replaying {len(per):,} demo datagrams (6 agents, {per.mean():.2f} flow samples and "
+        if args.real:  # sfacctd accounts IP samples only: the captures' ARP/ND samples are not
+            per, per_ip, size = _real(path)
+        else:
+            per, size = _datagrams(path, 600)
+            per_ip = per
+        what = "real Open vSwitch datagrams (1 agent" if args.real else "demo datagrams (6 agents"
+        print(f"replaying {len(per):,} {what}, {per.mean():.2f} flow samples and "
               f"{size:.0f} bytes each on average), {seconds:g} s per rate; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
         header = (
@@ -394,11 +484,10 @@ def main() -> None:
         best: dict[str, float] = {}
         sender_max: dict[str, float] = {}
         for tool in tools:
-            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd}[
-                tool
-            ]
+            runner = {"receive": run_receive_only, "flowlab": run_flowlab, "sfacctd": run_sfacctd,
+                      "goflow2": run_goflow2}[tool]  # fmt: skip
             for rate in rates:
-                r = runner(rate, seconds, path, per)
+                r = runner(rate, seconds, path, per_ip if tool == "sfacctd" else per)
                 print(_row(r), flush=True)
                 sender_max[tool] = max(sender_max.get(tool, 0.0), r.sent / r.seconds)
                 if r.lost == 0 and r.samples == r.samples_sent:
@@ -406,7 +495,7 @@ def main() -> None:
                 elif rate > 0:
                     rates_left = [x for x in rates if x <= 0]
                     for extra in rates_left:
-                        r = runner(extra, seconds, path, per)
+                        r = runner(extra, seconds, path, per_ip if tool == "sfacctd" else per)
                         print(_row(r), flush=True)
                         sender_max[tool] = max(sender_max[tool], r.sent / r.seconds)
                     break

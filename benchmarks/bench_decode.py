@@ -39,6 +39,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flowlab.capture.pcap_write import udp_frame
@@ -132,12 +133,16 @@ def build(path: Path, samples: int) -> dict[str, int]:
     return {"datagrams": datagrams, "flow_samples": flows, "counter_samples": counters}
 
 
+#: prepended to every measured command (``["taskset", "-c", "0"]`` pins them to one core)
+PREFIX: list[str] = []
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Run `cmd` under /usr/bin/time: wall, user+sys CPU seconds, peak RSS (MB) of the process tree."""
     fmt = "%e %U %S %M"
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", fmt, "-o", tf.name, *cmd],
+            ["/usr/bin/time", "-f", fmt, "-o", tf.name, *PREFIX, *cmd],
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         if proc.returncode:
@@ -221,6 +226,22 @@ def run_sfacctd(path: Path, work: Path) -> dict[str, float]:
     return m
 
 
+def input_files(
+    workdir: Path, stem: str, base: int, scale: int, make: Callable[[Path, int], dict[str, int]]
+) -> dict[str, tuple[Path, dict[str, int]]]:
+    """The base and large (x `scale`) input files, built once by `make` and cached with a census."""
+    files = {}
+    for name, n in (("base", base), ("large", base * scale)):
+        path = workdir / f"{stem}-{n}.pcap"
+        census_file = path.with_suffix(".json")
+        if not (path.exists() and census_file.exists()):
+            t = time.perf_counter()
+            census_file.write_text(json.dumps(make(path, n)))
+            print(f"built {path} in {time.perf_counter() - t:.1f} s", flush=True)
+        files[name] = (path, json.loads(census_file.read_text()))
+    return files
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,15 +265,7 @@ def main() -> None:
     args = ap.parse_args()
     base = args.samples or (20_000 if args.quick else 130_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, n in (("base", base), ("large", base * args.scale)):
-        path = args.workdir / f"ovs-like-{n}.pcap"
-        census_file = path.with_suffix(".json")
-        if not (path.exists() and census_file.exists()):
-            t = time.perf_counter()
-            census_file.write_text(json.dumps(build(path, n)))
-            print(f"built {path} in {time.perf_counter() - t:.1f} s", flush=True)
-        files[name] = (path, json.loads(census_file.read_text()))
+    files = input_files(args.workdir, "ovs-like", base, args.scale, build)
     tiny = args.workdir / "one-packet.pcap"
     with tiny.open("wb") as f, files["base"][0].open("rb") as src:
         head = src.read(24)

@@ -143,7 +143,9 @@ class ServiceTable:
     """
 
     def __init__(self, entries: Mapping[tuple[int | str, int], str] | None = None) -> None:
-        self._names: dict[tuple[int, int], str] = {}
+        # keyed by protocol << 16 | port: ints, not tuples, so that 11k entries allocate no objects
+        # the garbage collector tracks (a first call would otherwise pay a full collection)
+        self._names: dict[int, str] = {}
         self._frame: pl.DataFrame | None = None
         self._lookup: tuple[pl.Series, pl.Series, pl.Series] | None = None
         if entries:
@@ -156,23 +158,23 @@ class ServiceTable:
             if not 0 <= int(port) <= 65535:
                 msg = f"port {port} out of range 0..65535 for service {name!r}"
                 raise ConfigError(msg)
-            self._names[(int(p), int(port))] = str(name)
+            self._names[(int(p) << 16) | int(port)] = str(name)
         self._frame = None
         self._lookup = None
 
     def remove(self, protocol: int | str, port: int) -> None:
         """Forget an entry (no error if absent)."""
-        self._names.pop((_proto(protocol), int(port)), None)
+        self._names.pop((_proto(protocol) << 16) | int(port), None)
         self._frame = None
         self._lookup = None
 
     def name(self, protocol: int, port: int) -> str | None:
         """The registered name, or None."""
-        return self._names.get((protocol, port))
+        return self._names.get((protocol << 16) | port) if 0 <= port <= 65535 else None
 
     def known(self, protocol: int, port: int) -> bool:
         """Whether `port` is a registered service port for `protocol`."""
-        return (protocol, port) in self._names
+        return 0 <= port <= 65535 and (protocol << 16) | port in self._names
 
     def __len__(self) -> int:
         return len(self._names)
@@ -186,7 +188,7 @@ class ServiceTable:
     def frame(self) -> pl.DataFrame:
         """The table as a frame with ``key`` (protocol << 16 | port, UInt32) and ``name``."""
         if self._frame is None:
-            keys = [(p << 16) | port for (p, port) in self._names]
+            keys = list(self._names)
             self._frame = pl.DataFrame(
                 {"key": keys, "name": list(self._names.values())},
                 schema={"key": pl.UInt32, "name": pl.String},
@@ -202,22 +204,29 @@ class ServiceTable:
         (same index -> whether the port is registered).
         """
         if self._lookup is None:
-            protos = sorted({p for p, _ in self._names if 0 <= p < 256})
-            slots = [None] * 256
+            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
+            mine = keys < (256 << 16)
+            protos = np.unique(keys[mine] >> 16).tolist()
+            slots: list[int | None] = [None] * 256
             for i, p in enumerate(protos):
-                slots[p] = i  # type: ignore[call-overload]
-            names: list[str] = []
+                slots[p] = i
+            # vectorised: 65536 default names per protocol, then the registered ones scattered in
+            ports = pl.int_range(0, 65536, dtype=pl.UInt32, eager=True).cast(pl.String)
+            names = pl.concat(
+                [f"{PROTOCOL_NAMES.get(p, f'UNKNOWN({p})')}/" + ports for p in protos]
+                or [pl.Series(dtype=pl.String)]
+            )
+            slot_of = np.zeros(256, dtype=np.int64)
+            slot_of[protos] = np.arange(len(protos))
+            at = slot_of[keys[mine] >> 16] * 65536 + (keys[mine] & 0xFFFF)
             known = np.zeros(len(protos) * 65536, dtype=bool)
-            for p in protos:
-                label = PROTOCOL_NAMES.get(p, f"UNKNOWN({p})")
-                names.extend(f"{label}/{port}" for port in range(65536))
-            for (p, port), name in self._names.items():
-                if 0 <= p < 256:
-                    names[slots[p] * 65536 + port] = name  # type: ignore[operator]
-                    known[slots[p] * 65536 + port] = True  # type: ignore[operator]
+            known[at] = True
+            if at.size:
+                values = list(self._names.values())
+                names = names.scatter(at, [values[i] for i in np.flatnonzero(mine).tolist()])
             self._lookup = (
                 pl.Series("slot", slots, dtype=pl.UInt32),
-                pl.Series("service_name", names, dtype=pl.String),
+                names.alias("service_name"),
                 pl.Series("known", known, dtype=pl.Boolean),
             )
         return self._lookup
@@ -238,7 +247,16 @@ class ServiceTable:
                 f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
             )
             raise ConfigError(msg)
-        return cls({(r[0], r[1]): r[2] for r in df.select("protocol", "port", "name").iter_rows()})
+        # vectorised (the package table has 11k rows): each distinct protocol text parsed once
+        protocols = {text: _proto(text) for text in df["protocol"].unique().to_list()}
+        ports, names = df["port"].to_list(), df["name"].cast(pl.String).to_list()
+        if bad := [(port, name) for port, name in zip(ports, names) if not 0 <= port <= 65535]:
+            msg = f"port {bad[0][0]} out of range 0..65535 for service {bad[0][1]!r}"
+            raise ConfigError(msg)
+        table = cls()
+        keys = [(protocols[t] << 16) | port for t, port in zip(df["protocol"].to_list(), ports)]
+        table._names = dict(zip(keys, names))
+        return table
 
 
 _DEFAULT: ServiceTable | None = None

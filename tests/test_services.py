@@ -94,3 +94,25 @@ def test_protocol_names() -> None:
     assert services.protocol_number("UNKNOWN(250)") == 250
     with pytest.raises(ConfigError):
         services.protocol_number("nope")
+
+
+def test_csv_table_protocols_ports_and_lookup(tmp_path) -> None:
+    """The vectorised CSV reader and lookup tables: names or numbers, range checks, fallbacks."""
+    csv = tmp_path / "mixed.csv"
+    csv.write_text("protocol,port,name\nTCP,9537,crio\n17,53,dns\nsctp,38412,ngap\nicmp,0,echo\n")
+    t = services.ServiceTable.from_csv(csv)
+    assert (t.name(6, 9537), t.name(17, 53), t.name(132, 38412), t.name(1, 0)) == (
+        "crio", "dns", "ngap", "echo",
+    )  # fmt: skip
+    assert t.name(6, 53) is None and not t.known(17, 9537)
+    assert t.name(6, 9537 + 65536) is None and not t.known(6, 70000)  # never another protocol's
+    slots, names, known = t.lookup()
+    assert names.len() == known.len() == 4 * 65536
+    assert names[slots[6] * 65536 + 9537] == "crio" and names[slots[6] * 65536 + 9538] == "TCP/9538"
+    assert known.sum() == 4
+    out = services.orient_frame(_frame([("a", "b", 51000, 38412, 132, 0)]), table=t)
+    assert out["service_name"][0] == "ngap"
+    bad = tmp_path / "range.csv"
+    bad.write_text("protocol,port,name\ntcp,80,http\nudp,65536,nope\n")
+    with pytest.raises(ConfigError, match="65536"):
+        services.ServiceTable.from_csv(bad)

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
@@ -508,15 +509,26 @@ def read_pcap(
     Same parameters as :func:`iter_pcap`; for files too large for memory,
     iterate with :func:`iter_pcap` instead.
     """
-    parts = list(
-        iter_pcap(
-            path,
-            port=port,
-            batch_datagrams=batch_datagrams,
-            source=source,
-            progress=progress,
-            protocol=protocol,
-        )
+    # batches are kept as they come (Polars frames, no intermediate copies) and joined once
+    # without rechunking: a final rechunk would hold the whole frame twice at the peak
+    flows: list[pl.DataFrame] = []
+    counters: list[pl.DataFrame] = []
+    stats = DecodeStats()
+    for part in iter_pcap(
+        path,
+        port=port,
+        batch_datagrams=batch_datagrams,
+        source=source,
+        progress=progress,
+        protocol=protocol,
+    ):
+        if part.flows.height or not flows:
+            flows.append(part.flows)
+        if part.counters.height or not counters:
+            counters.append(part.counters)
+        stats = stats.merge(part.stats)
+    return Decoded(
+        flows=pl.concat(flows, rechunk=False) if len(flows) > 1 else flows[0],
+        counters=pl.concat(counters, rechunk=False) if len(counters) > 1 else counters[0],
+        stats=stats,
     )
-    out = Decoded.concat(parts)
-    return Decoded(flows=out.flows.rechunk(), counters=out.counters.rechunk(), stats=out.stats)

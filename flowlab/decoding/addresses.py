@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 __all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
@@ -79,9 +78,34 @@ def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     return pl.Series(texts, dtype=pl.String).gather(code_series(codes))
 
 
-def _factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
-    codes, uniques = pd.factorize(values, sort=False)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniques)
+def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+    """Codes of `values` into their distinct values (``uniques[codes] == values``), by value order.
+
+    Polars' dense rank: hash-free and faster than a NumPy sort, and no pandas import. Works on
+    integer arrays and on object arrays of strings, where ``None`` gets code -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes, uniques = factorize(np.array([7, 3, 7, 9], dtype=np.uint32))
+    >>> codes.tolist(), uniques.tolist()
+    ([1, 0, 1, 2], [3, 7, 9])
+    >>> factorize(np.array(["b", None, "a"], dtype=object))[0].tolist()
+    [1, -1, 0]
+    """
+    if not values.size:
+        return np.zeros(0, dtype=np.int64), values[:0]
+    if values.dtype != object:  # the hot path: integers, no nulls, no masks
+        rank = pl.Series(values).rank("dense").to_numpy()
+        codes = np.subtract(rank, 1, dtype=np.int64)
+        uniques = np.empty(int(rank.max()), dtype=values.dtype)
+        uniques[codes] = values
+        return codes, uniques
+    text_rank = pl.Series(values, dtype=pl.String).rank("dense").fill_null(0)
+    codes = np.subtract(text_rank.to_numpy(), 1, dtype=np.int64)
+    uniques = np.empty(int(codes.max()) + 1, dtype=values.dtype)
+    uniques[codes[codes >= 0]] = values[codes >= 0]
+    return codes, uniques
 
 
 def address_codes(
@@ -107,13 +131,13 @@ def address_codes(
     """
     n = v4.size
     if not v6_ok.any() and v4_ok.all():  # the usual batch: every row IPv4, no masks
-        c4, u4 = _factorize(v4)
+        c4, u4 = factorize(v4)
         return c4, _texts(u4, _V4, _v4)
     codes = np.full(n, -1, dtype=np.int64)
     texts: list[str] = []
     i4 = np.flatnonzero(v4_ok)
     if i4.size:
-        c4, u4 = _factorize(v4[i4])
+        c4, u4 = factorize(v4[i4])
         texts.extend(_texts(u4, _V4, _v4))
         codes[i4] = c4
     i6 = np.flatnonzero(v6_ok & ~v4_ok)
@@ -121,9 +145,9 @@ def address_codes(
         words = v6[i6].astype(np.uint64)
         hi = (words[:, 0] << np.uint64(32)) | words[:, 1]
         lo = (words[:, 2] << np.uint64(32)) | words[:, 3]
-        chi, uhi = _factorize(hi)
-        clo, ulo = _factorize(lo)
-        c6, u6 = _factorize(chi * max(ulo.size, 1) + clo)
+        chi, uhi = factorize(hi)
+        clo, ulo = factorize(lo)
+        c6, u6 = factorize(chi * max(ulo.size, 1) + clo)
         base = len(texts)
         width = max(ulo.size, 1)
         full = [(int(uhi[int(k) // width]) << 64) | int(ulo[int(k) % width]) for k in u6]
@@ -164,13 +188,13 @@ def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64]
     (array([ 0, -1]), ['0a:1b:2c:3d:4e:5f'])
     """
     if mac.size and ok.all():  # the usual batch: no masks
-        c, u = _factorize(mac)
+        c, u = factorize(mac)
         return c, _texts(u, _MAC, _mac)
     codes = np.full(mac.size, -1, dtype=np.int64)
     idx = np.flatnonzero(ok)
     if not idx.size:
         return codes, []
-    c, u = _factorize(mac[idx])
+    c, u = factorize(mac[idx])
     codes[idx] = c
     return codes, _texts(u, _MAC, _mac)
 

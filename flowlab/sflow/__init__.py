@@ -20,11 +20,12 @@ Examples
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
-from flowlab.sflow.packet import build_frame, raw_header
 from flowlab.sflow.records import (
     CounterSample,
     Datagram,
@@ -37,6 +38,29 @@ from flowlab.sflow.records import (
     SampledIPv6,
     UnknownRecord,
 )
+
+if TYPE_CHECKING:
+    from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
+    from flowlab.sflow.packet import build_frame, raw_header
+
+#: the writing side, imported on first use: reading captures (the decoder's first use) skips it
+_LAZY = {
+    "encode_datagram": "flowlab.sflow.encode",
+    "encode_record": "flowlab.sflow.encode",
+    "encode_sample": "flowlab.sflow.encode",
+    "build_frame": "flowlab.sflow.packet",
+    "raw_header": "flowlab.sflow.packet",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "CounterSample",

@@ -36,11 +36,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from flowlab import schema
-from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.addresses import address_codes, code_series, factorize, mac_codes, text_of
 from flowlab.decoding.batch import datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
@@ -204,7 +203,7 @@ def decode(
         if unspecified.any():  # agent 0.0.0.0 or ::: the UDP sender stands in for it
             mixed = np.where(unspecified, np.asarray(peers, dtype=object), exporter.to_numpy())
             exporter = pl.Series(mixed, dtype=pl.String)
-            ex_codes, uniq = pd.factorize(mixed)
+            ex_codes, uniq = factorize(mixed)
             ex_texts = [str(u) for u in uniq]
     # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
     _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
@@ -234,7 +233,7 @@ def _sequences(
     if codes.size and codes.min() < 0:  # no exporter at all (agent unspecified, no peer)
         codes[codes < 0] = len(ex_texts)
         ex_texts = [*ex_texts, ""]
-    sid, ukeys = pd.factorize(codes * (1 << 32) + sub_agent[idx])
+    sid, ukeys = factorize(codes * (1 << 32) + sub_agent[idx])
     streams = [(ex_texts[int(k) >> 32], int(k) & 0xFFFFFFFF) for k in ukeys]
     tracker = state if state is not None else SequenceTracker()
     res = tracker.update(streams, np.asarray(sid, dtype=np.int64), sequence[idx])

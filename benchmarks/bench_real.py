@@ -1,0 +1,231 @@
+"""Decode speed and memory on real Open vSwitch sFlow: flowlab vs sfacctd vs tshark, same run.
+
+The input is built from the two real captures of Open vSwitch 3.1's sFlow exporter in
+``tests/data`` (``ovs-default.pcap``: 1-in-400, and ``ovs-sampling1.pcap``: 1-in-1; see
+``tests/data/README.md``): their 64 datagrams (361 flow samples, 23 counter samples with
+OVS's 1004/1005/2203/2207 records) repeated until the file holds ``--samples`` flow samples
+(default 128,877 ≈ the issue's ×80 file) and ×``--scale`` that (default 10: 1.29M samples),
+with the datagram sequence renumbered 1, 2, 3, ... (:func:`fault_data.renumbered`) so that
+the file reads as one exporter's stream without gaps. UDP checksums are zeroed (allowed in
+IPv4; tcpdump on ``lo`` records unfinished ones anyway).
+
+Every measurement runs pinned to one core (``taskset -c 0``, ``POLARS_MAX_THREADS=1``) and
+counts CPU seconds (user+sys), not wall time, so that a busy machine changes the figures
+less; the load average is printed with them. Per file:
+
+- ``read_pcap`` first call in a fresh process (imports excluded: measured inside), peak RSS
+  right after it, and the frame's ``estimated_size()``;
+- ``read_pcap`` warm: the same call again in that process;
+- ``iter_pcap`` in a fresh process (first call too), peak RSS;
+- ``sfacctd`` (Debian pmacct) reading the file with ``pcap_savefile``, whole process;
+- ``tshark -T fields`` with the fields flowlab's frame holds, whole process (``--no-tshark-large``
+  skips it on the large file).
+
+Row counts are checked against each other; the targets of issue #12 are printed with
+met/missed.
+
+Run::
+
+    PYTHONPATH=$PWD python benchmarks/bench_real.py            # 129k and 1.29M samples
+    PYTHONPATH=$PWD python benchmarks/bench_real.py --quick    # 29k and 290k samples, no tshark on the large
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_decode
+from _real_ovs import real_datagrams, renumbered
+from bench_decode import input_files, measure, run_sfacctd, run_tshark
+
+
+def build(path: Path, samples: int) -> dict[str, int]:
+    """Write the real datagrams, repeated and renumbered, until `samples` flow samples."""
+    heads, grams, flows = real_datagrams()
+    per_unit = sum(flows)
+    reps = -(-samples // per_unit)
+    payloads = renumbered(grams * reps, 1)
+    t0 = 1_700_000_000
+    with path.open("wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        block = []
+        for i, payload in enumerate(payloads):
+            frame = heads[i % len(heads)] + payload
+            usec = i * 5
+            block.append(
+                struct.pack(
+                    "<IIII", t0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)
+                )
+            )
+            block.append(frame)
+            if len(block) > 8192:
+                f.write(b"".join(block))
+                block.clear()
+        f.write(b"".join(block))
+    return {"datagrams": len(payloads), "flow_samples": per_unit * reps, "repeats": reps}
+
+
+FLOWLAB = textwrap.dedent(
+    """
+    import gc, json, resource, sys, time
+    t0 = time.process_time()
+    from flowlab.capture.pcap import iter_pcap, read_pcap
+    t1 = time.process_time()
+    mode, path = sys.argv[1], sys.argv[2]
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res = {"import_cpu": t1 - t0, "rss_import_mb": rss()}
+    if mode == "iter":
+        rows = ip = counters = lost = 0
+        for b in iter_pcap(path):
+            rows += b.flows.height
+            ip += int(b.flows["src_ip"].is_not_null().sum())
+            counters += b.counters.height
+            lost += b.stats.lost
+        res.update(rows=rows, ip_rows=ip, counters=counters, lost=lost,
+                   cpu=time.process_time() - t1, rss_mb=rss())
+    else:
+        out = read_pcap(path)
+        t2 = time.process_time()
+        res.update(rows=out.flows.height, counters=out.counters.height, lost=out.stats.lost,
+                   ip_rows=int(out.flows["src_ip"].is_not_null().sum()), cpu=t2 - t1, rss_mb=rss(),
+                   frame_mb=(out.flows.estimated_size() + out.counters.estimated_size()) / 2**20)
+        del out
+        gc.collect()
+        t3 = time.process_time()
+        out = read_pcap(path)
+        res["warm_cpu"] = time.process_time() - t3
+    print(json.dumps(res))
+    """
+)
+
+
+#: first-use costs on a small file: the parts a first read_pcap pays, then the calls themselves
+FIRST_USE = textwrap.dedent(
+    """
+    import json, sys, time
+    T = time.process_time
+    from flowlab.capture.pcap import read_pcap
+    t0 = T(); import flowlab.sflow.decode
+    t1 = T(); from flowlab.services import default_table; default_table()
+    t2 = T(); default_table().lookup()
+    t3 = T(); read_pcap(sys.argv[1])
+    t4 = T(); read_pcap(sys.argv[1])
+    t5 = T()
+    print(json.dumps({"decoder import": t1 - t0, "service table": t2 - t1, "orient lookup": t3 - t2,
+                      "rest of first call": t4 - t3, "second call": t5 - t4}))
+    """
+)
+
+
+def run_flowlab(path: Path, mode: str) -> dict[str, float]:
+    env = dict(os.environ, POLARS_MAX_THREADS="1", OMP_NUM_THREADS="1")
+    m = measure([sys.executable, "-c", FLOWLAB, mode, str(path)], env=env)
+    m.update(json.loads(str(m.pop("stdout")).strip().splitlines()[-1]))
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="29k and 290k samples")
+    ap.add_argument("--samples", type=int, help="flow samples in the base file (default 128,877)")
+    ap.add_argument("--scale", type=int, default=10, help="large file = x base (default 10)")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "flowlab-bench")
+    ap.add_argument("--no-tshark-large", action="store_true", help="tshark on the base file only")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin to one core (taskset -c 0)")
+    args = ap.parse_args()
+    if not args.no_pin and shutil.which("taskset"):
+        bench_decode.PREFIX[:] = ["taskset", "-c", "0"]
+    base = args.samples or (28_880 if args.quick else 128_877)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    files = input_files(args.workdir, "ovs-real", base, args.scale, build)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+          f"pinned: {' '.join(bench_decode.PREFIX) or 'no'}, POLARS_MAX_THREADS=1; CPU seconds user+sys")  # fmt: skip
+    verdicts = []
+    # start-up: whole-process CPU of a bare interpreter, `import flowlab`, `flowlab --help`
+    bare = measure([sys.executable, "-c", "pass"])["cpu"]
+    imp = measure([sys.executable, "-c", "import flowlab"])["cpu"]
+    cli = measure([sys.executable, "-c", "import sys; from flowlab.cli import main; sys.argv[1:] = ['--help']; main()"])["cpu"]  # fmt: skip
+    print(f"start-up, whole process CPU s: python {bare:.3f}, import flowlab {imp:.3f} "
+          f"({imp - bare:.3f} above python), flowlab --help {cli:.3f}")  # fmt: skip
+    verdicts.append(
+        f"start-up: import flowlab {imp:.3f} s < 0.3 s: {'met' if imp < 0.3 else 'MISSED'}"
+    )
+    verdicts.append(
+        f"start-up: flowlab --help {cli:.3f} s < 0.5 s: {'met' if cli < 0.5 else 'MISSED'}"
+    )
+    small = Path(__file__).resolve().parents[1] / "tests" / "data" / "ovs-default.pcap"
+    env = dict(os.environ, POLARS_MAX_THREADS="1")
+    first = json.loads(
+        str(measure([sys.executable, "-c", FIRST_USE, str(small)], env=env)["stdout"])
+    )
+    extra = first["rest of first call"] - first["second call"]
+    print("first read_pcap on tests/data/ovs-default.pcap, CPU ms: "
+          + ", ".join(f"{k} {v * 1000:.0f}" for k, v in first.items()))  # fmt: skip
+    worst = max([first["decoder import"], first["service table"], first["orient lookup"], extra])
+    verdicts.append(f"start-up: largest first-use cost in read_pcap {worst * 1000:.0f} ms <= 20 ms: "
+                    f"{'met' if worst <= 0.020 else 'MISSED'}")  # fmt: skip
+    for name, (path, census) in files.items():
+        n = census["flow_samples"]
+        print(f"\n== {name}: {path.name}: {census['datagrams']:,} datagrams (real OVS x"
+              f"{census['repeats']}), {n:,} flow samples, {path.stat().st_size / 1e6:.0f} MB, "
+              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        read = run_flowlab(path, "read")
+        it = run_flowlab(path, "iter")
+        sfa = run_sfacctd(path, args.workdir)
+        tsh = None
+        if name == "base" or not args.no_tshark_large:
+            tsh = run_tshark(path)
+        rows = [
+            ("flowlab read_pcap, first call", read["cpu"], read["rss_mb"]),
+            ("flowlab read_pcap, warm", read["warm_cpu"], float("nan")),
+            ("flowlab iter_pcap, first call", it["cpu"], it["rss_mb"]),
+            ("sfacctd, whole process", sfa["cpu"], sfa["rss_mb"]),
+        ]
+        if tsh:
+            rows.append(("tshark, whole process", tsh["cpu"], tsh["rss_mb"]))
+        print(f"{'work':32s} {'cpu s':>7s} {'samples/s':>11s} {'x sfacctd':>9s} {'peak MB':>8s}")
+        for label, cpu, mb in rows:
+            print(f"{label:32s} {cpu:7.3f} {n / cpu:11,.0f} {sfa['cpu'] / cpu:9.2f} {mb:8.0f}")
+        print(f"flowlab import (excluded above): {read['import_cpu']:.3f} s CPU, "
+              f"{read['rss_import_mb']:.0f} MB; frame estimated_size {read['frame_mb']:.0f} MB; "
+              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        assert read["rows"] == it["rows"] == n, (read["rows"], it["rows"], n)
+        assert read["lost"] == it["lost"] == 0
+        assert int(sfa["rows"]) == read["ip_rows"], (sfa["rows"], read["ip_rows"])
+        if tsh:
+            assert int(tsh["rows"]) == n, tsh["rows"]
+        limit = 1.5 * read["frame_mb"] + 100
+        checks = [
+            ("read_pcap first call >= 3x sfacctd", sfa["cpu"] / read["cpu"], 3),
+            ("read_pcap warm >= 4x sfacctd", sfa["cpu"] / read["warm_cpu"], 4),
+            ("iter_pcap >= 4x sfacctd", sfa["cpu"] / it["cpu"], 4),
+        ]
+        if tsh:
+            checks.append(("read_pcap first call >= 30x tshark", tsh["cpu"] / read["cpu"], 30))
+        for label, got, want in checks:
+            verdicts.append(f"{name}: {label}: {got:.2f}x {'met' if got >= want else 'MISSED'}")
+        verdicts.append(
+            f"{name}: read_pcap peak RSS {read['rss_mb']:.0f} MB <= 1.5 x frame + 100 = "
+            f"{limit:.0f} MB: {'met' if read['rss_mb'] <= limit else 'MISSED'}"
+        )
+        verdicts.append(
+            f"{name}: iter_pcap peak RSS {it['rss_mb']:.0f} MB <= 300 MB: "
+            f"{'met' if it['rss_mb'] <= 300 else 'MISSED'}"
+        )
+    print("\n" + "\n".join(verdicts))
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
