@@ -297,6 +297,9 @@ def _convert(src: FieldSource, dtype: pl.DataType) -> pl.Expr:
         return _to_ip_version(col, inner)
     if src.kind == "mac":
         return _to_mac(col, inner)
+    if src.kind == "rate":  # ElastiFlow's 0: no rate known (its fallback), not a rate
+        value = _to_int(col, inner)
+        return pl.when(value > 0).then(value)
     if src.kind == "direction":
         return _to_direction(col, inner)
     if src.kind == "flow_format":
@@ -374,6 +377,9 @@ def to_canonical(
             present = pl.col(src.field).is_not_null()
             if isinstance(raw_dtype, pl.List):
                 present = present & (pl.col(src.field).list.len() > 0)
+            if src.kind == "rate":  # a stored 0 is "no rate", not a value lost
+                stored = _to_int(_scalar(pl.col(src.field), raw_dtype), raw_dtype)
+                present = present & (stored != 0).fill_null(True)
             pname = f"__p{len(presents)}"
             presents.append(present.alias(pname))
             checks.append((src.field, pname, vname))

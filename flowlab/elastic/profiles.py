@@ -68,6 +68,7 @@ Kind = Literal[
     "direction",
     "flow_format",
     "usec_before_time",
+    "rate",
 ]
 
 #: Dimensions push-down aggregations can group by: the group keys of :mod:`flowlab.vocabulary`.
@@ -267,11 +268,13 @@ ECS = Profile(
             ("event.start", "date"),
             ("netflow.flow_start_milliseconds", "date"),
             ("netflow.flow_start_seconds", "date"),
+            ("netflow.flow_start_delta_microseconds", "usec_before_time"),
         ),
         "flow_end": _src(
             ("event.end", "date"),
             ("netflow.flow_end_milliseconds", "date"),
             ("netflow.flow_end_seconds", "date"),
+            ("netflow.flow_end_delta_microseconds", "usec_before_time"),
         ),
         "direction": _src(("netflow.flow_direction", "direction")),
         "observation_domain": _src(("netflow.exporter.source_id", "int")),
