@@ -258,7 +258,7 @@ def _index(es: Elasticsearch, index: str, docs: list[dict[str, Any]]) -> None:
 def _compare(loaded: pl.DataFrame, want: pl.DataFrame, cols: list[str]) -> None:
     """The same multiset of rows over `cols`."""
     got = loaded.select(cols).sort(cols, nulls_last=True)
-    exp = want.select(cols).cast(dict(got.schema)).sort(cols, nulls_last=True)
+    exp = want.select(cols).cast(got.schema).sort(cols, nulls_last=True)
     assert got.height == exp.height
     bad = [c for c in cols if not got[c].equals(exp[c], check_names=False)]
     assert not bad, {c: (got[c].head(3).to_list(), exp[c].head(3).to_list()) for c in bad}
