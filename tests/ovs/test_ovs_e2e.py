@@ -13,6 +13,11 @@ B. agent and target only, as OVN-Kubernetes configures it (OVS defaults:
    1-in-400, 128-byte headers, 30-s polling), with a few MB of bulk traffic;
    estimates must fall within binomial/normal bounds at alpha = 1e-6.
 
+The same lab then runs IPFIX and NetFlow (``FLOW_RUNS``, the plans of
+``make_captures.FLOW_PLANS``), each into its own collector (fixture ``flow_runs``):
+IPFIX as OVN-Kubernetes configures it (1-in-400, cache off) within binomial bounds,
+IPFIX at sampling 1 exact per direction, NetFlow v5 exact for IPv4.
+
 Changing the configuration restarts OVS's datagram sequence at 1, which the
 decoder must count as a restart and not as loss. A ``tcpdump`` on ``lo`` sees
 every datagram OVS sent; its independent census (``ovs_truth.sflow_census``)
