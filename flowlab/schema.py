@@ -264,7 +264,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         TIME,
         "first packet of the flow record (UTC, ms); null for sFlow (a sampled packet)",
         "",
-        "flow.start (NetFlow: First / IPFIX flowStart*)",
+        "netflow.first_switched (IPFIX: ipfix.flowStart*, *DeltaMicroseconds before @timestamp)",
         "First + header unix_secs - sys_uptime",
         "flowStartSysUpTime (22) via the header's uptime",
         "flowStart{Seconds,Milliseconds,Microseconds,Nanoseconds} (150/152/154/156), "
@@ -276,7 +276,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         TIME,
         "last packet of the flow record (UTC, ms); null for sFlow",
         "",
-        "flow.end",
+        "netflow.last_switched (IPFIX: ipfix.flowEnd*)",
         "Last, as First",
         "flowEndSysUpTime (21)",
         "flowEnd* (151/153/155/157), flowEndDeltaMicroseconds (159), flowEndSysUpTime (21)",
@@ -298,7 +298,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "IPFIX observation domain / NetFlow v9 source id / v5 engine_type*256+engine_id; "
         "with exporter, the scope of templates (null for sFlow)",
         "",
-        "netflow.observation_domain_id / netflow.source_id",
+        "ipfix.observationDomainId (when the record carries IE 149)",
         "header engine_type, engine_id",
         "header source_id",
         "header observation domain id",
@@ -310,7 +310,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "(one flow record: delta counts over flow_start..flow_end); null if the source "
         "did not say",
         "'sflow'",
-        "event.type (netflow: netflow.version)",
+        "netflow.version / ipfix.version (5, 9, 10)",
         "'netflow5'",
         "'netflow9'",
         "'ipfix'",

@@ -177,6 +177,27 @@ def _to_tcp_flags(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     )
 
 
+#: flow direction words -> flowDirection (IPFIX IE 61): ElastiFlow writes ingress/egress,
+#: Filebeat's ``network.direction`` inbound/outbound
+_DIRECTIONS: dict[str, int] = {"INGRESS": 0, "INBOUND": 0, "EGRESS": 1, "OUTBOUND": 1}
+#: NetFlow/IPFIX header version -> the canonical ``flow_format``
+_FLOW_FORMATS: dict[int, str] = {5: "netflow5", 9: "netflow9", 10: "ipfix"}
+
+
+def _to_direction(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype.is_numeric():
+        return _to_int(expr, dtype)
+    text = expr.cast(pl.String).str.strip_chars().str.to_uppercase()
+    return pl.coalesce(
+        text.replace_strict(_DIRECTIONS, default=None, return_dtype=pl.Int64),
+        text.cast(pl.Int64, strict=False),
+    )
+
+
+def _to_flow_format(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    return _to_int(expr, dtype).replace_strict(_FLOW_FORMATS, default=None, return_dtype=pl.String)
+
+
 def _to_mac(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return _scalar(expr, dtype).cast(pl.String).str.to_lowercase().str.replace_all("-", ":")
 
@@ -276,7 +297,27 @@ def _convert(src: FieldSource, dtype: pl.DataType) -> pl.Expr:
         return _to_ip_version(col, inner)
     if src.kind == "mac":
         return _to_mac(col, inner)
+    if src.kind == "rate":  # ElastiFlow's 0: no rate known (its fallback), not a rate
+        value = _to_int(col, inner)
+        return pl.when(value > 0).then(value)
+    if src.kind == "direction":
+        return _to_direction(col, inner)
+    if src.kind == "flow_format":
+        return _to_flow_format(col, inner)
     return col.cast(pl.String)
+
+
+def _before_time(src: FieldSource, flat: pl.DataFrame, time_field: str) -> pl.Expr:
+    """A ``usec_before_time`` field: the document time minus that many microseconds.
+
+    IPFIX flowStart/EndDeltaMicroseconds (IE 158/159) count back from the export
+    time, which ElastiFlow stores as ``@timestamp`` (the codec's header export time).
+    """
+    if time_field not in flat.columns:
+        return pl.lit(None, dtype=pl.Datetime("ms", "UTC"))
+    when = _convert(FieldSource(time_field, "date"), flat.schema[time_field])
+    micros = _to_int(_scalar(pl.col(src.field), flat.schema[src.field]), flat.schema[src.field])
+    return when - pl.duration(microseconds=micros)
 
 
 def to_canonical(
@@ -321,8 +362,10 @@ def to_canonical(
             if src.field not in flat.columns:
                 continue
             raw_dtype = flat.schema[src.field]
-            full = _convert(src, raw_dtype)
-            fast = _fast(src, raw_dtype)
+            if src.kind == "usec_before_time":
+                full, fast = _before_time(src, flat, profile.time_field), None
+            else:
+                full, fast = _convert(src, raw_dtype), _fast(src, raw_dtype)
             vname = f"__v{len(values)}"
             if dtype != pl.String and not isinstance(dtype, pl.Datetime):
                 full = full.cast(dtype, strict=False)
@@ -334,6 +377,9 @@ def to_canonical(
             present = pl.col(src.field).is_not_null()
             if isinstance(raw_dtype, pl.List):
                 present = present & (pl.col(src.field).list.len() > 0)
+            if src.kind == "rate":  # a stored 0 is "no rate", not a value lost
+                stored = _to_int(_scalar(pl.col(src.field), raw_dtype), raw_dtype)
+                present = present & (stored != 0).fill_null(True)
             pname = f"__p{len(presents)}"
             presents.append(present.alias(pname))
             checks.append((src.field, pname, vname))
@@ -363,6 +409,11 @@ def to_canonical(
         pl.coalesce(pl.col("bytes"), nbytes),
         pl.coalesce(pl.col("packets"), npackets),
     )
+    if profile.direction_formats and "direction" in needed:
+        formats = list(profile.direction_formats)
+        base = base.with_columns(
+            pl.when(pl.col("flow_format").is_in(formats)).then(pl.col("direction"))
+        )
     if profile.orient and needed & set(_ORIENTED):
         base = orient(base)
     return base.select([pl.col(c).cast(FLOW_SCHEMA[c]) for c in wanted]).collect()

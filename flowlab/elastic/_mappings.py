@@ -82,7 +82,7 @@ ELASTIFLOW_MAPPING: dict[str, Any] = {
         **_props({f.name: f.es_type for f in ELASTIFLOW35 if f.es_type and "." not in f.name}),
         **{
             group: {"properties": _props(_types(f"{group}."))}
-            for group in ("event", "node", "flow", "sflow")
+            for group in ("event", "node", "flow", "sflow", "netflow", "ipfix")
         },
     },
 }

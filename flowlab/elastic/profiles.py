@@ -56,7 +56,20 @@ __all__ = [
 ]
 
 #: How a stored value becomes a canonical value (see :mod:`flowlab.elastic._convert`).
-Kind = Literal["date", "text", "int", "proto", "ip_version", "tcp_flags", "mac", "dscp"]
+Kind = Literal[
+    "date",
+    "text",
+    "int",
+    "proto",
+    "ip_version",
+    "tcp_flags",
+    "mac",
+    "dscp",
+    "direction",
+    "flow_format",
+    "usec_before_time",
+    "rate",
+]
 
 #: Dimensions push-down aggregations can group by: the group keys of :mod:`flowlab.vocabulary`.
 DIMENSIONS: dict[str, str] = KEYS
@@ -102,6 +115,9 @@ class Profile:
         Fields stored as a list or a single value (wrapped into a list).
     decorated_services : bool
         Stored service names carry ElastiFlow's `` (TCP/2379)`` suffix.
+    direction_formats : tuple of str
+        When set, ``direction`` is kept only on rows of these ``flow_format`` values
+        (ElastiFlow writes a constant ``ingress`` for sFlow and NetFlow v5).
     """
 
     name: str
@@ -114,6 +130,7 @@ class Profile:
     orient: bool = True
     multi_fields: tuple[str, ...] = ()
     decorated_services: bool = False
+    direction_formats: tuple[str, ...] = ()
 
     def sources(self, column: str) -> tuple[FieldSource, ...]:
         """Candidate fields of a canonical column (empty when the layout lacks it)."""
@@ -128,6 +145,8 @@ class Profile:
             wanted |= {"frame_length", "sampling_rate"}
         if "tos" in wanted:
             wanted.add("_ecn")
+        if "direction" in wanted and self.direction_formats:
+            wanted.add("flow_format")
         return wanted
 
     def fields(self, columns: Iterable[str] | None = None) -> list[str]:
@@ -153,6 +172,7 @@ class Profile:
             orient=self.orient,
             multi_fields=self.multi_fields,
             decorated_services=self.decorated_services,
+            direction_formats=self.direction_formats,
         )
 
 
@@ -178,6 +198,7 @@ ELASTIFLOW3 = Profile(
     metrics={"bytes": "flow.bytes", "packets": "flow.packets"},
     multi_fields=("flow.tcp_flags",),
     decorated_services=True,
+    direction_formats=("netflow9", "ipfix"),
 )
 
 CODEX = Profile(
@@ -234,8 +255,30 @@ ECS = Profile(
         "vlan": _src(("network.vlan.id", "int")),
         "src_mac": _src(("source.mac", "mac")),
         "dst_mac": _src(("destination.mac", "mac")),
-        "in_if": _src(("observer.ingress.interface.id", "int")),
-        "out_if": _src(("observer.egress.interface.id", "int")),
+        "in_if": _src(
+            ("observer.ingress.interface.id", "int"), ("netflow.ingress_interface", "int")
+        ),
+        "out_if": _src(
+            ("observer.egress.interface.id", "int"), ("netflow.egress_interface", "int")
+        ),
+        # Filebeat's netflow input (x-pack/filebeat/input/netflow/convert.go): event.start/end
+        # from the sysUpTime fields, the IPFIX timestamps as netflow.flow_start_*, the header
+        # as netflow.exporter.*
+        "flow_start": _src(
+            ("event.start", "date"),
+            ("netflow.flow_start_milliseconds", "date"),
+            ("netflow.flow_start_seconds", "date"),
+            ("netflow.flow_start_delta_microseconds", "usec_before_time"),
+        ),
+        "flow_end": _src(
+            ("event.end", "date"),
+            ("netflow.flow_end_milliseconds", "date"),
+            ("netflow.flow_end_seconds", "date"),
+            ("netflow.flow_end_delta_microseconds", "usec_before_time"),
+        ),
+        "direction": _src(("netflow.flow_direction", "direction")),
+        "observation_domain": _src(("netflow.exporter.source_id", "int")),
+        "flow_format": _src(("netflow.exporter.version", "flow_format")),
     },
     required=("@timestamp", "source.ip", "destination.ip"),
     dimensions={
@@ -371,4 +414,5 @@ def custom_profile(
         orient=base.orient if base else True,
         multi_fields=base.multi_fields if base else (),
         decorated_services=base.decorated_services if base else False,
+        direction_formats=base.direction_formats if base else (),
     )

@@ -13,6 +13,11 @@ B. agent and target only, as OVN-Kubernetes configures it (OVS defaults:
    1-in-400, 128-byte headers, 30-s polling), with a few MB of bulk traffic;
    estimates must fall within binomial/normal bounds at alpha = 1e-6.
 
+The same lab then runs IPFIX and NetFlow (``FLOW_RUNS``, the plans of
+``make_captures.FLOW_PLANS``), each into its own collector (fixture ``flow_runs``):
+IPFIX as OVN-Kubernetes configures it (1-in-400, cache off) within binomial bounds,
+IPFIX at sampling 1 exact per direction, NetFlow v5 exact for IPv4.
+
 Changing the configuration restarts OVS's datagram sequence at 1, which the
 decoder must count as a restart and not as loss. A ``tcpdump`` on ``lo`` sees
 every datagram OVS sent; its independent census (``ovs_truth.sflow_census``)
@@ -77,11 +82,11 @@ OVS_COUNTER_RECORDS = (
 
 
 @contextlib.contextmanager
-def collector(out: Path) -> Iterator[Any]:
+def collector(out: Path, protocol: str = "sflow") -> Iterator[Any]:
     """flowlab's live collector on 127.0.0.1 (a free port), writing Parquet under `out`."""
     from flowlab.collect.collector import Collector
 
-    col = Collector("127.0.0.1:0", out_dir=out)
+    col = Collector("127.0.0.1:0", out_dir=out, protocol=protocol)
     col.start()
     try:
         yield col
@@ -159,15 +164,22 @@ def _phase(
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def lab() -> Iterator[OvsLab]:
+    """One lab (bridge, pods, their servers) for the whole module, reconfigured per protocol."""
     _require_lab()
+    with contextlib.ExitStack() as stack:
+        the_lab = stack.enter_context(OvsLab(E2E_PODS))
+        servers = Servers(the_lab)
+        stack.callback(servers.close)
+        yield the_lab
+
+
+@pytest.fixture(scope="module")
+def run(lab: OvsLab, tmp_path_factory: pytest.TempPathFactory) -> Run:
     work = tmp_path_factory.mktemp("ovs-e2e")
     inv_path = work / "inventory.json"
     inv_path.write_text(json.dumps(inventory(E2E_PODS), indent=1))
     with contextlib.ExitStack() as stack:
-        lab = stack.enter_context(OvsLab(E2E_PODS))
-        servers = Servers(lab)
-        stack.callback(servers.close)
         col = stack.enter_context(collector(work / "capture"))
         port = collector_port(col)
         target = f"127.0.0.1:{port}"
@@ -208,6 +220,68 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         inventory_path=inv_path,
         clients={"a": clients_a, "b": clients_b},
     )
+
+
+# --------------------------------------------------------------------------- IPFIX and NetFlow
+# The same lab, reconfigured: each plan (tests/ovs/make_captures.py FLOW_PLANS, which made the
+# fixtures tests/data/ovs-ipfix-*.pcap and ovs-netflow.pcap) runs into its own live collector.
+FLOW_RUNS = ("ipfix-ovnk", "ipfix-sampling1", "netflow")
+ETHERNET = 14  # OVS IPFIX octet counts are L3: + 14 per packet gives tcpdump's frame bytes
+
+
+@dataclass
+class FlowRun:
+    """One IPFIX or NetFlow plan run into flowlab's live collector."""
+
+    flows: pl.DataFrame
+    stats: Any  # flowlab.collect.collector.CollectorStats
+    truth: pl.DataFrame  # per 5-tuple, the pods' own captures
+    datagrams_sent: int  # tcpdump on lo
+
+
+def _flow_run(lab: OvsLab, work: Path, name: str) -> FlowRun:
+    """Collector on, captures on, OVS configured, traffic, linger, OVS off, collector off."""
+    from make_captures import FLOW_PLANS
+
+    plan: dict[str, Any] = FLOW_PLANS[name]
+    protocol, config = plan["protocol"], plan["config"]
+    work.mkdir()
+    with contextlib.ExitStack() as stack:
+        col = stack.enter_context(collector(work / "capture", protocol))
+        port = collector_port(col)
+        target = f"127.0.0.1:{port}"
+        lo = Capture(work / "lo.pcap", "lo", ["udp", "dst", "port", str(port)])
+        stack.callback(lo.close)
+        caps = NsCaptures(lab, work)
+        try:
+            if protocol == "ipfix":
+                lab.set_ipfix(target, **config)
+            else:
+                lab.set_netflow(target, **config)
+            run_traffic(lab, plan["volume"])
+            # IPFIX: removing the setting flushes the cache. NetFlow: removing it drops
+            # pending records, so the linger outlasts the datapath's 10-s idle expiry.
+            time.sleep(plan["linger"])
+            if protocol == "ipfix":
+                lab.clear_ipfix()
+            else:
+                lab.clear_netflow()
+            time.sleep(0.5)
+        finally:
+            drops = caps.close()
+        assert drops == dict.fromkeys(lab.attached, 0), f"tcpdump dropped frames: {drops}"
+        lo_drops = lo.close()
+        assert lo_drops == 0, f"tcpdump on lo dropped {lo_drops} packets"
+        stats = col.stop()
+        flows = col.flows()
+    sent = len(truth.udp_payloads(work / "lo.pcap", port))
+    return FlowRun(flows, stats, expect.flow_truth(caps.frames(), LAB_IPS), sent)
+
+
+@pytest.fixture(scope="module")
+def flow_runs(lab: OvsLab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, FlowRun]:
+    work = tmp_path_factory.mktemp("ovs-e2e-flows")
+    return {name: _flow_run(lab, work / name, name) for name in FLOW_RUNS}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -512,3 +586,120 @@ def test_pod_graph_has_the_expected_edges(run: Run) -> None:
 def _is_lab_id(node_id: str) -> bool:
     ids = {f"{p.namespace}/{p.name}" for p in E2E_PODS} | {f"node/{p.node}" for p in E2E_PODS}
     return node_id in ids
+
+
+# --------------------------------------------------------------------------- IPFIX / NetFlow tests
+
+
+def _lab_per_key(flows: pl.DataFrame) -> pl.DataFrame:
+    """flowlab's records between lab pods, per 5-tuple: summed packets and bytes."""
+    return (
+        expect.lab_ip_frames(flows, LAB_IPS)
+        .group_by(expect.KEY)
+        .agg(
+            got_packets=pl.col("packets").cast(pl.Int64).sum(),
+            got_bytes=pl.col("bytes").cast(pl.Int64).sum(),
+        )
+    )
+
+
+@pytest.mark.parametrize("name", FLOW_RUNS)
+def test_flow_records_are_canonical_and_complete(flow_runs: dict[str, FlowRun], name: str) -> None:
+    """Every datagram OVS sent was received and decoded: no errors, no false sequence loss."""
+    from flowlab.schema import validate
+
+    r = flow_runs[name]
+    validate(r.flows)
+    assert r.flows.height > 0
+    assert r.datagrams_sent > 0 and r.stats.datagrams == r.datagrams_sent
+    assert r.stats.errors == 0 and r.stats.kernel_drops == 0 and r.stats.sequence_lost == 0
+    assert set(r.flows["exporter"].unique()) == {"127.0.0.1"}
+    formats = set(r.flows["flow_format"].unique())
+    assert formats == ({"netflow5"} if name == "netflow" else {"ipfix"})
+    assert r.flows["flow_start"].null_count() == 0 and r.flows["flow_end"].null_count() == 0
+    assert (r.flows["flow_start"] <= r.flows["flow_end"]).all()
+    if name != "netflow":
+        assert set(r.flows["direction"].unique().to_list()) == {0, 1}
+
+
+@pytest.mark.parametrize("direction", [0, 1])
+def test_ipfix_ovnk_estimates_within_bounds(flow_runs: dict[str, FlowRun], direction: int) -> None:
+    """As OVN-Kubernetes configures it (1-in-400, cache off): OVS scales the counts itself and
+    sends no rate; the rate is inferred, and each direction's sampled count per 5-tuple lies
+    within the binomial interval of what the pods sent (alpha = 1e-6, Bonferroni)."""
+    from flowlab.netflow import infer_sampling_rate, one_direction
+
+    r, rate = flow_runs["ipfix-ovnk"], 400
+    assert infer_sampling_rate(r.flows) == {"127.0.0.1": rate}
+    assert r.flows["sampling_rate"].is_null().all()  # not multiplied again
+    got = _lab_per_key(one_direction(r.flows, direction))
+    phantom = _keys(got) - _keys(r.truth)
+    assert not phantom, f"records of 5-tuples no pod sent: {phantom}"
+    both = r.truth.join(got, on=expect.KEY, how="left", nulls_equal=True).with_columns(
+        pl.col("got_packets", "got_bytes").fill_null(0)
+    )
+    alpha = ALPHA / (both.height + 1)
+    failures = []
+    for row in both.iter_rows(named=True):
+        k, rem = divmod(row["got_packets"], rate)
+        if rem:
+            failures.append(f"{row}: packets not a multiple of {rate}")
+        lo, hi = expect.binomial_interval(row["packets_in"], row["packets"], rate, alpha)
+        if not lo <= k <= hi:
+            failures.append(f"{row}: {k} sampled packets outside [{lo}, {hi}]")
+        # octets are L3 lengths x rate of the k sampled frames
+        l3 = [n - expect.FCS - ETHERNET for n in row["lengths"]]
+        blo, bhi = expect.bytes_range(l3, k, k)
+        if not rate * blo <= row["got_bytes"] <= rate * bhi:
+            failures.append(f"{row['got_bytes']} bytes not in {rate} x [{blo}, {bhi}]")
+    total_n = int(both["packets"].sum())
+    lo, hi = expect.binomial_interval(int(both["packets_in"].sum()), total_n, rate, alpha)
+    total_k = int(both["got_packets"].sum()) // rate
+    if not lo <= total_k <= hi:
+        failures.append(f"all: {total_k} sampled of {total_n} packets outside [{lo}, {hi}]")
+    assert not failures, "\n".join(failures)
+    assert total_n > 20_000 and total_k > 0
+
+
+@pytest.mark.parametrize("direction", [0, 1])
+def test_ipfix_sampling1_each_direction_equals_the_pods_captures(
+    flow_runs: dict[str, FlowRun], direction: int
+) -> None:
+    """Every packet sampled, a 2-s cache: per 5-tuple, one direction's packets equal what the
+    pod sent and its octets + 14 per packet the frame bytes; both directions double it."""
+    from flowlab.netflow import one_direction
+
+    r = flow_runs["ipfix-sampling1"]
+    got = _lab_per_key(one_direction(r.flows, direction))
+    assert _keys(got) == _keys(r.truth), (
+        f"missing: {_keys(r.truth) - _keys(got)}\nunexpected: {_keys(got) - _keys(r.truth)}"
+    )
+    both = r.truth.join(got, on=expect.KEY, nulls_equal=True)
+    bad = both.filter(
+        (pl.col("got_packets") != pl.col("packets"))
+        | (pl.col("got_bytes") + ETHERNET * pl.col("got_packets") != pl.col("bytes"))
+    )
+    assert bad.is_empty(), f"IPFIX counts differ from the pods' captures:\n{bad}"
+    assert {1, 6, 17, 58} <= set(both["protocol"].unique())
+    assert (
+        _lab_per_key(r.flows)["got_packets"].sum() == 2 * both["got_packets"].sum()
+    )  # ingress and egress records
+
+
+def test_netflow_is_exact_for_ipv4(flow_runs: dict[str, FlowRun]) -> None:
+    """NetFlow v5 (every flow, 2-s active timeout): per IPv4 5-tuple, packets and bytes (OVS
+    counts the Ethernet frame) equal what the pods sent; v5 cannot carry the IPv6 flows."""
+    r = flow_runs["netflow"]
+    assert (r.flows["sampling_rate"] == 1).all()
+    got = _lab_per_key(r.flows)
+    want = r.truth.filter(~pl.col("src_ip").str.contains(":"))
+    assert _keys(got) == _keys(want), (
+        f"missing: {_keys(want) - _keys(got)}\nunexpected: {_keys(got) - _keys(want)}"
+    )
+    both = want.join(got, on=expect.KEY, nulls_equal=True)
+    bad = both.filter(
+        (pl.col("got_packets") != pl.col("packets")) | (pl.col("got_bytes") != pl.col("bytes"))
+    )
+    assert bad.is_empty(), f"NetFlow counts differ from the pods' captures:\n{bad}"
+    assert {1, 6, 17} <= set(both["protocol"].unique())
+    assert r.truth.filter(pl.col("src_ip").str.contains(":")).height > 0  # IPv6 was sent
