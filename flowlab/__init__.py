@@ -9,7 +9,7 @@ and exports (:mod:`flowlab.views`) put the answers into reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 from flowlab.exceptions import (
     CollectorError,
@@ -33,7 +33,7 @@ from flowlab.exceptions import (
     UsageError,
 )
 
-if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
+if _typing.TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from typing import Any
 
     from flowlab import schema, services
