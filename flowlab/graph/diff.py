@@ -18,20 +18,22 @@ Examples
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 import networkx as nx
 import numpy as np
 import polars as pl
 
+from flowlab._time import TimeLike, parse_window
 from flowlab.estimate import adjust, change_test, with_intervals
 from flowlab.exceptions import ConfigError
 from flowlab.graph.build import Level, Orient, _edges, _require, _stage1, communication_graph
 
 __all__ = ["diff", "diff_windows"]
 
-Window = tuple[datetime, datetime]
+#: a time window ``(start, end)``: datetimes, dates, ISO 8601 text or relative text (``"now-1h"``)
+Window = tuple[TimeLike, TimeLike]
 
 
 def diff(a: nx.DiGraph, b: nx.DiGraph, *, changed: bool = False) -> pl.DataFrame:
@@ -79,10 +81,22 @@ def diff(a: nx.DiGraph, b: nx.DiGraph, *, changed: bool = False) -> pl.DataFrame
     return frame.sort([order, vol, "source", "target"], descending=[False, True, False, False])
 
 
-def _window(flows: pl.LazyFrame, w: Window, name: str) -> pl.LazyFrame:
-    if len(w) != 2 or w[0] >= w[1]:
-        msg = f"{name} must be (start, end) with start < end; got {w!r}"
+def _bounds(w: Window, name: str, now: datetime) -> tuple[datetime, datetime]:
+    """`w` as two UTC datetimes (relative bounds against `now`), or a ConfigError."""
+    if not isinstance(w, (tuple, list)) or len(w) != 2:
+        msg = f"{name} must be (start, end); got {w!r}"
         raise ConfigError(msg)
+    try:
+        start, end = parse_window(w[0], w[1], now=now)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    if start is None or end is None:
+        msg = f"{name} must have a start and an end; got {w!r}"
+        raise ConfigError(msg)
+    return start, end
+
+
+def _window(flows: pl.LazyFrame, w: tuple[datetime, datetime], name: str) -> pl.LazyFrame:
     return flows.filter((pl.col("time") >= w[0]) & (pl.col("time") < w[1]))
 
 
@@ -115,7 +129,14 @@ def diff_windows(
     for ``bytes_b`` and ``packets_a``/``packets_b``, ``samples_a, samples_b,
     ratio`` (rate in b / rate in a), ``z, p_value, q_value, services``;
     changes first, by q-value.
+
+    Windows take what :func:`flowlab.load` takes: datetimes, ISO 8601 text or
+    relative text such as ``("now-2h", "now-1h")``; an empty or inverted
+    window is a :class:`~flowlab.exceptions.ConfigError`.
     """
+    now = datetime.now(timezone.utc)
+    window_a = _bounds(window_a, "window_a", now)
+    window_b = _bounds(window_b, "window_b", now)
     if noise:
         return _noise_diff(
             flows.lazy(), window_a, window_b, level, orient, weight, changed=changed, alpha=alpha
@@ -147,8 +168,8 @@ def _named(column: str, window: str) -> str:
 
 def _noise_diff(
     lf: pl.LazyFrame,
-    window_a: Window,
-    window_b: Window,
+    window_a: tuple[datetime, datetime],
+    window_b: tuple[datetime, datetime],
     level: str,
     orient: str,
     weight: str,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
@@ -50,5 +50,22 @@ def test_diff_changed_and_same_graph() -> None:
 
 
 def test_bad_window() -> None:
-    with pytest.raises(ConfigError, match="start < end"):
+    with pytest.raises(ConfigError, match="window_a: the window is empty"):
         diff_windows(cd.enriched(), (cd.T0, cd.T0), (cd.T0, cd.T0 + timedelta(minutes=1)))
+    with pytest.raises(ConfigError, match="window_b: the window ends before it starts"):
+        diff_windows(cd.enriched(), ("now-2h", "now-1h"), ("now", "now-1h"))
+    with pytest.raises(ConfigError, match="must have a start and an end"):
+        diff_windows(cd.enriched(), (None, cd.T0), (cd.T0, "now"))
+
+
+def test_diff_windows_takes_relative_windows() -> None:
+    # the cluster's hour moved so that it ends a minute ago: "the last hour, half against half"
+    flows = cd.enriched()
+    now = datetime.now(timezone.utc)
+    shift = now - timedelta(minutes=1) - (cd.T0 + timedelta(minutes=60))
+    moved = flows.with_columns(pl.col("time") + shift)
+    d = diff_windows(moved, ("now-61m", "now-31m"), ("now-31m", "now-1m"), level="workload")
+    new = set(zip(*d.filter(pl.col("change") == "new").select("source", "target")))
+    gone = set(zip(*d.filter(pl.col("change") == "vanished").select("source", "target")))
+    assert ("shop/cart", "shop/redis") in new
+    assert ("shop/cleanup", "52.1.2.3") in gone
