@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -133,24 +134,29 @@ def _fail(reason: npt.NDArray[np.uint8], dg: I64, codes: npt.NDArray[np.uint8], 
     reason[target[fresh]] = codes[pick][fresh]
 
 
-def _frames(
-    buf: Buffer,
-    counts: I64,
-    base: I64,
-    cur: I64,
-    end: I64,
-    pos: I64,
-    length: I64,
-    tag: U32,
-) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
-    """Frame one level of (tag, length, body) entries, one entry index at a time.
+class _Level(NamedTuple):
+    """One level of (tag, length, body) entries: samples in datagrams, records in samples.
 
-    Item ``i`` has ``counts[i]`` entries from ``cur[i]`` (overwritten) to
-    ``end[i]``; entry ``j`` goes to ``pos``, ``length`` and ``tag`` at
-    ``base[i] + j``. Returns the items that failed, the index of the entry
-    that failed and its code (SAMPLE_OVERRUN or UNALIGNED): at most one per
-    item, whose later entries stay unframed.
+    Item ``i`` has ``counts[i]`` entries that end by ``end[i]``; entry ``j``
+    goes to ``pos`` (body start), ``length`` and ``tag`` at ``base[i] + j``.
     """
+
+    counts: I64
+    base: I64
+    end: I64
+    pos: I64
+    length: I64
+    tag: U32
+
+
+def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    """Frame the entries of `lv`, which start at ``cur[i]`` (overwritten), one entry index at a time.
+
+    Returns the items that failed, the index of the entry that failed and
+    its code (SAMPLE_OVERRUN or UNALIGNED): at most one per item, whose
+    later entries stay unframed.
+    """
+    counts, base, end, pos, length, tag = lv
     n = counts.size
     err_i: list[I64] = []
     err_k: list[I64] = []
@@ -161,7 +167,7 @@ def _frames(
         if act.size < _TAIL:
             codes = np.zeros(n, dtype=np.uint8)
             at = np.zeros(n, dtype=np.int64)
-            if _tail(buf, act, k, counts, base, cur, end, pos, length, tag, codes, at):
+            if _tail(buf, lv, act, k, cur, codes, at):
                 wrong = np.flatnonzero(codes)
                 err_i.append(wrong)
                 err_k.append(at[wrong])
@@ -200,25 +206,19 @@ def _frames(
 
 def _tail(
     buf: Buffer,
+    lv: _Level,
     act: I64,
     k: int,
-    counts: I64,
-    base: I64,
     cur: I64,
-    end: I64,
-    pos: I64,
-    length: I64,
-    tag: U32,
     reason: npt.NDArray[np.uint8],
     at: I64,
 ) -> bool:
-    """The level loop for the last few items, one item at a time from level `k` on.
+    """:func:`_frames` for the last few items, one item at a time from entry `k` on.
 
-    Item ``i`` of `act` has ``counts[i]`` entries (``tag``, ``length``, body)
-    from ``cur[i]`` to ``end[i]``; entry ``j`` goes to ``base[i] + j``. The first
-    overrun or unaligned entry sets ``reason[i]`` (SAMPLE_OVERRUN or UNALIGNED)
-    and ``at[i] = j``. Returns whether any item failed.
+    The first overrun or unaligned entry ``j`` of item ``i`` sets ``reason[i]``
+    (SAMPLE_OVERRUN or UNALIGNED) and ``at[i] = j``. Returns whether any item failed.
     """
+    counts, base, end, pos, length, tag = lv
     data = buf.data
     failed = False
     unpack = struct.Struct(">II").unpack_from
@@ -289,7 +289,7 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     s_pos = np.zeros(total, dtype=np.int64)
     s_len = np.zeros(total, dtype=np.int64)
     s_tag = np.zeros(total, dtype=np.uint32)
-    wrong, _, codes = _frames(buf, counts, base, tail.copy(), end, s_pos, s_len, s_tag)
+    wrong, _, codes = _frames(buf, _Level(counts, base, end, s_pos, s_len, s_tag), tail.copy())
     if wrong.size:
         reason[wrong] = codes  # their headers were fine: this is their first failure
         keep = reason[s_dg] == OK
@@ -318,7 +318,8 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     r_pos = np.zeros(rtotal, dtype=np.int64)
     r_len = np.zeros(rtotal, dtype=np.int64)
     r_tag = np.zeros(rtotal, dtype=np.uint32)
-    es, ek, codes = _frames(buf, nrec, rbase, s_pos + fixed, s_pos + s_len, r_pos, r_len, r_tag)
+    records = _Level(nrec, rbase, s_pos + s_len, r_pos, r_len, r_tag)
+    es, ek, codes = _frames(buf, records, s_pos + fixed)
     if es.size:
         codes = np.where(codes == SAMPLE_OVERRUN, RECORD_OVERRUN, codes).astype(np.uint8)
         _fail(reason, s_dg[es], codes, es, ek)
