@@ -264,8 +264,7 @@ class ProcessReceiver:
 
     def release(self, batch: Batch) -> None:
         """Give a processed batch's buffer back to the child."""
-        if batch._arena is not None:
-            arena, batch._arena = batch._arena, None
+        if (arena := batch._detach()) is not None:
             self._send(_FREE, arena.index)
 
     @property

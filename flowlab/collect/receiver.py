@@ -163,6 +163,11 @@ class Batch:
             _arena=arena,
         )
 
+    def _detach(self) -> _Arena | None:
+        """The buffer this batch holds, once (None afterwards, or when it holds none)."""
+        arena, self._arena = self._arena, None
+        return arena
+
     def peers(self) -> np.ndarray:
         """Sender address (text) per datagram."""
         if self._peers is not None:
@@ -284,8 +289,7 @@ class Receiver:
 
     def release(self, batch: Batch) -> None:
         """Give a processed batch's buffer back to the pool."""
-        if batch._arena is not None:
-            arena, batch._arena = batch._arena, None
+        if (arena := batch._detach()) is not None:
             self.recycle(arena)
 
     def recycle(self, arena: _Arena) -> None:

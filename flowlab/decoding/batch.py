@@ -14,6 +14,7 @@ flowlab.exceptions.UsageError: offsets (2), lengths (1) and peers (-) must have 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +22,17 @@ import polars as pl
 
 from flowlab.exceptions import UsageError
 
-__all__ = ["as_uint8", "datagram_arrays"]
+__all__ = ["BufferLike", "Peers", "as_uint8", "datagram_arrays"]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
+#: the datagrams a decoder reads (UDP payloads, anywhere in it)
+BufferLike: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
+#: the UDP source address of each datagram, if known
+Peers: TypeAlias = Sequence[str | None] | pl.Series | None
 
 
-def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> U8:
+def as_uint8(buffer: BufferLike) -> U8:
     """View `buffer` as a 1-D uint8 array (no copy when possible)."""
     if isinstance(buffer, np.ndarray):
         arr = buffer.reshape(-1)
@@ -38,11 +43,11 @@ def as_uint8(buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> 
 
 
 def datagram_arrays(
-    buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+    buffer: BufferLike,
     offsets: npt.ArrayLike,
     lengths: npt.ArrayLike,
     received_ms: npt.ArrayLike,
-    peers: Sequence[str | None] | pl.Series | None,
+    peers: Peers,
     error: type[UsageError] = UsageError,
 ) -> tuple[U8, I64, I64, I64]:
     """The buffer as uint8, offsets, lengths and receive times (one per datagram) as int64.

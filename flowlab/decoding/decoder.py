@@ -26,14 +26,12 @@ SequenceTracker(streams=0)
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
-from flowlab.decoding.batch import datagram_arrays
+from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
@@ -81,12 +79,12 @@ class Decoder(Protocol):
 
     def decode(
         self,
-        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+        buffer: BufferLike,
         offsets: npt.ArrayLike,
         lengths: npt.ArrayLike,
         *,
         received_ms: npt.ArrayLike,
-        peers: Sequence[str | None] | pl.Series | None = None,
+        peers: Peers = None,
         source: str = ...,
         state: Any = None,
     ) -> Decoded:
@@ -166,12 +164,12 @@ class AutoDecoder:
 
     def decode(
         self,
-        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+        buffer: BufferLike,
         offsets: npt.ArrayLike,
         lengths: npt.ArrayLike,
         *,
         received_ms: npt.ArrayLike,
-        peers: Sequence[str | None] | pl.Series | None = None,
+        peers: Peers = None,
         source: str = "auto",
         state: Any = None,
     ) -> Decoded:

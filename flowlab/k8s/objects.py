@@ -61,6 +61,17 @@ __all__ = [
 
 TIME = pl.Datetime("ms", "UTC")
 
+#: what names the object behind an address or a host port (labels as sorted JSON)
+_OBJECT_COLUMNS = {
+    "namespace": pl.String(),
+    "name": pl.String(),
+    "workload": pl.String(),
+    "workload_kind": pl.String(),
+    "node": pl.String(),
+    "labels": pl.String(),
+    "uid": pl.String(),
+}
+
 #: IP -> object table: one row per (ip, validity interval).
 ADDRESS_SCHEMA = pl.Schema(
     {
@@ -68,13 +79,7 @@ ADDRESS_SCHEMA = pl.Schema(
         "valid_from": TIME,
         "valid_to": TIME,
         "kind": pl.String(),
-        "namespace": pl.String(),
-        "name": pl.String(),
-        "workload": pl.String(),
-        "workload_kind": pl.String(),
-        "node": pl.String(),
-        "labels": pl.String(),
-        "uid": pl.String(),
+        **_OBJECT_COLUMNS,
     }
 )
 
@@ -86,13 +91,7 @@ HOST_PORT_SCHEMA = pl.Schema(
         "protocol": pl.UInt8(),
         "valid_from": TIME,
         "valid_to": TIME,
-        "namespace": pl.String(),
-        "name": pl.String(),
-        "workload": pl.String(),
-        "workload_kind": pl.String(),
-        "node": pl.String(),
-        "labels": pl.String(),
-        "uid": pl.String(),
+        **_OBJECT_COLUMNS,
     }
 )
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +43,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
-from flowlab.decoding.batch import datagram_arrays
+from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
@@ -113,12 +112,12 @@ class _Job:
 
 
 def decode(
-    buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+    buffer: BufferLike,
     offsets: npt.ArrayLike,
     lengths: npt.ArrayLike,
     *,
     received_ms: npt.ArrayLike,
-    peers: Sequence[str | None] | pl.Series | None = None,
+    peers: Peers = None,
     source: str = "netflow",
     state: NetFlowState | Any | None = None,
 ) -> Decoded:
@@ -832,12 +831,12 @@ class NetFlowDecoder:
 
     def decode(
         self,
-        buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+        buffer: BufferLike,
         offsets: npt.ArrayLike,
         lengths: npt.ArrayLike,
         *,
         received_ms: npt.ArrayLike,
-        peers: Sequence[str | None] | pl.Series | None = None,
+        peers: Peers = None,
         source: str = "",
         state: Any = None,
     ) -> Decoded:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -133,27 +134,91 @@ def _fail(reason: npt.NDArray[np.uint8], dg: I64, codes: npt.NDArray[np.uint8], 
     reason[target[fresh]] = codes[pick][fresh]
 
 
+class _Level(NamedTuple):
+    """One level of (tag, length, body) entries: samples in datagrams, records in samples.
+
+    Item ``i`` has ``counts[i]`` entries that end by ``end[i]``; entry ``j``
+    goes to ``pos`` (body start), ``length`` and ``tag`` at ``base[i] + j``.
+    """
+
+    counts: I64
+    base: I64
+    end: I64
+    pos: I64
+    length: I64
+    tag: U32
+
+
+def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    """Frame the entries of `lv`, which start at ``cur[i]`` (overwritten), one entry index at a time.
+
+    Returns the items that failed, the index of the entry that failed and
+    its code (SAMPLE_OVERRUN or UNALIGNED): at most one per item, whose
+    later entries stay unframed.
+    """
+    counts, base, end, pos, length, tag = lv
+    n = counts.size
+    err_i: list[I64] = []
+    err_k: list[I64] = []
+    err_c: list[npt.NDArray[np.uint8]] = []
+    act = np.flatnonzero(counts)
+    k = 0
+    while act.size:
+        if act.size < _TAIL:
+            codes = np.zeros(n, dtype=np.uint8)
+            at = np.zeros(n, dtype=np.int64)
+            if _tail(buf, lv, act, k, cur, codes, at):
+                wrong = np.flatnonzero(codes)
+                err_i.append(wrong)
+                err_k.append(at[wrong])
+                err_c.append(codes[wrong])
+            break
+        whole = act.size == n  # every item still has entries (the usual case): no gathers
+        c = cur if whole else cur[act]
+        w = buf.u32x(c, 2)
+        t, ln = w[:, 0], w[:, 1].astype(np.int64)
+        nxt = c + 8 + ln
+        over = nxt > (end if whole else end[act])
+        unal = (ln & 3) != 0
+        if over.any() or unal.any():
+            bad = over | unal
+            err_i.append(act[bad])
+            err_k.append(np.full(int(bad.sum()), k, dtype=np.int64))
+            err_c.append(np.where(over[bad], SAMPLE_OVERRUN, UNALIGNED).astype(np.uint8))
+            good = ~bad
+            act, c, t, ln, nxt = act[good], c[good], t[good], ln[good], nxt[good]
+            whole = False
+        idx = (base[:-1] if whole else base[act]) + k
+        pos[idx] = c + 8
+        length[idx] = ln
+        tag[idx] = t
+        if whole:
+            cur = nxt
+        else:
+            cur[act] = nxt
+        k += 1
+        act = act[counts[act] > k]
+    if not err_i:
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, np.zeros(0, dtype=np.uint8)
+    return np.concatenate(err_i), np.concatenate(err_k), np.concatenate(err_c)
+
+
 def _tail(
     buf: Buffer,
+    lv: _Level,
     act: I64,
     k: int,
-    counts: I64,
-    base: I64,
     cur: I64,
-    end: I64,
-    pos: I64,
-    length: I64,
-    tag: U32,
     reason: npt.NDArray[np.uint8],
-    at: I64 | None = None,
+    at: I64,
 ) -> bool:
-    """The level loop for the last few items, one item at a time from level `k` on.
+    """:func:`_frames` for the last few items, one item at a time from entry `k` on.
 
-    Item ``i`` of `act` has ``counts[i]`` entries (``tag``, ``length``, body)
-    from ``cur[i]`` to ``end[i]``; entry ``j`` goes to ``base[i] + j``. The first
-    overrun or unaligned entry sets ``reason[i]`` (SAMPLE_OVERRUN or UNALIGNED)
-    and, with `at`, ``at[i] = j``. Returns whether any item failed.
+    The first overrun or unaligned entry ``j`` of item ``i`` sets ``reason[i]``
+    (SAMPLE_OVERRUN or UNALIGNED) and ``at[i] = j``. Returns whether any item failed.
     """
+    counts, base, end, pos, length, tag = lv
     data = buf.data
     failed = False
     unpack = struct.Struct(">II").unpack_from
@@ -170,8 +235,7 @@ def _tail(
                 code = SAMPLE_OVERRUN if p + 8 + n > size else (UNALIGNED if n & 3 else OK)
             if code:
                 reason[i] = code
-                if at is not None:
-                    at[i] = j
+                at[i] = j
                 failed = True
                 break
             pos[b + j], length[b + j], tag[b + j] = c + p + 8, n, t
@@ -225,39 +289,9 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     s_pos = np.zeros(total, dtype=np.int64)
     s_len = np.zeros(total, dtype=np.int64)
     s_tag = np.zeros(total, dtype=np.uint32)
-    cur = tail.copy()
-    act = np.flatnonzero(counts)
-    failed = False
-    k = 0
-    while act.size:
-        if act.size < _TAIL:
-            failed |= _tail(buf, act, k, counts, base, cur, end, s_pos, s_len, s_tag, reason)
-            break
-        whole = act.size == n  # every datagram still has samples: no gathers needed
-        c = cur if whole else cur[act]
-        w = buf.u32x(c, 2)
-        tag, sl = w[:, 0], w[:, 1].astype(np.int64)
-        nxt = c + 8 + sl
-        over = nxt > (end if whole else end[act])
-        unal = (sl & 3) != 0
-        if over.any() or unal.any():
-            failed = True
-            reason[act[over]] = SAMPLE_OVERRUN
-            reason[act[unal & ~over]] = UNALIGNED
-            good = ~(over | unal)
-            act, c, tag, sl, nxt = act[good], c[good], tag[good], sl[good], nxt[good]
-            whole = False
-        idx = base[act] + k
-        s_pos[idx] = c + 8
-        s_len[idx] = sl
-        s_tag[idx] = tag
-        if whole:
-            cur = nxt
-        else:
-            cur[act] = nxt
-        k += 1
-        act = act[counts[act] > k]
-    if failed:
+    wrong, _, codes = _frames(buf, _Level(counts, base, end, s_pos, s_len, s_tag), tail.copy())
+    if wrong.size:
+        reason[wrong] = codes  # their headers were fine: this is their first failure
         keep = reason[s_dg] == OK
         s_dg, s_pos, s_len, s_tag = s_dg[keep], s_pos[keep], s_len[keep], s_tag[keep]
 
@@ -284,56 +318,11 @@ def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:
     r_pos = np.zeros(rtotal, dtype=np.int64)
     r_len = np.zeros(rtotal, dtype=np.int64)
     r_tag = np.zeros(rtotal, dtype=np.uint32)
-    rcur = s_pos + fixed
-    rend = s_pos + s_len
-    err_s: list[I64] = []
-    err_k: list[I64] = []
-    err_c: list[npt.NDArray[np.uint8]] = []
-    act = np.flatnonzero(nrec)
-    ns = nrec.size
-    k = 0
-    while act.size:
-        if act.size < _TAIL:
-            codes = np.zeros(ns, dtype=np.uint8)
-            at = np.zeros(ns, dtype=np.int64)
-            if _tail(buf, act, k, nrec, rbase, rcur, rend, r_pos, r_len, r_tag, codes, at):
-                wrong = np.flatnonzero(codes)
-                err_s.append(wrong)
-                err_k.append(at[wrong])
-                err_c.append(
-                    np.where(codes[wrong] == SAMPLE_OVERRUN, RECORD_OVERRUN, UNALIGNED).astype(
-                        np.uint8
-                    )
-                )
-            break
-        whole = act.size == ns  # every sample still has records (the usual case): no gathers
-        c = rcur if whole else rcur[act]
-        w = buf.u32x(c, 2)
-        tag, rl = w[:, 0], w[:, 1].astype(np.int64)
-        nxt = c + 8 + rl
-        over = nxt > (rend if whole else rend[act])
-        unal = (rl & 3) != 0
-        if over.any() or unal.any():
-            wrong = over | unal
-            err_s.append(act[wrong])
-            err_k.append(np.full(int(wrong.sum()), k, dtype=np.int64))
-            err_c.append(np.where(over[wrong], RECORD_OVERRUN, UNALIGNED).astype(np.uint8))
-            good = ~wrong
-            act, c, tag, rl, nxt = act[good], c[good], tag[good], rl[good], nxt[good]
-            whole = False
-        idx = (rbase[:-1] if whole else rbase[act]) + k
-        r_pos[idx] = c + 8
-        r_len[idx] = rl
-        r_tag[idx] = tag
-        if whole:
-            rcur = nxt
-        else:
-            rcur[act] = nxt
-        k += 1
-        act = act[nrec[act] > k]
-    if err_s:
-        es = np.concatenate(err_s)
-        _fail(reason, s_dg[es], np.concatenate(err_c), es, np.concatenate(err_k))
+    records = _Level(nrec, rbase, s_pos + s_len, r_pos, r_len, r_tag)
+    es, ek, codes = _frames(buf, records, s_pos + fixed)
+    if es.size:
+        codes = np.where(codes == SAMPLE_OVERRUN, RECORD_OVERRUN, codes).astype(np.uint8)
+        _fail(reason, s_dg[es], codes, es, ek)
         keep = reason[s_dg[r_smp]] == OK
         r_smp, r_pos, r_len, r_tag = r_smp[keep], r_pos[keep], r_len[keep], r_tag[keep]
 

@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, factorize, mac_codes, text_of
-from flowlab.decoding.batch import datagram_arrays
+from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
@@ -82,12 +82,12 @@ def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
 
 
 def decode(
-    buffer: bytes | bytearray | memoryview | npt.NDArray[np.uint8],
+    buffer: BufferLike,
     offsets: npt.ArrayLike,
     lengths: npt.ArrayLike,
     *,
     received_ms: npt.ArrayLike,
-    peers: Sequence[str | None] | pl.Series | None = None,
+    peers: Peers = None,
     source: str = "sflow",
     state: SequenceTracker | None = None,
 ) -> Decoded:
@@ -208,9 +208,9 @@ def decode(
     # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
     _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
 
-    common = (exporter, recv, sequence, sub_agent, source)
-    flows = _flow_frame(_fields.concat(flow_parts), stats, *common) if n else schema.empty()
-    counters = _counter_frame(_fields.concat(counter_parts), *common) if n else None
+    heads = _Heads(exporter, recv, sequence, sub_agent, source)
+    flows = _flow_frame(_fields.concat(flow_parts), stats, heads) if n else schema.empty()
+    counters = _counter_frame(_fields.concat(counter_parts), heads) if n else None
     stats.flows = flows.height
     counters = counters if counters is not None else schema.empty_counters()
     stats.counters = counters.height
@@ -243,30 +243,26 @@ def _sequences(
     stats.duplicate_datagrams = res.duplicates
 
 
-def _common_columns(
-    dg: I64,
-    exporter: pl.Series,
-    recv: I64,
-    sequence: npt.NDArray[np.uint32],
-    sub_agent: npt.NDArray[np.uint32],
-) -> dict[str, pl.Series]:
+class _Heads(NamedTuple):
+    """What every row of a datagram shares, one entry per datagram of the batch (and the source)."""
+
+    exporter: pl.Series
+    recv: I64
+    sequence: npt.NDArray[np.uint32]
+    sub_agent: npt.NDArray[np.uint32]
+    source: str
+
+
+def _common_columns(dg: I64, h: _Heads) -> dict[str, pl.Series]:
     return {
-        "time": pl.Series(recv[dg]).cast(schema.TIME),
-        "exporter": exporter.gather(pl.Series(dg)),
-        "sequence": pl.Series(sequence[dg]),
-        "sub_agent_id": pl.Series(sub_agent[dg]),
+        "time": pl.Series(h.recv[dg]).cast(schema.TIME),
+        "exporter": h.exporter.gather(pl.Series(dg)),
+        "sequence": pl.Series(h.sequence[dg]),
+        "sub_agent_id": pl.Series(h.sub_agent[dg]),
     }
 
 
-def _flow_frame(
-    c: _fields.Cols,
-    stats: DecodeStats,
-    exporter: pl.Series,
-    recv: I64,
-    sequence: npt.NDArray[np.uint32],
-    sub_agent: npt.NDArray[np.uint32],
-    source: str,
-) -> pl.DataFrame:
+def _flow_frame(c: _fields.Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     if not dg.size:
         return schema.empty()
@@ -275,7 +271,7 @@ def _flow_frame(
     s4, s6, d4, d6 = (c[k][1] for k in ("src4", "src6", "dst4", "dst6"))
     stats.flows_without_header = int((~c["supported"][0] & ~c["sampled"][0]).sum())
     stats.flows_without_ip = int((~((s4 | s6) & (d4 | d6))).sum())
-    cols = _common_columns(dg, exporter, recv, sequence, sub_agent)
+    cols = _common_columns(dg, h)
     # addresses travel as codes into one dictionary per kind (source and destination coded
     # together), are oriented as integers, and become text by one cheap gather per column
     n = dg.size
@@ -300,7 +296,7 @@ def _flow_frame(
     lf = frame.lazy().with_columns(
         nbytes,
         npackets,
-        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.lit(h.source, dtype=pl.String).alias("source"),
         pl.lit("sflow", dtype=pl.String).alias("flow_format"),
         *(pl.lit(None, dtype=dtypes[c]).alias(c) for c in _FLOW_RECORD_ONLY),
     )
@@ -324,23 +320,16 @@ def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
     return schema.conform(frame, counters=counters)
 
 
-def _counter_frame(
-    c: _fields.Cols,
-    exporter: pl.Series,
-    recv: I64,
-    sequence: npt.NDArray[np.uint32],
-    sub_agent: npt.NDArray[np.uint32],
-    source: str,
-) -> pl.DataFrame:
+def _counter_frame(c: _fields.Cols, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     if not dg.size:
         return schema.empty_counters()
-    cols = _common_columns(dg, exporter, recv, sequence, sub_agent)
+    cols = _common_columns(dg, h)
     dtypes = schema.COUNTER_SCHEMA
     for name, (values, valid) in c.items():
         if name in dtypes:
             cols[name] = _col(values, valid, dtypes[name])
-    cols["source"] = pl.Series([source] * dg.size, dtype=pl.String)
+    cols["source"] = pl.Series([h.source] * dg.size, dtype=pl.String)
     return _conformed(
         pl.DataFrame([cols[k].alias(k) for k in schema.COUNTER_SCHEMA if k in cols]),
         counters=True,
