@@ -394,7 +394,7 @@ class _StatusLine:
 
 
 def _read_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="pcap or pcapng file of sFlow datagrams")
+    p.add_argument("file", help="pcap or pcapng file of sFlow, IPFIX or NetFlow datagrams")
     p.add_argument(
         "--out",
         default=None,
@@ -403,7 +403,18 @@ def _read_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--counters", default=None, help="counters output (.parquet or .csv)")
     p.add_argument(
-        "--port", type=int, default=6343, help="UDP port of the sFlow datagrams (default: 6343)"
+        "--protocol",
+        choices=("sflow", "ipfix", "netflow", "auto"),
+        default="sflow",
+        help="flow protocol of the datagrams (default: sflow; ipfix and netflow both read NetFlow "
+        "v5/v9 and IPFIX; auto: all three on ports 6343, 2055 and 4739)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="UDP port of the datagrams (default: the protocol's: sflow 6343, ipfix 4739, "
+        "netflow 2055)",
     )
     p.add_argument(
         "--progress",
@@ -418,16 +429,28 @@ def _read(args: argparse.Namespace) -> int:
 
     source = Path(args.file)
     if not source.is_file():
-        msg = f"no such file: {source} (give a pcap or pcapng capture of sFlow datagrams)"
+        msg = f"no such file: {source} (give a pcap or pcapng capture of flow datagrams)"
         raise ConfigError(msg)
     out = Path(args.out) if args.out else Path(source.stem + ".parquet")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    report = convert_pcap(source, out, counters=args.counters, port=args.port, progress=progress)
+    report = convert_pcap(
+        source,
+        out,
+        counters=args.counters,
+        port=args.port,
+        progress=progress,
+        protocol=args.protocol,
+    )
     print(report)
     if report.stats.datagrams == 0:
+        where = f"UDP port {args.port}" if args.port is not None else "its usual port"
+        name = {"sflow": "sFlow", "ipfix": "IPFIX", "netflow": "NetFlow"}.get(
+            args.protocol, "sFlow, NetFlow or IPFIX"
+        )
         msg = (
-            f"no sFlow datagrams to UDP port {args.port} in {source} "
-            f"({report.stats.packets:,} packets read); is the port right (--port)?"
+            f"no {name} datagrams to {where} in {source} "
+            f"({report.stats.packets:,} packets read); are the protocol and port right "
+            "(--protocol, --port)?"
         )
         raise SourceError(msg)
     return 0

@@ -28,7 +28,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flowlab._atomic import AtomicFile
-from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import ConfigError
 from flowlab.schema import empty, empty_counters
@@ -158,10 +157,11 @@ def convert_pcap(
     out: str | os.PathLike[str],
     *,
     counters: str | os.PathLike[str] | None = None,
-    port: int = 6343,
+    port: int | None = None,
     progress: bool = False,
+    protocol: str = "sflow",
 ) -> ConvertReport:
-    """Decode a pcap/pcapng file of sFlow datagrams into `out` (see the module docstring).
+    """Decode a pcap/pcapng file of flow datagrams into `out` (see the module docstring).
 
     Parameters
     ----------
@@ -172,10 +172,13 @@ def convert_pcap(
         path without suffix; it gets flows and counters).
     counters : path, optional
         Counters output for single-file flows outputs (``.parquet`` or ``.csv``).
-    port : int
-        UDP port of the sFlow datagrams.
+    port : int, optional
+        UDP port of the datagrams (default: the protocol's, 6343 for sFlow).
     progress : bool
         Show a progress bar.
+    protocol : str
+        ``"sflow"``, ``"ipfix"``, ``"netflow"`` (both read NetFlow v5/v9 and IPFIX) or ``"auto"``
+        (all three, on their usual ports): see :func:`flowlab.decoding.get_decoder`.
 
     Raises
     ------
@@ -197,7 +200,7 @@ def convert_pcap(
     if as_directory and cpath is not None:
         msg = "--counters is only for .parquet/.csv outputs; a capture directory holds both"
         raise ConfigError(msg)
-    batches = iter(iter_pcap(src, port=port, state=SequenceTracker(), progress=progress))
+    batches = iter(iter_pcap(src, port=port, protocol=protocol, progress=progress))
     first = next(batches, None)  # a file that is not a capture fails here, before any output exists
     sinks: list[Any] = []
     try:

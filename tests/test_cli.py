@@ -192,7 +192,7 @@ def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert (
         r.stderr.strip()
-        == f"flowlab read: error: no such file: {tmp_path / 'missing.pcap'} (give a pcap or pcapng capture of sFlow datagrams)"
+        == f"flowlab read: error: no such file: {tmp_path / 'missing.pcap'} (give a pcap or pcapng capture of flow datagrams)"
     )
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
@@ -305,6 +305,24 @@ def test_read_that_finds_no_datagram_on_the_port_says_so_and_exits_1(
     assert r.returncode == 1, r.stdout
     assert "Traceback" not in r.stderr
     assert "no sFlow datagrams to UDP port 9999" in r.stderr and "--port" in r.stderr
+
+
+def test_read_takes_the_protocol_of_a_real_ovs_ipfix_capture(tmp_path: Path) -> None:
+    # the real Open vSwitch IPFIX capture (tests/data/README.md): as read_pcap reads it
+    pcap = Path(__file__).parent / "data" / "ovs-ipfix-sampling1.pcap"
+    out = tmp_path / "ipfix.parquet"
+    r = flowlab_cli("read", str(pcap), "--protocol", "ipfix", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    expected = flowlab.read_pcap(pcap, protocol="ipfix").flows
+    got = pl.read_parquet(out)
+    assert got.height == expected.height > 0
+    assert set(got["flow_format"]) == {"ipfix"}
+    assert got.select("src_ip", "dst_ip", "packets", "bytes").equals(
+        expected.select("src_ip", "dst_ip", "packets", "bytes")
+    )
+    # as sFlow (the default), nothing is on its port: said, and exit 1
+    r = flowlab_cli("read", str(pcap), "--out", str(tmp_path / "none.parquet"))
+    assert r.returncode == 1 and "no sFlow datagrams to its usual port" in r.stderr, r.stderr
 
 
 def test_report_takes_what_load_takes_and_refuses_the_rest(tmp_path: Path, capture: Path) -> None:
