@@ -46,6 +46,27 @@ from ovs_traffic import (
 log = logging.getLogger("flowlab.tests.ovs")
 
 
+#: every address of the lab's pods (the ground truth keeps traffic between them)
+LAB_IPS = [ip for p in PODS for ip in (p.ip, p.ip6) if ip]
+
+
+def _pods(lab: OvsLab) -> list[dict[str, object]]:
+    """The lab's pods as the ``.expected.json`` records them."""
+    return [
+        {
+            "short": a.pod.short,
+            "name": a.pod.name,
+            "namespace": a.pod.namespace,
+            "ip": a.pod.ip,
+            "ip6": a.pod.ip6 or None,
+            "mac": a.mac,
+            "bridge_port": a.host_if,
+            "ifindex": a.ifindex,
+        }
+        for a in lab.attached.values()
+    ]
+
+
 def capture(
     out: Path,
     *,
@@ -79,28 +100,15 @@ def capture(
                 frames = ns.frames()
             finally:
                 servers.close()
-            pods = [
-                {
-                    "short": a.pod.short,
-                    "name": a.pod.name,
-                    "namespace": a.pod.namespace,
-                    "ip": a.pod.ip,
-                    "ip6": a.pod.ip6 or None,
-                    "mac": a.mac,
-                    "bridge_port": a.host_if,
-                    "ifindex": a.ifindex,
-                }
-                for a in lab.attached.values()
-            ]
+            pods = _pods(lab)
             version = lab.version
         shutil.copyfile(work / "sflow.pcap", out)
         datagrams = truth.udp_payloads(out, port)
         census = truth.sflow_census(datagrams)
-        lab_ips = [ip for p in PODS for ip in (p.ip, p.ip6) if ip]
-        flows = expect.flow_truth(frames, lab_ips)
+        flows = expect.flow_truth(frames, LAB_IPS)
         oracle = truth.sflow_samples(datagrams)
         sampled = (
-            expect.lab_ip_frames(oracle, lab_ips)
+            expect.lab_ip_frames(oracle, LAB_IPS)
             .group_by(expect.KEY)
             .agg(
                 samples=pl.len().cast(pl.Int64),
@@ -202,23 +210,10 @@ def capture_flow_records(
                 frames = ns.frames()
             finally:
                 servers.close()
-            pods = [
-                {
-                    "short": a.pod.short,
-                    "name": a.pod.name,
-                    "namespace": a.pod.namespace,
-                    "ip": a.pod.ip,
-                    "ip6": a.pod.ip6 or None,
-                    "mac": a.mac,
-                    "bridge_port": a.host_if,
-                    "ifindex": a.ifindex,
-                }
-                for a in lab.attached.values()
-            ]
+            pods = _pods(lab)
             version = lab.version
         shutil.copyfile(work / "flows.pcap", out)
-        lab_ips = [ip for p in PODS for ip in (p.ip, p.ip6) if ip]
-        flows = expect.flow_truth(frames, lab_ips)
+        flows = expect.flow_truth(frames, LAB_IPS)
         return {
             "made_with": "PYTHONPATH=$PWD python tests/ovs/make_captures.py --out tests/data",
             "ovs_version": version,
