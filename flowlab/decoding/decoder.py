@@ -175,7 +175,7 @@ class AutoDecoder:
     ) -> Decoded:
         """Decode each datagram with the decoder its version field names."""
         data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
-        ok = (off >= 0) & (ln >= 2) & (off + 2 <= data.size)
+        ok = ln >= 2  # datagram_arrays guarantees 0 <= off and off + ln <= data.size
         first = np.where(ok, data[np.clip(off, 0, max(data.size - 2, 0))].astype(np.int64) << 8, 0)
         first |= np.where(ok, data[np.clip(off + 1, 0, max(data.size - 1, 0))], 0)
         is_sflow = ~ok | (first == 0)  # too short to tell: sFlow counts it as bad
