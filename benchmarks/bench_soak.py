@@ -117,7 +117,7 @@ def main() -> None:
 
     out = Path(tempfile.mkdtemp(prefix="flowlab-soak-"))
     col = Collector("127.0.0.1:0", out_dir=out, roll_seconds=args.roll_seconds).start()
-    child = getattr(getattr(col._receiver, "_proc", None), "pid", None)
+    child = getattr(getattr(col._listeners[0].receiver, "_proc", None), "pid", None)
     sender = subprocess.Popen(
         [sys.executable, __file__, "--_send", str(col.address[1]), str(args.rate), str(args.seconds)],
         stdout=subprocess.PIPE, text=True,

@@ -269,13 +269,29 @@ def _elastic_sink(args: argparse.Namespace) -> Callable[..., None] | None:
 SINK_OPTIONS: list[SinkOption] = [SinkOption(_elastic_arguments, _elastic_sink)]
 
 
+#: ``flowlab collect`` options that each add a listener: protocol -> its usual port
+_LISTENERS = {"sflow": 6343, "ipfix": 4739, "netflow": 2055}
+
+
 def _collect_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    sflow = p.add_mutually_exclusive_group()
+    sflow.add_argument(
         "--listen",
         type=_listen,
-        default="0.0.0.0:6343",
-        help="HOST:PORT to receive sFlow on (default 0.0.0.0:6343; IPv6: [::]:6343)",
+        default=None,
+        help="HOST:PORT to receive sFlow on (default 0.0.0.0:6343 when no --sflow/--ipfix/"
+        "--netflow is given; IPv6: [::]:6343); the same as --sflow",
     )
+    for name, port in _LISTENERS.items():
+        what = {"sflow": "sFlow v5", "ipfix": "IPFIX", "netflow": "NetFlow v5/v9"}[name]
+        (sflow if name == "sflow" else p).add_argument(
+            f"--{name}",
+            metavar="HOST:PORT",
+            type=_listen,
+            default=None,
+            help=f"receive {what} on HOST:PORT (usually 0.0.0.0:{port}); --sflow, --ipfix and "
+            "--netflow together write into one capture directory",
+        )
     p.add_argument("--out", required=True, help="capture directory for the Parquet files")
     p.add_argument(
         "--roll-seconds",
@@ -320,9 +336,10 @@ def _collect_arguments(p: argparse.ArgumentParser) -> None:
 def _collect(args: argparse.Namespace) -> int:
     from flowlab.collect.collector import Collector
 
+    listeners = _collect_listeners(args)
     sinks = [s for s in (o.make(args) for o in SINK_OPTIONS) if s is not None]
     collector = Collector(
-        args.listen,
+        listeners,
         out_dir=args.out,
         roll_seconds=args.roll_seconds,
         roll_bytes=args.roll_bytes,
@@ -335,10 +352,16 @@ def _collect(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    host, port = collector.address
-    shown = f"[{host}]" if ":" in host else host
+    shown = [
+        (name, f"udp {f'[{host}]' if ':' in host else host}:{port}")
+        for name, (host, port) in collector.addresses
+    ]
+    if _chosen_listeners(args):
+        where = "for " + ", ".join(f"{name} on {addr}" for name, addr in shown)
+    else:  # --listen alone (sFlow): the line it always was
+        where = f"on {shown[0][1]}"
     _status(
-        f"flowlab collect: listening on udp {shown}:{port}, receive buffer "
+        f"flowlab collect: listening {where}, receive buffer "
         f"{collector.rcvbuf / 2**20:.1f} MiB (as the kernel reports it), writing {args.out}"
     )
     status = _StatusLine(sys.stderr)
@@ -365,6 +388,18 @@ def _collect(args: argparse.Namespace) -> int:
             signal.signal(s, handler)
     status.last(f"flowlab collect: stopped: {stats.status_line()}")
     return 0
+
+
+def _chosen_listeners(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [(n, getattr(args, n)) for n in _LISTENERS if getattr(args, n, None)]
+
+
+def _collect_listeners(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``[(protocol, HOST:PORT)]`` of ``--listen``/``--sflow``/``--ipfix``/``--netflow``."""
+    chosen = _chosen_listeners(args)
+    if args.listen or not chosen:
+        chosen.insert(0, ("sflow", args.listen or "0.0.0.0:6343"))
+    return chosen
 
 
 class _StatusLine:
@@ -551,7 +586,7 @@ COMMANDS: list[Command] = [
     ),
     Command(
         "collect",
-        "receive sFlow on a UDP port and write hour-partitioned Parquet",
+        "receive sFlow, IPFIX and NetFlow on UDP ports and write hour-partitioned Parquet",
         _collect_arguments,
         _collect,
     ),

@@ -1,4 +1,4 @@
-"""The live sFlow collector: UDP in, canonical frames out (Parquet, memory, or your sinks).
+"""The live collector: sFlow/NetFlow/IPFIX over UDP in, canonical frames out (Parquet, memory, sinks).
 
 The receive loop (:mod:`flowlab.collect.receiver`) only reads datagrams into
 large buffers; on Linux it runs in a child process of its own
@@ -38,12 +38,13 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -165,14 +166,89 @@ class CollectorStats:
         return line
 
 
+class _Tagged(queue.Queue["Batch | None"]):
+    """A listener's end of the shared batch queue: what its receiver puts is tagged with its index."""
+
+    def __init__(self, into: queue.Queue[tuple[int, Batch | None]], index: int) -> None:
+        super().__init__()
+        self._into = into
+        self._index = index
+
+    def put(self, item: Batch | None, block: bool = True, timeout: float | None = None) -> None:
+        self._into.put((self._index, item), block, timeout)
+
+
+@dataclass(eq=False)
+class _Listener:
+    """One socket of a collector: its protocol, receiver and decoder state."""
+
+    index: int
+    protocol: Decoder
+    listen: str
+    sock: socket.socket
+    address: tuple[str, int]
+    rcvbuf: int
+    receiver: Any = None  # Receiver or receive_process.ProcessReceiver
+    state: Any = None  # what the decoder carries from batch to batch
+    state_file: Path | None = None
+    saved_state: str = ""
+    done_ticket: int = 0
+
+
+def _listeners(
+    listen: str | Sequence[tuple[str | Decoder, str]], protocol: str | Decoder
+) -> list[tuple[Decoder, str]]:
+    """``[(decoder, "HOST:PORT"), ...]`` from the collector's `listen` and `protocol` arguments."""
+    if isinstance(listen, str):
+        return [(get_decoder(protocol), listen)]
+    pairs = [(get_decoder(p), a) for p, a in listen]
+    if not pairs:
+        msg = "a collector needs at least one (protocol, HOST:PORT) listener"
+        raise ConfigError(msg)
+    names = [d.name for d, _ in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        msg = (
+            f"one listener per protocol: {', '.join(twice)} given more than once "
+            "(each protocol keeps one decoder state next to the capture)"
+        )
+        raise ConfigError(msg)
+    return pairs
+
+
+def _thread_receiver(
+    sock: socket.socket,
+    into: _Tagged,
+    batch_bytes: int,
+    batch_seconds: float,
+    pending: int,
+    multi: bool | None,
+    clock: Callable[[], int] | None,
+) -> Receiver:
+    return Receiver(
+        sock,
+        into,
+        batch_bytes=batch_bytes,
+        batch_seconds=batch_seconds,
+        max_pending_bytes=pending,
+        multi=multi,
+        clock=clock,
+    )
+
+
 class Collector:
-    """Receive sFlow v5 on a UDP port; decode, store and hand out what arrives.
+    """Receive sFlow, NetFlow or IPFIX on one or more UDP ports; decode, store and hand out what arrives.
 
     Parameters
     ----------
-    listen : str
+    listen : str or sequence of (protocol, str)
         ``HOST:PORT`` to bind (``0.0.0.0:6343``, ``[::]:6343``; port 0 picks a free one,
-        see :attr:`address`).
+        see :attr:`address`) for `protocol`; or several listeners at once,
+        ``[("sflow", "0.0.0.0:6343"), ("ipfix", "0.0.0.0:4739"), ("netflow", "0.0.0.0:2055")]``
+        (one per protocol; see :attr:`addresses`). Each listener has its own socket, receive
+        loop and decoder state (NetFlow/IPFIX templates per exporter and observation domain,
+        kept in ``.<protocol>-state.json`` next to the capture); all share one store, one
+        writer and the sinks, and the ``flow_format`` column tells their rows apart.
     out_dir : str or Path, optional
         Capture directory for hour-partitioned Parquet (:mod:`flowlab.store`).
         Without it, rows are kept in memory (unbounded: for notebooks and tests).
@@ -191,8 +267,9 @@ class Collector:
         Longest time a received datagram waits before it is decoded.
     batch_bytes, max_pending_bytes : int
         Receive buffer size per batch, and for all batches waiting to be decoded.
-    source : str
-        The ``source`` column of the rows.
+    source : str, optional
+        The ``source`` column of the rows (default: the protocol's name, ``"sflow"``, ``"ipfix"``,
+        ``"netflow"``, per listener).
     multi : bool, optional
         Force (True) or avoid (False) ``recvmmsg``; default: use it where available.
     clock : callable, optional
@@ -205,12 +282,14 @@ class Collector:
         process. ``"auto"`` (default) takes the process on Linux unless a
         ``clock`` is given or ``multi=False``.
     protocol : str or Decoder
-        The flow protocol arriving on the port (:func:`flowlab.decoding.get_decoder`).
+        The flow protocol arriving on the port (:func:`flowlab.decoding.get_decoder`) when
+        `listen` is one address.
 
     Notes
     -----
     Memory is bounded by about ``max_pending_bytes`` (raw datagrams waiting to
-    be decoded; shared between the receive process and this one) +
+    be decoded; shared between the receive processes and this one, and split
+    between the listeners, at least two batches each) +
     ``roll_bytes`` per open partition and kind (rows waiting to be written;
     normally one hour per kind; up to ``max_held_bytes`` in all while writing
     fails) + one batch's decoding + ~150 MB of Python and
@@ -224,7 +303,7 @@ class Collector:
 
     def __init__(
         self,
-        listen: str = "0.0.0.0:6343",
+        listen: str | Sequence[tuple[str | Decoder, str]] = "0.0.0.0:6343",
         *,
         out_dir: str | os.PathLike[str] | None = None,
         roll_seconds: float = 300.0,
@@ -235,7 +314,7 @@ class Collector:
         batch_seconds: float = 0.5,
         batch_bytes: int = 64 << 20,
         max_pending_bytes: int = 512 << 20,
-        source: str = "sflow",
+        source: str | None = None,
         compression: str = "zstd",
         multi: bool | None = None,
         clock: Callable[[], int] | None = None,
@@ -248,11 +327,11 @@ class Collector:
         if receive == "process" and (clock is not None or multi is False):
             msg = "the receive process reads with recvmmsg on the wall clock: use receive='thread'"
             raise ConfigError(msg)
-        self.listen = listen
+        pairs = _listeners(listen, protocol)
+        self.listen = listen if isinstance(listen, str) else ", ".join(a for _, a in pairs)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.source = source
         self.sinks = list(sinks)
-        self.protocol = get_decoder(protocol)
         self._writer = (
             CaptureWriter(
                 self.out_dir,
@@ -264,63 +343,62 @@ class Collector:
             if self.out_dir is not None
             else None
         )
-        self._sock, self.rcvbuf = open_socket(listen, rcvbuf=rcvbuf)
-        host, port = self._sock.getsockname()[:2]
-        self.address: tuple[str, int] = (str(host), int(port))
-        self._queue: queue.Queue[Batch | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, Batch | None]] = queue.Queue()
         in_process = receive == "process" or (
             receive == "auto" and receive_process.AVAILABLE and clock is None and multi is not False
         )
-        self._receiver: Receiver | receive_process.ProcessReceiver
+        # the raw-datagram budget is shared: each listener gets its part (at least two buffers)
+        pending = max(max_pending_bytes // len(pairs), 2 * batch_bytes)
+        self._listeners: list[_Listener] = []
         try:
-            if in_process:
-                try:
-                    self._receiver = receive_process.ProcessReceiver(
-                        self._sock,
-                        self._queue,
-                        batch_bytes=batch_bytes,
-                        batch_seconds=batch_seconds,
-                        max_pending_bytes=max_pending_bytes,
-                    )
-                except OSError as exc:  # e.g. memfd_create refused by a sandbox
-                    if receive == "process":
-                        msg = (
-                            f"cannot set up the receive process's shared memory: {exc}; "
-                            "receive='thread' works without it"
+            for index, (decoder, address) in enumerate(pairs):
+                sock, granted = open_socket(address, rcvbuf=rcvbuf)
+                host, port = sock.getsockname()[:2]
+                listener = _Listener(index, decoder, address, sock, (str(host), int(port)), granted)
+                self._listeners.append(listener)
+                into = _Tagged(self._queue, index)
+                if in_process:
+                    try:
+                        listener.receiver = receive_process.ProcessReceiver(
+                            sock,
+                            into,
+                            batch_bytes=batch_bytes,
+                            batch_seconds=batch_seconds,
+                            max_pending_bytes=pending,
                         )
-                        raise CollectorError(msg) from exc
-                    log.warning("no receive process (%s); receiving in a thread", exc)
-                    in_process = False
-            if not in_process:
-                self._receiver = Receiver(
-                    self._sock,
-                    self._queue,
-                    batch_bytes=batch_bytes,
-                    batch_seconds=batch_seconds,
-                    max_pending_bytes=max_pending_bytes,
-                    multi=multi,
-                    clock=clock,
-                )
+                    except OSError as exc:  # e.g. memfd_create refused by a sandbox
+                        if receive == "process":
+                            msg = (
+                                f"cannot set up the receive process's shared memory: {exc}; "
+                                "receive='thread' works without it"
+                            )
+                            raise CollectorError(msg) from exc
+                        log.warning("no receive process (%s); receiving in a thread", exc)
+                        in_process = False
+                        for done in self._listeners[:-1]:  # all listeners receive alike
+                            done.receiver.close()
+                            done.receiver = _thread_receiver(
+                                done.sock, _Tagged(self._queue, done.index), batch_bytes,
+                                batch_seconds, pending, multi, clock,
+                            )  # fmt: skip
+                if not in_process:
+                    listener.receiver = _thread_receiver(
+                        sock, into, batch_bytes, batch_seconds, pending, multi, clock
+                    )
         except BaseException:
-            self._sock.close()
+            for done in self._listeners:
+                if done.receiver is not None:
+                    done.receiver.close()
+                done.sock.close()
             raise
-        #: "process" or "thread": where the receive loop runs
+        #: "process" or "thread": where the receive loops run
         self.receive = "process" if in_process else "thread"
-        self._tracker = new_state(self.protocol)
-        #: where a decoder state that can be saved (NetFlow/IPFIX templates) is kept across
-        #: restarts: a hidden file next to the capture
-        self.state_file = (
-            self.out_dir / f".{self.protocol.name}-state.json"
-            if self.out_dir is not None and hasattr(self._tracker, "to_json")
-            else None
-        )
-        self._saved_state = ""
-        self._load_state()
+        for listener in self._listeners:
+            self._load_state(listener)
         self._decode_stats = DecodeStats()
         self._memory: list[Decoded] = []
         self._lock = threading.Lock()
         self._done = threading.Condition()
-        self._done_ticket = 0
         self._decoder = threading.Thread(
             target=self._decode_loop, name="flowlab-decode", daemon=True
         )
@@ -335,7 +413,37 @@ class Collector:
     def __repr__(self) -> str:
         state = "running" if self.running else ("stopped" if self._stopped else "new")
         out = f", out_dir={str(self.out_dir)!r}" if self.out_dir else ""
-        return f"Collector(address={self.address!r}{out}, {state})"
+        if len(self._listeners) == 1:
+            return f"Collector(address={self.address!r}{out}, {state})"
+        where = ", ".join(f"{n} {a}" for n, a in self.addresses)
+        return f"Collector(listening=[{where}]{out}, {state})"
+
+    # -- the listeners ---------------------------------------------------------------------------
+
+    @property
+    def addresses(self) -> list[tuple[str, tuple[str, int]]]:
+        """``(protocol, (host, port))`` of every listener, in the order given."""
+        return [(x.protocol.name, x.address) for x in self._listeners]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound ``(host, port)`` of the first listener (the only one, unless several were given)."""
+        return self._listeners[0].address
+
+    @property
+    def protocol(self) -> Decoder:
+        """The decoder of the first listener."""
+        return self._listeners[0].protocol
+
+    @property
+    def rcvbuf(self) -> int:
+        """Socket receive buffer the kernel granted (bytes, as it reports it; the smallest of all)."""
+        return min(x.rcvbuf for x in self._listeners)
+
+    @property
+    def state_file(self) -> Path | None:
+        """Where the first listener's decoder state (NetFlow/IPFIX templates) is kept across restarts."""
+        return self._listeners[0].state_file
 
     def __enter__(self) -> Collector:
         self.start()
@@ -353,15 +461,21 @@ class Collector:
             raise CollectorError(msg)
         self._started = True
         self._decoder.start()
-        self._receiver.start()
-        log.info("listening on udp %s (SO_RCVBUF %d)", self.address, self.rcvbuf)
+        for x in self._listeners:
+            x.receiver.start()
+            log.info(
+                "listening for %s on udp %s (SO_RCVBUF %d)", x.protocol.name, x.address, x.rcvbuf
+            )
         return self
 
     @property
     def running(self) -> bool:
         """Whether the collector is receiving (False once it stopped on an error)."""
         return (
-            self._started and not self._stopped and self._error is None and self._receiver.running
+            self._started
+            and not self._stopped
+            and self._error is None
+            and all(x.receiver.running for x in self._listeners)
         )
 
     @property
@@ -372,7 +486,9 @@ class Collector:
         (see :attr:`CollectorStats.write_fault`); :meth:`stop` raises if rows
         stayed unwritten.
         """
-        return self._error or self._receiver.error
+        if self._error is not None:
+            return self._error
+        return next((x.receiver.error for x in self._listeners if x.receiver.error), None)
 
     @property
     def unwritten_rows(self) -> int:
@@ -390,11 +506,13 @@ class Collector:
         """
         if not self._started:
             self._started = self._stopped = True
-            self._receiver.close()
-            self._sock.close()
+            for x in self._listeners:
+                x.receiver.close()
+                x.sock.close()
             return self.stats
         if not self._stopped:
-            self._receiver.stop(drain_seconds=drain_seconds)
+            for x in self._listeners:  # each drains its socket; the decode thread ends after all
+                x.receiver.stop(drain_seconds=drain_seconds)
             self._decoder.join()
             self._stopped = True
         unwritten = self.unwritten_rows
@@ -417,10 +535,10 @@ class Collector:
         """Decode and store everything received so far (the socket is drained first)."""
         if not self.running:
             return
-        ticket = self._receiver.request_flush()
+        tickets = [(x, x.receiver.request_flush()) for x in self._listeners]
         with self._done:
             if not self._done.wait_for(
-                lambda: self._done_ticket >= ticket or not self.running, timeout
+                lambda: all(x.done_ticket >= t for x, t in tickets) or not self.running, timeout
             ):
                 msg = f"flush did not complete within {timeout} s (decoder busy or stalled)"
                 raise CollectorError(msg)
@@ -448,21 +566,25 @@ class Collector:
     @property
     def stats(self) -> CollectorStats:
         """A snapshot of the counts (see :class:`CollectorStats`)."""
-        r = self._receiver.stats
+        received = [x.receiver.stats for x in self._listeners]
         with self._lock:
             d = self._decode_stats
         samples = d.samples
         reasons = dict(d.datagrams_bad)
         if self._failed_datagrams:
             reasons["internal_error"] = self._failed_datagrams
-        died = int(getattr(self._receiver, "lost", 0))
-        if died:  # read by a receive process that died before handing them over
+        # read by a receive process that died before handing them over
+        died = sum(int(getattr(x.receiver, "lost", 0)) for x in self._listeners)
+        if died:
             reasons["receive_process_died"] = died
-        drops = self._receiver.final_drops if self._stopped else udp_drops(self._sock)
+        each = [
+            x.receiver.final_drops if self._stopped else udp_drops(x.sock) for x in self._listeners
+        ]
+        drops = None if None in each else sum(d for d in each if d is not None)
         w = self._writer.stats if self._writer is not None else None
         return CollectorStats(
-            datagrams=r.datagrams,
-            bytes=r.bytes,
+            datagrams=sum(r.datagrams for r in received),
+            bytes=sum(r.bytes for r in received),
             errors=d.bad + self._failed_datagrams + died,
             errors_by_reason=reasons,
             flow_samples=samples.get("flow", 0) + samples.get("flow_expanded", 0),
@@ -472,7 +594,7 @@ class Collector:
             sequence_lost=d.lost,
             kernel_drops=drops,
             rcvbuf=self.rcvbuf,
-            stalled_seconds=r.stalled_seconds,
+            stalled_seconds=sum(r.stalled_seconds for r in received),
             files=w.files if w else 0,
             rows_written=sum(w.rows.values()) if w else 0,
             unwritten_rows=self.unwritten_rows,
@@ -487,28 +609,31 @@ class Collector:
     # -- the decode thread ---------------------------------------------------------------------
 
     def _decode_loop(self) -> None:
+        open_ = len(self._listeners)
         try:
-            while True:
+            while open_:
                 try:
-                    batch = self._queue.get(timeout=0.25)
+                    index, batch = self._queue.get(timeout=0.25)
                 except queue.Empty:
                     self._guarded(self._roll, "writing part files")
                     continue
-                if batch is None:
-                    break
+                listener = self._listeners[index]
+                if batch is None:  # that listener's last batch came before
+                    open_ -= 1
+                    continue
                 try:
                     if len(batch) and self._error is None:
-                        self._process(batch)
+                        self._process(listener, batch)
                     elif len(batch):  # stopped by an earlier failure: counted, not decoded
                         self._failed_datagrams += len(batch)
                 except Exception as exc:
                     self._failed_datagrams += len(batch)
                     self._fatal(exc, f"processing a batch of {len(batch)} datagrams")
                 finally:
-                    self._receiver.release(batch)
+                    listener.receiver.release(batch)
                     if batch.ticket:
                         with self._done:
-                            self._done_ticket = max(self._done_ticket, batch.ticket)
+                            listener.done_ticket = max(listener.done_ticket, batch.ticket)
                             self._done.notify_all()
         except BaseException as exc:  # the loop itself: never die unnoticed
             self._fatal(exc, "the decode loop")
@@ -536,43 +661,48 @@ class Collector:
             error.__cause__ = exc
             self._error = error
 
-    def _load_state(self) -> None:
-        if self.state_file is None or not self.state_file.is_file():
+    def _load_state(self, listener: _Listener) -> None:
+        listener.state = new_state(listener.protocol)
+        if self.out_dir is None or not hasattr(listener.state, "to_json"):
+            return
+        # a hidden file next to the capture, one per protocol
+        listener.state_file = self.out_dir / f".{listener.protocol.name}-state.json"
+        if not listener.state_file.is_file():
             return
         try:
-            text = self.state_file.read_text()
-            self._tracker = type(self._tracker).from_json(text)
-            self._saved_state = text
+            text = listener.state_file.read_text()
+            listener.state = type(listener.state).from_json(text)
+            listener.saved_state = text
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("ignoring the saved decoder state %s: %s", self.state_file, exc)
+            log.warning("ignoring the saved decoder state %s: %s", listener.state_file, exc)
 
-    def _save_state(self) -> None:
+    def _save_state(self, listener: _Listener) -> None:
         """Write the decoder state when it changed (atomically: a temporary file, then rename)."""
-        if self.state_file is None:
+        if listener.state_file is None:
             return
-        text = self._tracker.to_json()
-        if text == self._saved_state:
+        text = listener.state.to_json()
+        if text == listener.saved_state:
             return
         try:
-            out = AtomicFile(self.state_file)
+            out = AtomicFile(listener.state_file)
             out.run(lambda fh: fh.write(text.encode()))
             out.commit()
-            self._saved_state = text
+            listener.saved_state = text
         except OutputError as exc:
             log.warning("could not save the decoder state: %s", exc)
 
-    def _process(self, batch: Batch) -> None:
+    def _process(self, listener: _Listener, batch: Batch) -> None:
         t0 = time.perf_counter()
-        decoded = self.protocol.decode(
+        decoded = listener.protocol.decode(
             batch.buffer,
             batch.offsets,
             batch.lengths,
             received_ms=batch.received_ms,
             peers=list(batch.peers()),
-            source=self.source,
-            state=self._tracker,
+            source=self.source or listener.protocol.name,
+            state=listener.state,
         )
-        self._save_state()
+        self._save_state(listener)
         t1 = time.perf_counter()
         with self._lock:
             self._decode_stats = self._decode_stats.merge(decoded.stats)

@@ -414,7 +414,7 @@ def test_a_busy_interpreter_loses_nothing_with_the_receive_process(
 @pytest.mark.skipif(not receive_process.AVAILABLE, reason="the receive process is Linux-only")
 def test_a_killed_receive_process_is_a_clear_error() -> None:
     col = Collector("127.0.0.1:0", receive="process").start()
-    proc = col._receiver._proc  # type: ignore[union-attr]
+    proc = col._listeners[0].receiver._proc
     assert proc is not None
     proc.kill()
     deadline = time.monotonic() + 10
@@ -430,7 +430,7 @@ import sys
 sys.path[:0] = [sys.argv[1]]
 from flowlab.collect.collector import Collector
 col = Collector("127.0.0.1:0", receive="process").start()
-print(col._receiver._proc.pid, flush=True)
+print(col._listeners[0].receiver._proc.pid, flush=True)
 sys.stdin.readline()
 """
 
