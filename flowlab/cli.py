@@ -161,6 +161,13 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         help="send the datagrams to another collector (sfacctd, a second flowlab collect, ...) "
         "instead of flowlab's own; writes nothing (default: flowlab's collector into --out)",
     )
+    p.add_argument(
+        "--protocol",
+        choices=("sflow", "ipfix", "netflow"),
+        default="sflow",
+        help="what the nodes' Open vSwitch sends: sflow (default), ipfix, or netflow "
+        "(NetFlow v9): the same sampled packets as one flow record each",
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -174,11 +181,16 @@ def _demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             send_seconds=args.send_seconds,
             progress=progress,
+            protocol=args.protocol,
+        )
+        content = (
+            f"{sim.flow_samples:,} flow, {sim.counter_samples:,} counter samples"
+            if sim.protocol == "sflow"
+            else f"{sim.flow_samples:,} flow records"
         )
         print(
-            f"flowlab demo: sent {len(sim.datagrams):,} sFlow datagrams ({sim.flow_samples:,} flow, "
-            f"{sim.counter_samples:,} counter samples; {args.seconds:g} s simulated, seed "
-            f"{args.seed}) to udp {args.send} in {took:.1f} s"
+            f"flowlab demo: sent {len(sim.datagrams):,} {sim.what} datagrams ({content}; "
+            f"{args.seconds:g} s simulated, seed {args.seed}) to udp {args.send} in {took:.1f} s"
         )
         return 0
     from flowlab.demo import run
@@ -189,6 +201,7 @@ def _demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         send_seconds=args.send_seconds,
         progress=progress,
+        protocol=args.protocol,
     )
     print(result.summary())
     return 0 if result.lost == 0 else 1

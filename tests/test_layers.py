@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "convert": {"capture", "decoding", "store"},
     "k8s": {"vocabulary"},
     "elastic": {"vocabulary"},
-    "demo": {"sflow", "decoding", "capture", "collect", "store"},
+    "demo": {"sflow", "netflow", "decoding", "capture", "collect", "store"},
     "dataset": {"capture", "decoding", "store", "demo", "elastic", "k8s", "vocabulary"},
     "analysis": {"vocabulary", "k8s"},
     "graph": {"vocabulary", "k8s"},

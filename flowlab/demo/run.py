@@ -1,4 +1,4 @@
-"""``flowlab demo``: send the simulated cluster's sFlow over UDP into the real collector.
+"""``flowlab demo``: send the simulated cluster's sFlow (or IPFIX, NetFlow v9) over UDP into the real collector.
 
 :func:`run` simulates the window, starts a :class:`~flowlab.collect.collector.Collector`
 on a free loopback port writing Parquet into the output directory, sends every
@@ -13,10 +13,17 @@ other non-empty directory is refused. The collector stamps each datagram with
 its simulated send time, so the capture holds the same rows at the same times
 as :func:`flowlab.demo.load`. :func:`send` sends the datagrams to another
 collector instead (``flowlab demo --send HOST:PORT``).
+
+With ``protocol="ipfix"`` or ``"netflow"`` (``flowlab demo --protocol ipfix``)
+the nodes send the same sampled packets as IPFIX or NetFlow v9 flow records
+(:mod:`flowlab.demo.flow_records`), each node from a loopback address of its
+own (the exporter), and the collector decodes that protocol: the capture has
+the same flows and the same estimated volumes (no counters: those are sFlow's).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import shutil
@@ -64,6 +71,8 @@ class DemoResult:
         Clients of etcd-client (TCP 2379) connections.
     top_talkers : polars.DataFrame
         Top client/server pairs by estimated bytes, with names.
+    protocol : str
+        What was sent: ``"sflow"``, ``"ipfix"`` or ``"netflow"`` (NetFlow v9).
     """
 
     out_dir: Path
@@ -80,6 +89,7 @@ class DemoResult:
     api_clients: int = 0
     etcd_client_originators: list[str] = field(default_factory=list)
     top_talkers: pl.DataFrame = field(default_factory=pl.DataFrame)
+    protocol: str = "sflow"
 
     @property
     def lost(self) -> int:
@@ -90,13 +100,20 @@ class DemoResult:
         """A short text summary for the terminal."""
         c = self.collector
         drops = "?" if c.kernel_drops is None else str(c.kernel_drops)
+        what = {"sflow": "sFlow", "ipfix": "IPFIX", "netflow": "NetFlow v9"}[self.protocol]
+        if self.protocol == "sflow":
+            samples = (
+                f"  samples: {c.flow_samples:,} flow (sent {self.flow_samples_sent:,}), "
+                f"{c.counter_samples:,} counters (sent {self.counter_samples_sent:,})"
+            )
+        else:
+            samples = f"  flow records: {c.flows:,} (sent {self.flow_samples_sent:,})"
         lines = [
             f"flowlab demo: {self.seconds:g} s of a 6-node OpenShift cluster (seed {self.seed}) "
-            f"sent as sFlow over UDP in {self.send_seconds:.1f} s",
+            f"sent as {what} over UDP in {self.send_seconds:.1f} s",
             f"  datagrams sent {self.datagrams_sent:,}, received {c.datagrams:,}, lost {self.lost:,} "
             f"(kernel drops {drops}, sequence gaps {c.sequence_lost:,}, decode errors {c.errors:,})",
-            f"  samples: {c.flow_samples:,} flow (sent {self.flow_samples_sent:,}), "
-            f"{c.counter_samples:,} counters (sent {self.counter_samples_sent:,})",
+            samples,
             f"  grafana {GRAFANA_IP} talks to {len(self.grafana_peers)} peers: "
             + ", ".join(self.grafana_peers),
             f"  Kubernetes API clients (172.30.0.1:443, :6443): {self.api_clients}",
@@ -200,6 +217,8 @@ def _prepare(out_dir: Path) -> None:
         for kind in KINDS:
             shutil.rmtree(out_dir / kind, ignore_errors=True)
         (out_dir / "inventory.json").unlink(missing_ok=True)
+        for state in out_dir.glob(".*-state.json"):  # a previous run's templates and sequences
+            state.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / _MARKER).write_text(
         "written by `flowlab demo`; the directory is replaced on rerun\n"
@@ -219,17 +238,31 @@ def _send(
     send time, with the number of datagrams sent so far.
     """
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-    socks = []
-    for _ in sim.cluster.nodes:
+    senders = sim.senders()
+    # a node's own loopback address names its exporter, where the collector is on loopback
+    local = family == socket.AF_INET and ipaddress.ip_address(address[0]).is_loopback
+    socks: list[socket.socket] = []
+    for a, _ in enumerate(sim.cluster.nodes):
         s = socket.socket(family, socket.SOCK_DGRAM)
-        s.connect(address)
+        try:
+            if senders is not None and local:
+                s.bind((senders[a], 0))
+            s.connect(address)
+        except OSError:
+            s.close()
+            for done in socks:
+                done.close()
+            raise
         socks.append(s)
     scale = send_seconds / (sim.seconds * 1000.0)
     started = time.monotonic()
     current = -1
     try:
         with tqdm(
-            total=len(sim.datagrams), unit="datagram", disable=not progress, desc="sending sFlow"
+            total=len(sim.datagrams),
+            unit="datagram",
+            disable=not progress,
+            desc=f"sending {sim.what}",
         ) as bar:
             for i, gram in enumerate(sim.datagrams):
                 if i % 64 == 0:
@@ -287,11 +320,13 @@ def send(
     seed: int = 0,
     send_seconds: float | None = None,
     progress: bool = False,
+    protocol: str = "sflow",
 ) -> tuple[Simulation, float]:
     """Send the demo's datagrams to another collector at `address` (``HOST:PORT``).
 
     The receiving collector (sfacctd, a second ``flowlab collect``, ...) stamps
-    its own receive times. Returns the simulation and the seconds spent sending.
+    its own receive times. `protocol` is ``"sflow"``, ``"ipfix"`` or ``"netflow"``
+    (NetFlow v9). Returns the simulation and the seconds spent sending.
 
     Raises
     ------
@@ -301,7 +336,7 @@ def send(
     from flowlab.collect.udp import parse_listen
 
     _, sockaddr = parse_listen(address)
-    sim = simulate(seconds, seed)
+    sim = simulate(seconds, seed, protocol=protocol)
     target = (str(sockaddr[0]), int(sockaddr[1]))  # type: ignore[call-overload]
     return sim, _send(sim, target, _pace(seconds, send_seconds), progress)
 
@@ -317,6 +352,7 @@ def run(
     seed: int = 0,
     send_seconds: float | None = None,
     progress: bool = False,
+    protocol: str = "sflow",
 ) -> DemoResult:
     """Run the demo end to end over UDP; see the module docstring.
 
@@ -332,6 +368,8 @@ def run(
         Wall time over which the datagrams are paced (default: 5 s for an hour).
     progress : bool
         Show a progress bar while sending.
+    protocol : {"sflow", "ipfix", "netflow"}
+        What the nodes send: sFlow, IPFIX, or NetFlow v9.
 
     Returns
     -------
@@ -340,7 +378,7 @@ def run(
     began = time.monotonic()
     target = Path(out_dir)
     _prepare(target)
-    sim = simulate(seconds, seed)
+    sim = simulate(seconds, seed, protocol=protocol)
     pace = _pace(seconds, send_seconds)
     # The simulated window is sent in `pace` seconds; the collector stamps each datagram with
     # its simulated send time (from DEFAULT_START, as `load()` does), so the capture spans
@@ -348,7 +386,12 @@ def run(
     start_ms = int(DEFAULT_START.timestamp() * 1000)
     clock = _SimulatedClock(start_ms)
     collector = Collector(
-        "127.0.0.1:0", out_dir=target, source="demo", roll_seconds=3600, clock=clock
+        "127.0.0.1:0",
+        out_dir=target,
+        source="demo",
+        roll_seconds=3600,
+        clock=clock,
+        protocol=protocol,
     )
     clock.collector = collector
     with collector:
@@ -371,6 +414,7 @@ def run(
         api_clients=found["api_clients"],  # type: ignore[arg-type]
         etcd_client_originators=found["etcd_client_originators"],  # type: ignore[arg-type]
         top_talkers=found["top_talkers"],  # type: ignore[arg-type]
+        protocol=protocol,
     )
     if result.lost or stats.errors or stats.kernel_drops:
         log.warning("demo lost data: %s", stats.status_line())
