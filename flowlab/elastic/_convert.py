@@ -361,6 +361,8 @@ def to_canonical(
         for src in profile.sources(column):
             if src.field not in flat.columns:
                 continue
+            if src.kind == "dscp" and profile.tos_formats:  # the byte or the DSCP: by row, below
+                src, dtype = FieldSource(src.field, "int"), pl.Int64()
             raw_dtype = flat.schema[src.field]
             if src.kind == "usec_before_time":
                 full, fast = _before_time(src, flat, profile.time_field), None
@@ -397,7 +399,12 @@ def to_canonical(
         cols = [pl.col(n) for n in names]
         exprs[column] = cols[0] if len(cols) == 1 else pl.coalesce(cols)
     ecn = exprs.pop("_ecn", None)
-    if ecn is not None and "tos" in exprs:
+    if "tos" in exprs and profile.tos_formats:
+        tos = exprs["tos"]
+        dscp = tos * 4 + (ecn.fill_null(0) if ecn is not None else 0)
+        whole = exprs.get("flow_format", pl.lit(None, pl.String)).is_in(list(profile.tos_formats))
+        exprs["tos"] = pl.when(whole).then(tos).otherwise(dscp).cast(pl.UInt8, strict=False)
+    elif ecn is not None and "tos" in exprs:
         exprs["tos"] = exprs["tos"] + ecn.fill_null(0)
     base = conv.lazy().select(
         pl.col("__row"),

@@ -137,16 +137,19 @@ def documents_ndjson(
 
 
 def flowlab_lines(frame: pl.DataFrame) -> list[bytes]:
-    """Documents of the ``flowlab`` layout, in row order: canonical names, ``time`` as ISO-8601 UTC."""
+    """Documents of the ``flowlab`` layout, in row order: canonical names, times as ISO-8601 UTC."""
     docs = frame.select(
         [
-            pl.col("time").dt.convert_time_zone("UTC").dt.strftime(_ISO).alias("time")
-            if name == "time"
-            else pl.col(name)
-            for name in FLOW_SCHEMA
+            _iso(pl.col(name)).alias(name) if isinstance(dtype, pl.Datetime) else pl.col(name)
+            for name, dtype in FLOW_SCHEMA.items()
         ]
     )
     return documents_ndjson(docs)[0]
+
+
+def _iso(when: pl.Expr) -> pl.Expr:
+    """A UTC time as Logstash writes it (``2021-07-01T12:00:03.512Z``)."""
+    return when.dt.convert_time_zone("UTC").dt.strftime(_ISO)
 
 
 def _is_private(values: pl.Series) -> list[str]:
@@ -225,6 +228,11 @@ def elastiflow_lines(
         [pl.when((flags & (1 << i)) != 0).then(pl.lit(n)) for i, n in enumerate(_FLAG_NAMES)]
     ).list.drop_nulls()
     tos = pl.col("tos").cast(pl.Int64)
+    fmt = pl.col("flow_format")
+    netflow = fmt.is_in(["netflow5", "netflow9"])
+    ipfix = fmt == "ipfix"
+    record = (netflow | ipfix).fill_null(False)  # a NetFlow/IPFIX flow record
+    is_sflow = ~record
     has_addr = pl.col("src_ip").is_not_null() & pl.col("dst_ip").is_not_null()
     utc = pl.col("time").dt.convert_time_zone("UTC")
 
@@ -234,7 +242,12 @@ def elastiflow_lines(
     leaves = [
         utc.dt.strftime(_ISO).alias("@timestamp"),
         pl.lit("3.5.0").alias("@version"),
-        pl.lit("sflow").alias("event.type"),
+        pl.when(netflow)
+        .then(pl.lit("netflow"))
+        .when(ipfix)
+        .then(pl.lit("ipfix"))
+        .otherwise(pl.lit("sflow"))
+        .alias("event.type"),
         pl.col("exporter").alias("event.host"),
         pl.col("exporter").alias("node.ipaddr"),
         pl.col("exporter").alias("node.hostname"),
@@ -250,11 +263,28 @@ def elastiflow_lines(
         .alias("flow.ip_version"),
         pl.when(is_tcp & (flags != 0)).then(flag_list).alias("flow.tcp_flags"),
         pl.when(is_tcp & (flags == 0)).then(pl.lit("none")).alias("flow.tcp_flags#none"),
-        text(tos // 4).alias("flow.tos"),
-        pl.col("sampling_rate").cast(pl.Int64).alias("flow.sampling_interval"),
+        # sFlow: the DSCP (ECN in sflow.ip_ecn); NetFlow src_tos / IPFIX ipClassOfService: the byte
+        text(pl.when(record).then(tos).otherwise(tos // 4)).alias("flow.tos"),
+        # ElastiFlow's fallback for a record without a sampling interval is 0 (read back as unknown)
+        pl.when(record)
+        .then(pl.col("sampling_rate").cast(pl.Int64).fill_null(0))
+        .otherwise(pl.col("sampling_rate").cast(pl.Int64))
+        .alias("flow.sampling_interval"),
         pl.col("bytes").cast(pl.Int64).alias("flow.bytes"),
         pl.col("packets").cast(pl.Int64).alias("flow.packets"),
-        pl.lit("ingress").alias("flow.direction"),
+        # sFlow and NetFlow v5: always "ingress"; v9 and IPFIX: flowDirection
+        pl.when(fmt.is_in(["netflow9", "ipfix"]))
+        .then(
+            pl.when(pl.col("direction").is_null())
+            .then(pl.lit("unspecified"))
+            .when(pl.col("direction") == 0)
+            .then(pl.lit("ingress"))
+            .when(pl.col("direction") == 1)
+            .then(pl.lit("egress"))
+            .otherwise(pl.lit("undetermined"))
+        )
+        .otherwise(pl.lit("ingress"))
+        .alias("flow.direction"),
         pl.col("src_mac").alias("flow.src_mac"),
         pl.col("dst_mac").alias("flow.dst_mac"),
         text(pl.col("vlan")).alias("flow.vlan"),
@@ -285,14 +315,26 @@ def elastiflow_lines(
         ),
         text(svc_port).alias("flow.service_port"),
         svc_decorated.alias("flow.service_name"),
-        pl.lit("flow_sample").alias("sflow.sflow_type"),
+        pl.when(is_sflow).then(pl.lit("flow_sample")).alias("sflow.sflow_type"),
         text(pl.col("source_id")).alias("sflow.source_id_index"),
         text(pl.col("sub_agent_id")).alias("sflow.sub_agent_id"),
         text(pl.col("sample_sequence")).alias("sflow.sample_seq_number"),
         text(pl.col("frame_length")).alias("sflow.frame_length"),
-        text(pl.col("ethertype")).alias("sflow.eth_type"),
-        text(tos % 4).alias("sflow.ip_ecn"),
-        text(pl.col("ttl")).alias("sflow.ip_ttl"),
+        text(pl.when(is_sflow).then(pl.col("ethertype"))).alias("sflow.eth_type"),
+        text(pl.when(is_sflow).then(tos % 4)).alias("sflow.ip_ecn"),
+        text(pl.when(is_sflow).then(pl.col("ttl"))).alias("sflow.ip_ttl"),
+        # NetFlow/IPFIX: the codec's header version and record times, as ElastiFlow keeps them
+        pl.when(fmt == "netflow5")
+        .then(pl.lit(5))
+        .when(fmt == "netflow9")
+        .then(pl.lit(9))
+        .alias("netflow.version"),
+        pl.when(netflow).then(_iso(pl.col("flow_start"))).alias("netflow.first_switched"),
+        pl.when(netflow).then(_iso(pl.col("flow_end"))).alias("netflow.last_switched"),
+        pl.when(ipfix).then(pl.lit(10)).alias("ipfix.version"),
+        pl.when(ipfix).then(pl.col("observation_domain")).alias("ipfix.observationDomainId"),
+        pl.when(ipfix).then(_iso(pl.col("flow_start"))).alias("ipfix.flowStartMilliseconds"),
+        pl.when(ipfix).then(_iso(pl.col("flow_end"))).alias("ipfix.flowEndMilliseconds"),
         (prefix + utc.dt.strftime("%Y.%m.%d")).alias("__index"),
     ]
     docs = lf.select(leaves).collect()

@@ -44,7 +44,7 @@ ELASTIFLOW_INDEX_PREFIX = "elastiflow-3.5.0-"
 
 
 def _flowlab_type(name: str, dtype: pl.DataType) -> dict[str, Any]:
-    if name == "time":
+    if isinstance(dtype, pl.Datetime):  # time, and a flow record's flow_start / flow_end
         return {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
     if name in IP_COLUMNS:
         return {"type": "ip"}

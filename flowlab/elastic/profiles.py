@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import polars as pl
+
 from flowlab.elastic._fields import ELASTIFLOW35
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA
@@ -118,6 +120,10 @@ class Profile:
     direction_formats : tuple of str
         When set, ``direction`` is kept only on rows of these ``flow_format`` values
         (ElastiFlow writes a constant ``ingress`` for sFlow and NetFlow v5).
+    tos_formats : tuple of str
+        ``flow_format`` values whose ``dscp`` field holds the whole TOS byte, not the DSCP
+        (ElastiFlow: NetFlow's ``src_tos`` and IPFIX's ``ipClassOfService`` become ``flow.tos``
+        as they are; sFlow's DSCP is shifted back and completed with ``_ecn``).
     """
 
     name: str
@@ -131,6 +137,7 @@ class Profile:
     multi_fields: tuple[str, ...] = ()
     decorated_services: bool = False
     direction_formats: tuple[str, ...] = ()
+    tos_formats: tuple[str, ...] = ()
 
     def sources(self, column: str) -> tuple[FieldSource, ...]:
         """Candidate fields of a canonical column (empty when the layout lacks it)."""
@@ -145,6 +152,8 @@ class Profile:
             wanted |= {"frame_length", "sampling_rate"}
         if "tos" in wanted:
             wanted.add("_ecn")
+            if self.tos_formats:
+                wanted.add("flow_format")
         if "direction" in wanted and self.direction_formats:
             wanted.add("flow_format")
         return wanted
@@ -173,6 +182,7 @@ class Profile:
             multi_fields=self.multi_fields,
             decorated_services=self.decorated_services,
             direction_formats=self.direction_formats,
+            tos_formats=self.tos_formats,
         )
 
 
@@ -199,6 +209,7 @@ ELASTIFLOW3 = Profile(
     multi_fields=("flow.tcp_flags",),
     decorated_services=True,
     direction_formats=("netflow9", "ipfix"),
+    tos_formats=("netflow5", "netflow9", "ipfix"),
 )
 
 CODEX = Profile(
@@ -297,7 +308,7 @@ ECS = Profile(
 
 
 def _canonical_kind(column: str) -> Kind:
-    if column == "time":
+    if column == "time" or isinstance(FLOW_SCHEMA[column], pl.Datetime):
         return "date"
     if column == "protocol":
         return "proto"
@@ -415,4 +426,5 @@ def custom_profile(
         multi_fields=base.multi_fields if base else (),
         decorated_services=base.decorated_services if base else False,
         direction_formats=base.direction_formats if base else (),
+        tos_formats=base.tos_formats if base else (),
     )
