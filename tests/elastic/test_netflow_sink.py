@@ -156,3 +156,39 @@ def test_collect_restarted_never_duplicates(
     for frame in want.values():
         fmt = set(frame["flow_format"])
         _same(loaded.filter(pl.col("flow_format").is_in(fmt)), frame, cols)
+
+
+def test_tos_per_flow_format(es: Elasticsearch, index_name: str) -> None:
+    """ElastiFlow 3.5.1 fills flow.tos differently per type: sFlow the DSCP (its ECN in
+    sflow.ip_ecn), NetFlow v5/v9 ``src_tos`` and IPFIX ``ipClassOfService`` the whole TOS byte
+    (20_filter_20_netflow, 20_filter_30_ipfix). Documents as it writes them, for a packet with
+    DSCP EF (46) and ECN 1: the TOS byte 185 each time, read and written back the same."""
+    base: dict[str, Any] = {
+        "@timestamp": "2026-12-04T20:40:29.000Z",
+        "node": {"ipaddr": "10.0.0.1"},
+        "flow": {"src_addr": "10.1.0.1", "dst_addr": "10.1.0.2", "bytes": 100},
+    }
+    docs = [
+        base | {"event": {"type": "sflow"}, "flow": base["flow"] | {"tos": "46"}}
+        | {"sflow": {"ip_ecn": "1"}},
+        base | {"event": {"type": "netflow"}, "flow": base["flow"] | {"tos": 185}}
+        | {"netflow": {"version": 5}},
+        base | {"event": {"type": "netflow"}, "flow": base["flow"] | {"tos": 185}}
+        | {"netflow": {"version": 9}},
+        base | {"event": {"type": "ipfix"}, "flow": base["flow"] | {"tos": 185}}
+        | {"ipfix": {"version": 10}},
+    ]  # fmt: skip
+    ok, errors = helpers.bulk(
+        es, [{"_index": index_name, "_source": d} for d in docs], refresh=True
+    )
+    assert ok == 4 and not errors
+    loaded = fe.load_flows(es, index_name, progress=False).sort("flow_format", nulls_last=True)
+    assert loaded["flow_format"].to_list() == ["ipfix", "netflow5", "netflow9", None]
+    assert loaded["tos"].to_list() == [185, 185, 185, 185]
+    # and written back in the elastiflow layout, each type as ElastiFlow writes it
+    fe.write_flows(es, loaded, index_name + "-back-", layout="elastiflow", refresh=True)
+    back = {
+        (h["_source"]["event"]["type"], h["_source"]["flow"]["tos"])
+        for h in helpers.scan(es, index=index_name + "-back-*")
+    }
+    assert back == {("sflow", "46"), ("netflow", "185"), ("ipfix", "185")}
