@@ -300,6 +300,9 @@ def _convert(src: FieldSource, dtype: pl.DataType) -> pl.Expr:
     if src.kind == "rate":  # ElastiFlow's 0: no rate known (its fallback), not a rate
         value = _to_int(col, inner)
         return pl.when(value > 0).then(value)
+    if src.kind == "v5_sampling":  # the NetFlow v5 header's mode (2 bits) and interval (14)
+        interval = _to_int(col, inner) % 16384
+        return pl.when(interval > 0).then(interval).otherwise(pl.when(interval == 0).then(1))
     if src.kind == "direction":
         return _to_direction(col, inner)
     if src.kind == "flow_format":
@@ -416,6 +419,11 @@ def to_canonical(
         pl.coalesce(pl.col("bytes"), nbytes),
         pl.coalesce(pl.col("packets"), npackets),
     )
+    if profile.counts_as_sent:  # the exporter's counts: x the rate that applies, where known
+        rate = pl.col("sampling_rate").cast(pl.UInt64).fill_null(1)
+        base = base.with_columns(
+            pl.col("bytes").cast(pl.UInt64) * rate, pl.col("packets").cast(pl.UInt64) * rate
+        )
     if profile.direction_formats and "direction" in needed:
         formats = list(profile.direction_formats)
         base = base.with_columns(

@@ -71,6 +71,7 @@ Kind = Literal[
     "flow_format",
     "usec_before_time",
     "rate",
+    "v5_sampling",
 ]
 
 #: Dimensions push-down aggregations can group by: the group keys of :mod:`flowlab.vocabulary`.
@@ -124,6 +125,11 @@ class Profile:
         ``flow_format`` values whose ``dscp`` field holds the whole TOS byte, not the DSCP
         (ElastiFlow: NetFlow's ``src_tos`` and IPFIX's ``ipClassOfService`` become ``flow.tos``
         as they are; sFlow's DSCP is shifted back and completed with ``_ecn``).
+    counts_as_sent : bool
+        The stored ``bytes``/``packets`` are the exporter's counts, not yet multiplied by its
+        sampling rate (Filebeat's netflow input): the estimates are the counts x
+        ``sampling_rate`` where a rate is known; where none is, the counts as sent, with
+        ``sampling_rate`` null (unknown, as the NetFlow decoder leaves it).
     """
 
     name: str
@@ -138,6 +144,7 @@ class Profile:
     decorated_services: bool = False
     direction_formats: tuple[str, ...] = ()
     tos_formats: tuple[str, ...] = ()
+    counts_as_sent: bool = False
 
     def sources(self, column: str) -> tuple[FieldSource, ...]:
         """Candidate fields of a canonical column (empty when the layout lacks it)."""
@@ -183,6 +190,7 @@ class Profile:
             decorated_services=self.decorated_services,
             direction_formats=self.direction_formats,
             tos_formats=self.tos_formats,
+            counts_as_sent=self.counts_as_sent,
         )
 
 
@@ -260,7 +268,14 @@ ECS = Profile(
         "protocol": _src(("network.iana_number", "proto"), ("network.transport", "proto")),
         "bytes": _src(("network.bytes", "int")),
         "packets": _src(("network.packets", "int")),
-        "sampling_rate": _src(("netflow.sampling_interval", "int")),
+        # Filebeat: the record's samplingInterval (IE 34), samplerRandomInterval (IE 50),
+        # samplingPacketInterval (IE 305); NetFlow v5: the header's 14-bit interval (0: none)
+        "sampling_rate": _src(
+            ("netflow.sampling_interval", "rate"),
+            ("netflow.sampler_random_interval", "rate"),
+            ("netflow.sampling_packet_interval", "rate"),
+            ("netflow.exporter.sampling_interval", "v5_sampling"),
+        ),
         "ip_version": _src(("network.type", "ip_version")),
         "tcp_flags": _src(("netflow.tcp_control_bits", "tcp_flags")),
         "vlan": _src(("network.vlan.id", "int")),
@@ -304,6 +319,7 @@ ECS = Profile(
         "exporter": "observer.ip",
     },
     metrics={"bytes": "network.bytes", "packets": "network.packets"},
+    counts_as_sent=True,
 )
 
 
@@ -427,4 +443,5 @@ def custom_profile(
         decorated_services=base.decorated_services if base else False,
         direction_formats=base.direction_formats if base else (),
         tos_formats=base.tos_formats if base else (),
+        counts_as_sent=base.counts_as_sent if base else False,
     )

@@ -190,7 +190,12 @@ def elastiflow35(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def ecs(row: dict[str, Any]) -> dict[str, Any]:
-    """An ECS flow document (as Filebeat's netflow module / ElastiFlow's ECS output write)."""
+    """An ECS flow document as Filebeat's netflow module writes it.
+
+    Filebeat stores the counts as the exporter sent them (one sampled packet: its length, 1)
+    and the sampling interval beside them; the reader multiplies.
+    """
+    rate = row["sampling_rate"] or 1
     doc: dict[str, Any] = {
         "@timestamp": _iso(row["time"]),
         "event": {"kind": "event", "category": ["network"], "action": "netflow_flow"},
@@ -201,8 +206,8 @@ def ecs(row: dict[str, Any]) -> dict[str, Any]:
             "transport": PROTOCOL_NAMES[row["protocol"]].lower(),
             "iana_number": str(row["protocol"]),
             "type": f"ipv{row['ip_version']}",
-            "bytes": row["bytes"],
-            "packets": row["packets"],
+            "bytes": row["bytes"] // rate,
+            "packets": row["packets"] // rate,
         },
         "netflow": {"sampling_interval": row["sampling_rate"]},
     }

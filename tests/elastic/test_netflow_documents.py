@@ -368,3 +368,55 @@ def test_direction_and_domain_only_where_the_documents_say(es, index_name):
     assert got["observation_domain"].to_list() == [7, None, None]
     assert got["flow_start"].dt.strftime("%S.%3f").to_list() == ["27.480", "27.480", None]
     assert got["flow_end"].dt.strftime("%S.%3f").to_list() == ["28.375", None, None]
+
+
+def test_filebeat_sampled_records_are_scaled(es, index_name, ipfix_rows, netflow5_rows):
+    """Filebeat's netflow input stores the exporter's counts as sent (network.bytes/packets from
+    octet/packetDeltaCount) and the sampling as it came: the record's samplingInterval (IE 34) as
+    ``netflow.sampling_interval``, NetFlow v5's header word (2 bits mode, 14 bits interval) as
+    ``netflow.exporter.sampling_interval``. Loading scales by the rate, as the decoder does for
+    the same datagrams; without any sampling field the counts stay as sent and the rate unknown."""
+    import struct
+
+    from flowlab.netflow import decode
+    from tests.netflow.netflow_helpers import udp_payloads
+
+    # v5 sampled 1-in-100 (mode 1): the decoder's reading of the same datagrams, header changed
+    grams = [g[:22] + struct.pack("!H", 0x4000 | 100) + g[24:] for g, _, _ in
+             udp_payloads(DATA / "ovs-netflow.pcap")]  # fmt: skip
+    buf = b"".join(grams)
+    offsets = [sum(len(g) for g in grams[:i]) for i in range(len(grams))]
+    sampled = decode(buf, offsets, [len(g) for g in grams], received_ms=[0] * len(grams))
+    rows = sampled.flows.filter(pl.col("protocol").is_in([6, 17]))
+    assert set(rows["sampling_rate"]) == {100}
+    assert rows.height == netflow5_rows.height
+    docs = []
+    for raw in netflow5_rows.to_dicts():
+        doc = filebeat_netflow5(raw)  # the counts as sent
+        doc["netflow"]["exporter"]["sampling_interval"] = 0x4000 | 100
+        docs.append(doc)
+    # IPFIX: half the records with samplingInterval 400, half without (unknown)
+    ipfix = ipfix_rows.to_dicts()
+    for i, row in enumerate(ipfix):
+        doc = filebeat_ipfix(row)
+        if i % 2:
+            doc["netflow"]["sampling_interval"] = 400
+        docs.append(doc)
+    _index(es, index_name, docs)
+    loaded = fe.load_flows(es, index_name, progress=False)
+    v5 = loaded.filter(pl.col("flow_format") == "netflow5")
+    _compare(v5, rows, ["src_ip", "dst_ip", "src_port", "dst_port", "bytes", "packets"])
+    assert set(v5["sampling_rate"]) == {100}
+    got = loaded.filter(pl.col("flow_format") == "ipfix").sort("flow_start", "src_port", "bytes")
+    assert got.height == len(ipfix)
+    want = ipfix_rows.with_row_index("i").with_columns(
+        pl.when(pl.col("i") % 2 == 1).then(400).alias("rate")
+    )
+    want = want.with_columns(
+        (pl.col("bytes") * pl.col("rate").fill_null(1)).alias("bytes"),
+        (pl.col("packets") * pl.col("rate").fill_null(1)).alias("packets"),
+        pl.col("rate").cast(pl.UInt32).alias("sampling_rate"),
+    )
+    _compare(got, want, ["src_ip", "dst_ip", "src_port", "dst_port", "bytes", "packets",
+                         "sampling_rate"])  # fmt: skip
+    assert got["sampling_rate"].null_count() == len(ipfix) // 2 + len(ipfix) % 2  # unknown
