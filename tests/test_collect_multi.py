@@ -71,6 +71,10 @@ def test_three_protocols_at_once_into_one_capture(tmp_path: Path) -> None:
     total = sum(len(g) for g in grams.values())
     assert last.startswith(f"flowlab collect: stopped: datagrams {total:,},"), last
     assert "errors 0," in last
+    records = sum(
+        read_pcap(DATA / CAPTURES[p], protocol=p).flows.height for p in ("ipfix", "netflow")
+    )
+    assert f"flow records {records:,}," in last
 
     for kind in ("flows", "counters"):
         got = read_capture(out, kind=kind)

@@ -151,10 +151,13 @@ class CollectorStats:
         'datagrams 10, samples 40 (flow 40, counters 0), errors 0, sequence-gap lost 0, kernel drops 0, files 0'
         """
         drops = "?" if self.kernel_drops is None else f"{self.kernel_drops:,}"
+        # NetFlow/IPFIX flow records: the flow rows that are not sFlow flow samples
+        records = self.flows - self.flow_samples if "data" in self.decode.samples else 0
         line = (
             f"datagrams {self.datagrams:,}, samples {self.flow_samples + self.counter_samples:,} "
             f"(flow {self.flow_samples:,}, counters {self.counter_samples:,}), "
-            f"errors {self.errors:,}, sequence-gap lost {self.sequence_lost:,}, "
+            + (f"flow records {records:,}, " if records else "")
+            + f"errors {self.errors:,}, sequence-gap lost {self.sequence_lost:,}, "
             f"kernel drops {drops}, files {self.files:,}"
         )
         if self.write_fault is not None:
