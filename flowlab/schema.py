@@ -166,7 +166,11 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("icmp_type", pl.UInt8(), "ICMP/ICMPv6 type (null otherwise)", "sampled header", ""),
     Column("icmp_code", pl.UInt8(), "ICMP/ICMPv6 code (null otherwise)", "sampled header", ""),
     Column(
-        "tos", pl.UInt8(), "IPv4 TOS byte / IPv6 traffic class", "sampled header", "flow.tos (DSCP)"
+        "tos",
+        pl.UInt8(),
+        "IPv4 TOS byte / IPv6 traffic class",
+        "sampled header",
+        "flow.tos: sFlow the DSCP (x 4 + sflow.ip_ecn); NetFlow and IPFIX the TOS byte as sent",
     ),
     Column("ttl", pl.UInt8(), "IPv4 TTL / IPv6 hop limit", "sampled header", "sflow.ip_ttl"),
     Column(
