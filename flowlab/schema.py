@@ -170,7 +170,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         pl.UInt8(),
         "IPv4 TOS byte / IPv6 traffic class",
         "sampled header",
-        "flow.tos: sFlow the DSCP (x 4 + sflow.ip_ecn); NetFlow and IPFIX the TOS byte as sent",
+        "flow.tos (sFlow: the DSCP, x 4 + sflow.ip_ecn; NetFlow, IPFIX: the TOS byte as sent)",
     ),
     Column("ttl", pl.UInt8(), "IPv4 TTL / IPv6 hop limit", "sampled header", "sflow.ip_ttl"),
     Column(

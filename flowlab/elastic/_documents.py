@@ -17,7 +17,13 @@ ECN bits go to ``sflow.ip_ecn``); the flow sample's sequence number is
 ``@timestamp`` it identifies the sample, see :mod:`flowlab.elastic._ids`);
 ``flow.service_name`` is decorated
 (``etcd-client (TCP/2379)``); the index is ``elastiflow-3.5.0-YYYY.MM.dd`` of
-``@timestamp`` in UTC. Not written: GeoIP/ASN fields (no database), the NS
+``@timestamp`` in UTC. NetFlow and IPFIX rows (by ``flow_format``) are written as
+ElastiFlow 3.5.1 writes those types: ``event.type`` ``netflow``/``ipfix``,
+``flow.tos`` the TOS byte (its ``src_tos``/``ipClassOfService``), ``flow.direction``
+from ``direction`` (v9, IPFIX; v5 ``ingress``), ``flow.sampling_interval`` 0 where no
+rate is known, ``netflow.version`` + ``first_switched``/``last_switched`` or
+``ipfix.version`` + ``flowStartMilliseconds``/``flowEndMilliseconds`` +
+``observationDomainId``, and no ``sflow.*`` field. Not written: GeoIP/ASN fields (no database), the NS
 TCP flag (ElastiFlow ignores it), ICMP type/code and sequence numbers (no
 ElastiFlow field).
 
