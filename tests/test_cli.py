@@ -52,32 +52,39 @@ def rows(frame: pl.DataFrame) -> Counter[tuple[object, ...]]:
     return Counter(frame.select(KEY).iter_rows())
 
 
-def start_collect(
-    out: Path, listen: str = "127.0.0.1:0", *extra: str
-) -> tuple[subprocess.Popen[str], tuple[str, int]]:
+def popen_collect(
+    out: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``flowlab collect --out OUT ARGS...`` started; returns it and its first stderr line."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flowlab.cli",
-            "collect",
-            "--listen",
-            listen,
-            "--out",
-            str(out),
-            *extra,
-        ],
+        [sys.executable, "-m", "flowlab.cli", "collect", "--out", str(out), *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=ENV if env is None else env,
         cwd=ROOT,
     )
     assert proc.stderr is not None
-    line = proc.stderr.readline()
+    return proc, proc.stderr.readline()
+
+
+def start_collect(
+    out: Path, listen: str = "127.0.0.1:0", *extra: str
+) -> tuple[subprocess.Popen[str], tuple[str, int]]:
+    proc, line = popen_collect(out, "--listen", listen, *extra)
     match = re.search(r"listening on udp \[?([0-9a-f.:]+?)\]?:(\d+),", line)
     assert match, line
     return proc, (match.group(1), int(match.group(2)))
+
+
+def start_listeners(
+    out: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, tuple[str, int]]]:
+    """``flowlab collect`` with ``--sflow/--ipfix/--netflow`` listeners: protocol -> bound address."""
+    proc, line = popen_collect(out, *args, env=env)
+    found = re.findall(r"(\w+) on udp ([0-9.]+):(\d+)", line)
+    assert found, line
+    return proc, {name: (host, int(port)) for name, host, port in found}
 
 
 def send(sim_datagrams: list[tuple[int, bytes]], address: tuple[str, int]) -> None:
@@ -85,10 +92,10 @@ def send(sim_datagrams: list[tuple[int, bytes]], address: tuple[str, int]) -> No
     by_agent: dict[int, list[bytes]] = {}
     for agent, data in sim_datagrams:
         by_agent.setdefault(agent, []).append(data)
-    for data in by_agent.values():
+    for grams in by_agent.values():
         tx = socket.socket(family, socket.SOCK_DGRAM)
         tx.connect(address)
-        Outbox(data).send(tx)
+        Outbox(grams).send(tx)
         tx.close()
 
 

@@ -3,11 +3,8 @@ capture (real CLI subprocess, real UDP sockets, real Open vSwitch datagrams from
 
 from __future__ import annotations
 
-import re
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +15,7 @@ from flowlab.collect import Collector
 from flowlab.exceptions import ConfigError
 from flowlab.store import read_capture
 from tests.netflow.netflow_helpers import udp_payloads
-from tests.test_cli import ENV, ROOT, flowlab_cli
+from tests.test_cli import ROOT, flowlab_cli, start_listeners
 
 DATA = ROOT / "tests" / "data"
 #: protocol -> the real OVS capture whose datagrams are sent to its port
@@ -29,22 +26,6 @@ CAPTURES = {
 }
 
 
-def _start(out: Path, *listeners: str) -> tuple[subprocess.Popen[str], dict[str, tuple[str, int]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowlab.cli", "collect", *listeners, "--out", str(out)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=ENV,
-        cwd=ROOT,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    found = re.findall(r"(\w+) on udp ([0-9.]+):(\d+)", line)
-    assert found, line
-    return proc, {name: (host, int(port)) for name, host, port in found}
-
-
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     cols = [c for c in frame.columns if frame[c].dtype != pl.List]
     return frame.sort(cols, nulls_last=True)
@@ -52,7 +33,7 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 
 def test_three_protocols_at_once_into_one_capture(tmp_path: Path) -> None:
     out = tmp_path / "cap"
-    proc, ports = _start(
+    proc, ports = start_listeners(
         out, "--sflow", "127.0.0.1:0", "--ipfix", "127.0.0.1:0", "--netflow", "127.0.0.1:0"
     )
     assert sorted(ports) == ["ipfix", "netflow", "sflow"]

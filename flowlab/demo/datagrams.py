@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -53,7 +55,15 @@ from flowlab.sflow.records import (
     UnknownRecord,
 )
 
-__all__ = ["COUNTER_INTERVAL_MS", "MAX_DATAGRAM", "SentDatagram", "build_datagrams"]
+__all__ = [
+    "COUNTER_INTERVAL_MS",
+    "MAX_DATAGRAM",
+    "SentDatagram",
+    "build_datagrams",
+    "send_batches",
+]
+
+T = TypeVar("T")
 
 #: Open vSwitch's sFlow datagram size limit (bytes).
 MAX_DATAGRAM = 1400
@@ -236,19 +246,42 @@ def _flow_samples(
     return out
 
 
+def send_batches(
+    events: Iterable[tuple[int, T]], size: Callable[[T], int], *, head: int
+) -> Iterator[tuple[int, list[T]]]:
+    """An agent's items (in time order) as it sends them: ``(send time, items)`` per datagram.
+
+    A datagram leaves at the end of each second (``...999`` ms) and whenever the next item
+    would take it past :data:`MAX_DATAGRAM` bytes (`head` bytes + ``size(item)`` each).
+    """
+    pending: list[T] = []
+    used = head
+    bucket = -1
+    for t, item in events:
+        if t // 1000 != bucket:
+            if pending:
+                yield (bucket * 1000 + 999 if bucket >= 0 else t), pending
+                pending, used = [], head
+            bucket = t // 1000
+        n = size(item)
+        if used + n > MAX_DATAGRAM and pending:
+            yield t, pending
+            pending, used = [], head
+        pending.append(item)
+        used += n
+    if pending:
+        yield bucket * 1000 + 999, pending
+
+
 def _pack(
     agent: str, index: int, boot_ms: int, events: list[tuple[int, Sample]]
 ) -> list[SentDatagram]:
     """One agent's samples (in time order) -> datagrams: a flush every second or when full."""
     out: list[SentDatagram] = []
     seq = boot_ms // 1000
-    pending: list[Sample] = []
-    size = _DATAGRAM_HEAD
-
-    def flush(at_ms: int) -> None:
-        nonlocal seq, pending, size
-        if not pending:
-            return
+    for at_ms, pending in send_batches(
+        events, lambda s: len(encode_sample(s)), head=_DATAGRAM_HEAD
+    ):
         seq += 1
         gram = Datagram(agent, seq & _U32, (boot_ms + at_ms) & _U32, pending)
         n_flow = sum(isinstance(s, FlowSample) for s in pending)
@@ -257,19 +290,6 @@ def _pack(
                 at_ms, index, seq & _U32, encode_datagram(gram), n_flow, len(pending) - n_flow
             )
         )
-        pending, size = [], _DATAGRAM_HEAD
-
-    bucket = -1
-    for t, sample in events:
-        if t // 1000 != bucket:
-            flush(bucket * 1000 + 999 if bucket >= 0 else t)
-            bucket = t // 1000
-        n = len(encode_sample(sample))
-        if size + n > MAX_DATAGRAM:
-            flush(t)
-        pending.append(sample)
-        size += n
-    flush(bucket * 1000 + 999)
     return out
 
 

@@ -8,9 +8,9 @@ length, no sampling interval. So every sampled packet of
 :func:`~flowlab.demo.sampling.sample_packets` becomes one record (ingress,
 ``flowDirection`` 0; start = end = the packet's time), and the estimated bytes
 and packets equal the sFlow demo's exactly (the octets use the frame length
-the sFlow header reports). Records are packed into messages of at most
-:data:`~flowlab.demo.datagrams.MAX_DATAGRAM` bytes, sent at least once a
-second; the templates (IPv4 and IPv6) come with a node's first message and
+the sFlow header reports). Records are packed into messages as the sFlow datagrams are
+(:func:`~flowlab.demo.datagrams.send_batches`: at most 1400 bytes, at least once a
+second); the templates (IPv4 and IPv6) come with a node's first message and
 again every 600 s, as Open vSwitch refreshes them.
 
 Each node is one observation domain (IPFIX) / source id (v9): its index + 1.
@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from flowlab.demo.cluster import Cluster, Node
-from flowlab.demo.datagrams import MAX_DATAGRAM, SentDatagram
+from flowlab.demo.datagrams import SentDatagram, send_batches
 from flowlab.exceptions import ConfigError
 from flowlab.netflow import records as r
 from flowlab.netflow.encode import Flow, data_set, flow_template, flow_values, message, template_set
@@ -110,17 +110,11 @@ def _node_messages(
 ) -> list[SentDatagram]:
     """One node's records (in time order) -> messages: sent every second, or when full."""
     out: list[SentDatagram] = []
-    empty = (16 if version == r.IPFIX else 20) + _ROOM
     sizes = {v6: _record_size(version, v6) for v6 in (False, True)}
     sequence = 0  # IPFIX: data records sent before; v9: packets sent before
     templates_at = -TEMPLATE_REFRESH_MS
-    pending: list[Flow] = []
-    size = empty
-
-    def flush(at_ms: int) -> None:
-        nonlocal sequence, templates_at, pending, size
-        if not pending:
-            return
+    head = (16 if version == r.IPFIX else 20) + _ROOM
+    for at_ms, pending in send_batches(flows, lambda f: sizes[":" in f.src], head=head):
         sets = []
         if at_ms - templates_at >= TEMPLATE_REFRESH_MS:
             ts = [flow_template(256 + v6, ipv6=bool(v6), version=version) for v6 in (0, 1)]
@@ -139,19 +133,6 @@ def _node_messages(
         wire = message(sets, version=version, sequence=sequence & _U32, domain=domain, **times)
         sequence += len(pending) if version == r.IPFIX else 1
         out.append(SentDatagram(at_ms, agent, sequence & _U32, wire, len(pending), 0))
-        pending, size = [], empty
-
-    bucket = -1
-    for t, f in flows:
-        if t // 1000 != bucket:
-            flush(bucket * 1000 + 999 if bucket >= 0 else t)
-            bucket = t // 1000
-        n = sizes[":" in f.src]
-        if size + n > MAX_DATAGRAM:
-            flush(t)
-        pending.append(f)
-        size += n
-    flush(bucket * 1000 + 999)
     return out
 
 

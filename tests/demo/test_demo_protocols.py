@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from flowlab.demo import simulate
 from flowlab.demo.flow_records import exporter_address
 from flowlab.exceptions import ConfigError
 from flowlab.store import read_capture
+from tests.test_cli import flowlab_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -69,21 +68,12 @@ def test_an_unknown_protocol_is_refused() -> None:
         simulate(60, protocol="nf5")
 
 
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flowlab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
 @pytest.fixture(scope="module")
 def ipfix_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ipfix") / "demo"
-    r = _cli("demo", "--protocol", "ipfix", "--seconds", "900", "--seed", "1", "--out", str(out))
+    r = flowlab_cli(
+        "demo", "--protocol", "ipfix", "--seconds", "900", "--seed", "1", "--out", str(out)
+    )
     assert r.returncode == 0, r.stderr
     assert "sent as IPFIX over UDP" in r.stdout and "lost 0 " in r.stdout, r.stdout
     assert "etcd-client (TCP 2379) originators: 10.0.0.11, 10.0.0.12, 10.0.0.13" in r.stdout
@@ -101,7 +91,7 @@ def test_demo_ipfix_over_udp_equals_the_in_memory_records(ipfix_demo: Path) -> N
 
 def test_report_builds_on_the_ipfix_demo(ipfix_demo: Path, tmp_path: Path) -> None:
     html = tmp_path / "report.html"
-    r = _cli("report", str(ipfix_demo), "--out", str(html))
+    r = flowlab_cli("report", str(ipfix_demo), "--out", str(html))
     assert r.returncode == 0, r.stderr
     text = html.read_text()
     assert "etcd-client" in text and "openshift-monitoring" in text

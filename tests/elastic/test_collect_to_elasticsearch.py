@@ -13,9 +13,7 @@ import pytest
 import flowlab.elastic as fe
 from flowlab.demo import simulate
 from flowlab.store import read_capture
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_cli import ENV, rows, send, start_collect
+from tests.test_cli import ENV, rows, send, start_collect
 
 pytestmark = pytest.mark.elasticsearch
 

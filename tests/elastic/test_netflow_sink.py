@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,22 +90,6 @@ def test_elastiflow_documents_of_each_type(es: Elasticsearch, index_name: str) -
     assert all("sflow" not in d for d in ipfix)
 
 
-def _start(out: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], dict]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowlab.cli", "collect", "--out", str(out), *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    found = re.findall(r"(\w+) on udp ([0-9.]+):(\d+)", line)
-    assert found, line
-    return proc, {name: (host, int(port)) for name, host, port in found}
-
-
 @pytest.mark.parametrize("layout", ["flowlab", "elastiflow"])
 def test_collect_restarted_never_duplicates(
     tmp_path: Path, es: Elasticsearch, es_env: dict[str, str], index_name: str, layout: str
@@ -118,6 +100,7 @@ def test_collect_restarted_never_duplicates(
     import os
 
     from tests.netflow.netflow_helpers import udp_payloads
+    from tests.test_cli import start_listeners
 
     env = {
         **os.environ,
@@ -129,9 +112,10 @@ def test_collect_restarted_never_duplicates(
     grams = {p: [d for d, _, _ in udp_payloads(DATA / f)] for p, f in CAPTURES.items()}
     out = tmp_path / "cap"
     for half in (0, 1):
-        proc, ports = _start(
-            out, env, "--ipfix", "127.0.0.1:0", "--netflow", "127.0.0.1:0",
+        proc, ports = start_listeners(
+            out, "--ipfix", "127.0.0.1:0", "--netflow", "127.0.0.1:0",
             "--to-elasticsearch", es_env["url"], "--es-layout", layout, "--es-index", target,
+            env=env,
         )  # fmt: skip
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
             for protocol, datagrams in grams.items():

@@ -9,7 +9,6 @@ real sFlow datagrams over loopback UDP, the real server behind the TCP fault pro
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ from tcp_proxy import FaultProxy
 
 from flowlab.demo import simulate
 from flowlab.store import read_capture
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_cli import ENV, send, start_collect
+from tests.test_cli import ENV, send, start_collect
 
 pytestmark = [pytest.mark.faults, pytest.mark.elasticsearch]
 __all__ = ["es", "es_env", "index_name"]  # fixtures used by name
