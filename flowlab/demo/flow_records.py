@@ -21,15 +21,11 @@ datagrams from a loopback address of its own (:func:`exporter_address`,
 
 Examples
 --------
->>> from flowlab.demo.cluster import build_cluster
->>> from flowlab.demo.sampling import sample_packets
->>> from flowlab.demo.traffic import conversations
->>> c = build_cluster(0)
->>> s = sample_packets(c, conversations(c), seconds=30, seed=0)
->>> grams = build_flow_records(c, s, protocol="ipfix", start_ms=1_736_154_000_000, seed=0)
->>> grams[0].data[:2], sum(g.flow_samples for g in grams) == s.height
+>>> from flowlab.demo import simulate
+>>> sim = simulate(30, protocol="ipfix")
+>>> sim.datagrams[0].data[:2], sim.flow_samples == sim.samples.height
 (b'\\x00\\n', True)
->>> exporter_address(c.nodes[0])
+>>> exporter_address(sim.cluster.nodes[0])
 '127.0.0.11'
 """
 
