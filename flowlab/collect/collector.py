@@ -370,7 +370,8 @@ class Collector:
                             max_pending_bytes=pending,
                         )
                     except OSError as exc:  # e.g. memfd_create refused by a sandbox
-                        if receive == "process":
+                        # the first listener decides for all: they all receive alike
+                        if receive == "process" or index > 0:
                             msg = (
                                 f"cannot set up the receive process's shared memory: {exc}; "
                                 "receive='thread' works without it"
@@ -378,12 +379,6 @@ class Collector:
                             raise CollectorError(msg) from exc
                         log.warning("no receive process (%s); receiving in a thread", exc)
                         in_process = False
-                        for done in self._listeners[:-1]:  # all listeners receive alike
-                            done.receiver.close()
-                            done.receiver = _thread_receiver(
-                                done.sock, _Tagged(self._queue, done.index), batch_bytes,
-                                batch_seconds, pending, multi, clock,
-                            )  # fmt: skip
                 if not in_process:
                     listener.receiver = _thread_receiver(
                         sock, into, batch_bytes, batch_seconds, pending, multi, clock
