@@ -219,11 +219,16 @@ def _run(
         sources.append({dim: {"terms": {"field": fields[dim], "missing_bucket": True}}})
     if intervals:
         sources.append({"_rate": {"terms": {"field": rate, "missing_bucket": True}}})
+    # counts as the exporter sent them: per sampling rate, scaled once the buckets are in
+    rates = _rate_sources(profile, layout) if metric_fields else []
+    for i, (name, _) in enumerate(rates):
+        sources.append({f"_r{i}": {"terms": {"field": name, "missing_bucket": True}}})
     sub = {m: {"sum": {"field": f}} for m, f in metric_fields.items()}
     sub.update(stats)
     keys = (["time"] if interval is not None else []) + dims
     ev = list(_ES_EVIDENCE) if intervals else []
-    columns: dict[str, list[Any]] = {k: [] for k in [*keys, *mets, *ev]}
+    by_rate = [f"_r{i}" for i in range(len(rates))]
+    columns: dict[str, list[Any]] = {k: [] for k in [*keys, *by_rate, *mets, *ev]}
     after: dict[str, Any] | None = None
     pages = 0
     url = describe(es)
@@ -254,7 +259,7 @@ def _run(
         buckets = body.get("buckets") or []
         pages += 1
         for b in buckets:
-            for k in keys:
+            for k in [*keys, *by_rate]:
                 columns[k].append(b["key"].get(k))
             for m in mets:
                 columns[m].append(b["doc_count"] if m == "flows" else (b[m]["value"] or 0))
@@ -270,12 +275,41 @@ def _run(
         for m in mets
     ]
     data += [pl.Series(c, columns[c], dtype=pl.Float64, strict=False) for c in ev]
+    data += [pl.Series(c, columns[c], strict=False) for c in by_rate]
     raw = pl.DataFrame(data)
+    if rates:
+        raw = _scaled(raw, rates, mets)
     return _translate(raw, profile, dims, mets, interval is not None, intervals)
 
 
 #: the per-rate values a bucket gives (see :func:`_bucket_evidence`)
 _ES_EVIDENCE = ("_rate", "_p", "_b", "_b2", "_bmax", "_docs")
+
+
+def _rate_sources(profile: Profile, layout: Layout) -> list[tuple[str, str]]:
+    """``(field, kind)`` of the numeric sampling fields of a layout whose counts are as sent."""
+    if not profile.counts_as_sent:
+        return []
+    return [
+        (layout.group_field(src.field) or src.field, src.kind)
+        for src in profile.sources("sampling_rate")
+        if src.kind in ("rate", "v5_sampling")
+        and src.field in layout.types
+        and layout.families(src.field) == {"number"}
+    ]
+
+
+def _scaled(raw: pl.DataFrame, rates: list[tuple[str, str]], mets: list[str]) -> pl.DataFrame:
+    """Bucket sums of counts as sent x the rate of their bucket (the first rate field > 0, else
+    NetFlow v5's header word, low 14 bits, 0 = unsampled; else 1: the counts as sent)."""
+    found = []
+    for i, (_, kind) in enumerate(rates):
+        value = pl.col(f"_r{i}").cast(pl.Int64, strict=False)
+        if kind == "v5_sampling":
+            value = pl.when(value.is_not_null()).then(pl.max_horizontal(value % 16384, 1))
+        found.append(pl.when(value > 0).then(value))
+    rate = pl.coalesce([*found, pl.lit(1)])
+    return raw.with_columns([(pl.col(m) * rate).alias(m) for m in mets if m != "flows"])
 
 
 def _interval_fields(profile: Profile, layout: Layout, index: str) -> tuple[str, dict[str, Any]]:

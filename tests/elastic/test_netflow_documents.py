@@ -420,3 +420,10 @@ def test_filebeat_sampled_records_are_scaled(es, index_name, ipfix_rows, netflow
     _compare(got, want, ["src_ip", "dst_ip", "src_port", "dst_port", "bytes", "packets",
                          "sampling_rate"])  # fmt: skip
     assert got["sampling_rate"].null_count() == len(ipfix) // 2 + len(ipfix) % 2  # unknown
+    # push-down sums scale each document the same way
+    pushed = fe.edges(es, index_name, by=("exporter",), metrics=("bytes", "packets", "flows"))
+    assert pushed.select("bytes", "packets", "flows").row(0) == (
+        loaded["bytes"].sum(),
+        loaded["packets"].sum(),
+        loaded.height,
+    )
