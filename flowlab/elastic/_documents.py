@@ -48,9 +48,11 @@ from typing import Any
 
 import polars as pl
 
+from flowlab.elastic._fields import COLUMN_FIELDS, DIMENSION_FIELDS
 from flowlab.elastic._mappings import ELASTIFLOW_INDEX_PREFIX
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.services import PROTOCOL_NAMES, default_table
+from flowlab.vocabulary.keys import KEYS
 
 __all__ = ["documents_ndjson", "elastiflow_lines", "flowlab_lines"]
 
@@ -231,35 +233,45 @@ def elastiflow_lines(
     def text(expr: pl.Expr) -> pl.Expr:
         return expr.cast(pl.String)
 
+    def put(column: str, expr: pl.Expr | None = None, variant: str = "") -> pl.Expr:
+        """`expr` (default: the column) as the field the table reads `column` from."""
+        return (pl.col(column) if expr is None else expr).alias(COLUMN_FIELDS[column] + variant)
+
+    def group(key: str, expr: pl.Expr | None = None) -> pl.Expr:
+        """`expr` (default: the key's column) as the field push-down key `key` groups by."""
+        return (pl.col(KEYS[key]) if expr is None else expr).alias(DIMENSION_FIELDS[key])
+
     leaves = [
-        utc.dt.strftime(_ISO).alias("@timestamp"),
+        put("time", utc.dt.strftime(_ISO)),
         pl.lit("3.5.0").alias("@version"),
-        pl.lit("sflow").alias("event.type"),
+        put("source", pl.lit("sflow")),
         pl.col("exporter").alias("event.host"),
-        pl.col("exporter").alias("node.ipaddr"),
+        put("exporter"),
         pl.col("exporter").alias("node.hostname"),
-        pl.col("src_ip").alias("flow.src_addr"),
-        pl.col("dst_ip").alias("flow.dst_addr"),
-        pl.col("src_port").cast(pl.Int64).alias("flow.src_port"),
-        pl.col("dst_port").cast(pl.Int64).alias("flow.dst_port"),
-        p.alias("flow.ip_protocol"),
-        pl.when(pl.col("ip_version") == 4)
-        .then(pl.lit("IPv4"))
-        .when(pl.col("ip_version") == 6)
-        .then(pl.lit("IPv6"))
-        .alias("flow.ip_version"),
-        pl.when(is_tcp & (flags != 0)).then(flag_list).alias("flow.tcp_flags"),
-        pl.when(is_tcp & (flags == 0)).then(pl.lit("none")).alias("flow.tcp_flags#none"),
-        text(tos // 4).alias("flow.tos"),
-        pl.col("sampling_rate").cast(pl.Int64).alias("flow.sampling_interval"),
-        pl.col("bytes").cast(pl.Int64).alias("flow.bytes"),
-        pl.col("packets").cast(pl.Int64).alias("flow.packets"),
-        pl.lit("ingress").alias("flow.direction"),
-        pl.col("src_mac").alias("flow.src_mac"),
-        pl.col("dst_mac").alias("flow.dst_mac"),
-        text(pl.col("vlan")).alias("flow.vlan"),
-        text(pl.col("in_if")).alias("flow.input_snmp"),
-        text(pl.col("out_if")).alias("flow.output_snmp"),
+        put("src_ip"),
+        put("dst_ip"),
+        put("src_port", pl.col("src_port").cast(pl.Int64)),
+        put("dst_port", pl.col("dst_port").cast(pl.Int64)),
+        put("protocol", p),
+        put(
+            "ip_version",
+            pl.when(pl.col("ip_version") == 4)
+            .then(pl.lit("IPv4"))
+            .when(pl.col("ip_version") == 6)
+            .then(pl.lit("IPv6")),
+        ),
+        put("tcp_flags", pl.when(is_tcp & (flags != 0)).then(flag_list)),
+        put("tcp_flags", pl.when(is_tcp & (flags == 0)).then(pl.lit("none")), "#none"),
+        put("tos", text(tos // 4)),
+        put("sampling_rate", pl.col("sampling_rate").cast(pl.Int64)),
+        put("bytes", pl.col("bytes").cast(pl.Int64)),
+        put("packets", pl.col("packets").cast(pl.Int64)),
+        put("direction", pl.lit("ingress")),
+        put("src_mac"),
+        put("dst_mac"),
+        put("vlan", text(pl.col("vlan"))),
+        put("in_if", text(pl.col("in_if"))),
+        put("out_if", text(pl.col("out_if"))),
         pl.format("index: {}", pl.col("in_if")).alias("flow.input_ifname"),
         pl.format("index: {}", pl.col("out_if")).alias("flow.output_ifname"),
         pl.col("src_ip").alias("flow.src_hostname"),
@@ -273,26 +285,26 @@ def elastiflow_lines(
         .alias("flow.traffic_locality"),
         _label(src_private, "src_ip").alias("flow.src_autonomous_system"),
         _label(dst_private, "dst_ip").alias("flow.dst_autonomous_system"),
-        pl.col("server_ip").alias("flow.server_addr"),
+        group("server"),
         pl.col("server_ip").alias("flow.server_hostname"),
         _label(pl.col("server_ip").is_in(private), "server_ip").alias(
             "flow.server_autonomous_system"
         ),
-        pl.col("client_ip").alias("flow.client_addr"),
+        group("client"),
         pl.col("client_ip").alias("flow.client_hostname"),
         _label(pl.col("client_ip").is_in(private), "client_ip").alias(
             "flow.client_autonomous_system"
         ),
-        text(svc_port).alias("flow.service_port"),
-        svc_decorated.alias("flow.service_name"),
+        group("service_port", text(svc_port)),
+        group("service", svc_decorated),
         pl.lit("flow_sample").alias("sflow.sflow_type"),
-        text(pl.col("source_id")).alias("sflow.source_id_index"),
-        text(pl.col("sub_agent_id")).alias("sflow.sub_agent_id"),
-        text(pl.col("sample_sequence")).alias("sflow.sample_seq_number"),
-        text(pl.col("frame_length")).alias("sflow.frame_length"),
-        text(pl.col("ethertype")).alias("sflow.eth_type"),
-        text(tos % 4).alias("sflow.ip_ecn"),
-        text(pl.col("ttl")).alias("sflow.ip_ttl"),
+        put("source_id", text(pl.col("source_id"))),
+        put("sub_agent_id", text(pl.col("sub_agent_id"))),
+        put("sample_sequence", text(pl.col("sample_sequence"))),
+        put("frame_length", text(pl.col("frame_length"))),
+        put("ethertype", text(pl.col("ethertype"))),
+        put("_ecn", text(tos % 4)),
+        put("ttl", text(pl.col("ttl"))),
         (prefix + utc.dt.strftime("%Y.%m.%d")).alias("__index"),
     ]
     docs = lf.select(leaves).collect()

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flowlab.elastic._fields import ELASTIFLOW35
+from flowlab.elastic._fields import COLUMN_FIELDS, DIMENSION_FIELDS, ELASTIFLOW35
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.vocabulary.keys import KEYS
@@ -191,12 +191,12 @@ def _elastiflow_columns() -> dict[str, tuple[FieldSource, ...]]:
 
 ELASTIFLOW3 = Profile(
     name="elastiflow3",
-    time_field="@timestamp",
+    time_field=COLUMN_FIELDS["time"],
     columns=_elastiflow_columns(),
-    required=("@timestamp", "flow.src_addr", "flow.dst_addr", "flow.bytes"),
-    dimensions={f.dimension: f.name for f in ELASTIFLOW35 if f.dimension},
-    metrics={"bytes": "flow.bytes", "packets": "flow.packets"},
-    multi_fields=("flow.tcp_flags",),
+    required=tuple(COLUMN_FIELDS[c] for c in ("time", "src_ip", "dst_ip", "bytes")),
+    dimensions=dict(DIMENSION_FIELDS),
+    metrics={m: COLUMN_FIELDS[m] for m in ("bytes", "packets")},
+    multi_fields=(COLUMN_FIELDS["tcp_flags"],),
     decorated_services=True,
     direction_formats=("netflow9", "ipfix"),
 )
