@@ -6,7 +6,8 @@ missing port is absent from ``_source`` (as Logstash leaves it) rather than
 ``null``.
 
 The ``elastiflow`` layout follows ElastiFlow 3.5.0 field by field (see
-``shared/reference/elastiflow.md``): numbers that Logstash's sFlow codec
+``shared/reference/elastiflow.md``), each canonical column under the field the
+one field table (:mod:`flowlab.elastic._fields`) reads it from: numbers that Logstash's sFlow codec
 leaves as strings (``sflow.*``, ``flow.tos``, ``flow.vlan``,
 ``flow.service_port``, ``flow.input_snmp``) are strings; ``flow.bytes`` and
 ``flow.packets`` are the scaled estimates; ``flow.tcp_flags`` is a list of
