@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typing as _typing
 
+from flowlab import _lazy
 from flowlab.exceptions import (
     CollectorError,
     ConfigError,
@@ -65,33 +66,17 @@ _LAZY = (
     "views",
 )
 
-#: Top-level functions and classes, and the module that defines each; imported on first use.
+#: Top-level functions and classes, by the module that defines them; imported on first use.
 _NAMES = {
-    "COUNTER_SCHEMA": "flowlab.schema",
-    "FLOW_SCHEMA": "flowlab.schema",
-    "Dataset": "flowlab.dataset",
-    "Inventory": "flowlab.k8s",
-    "communication_graph": "flowlab.graph",
-    "enrich": "flowlab.k8s",
-    "load": "flowlab.dataset",
-    "read_capture": "flowlab.store",
-    "read_pcap": "flowlab.capture.pcap",
-    "scan_capture": "flowlab.store",
+    "flowlab.capture.pcap": ("read_pcap",),
+    "flowlab.dataset": ("Dataset", "load"),
+    "flowlab.graph": ("communication_graph",),
+    "flowlab.k8s": ("Inventory", "enrich"),
+    "flowlab.schema": ("COUNTER_SCHEMA", "FLOW_SCHEMA"),
+    "flowlab.store": ("read_capture", "scan_capture"),
 }
 
-
-def __getattr__(name: str) -> object:
-    import importlib
-
-    if name in _NAMES:
-        value = getattr(importlib.import_module(_NAMES[name]), name)
-    elif name in _LAZY:
-        value = importlib.import_module(f"flowlab.{name}")
-    else:
-        msg = f"module 'flowlab' has no attribute {name!r}"
-        raise AttributeError(msg)
-    globals()[name] = value  # the next lookup does not come here
-    return value
+__getattr__, __dir__ = _lazy.attach(globals(), _NAMES, submodules=_LAZY)
 
 
 def _short_tracebacks() -> None:
@@ -127,10 +112,6 @@ def _short_tracebacks() -> None:
 
 
 _short_tracebacks()
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_NAMES))
 
 
 __all__ = [

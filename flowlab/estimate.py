@@ -66,20 +66,6 @@ LEVEL = 0.95
 LOW_EVIDENCE_SAMPLES = 10
 #: the interval columns :func:`with_intervals` adds
 INTERVAL_COLUMNS = ("bytes_lo", "bytes_hi", "packets_lo", "packets_hi", "samples", "low_evidence")
-#: the private evidence columns :func:`evidence` makes and :func:`with_intervals` consumes
-EVIDENCE = (
-    "samples",
-    "_ev_s",
-    "_ev_p",
-    "_ev_pv",
-    "_ev_n",
-    "_ev_b",
-    "_ev_bv",
-    "_ev_bw",
-    "_ev_xp",
-    "_ev_xb",
-    "_ev_u",
-)
 _MAX = ("_ev_n", "_ev_bw")
 
 _F = TypeVar("_F", pl.DataFrame, pl.LazyFrame)
@@ -119,6 +105,10 @@ def evidence(
         pl.when(n == 1).then(b).otherwise(0.0).sum().alias("_ev_xb"),
         (n.is_null() | (n <= 0)).sum().cast(pl.UInt64).alias("_ev_u"),
     ]
+
+
+#: the private evidence columns :func:`evidence` makes and :func:`with_intervals` consumes
+EVIDENCE: tuple[str, ...] = tuple(e.meta.output_name() for e in evidence())
 
 
 def merge_evidence() -> list[pl.Expr]:

@@ -29,7 +29,7 @@ UInt64
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -84,6 +84,9 @@ class Column:
     ipfix: str = ""
 
 
+#: where the NetFlow v5, v9 and IPFIX decoders take the client/server columns from
+_ORIENTED = ("derived", "derived", "derived; the initiator where TCP flags show a SYN without ACK")
+
 FLOW_COLUMNS: tuple[Column, ...] = (
     Column(
         "time",
@@ -91,6 +94,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "when the sample was received by the collector (UTC, ms)",
         "collector clock",
         "@timestamp",
+        "collector clock",
+        "collector clock",
+        "collector clock",
     ),
     Column(
         "exporter",
@@ -98,6 +104,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "exporter (sFlow agent) address",
         "datagram agent_address",
         "node.ipaddr",
+        "UDP source address",
+        "UDP source address",
+        "UDP source address",
     ),
     Column(
         "src_ip",
@@ -105,9 +114,19 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "source IP, canonical text (IPv4 dotted, IPv6 RFC 5952)",
         "sampled header / sampled_ipv4, sampled_ipv6",
         "flow.src_addr",
+        "srcaddr",
+        "IPV4_SRC_ADDR (8) / IPV6_SRC_ADDR (27)",
+        "sourceIPv4Address (8) / sourceIPv6Address (27)",
     ),
     Column(
-        "dst_ip", pl.String(), "destination IP, canonical text", "sampled header", "flow.dst_addr"
+        "dst_ip",
+        pl.String(),
+        "destination IP, canonical text",
+        "sampled header",
+        "flow.dst_addr",
+        "dstaddr",
+        "IPV4_DST_ADDR (12) / IPV6_DST_ADDR (28)",
+        "destinationIPv4Address (12) / destinationIPv6Address (28)",
     ),
     Column(
         "src_port",
@@ -115,9 +134,19 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "TCP/UDP/SCTP source port (null for other protocols)",
         "sampled header",
         "flow.src_port",
+        "srcport (TCP/UDP/SCTP only)",
+        "L4_SRC_PORT (7)",
+        "sourceTransportPort (7)",
     ),
     Column(
-        "dst_port", pl.UInt16(), "TCP/UDP/SCTP destination port", "sampled header", "flow.dst_port"
+        "dst_port",
+        pl.UInt16(),
+        "TCP/UDP/SCTP destination port",
+        "sampled header",
+        "flow.dst_port",
+        "dstport (TCP/UDP/SCTP only)",
+        "L4_DST_PORT (11)",
+        "destinationTransportPort (11)",
     ),
     Column(
         "protocol",
@@ -125,6 +154,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "IP protocol, IANA number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)",
         "sampled header",
         "flow.ip_protocol (name)",
+        "prot",
+        "PROTOCOL (4)",
+        "protocolIdentifier (4)",
     ),
     Column(
         "bytes",
@@ -132,14 +164,29 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "estimated bytes: frame_length x sampling_rate",
         "derived",
         "flow.bytes",
+        "dOctets x header sampling interval (0: 1)",
+        "IN_BYTES (1) x sampling rate",
+        "octetDeltaCount (1), else layer2OctetDeltaCount (352), x sampling rate (as sent when unknown)",
     ),
-    Column("packets", pl.UInt64(), "estimated packets: sampling_rate", "derived", "flow.packets"),
+    Column(
+        "packets",
+        pl.UInt64(),
+        "estimated packets: sampling_rate",
+        "derived",
+        "flow.packets",
+        "dPkts x sampling interval",
+        "IN_PKTS (2) x sampling rate",
+        "packetDeltaCount (2) x sampling rate (as sent when unknown)",
+    ),
     Column(
         "sampling_rate",
         pl.UInt32(),
         "1-in-N sampling rate of the sample (1 = unsampled)",
         "flow_sample sampling_rate",
         "flow.sampling_interval",
+        "header sampling_interval (low 14 bits; 0 = unsampled: 1)",
+        "SAMPLING_INTERVAL (34) / options records by sampler id (48)",
+        "options records: samplingInterval (34), samplerRandomInterval (50), samplingPacketInterval/Space (305/306), samplingProbability (311), per selectorId (302) / samplerId (48); null = unknown",
     ),
     Column(
         "frame_length",
@@ -147,6 +194,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "observed length of the sampled frame, bytes (unscaled)",
         "sampled_header frame_length",
         "sflow.frame_length",
+        "",
+        "",
+        "",
     ),
     Column(
         "ip_version",
@@ -154,6 +204,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "4 or 6 (null for non-IP frames)",
         "sampled header",
         "flow.ip_version",
+        "4",
+        "IP_PROTOCOL_VERSION (60), else from the addresses",
+        "ipVersion (60), else from the addresses",
     ),
     Column(
         "tcp_flags",
@@ -162,23 +215,59 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "ECE=64 CWR=128 NS=256); null for non-TCP",
         "sampled header",
         "flow.tcp_flags (names)",
+        "tcp_flags (OR of the flow's packets)",
+        "TCP_FLAGS (6)",
+        "tcpControlBits (6), else the per-flag counters tcp{Syn,Fin,Rst,Psh,Ack,Urg}TotalCount (218-223) > 0 where they do not exceed the record's packets (Open vSwitch's are exporter-wide running totals: null)",
     ),
-    Column("icmp_type", pl.UInt8(), "ICMP/ICMPv6 type (null otherwise)", "sampled header", ""),
-    Column("icmp_code", pl.UInt8(), "ICMP/ICMPv6 code (null otherwise)", "sampled header", ""),
+    Column(
+        "icmp_type",
+        pl.UInt8(),
+        "ICMP/ICMPv6 type (null otherwise)",
+        "sampled header",
+        "",
+        "dstport / 256",
+        "ICMP_TYPE (32) / 176, else dstport / 256",
+        "icmpTypeIPv4 (176) / icmpTypeIPv6 (178), icmpTypeCode* (32/139)",
+    ),
+    Column(
+        "icmp_code",
+        pl.UInt8(),
+        "ICMP/ICMPv6 code (null otherwise)",
+        "sampled header",
+        "",
+        "dstport % 256",
+        "as icmp_type",
+        "icmpCodeIPv4 (177) / icmpCodeIPv6 (179)",
+    ),
     Column(
         "tos",
         pl.UInt8(),
         "IPv4 TOS byte / IPv6 traffic class",
         "sampled header",
         "flow.tos (sFlow: the DSCP, x 4 + sflow.ip_ecn; NetFlow, IPFIX: the TOS byte as sent)",
+        "tos",
+        "SRC_TOS (5)",
+        "ipClassOfService (5)",
     ),
-    Column("ttl", pl.UInt8(), "IPv4 TTL / IPv6 hop limit", "sampled header", "sflow.ip_ttl"),
+    Column(
+        "ttl",
+        pl.UInt8(),
+        "IPv4 TTL / IPv6 hop limit",
+        "sampled header",
+        "sflow.ip_ttl",
+        "",
+        "",
+        "ipTTL (192)",
+    ),
     Column(
         "ethertype",
         pl.UInt16(),
         "Ethernet type of the sampled frame (after VLAN tags)",
         "sampled header",
         "sflow.eth_type",
+        "",
+        "ethernetType (256), else from ip_version",
+        "ethernetType (256), else from ip_version",
     ),
     Column(
         "vlan",
@@ -186,6 +275,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "802.1Q VLAN id (header tag, else extended switch src_vlan)",
         "sampled header / extended_switch",
         "flow.vlan",
+        "",
+        "SRC_VLAN (58)",
+        "vlanId (58), else dot1qVlanId (243)",
     ),
     Column(
         "src_mac",
@@ -193,14 +285,29 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "source MAC, lower-case colon form",
         "sampled header",
         "flow.src_mac",
+        "",
+        "IN_SRC_MAC (56)",
+        "sourceMacAddress (56)",
     ),
-    Column("dst_mac", pl.String(), "destination MAC", "sampled header", "flow.dst_mac"),
+    Column(
+        "dst_mac",
+        pl.String(),
+        "destination MAC",
+        "sampled header",
+        "flow.dst_mac",
+        "",
+        "IN_DST_MAC (80)",
+        "destinationMacAddress (80)",
+    ),
     Column(
         "in_if",
         pl.UInt32(),
         "input interface (ifIndex; 0x3FFFFFFF = internal/unknown)",
         "flow_sample input",
         "flow.input_snmp",
+        "input (Open vSwitch: OpenFlow port)",
+        "INPUT_SNMP (10)",
+        "ingressInterface (10)",
     ),
     Column(
         "out_if",
@@ -209,6 +316,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "top bits per sFlow: multiple/discard)",
         "flow_sample output",
         "flow.output_snmp",
+        "output (Open vSwitch: OpenFlow port)",
+        "OUTPUT_SNMP (14)",
+        "egressInterface (14)",
     ),
     Column(
         "sequence",
@@ -216,6 +326,9 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "datagram sequence number (per exporter/sub-agent)",
         "datagram sequence_number",
         "",
+        "header flow_sequence (Open vSwitch: index of the last record)",
+        "header package sequence",
+        "header sequence (data records before this message)",
     ),
     Column(
         "sub_agent_id",
@@ -244,10 +357,13 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "client side IP (ElastiFlow rule; null without ports)",
         "derived",
         "flow.client_addr",
+        *_ORIENTED,
     ),
-    Column("server_ip", pl.String(), "server side IP", "derived", "flow.server_addr"),
-    Column("client_port", pl.UInt16(), "client side port", "derived", ""),
-    Column("service_port", pl.UInt16(), "server side port", "derived", "flow.service_port"),
+    Column("server_ip", pl.String(), "server side IP", "derived", "flow.server_addr", *_ORIENTED),
+    Column("client_port", pl.UInt16(), "client side port", "derived", "", *_ORIENTED),
+    Column(
+        "service_port", pl.UInt16(), "server side port", "derived", "flow.service_port", *_ORIENTED
+    ),
     Column(
         "service_name",
         pl.String(),
@@ -255,6 +371,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "ElastiFlow/cloud overrides (etcd-client, kubernetes-api), else 'TCP/10250'",
         "derived",
         "flow.service_name (without ' (TCP/2379)')",
+        *_ORIENTED,
     ),
     Column(
         "source",
@@ -319,95 +436,6 @@ FLOW_COLUMNS: tuple[Column, ...] = (
         "'netflow9'",
         "'ipfix'",
     ),
-)
-
-#: where the NetFlow v5, v9 and IPFIX decoders (flowlab.netflow) take the older columns from
-_FLOW_RECORD_SOURCES: dict[str, tuple[str, str, str]] = {
-    "time": ("collector clock", "collector clock", "collector clock"),
-    "exporter": ("UDP source address", "UDP source address", "UDP source address"),
-    "src_ip": (
-        "srcaddr",
-        "IPV4_SRC_ADDR (8) / IPV6_SRC_ADDR (27)",
-        "sourceIPv4Address (8) / sourceIPv6Address (27)",
-    ),
-    "dst_ip": (
-        "dstaddr",
-        "IPV4_DST_ADDR (12) / IPV6_DST_ADDR (28)",
-        "destinationIPv4Address (12) / destinationIPv6Address (28)",
-    ),
-    "src_port": ("srcport (TCP/UDP/SCTP only)", "L4_SRC_PORT (7)", "sourceTransportPort (7)"),
-    "dst_port": (
-        "dstport (TCP/UDP/SCTP only)",
-        "L4_DST_PORT (11)",
-        "destinationTransportPort (11)",
-    ),
-    "protocol": ("prot", "PROTOCOL (4)", "protocolIdentifier (4)"),
-    "bytes": (
-        "dOctets x header sampling interval (0: 1)",
-        "IN_BYTES (1) x sampling rate",
-        "octetDeltaCount (1), else layer2OctetDeltaCount (352), x sampling rate (as sent when unknown)",
-    ),
-    "packets": (
-        "dPkts x sampling interval",
-        "IN_PKTS (2) x sampling rate",
-        "packetDeltaCount (2) x sampling rate (as sent when unknown)",
-    ),
-    "sampling_rate": (
-        "header sampling_interval (low 14 bits; 0 = unsampled: 1)",
-        "SAMPLING_INTERVAL (34) / options records by sampler id (48)",
-        "options records: samplingInterval (34), samplerRandomInterval (50), samplingPacketInterval/Space (305/306), samplingProbability (311), per selectorId (302) / samplerId (48); null = unknown",
-    ),
-    "frame_length": ("", "", ""),
-    "ip_version": (
-        "4",
-        "IP_PROTOCOL_VERSION (60), else from the addresses",
-        "ipVersion (60), else from the addresses",
-    ),
-    "tcp_flags": (
-        "tcp_flags (OR of the flow's packets)",
-        "TCP_FLAGS (6)",
-        "tcpControlBits (6), else the per-flag counters tcp{Syn,Fin,Rst,Psh,Ack,Urg}TotalCount (218-223) > 0 where they do not exceed the record's packets (Open vSwitch's are exporter-wide running totals: null)",
-    ),
-    "icmp_type": (
-        "dstport / 256",
-        "ICMP_TYPE (32) / 176, else dstport / 256",
-        "icmpTypeIPv4 (176) / icmpTypeIPv6 (178), icmpTypeCode* (32/139)",
-    ),
-    "icmp_code": ("dstport % 256", "as icmp_type", "icmpCodeIPv4 (177) / icmpCodeIPv6 (179)"),
-    "tos": ("tos", "SRC_TOS (5)", "ipClassOfService (5)"),
-    "ttl": ("", "", "ipTTL (192)"),
-    "ethertype": (
-        "",
-        "ethernetType (256), else from ip_version",
-        "ethernetType (256), else from ip_version",
-    ),
-    "vlan": ("", "SRC_VLAN (58)", "vlanId (58), else dot1qVlanId (243)"),
-    "src_mac": ("", "IN_SRC_MAC (56)", "sourceMacAddress (56)"),
-    "dst_mac": ("", "IN_DST_MAC (80)", "destinationMacAddress (80)"),
-    "in_if": ("input (Open vSwitch: OpenFlow port)", "INPUT_SNMP (10)", "ingressInterface (10)"),
-    "out_if": ("output (Open vSwitch: OpenFlow port)", "OUTPUT_SNMP (14)", "egressInterface (14)"),
-    "sequence": (
-        "header flow_sequence (Open vSwitch: index of the last record)",
-        "header package sequence",
-        "header sequence (data records before this message)",
-    ),
-    "client_ip": (
-        "derived",
-        "derived",
-        "derived; the initiator where TCP flags show a SYN without ACK",
-    ),
-}
-_FLOW_RECORD_SOURCES.update(
-    {
-        k: _FLOW_RECORD_SOURCES["client_ip"]
-        for k in ("server_ip", "client_port", "service_port", "service_name")
-    }
-)
-FLOW_COLUMNS = tuple(
-    replace(c, netflow5=s[0], netflow9=s[1], ipfix=s[2])
-    if (s := _FLOW_RECORD_SOURCES.get(c.name))
-    else c
-    for c in FLOW_COLUMNS
 )
 
 #: the canonical flow frame's columns and dtypes (see docs/schema.md)

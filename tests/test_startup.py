@@ -32,7 +32,12 @@ def _modules(code: str) -> set[str]:
 def test_import_flowlab_imports_nothing_heavy() -> None:
     loaded = _modules("import flowlab")
     assert not {m for m in HEAVY if m in loaded}
-    assert {m for m in loaded if m.startswith("flowlab")} == {"flowlab", "flowlab.exceptions"}
+    # _lazy: the package's __getattr__ (importlib only)
+    assert {m for m in loaded if m.startswith("flowlab")} == {
+        "flowlab",
+        "flowlab._lazy",
+        "flowlab.exceptions",
+    }
 
 
 def test_top_level_names_and_subpackages_load_on_first_use() -> None:

@@ -6,7 +6,8 @@ missing port is absent from ``_source`` (as Logstash leaves it) rather than
 ``null``.
 
 The ``elastiflow`` layout follows ElastiFlow 3.5.0 field by field (see
-``shared/reference/elastiflow.md``): numbers that Logstash's sFlow codec
+``shared/reference/elastiflow.md``), each canonical column under the field the
+one field table (:mod:`flowlab.elastic._fields`) reads it from: numbers that Logstash's sFlow codec
 leaves as strings (``sflow.*``, ``flow.tos``, ``flow.vlan``,
 ``flow.service_port``, ``flow.input_snmp``) are strings; ``flow.bytes`` and
 ``flow.packets`` are the scaled estimates; ``flow.tcp_flags`` is a list of
@@ -54,9 +55,11 @@ from typing import Any
 
 import polars as pl
 
+from flowlab.elastic._fields import COLUMN_FIELDS, DIMENSION_FIELDS
 from flowlab.elastic._mappings import ELASTIFLOW_INDEX_PREFIX
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.services import PROTOCOL_NAMES, default_table
+from flowlab.vocabulary.keys import KEYS
 
 __all__ = ["documents_ndjson", "elastiflow_lines", "flowlab_lines"]
 
@@ -245,57 +248,73 @@ def elastiflow_lines(
     def text(expr: pl.Expr) -> pl.Expr:
         return expr.cast(pl.String)
 
+    def put(column: str, expr: pl.Expr | None = None, variant: str = "") -> pl.Expr:
+        """`expr` (default: the column) as the field the table reads `column` from."""
+        return (pl.col(column) if expr is None else expr).alias(COLUMN_FIELDS[column] + variant)
+
+    def group(key: str, expr: pl.Expr | None = None) -> pl.Expr:
+        """`expr` (default: the key's column) as the field push-down key `key` groups by."""
+        return (pl.col(KEYS[key]) if expr is None else expr).alias(DIMENSION_FIELDS[key])
+
     leaves = [
-        utc.dt.strftime(_ISO).alias("@timestamp"),
+        put("time", utc.dt.strftime(_ISO)),
         pl.lit("3.5.0").alias("@version"),
-        pl.when(netflow)
-        .then(pl.lit("netflow"))
-        .when(ipfix)
-        .then(pl.lit("ipfix"))
-        .otherwise(pl.lit("sflow"))
-        .alias("event.type"),
+        put(
+            "source",
+            pl.when(netflow)
+            .then(pl.lit("netflow"))
+            .when(ipfix)
+            .then(pl.lit("ipfix"))
+            .otherwise(pl.lit("sflow")),
+        ),
         pl.col("exporter").alias("event.host"),
-        pl.col("exporter").alias("node.ipaddr"),
+        put("exporter"),
         pl.col("exporter").alias("node.hostname"),
-        pl.col("src_ip").alias("flow.src_addr"),
-        pl.col("dst_ip").alias("flow.dst_addr"),
-        pl.col("src_port").cast(pl.Int64).alias("flow.src_port"),
-        pl.col("dst_port").cast(pl.Int64).alias("flow.dst_port"),
-        p.alias("flow.ip_protocol"),
-        pl.when(pl.col("ip_version") == 4)
-        .then(pl.lit("IPv4"))
-        .when(pl.col("ip_version") == 6)
-        .then(pl.lit("IPv6"))
-        .alias("flow.ip_version"),
-        pl.when(is_tcp & (flags != 0)).then(flag_list).alias("flow.tcp_flags"),
-        pl.when(is_tcp & (flags == 0)).then(pl.lit("none")).alias("flow.tcp_flags#none"),
+        put("src_ip"),
+        put("dst_ip"),
+        put("src_port", pl.col("src_port").cast(pl.Int64)),
+        put("dst_port", pl.col("dst_port").cast(pl.Int64)),
+        put("protocol", p),
+        put(
+            "ip_version",
+            pl.when(pl.col("ip_version") == 4)
+            .then(pl.lit("IPv4"))
+            .when(pl.col("ip_version") == 6)
+            .then(pl.lit("IPv6")),
+        ),
+        put("tcp_flags", pl.when(is_tcp & (flags != 0)).then(flag_list)),
+        put("tcp_flags", pl.when(is_tcp & (flags == 0)).then(pl.lit("none")), "#none"),
         # sFlow: the DSCP (ECN in sflow.ip_ecn); NetFlow src_tos / IPFIX ipClassOfService: the byte
-        text(pl.when(record).then(tos).otherwise(tos // 4)).alias("flow.tos"),
+        put("tos", text(pl.when(record).then(tos).otherwise(tos // 4))),
         # ElastiFlow's fallback for a record without a sampling interval is 0 (read back as unknown)
-        pl.when(record)
-        .then(pl.col("sampling_rate").cast(pl.Int64).fill_null(0))
-        .otherwise(pl.col("sampling_rate").cast(pl.Int64))
-        .alias("flow.sampling_interval"),
-        pl.col("bytes").cast(pl.Int64).alias("flow.bytes"),
-        pl.col("packets").cast(pl.Int64).alias("flow.packets"),
+        put(
+            "sampling_rate",
+            pl.when(record)
+            .then(pl.col("sampling_rate").cast(pl.Int64).fill_null(0))
+            .otherwise(pl.col("sampling_rate").cast(pl.Int64)),
+        ),
+        put("bytes", pl.col("bytes").cast(pl.Int64)),
+        put("packets", pl.col("packets").cast(pl.Int64)),
         # sFlow and NetFlow v5: always "ingress"; v9 and IPFIX: flowDirection
-        pl.when(fmt.is_in(["netflow9", "ipfix"]))
-        .then(
-            pl.when(pl.col("direction").is_null())
-            .then(pl.lit("unspecified"))
-            .when(pl.col("direction") == 0)
-            .then(pl.lit("ingress"))
-            .when(pl.col("direction") == 1)
-            .then(pl.lit("egress"))
-            .otherwise(pl.lit("undetermined"))
-        )
-        .otherwise(pl.lit("ingress"))
-        .alias("flow.direction"),
-        pl.col("src_mac").alias("flow.src_mac"),
-        pl.col("dst_mac").alias("flow.dst_mac"),
-        text(pl.col("vlan")).alias("flow.vlan"),
-        text(pl.col("in_if")).alias("flow.input_snmp"),
-        text(pl.col("out_if")).alias("flow.output_snmp"),
+        put(
+            "direction",
+            pl.when(fmt.is_in(["netflow9", "ipfix"]))
+            .then(
+                pl.when(pl.col("direction").is_null())
+                .then(pl.lit("unspecified"))
+                .when(pl.col("direction") == 0)
+                .then(pl.lit("ingress"))
+                .when(pl.col("direction") == 1)
+                .then(pl.lit("egress"))
+                .otherwise(pl.lit("undetermined"))
+            )
+            .otherwise(pl.lit("ingress")),
+        ),
+        put("src_mac"),
+        put("dst_mac"),
+        put("vlan", text(pl.col("vlan"))),
+        put("in_if", text(pl.col("in_if"))),
+        put("out_if", text(pl.col("out_if"))),
         pl.format("index: {}", pl.col("in_if")).alias("flow.input_ifname"),
         pl.format("index: {}", pl.col("out_if")).alias("flow.output_ifname"),
         pl.col("src_ip").alias("flow.src_hostname"),
@@ -309,34 +328,33 @@ def elastiflow_lines(
         .alias("flow.traffic_locality"),
         _label(src_private, "src_ip").alias("flow.src_autonomous_system"),
         _label(dst_private, "dst_ip").alias("flow.dst_autonomous_system"),
-        pl.col("server_ip").alias("flow.server_addr"),
+        group("server"),
         pl.col("server_ip").alias("flow.server_hostname"),
         _label(pl.col("server_ip").is_in(private), "server_ip").alias(
             "flow.server_autonomous_system"
         ),
-        pl.col("client_ip").alias("flow.client_addr"),
+        group("client"),
         pl.col("client_ip").alias("flow.client_hostname"),
         _label(pl.col("client_ip").is_in(private), "client_ip").alias(
             "flow.client_autonomous_system"
         ),
-        text(svc_port).alias("flow.service_port"),
-        svc_decorated.alias("flow.service_name"),
+        group("service_port", text(svc_port)),
+        group("service", svc_decorated),
         pl.when(is_sflow).then(pl.lit("flow_sample")).alias("sflow.sflow_type"),
-        text(pl.col("source_id")).alias("sflow.source_id_index"),
-        text(pl.col("sub_agent_id")).alias("sflow.sub_agent_id"),
-        text(pl.col("sample_sequence")).alias("sflow.sample_seq_number"),
-        text(pl.col("frame_length")).alias("sflow.frame_length"),
-        text(pl.when(is_sflow).then(pl.col("ethertype"))).alias("sflow.eth_type"),
-        text(pl.when(is_sflow).then(tos % 4)).alias("sflow.ip_ecn"),
-        text(pl.when(is_sflow).then(pl.col("ttl"))).alias("sflow.ip_ttl"),
+        put("source_id", text(pl.col("source_id"))),
+        put("sub_agent_id", text(pl.col("sub_agent_id"))),
+        put("sample_sequence", text(pl.col("sample_sequence"))),
+        put("frame_length", text(pl.col("frame_length"))),
+        put("ethertype", text(pl.when(is_sflow).then(pl.col("ethertype")))),
+        put("_ecn", text(pl.when(is_sflow).then(tos % 4))),
+        put("ttl", text(pl.when(is_sflow).then(pl.col("ttl")))),
         # NetFlow/IPFIX: the codec's header version and record times, as ElastiFlow keeps them
-        pl.when(fmt == "netflow5")
-        .then(pl.lit(5))
-        .when(fmt == "netflow9")
-        .then(pl.lit(9))
-        .alias("netflow.version"),
-        pl.when(netflow).then(_iso(pl.col("flow_start"))).alias("netflow.first_switched"),
-        pl.when(netflow).then(_iso(pl.col("flow_end"))).alias("netflow.last_switched"),
+        put(
+            "flow_format",
+            pl.when(fmt == "netflow5").then(pl.lit(5)).when(fmt == "netflow9").then(pl.lit(9)),
+        ),
+        put("flow_start", pl.when(netflow).then(_iso(pl.col("flow_start")))),
+        put("flow_end", pl.when(netflow).then(_iso(pl.col("flow_end")))),
         pl.when(ipfix).then(pl.lit(10)).alias("ipfix.version"),
         pl.when(ipfix).then(pl.col("observation_domain")).alias("ipfix.observationDomainId"),
         pl.when(ipfix).then(_iso(pl.col("flow_start"))).alias("ipfix.flowStartMilliseconds"),

@@ -7,9 +7,11 @@ index template, and, where flowlab reads it, the canonical column it fills,
 how a stored value becomes a canonical one (:data:`~flowlab.elastic.profiles.Kind`)
 and the push-down dimension it groups by. The ``elastiflow3`` reading profile
 (:mod:`flowlab.elastic.profiles`) and the ``elastiflow`` template flowlab
-writes (:mod:`flowlab.elastic._mappings`) are derived from it; the document
-writer (:mod:`flowlab.elastic._documents`) writes only fields it lists
-(tests/elastic/test_fields.py).
+writes (:mod:`flowlab.elastic._mappings`) are derived from it, and the
+document writer (:mod:`flowlab.elastic._documents`) writes each canonical
+column to :data:`COLUMN_FIELDS` (the field read first for it) and each
+push-down key's column to :data:`DIMENSION_FIELDS`, so a field renamed here is
+renamed for reading and writing alike.
 
 Examples
 --------
@@ -18,6 +20,8 @@ Examples
 ('ip', 'src_ip', 'text', 'src')
 >>> [f.name for f in ELASTIFLOW35 if f.column == "in_if"]
 ['flow.input_snmp', 'sflow.input_interface_value']
+>>> COLUMN_FIELDS["in_if"], DIMENSION_FIELDS["server"]
+('flow.input_snmp', 'flow.server_addr')
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["ELASTIFLOW35", "FIELDS", "ElastiFlowField"]
+__all__ = ["COLUMN_FIELDS", "DIMENSION_FIELDS", "ELASTIFLOW35", "FIELDS", "ElastiFlowField"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,20 @@ def _read() -> tuple[ElastiFlowField, ...]:
     )
 
 
+def _first_per_column(fields: tuple[ElastiFlowField, ...]) -> dict[str, str]:
+    first: dict[str, str] = {}
+    for f in fields:
+        if f.column:
+            first.setdefault(f.column, f.name)
+    return first
+
+
 #: every ElastiFlow 3.5 field flowlab maps, reads or groups by, in template order
 #: (the data table ``flowlab/data/elastiflow_fields.tsv``)
 ELASTIFLOW35: tuple[ElastiFlowField, ...] = _read()
 #: the rows by field name
 FIELDS: dict[str, ElastiFlowField] = {f.name: f for f in ELASTIFLOW35}
+#: canonical column -> the field it is written to: the first row that fills it when read
+COLUMN_FIELDS: dict[str, str] = _first_per_column(ELASTIFLOW35)
+#: push-down dimension (:data:`flowlab.vocabulary.KEYS`) -> the field it groups by
+DIMENSION_FIELDS: dict[str, str] = {f.dimension: f.name for f in ELASTIFLOW35 if f.dimension}

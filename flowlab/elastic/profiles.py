@@ -34,12 +34,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import polars as pl
 
-from flowlab.elastic._fields import ELASTIFLOW35
+from flowlab.elastic._fields import COLUMN_FIELDS, DIMENSION_FIELDS, ELASTIFLOW35
 from flowlab.exceptions import ConfigError, UnknownLayoutError
 from flowlab.schema import FLOW_SCHEMA
 from flowlab.vocabulary.keys import KEYS
@@ -209,21 +209,50 @@ def _elastiflow_columns() -> dict[str, tuple[FieldSource, ...]]:
 
 ELASTIFLOW3 = Profile(
     name="elastiflow3",
-    time_field="@timestamp",
+    time_field=COLUMN_FIELDS["time"],
     columns=_elastiflow_columns(),
-    required=("@timestamp", "flow.src_addr", "flow.dst_addr", "flow.bytes"),
-    dimensions={f.dimension: f.name for f in ELASTIFLOW35 if f.dimension},
-    metrics={"bytes": "flow.bytes", "packets": "flow.packets"},
-    multi_fields=("flow.tcp_flags",),
+    required=tuple(COLUMN_FIELDS[c] for c in ("time", "src_ip", "dst_ip", "bytes")),
+    dimensions=dict(DIMENSION_FIELDS),
+    metrics={m: COLUMN_FIELDS[m] for m in ("bytes", "packets")},
+    multi_fields=(COLUMN_FIELDS["tcp_flags"],),
     decorated_services=True,
     direction_formats=("netflow9", "ipfix"),
     tos_formats=("netflow5", "netflow9", "ipfix"),
 )
 
-CODEX = Profile(
-    name="codex",
-    time_field="@timestamp",
-    columns={
+
+def _grouping_as_read(
+    name: str,
+    columns: dict[str, tuple[FieldSource, ...]],
+    *,
+    client: str,
+    server: str,
+    service_port: str,
+) -> Profile:
+    """A layout that groups and sums the fields it reads each column from first.
+
+    Time, required fields, dimensions and metrics come from `columns`; only
+    the client, server and service port fields, stored apart from any column,
+    are named.
+    """
+    first = {column: sources[0].field for column, sources in columns.items()}
+    dimensions = {"client": client, "server": server, "service_port": service_port}
+    for dim, column in DIMENSIONS.items():
+        if column in first:
+            dimensions.setdefault(dim, first[column])
+    return Profile(
+        name=name,
+        time_field=first["time"],
+        columns=columns,
+        required=(first["time"], first["src_ip"], first["dst_ip"]),
+        dimensions=dimensions,
+        metrics={m: first[m] for m in ("bytes", "packets")},
+    )
+
+
+CODEX = _grouping_as_read(
+    "codex",
+    {
         "time": _src(("@timestamp", "date")),
         "exporter": _src(("flow.export.ip.addr", "text")),
         "src_ip": _src(("flow.src.ip.addr", "text")),
@@ -240,25 +269,14 @@ CODEX = Profile(
         "in_if": _src(("flow.in.netif.index", "int")),
         "out_if": _src(("flow.out.netif.index", "int")),
     },
-    required=("@timestamp", "flow.src.ip.addr", "flow.dst.ip.addr"),
-    dimensions={
-        "client": "flow.client.ip.addr",
-        "server": "flow.server.ip.addr",
-        "service_port": "flow.server.l4.port.id",
-        "src": "flow.src.ip.addr",
-        "dst": "flow.dst.ip.addr",
-        "src_port": "flow.src.l4.port.id",
-        "dst_port": "flow.dst.l4.port.id",
-        "protocol": "l4.proto.name",
-        "exporter": "flow.export.ip.addr",
-    },
-    metrics={"bytes": "flow.bytes", "packets": "flow.packets"},
+    client="flow.client.ip.addr",
+    server="flow.server.ip.addr",
+    service_port="flow.server.l4.port.id",
 )
 
-ECS = Profile(
-    name="ecs",
-    time_field="@timestamp",
-    columns={
+ECS = _grouping_as_read(
+    "ecs",
+    {
         "time": _src(("@timestamp", "date")),
         "exporter": _src(("observer.ip", "text")),
         "src_ip": _src(("source.ip", "text")),
@@ -306,21 +324,11 @@ ECS = Profile(
         "observation_domain": _src(("netflow.exporter.source_id", "int")),
         "flow_format": _src(("netflow.exporter.version", "flow_format")),
     },
-    required=("@timestamp", "source.ip", "destination.ip"),
-    dimensions={
-        "client": "client.ip",
-        "server": "server.ip",
-        "service_port": "server.port",
-        "src": "source.ip",
-        "dst": "destination.ip",
-        "src_port": "source.port",
-        "dst_port": "destination.port",
-        "protocol": "network.iana_number",
-        "exporter": "observer.ip",
-    },
-    metrics={"bytes": "network.bytes", "packets": "network.packets"},
-    counts_as_sent=True,
+    client="client.ip",
+    server="server.ip",
+    service_port="server.port",
 )
+ECS = replace(ECS, counts_as_sent=True)  # Filebeat stores the counts as the exporter sent them
 
 
 def _canonical_kind(column: str) -> Kind:

@@ -25,7 +25,7 @@ from typing import Any
 
 from flowlab.exceptions import ConfigError, KubernetesError
 
-__all__ = ["RESOURCES", "Resource", "list_objects"]
+__all__ = ["RESOURCES", "Resource", "connect", "list_objects"]
 
 log = logging.getLogger("flowlab.k8s.cluster")
 
@@ -87,7 +87,19 @@ RESOURCES: tuple[Resource, ...] = (
 _SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-def _client(kubeconfig: str | Path | None, context: str | None, in_cluster: bool | None) -> Any:
+def connect(
+    kubeconfig: str | Path | None = None, context: str | None = None, in_cluster: bool | None = None
+) -> Any:
+    """A ``kubernetes`` API client (a context manager: it closes on exit).
+
+    From the pod's service account (`in_cluster`), else a kubeconfig file and
+    context; see :meth:`flowlab.k8s.Inventory.from_cluster` for the arguments.
+
+    Raises
+    ------
+    ConfigError
+        No kubernetes client, or no usable configuration.
+    """
     try:
         from kubernetes import client, config
     except ImportError as exc:  # pragma: no cover - the [k8s] extra is part of [dev]
@@ -142,15 +154,15 @@ def _list(
 
 
 def list_objects(
+    api_client: Any,
     *,
-    kubeconfig: str | Path | None = None,
-    context: str | None = None,
-    in_cluster: bool | None = None,
     namespaces: Sequence[str] | None = None,
     page_size: int = 500,
     timeout: float = 30.0,
 ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    """List every kind in :data:`RESOURCES`; returns (objects, kinds skipped as forbidden/absent).
+    """List every kind in :data:`RESOURCES` through `api_client` (from :func:`connect`).
+
+    Returns (objects, kinds skipped as forbidden/absent).
 
     Raises
     ------
@@ -160,44 +172,38 @@ def list_objects(
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    api_client = _client(kubeconfig, context, in_cluster)
     items: list[dict[str, Any]] = []
     skipped: list[str] = []
-    try:
-        for res in RESOURCES:
-            api = getattr(client, res.api)(api_client)
-            try:
-                if namespaces and res.namespaced:
-                    for ns in namespaces:
-                        items += _list(
-                            api, res.namespaced, res.kind, page_size, timeout, namespace=ns
-                        )
-                else:
-                    items += _list(api, res.all_namespaces, res.kind, page_size, timeout)
-            except ApiException as exc:
-                if exc.status == 401:
-                    msg = "the Kubernetes API refused the credentials (HTTP 401); log in again (oc login) or check the token"
-                    raise KubernetesError(msg) from None
-                if exc.status in (403, 404) and not res.required:
-                    log.warning(
-                        "cannot list %s (HTTP %s); skipped — see docs/rbac.yaml",
-                        res.kind,
-                        exc.status,
-                    )
-                    skipped.append(res.kind)
-                    continue
-                msg = f"listing {res.kind} failed with HTTP {exc.status} {exc.reason}; the account needs `list` on it (docs/rbac.yaml)"
+    for res in RESOURCES:
+        api = getattr(client, res.api)(api_client)
+        try:
+            if namespaces and res.namespaced:
+                for ns in namespaces:
+                    items += _list(api, res.namespaced, res.kind, page_size, timeout, namespace=ns)
+            else:
+                items += _list(api, res.all_namespaces, res.kind, page_size, timeout)
+        except ApiException as exc:
+            if exc.status == 401:
+                msg = "the Kubernetes API refused the credentials (HTTP 401); log in again (oc login) or check the token"
                 raise KubernetesError(msg) from None
-            except OSError as exc:
-                msg = f"cannot reach the Kubernetes API at {api_client.configuration.host}: {exc}"
+            if exc.status in (403, 404) and not res.required:
+                log.warning(
+                    "cannot list %s (HTTP %s); skipped — see docs/rbac.yaml",
+                    res.kind,
+                    exc.status,
+                )
+                skipped.append(res.kind)
+                continue
+            msg = f"listing {res.kind} failed with HTTP {exc.status} {exc.reason}; the account needs `list` on it (docs/rbac.yaml)"
+            raise KubernetesError(msg) from None
+        except OSError as exc:
+            msg = f"cannot reach the Kubernetes API at {api_client.configuration.host}: {exc}"
+            raise KubernetesError(msg) from exc
+        except Exception as exc:  # urllib3 errors do not all derive from OSError
+            if type(exc).__module__.startswith("urllib3"):
+                msg = f"cannot reach the Kubernetes API at {api_client.configuration.host}: {type(exc).__name__}"
                 raise KubernetesError(msg) from exc
-            except Exception as exc:  # urllib3 errors do not all derive from OSError
-                if type(exc).__module__.startswith("urllib3"):
-                    msg = f"cannot reach the Kubernetes API at {api_client.configuration.host}: {type(exc).__name__}"
-                    raise KubernetesError(msg) from exc
-                raise
-    finally:
-        api_client.close()
+            raise
     log.info(
         "listed %d objects from the cluster (skipped: %s)", len(items), ", ".join(skipped) or "none"
     )

@@ -186,14 +186,10 @@ class Inventory:
         """
         from flowlab.k8s import cluster
 
-        items, skipped = cluster.list_objects(
-            kubeconfig=kubeconfig,
-            context=context,
-            in_cluster=in_cluster,
-            namespaces=namespaces,
-            page_size=page_size,
-            timeout=timeout,
-        )
+        with cluster.connect(kubeconfig, context, in_cluster) as api_client:
+            items, skipped = cluster.list_objects(
+                api_client, namespaces=namespaces, page_size=page_size, timeout=timeout
+            )
         inv = cls.from_objects(items, source="cluster")
         inv.skipped = skipped
         return inv

@@ -20,9 +20,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from flowlab import _lazy
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.sflow.decode import Decoded, decode
@@ -45,22 +45,11 @@ if TYPE_CHECKING:
 
 #: the writing side, imported on first use: reading captures (the decoder's first use) skips it
 _LAZY = {
-    "encode_datagram": "flowlab.sflow.encode",
-    "encode_record": "flowlab.sflow.encode",
-    "encode_sample": "flowlab.sflow.encode",
-    "build_frame": "flowlab.sflow.packet",
-    "raw_header": "flowlab.sflow.packet",
+    "flowlab.sflow.encode": ("encode_datagram", "encode_record", "encode_sample"),
+    "flowlab.sflow.packet": ("build_frame", "raw_header"),
 }
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
-
+__getattr__, __dir__ = _lazy.attach(globals(), _LAZY)
 
 __all__ = [
     "CounterSample",

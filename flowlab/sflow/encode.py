@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Callable
+from dataclasses import fields
 
 from flowlab.exceptions import SFlowError
 from flowlab.sflow import records as r
@@ -72,6 +74,17 @@ def _raw_header(rec: r.RawPacketHeader) -> bytes:
     return head + rec.header + pad
 
 
+#: records whose dataclass fields are their body, in wire order: type -> (data format, layout,
+#: how the addresses (the third and fourth fields) are packed)
+_FIXED: dict[type, tuple[int, struct.Struct, Callable[[str], bytes] | None]] = {
+    r.SampledIPv4: (r.FLOW_SAMPLED_IPV4, _SAMPLED_V4, _ip4),
+    r.SampledIPv6: (r.FLOW_SAMPLED_IPV6, _SAMPLED_V6, _ip6),
+    r.ExtendedSwitch: (r.FLOW_EXTENDED_SWITCH, _SWITCH, None),
+    r.GenericInterfaceCounters: (r.COUNTERS_GENERIC_IF, _GENERIC_IF, None),
+    r.EthernetCounters: (r.COUNTERS_ETHERNET, _ETHERNET, None),
+}
+
+
 def encode_record(rec: r.FlowRecord | r.CounterRecord) -> bytes:
     """Encode one flow or counter record with its format/length prefix.
 
@@ -84,73 +97,12 @@ def encode_record(rec: r.FlowRecord | r.CounterRecord) -> bytes:
     try:
         if isinstance(rec, r.RawPacketHeader):
             return _tagged(0, r.FLOW_RAW_HEADER, _raw_header(rec))
-        if isinstance(rec, r.SampledIPv4):
-            body = _SAMPLED_V4.pack(
-                rec.length,
-                rec.protocol,
-                _ip4(rec.src_ip),
-                _ip4(rec.dst_ip),
-                rec.src_port,
-                rec.dst_port,
-                rec.tcp_flags,
-                rec.tos,
-            )
-            return _tagged(0, r.FLOW_SAMPLED_IPV4, body)
-        if isinstance(rec, r.SampledIPv6):
-            body = _SAMPLED_V6.pack(
-                rec.length,
-                rec.protocol,
-                _ip6(rec.src_ip),
-                _ip6(rec.dst_ip),
-                rec.src_port,
-                rec.dst_port,
-                rec.tcp_flags,
-                rec.priority,
-            )
-            return _tagged(0, r.FLOW_SAMPLED_IPV6, body)
-        if isinstance(rec, r.ExtendedSwitch):
-            body = _SWITCH.pack(rec.src_vlan, rec.src_priority, rec.dst_vlan, rec.dst_priority)
-            return _tagged(0, r.FLOW_EXTENDED_SWITCH, body)
-        if isinstance(rec, r.GenericInterfaceCounters):
-            body = _GENERIC_IF.pack(
-                rec.if_index,
-                rec.if_type,
-                rec.if_speed,
-                rec.if_direction,
-                rec.if_status,
-                rec.in_octets,
-                rec.in_ucast_pkts,
-                rec.in_multicast_pkts,
-                rec.in_broadcast_pkts,
-                rec.in_discards,
-                rec.in_errors,
-                rec.in_unknown_protos,
-                rec.out_octets,
-                rec.out_ucast_pkts,
-                rec.out_multicast_pkts,
-                rec.out_broadcast_pkts,
-                rec.out_discards,
-                rec.out_errors,
-                rec.promiscuous_mode,
-            )
-            return _tagged(0, r.COUNTERS_GENERIC_IF, body)
-        if isinstance(rec, r.EthernetCounters):
-            body = _ETHERNET.pack(
-                rec.alignment_errors,
-                rec.fcs_errors,
-                rec.single_collision_frames,
-                rec.multiple_collision_frames,
-                rec.sqe_test_errors,
-                rec.deferred_transmissions,
-                rec.late_collisions,
-                rec.excessive_collisions,
-                rec.internal_mac_transmit_errors,
-                rec.carrier_sense_errors,
-                rec.frame_too_longs,
-                rec.internal_mac_receive_errors,
-                rec.symbol_errors,
-            )
-            return _tagged(0, r.COUNTERS_ETHERNET, body)
+        for kind, (fmt, layout, address) in _FIXED.items():
+            if isinstance(rec, kind):
+                values = [getattr(rec, f.name) for f in fields(rec)]
+                if address is not None:  # src_ip, dst_ip
+                    values[2:4] = map(address, values[2:4])
+                return _tagged(0, fmt, layout.pack(*values))
         if isinstance(rec, r.UnknownRecord):
             return _tagged(rec.enterprise, rec.format, _pad(rec.data))
     except (struct.error, ValueError) as exc:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 
 import flowlab.schema as fs
 from flowlab.elastic._documents import elastiflow_lines
-from flowlab.elastic._fields import ELASTIFLOW35, FIELDS
+from flowlab.elastic._fields import COLUMN_FIELDS, DIMENSION_FIELDS, ELASTIFLOW35, FIELDS
 from flowlab.elastic._mappings import ELASTIFLOW_MAPPING, field_types
 from flowlab.elastic.profiles import ELASTIFLOW3, all_fields
 from flowlab.services import orient_frame
@@ -47,7 +48,8 @@ def test_template_and_profile_are_derived_from_the_table() -> None:
     )
 
 
-def test_the_writer_writes_only_table_fields() -> None:
+def _frame() -> pl.DataFrame:
+    """Two oriented flows, TCP and UDP, with every column the ElastiFlow writer reads."""
     frame = pl.DataFrame(
         {
             "time": [1625140803512, 1625140803513],
@@ -65,16 +67,49 @@ def test_the_writer_writes_only_table_fields() -> None:
             "ttl": [64, 63],
             "vlan": [100, None],
             "src_mac": ["02:00:00:00:00:01", None],
+            "dst_mac": ["02:00:00:00:00:02", None],
+            "source_id": [3, 4],
+            "sub_agent_id": [0, 0],
+            "sample_sequence": [7, 8],
+            "ethertype": [0x0800, 0x0800],
             "in_if": [3, 4],
             "out_if": [0x3FFFFFFF, 2],
         }
     ).with_columns(pl.from_epoch("time", "ms").dt.replace_time_zone("UTC"))
     b, p = fs.scale_expr()
-    frame = fs.conform(orient_frame(fs.conform(frame.with_columns(b, p))))
+    return fs.conform(orient_frame(fs.conform(frame.with_columns(b, p))))
+
+
+def _written(frame: pl.DataFrame) -> set[str]:
     lines, _ = elastiflow_lines(frame)
-    written = set().union(*(_flatten(json.loads(line)) for line in lines))
+    return set().union(*(_flatten(json.loads(line)) for line in lines))
+
+
+def test_the_writer_writes_only_table_fields() -> None:
+    written = _written(_frame())
     assert written - set(FIELDS) == set()
     assert {"flow.src_addr", "flow.service_name", "sflow.ip_ttl"} <= written
+
+
+def test_the_writer_writes_each_column_where_the_profile_reads_it_first() -> None:
+    written = _written(_frame())
+    for column, field in COLUMN_FIELDS.items():
+        assert ELASTIFLOW3.sources(column)[0].field == field
+    assert ELASTIFLOW3.time_field == COLUMN_FIELDS["time"]
+    assert dict(ELASTIFLOW3.metrics) == {m: COLUMN_FIELDS[m] for m in ("bytes", "packets")}
+    not_written = {"flow_format", "flow_start", "flow_end", "observation_domain"}  # NetFlow/IPFIX
+    assert {f for c, f in COLUMN_FIELDS.items() if c not in not_written} <= written
+    assert set(DIMENSION_FIELDS.values()) <= written
+
+
+def test_a_field_renamed_in_the_table_is_written_under_its_new_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(COLUMN_FIELDS, "ttl", "sflow.ttl_renamed")
+    monkeypatch.setitem(DIMENSION_FIELDS, "server", "flow.server_renamed")
+    written = _written(_frame())
+    assert {"sflow.ttl_renamed", "flow.server_renamed"} <= written
+    assert not {"sflow.ip_ttl", "flow.server_addr"} & written
 
 
 def test_schema_docs_name_table_fields() -> None:
