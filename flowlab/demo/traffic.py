@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from flowlab.demo.cluster import Cluster, Node, Pod
 
@@ -90,6 +91,29 @@ class Conversation:
     rsp_size: tuple[int, int, float] = (66, 1414, 0.5)
     per_conn: float = 2000.0
     active: tuple[float, float] = (0.0, 1.0)
+
+
+class _Sizes(TypedDict, total=False):
+    req_size: tuple[int, int, float]
+    rsp_size: tuple[int, int, float]
+    per_conn: float
+
+
+#: DNS: one query and one answer per "connection"
+_DNS: _Sizes = {"req_size": (80, 110, 0.3), "rsp_size": (130, 400, 0.2), "per_conn": 2}
+
+
+def _fixed(size: int) -> _Sizes:
+    """Packets of one `size` both ways (ICMP echo, a UDP mesh)."""
+    return {"req_size": (size, size, 0.0), "rsp_size": (size, size, 0.0)}
+
+
+#: TCP conversations from each master to each other master: name, port, requests and
+#: responses per second, request and response sizes
+_MASTER_TO_MASTER = (
+    ("apiserver->etcd", 2379, 220, 380, (120, 900, 0.3), (66, 1514, 0.6)),
+    ("etcd-peer", 2380, 70, 45, (110, 1514, 0.2), (66, 200, 0.1)),
+)
 
 
 def _conv(
@@ -156,32 +180,20 @@ def conversations(cluster: Cluster) -> list[Conversation]:
     for a in masters:  # apiserver -> etcd on the other masters (local etcd is loopback: unseen)
         for e in masters:
             if a is not e:
-                out.append(
-                    _conv(
-                        "apiserver->etcd",
-                        End.of_node(a),
-                        End.of_node(e),
-                        2379,
-                        6,
-                        220,
-                        380,
-                        req_size=(120, 900, 0.3),
-                        rsp_size=(66, 1514, 0.6),
+                for name, port, req, rsp, req_size, rsp_size in _MASTER_TO_MASTER:
+                    out.append(
+                        _conv(
+                            name,
+                            End.of_node(a),
+                            End.of_node(e),
+                            port,
+                            6,
+                            req,
+                            rsp,
+                            req_size=req_size,
+                            rsp_size=rsp_size,
+                        )
                     )
-                )
-                out.append(
-                    _conv(
-                        "etcd-peer",
-                        End.of_node(a),
-                        End.of_node(e),
-                        2380,
-                        6,
-                        70,
-                        45,
-                        req_size=(110, 1514, 0.2),
-                        rsp_size=(66, 200, 0.1),
-                    )
-                )
     for i, n in enumerate(c.nodes):  # kubelets -> apiserver (api-int balances them)
         m = masters[i % 3]
         if m is not n:
@@ -189,17 +201,7 @@ def conversations(cluster: Cluster) -> list[Conversation]:
         for other in c.nodes:  # node-to-node ICMP health checks
             if other is not n:
                 out.append(
-                    _conv(
-                        "icmp",
-                        End.of_node(n),
-                        End.of_node(other),
-                        0,
-                        1,
-                        0.3,
-                        0.3,
-                        req_size=(98, 98, 0.0),
-                        rsp_size=(98, 98, 0.0),
-                    )
+                    _conv("icmp", End.of_node(n), End.of_node(other), 0, 1, 0.3, 0.3, **_fixed(98))
                 )
     api_clients = [
         *c.pods_of("prometheus"),
@@ -279,17 +281,7 @@ def conversations(cluster: Cluster) -> list[Conversation]:
     am = c.pods_of("alertmanager")
     out.append(_conv("alertmanager mesh", pod(am[0]), pod(am[1]), 9094, 6, 1, 1, per_conn=5000))
     out.append(
-        _conv(
-            "alertmanager mesh",
-            pod(am[1]),
-            pod(am[0]),
-            9094,
-            17,
-            0.5,
-            0.5,
-            req_size=(120, 120, 0.0),
-            rsp_size=(120, 120, 0.0),
-        )
+        _conv("alertmanager mesh", pod(am[1]), pod(am[0]), 9094, 17, 0.5, 0.5, **_fixed(120))
     )
     # -- DNS: every pod-network pod but grafana asks the cluster DNS ---------------------------
     dns_clients = [
@@ -298,35 +290,10 @@ def conversations(cluster: Cluster) -> list[Conversation]:
         if not p.host_network and p.phase == "Running" and p.app not in ("grafana", "dns-default")
     ]
     for p in dns_clients:
-        via(
-            "openshift-dns",
-            "dns-default",
-            53,
-            pod(p),
-            "dns",
-            17,
-            1.2,
-            1.2,
-            req_size=(80, 110, 0.3),
-            rsp_size=(130, 400, 0.2),
-            per_conn=2,
-        )
+        via("openshift-dns", "dns-default", 53, pod(p), "dns", 17, 1.2, 1.2, **_DNS)
     for d in c.pods_of("dns-default"):  # upstream resolver, outside the cluster
         upstream = End("10.0.0.2", None, UPLINK_IF, "52:54:00:00:00:02")
-        out.append(
-            _conv(
-                "dns upstream",
-                pod(d),
-                upstream,
-                53,
-                17,
-                0.4,
-                0.4,
-                req_size=(80, 110, 0.3),
-                rsp_size=(130, 400, 0.2),
-                per_conn=2,
-            )
-        )
+        out.append(_conv("dns upstream", pod(d), upstream, 53, 17, 0.4, 0.4, **_DNS))
     # -- kubelet probes from each node's management port ---------------------------------------
     for p in c.pods:
         if p.host_network or p.phase != "Running" or p.app == "grafana" or not p.ports:
@@ -334,6 +301,8 @@ def conversations(cluster: Cluster) -> list[Conversation]:
         probe = End(p.node.mgmt_ip, p.node, MGMT_IF, p.node.mac, host=True)
         out.append(_conv("probe", probe, pod(p), p.ports[0].port, 6, 0.6, 0.5, per_conn=8))
     # -- ingress and the applications ----------------------------------------------------------
+    payments_api = ("payments", "payments-api", 443)  # each has two kinds of client
+    postgres = ("payments", "postgres", 5432)
     for k in range(12):
         outside = End(f"203.0.113.{17 + 9 * k}", None, UPLINK_IF, "52:54:00:00:00:01")
         for r in c.pods_of("router"):
@@ -360,25 +329,13 @@ def conversations(cluster: Cluster) -> list[Conversation]:
             req_size=(80, 300, 0.1),
             rsp_size=(70, 900, 0.1),
         )
-        via("payments", "payments-api", 443, pod(cart), "cart->payments", 6, 4, 5, per_conn=50)
+        via(*payments_api, pod(cart), "cart->payments", 6, 4, 5, per_conn=50)
     for api in c.pods_of("payments-api"):
-        via(
-            "payments",
-            "postgres",
-            5432,
-            pod(api),
-            "payments->postgres",
-            6,
-            8,
-            12,
-            rsp_size=(66, 1414, 0.3),
-        )
+        via(*postgres, pod(api), "payments->postgres", 6, 8, 12, rsp_size=(66, 1414, 0.3))
     job = next(p for p in c.pods if p.app == "reconcile")
     job_end = End(job.ip, job.node, job.ifindex, job.mac)
     via(
-        "payments",
-        "postgres",
-        5432,
+        *postgres,
         job_end,
         "reconcile->postgres",
         6,
@@ -392,9 +349,7 @@ def conversations(cluster: Cluster) -> list[Conversation]:
     # their random draws)
     for f in c.pods_of("frontend"):
         via(
-            "payments",
-            "payments-api",
-            443,
+            *payments_api,
             pod(f),
             "frontend->payments (new)",
             6,
