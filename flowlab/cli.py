@@ -171,18 +171,17 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    options = {  # what `send` and `run` both take
+        "seconds": args.seconds,
+        "seed": args.seed,
+        "send_seconds": args.send_seconds,
+        "progress": sys.stderr.isatty() if args.progress is None else args.progress,
+        "protocol": args.protocol,
+    }
     if args.send:
         from flowlab.demo.run import send
 
-        sim, took = send(
-            args.send,
-            seconds=args.seconds,
-            seed=args.seed,
-            send_seconds=args.send_seconds,
-            progress=progress,
-            protocol=args.protocol,
-        )
+        sim, took = send(args.send, **options)
         content = (
             f"{sim.flow_samples:,} flow, {sim.counter_samples:,} counter samples"
             if sim.protocol == "sflow"
@@ -195,14 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
     from flowlab.demo import run
 
-    result = run(
-        args.out,
-        seconds=args.seconds,
-        seed=args.seed,
-        send_seconds=args.send_seconds,
-        progress=progress,
-        protocol=args.protocol,
-    )
+    result = run(args.out, **options)
     print(result.summary())
     return 0 if result.lost == 0 else 1
 
