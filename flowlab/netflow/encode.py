@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from collections.abc import Sequence
@@ -131,68 +132,86 @@ def _ip(text: str) -> bytes:
     return ipaddress.ip_address(text).packed
 
 
-def flow_template(
-    template_id: int = 256, *, ipv6: bool = False, version: int = r.IPFIX
-) -> Template:
-    """The template :func:`flow_values` fills (times as flowStart/EndMilliseconds; v9: SysUpTime)."""
-    src, dst = (
+#: sizes other than the element's data type: tcpControlBits as 16 bits (RFC 7125)
+_SIZES = {e.TCP_CONTROL_BITS: 2}
+
+
+@functools.cache
+def _flow_fields(ipv6: bool, version: int) -> tuple[tuple[int, int, int], ...]:
+    addresses = (
         (e.SOURCE_IPV6_ADDRESS, e.DESTINATION_IPV6_ADDRESS)
         if ipv6
         else (e.SOURCE_IPV4_ADDRESS, e.DESTINATION_IPV4_ADDRESS)
     )
-    size = 16 if ipv6 else 4
     times = (
-        ((e.FLOW_START_MILLISECONDS, 0, 8), (e.FLOW_END_MILLISECONDS, 0, 8))
+        (e.FLOW_START_MILLISECONDS, e.FLOW_END_MILLISECONDS)
         if version == r.IPFIX
-        else ((e.FLOW_START_SYS_UP_TIME, 0, 4), (e.FLOW_END_SYS_UP_TIME, 0, 4))
+        else (e.FLOW_START_SYS_UP_TIME, e.FLOW_END_SYS_UP_TIME)
     )
-    return Template(
-        template_id,
-        (
-            (src, 0, size),
-            (dst, 0, size),
-            (e.SOURCE_TRANSPORT_PORT, 0, 2),
-            (e.DESTINATION_TRANSPORT_PORT, 0, 2),
-            (e.PROTOCOL_IDENTIFIER, 0, 1),
-            (e.TCP_CONTROL_BITS, 0, 2),
-            (e.OCTET_DELTA_COUNT, 0, 8),
-            (e.PACKET_DELTA_COUNT, 0, 8),
-            *times,
-            (e.INGRESS_INTERFACE, 0, 4),
-            (e.EGRESS_INTERFACE, 0, 4),
-            (e.IP_CLASS_OF_SERVICE, 0, 1),
-            (e.FLOW_DIRECTION, 0, 1),
-        ),
+    elements = (
+        *addresses,
+        e.SOURCE_TRANSPORT_PORT,
+        e.DESTINATION_TRANSPORT_PORT,
+        e.PROTOCOL_IDENTIFIER,
+        e.TCP_CONTROL_BITS,
+        e.OCTET_DELTA_COUNT,
+        e.PACKET_DELTA_COUNT,
+        *times,
+        e.INGRESS_INTERFACE,
+        e.EGRESS_INTERFACE,
+        e.IP_CLASS_OF_SERVICE,
+        e.FLOW_DIRECTION,
     )
+    # all fixed-size types
+    return tuple((eid, 0, _SIZES.get(eid) or e.fixed_size(eid) or 0) for eid in elements)
+
+
+def flow_template(
+    template_id: int = 256, *, ipv6: bool = False, version: int = r.IPFIX
+) -> Template:
+    """The template :func:`flow_values` fills, each element at its full size.
+
+    Times are flowStart/EndMilliseconds (IPFIX) or SysUpTime (NetFlow v9).
+    """
+    return Template(template_id, _flow_fields(ipv6, version))
+
+
+def _element_values(f: Flow, base_ms: int) -> dict[int, int | bytes]:
+    """`f`'s value of every element the encoders write (SysUpTime: ms since `base_ms`, 32 bits)."""
+    src, dst = _ip(f.src), _ip(f.dst)
+    return {
+        e.SOURCE_IPV4_ADDRESS: src,
+        e.DESTINATION_IPV4_ADDRESS: dst,
+        e.SOURCE_IPV6_ADDRESS: src,
+        e.DESTINATION_IPV6_ADDRESS: dst,
+        e.SOURCE_TRANSPORT_PORT: f.src_port,
+        e.DESTINATION_TRANSPORT_PORT: f.dst_port,
+        e.PROTOCOL_IDENTIFIER: f.protocol,
+        e.TCP_CONTROL_BITS: f.tcp_flags,
+        e.OCTET_DELTA_COUNT: f.octets,
+        e.PACKET_DELTA_COUNT: f.packets,
+        e.FLOW_START_MILLISECONDS: f.start_ms,
+        e.FLOW_END_MILLISECONDS: f.end_ms,
+        e.FLOW_START_SYS_UP_TIME: (f.start_ms - base_ms) % (1 << 32),
+        e.FLOW_END_SYS_UP_TIME: (f.end_ms - base_ms) % (1 << 32),
+        e.INGRESS_INTERFACE: f.in_if,
+        e.EGRESS_INTERFACE: f.out_if,
+        e.IP_CLASS_OF_SERVICE: f.tos,
+        e.FLOW_DIRECTION: f.direction,
+    }
+
+
+def _encoded(value: int | bytes, length: int) -> bytes:
+    return value if isinstance(value, bytes) else value.to_bytes(length, "big")
 
 
 def flow_values(
     f: Flow, *, version: int = r.IPFIX, export_s: int = 1_700_000_000, uptime_ms: int = 100_000
 ) -> list[bytes]:
     """The field values of `f` for :func:`flow_template` (v9 times relative to the uptime)."""
-    if version == r.IPFIX:
-        times = [struct.pack("!Q", f.start_ms), struct.pack("!Q", f.end_ms)]
-    else:
-        base = export_s * 1000 - uptime_ms  # epoch ms of system start
-        times = [
-            struct.pack("!I", (f.start_ms - base) % (1 << 32)),
-            struct.pack("!I", (f.end_ms - base) % (1 << 32)),
-        ]
-    return [
-        _ip(f.src),
-        _ip(f.dst),
-        struct.pack("!H", f.src_port),
-        struct.pack("!H", f.dst_port),
-        bytes([f.protocol]),
-        struct.pack("!H", f.tcp_flags),
-        struct.pack("!Q", f.octets),
-        struct.pack("!Q", f.packets),
-        *times,
-        struct.pack("!I", f.in_if),
-        struct.pack("!I", f.out_if),
-        bytes([f.tos]),
-        bytes([f.direction]),
-    ]
+    values = _element_values(f, export_s * 1000 - uptime_ms)  # epoch ms of system start
+    fields = _flow_fields(ipaddress.ip_address(f.src).version == 6, version)
+    return [_encoded(values[eid], length) for eid, _, length in fields]
 
 
 def _flow_message(
@@ -258,30 +277,9 @@ def netflow5_datagram(
         "!HHIIIIBBH", r.NETFLOW5, len(flows), uptime_ms, export_s, 0, sequence, *engine, sampling
     )
     base = export_s * 1000 - uptime_ms
-    body = b"".join(
-        struct.pack(
-            "!4s4s4sHHIIIIHHBBBBHHBBH",
-            _ip(f.src),
-            _ip(f.dst),
-            bytes(4),
-            f.in_if,
-            f.out_if,
-            f.packets,
-            f.octets,
-            (f.start_ms - base) % (1 << 32),
-            (f.end_ms - base) % (1 << 32),
-            f.src_port,
-            f.dst_port,
-            0,
-            f.tcp_flags,
-            f.protocol,
-            f.tos,
-            0,
-            0,
-            0,
-            0,
-            0,
-        )
-        for f in flows
-    )
+    body = bytearray()
+    for f in flows:
+        values = _element_values(f, base)
+        for eid, _, length in r.V5_TEMPLATE.fields:  # the rest (next hop, AS, masks, pad): 0
+            body += _encoded(values.get(eid, 0), length)
     return head + body
