@@ -123,6 +123,20 @@ def _listen(text: str) -> str:
     return text
 
 
+def _progress_argument(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"{what} (default: when stderr is a terminal)",
+    )
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """``--progress``, by default whether stderr is a terminal."""
+    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
+
+
 def _status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -147,12 +161,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="wall-clock seconds over which to send (default: 5 for an hour)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar while sending (default: when stderr is a terminal)",
-    )
+    _progress_argument(p, "progress bar while sending")
     p.add_argument(
         "--send",
         metavar="HOST:PORT",
@@ -175,7 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
         "seconds": args.seconds,
         "seed": args.seed,
         "send_seconds": args.send_seconds,
-        "progress": sys.stderr.isatty() if args.progress is None else args.progress,
+        "progress": _progress(args),
         "protocol": args.protocol,
     }
     if args.send:
@@ -456,12 +465,7 @@ def _read_arguments(p: argparse.ArgumentParser) -> None:
         help="UDP port of the datagrams (default: the protocol's: sflow 6343, ipfix 4739, "
         "netflow 2055)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar (default: when stderr is a terminal)",
-    )
+    _progress_argument(p, "progress bar")
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -472,13 +476,12 @@ def _read(args: argparse.Namespace) -> int:
         msg = f"no such file: {source} (give a pcap or pcapng capture of flow datagrams)"
         raise ConfigError(msg)
     out = Path(args.out) if args.out else Path(source.stem + ".parquet")
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
     report = convert_pcap(
         source,
         out,
         counters=args.counters,
         port=args.port,
-        progress=progress,
+        progress=_progress(args),
         protocol=args.protocol,
     )
     print(report)
