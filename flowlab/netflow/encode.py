@@ -23,6 +23,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flowlab.exceptions import ConfigError
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
 from flowlab.netflow.templates import Template
@@ -202,7 +203,12 @@ def _element_values(f: Flow, base_ms: int) -> dict[int, int | bytes]:
 
 
 def _encoded(value: int | bytes, length: int) -> bytes:
-    return value if isinstance(value, bytes) else value.to_bytes(length, "big")
+    if not isinstance(value, bytes):
+        return value.to_bytes(length, "big")
+    if len(value) != length:  # an IPv6 address in NetFlow v5
+        msg = f"a {len(value)}-byte value for a {length}-byte field"
+        raise ConfigError(msg)
+    return value
 
 
 def flow_values(

@@ -6,9 +6,11 @@ from __future__ import annotations
 import struct
 
 import polars as pl
+import pytest
 from netflow_helpers import T0, decode_many
 
 from flowlab.decoding import get_decoder, new_state
+from flowlab.exceptions import ConfigError
 from flowlab.netflow import Flow, NetFlowState, Template, TemplateCache, decode
 from flowlab.netflow import elements as e
 from flowlab.netflow.encode import (
@@ -177,6 +179,12 @@ def test_netflow9_options_sampling_and_sampler_id() -> None:
 def test_netflow5_header_sampling_scales() -> None:
     out = decode_many([netflow5_datagram([F1], sampling=(1 << 14) | 100)])
     assert out.flows.select("sampling_rate", "packets", "bytes").row(0) == (100, 300, 18000)
+
+
+def test_netflow5_encoder_refuses_ipv6_flows() -> None:
+    # v5 records hold 4-byte addresses; an IPv6 flow was silently cut to its first 4 bytes
+    with pytest.raises(ConfigError, match="16-byte value for a 4-byte field"):
+        netflow5_datagram([Flow("fd00::1", "fd00::2", 6, 40000, 443)])
 
 
 def test_netflow9_packet_sequence_losses() -> None:
