@@ -43,3 +43,12 @@ def test_every_leaf_exception_is_used_outside_its_definition() -> None:
     bases = {b.__name__ for name in exceptions.__all__ for b in getattr(exceptions, name).__bases__}
     unused = [n for n in exceptions.__all__ if n not in bases and n not in used]
     assert not unused, f"exceptions defined but never raised or warned: {unused}"
+
+
+def test_the_top_level_exports_every_exception() -> None:
+    import flowlab
+    import flowlab.exceptions
+
+    assert set(flowlab.exceptions.__all__) <= set(flowlab.__all__)
+    for name in flowlab.exceptions.__all__:
+        assert getattr(flowlab, name) is getattr(flowlab.exceptions, name)
