@@ -85,6 +85,28 @@ class _Dgram:
     sequence: list[int] = field(default_factory=list)
     rate: list[float] = field(default_factory=list)  # NaN: unknown (v5: from the header)
     batch: list[int] = field(default_factory=list)  # index in the batch, -1 for released sets
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _names: list[str] = field(default_factory=list, repr=False)
+
+    def array(self, name: str) -> np.ndarray:
+        """A list as a numpy array (int64; ``rate`` float64), made once: call after the walk."""
+        got = self._arrays.get(name)
+        if got is None:
+            kind = np.float64 if name == "rate" else np.int64
+            got = self._arrays[name] = np.asarray(getattr(self, name), dtype=kind)
+        return got
+
+    def exporters(self) -> tuple[list[str], I64]:
+        """The exporters' names (sorted) and each datagram's index among them (-1: none)."""
+        if "__exporter" not in self._arrays:
+            names = sorted(set(self.exporter))
+            index = {x: k for k, x in enumerate(names)}
+            self._arrays["__exporter"] = np.fromiter(
+                (index[x] if x else -1 for x in self.exporter), dtype=np.int64,
+                count=len(self.exporter),
+            )  # fmt: skip
+            self._names = names
+        return self._names, self._arrays["__exporter"]
 
     def add(self, recv: int, exporter: str, head: Header, batch: int) -> int:
         self.recv.append(recv)
@@ -527,7 +549,7 @@ def _fields(
     cols["__init"] = (init.astype(np.int64), flags_ok)
     # volumes and sampling
     oc, ocok = first(e.OCTET_DELTA_COUNT, 352)  # layer2OctetDeltaCount where no L3 count
-    rate = np.asarray(dgs.rate, dtype=np.float64)[dg]
+    rate = dgs.array("rate")[dg]
     own, ownok = first(e.SAMPLING_INTERVAL, e.SAMPLER_RANDOM_INTERVAL)
     rate = np.where(ownok & (own > 0), own.astype(np.float64), rate)
     sampler, sok = first(*e.SAMPLER_FIELDS)
@@ -537,7 +559,7 @@ def _fields(
         else []
     )
     if ex:
-        dom = np.asarray(dgs.domain, dtype=np.int64)[dg]
+        dom = dgs.array("domain")[dg]
         looked = np.array(
             [
                 cache.rate(x, int(d), int(s) if k else None) or math.nan
@@ -570,9 +592,9 @@ def _scaled(
 def _times(
     uint: Any, dg: I64, dgs: _Dgram, n: int
 ) -> tuple[tuple[np.ndarray, B], tuple[np.ndarray, B]]:
-    export_ms = np.asarray(dgs.export_s, dtype=np.int64)[dg] * 1000
-    export_ms += np.asarray(dgs.export_ns, dtype=np.int64)[dg] // 1_000_000
-    uptime = np.asarray(dgs.uptime, dtype=np.int64)[dg]
+    export_ms = dgs.array("export_s")[dg] * 1000
+    export_ms += dgs.array("export_ns")[dg] // 1_000_000
+    uptime = dgs.array("uptime")[dg]
     init, init_ok = uint(e.SYSTEM_INIT_TIME_MILLISECONDS)
     out = []
     for sec, ms, us, ns, delta, sysup in (
@@ -603,7 +625,7 @@ def _times(
         v, k = uint(
             sysup
         )  # ms of system uptime: v5/v9 from the header's, IPFIX from systemInitTime
-        is_v9 = np.asarray(dgs.version, dtype=np.int64)[dg] != r.IPFIX
+        is_v9 = dgs.array("version")[dg] != r.IPFIX
         up = v.astype(np.int64)
         take(
             np.where(is_v9, export_ms - (uptime - up), init.astype(np.int64) + up),
@@ -636,18 +658,17 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
     smac, smok = cat("__smac")
     dmac, dmok = cat("__dmac")
     mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
-    ex_texts = sorted(set(dgs.exporter))
-    ex_index = {x: k for k, x in enumerate(ex_texts)}
-    ex_codes = np.array([ex_index[x] if x else -1 for x in dgs.exporter], dtype=np.int64)[dg]
+    ex_texts, ex_all = dgs.exporters()
+    ex_codes = ex_all[dg]
     cols: dict[str, pl.Series] = {
-        "time": pl.Series(np.asarray(dgs.recv, dtype=np.int64)[dg]).cast(schema.TIME),
+        "time": pl.Series(dgs.array("recv")[dg]).cast(schema.TIME),
         "exporter": text_of(ex_texts, ex_codes),
         "src_ip": dictionary.gather(code_series(codes[:n])),
         "dst_ip": dictionary.gather(code_series(codes[n:])),
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
-        "sequence": pl.Series(np.asarray(dgs.sequence, dtype=np.int64)[dg] & 0xFFFFFFFF),
-        "observation_domain": pl.Series(np.asarray(dgs.domain, dtype=np.int64)[dg]),
+        "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
+        "observation_domain": pl.Series(dgs.array("domain")[dg]),
         "flow_format": pl.Series([r.FORMAT_NAMES[v] for v in dgs.version], dtype=pl.String).gather(
             pl.Series(dg)
         ),
@@ -744,30 +765,75 @@ def _sequences(
         stats.late_datagrams += res.late
         stats.duplicate_datagrams += res.duplicates
     lost: Counter[tuple[str, int]] = Counter()
-    for k, version in enumerate(dgs.version):
-        if version == r.NETFLOW9 or dgs.batch[k] < 0 or k in rejected:
-            continue
-        key = (dgs.exporter[k], dgs.domain[k] if version == r.NETFLOW5 else 0)
-        seq, count = dgs.sequence[k] & 0xFFFFFFFF, int(per_dg[k])
-        if dgs.batch[k] in waiting:
-            st.records.pop(key, None)  # records of unknown templates: the count is unknown
-            continue
-        prev = st.records.get(key)
-        numbering = 0 if prev is None else prev[2]
-        if prev is not None:
-            step = (seq - prev[0] + (1 << 31)) % (1 << 32) - (1 << 31)
-            before, last = step - prev[1], step - count  # per numbering 1 and 2
-            if version == r.NETFLOW5 and numbering == 0:
-                numbering = 2 if last == 0 and before != 0 else 1 if before == 0 else 0
-            gap = last if numbering == 2 else before
-            if step < 0 and -step > 1 << 16:
-                stats.sequence_resets[key] = stats.sequence_resets.get(key, 0) + 1
-            elif gap > 0:
-                lost[key] += gap
-            elif gap < 0:
-                stats.late_datagrams += 1
-        st.records[key] = (seq, count, numbering)
+    version = dgs.array("version")
+    take = (version != r.NETFLOW9) & (dgs.array("batch") >= 0)
+    if rejected:
+        take[list(rejected)] = False
+    names, exporter = dgs.exporters()
+    domain = np.where(version == r.NETFLOW5, dgs.array("domain"), 0)
+    idx = np.flatnonzero(take)
+    if not idx.size:
+        stats.lost_records = {}
+        return
+    group = (exporter[idx] + 1) << 33 | domain[idx]
+    seqs = dgs.array("sequence") & 0xFFFFFFFF
+    held = np.isin(dgs.array("batch")[idx], list(waiting)) if waiting else None
+    for g in np.unique(group).tolist():
+        at = np.flatnonzero(group == g)
+        key = (names[(g >> 33) - 1] if g >> 33 else "", g & ((1 << 33) - 1))
+        # a datagram with a set left waiting: its count is unknown, the key starts afresh after it
+        cuts = [-1] if held is None else [-1, *np.flatnonzero(held[at]).tolist()]
+        for a, b in zip(cuts, [*cuts[1:], at.size]):
+            if a >= 0:
+                st.records.pop(key, None)
+            ks = idx[at[a + 1 : b]]
+            if ks.size:
+                _record_gaps(st, stats, lost, key, seqs[ks], per_dg[ks], version[ks] == r.NETFLOW5)
     stats.lost_records = dict(lost)
+
+
+def _record_gaps(
+    st: NetFlowState,
+    stats: DecodeStats,
+    lost: Counter[tuple[str, int]],
+    key: tuple[str, int],
+    seq: I64,
+    count: I64,
+    v5: B,
+) -> None:
+    """Record-sequence gaps of one key's datagrams (in arrival order) against the state before.
+
+    A step back of more than 2^16 is a reset; a gap counts lost records, a negative one a
+    late datagram. NetFlow v5's numbering (records before the datagram, or the index of its
+    last record as Open vSwitch sends it) is told from the first step that shows it.
+    """
+    prev = st.records.get(key)
+    numbering = 0 if prev is None else prev[2]
+    if prev is not None:
+        seq = np.concatenate([[prev[0]], seq])
+        count = np.concatenate([[prev[1]], count])
+        v5 = np.concatenate([[False], v5])
+    if seq.size > 1:
+        step = (seq[1:] - seq[:-1] + (1 << 31)) % (1 << 32) - (1 << 31)
+        before, last = step - count[:-1], step - count[1:]
+        numbers = np.full(step.size, numbering, dtype=np.int64)
+        if numbering == 0:
+            told = np.where(
+                v5[1:], np.where((last == 0) & (before != 0), 2, np.where(before == 0, 1, 0)), 0
+            )
+            if told.any():
+                at = int(np.argmax(told != 0))
+                numbers[at:] = told[at]
+                numbering = int(told[at])
+        gap = np.where(numbers == 2, last, before)
+        reset = (step < 0) & (-step > 1 << 16)
+        if reset.any():
+            stats.sequence_resets[key] = stats.sequence_resets.get(key, 0) + int(reset.sum())
+        gone = gap[~reset & (gap > 0)]
+        if gone.size:
+            lost[key] += int(gone.sum())
+        stats.late_datagrams += int((~reset & (gap < 0)).sum())
+    st.records[key] = (int(seq[-1]), int(count[-1]), numbering)
 
 
 def one_direction(frame: pl.DataFrame, direction: int = 0) -> pl.DataFrame:
