@@ -237,6 +237,11 @@ def decode(
             kinds["data"] += 1
             return
         for ref in sets:
+            if ref.templates and not ref.withdrawn and _in_force(cache, exporter, head.domain, ref):
+                kinds["options_template" if ref.templates[0].scope_count else "template"] += len(
+                    ref.templates
+                )  # the same templates sent again (parsed once: the same objects): no change
+                continue
             for tid in ref.withdrawn:
                 cache.withdraw(exporter, head.domain, tid)
                 kinds["withdrawal"] += 1
@@ -352,6 +357,15 @@ def decode(
 
 
 struct_error = __import__("struct").error
+
+
+def _in_force(cache: TemplateCache, exporter: str, domain: int, ref: SetRef) -> bool:
+    """Whether a template set's templates are the very ones in force, none waited for."""
+    if cache.pending:
+        return False
+    kinds = {bool(t.scope_count) for t in ref.templates}
+    got = cache.templates.get
+    return len(kinds) == 1 and all(got((exporter, domain, t.id)) is t for t in ref.templates)
 
 
 def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:

@@ -119,10 +119,10 @@ class TemplateCache:
     def add(self, exporter: str, domain: int, template: Template) -> None:
         """Define or redefine a template (a template sent again unchanged changes nothing)."""
         key = (exporter, domain, template.id)
-        if self.templates.get(key) == template:
-            return
-        self.templates[key] = template
-        self.serial += 1
+        same = self.templates.get(key) == template
+        self.templates[key] = template  # equal: the newest object (decoders compare by identity)
+        if not same:
+            self.serial += 1
 
     def withdraw(self, exporter: str, domain: int, template_id: int) -> None:
         """Withdraw one template, or all of the domain (id 2: data templates, 3: options, IPFIX)."""
