@@ -236,8 +236,14 @@ def decode(
             add_job(r.V5_TEMPLATE, sets[0].start, sets[0].end, dg)
             kinds["data"] += 1
             return
+        if all(ref.set_id < r.FIRST_DATA_SET and not ref.withdrawn for ref in sets):
+            _remember(raw, o, m, head.version, [ref.templates for ref in sets])
         for ref in sets:
-            if ref.templates and not ref.withdrawn and _in_force(cache, exporter, head.domain, ref):
+            if (
+                ref.templates
+                and not ref.withdrawn
+                and _in_force(cache, exporter, head.domain, ref.templates)
+            ):
                 kinds["options_template" if ref.templates[0].scope_count else "template"] += len(
                     ref.templates
                 )  # the same templates sent again (parsed once: the same objects): no change
@@ -323,6 +329,15 @@ def decode(
 
     at = 0
     for i in [*np.flatnonzero(~pre.fast).tolist(), n]:
+        if i < n:
+            known = _recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
+            ex = ex_names[ex_codes[i]]
+            if known is not None and all(
+                _in_force(cache, ex, int(pre.domain[i]), ts) for ts in known
+            ):  # templates only, all in force: the datagram changes nothing, the run goes on
+                for ts in known:
+                    kinds["options_template" if ts[0].scope_count else "template"] += len(ts)
+                continue
         if at < i:
             fast_run(at, i)
         if i < n:
@@ -359,13 +374,43 @@ def decode(
 struct_error = __import__("struct").error
 
 
-def _in_force(cache: TemplateCache, exporter: str, domain: int, ref: SetRef) -> bool:
+def _in_force(cache: TemplateCache, exporter: str, domain: int, templates: list[Template]) -> bool:
     """Whether a template set's templates are the very ones in force, none waited for."""
-    if cache.pending:
+    if cache.pending or not templates:
         return False
-    kinds = {bool(t.scope_count) for t in ref.templates}
+    kinds = {bool(t.scope_count) for t in templates}
     got = cache.templates.get
-    return len(kinds) == 1 and all(got((exporter, domain, t.id)) is t for t in ref.templates)
+    return len(kinds) == 1 and all(got((exporter, domain, t.id)) is t for t in templates)
+
+
+#: datagrams of template sets only, by their bytes (the header's time and sequence left out):
+#: the templates of each set (exporters re-send the same ones; bounded: cleared when full)
+_KNOWN: dict[bytes, list[list[Template]]] = {}
+
+
+def _key(raw: memoryview, pos: int, length: int, version: int) -> bytes | None:
+    head = r.HEADER.get(version)
+    if head is None or length < head or pos < 0 or pos + length > len(raw):
+        return None
+    return bytes(raw[pos : pos + 4]) + bytes(raw[pos + head : pos + length])
+
+
+def _remember(
+    raw: memoryview, pos: int, length: int, version: int, sets: list[list[Template]]
+) -> None:
+    key = _key(raw, pos, length, version)
+    if key is not None and sets:
+        if len(_KNOWN) >= 1024:
+            _KNOWN.clear()
+        _KNOWN[key] = sets
+
+
+def _recall(raw: memoryview, pos: int, length: int, version: int) -> list[list[Template]] | None:
+    """The template sets of a datagram seen before with these bytes, else None."""
+    if version not in (r.NETFLOW9, r.IPFIX):
+        return None
+    key = _key(raw, pos, length, version)
+    return None if key is None else _KNOWN.get(key)
 
 
 def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
