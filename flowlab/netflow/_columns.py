@@ -128,7 +128,10 @@ def _segments(template: Template) -> tuple[list[int], I64, I64, I64]:
     Returns the byte length of each run (one more than the variable fields), the variable
     fields' indexes, and for every field the run it belongs to and its offset in that run.
     """
-    runs, var, segment, within = [0], [], [], []
+    runs: list[int] = [0]
+    var: list[int] = []
+    segment: list[int] = []
+    within: list[int] = []
     for j, (_, _, length) in enumerate(template.fields):
         segment.append(len(var))
         within.append(runs[-1])

@@ -32,8 +32,10 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -481,7 +483,8 @@ def _flows(
     stats: DecodeStats,
     source: str,
 ) -> tuple[pl.DataFrame, set[int]]:
-    parts: list[dict[str, tuple[np.ndarray, B]]] = []
+    parts: list[tuple[Template, I64]] = []
+    dgs_of: list[I64] = []
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
     for job in jobs.values():
@@ -491,41 +494,62 @@ def _flows(
         rejected.update(dg_of_set[loc.bad_sets].tolist())
         if not loc.set_index.size:
             continue
-        dg = dg_of_set[loc.set_index]
-        parts.append(_fields(data, loc.offset, loc.length, job.template, dg, dgs, cache))
+        dgs_of.append(dg_of_set[loc.set_index])
+        parts.append((job.template, loc.offset))
         for eid, pen, _ in job.template.fields:
             if (pen, eid) not in e.ELEMENTS and pen != -1:
                 unknown[(pen, eid)] += int(loc.set_index.size)
     stats.elements_skipped = dict(unknown)
     if not parts:
         return schema.empty().with_columns(pl.lit(None, dtype=pl.Int64).alias("__dg")), rejected
-    return _frame(parts, dgs, source), rejected
+    dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
+    return _frame([_fields(data, parts, dg, dgs, cache)], dgs, source), rejected
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(t: Template) -> dict[tuple[int, int], int]:
+    """Each (enterprise, element) of a template -> its first field (a repeated one: the first)."""
+    where: dict[tuple[int, int], int] = {}
+    for j, (eid, pen, _) in enumerate(t.fields):
+        where.setdefault((pen, eid), j)
+    return where
 
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    off: I64,
-    ln: I64,
-    t: Template,
+    parts: list[tuple[Template, I64]],
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
-    """The canonical columns of one template's records (values, valid), plus internal ones."""
+    """The canonical columns (values, valid), plus internal ones, of the records of all templates.
+
+    `parts`: each template with its records' field offsets, rows one after the other in
+    `dg`'s order; every element is read for the records of all templates at once.
+    """
     n = dg.size
-    where: dict[tuple[int, int], int] = {}
-    for j, (eid, pen, _) in enumerate(t.fields):
-        where.setdefault((pen, eid), j)  # the first of a repeated element is used
+    bounds = np.cumsum([0] + [off.shape[0] for _, off in parts]).tolist()
     no = np.zeros(n, dtype=bool)
 
+    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[tuple[int, int, I64, int]]:
+        """(first row, end row, offsets, length) of the parts whose template has the element."""
+        out = []
+        for k, (t, off) in enumerate(parts):
+            j = _where(t).get((pen, eid))
+            if j is not None and ok(t.fields[j][2]):
+                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2]))
+        return out
+
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
-        j = where.get((pen, eid))
-        if j is None:
-            return np.zeros(n, dtype=np.uint64), no
-        length = int(ln[0, j]) if n else 0
-        if t.fields[j][2] == e.VARIABLE_LENGTH or not 1 <= length <= 8:
-            return np.zeros(n, dtype=np.uint64), no
-        return read_uint(data, off[:, j], length), np.ones(n, dtype=bool)
+        have = found(eid, pen, lambda length: 1 <= length <= 8)
+        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
+            offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
+            return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
+        vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
+        for a, b, offsets, length in have:
+            vals[a:b] = read_uint(data, offsets, length)
+            ok[a:b] = True
+        return vals, ok
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
         vals, ok = np.zeros(n, dtype=np.uint64), no
@@ -535,10 +559,11 @@ def _fields(
         return vals, ok
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
-        j = where.get((0, eid))
-        if j is None or t.fields[j][2] != 16:
-            return np.zeros((n, 4), dtype=np.uint32), no
-        return read_words(data, off[:, j]), np.ones(n, dtype=bool)
+        vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
+        for a, b, offsets, _ in found(eid, 0, lambda length: length == 16):
+            vals[a:b] = read_words(data, offsets)
+            ok[a:b] = True
+        return vals, ok
 
     cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}
     s4, s4ok = uint(e.SOURCE_IPV4_ADDRESS)
