@@ -101,6 +101,12 @@ class _Dgram:
     def exporters(self) -> tuple[list[str], I64]:
         """The exporters' names (sorted) and each datagram's index among them (-1: none)."""
         if "__exporter" not in self._arrays:
+            if self.exporter and self.exporter.count(self.exporter[0]) == len(self.exporter):
+                self._names = [self.exporter[0]]
+                self._arrays["__exporter"] = np.full(
+                    len(self.exporter), 0 if self._names[0] else -1
+                )
+                return self._names, self._arrays["__exporter"]
             names = sorted(set(self.exporter))
             index = {x: k for k, x in enumerate(names)}
             self._arrays["__exporter"] = np.fromiter(
@@ -271,6 +277,20 @@ def decode(
             if ref.set_id >= r.FIRST_DATA_SET:
                 data_set(exporter, head, ref, dg, raw)
 
+    checked: dict[tuple[int, str, int], tuple[list[list[Template]], int]] = {}
+
+    def _no_change(known: list[list[Template]], exporter: str, domain: int) -> bool:
+        """Whether a datagram of these template sets changes nothing (checked once per
+        template change: by `cache.serial`)."""
+        tag = (id(known), exporter, domain)
+        seen = checked.get(tag)
+        if seen is not None and seen[0] is known and seen[1] == cache.serial:
+            return not cache.pending
+        if all(_in_force(cache, exporter, domain, ts) for ts in known):
+            checked[tag] = (known, cache.serial)
+            return True
+        return False
+
     pre = prewalk(data, off, ln)
     ex_codes, ex_names = _codes(peer_list)
 
@@ -279,7 +299,10 @@ def decode(
         base = len(dgs.recv)
         sl = slice(a, b)
         dgs.recv += recv[sl].tolist()
-        dgs.exporter += [str(x or "") for x in peer_list[a:b]]
+        if len(ex_names) == 1:
+            dgs.exporter += ex_names * (b - a)
+        else:
+            dgs.exporter += [ex_names[c] for c in ex_codes[a:b].tolist()]
         dgs.domain += pre.domain[sl].tolist()
         dgs.version += pre.version[sl].tolist()
         dgs.export_s += pre.export_s[sl].tolist()
@@ -333,10 +356,8 @@ def decode(
     for i in [*np.flatnonzero(~pre.fast).tolist(), n]:
         if i < n:
             known = _recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
-            ex = ex_names[ex_codes[i]]
-            if known is not None and all(
-                _in_force(cache, ex, int(pre.domain[i]), ts) for ts in known
-            ):  # templates only, all in force: the datagram changes nothing, the run goes on
+            if known is not None and _no_change(known, ex_names[ex_codes[i]], int(pre.domain[i])):
+                # templates only, all in force: the datagram changes nothing, the run goes on
                 for ts in known:
                     kinds["options_template" if ts[0].scope_count else "template"] += len(ts)
                 continue
@@ -417,6 +438,8 @@ def _recall(raw: memoryview, pos: int, length: int, version: int) -> list[list[T
 
 def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Exporter codes per datagram and their names (the UDP source addresses)."""
+    if peers and peers.count(peers[0]) == len(peers):  # one exporter (pointer compares first)
+        return np.zeros(len(peers), dtype=np.int64), [str(peers[0] or "")]
     names: dict[str, int] = {}
     codes = np.fromiter(
         (names.setdefault(str(x or ""), len(names)) for x in peers),
