@@ -569,9 +569,11 @@ def _fields(
             offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
             return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-        for a, b, offsets, length in have:
-            vals[a:b] = read_uint(data, offsets, length)
-            ok[a:b] = True
+        for length in {h[3] for h in have}:  # one read per field length
+            same = [h for h in have if h[3] == length]
+            rows = np.concatenate([np.arange(a, b) for a, b, _, _ in same])
+            vals[rows] = read_uint(data, np.concatenate([h[2] for h in same]), length)
+            ok[rows] = True
         return vals, ok
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
@@ -776,9 +778,7 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
         "dst_mac": text_of(mtexts, mcodes[n:]),
         "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
         "observation_domain": pl.Series(dgs.array("domain")[dg]),
-        "flow_format": pl.Series([r.FORMAT_NAMES[v] for v in dgs.version], dtype=pl.String).gather(
-            pl.Series(dg)
-        ),
+        "flow_format": _format_names(dgs.array("version")[dg]),
         "__dg": pl.Series(dg),
     }
     dtypes = schema.FLOW_SCHEMA
@@ -804,6 +804,13 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
         .sort("__dg", maintain_order=True)
         .collect()
     )  # datagram order (waiting sets: when released)
+
+
+def _format_names(version: I64) -> pl.Series:
+    """``flow_format`` of each row from its datagram's version."""
+    versions = sorted(r.FORMAT_NAMES)
+    names = pl.Series([r.FORMAT_NAMES[v] for v in versions], dtype=pl.String)
+    return names.gather(pl.Series(np.searchsorted(versions, version)))
 
 
 def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
@@ -863,11 +870,8 @@ def _sequences(
         per_dg[: got.size] = got[: per_dg.size]
     for k, c in options_records.items():
         per_dg[k] += c
-    v9 = [
-        k
-        for k, v in enumerate(dgs.version)
-        if v == r.NETFLOW9 and dgs.batch[k] >= 0 and k not in rejected
-    ]
+    is_v9 = (dgs.array("version") == r.NETFLOW9) & (dgs.array("batch") >= 0)
+    v9 = [k for k in np.flatnonzero(is_v9).tolist() if k not in rejected]
     if v9:
         keys = sorted({(dgs.exporter[k], dgs.domain[k]) for k in v9})
         index = {key: j for j, key in enumerate(keys)}
