@@ -27,7 +27,9 @@ On each file, in the same run:
   input, so a small Go program (``benchmarks/goflow2_pcap``, built here with ``go build``) feeds
   the file's UDP payloads to goflow2's own decoder and producer (``netflow.DecodeMessageVersion``
   with one template cache per exporter, ``producer/proto.ProduceMessage``: what its UDP workers
-  run per datagram) and marshals each flow message as JSON (its ``-format json``); whole process;
+  run per datagram) and formats each flow message as JSON (its default ``-format json``) and,
+  separately, as protobuf (``-format bin``, its cheapest); whole process. The verdict uses
+  the cheaper;
 - ``tshark -T fields`` with the fields flowlab's frame holds, whole process.
 
 Run::
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -63,40 +66,45 @@ NETFLOW = ("ovs-netflow",)
 PORTS = {"ipfix": 4739, "netflow": 2055}
 
 
-def _records(grams: list[bytes], protocol: str) -> list[int]:
-    """Data records of each datagram, as the exporter's sequence counts them.
+def _records(grams: list[bytes], protocol: str) -> tuple[list[int], list[int], list[int]]:
+    """Per datagram: data records as the exporter's sequence counts them, flowlab's rows, and
+    the packets of its IP rows (what nfacctd accounts).
 
-    IPFIX: from the next datagram's sequence (OVS counts its options data records too); the
-    last one's from flowlab's decoder (a data datagram). NetFlow v5: the header's count.
+    IPFIX's sequence counts: from the next datagram's sequence (OVS counts its options data
+    records too), the last one's from its rows (a data datagram). NetFlow v5: the header's count.
     """
-    if protocol == "netflow":
-        return [struct.unpack_from("!H", g, 2)[0] for g in grams]
     from flowlab.netflow.decode import decode
     from flowlab.netflow.templates import NetFlowState
 
-    seqs = [struct.unpack_from("!I", g, 8)[0] for g in grams]
     state = NetFlowState()
-    last = 0
+    rows, packets = [], []
     for g in grams:
-        last = decode(g, [0], [len(g)], received_ms=0, peers=["127.0.0.1"], state=state)
-    return [b - a for a, b in zip(seqs, seqs[1:])] + [last.flows.height]  # type: ignore[union-attr]
+        flows = decode(g, [0], [len(g)], received_ms=0, peers=["127.0.0.1"], state=state).flows
+        rows.append(flows.height)
+        packets.append(int(flows.filter(flows["src_ip"].is_not_null())["packets"].sum()))
+    if protocol == "netflow":
+        return [struct.unpack_from("!H", g, 2)[0] for g in grams], rows, packets
+    seqs = [struct.unpack_from("!I", g, 8)[0] for g in grams]
+    return [b - a for a, b in itertools.pairwise(seqs)] + rows[-1:], rows, packets
 
 
-def real_datagrams(protocol: str) -> tuple[list[bytes], list[bytes], list[int]]:
-    """(frame headers with UDP checksum 0, payloads, data records of each) of the OVS captures."""
+def real_datagrams(protocol: str) -> tuple[list[bytes], list[bytes], dict[str, list[int]]]:
+    """(frame headers with UDP checksum 0, payloads, per-datagram counts) of the OVS captures;
+    the counts: ``records`` (sequence), ``rows`` (flowlab's), ``ip_packets`` (nfacctd's)."""
     heads, grams = [], []
-    for name in IPFIX if protocol == "ipfix" else NETFLOW:
+    counts: dict[str, list[int]] = {"records": [], "rows": [], "ip_packets": []}
+    for name in IPFIX if protocol == "ipfix" else NETFLOW:  # per capture: its own sequence
+        some = []
         for _s, _u, frame in pcap_frames(name):
             assert frame[12:14] == b"\x08\x00" and frame[14] == 0x45, "IPv4 without options"
             head = bytearray(frame[:UDP_PAYLOAD])
             head[40:42] = b"\x00\x00"
             heads.append(bytes(head))
-            grams.append(frame[UDP_PAYLOAD:])
-    records: list[int] = []
-    for name in IPFIX if protocol == "ipfix" else NETFLOW:  # per capture: its own sequence
-        n = len(pcap_frames(name))
-        records += _records(grams[len(records) : len(records) + n], protocol)
-    return heads, grams, records
+            some.append(frame[UDP_PAYLOAD:])
+        for key, values in zip(counts, _records(some, protocol)):
+            counts[key] += values
+        grams += some
+    return heads, grams, counts
 
 
 def renumber(grams: list[bytes], records: list[int], protocol: str) -> list[bytes]:
@@ -116,8 +124,8 @@ def renumber(grams: list[bytes], records: list[int], protocol: str) -> list[byte
 
 def build(path: Path, protocol: str, repeats: int) -> dict[str, int]:
     """Write the real datagrams of `protocol`, repeated `repeats` times and renumbered."""
-    heads, grams, records = real_datagrams(protocol)
-    payloads = renumber(grams * repeats, records * repeats, protocol)
+    heads, grams, counts = real_datagrams(protocol)
+    payloads = renumber(grams * repeats, counts["records"] * repeats, protocol)
     t0 = 1_700_000_000
     with path.open("wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
@@ -135,21 +143,7 @@ def build(path: Path, protocol: str, repeats: int) -> dict[str, int]:
                 f.write(b"".join(block))
                 block.clear()
         f.write(b"".join(block))
-    data = sum(1 for g in grams if _data_rows(g, protocol))
-    return {"datagrams": len(payloads), "repeats": repeats, "data_datagrams": data * repeats}
-
-
-def _data_rows(gram: bytes, protocol: str) -> bool:
-    """Whether a datagram carries data sets (id >= 256) or is NetFlow v5."""
-    if protocol == "netflow":
-        return True
-    pos = 16
-    while pos + 4 <= len(gram):
-        sid, length = struct.unpack_from("!HH", gram, pos)
-        if sid >= 256:
-            return True
-        pos += max(length, 4)
-    return False
+    return {"datagrams": len(payloads), "repeats": repeats, "rows": sum(counts["rows"]) * repeats}
 
 
 FLOWLAB = textwrap.dedent(
@@ -224,8 +218,9 @@ def goflow2_pcap(work: Path) -> Path:
     return exe
 
 
-def run_goflow2(path: Path, work: Path) -> dict[str, float]:
-    m = measure([str(goflow2_pcap(work)), str(path)])
+def run_goflow2(path: Path, work: Path, fmt: str = "json") -> dict[str, float]:
+    """goflow2's pipeline over the file's payloads, formatting as JSON (its default) or "bin"."""
+    m = measure([str(goflow2_pcap(work)), str(path), fmt])
     m.update(json.loads(str(m.pop("stdout")).strip().splitlines()[-1]))
     return m
 
@@ -249,11 +244,68 @@ def run_tshark(path: Path, protocol: str) -> dict[str, float]:
     return m
 
 
+#: goflow2's documented throughput settings (as bench_collector's), NetFlow/IPFIX listener
+GOFLOW2_LISTEN = "netflow://127.0.0.1:{port}?count=2&workers=4&blocking=false&queue_size=1000000"
+
+
+def live(rates: list[float], seconds: float, tools: list[str], repeats: int = 20) -> None:
+    """The live collectors on real OVS IPFIX datagrams replayed over loopback (bench_collector's
+    sender and runners): the highest rate at which each lost nothing."""
+    import bench_collector as bc
+    import numpy as np
+
+    bc.PMACCT = "nfacctd"
+    bc.GOFLOW2_LISTEN = GOFLOW2_LISTEN
+    bc.SETTINGS["protocol"] = "ipfix"
+    _heads, grams, counts = real_datagrams("ipfix")
+    block = renumber(grams * repeats, counts["records"] * repeats, "ipfix")
+    rows = np.array(counts["rows"] * repeats, dtype=np.int64)
+    ip_packets = np.array(counts["ip_packets"] * repeats, dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "datagrams.npz")
+        np.savez(
+            path,
+            data=np.frombuffer(b"".join(block), dtype=np.uint8),
+            lengths=np.array([len(g) for g in block]),
+            agents=np.zeros(len(block), dtype=np.int64),
+            seqs=np.array([struct.unpack_from("!I", g, 8)[0] for g in block], dtype=np.int64),
+            seq_offset=8,  # IPFIX: the records before the message, + all records per pass
+            seq_step=np.full(len(block), sum(counts["records"]) * repeats, dtype=np.int64),
+        )
+        print(f"\nlive: replaying {len(block):,} real OVS IPFIX datagrams ({rows.mean():.2f} records, "
+              f"{np.mean([len(g) for g in block]):.0f} bytes each on average, templates as captured) "
+              f"on loopback, {seconds:g} s per rate; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        header = (
+            f"{'tool':<8} {'target':>6} {'sent':>11} {'sent/s':>10} {'received':>11} {'lost':>9} "
+            f"{'kdrops':>9} {'seq-gap':>9} {'records (nfacctd: packets) got/sent':>25} "
+            f"{'recv/s':>10} {'CPU s':>6} {'send s':>6} {'rcvbuf':>7}"
+        )
+        print(header)
+        best: dict[str, float] = {}
+        runners = {"flowlab": bc.run_flowlab, "nfacctd": bc.run_sfacctd, "goflow2": bc.run_goflow2}
+        for tool in tools:
+            for rate in rates:
+                run = runners[tool](rate, seconds, path, ip_packets if tool == "nfacctd" else rows)
+                print(bc._row(run), flush=True)
+                if run.lost or run.samples != run.samples_sent:
+                    break
+                best[tool] = max(best.get(tool, 0.0), run.rate)
+        for tool in tools:
+            print(f"{tool}: highest lossless rate {best.get(tool, 0):,.0f} datagrams/s "
+                  f"({best.get(tool, 0) * rows.mean():,.0f} records/s)")  # fmt: skip
+        if best.get("flowlab"):
+            for other in ("nfacctd", "goflow2"):
+                if other in best:
+                    print(f"flowlab / {other}: {best['flowlab'] / best[other]:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--scale", default="80,800", help="repeats of the IPFIX captures (default 80,800)")
+    ap.add_argument(
+        "--scale", default="80,800", help="repeats of the IPFIX captures (default 80,800)"
+    )
     ap.add_argument("--netflow-scale", default="800,8000",
                     help="repeats of the NetFlow capture (default 800,8000: x80 is 160 datagrams)")  # fmt: skip
     ap.add_argument("--protocols", default="ipfix,netflow")
@@ -261,7 +313,17 @@ def main() -> None:
     ap.add_argument("--no-tshark-large", action="store_true", help="tshark on the first file only")
     ap.add_argument("--no-goflow2", action="store_true")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core (taskset -c 0)")
+    ap.add_argument("--live", action="store_true", help="also the live collectors (10 s per rate)")
+    ap.add_argument("--live-only", action="store_true", help="only the live collectors")
+    ap.add_argument("--rates", default="5000,10000,25000,50000,100000,150000,0",
+                    help="datagrams/s for --live, rising (0: as fast as the sender can)")  # fmt: skip
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per rate (--live)")
+    ap.add_argument("--tools", default="flowlab,nfacctd,goflow2", help="for --live")
     args = ap.parse_args()
+    rates = [float(x) for x in args.rates.split(",")]
+    if args.live_only:
+        live(rates, args.seconds, args.tools.split(","))
+        return
     if not args.no_pin and shutil.which("taskset"):
         bench_decode.PREFIX[:] = ["taskset", "-c", "0"]
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -291,14 +353,19 @@ def main() -> None:
             ]
             gf = None
             if not args.no_goflow2:
-                gf = run_goflow2(path, args.workdir)
-                rows.append(("goflow2 decoder+producer, process", gf["cpu"], gf["rows"]))
+                gj = run_goflow2(path, args.workdir)
+                gf = run_goflow2(path, args.workdir, "bin")
+                rows.append(("goflow2 pipeline -format json", gj["cpu"], gj["rows"]))
+                rows.append(("goflow2 pipeline -format bin", gf["cpu"], gf["rows"]))
+                assert int(gj["rows"]) == n, (gj["rows"], n)
             if k == 0 or not args.no_tshark_large:
                 tsh = run_tshark(path, protocol)
                 rows.append(("tshark, whole process", tsh["cpu"], tsh["rows"]))
             print(f"{'work':36s} {'cpu s':>7s} {'records/s':>11s} {'x nfacctd':>9s} {'rows':>9s}")
             for label, cpu, got in rows:
-                print(f"{label:36s} {cpu:7.3f} {n / cpu:11,.0f} {nfa['cpu'] / cpu:9.2f} {int(got):9,}")
+                print(
+                    f"{label:36s} {cpu:7.3f} {n / cpu:11,.0f} {nfa['cpu'] / cpu:9.2f} {int(got):9,}"
+                )
             print(f"flowlab import (excluded above): {read['import_cpu']:.3f} s; peak RSS "
                   f"read {read['rss_mb']:.0f} MB, iter {it['rss_mb']:.0f} MB; nfacctd packets "
                   f"{int(nfa['rows']):,} = flowlab's of IP records {read['ip_packets']:,}")  # fmt: skip
@@ -315,14 +382,16 @@ def main() -> None:
                             gf["cpu"] if gf else float("nan")))  # fmt: skip
             if gf:
                 g = gf["cpu"] / read["cpu"]
-                verdicts.append(f"{name}: read_pcap first call faster than goflow2: {g:.2f}x "
+                verdicts.append(f"{name}: read_pcap first call faster than goflow2 (bin): {g:.2f}x "
                                 f"{'met' if g > 1 else 'MISSED'}")  # fmt: skip
     print(f"\n{'file':14s} {'records':>9s} {'read s':>7s} {'warm s':>7s} {'iter s':>7s} "
-          f"{'nfacctd s':>9s} {'goflow2 s':>9s} {'x nfacctd':>9s} {'x goflow2':>9s}")  # fmt: skip
+          f"{'nfacctd s':>9s} {'goflow2 s':>9s} {'x nfacctd':>9s} {'x goflow2':>9s}   (goflow2: -format bin)")  # fmt: skip
     for name, n, r, w, i, nf, gf2 in summary:
         print(f"{name:14s} {n:9,} {r:7.3f} {w:7.3f} {i:7.3f} {nf:9.3f} {gf2:9.3f} "
               f"{nf / r:9.2f} {gf2 / r:9.2f}")  # fmt: skip
     print("\n" + "\n".join(verdicts))
+    if args.live:
+        live(rates, args.seconds, args.tools.split(","))
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -3,7 +3,8 @@
 // goflow2 has no pcap input. This feeds each IPv4 UDP payload of a classic pcap file to
 // utils.NewNetFlowPipe, as goflow2's UDP workers do: netflow.DecodeMessageVersion with one
 // template cache per exporter (source address and port), the protobuf producer goflow2 uses by
-// default (-produce sample, no mapping file) and the JSON formatter (-format json). The
+// default (-produce sample, no mapping file) and the JSON formatter (-format json; a second
+// argument "bin": the protobuf one). The
 // transport counts and discards the formatted messages instead of writing them to a file.
 // It prints {"rows": flow messages, "bytes": JSON bytes, "datagrams": ..., "errors": ...}.
 package main
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/netsampler/goflow2/v2/format"
+	_ "github.com/netsampler/goflow2/v2/format/binary"
 	_ "github.com/netsampler/goflow2/v2/format/json"
 	"github.com/netsampler/goflow2/v2/producer/proto"
 	"github.com/netsampler/goflow2/v2/utils"
@@ -36,7 +38,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "need a classic little-endian pcap", err)
 		os.Exit(2)
 	}
-	formatter, err := format.FindFormat("json")
+	name := "json" // goflow2's default -format; "bin": protobuf
+	if len(os.Args) > 2 {
+		name = os.Args[2]
+	}
+	formatter, err := format.FindFormat(name)
 	if err != nil {
 		panic(err)
 	}
