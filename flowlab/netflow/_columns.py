@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
@@ -203,8 +204,19 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
-    idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64)[None, :], data.size - 1)
-    cols = data[idx]  # (n, length) bytes: one gather, then read as big-endian integers
+    inside = int(offset.min()) >= 0 and int(offset.max()) + length <= data.size
+    if inside and length <= 4:  # a gather per byte, folded in place
+        acc = data[offset].astype(np.uint32)
+        for k in range(1, length):
+            acc <<= np.uint32(8)
+            acc |= data[offset + k]
+        return acc.astype(np.uint64)
+    if inside:  # every row's bytes at once from a sliding window over the buffer
+        windows = as_strided(data, shape=(data.size - length + 1, length), strides=(1, 1))
+        cols = windows[offset]
+    else:
+        idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64), data.size - 1)
+        cols = data[idx]  # (n, length) bytes, clipped to the buffer
     if length in (1, 2, 4, 8):
         return cols.view(f">u{length}")[:, 0].astype(np.uint64)
     wide = np.zeros((offset.size, 8), dtype=np.uint8)
