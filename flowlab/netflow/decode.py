@@ -51,6 +51,7 @@ from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import locate, read_uint, read_words
+from flowlab.netflow._known import classes, in_force, known_serial, recall, remember
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
@@ -245,12 +246,12 @@ def decode(
             kinds["data"] += 1
             return
         if all(ref.set_id < r.FIRST_DATA_SET and not ref.withdrawn for ref in sets):
-            _remember(raw, o, m, head.version, [ref.templates for ref in sets])
+            remember(raw, o, m, head.version, [ref.templates for ref in sets])
         for ref in sets:
             if (
                 ref.templates
                 and not ref.withdrawn
-                and _in_force(cache, exporter, head.domain, ref.templates)
+                and in_force(cache, exporter, head.domain, ref.templates)
             ):
                 kinds["options_template" if ref.templates[0].scope_count else "template"] += len(
                     ref.templates
@@ -286,7 +287,7 @@ def decode(
         seen = checked.get(tag)
         if seen is not None and seen[0] is known and seen[1] == cache.serial:
             return not cache.pending
-        if all(_in_force(cache, exporter, domain, ts) for ts in known):
+        if all(in_force(cache, exporter, domain, ts) for ts in known):
             checked[tag] = (known, cache.serial)
             return True
         return False
@@ -352,20 +353,42 @@ def decode(
                 ref = SetRef(u & 0xFFFF, int(pre.set_start[lo + j]), int(pre.set_end[lo + j]))
                 data_set(exporter, head, ref, base + d - a, raw)
 
-    at = 0
-    for i in [*np.flatnonzero(~pre.fast).tolist(), n]:
-        if i < n:
-            known = _recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
-            if known is not None and _no_change(known, ex_names[ex_codes[i]], int(pre.domain[i])):
-                # templates only, all in force: the datagram changes nothing, the run goes on
-                for ts in known:
-                    kinds["options_template" if ts[0].scope_count else "template"] += len(ts)
-                continue
+    # datagrams of template sets only, alike byte for byte, as classes: those seen before whose
+    # templates are all in force change nothing and stay within the vector pass
+    nonfast = np.flatnonzero(~pre.fast)
+    cls, reps = classes(data, off, ln, pre.version, pre.domain, ex_codes, nonfast)
+    known: list[list[list[Template]] | None] = [None] * len(reps)
+    noop = np.zeros(len(reps) + 1, dtype=bool)  # the last: no class (-1)
+    seen = (-1, -1, -1)
+    stops = np.zeros(0, dtype=np.int64)
+    at = p = 0
+    while True:
+        if seen != (cache.serial, len(cache.pending), known_serial()):
+            seen = (cache.serial, len(cache.pending), known_serial())
+            for c, i in enumerate(reps):
+                known[c] = known[c] or recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
+                sets = known[c]
+                noop[c] = sets is not None and _no_change(
+                    sets, ex_names[ex_codes[i]], int(pre.domain[i])
+                )
+            stops = np.flatnonzero(~noop[cls])  # the datagrams to walk
+        k = int(np.searchsorted(stops, p))
+        nxt = int(stops[k]) if k < stops.size else nonfast.size
+        if nxt > p:
+            for c, times in enumerate(np.bincount(cls[p:nxt], minlength=len(reps)).tolist()):
+                for ts in (known[c] or []) if times else []:
+                    kinds["options_template" if ts[0].scope_count else "template"] += (
+                        len(ts) * times
+                    )
+        if nxt == nonfast.size:
+            break
+        i = int(nonfast[nxt])
         if at < i:
             fast_run(at, i)
-        if i < n:
-            slow(i)
-        at = i + 1
+        slow(i)
+        at, p = i + 1, nxt + 1
+    if at < n:
+        fast_run(at, n)
     if n:
         skipped["template_expired"] += cache.expire(int(recv.max()))
     whole = (
@@ -395,45 +418,6 @@ def decode(
 
 
 struct_error = __import__("struct").error
-
-
-def _in_force(cache: TemplateCache, exporter: str, domain: int, templates: list[Template]) -> bool:
-    """Whether a template set's templates are the very ones in force, none waited for."""
-    if cache.pending or not templates:
-        return False
-    kinds = {bool(t.scope_count) for t in templates}
-    got = cache.templates.get
-    return len(kinds) == 1 and all(got((exporter, domain, t.id)) is t for t in templates)
-
-
-#: datagrams of template sets only, by their bytes (the header's time and sequence left out):
-#: the templates of each set (exporters re-send the same ones; bounded: cleared when full)
-_KNOWN: dict[bytes, list[list[Template]]] = {}
-
-
-def _key(raw: memoryview, pos: int, length: int, version: int) -> bytes | None:
-    head = r.HEADER.get(version)
-    if head is None or length < head or pos < 0 or pos + length > len(raw):
-        return None
-    return bytes(raw[pos : pos + 4]) + bytes(raw[pos + head : pos + length])
-
-
-def _remember(
-    raw: memoryview, pos: int, length: int, version: int, sets: list[list[Template]]
-) -> None:
-    key = _key(raw, pos, length, version)
-    if key is not None and sets:
-        if len(_KNOWN) >= 1024:
-            _KNOWN.clear()
-        _KNOWN[key] = sets
-
-
-def _recall(raw: memoryview, pos: int, length: int, version: int) -> list[list[Template]] | None:
-    """The template sets of a datagram seen before with these bytes, else None."""
-    if version not in (r.NETFLOW9, r.IPFIX):
-        return None
-    key = _key(raw, pos, length, version)
-    return None if key is None else _KNOWN.get(key)
 
 
 def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
