@@ -63,6 +63,13 @@ class Template:
     fields: tuple[Field, ...]
     scope_count: int = 0
 
+    def __hash__(self) -> int:  # decoders key their work by template: hash the fields once
+        got: int | None = self.__dict__.get("_hash")
+        if got is None:
+            got = hash((self.id, self.fields, self.scope_count))
+            object.__setattr__(self, "_hash", got)
+        return got
+
     @property
     def variable(self) -> bool:
         """Whether any field has a variable length."""
