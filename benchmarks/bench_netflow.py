@@ -42,7 +42,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 import os
@@ -58,8 +57,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 import bench_decode
 from _real_ovs import UDP_PAYLOAD
-from bench_decode import measure
+from bench_decode import measure, run_sfacctd
 from fault_data import pcap_frames
+
+from flowlab.capture.pcap_write import write_pcap
 
 IPFIX = ("ovs-ipfix-ovnk", "ovs-ipfix-netobserv", "ovs-ipfix-sampling1")
 NETFLOW = ("ovs-netflow",)
@@ -127,22 +128,11 @@ def build(path: Path, protocol: str, repeats: int) -> dict[str, int]:
     heads, grams, counts = real_datagrams(protocol)
     payloads = renumber(grams * repeats, counts["records"] * repeats, protocol)
     t0 = 1_700_000_000
-    with path.open("wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        block = []
-        for i, payload in enumerate(payloads):
-            frame = heads[i % len(heads)] + payload
-            usec = i * 5
-            block.append(
-                struct.pack(
-                    "<IIII", t0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)
-                )
-            )
-            block.append(frame)
-            if len(block) > 8192:
-                f.write(b"".join(block))
-                block.clear()
-        f.write(b"".join(block))
+    write_pcap(
+        path,
+        (((t0 + i * 5 // 1_000_000, i * 5 % 1_000_000), heads[i % len(heads)] + payload)
+         for i, payload in enumerate(payloads)),
+    )  # fmt: skip
     return {"datagrams": len(payloads), "repeats": repeats, "rows": sum(counts["rows"]) * repeats}
 
 
@@ -181,28 +171,6 @@ def run_flowlab(path: Path, mode: str, protocol: str) -> dict[str, float]:
     env = dict(os.environ, POLARS_MAX_THREADS="1", OMP_NUM_THREADS="1")
     m = measure([sys.executable, "-c", FLOWLAB, mode, str(path), protocol], env=env)
     m.update(json.loads(str(m.pop("stdout")).strip().splitlines()[-1]))
-    return m
-
-
-def run_nfacctd(path: Path, work: Path) -> dict[str, float]:
-    """nfacctd reading the pcap (pcap_savefile), print plugin by 5-tuple; rows = its packets."""
-    nfacctd = shutil.which("nfacctd")
-    assert nfacctd, "install pmacct (Debian package pmacct)"
-    out = work / f"nfacctd-{path.stem}.csv"
-    out.unlink(missing_ok=True)
-    conf = work / f"nfacctd-{path.stem}.conf"
-    conf.write_text(
-        f"daemonize: false\npcap_savefile: {path}\nplugins: print[bench]\n"
-        "aggregate[bench]: src_host, dst_host, src_port, dst_port, proto\n"
-        f"print_output[bench]: csv\nprint_output_file[bench]: {out}\nprint_refresh_time[bench]: 3600\n"
-        f"logfile: {work / 'nfacctd.log'}\n"
-    )
-    m = measure([nfacctd, "-f", str(conf)])
-    m.pop("stdout")
-    m["rows"] = 0
-    if out.exists():
-        with out.open() as f:
-            m["rows"] = sum(int(row["PACKETS"]) for row in csv.DictReader(f))
     return m
 
 
@@ -348,7 +316,7 @@ def main() -> None:
             n = int(read["rows"])
             print(f"\n== {protocol} x{reps}: {path.name}: {census['datagrams']:,} datagrams, "
                   f"{n:,} records, {path.stat().st_size / 1e6:.1f} MB, load {os.getloadavg()[0]:.1f}")  # fmt: skip
-            nfa = run_nfacctd(path, args.workdir)
+            nfa = run_sfacctd(path, args.workdir, daemon="nfacctd")
             rows = [
                 ("flowlab read_pcap, first call", read["cpu"], read["rows"]),
                 ("flowlab read_pcap, warm", read["warm_cpu"], read["rows"]),
