@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from flowlab.netflow import records as r
 from flowlab.netflow.templates import Template, TemplateCache
@@ -101,8 +102,10 @@ def classes(
     for b in range(int(bucket.max()) + 1):
         rows = at[bucket == b]
         first = int(rows[0])
-        cols = np.r_[0:4, int(head[first]) : int(m[first])]
-        body = data[o[rows][:, None] + cols[None, :]]
+        length = int(m[first])
+        windows = as_strided(data, shape=(data.size - length + 1, length), strides=(1, 1))
+        body = windows[o[rows]]  # (rows, length) copies of the datagrams
+        body[:, 4 : int(head[first])] = 0  # the header's time, sequence and domain left out
         _, index, inverse = np.unique(_rows(body), return_index=True, return_inverse=True)
         cls[rows] = len(reps) + inverse
         reps += which[rows[index]].tolist()
