@@ -94,8 +94,11 @@ def _sender(port: int, rate: float, seconds: float, path: str) -> None:
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     datagrams = [bytes(blob[s : s + n]) for s, n in zip(starts, lengths)]
     out = Outbox(datagrams)
-    per_agent = np.bincount(agents)[agents].astype(np.int64)
-    pos = (out.starts + _SEQ_OFFSET)[:, None] + np.arange(4)
+    # sequence step per pass: sFlow counts datagrams per agent; others give theirs ("seq_step",
+    # with the sequence's offset "seq_offset": IPFIX counts records)
+    per_agent = z["seq_step"] if "seq_step" in z else np.bincount(agents)[agents].astype(np.int64)
+    seq_at = int(z["seq_offset"]) if "seq_offset" in z else _SEQ_OFFSET
+    pos = (out.starts + seq_at)[:, None] + np.arange(4)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect(("127.0.0.1", port))
     use = resource.getrusage(resource.RUSAGE_SELF)
@@ -148,7 +151,9 @@ def _samples_sent(sent: int, per_datagram: np.ndarray) -> int:
 
 
 #: what flowlab asks for (root gets it: SO_RCVBUFFORCE): --rcvbuf; where its receive loop runs: --receive
-SETTINGS: dict[str, Any] = {"rcvbuf": 64 << 20, "receive": "auto"}
+SETTINGS: dict[str, Any] = {"rcvbuf": 64 << 20, "receive": "auto", "protocol": "sflow"}
+#: the pmacct daemon of the protocol (``sfacctd``; ``nfacctd`` for NetFlow/IPFIX)
+PMACCT = "sfacctd"
 
 
 def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray) -> Run:
@@ -163,6 +168,7 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
             roll_seconds=5,
             rcvbuf=SETTINGS["rcvbuf"],
             receive=SETTINGS["receive"],
+            protocol=SETTINGS["protocol"],
         ).start()
         sender = _start_sender(col.address[1], rate, seconds, path)
         report = json.loads(sender.communicate()[0])
@@ -179,7 +185,7 @@ def run_flowlab(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         stats.kernel_drops or 0,
         stats.sequence_lost,
         _samples_sent(report["sent"], flow_samples),
-        stats.flow_samples,
+        stats.flow_samples if SETTINGS["protocol"] == "sflow" else stats.flows,
         cpu1 - cpu0 - report["sender_total"],  # this process + the receive process
         stats.rcvbuf,
         report["cpu"],
@@ -289,10 +295,10 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         "\n".join(
             [
                 "daemonize: false",
-                "sfacctd_ip: 127.0.0.1",
-                f"sfacctd_port: {port}",
-                f"sfacctd_pipe_size: {64 << 20}",
-                "sfacctd_renormalize: false",
+                f"{PMACCT}_ip: 127.0.0.1",
+                f"{PMACCT}_port: {port}",
+                f"{PMACCT}_pipe_size: {64 << 20}",
+                f"{PMACCT}_renormalize: false",
                 "plugins: print[bench]",
                 "aggregate[bench]: src_host, dst_host, src_port, dst_port, proto",
                 "print_output[bench]: csv",
@@ -301,12 +307,12 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
                 "print_refresh_time[bench]: 1",
                 f"plugin_pipe_size[bench]: {256 << 20}",
                 f"plugin_buffer_size[bench]: {1 << 20}",
-                f"logfile: {work}/sfacctd.log",
+                f"logfile: {work}/{PMACCT}.log",
                 "",
             ]
         )
     )
-    proc = subprocess.Popen(["sfacctd", "-f", str(work / "sfacctd.conf")])
+    proc = subprocess.Popen([PMACCT, "-f", str(work / "sfacctd.conf")])
     try:
         report = _send_when_bound(port, rate, seconds, path)
         while True:  # let it read what waits in its socket
@@ -317,7 +323,7 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
         time.sleep(2.5)  # two print refreshes
         drops = (state or (0, 0))[0]
         cpu = _cpu_of_tree(proc.pid)
-        log = (work / "sfacctd.log").read_text() if (work / "sfacctd.log").exists() else ""
+        log = (work / f"{PMACCT}.log").read_text() if (work / f"{PMACCT}.log").exists() else ""
     finally:
         _stop(proc)
     samples = 0
@@ -328,10 +334,10 @@ def run_sfacctd(rate: float, seconds: float, path: str, flow_samples: np.ndarray
                     samples += int(row[-2])  # PACKETS (BYTES is last)
     granted = 0
     for line in log.splitlines():
-        if "sfacctd_pipe_size: obtained=" in line:
+        if f"{PMACCT}_pipe_size: obtained=" in line:
             granted = int(line.split("obtained=")[1].split()[0])
     shutil.rmtree(work, ignore_errors=True)
-    return Run("sfacctd", rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
+    return Run(PMACCT, rate, report["sent"], report["seconds"], report["sent"] - drops, drops,
                None, _samples_sent(report["sent"], flow_samples), samples, cpu, granted,
                report["cpu"])  # fmt: skip
 

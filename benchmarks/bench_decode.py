@@ -207,17 +207,18 @@ def run_tshark(path: Path) -> dict[str, float]:
     return m
 
 
-def run_sfacctd(path: Path, work: Path) -> dict[str, float]:
-    sfacctd = shutil.which("sfacctd")
+def run_sfacctd(path: Path, work: Path, daemon: str = "sfacctd") -> dict[str, float]:
+    """pmacct's `daemon` (``sfacctd``; ``nfacctd`` for NetFlow/IPFIX) reading the pcap: rows = its packets."""
+    sfacctd = shutil.which(daemon)
     assert sfacctd, "install pmacct (Debian package pmacct)"
-    out = work / f"sfacctd-{path.stem}.csv"
+    out = work / f"{daemon}-{path.stem}.csv"
     out.unlink(missing_ok=True)
-    conf = work / f"sfacctd-{path.stem}.conf"
+    conf = work / f"{daemon}-{path.stem}.conf"
     conf.write_text(
         f"daemonize: false\npcap_savefile: {path}\nplugins: print[bench]\n"
         "aggregate[bench]: src_host, dst_host, src_port, dst_port, proto\n"
         f"print_output[bench]: csv\nprint_output_file[bench]: {out}\nprint_refresh_time[bench]: 3600\n"
-        f"logfile: {work / 'sfacctd.log'}\n"
+        f"logfile: {work / (daemon + '.log')}\n"
     )
     m = measure([sfacctd, "-f", str(conf)])
     m.pop("stdout")

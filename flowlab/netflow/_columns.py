@@ -10,10 +10,12 @@ once: the k-th record of every set in one step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
@@ -70,6 +72,7 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
     bad = np.zeros(starts.size, dtype=bool)
     top = max(data.size - 1, 0)
     parts: list[tuple[I64, I64, I64]] = []
+    runs, var, segment, within = _segments(template)
     alive = np.flatnonzero(cursor + minimum <= ends)
     while alive.size:
         if alive.size <= _FEW:  # few sets left (one long set): a plain loop beats numpy calls
@@ -77,22 +80,29 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             break
         pos = cursor[alive]
         end = ends[alive]
-        off = np.empty((alive.size, nf), dtype=np.int64)
-        ln = np.empty((alive.size, nf), dtype=np.int64)
         over = np.zeros(alive.size, dtype=bool)
-        for j, (_, _, length) in enumerate(template.fields):
-            if length == VARIABLE_LENGTH:
-                first = data[np.minimum(pos, top)].astype(np.int64)
-                wide = first == 255
-                second = read_uint(data, np.minimum(pos + 1, top), 2).astype(np.int64)
-                over |= pos + np.where(wide, 3, 1) > end
-                ln[:, j] = np.where(wide, second, first)
-                off[:, j] = pos + np.where(wide, 3, 1)
-            else:
-                ln[:, j] = length
-                off[:, j] = pos
-            pos = off[:, j] + ln[:, j]
+        starts_of = [
+            pos
+        ]  # where each run of fixed fields starts: the record, then after each value
+        var_off = np.empty((alive.size, var.size), dtype=np.int64)
+        var_len = np.empty((alive.size, var.size), dtype=np.int64)
+        for k in range(var.size):
+            pos = pos + runs[k]
+            first = data[np.minimum(pos, top)].astype(np.int64)
+            wide = first == 255
+            second = read_uint(data, np.minimum(pos + 1, top), 2).astype(np.int64)
+            head = np.where(wide, 3, 1)
+            over |= pos + head > end
+            var_len[:, k] = np.where(wide, second, first)
+            var_off[:, k] = pos + head
+            pos = var_off[:, k] + var_len[:, k]
+            starts_of.append(pos)
+        pos = pos + runs[var.size]
         over |= pos > end
+        off = np.stack(starts_of, axis=1)[:, segment] + within
+        off[:, var] = var_off
+        ln = np.broadcast_to(lengths, (alive.size, nf)).copy()
+        ln[:, var] = var_len
         bad[alive[over]] = True
         ok = ~over
         parts.append((alive[ok], off[ok], ln[ok]))
@@ -110,6 +120,28 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
         np.concatenate([p[2] for p in parts])[order],
         bad,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _segments(template: Template) -> tuple[list[int], I64, I64, I64]:
+    """A variable-length template as runs of fixed fields between its variable ones.
+
+    Returns the byte length of each run (one more than the variable fields), the variable
+    fields' indexes, and for every field the run it belongs to and its offset in that run.
+    """
+    runs: list[int] = [0]
+    var: list[int] = []
+    segment: list[int] = []
+    within: list[int] = []
+    for j, (_, _, length) in enumerate(template.fields):
+        segment.append(len(var))
+        within.append(runs[-1])
+        if length == VARIABLE_LENGTH:
+            var.append(j)
+            runs.append(0)
+        else:
+            runs[-1] += length
+    return runs, np.array(var, dtype=np.int64), np.array(segment), np.array(within)
 
 
 #: below this many sets in a variable-length walk, records are located by a Python loop
@@ -172,12 +204,24 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
-    idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64)[None, :], data.size - 1)
-    cols = data[idx].astype(np.uint64)  # (n, length): one gather, then a fold
-    acc = cols[:, 0].copy()
-    for k in range(1, length):
-        acc = (acc << np.uint64(8)) | cols[:, k]
-    return acc
+    inside = int(offset.min()) >= 0 and int(offset.max()) + length <= data.size
+    if inside and length <= 4:  # a gather per byte, folded in place
+        acc = data[offset].astype(np.uint32)
+        for k in range(1, length):
+            acc <<= np.uint32(8)
+            acc |= data[offset + k]
+        return acc.astype(np.uint64)
+    if inside:  # every row's bytes at once from a sliding window over the buffer
+        windows = as_strided(data, shape=(data.size - length + 1, length), strides=(1, 1))
+        cols = windows[offset]
+    else:
+        idx = np.minimum(offset[:, None] + np.arange(length, dtype=np.int64), data.size - 1)
+        cols = data[idx]  # (n, length) bytes, clipped to the buffer
+    if length in (1, 2, 4, 8):
+        return cols.view(f">u{length}")[:, 0].astype(np.uint64)
+    wide = np.zeros((offset.size, 8), dtype=np.uint8)
+    wide[:, 8 - length :] = cols
+    return wide.view(">u8")[:, 0].astype(np.uint64)
 
 
 def read_words(data: U8, offset: I64) -> npt.NDArray[np.uint32]:

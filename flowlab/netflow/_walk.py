@@ -130,7 +130,7 @@ def _parsed_templates(
         _SEEN[key] = found
     if isinstance(found, str):
         raise Malformed(found)
-    ref.templates, ref.withdrawn = list(found[0]), list(found[1])
+    ref.templates, ref.withdrawn = found  # shared: read only
 
 
 def _field(data: bytes | memoryview, p: int, end: int, version: int) -> tuple[Field, int]:

@@ -32,8 +32,10 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,7 @@ from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import locate, read_uint, read_words
+from flowlab.netflow._known import classes, in_force, known_serial, recall, remember
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
@@ -85,6 +88,34 @@ class _Dgram:
     sequence: list[int] = field(default_factory=list)
     rate: list[float] = field(default_factory=list)  # NaN: unknown (v5: from the header)
     batch: list[int] = field(default_factory=list)  # index in the batch, -1 for released sets
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _names: list[str] = field(default_factory=list, repr=False)
+
+    def array(self, name: str) -> np.ndarray:
+        """A list as a numpy array (int64; ``rate`` float64), made once: call after the walk."""
+        got = self._arrays.get(name)
+        if got is None:
+            kind = np.float64 if name == "rate" else np.int64
+            got = self._arrays[name] = np.asarray(getattr(self, name), dtype=kind)
+        return got
+
+    def exporters(self) -> tuple[list[str], I64]:
+        """The exporters' names (sorted) and each datagram's index among them (-1: none)."""
+        if "__exporter" not in self._arrays:
+            if self.exporter and self.exporter.count(self.exporter[0]) == len(self.exporter):
+                self._names = [self.exporter[0]]
+                self._arrays["__exporter"] = np.full(
+                    len(self.exporter), 0 if self._names[0] else -1
+                )
+                return self._names, self._arrays["__exporter"]
+            names = sorted(set(self.exporter))
+            index = {x: k for k, x in enumerate(names)}
+            self._arrays["__exporter"] = np.fromiter(
+                (index[x] if x else -1 for x in self.exporter), dtype=np.int64,
+                count=len(self.exporter),
+            )  # fmt: skip
+            self._names = names
+        return self._names, self._arrays["__exporter"]
 
     def add(self, recv: int, exporter: str, head: Header, batch: int) -> int:
         self.recv.append(recv)
@@ -214,7 +245,18 @@ def decode(
             add_job(r.V5_TEMPLATE, sets[0].start, sets[0].end, dg)
             kinds["data"] += 1
             return
+        if all(ref.set_id < r.FIRST_DATA_SET and not ref.withdrawn for ref in sets):
+            remember(raw, o, m, head.version, [ref.templates for ref in sets])
         for ref in sets:
+            if (
+                ref.templates
+                and not ref.withdrawn
+                and in_force(cache, exporter, head.domain, ref.templates)
+            ):
+                kinds["options_template" if ref.templates[0].scope_count else "template"] += len(
+                    ref.templates
+                )  # the same templates sent again (parsed once: the same objects): no change
+                continue
             for tid in ref.withdrawn:
                 cache.withdraw(exporter, head.domain, tid)
                 kinds["withdrawal"] += 1
@@ -236,6 +278,20 @@ def decode(
             if ref.set_id >= r.FIRST_DATA_SET:
                 data_set(exporter, head, ref, dg, raw)
 
+    checked: dict[tuple[int, str, int], tuple[list[list[Template]], int]] = {}
+
+    def _no_change(known: list[list[Template]], exporter: str, domain: int) -> bool:
+        """Whether a datagram of these template sets changes nothing (checked once per
+        template change: by `cache.serial`)."""
+        tag = (id(known), exporter, domain)
+        seen = checked.get(tag)
+        if seen is not None and seen[0] is known and seen[1] == cache.serial:
+            return not cache.pending
+        if all(in_force(cache, exporter, domain, ts) for ts in known):
+            checked[tag] = (known, cache.serial)
+            return True
+        return False
+
     pre = prewalk(data, off, ln)
     ex_codes, ex_names = _codes(peer_list)
 
@@ -244,7 +300,10 @@ def decode(
         base = len(dgs.recv)
         sl = slice(a, b)
         dgs.recv += recv[sl].tolist()
-        dgs.exporter += [str(x or "") for x in peer_list[a:b]]
+        if len(ex_names) == 1:
+            dgs.exporter += ex_names * (b - a)
+        else:
+            dgs.exporter += [ex_names[c] for c in ex_codes[a:b].tolist()]
         dgs.domain += pre.domain[sl].tolist()
         dgs.version += pre.version[sl].tolist()
         dgs.export_s += pre.export_s[sl].tolist()
@@ -294,13 +353,42 @@ def decode(
                 ref = SetRef(u & 0xFFFF, int(pre.set_start[lo + j]), int(pre.set_end[lo + j]))
                 data_set(exporter, head, ref, base + d - a, raw)
 
-    at = 0
-    for i in [*np.flatnonzero(~pre.fast).tolist(), n]:
+    # datagrams of template sets only, alike byte for byte, as classes: those seen before whose
+    # templates are all in force change nothing and stay within the vector pass
+    nonfast = np.flatnonzero(~pre.fast)
+    cls, reps = classes(data, off, ln, pre.version, pre.domain, ex_codes, nonfast)
+    known: list[list[list[Template]] | None] = [None] * len(reps)
+    noop = np.zeros(len(reps) + 1, dtype=bool)  # the last: no class (-1)
+    seen = (-1, -1, -1)
+    stops = np.zeros(0, dtype=np.int64)
+    at = p = 0
+    while True:
+        if seen != (cache.serial, len(cache.pending), known_serial()):
+            seen = (cache.serial, len(cache.pending), known_serial())
+            for c, i in enumerate(reps):
+                known[c] = known[c] or recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
+                sets = known[c]
+                noop[c] = sets is not None and _no_change(
+                    sets, ex_names[ex_codes[i]], int(pre.domain[i])
+                )
+            stops = np.flatnonzero(~noop[cls])  # the datagrams to walk
+        k = int(np.searchsorted(stops, p))
+        nxt = int(stops[k]) if k < stops.size else nonfast.size
+        if nxt > p:
+            for c, times in enumerate(np.bincount(cls[p:nxt], minlength=len(reps)).tolist()):
+                for ts in (known[c] or []) if times else []:
+                    kinds["options_template" if ts[0].scope_count else "template"] += (
+                        len(ts) * times
+                    )
+        if nxt == nonfast.size:
+            break
+        i = int(nonfast[nxt])
         if at < i:
             fast_run(at, i)
-        if i < n:
-            slow(i)
-        at = i + 1
+        slow(i)
+        at, p = i + 1, nxt + 1
+    if at < n:
+        fast_run(at, n)
     if n:
         skipped["template_expired"] += cache.expire(int(recv.max()))
     whole = (
@@ -326,7 +414,7 @@ def decode(
     stats.flows_sampling_unknown = (
         int(frame["sampling_rate"].is_null().sum()) if frame.height else 0
     )
-    return Decoded(flows=frame, stats=stats)
+    return Decoded(flows=frame, counters=_no_counters(), stats=stats)
 
 
 struct_error = __import__("struct").error
@@ -334,6 +422,8 @@ struct_error = __import__("struct").error
 
 def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Exporter codes per datagram and their names (the UDP source addresses)."""
+    if peers and peers.count(peers[0]) == len(peers):  # one exporter (pointer compares first)
+        return np.zeros(len(peers), dtype=np.int64), [str(peers[0] or "")]
     names: dict[str, int] = {}
     codes = np.fromiter(
         (names.setdefault(str(x or ""), len(names)) for x in peers),
@@ -400,7 +490,8 @@ def _flows(
     stats: DecodeStats,
     source: str,
 ) -> tuple[pl.DataFrame, set[int]]:
-    parts: list[dict[str, tuple[np.ndarray, B]]] = []
+    parts: list[tuple[Template, I64]] = []
+    dgs_of: list[I64] = []
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
     for job in jobs.values():
@@ -410,41 +501,64 @@ def _flows(
         rejected.update(dg_of_set[loc.bad_sets].tolist())
         if not loc.set_index.size:
             continue
-        dg = dg_of_set[loc.set_index]
-        parts.append(_fields(data, loc.offset, loc.length, job.template, dg, dgs, cache))
+        dgs_of.append(dg_of_set[loc.set_index])
+        parts.append((job.template, loc.offset))
         for eid, pen, _ in job.template.fields:
             if (pen, eid) not in e.ELEMENTS and pen != -1:
                 unknown[(pen, eid)] += int(loc.set_index.size)
     stats.elements_skipped = dict(unknown)
     if not parts:
         return schema.empty().with_columns(pl.lit(None, dtype=pl.Int64).alias("__dg")), rejected
-    return _frame(parts, dgs, source), rejected
+    dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
+    return _frame([_fields(data, parts, dg, dgs, cache)], dgs, source), rejected
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(t: Template) -> dict[tuple[int, int], int]:
+    """Each (enterprise, element) of a template -> its first field (a repeated one: the first)."""
+    where: dict[tuple[int, int], int] = {}
+    for j, (eid, pen, _) in enumerate(t.fields):
+        where.setdefault((pen, eid), j)
+    return where
 
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    off: I64,
-    ln: I64,
-    t: Template,
+    parts: list[tuple[Template, I64]],
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
-    """The canonical columns of one template's records (values, valid), plus internal ones."""
+    """The canonical columns (values, valid), plus internal ones, of the records of all templates.
+
+    `parts`: each template with its records' field offsets, rows one after the other in
+    `dg`'s order; every element is read for the records of all templates at once.
+    """
     n = dg.size
-    where: dict[tuple[int, int], int] = {}
-    for j, (eid, pen, _) in enumerate(t.fields):
-        where.setdefault((pen, eid), j)  # the first of a repeated element is used
+    bounds = np.cumsum([0] + [off.shape[0] for _, off in parts]).tolist()
     no = np.zeros(n, dtype=bool)
 
+    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[tuple[int, int, I64, int]]:
+        """(first row, end row, offsets, length) of the parts whose template has the element."""
+        out = []
+        for k, (t, off) in enumerate(parts):
+            j = _where(t).get((pen, eid))
+            if j is not None and ok(t.fields[j][2]):
+                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2]))
+        return out
+
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
-        j = where.get((pen, eid))
-        if j is None:
-            return np.zeros(n, dtype=np.uint64), no
-        length = int(ln[0, j]) if n else 0
-        if t.fields[j][2] == e.VARIABLE_LENGTH or not 1 <= length <= 8:
-            return np.zeros(n, dtype=np.uint64), no
-        return read_uint(data, off[:, j], length), np.ones(n, dtype=bool)
+        have = found(eid, pen, lambda length: 1 <= length <= 8)
+        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
+            offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
+            return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
+        vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
+        for length in {h[3] for h in have}:  # one read per field length
+            same = [h for h in have if h[3] == length]
+            rows = np.concatenate([np.arange(a, b) for a, b, _, _ in same])
+            vals[rows] = read_uint(data, np.concatenate([h[2] for h in same]), length)
+            ok[rows] = True
+        return vals, ok
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
         vals, ok = np.zeros(n, dtype=np.uint64), no
@@ -454,10 +568,11 @@ def _fields(
         return vals, ok
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
-        j = where.get((0, eid))
-        if j is None or t.fields[j][2] != 16:
-            return np.zeros((n, 4), dtype=np.uint32), no
-        return read_words(data, off[:, j]), np.ones(n, dtype=bool)
+        vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
+        for a, b, offsets, _ in found(eid, 0, lambda length: length == 16):
+            vals[a:b] = read_words(data, offsets)
+            ok[a:b] = True
+        return vals, ok
 
     cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}
     s4, s4ok = uint(e.SOURCE_IPV4_ADDRESS)
@@ -527,7 +642,7 @@ def _fields(
     cols["__init"] = (init.astype(np.int64), flags_ok)
     # volumes and sampling
     oc, ocok = first(e.OCTET_DELTA_COUNT, 352)  # layer2OctetDeltaCount where no L3 count
-    rate = np.asarray(dgs.rate, dtype=np.float64)[dg]
+    rate = dgs.array("rate")[dg]
     own, ownok = first(e.SAMPLING_INTERVAL, e.SAMPLER_RANDOM_INTERVAL)
     rate = np.where(ownok & (own > 0), own.astype(np.float64), rate)
     sampler, sok = first(*e.SAMPLER_FIELDS)
@@ -537,7 +652,7 @@ def _fields(
         else []
     )
     if ex:
-        dom = np.asarray(dgs.domain, dtype=np.int64)[dg]
+        dom = dgs.array("domain")[dg]
         looked = np.array(
             [
                 cache.rate(x, int(d), int(s) if k else None) or math.nan
@@ -570,9 +685,9 @@ def _scaled(
 def _times(
     uint: Any, dg: I64, dgs: _Dgram, n: int
 ) -> tuple[tuple[np.ndarray, B], tuple[np.ndarray, B]]:
-    export_ms = np.asarray(dgs.export_s, dtype=np.int64)[dg] * 1000
-    export_ms += np.asarray(dgs.export_ns, dtype=np.int64)[dg] // 1_000_000
-    uptime = np.asarray(dgs.uptime, dtype=np.int64)[dg]
+    export_ms = dgs.array("export_s")[dg] * 1000
+    export_ms += dgs.array("export_ns")[dg] // 1_000_000
+    uptime = dgs.array("uptime")[dg]
     init, init_ok = uint(e.SYSTEM_INIT_TIME_MILLISECONDS)
     out = []
     for sec, ms, us, ns, delta, sysup in (
@@ -603,7 +718,7 @@ def _times(
         v, k = uint(
             sysup
         )  # ms of system uptime: v5/v9 from the header's, IPFIX from systemInitTime
-        is_v9 = np.asarray(dgs.version, dtype=np.int64)[dg] != r.IPFIX
+        is_v9 = dgs.array("version")[dg] != r.IPFIX
         up = v.astype(np.int64)
         take(
             np.where(is_v9, export_ms - (uptime - up), init.astype(np.int64) + up),
@@ -636,34 +751,28 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
     smac, smok = cat("__smac")
     dmac, dmok = cat("__dmac")
     mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
-    ex_texts = sorted(set(dgs.exporter))
-    ex_index = {x: k for k, x in enumerate(ex_texts)}
-    ex_codes = np.array([ex_index[x] if x else -1 for x in dgs.exporter], dtype=np.int64)[dg]
+    ex_texts, ex_all = dgs.exporters()
+    ex_codes = ex_all[dg]
     cols: dict[str, pl.Series] = {
-        "time": pl.Series(np.asarray(dgs.recv, dtype=np.int64)[dg]).cast(schema.TIME),
+        "time": pl.Series(dgs.array("recv")[dg]).cast(schema.TIME),
         "exporter": text_of(ex_texts, ex_codes),
         "src_ip": dictionary.gather(code_series(codes[:n])),
         "dst_ip": dictionary.gather(code_series(codes[n:])),
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
-        "sequence": pl.Series(np.asarray(dgs.sequence, dtype=np.int64)[dg] & 0xFFFFFFFF),
-        "observation_domain": pl.Series(np.asarray(dgs.domain, dtype=np.int64)[dg]),
-        "flow_format": pl.Series([r.FORMAT_NAMES[v] for v in dgs.version], dtype=pl.String).gather(
-            pl.Series(dg)
-        ),
+        "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
+        "observation_domain": pl.Series(dgs.array("domain")[dg]),
+        "flow_format": _format_names(dgs.array("version")[dg]),
         "__dg": pl.Series(dg),
     }
     dtypes = schema.FLOW_SCHEMA
     for name in parts[0]:
         if name in dtypes and name not in cols:
             values, ok = cat(name)
-            if name in ("flow_start", "flow_end"):
-                series = pl.Series(np.ma.masked_array(values, mask=~ok)).cast(schema.TIME)
-            else:
-                series = pl.Series(np.ma.masked_array(values, mask=~ok)).cast(dtypes[name])
-            cols[name] = series
+            time = name in ("flow_start", "flow_end")
+            cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
     init, init_ok = cat("__init")
-    cols["__init"] = pl.Series(np.ma.masked_array(init, mask=~init_ok))
+    cols["__init"] = _series(init, init_ok, pl.Int64)
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
     lf = frame.lazy().with_columns(pl.lit(source, dtype=pl.String).alias("source"))
     lf = _orient(lf)
@@ -679,6 +788,25 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
         .sort("__dg", maintain_order=True)
         .collect()
     )  # datagram order (waiting sets: when released)
+
+
+def _format_names(version: I64) -> pl.Series:
+    """``flow_format`` of each row from its datagram's version."""
+    versions = sorted(r.FORMAT_NAMES)
+    names = pl.Series([r.FORMAT_NAMES[v] for v in versions], dtype=pl.String)
+    return names.gather(pl.Series(np.searchsorted(versions, version)))
+
+
+def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
+    """`values` as a Series of `dtype`, null where not `ok` (cheaper than a masked array)."""
+    if ok.all():
+        return pl.Series(values).cast(dtype)
+    return pl.Series(np.where(ok, values, 0)).cast(dtype).scatter(np.flatnonzero(~ok), None)
+
+
+@functools.cache
+def _no_counters() -> pl.DataFrame:
+    return schema.empty_counters()
 
 
 def _orient(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -726,11 +854,8 @@ def _sequences(
         per_dg[: got.size] = got[: per_dg.size]
     for k, c in options_records.items():
         per_dg[k] += c
-    v9 = [
-        k
-        for k, v in enumerate(dgs.version)
-        if v == r.NETFLOW9 and dgs.batch[k] >= 0 and k not in rejected
-    ]
+    is_v9 = (dgs.array("version") == r.NETFLOW9) & (dgs.array("batch") >= 0)
+    v9 = [k for k in np.flatnonzero(is_v9).tolist() if k not in rejected]
     if v9:
         keys = sorted({(dgs.exporter[k], dgs.domain[k]) for k in v9})
         index = {key: j for j, key in enumerate(keys)}
@@ -744,30 +869,75 @@ def _sequences(
         stats.late_datagrams += res.late
         stats.duplicate_datagrams += res.duplicates
     lost: Counter[tuple[str, int]] = Counter()
-    for k, version in enumerate(dgs.version):
-        if version == r.NETFLOW9 or dgs.batch[k] < 0 or k in rejected:
-            continue
-        key = (dgs.exporter[k], dgs.domain[k] if version == r.NETFLOW5 else 0)
-        seq, count = dgs.sequence[k] & 0xFFFFFFFF, int(per_dg[k])
-        if dgs.batch[k] in waiting:
-            st.records.pop(key, None)  # records of unknown templates: the count is unknown
-            continue
-        prev = st.records.get(key)
-        numbering = 0 if prev is None else prev[2]
-        if prev is not None:
-            step = (seq - prev[0] + (1 << 31)) % (1 << 32) - (1 << 31)
-            before, last = step - prev[1], step - count  # per numbering 1 and 2
-            if version == r.NETFLOW5 and numbering == 0:
-                numbering = 2 if last == 0 and before != 0 else 1 if before == 0 else 0
-            gap = last if numbering == 2 else before
-            if step < 0 and -step > 1 << 16:
-                stats.sequence_resets[key] = stats.sequence_resets.get(key, 0) + 1
-            elif gap > 0:
-                lost[key] += gap
-            elif gap < 0:
-                stats.late_datagrams += 1
-        st.records[key] = (seq, count, numbering)
+    version = dgs.array("version")
+    take = (version != r.NETFLOW9) & (dgs.array("batch") >= 0)
+    if rejected:
+        take[list(rejected)] = False
+    names, exporter = dgs.exporters()
+    domain = np.where(version == r.NETFLOW5, dgs.array("domain"), 0)
+    idx = np.flatnonzero(take)
+    if not idx.size:
+        stats.lost_records = {}
+        return
+    group = (exporter[idx] + 1) << 33 | domain[idx]
+    seqs = dgs.array("sequence") & 0xFFFFFFFF
+    held = np.isin(dgs.array("batch")[idx], list(waiting)) if waiting else None
+    for g in np.unique(group).tolist():
+        at = np.flatnonzero(group == g)
+        key = (names[(g >> 33) - 1] if g >> 33 else "", g & ((1 << 33) - 1))
+        # a datagram with a set left waiting: its count is unknown, the key starts afresh after it
+        cuts = [-1] if held is None else [-1, *np.flatnonzero(held[at]).tolist()]
+        for a, b in zip(cuts, [*cuts[1:], at.size]):
+            if a >= 0:
+                st.records.pop(key, None)
+            ks = idx[at[a + 1 : b]]
+            if ks.size:
+                _record_gaps(st, stats, lost, key, seqs[ks], per_dg[ks], version[ks] == r.NETFLOW5)
     stats.lost_records = dict(lost)
+
+
+def _record_gaps(
+    st: NetFlowState,
+    stats: DecodeStats,
+    lost: Counter[tuple[str, int]],
+    key: tuple[str, int],
+    seq: I64,
+    count: I64,
+    v5: B,
+) -> None:
+    """Record-sequence gaps of one key's datagrams (in arrival order) against the state before.
+
+    A step back of more than 2^16 is a reset; a gap counts lost records, a negative one a
+    late datagram. NetFlow v5's numbering (records before the datagram, or the index of its
+    last record as Open vSwitch sends it) is told from the first step that shows it.
+    """
+    prev = st.records.get(key)
+    numbering = 0 if prev is None else prev[2]
+    if prev is not None:
+        seq = np.concatenate([[prev[0]], seq])
+        count = np.concatenate([[prev[1]], count])
+        v5 = np.concatenate([[False], v5])
+    if seq.size > 1:
+        step = (seq[1:] - seq[:-1] + (1 << 31)) % (1 << 32) - (1 << 31)
+        before, last = step - count[:-1], step - count[1:]
+        numbers = np.full(step.size, numbering, dtype=np.int64)
+        if numbering == 0:
+            told = np.where(
+                v5[1:], np.where((last == 0) & (before != 0), 2, np.where(before == 0, 1, 0)), 0
+            )
+            if told.any():
+                at = int(np.argmax(told != 0))
+                numbers[at:] = told[at]
+                numbering = int(told[at])
+        gap = np.where(numbers == 2, last, before)
+        reset = (step < 0) & (-step > 1 << 16)
+        if reset.any():
+            stats.sequence_resets[key] = stats.sequence_resets.get(key, 0) + int(reset.sum())
+        gone = gap[~reset & (gap > 0)]
+        if gone.size:
+            lost[key] += int(gone.sum())
+        stats.late_datagrams += int((~reset & (gap < 0)).sum())
+    st.records[key] = (int(seq[-1]), int(count[-1]), numbering)
 
 
 def one_direction(frame: pl.DataFrame, direction: int = 0) -> pl.DataFrame:

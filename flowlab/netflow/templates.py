@@ -63,6 +63,13 @@ class Template:
     fields: tuple[Field, ...]
     scope_count: int = 0
 
+    def __hash__(self) -> int:  # decoders key their work by template: hash the fields once
+        got: int | None = self.__dict__.get("_hash")
+        if got is None:
+            got = hash((self.id, self.fields, self.scope_count))
+            object.__setattr__(self, "_hash", got)
+        return got
+
     @property
     def variable(self) -> bool:
         """Whether any field has a variable length."""
@@ -119,10 +126,10 @@ class TemplateCache:
     def add(self, exporter: str, domain: int, template: Template) -> None:
         """Define or redefine a template (a template sent again unchanged changes nothing)."""
         key = (exporter, domain, template.id)
-        if self.templates.get(key) == template:
-            return
-        self.templates[key] = template
-        self.serial += 1
+        same = self.templates.get(key) == template
+        self.templates[key] = template  # equal: the newest object (decoders compare by identity)
+        if not same:
+            self.serial += 1
 
     def withdraw(self, exporter: str, domain: int, template_id: int) -> None:
         """Withdraw one template, or all of the domain (id 2: data templates, 3: options, IPFIX)."""
