@@ -29,11 +29,12 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from flowlab.exceptions import ConfigError
@@ -48,6 +49,7 @@ __all__ = [
     "protocol_name",
     "protocol_number",
     "register",
+    "server_is_dst",
     "service_name",
 ]
 
@@ -148,6 +150,7 @@ class ServiceTable:
         self._names: dict[int, str] = {}
         self._frame: pl.DataFrame | None = None
         self._lookup: tuple[pl.Series, pl.Series, pl.Series] | None = None
+        self._ports: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
         if entries:
             self.update(entries)
 
@@ -161,12 +164,14 @@ class ServiceTable:
             self._names[(int(p) << 16) | int(port)] = str(name)
         self._frame = None
         self._lookup = None
+        self._ports = None
 
     def remove(self, protocol: int | str, port: int) -> None:
         """Forget an entry (no error if absent)."""
         self._names.pop((_proto(protocol) << 16) | int(port), None)
         self._frame = None
         self._lookup = None
+        self._ports = None
 
     def name(self, protocol: int, port: int) -> str | None:
         """The registered name, or None."""
@@ -195,6 +200,41 @@ class ServiceTable:
             )
         return self._frame
 
+    def ports(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Direct-mapped registered ports (built once, rebuilt after changes).
+
+        Returns ``slot`` (256 entries: protocol number -> slot, -1 for a
+        protocol without entries) and ``known`` (``slot * 65536 + port`` ->
+        whether the port is registered).
+
+        Examples
+        --------
+        >>> slot, known = ServiceTable({("udp", 53): "dns"}).ports()
+        >>> int(slot[17]), int(slot[6]), bool(known[53]), bool(known[54])
+        (0, -1, True, False)
+        """
+        if self._ports is None:
+            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
+            keys = keys[keys < (256 << 16)]
+            protos = np.unique(keys >> 16)
+            slot = np.full(256, -1, dtype=np.int64)
+            slot[protos] = np.arange(protos.size)
+            known = np.zeros(protos.size * 65536, dtype=bool)
+            known[slot[keys >> 16] * 65536 + (keys & 0xFFFF)] = True
+            self._ports = (slot, known)
+        return self._ports
+
+    def names_of(self, keys: Iterable[int]) -> list[str]:
+        """Service name of each ``protocol << 16 | port`` key, as :func:`service_name` gives it.
+
+        Examples
+        --------
+        >>> ServiceTable({("tcp", 2379): "etcd-client"}).names_of([6 << 16 | 2379, 17 << 16 | 9])
+        ['etcd-client', 'UDP/9']
+        """
+        get = self._names.get
+        return [get(k) or f"{protocol_name(k >> 16)}/{k & 0xFFFF}" for k in keys]
+
     def lookup(self) -> tuple[pl.Series, pl.Series, pl.Series]:
         """Direct-mapped tables for :func:`orient` (built once, rebuilt after changes).
 
@@ -204,28 +244,20 @@ class ServiceTable:
         (same index -> whether the port is registered).
         """
         if self._lookup is None:
-            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
-            mine = keys < (256 << 16)
-            protos = np.unique(keys[mine] >> 16).tolist()
-            slots: list[int | None] = [None] * 256
-            for i, p in enumerate(protos):
-                slots[p] = i
+            slot, known = self.ports()
+            protos = np.flatnonzero(slot >= 0).tolist()
             # vectorised: 65536 default names per protocol, then the registered ones scattered in
             ports = pl.int_range(0, 65536, dtype=pl.UInt32, eager=True).cast(pl.String)
             names = pl.concat(
                 [f"{PROTOCOL_NAMES.get(p, f'UNKNOWN({p})')}/" + ports for p in protos]
                 or [pl.Series(dtype=pl.String)]
             )
-            slot_of = np.zeros(256, dtype=np.int64)
-            slot_of[protos] = np.arange(len(protos))
-            at = slot_of[keys[mine] >> 16] * 65536 + (keys[mine] & 0xFFFF)
-            known = np.zeros(len(protos) * 65536, dtype=bool)
-            known[at] = True
+            at = np.flatnonzero(known)
             if at.size:
-                values = list(self._names.values())
-                names = names.scatter(at, [values[i] for i in np.flatnonzero(mine).tolist()])
+                keys = (np.asarray(protos, dtype=np.int64)[at >> 16] << 16) | (at & 0xFFFF)
+                names = names.scatter(at, [self._names[k] for k in keys.tolist()])
             self._lookup = (
-                pl.Series("slot", slots, dtype=pl.UInt32),
+                pl.Series("slot", np.where(slot >= 0, slot, None).tolist(), dtype=pl.UInt32),
                 names.alias("service_name"),
                 pl.Series("known", known, dtype=pl.Boolean),
             )
@@ -393,6 +425,35 @@ def orient(
         svc_port.alias("service_port"),
         service_name.alias("service_name"),
     ).drop("__ks", "__kd")
+
+
+def server_is_dst(
+    protocol: npt.NDArray[np.uint8],
+    src_port: npt.NDArray[np.uint16],
+    dst_port: npt.NDArray[np.uint16],
+    syn: npt.NDArray[np.bool_],
+    *,
+    table: ServiceTable | None = None,
+) -> npt.NDArray[np.bool_]:
+    """:func:`orient`'s rule on numpy arrays: whether each row's destination is the server.
+
+    `syn` says where ``tcp_flags == 2``. Only meaningful on rows with both
+    ports (:func:`orient` leaves the others without client and server).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> server_is_dst(np.array([6, 6, 17], dtype=np.uint8), np.array([2379, 40000, 900]),
+    ...               np.array([51000, 41000, 800]), np.array([False, True, False])).tolist()
+    [False, True, True]
+    """
+    slot_of, known = (table or default_table()).ports()
+    slot = slot_of[protocol]
+    has = slot >= 0
+    base = np.where(has, slot, 0) * 65536
+    known_s = has & known[base + src_port]
+    known_d = has & known[base + dst_port]
+    return syn | np.where(known_s == known_d, dst_port <= src_port, known_d)
 
 
 def orient_frame(frame: pl.DataFrame, *, table: ServiceTable | None = None) -> pl.DataFrame:
