@@ -257,7 +257,9 @@ class ServiceTable:
                 keys = (np.asarray(protos, dtype=np.int64)[at >> 16] << 16) | (at & 0xFFFF)
                 names = names.scatter(at, [self._names[k] for k in keys.tolist()])
             self._lookup = (
-                pl.Series("slot", np.where(slot >= 0, slot, None).tolist(), dtype=pl.UInt32),
+                pl.Series(
+                    "slot", [int(x) if x >= 0 else None for x in slot.tolist()], dtype=pl.UInt32
+                ),
                 names.alias("service_name"),
                 pl.Series("known", known, dtype=pl.Boolean),
             )

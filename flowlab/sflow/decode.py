@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,9 @@ from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._walk import REASONS, walk
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
 I64 = npt.NDArray[np.int64]
@@ -68,7 +71,7 @@ CHUNK_DATAGRAMS = 2048
 _SCRATCH = threading.local()
 
 
-def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
+def _col(values: np.ndarray, ok: B, dtype: PolarsDataType) -> pl.Series:
     series = pl.Series(values)
     if series.dtype != dtype:  # a narrower canonical dtype: the unset rows must not overflow it
         series = pl.Series(np.where(ok, values, np.zeros(1, dtype=values.dtype))).cast(dtype)
@@ -77,7 +80,7 @@ def _col(values: np.ndarray, ok: B, dtype: pl.DataType) -> pl.Series:
     return series.set(pl.Series(~ok), None)  # nulls by mask: no masked array, no index list
 
 
-def _constant(value: object, dtype: pl.DataType, n: int) -> pl.Series:
+def _constant(value: object, dtype: PolarsDataType, n: int) -> pl.Series:
     return pl.Series([value], dtype=dtype).new_from_index(0, n)
 
 
