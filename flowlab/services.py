@@ -28,6 +28,8 @@ Examples
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -269,28 +271,50 @@ class ServiceTable:
     def from_csv(cls, path: str | Path) -> ServiceTable:
         """Read a ``protocol,port,name`` CSV (protocol as name or number)."""
         try:
-            df = pl.read_csv(
-                path, schema_overrides={"protocol": pl.String, "port": pl.Int64, "name": pl.String}
-            )
-        except (OSError, pl.exceptions.PolarsError) as exc:
+            with open(path, newline="", encoding="utf-8") as f:
+                text = f.read()
+            texts, ports, names = _table_columns(text, path)
+        except (OSError, UnicodeDecodeError, csv.Error, IndexError, ValueError) as exc:
             msg = f"cannot read service table {path}: {exc}"
             raise ConfigError(msg) from exc
-        missing = {"protocol", "port", "name"} - set(df.columns)
-        if missing:
-            msg = (
-                f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
-            )
-            raise ConfigError(msg)
-        # vectorised (the package table has 11k rows): each distinct protocol text parsed once
-        protocols = {text: _proto(text) for text in df["protocol"].unique().to_list()}
-        ports, names = df["port"].to_list(), df["name"].cast(pl.String).to_list()
         if bad := [(port, name) for port, name in zip(ports, names) if not 0 <= port <= 65535]:
             msg = f"port {bad[0][0]} out of range 0..65535 for service {bad[0][1]!r}"
             raise ConfigError(msg)
+        protocols = {text: _proto(text) for text in set(texts)}  # each distinct text parsed once
         table = cls()
-        keys = [(protocols[t] << 16) | port for t, port in zip(df["protocol"].to_list(), ports)]
-        table._names = dict(zip(keys, names))
+        table._names = {
+            (protocols[t] << 16) | port: name for t, port, name in zip(texts, ports, names)
+        }
         return table
+
+
+def _table_columns(text: str, path: str | Path) -> tuple[list[str], list[int], list[str]]:
+    """The protocol, port and name columns of a service-table CSV.
+
+    Not Polars' CSV reader: the package table (11k rows) is part of a first
+    ``read_pcap``, and Polars' reader costs 25 MB of buffers. A plain table
+    (no quotes, three cells a line) is split by ``str`` methods at C speed;
+    others go through the csv module. Column lists of strings and ints hold no
+    row objects, so that loading one triggers no garbage-collection passes.
+    """
+    plain = '"' not in text
+    lines = [line for line in text.splitlines() if line] if plain else []
+    rows = [] if plain else [row for row in csv.reader(io.StringIO(text)) if row]
+    first = lines[0].split(",") if lines else (rows[0] if rows else [])
+    header = [h.strip() for h in first]
+    missing = {"protocol", "port", "name"} - set(header)
+    if missing:
+        msg = f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
+        raise ConfigError(msg)
+    i, j, k = (header.index(c) for c in ("protocol", "port", "name"))
+    if plain:
+        body = lines[1:]
+        if len(header) == 3 and all(line.count(",") == 2 for line in body):
+            cells = ",".join(body).split(",") if body else []
+            return cells[i::3], list(map(int, cells[j::3])), cells[k::3]
+        rows = [row for row in csv.reader(body) if row]
+        rows.insert(0, header)
+    return [r[i] for r in rows[1:]], [int(r[j]) for r in rows[1:]], [r[k] for r in rows[1:]]
 
 
 _DEFAULT: ServiceTable | None = None
