@@ -215,7 +215,10 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     eth = cand[_first(st.r_smp[cand], tag == r.COUNTERS_ETHERNET)]
     used[gen] = True
     used[eth] = True
-    smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
+    has = np.zeros(st.s_kind.size, dtype=bool)  # samples with either record, in order
+    has[st.r_smp[gen]] = True
+    has[st.r_smp[eth]] = True
+    smp = np.flatnonzero(has)
     n = smp.size
     every = np.ones(n, dtype=bool)
     w = buf.u32x(st.s_pos[smp], 3)
