@@ -80,10 +80,6 @@ def _col(values: np.ndarray, ok: B, dtype: PolarsDataType) -> pl.Series:
     return series.set(pl.Series(~ok), None)  # nulls by mask: no masked array, no index list
 
 
-def _constant(value: object, dtype: PolarsDataType, n: int) -> pl.Series:
-    return pl.Series([value], dtype=dtype).new_from_index(0, n)
-
-
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
     u, c = np.unique(tags, return_counts=True)
     return {(int(t) >> 12, int(t) & 0xFFF): int(k) for t, k in zip(u, c)}
@@ -318,20 +314,34 @@ def _flow_frame(c: _fields.Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
         client_port=_col(np.where(to_dst, sport, dport), ports, pl.UInt16),
         service_port=_col(service_port, ports, pl.UInt16),
         service_name=text_of(names, name_codes),
-        source=_constant(h.source, pl.String, n),
-        flow_format=_constant("sflow", pl.String, n),
     )
     dtypes = schema.FLOW_SCHEMA
-    for name in _FLOW_RECORD_ONLY:
-        cols[name] = _constant(None, dtypes[name], n)
     for name, (values, valid) in c.items():
         if name in dtypes and name not in cols:
             cols[name] = _col(values, valid, dtypes[name])
-    return _conformed(pl.DataFrame([cols[k].alias(k) for k in dtypes]), counters=False)
+    constants = dict.fromkeys(_FLOW_RECORD_ONLY)
+    constants.update(source=h.source, flow_format="sflow")
+    return _framed(cols, constants, counters=False)
 
 
 #: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
 _FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain")
+
+
+def _framed(
+    cols: dict[str, pl.Series], constants: dict[str, object], *, counters: bool
+) -> pl.DataFrame:
+    """The canonical frame of `cols` plus `constants` (literals: Polars keeps one value, not n)."""
+    dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
+    frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
+    return _conformed(
+        frame.select(
+            pl.lit(constants[k], dtype=t).alias(k) if k in constants else pl.col(k)
+            for k, t in dtypes.items()
+            if k in cols or k in constants
+        ),
+        counters=counters,
+    )
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
@@ -351,11 +361,7 @@ def _counter_frame(c: _fields.Cols, h: _Heads) -> pl.DataFrame:
     for name, (values, valid) in c.items():
         if name in dtypes:
             cols[name] = _col(values, valid, dtypes[name])
-    cols["source"] = _constant(h.source, pl.String, dg.size)
-    return _conformed(
-        pl.DataFrame([cols[k].alias(k) for k in schema.COUNTER_SCHEMA if k in cols]),
-        counters=True,
-    )
+    return _framed(cols, {"source": h.source}, counters=True)
 
 
 class SFlowDecoder:
