@@ -247,13 +247,15 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
 
 def concat(parts: list[Cols]) -> Cols:
-    """Concatenate chunk columns in order."""
+    """Concatenate chunk columns in order, emptying `parts` as it goes (a smaller peak)."""
     if len(parts) == 1:
-        return parts[0]
-    return {
-        name: (
-            np.concatenate([p[name][0] for p in parts]),
-            np.concatenate([p[name][1] for p in parts]),
+        return parts.pop()
+    out: Cols = {}
+    for name in list(parts[0]):
+        pieces = [p.pop(name) for p in parts]
+        out[name] = (
+            np.concatenate([v for v, _ in pieces]),
+            np.concatenate([ok for _, ok in pieces]),
         )
-        for name in parts[0]
-    }
+    parts.clear()
+    return out
