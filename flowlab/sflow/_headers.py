@@ -120,18 +120,55 @@ def parse_headers(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64
     return out
 
 
+def _untagged_ethernet(w: npt.NDArray[np.uint32], ethertype: int) -> dict[str, np.ndarray]:
+    """The Ethernet fields of untagged headers from their first words, each array fresh (the
+    caller's rows are overwritten in place)."""
+    n = w.shape[0]
+    u64 = w[:, :3].astype(np.uint64)
+    return {
+        "ethertype": np.full(n, ethertype, dtype=np.uint16),
+        "ethertype_ok": np.ones(n, dtype=bool),
+        "vlan": np.zeros(n, dtype=np.uint16),
+        "vlan_ok": np.zeros(n, dtype=bool),
+        "dst_mac": (u64[:, 0] << np.uint64(16)) | (u64[:, 1] >> np.uint64(16)),
+        "dst_mac_ok": np.ones(n, dtype=bool),
+        "src_mac": ((u64[:, 1] & np.uint64(0xFFFF)) << np.uint64(32)) | u64[:, 2],
+        "src_mac_ok": np.ones(n, dtype=bool),
+    }
+
+
+def _transport(
+    w: npt.NDArray[np.uint32], at: int, hlen: I64, proto: npt.NDArray[np.uint8], l4_ok: B
+) -> dict[str, np.ndarray]:
+    """Ports, TCP flags and ICMP type/code of a transport header at byte ``4 * at + 2`` of the
+    words `w` (Ethernet + IPv4 without options: ``at`` 8; + IPv6 without extensions: 13)."""
+    l4 = 4 * at + 2
+    ports = l4_ok & _HAS_PORTS[proto]
+    icmp = l4_ok & ((proto == 1) | (proto == 58))
+    flags = w[:, at + 3]
+    return {
+        "src_port": (w[:, at] & 0xFFFF).astype(np.uint16),
+        "src_port_ok": ports & (hlen >= l4 + 2),
+        "dst_port": (w[:, at + 1] >> 16).astype(np.uint16),
+        "dst_port_ok": ports & (hlen >= l4 + 4),
+        "tcp_flags": ((((flags >> 8) & 1) << 8) | (flags & 0xFF)).astype(np.uint16),
+        "tcp_flags_ok": l4_ok & (proto == 6) & (hlen >= l4 + 14),
+        "icmp_type": ((w[:, at] >> 8) & 0xFF).astype(np.uint8),
+        "icmp_type_ok": icmp & (hlen >= l4 + 1),
+        "icmp_code": (w[:, at] & 0xFF).astype(np.uint8),
+        "icmp_code_ok": icmp & (hlen >= l4 + 2),
+    }
+
+
 def _fast(w: npt.NDArray[np.uint32], hlen: I64) -> HeaderFields:
     """Fields of untagged Ethernet/IPv4 (IHL 5) headers of >= 34 bytes from their first 12 words.
 
     Every array is freshly allocated (callers overwrite the rows that are not this layout).
     """
     n = w.shape[0]
-    u64 = w[:, :3].astype(np.uint64)
     frag = w[:, 5] >> 16
     proto = (w[:, 5] & 0xFF).astype(np.uint8)
     first = (frag & 0x1FFF) == 0
-    ports = first & _HAS_PORTS[proto]
-    icmp = first & ((proto == 1) | (proto == 58))
 
     def yes() -> B:
         return np.ones(n, dtype=bool)
@@ -151,28 +188,12 @@ def _fast(w: npt.NDArray[np.uint32], hlen: I64) -> HeaderFields:
         dst6_ok=no(),
         protocol=proto,
         protocol_ok=yes(),
-        src_port=(w[:, 8] & 0xFFFF).astype(np.uint16),
-        src_port_ok=ports & (hlen >= 36),
-        dst_port=(w[:, 9] >> 16).astype(np.uint16),
-        dst_port_ok=ports & (hlen >= 38),
-        tcp_flags=((((w[:, 11] >> 8) & 1) << 8) | (w[:, 11] & 0xFF)).astype(np.uint16),
-        tcp_flags_ok=first & (proto == 6) & (hlen >= 48),
-        icmp_type=((w[:, 8] >> 8) & 0xFF).astype(np.uint8),
-        icmp_type_ok=icmp & (hlen >= 35),
-        icmp_code=(w[:, 8] & 0xFF).astype(np.uint8),
-        icmp_code_ok=icmp & (hlen >= 36),
+        **_transport(w, 8, hlen, proto, first),
         tos=(w[:, 3] & 0xFF).astype(np.uint8),
         tos_ok=yes(),
         ttl=((w[:, 5] >> 8) & 0xFF).astype(np.uint8),
         ttl_ok=yes(),
-        ethertype=np.full(n, 0x0800, dtype=np.uint16),
-        ethertype_ok=yes(),
-        vlan=np.zeros(n, dtype=np.uint16),
-        vlan_ok=no(),
-        dst_mac=(u64[:, 0] << np.uint64(16)) | (u64[:, 1] >> np.uint64(16)),
-        dst_mac_ok=yes(),
-        src_mac=((u64[:, 1] & np.uint64(0xFFFF)) << np.uint64(32)) | u64[:, 2],
-        src_mac_ok=yes(),
+        **_untagged_ethernet(w, 0x0800),
     )
 
 
@@ -180,9 +201,6 @@ def _fast6(w: npt.NDArray[np.uint32], hlen: I64) -> HeaderFields:
     """Fields of untagged Ethernet/IPv6 headers without extension headers, of >= 54 bytes."""
     n = w.shape[0]
     nh = (w[:, 5] >> 24).astype(np.uint8)
-    ports = _HAS_PORTS[nh]
-    icmp = (nh == 1) | (nh == 58)
-    u64 = w[:, :3].astype(np.uint64)
 
     def yes() -> B:
         return np.ones(n, dtype=bool)
@@ -203,28 +221,12 @@ def _fast6(w: npt.NDArray[np.uint32], hlen: I64) -> HeaderFields:
         dst6_ok=yes(),
         protocol=nh,
         protocol_ok=yes(),
-        src_port=(w[:, 13] & 0xFFFF).astype(np.uint16),
-        src_port_ok=ports & (hlen >= 56),
-        dst_port=(w[:, 14] >> 16).astype(np.uint16),
-        dst_port_ok=ports & (hlen >= 58),
-        tcp_flags=((((w[:, 16] >> 8) & 1) << 8) | (w[:, 16] & 0xFF)).astype(np.uint16),
-        tcp_flags_ok=(nh == 6) & (hlen >= 68),
-        icmp_type=((w[:, 13] >> 8) & 0xFF).astype(np.uint8),
-        icmp_type_ok=icmp & (hlen >= 55),
-        icmp_code=(w[:, 13] & 0xFF).astype(np.uint8),
-        icmp_code_ok=icmp & (hlen >= 56),
+        **_transport(w, 13, hlen, nh, np.ones(nh.size, dtype=bool)),
         tos=((w[:, 3] >> 4) & 0xFF).astype(np.uint8),
         tos_ok=yes(),
         ttl=((w[:, 5] >> 16) & 0xFF).astype(np.uint8),
         ttl_ok=yes(),
-        ethertype=np.full(n, 0x86DD, dtype=np.uint16),
-        ethertype_ok=yes(),
-        vlan=np.zeros(n, dtype=np.uint16),
-        vlan_ok=no(),
-        dst_mac=(u64[:, 0] << np.uint64(16)) | (u64[:, 1] >> np.uint64(16)),
-        dst_mac_ok=yes(),
-        src_mac=((u64[:, 1] & np.uint64(0xFFFF)) << np.uint64(32)) | u64[:, 2],
-        src_mac_ok=yes(),
+        **_untagged_ethernet(w, 0x86DD),
     )
 
 
