@@ -76,7 +76,10 @@ def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     >>> text_of(["a", "b"], np.array([1, -1, 0])).to_list()
     ['b', None, 'a']
     """
-    return pl.Series(texts, dtype=pl.String).gather(code_series(codes))
+    if codes.size and codes.min() < 0:  # a null entry at the end instead of a masked index
+        at = np.where(codes < 0, len(texts), codes)
+        return pl.Series([*texts, None], dtype=pl.String).gather(at)
+    return pl.Series(texts, dtype=pl.String).gather(codes)
 
 
 def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:

@@ -105,6 +105,14 @@ def parse_headers(buf: Buffer, hp: npt.NDArray[np.uint32], start: I64, hlen: I64
     out = _fast(w, hlen)
     if fast.all():
         return out
+    empty = hlen <= 0
+    if empty.any():  # no bytes (or no header record at all): every field null
+        i0 = np.flatnonzero(empty)
+        out.ip_version[i0] = 0
+        for name in HeaderFields.__dataclass_fields__:
+            if name.endswith("_ok"):
+                getattr(out, name)[i0] = False
+        fast |= empty
     fast6 = eth & (hlen >= 54) & ((w[:, 3] >> 12) == 0x86DD6) & ~_IPV6_NEXT_EXT[w[:, 5] >> 24]
     if fast6.any():
         i6 = np.flatnonzero(fast6)
