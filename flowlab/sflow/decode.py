@@ -81,7 +81,13 @@ def _col(values: np.ndarray, ok: B, dtype: PolarsDataType) -> pl.Series:
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
-    u, c = np.unique(tags, return_counts=True)
+    lo, hi = int(tags.min()), int(tags.max())
+    if hi - lo < 1 << 16:  # the usual few formats: a count per value, no sort
+        counts = np.bincount(tags - np.uint32(lo))
+        u = np.flatnonzero(counts)
+        u, c = u + lo, counts[u]
+    else:
+        u, c = np.unique(tags, return_counts=True)
     return {(int(t) >> 12, int(t) & 0xFFF): int(k) for t, k in zip(u, c)}
 
 
