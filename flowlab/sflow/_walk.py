@@ -22,6 +22,7 @@ time; the tests check that both agree.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -68,6 +69,9 @@ MAX_RECORDS = 256
 #: deep datagram costs per byte, not one array step of the batch per level
 _TAIL = 64
 _DEEP = 16
+#: at most this many entries left are framed by a plain loop (:func:`_tail`): cheaper than the
+#: fixed cost of :func:`_chains` for the few entries small batches end with
+_FEW = 256
 #: cost model (seconds) of one level step (fixed, per item) and of one chain grid step per doubling
 _LEVEL_COST, _ITEM_COST, _GRID_COST = 25e-6, 20e-9, 6e-9
 
@@ -168,7 +172,8 @@ def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np
     k = 0
     while act.size:
         if act.size < _TAIL or (k == _DEEP and _chains_cheaper(lv, act, k, cur)):
-            wrong, at, codes = _chains(buf, lv, act, k, cur)
+            few = int((counts[act] - k).sum()) <= _FEW
+            wrong, at, codes = (_tail if few else _chains)(buf, lv, act, k, cur)
             err_i.append(wrong)
             err_k.append(at)
             err_c.append(codes)
@@ -202,6 +207,44 @@ def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np
         none = np.zeros(0, dtype=np.int64)
         return none, none, np.zeros(0, dtype=np.uint8)
     return np.concatenate(err_i), np.concatenate(err_k), np.concatenate(err_c)
+
+
+def _tail(
+    buf: Buffer, lv: _Level, act: I64, k: int, cur: I64
+) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    """:func:`_frames` for a few entries (at most ``_FEW``), one item and entry at a time.
+
+    Returns the items that failed, the index of their failing entry and its code.
+    """
+    counts, base, end, pos, length, tag = lv
+    data = buf.data
+    unpack = struct.Struct(">II").unpack_from
+    wrong: list[int] = []
+    at: list[int] = []
+    codes: list[int] = []
+    for i in act.tolist():
+        c, e, b = int(cur[i]), int(end[i]), int(base[i])
+        view = data[c:e].tobytes()
+        p = 0
+        size = e - c
+        for j in range(k, int(counts[i])):
+            if p + 8 > size:
+                code = SAMPLE_OVERRUN
+            else:
+                t, n = unpack(view, p)
+                code = SAMPLE_OVERRUN if p + 8 + n > size else (UNALIGNED if n & 3 else OK)
+            if code:
+                wrong.append(i)
+                at.append(j)
+                codes.append(code)
+                break
+            pos[b + j], length[b + j], tag[b + j] = c + p + 8, n, t
+            p += 8 + n
+    return (
+        np.array(wrong, dtype=np.int64),
+        np.array(at, dtype=np.int64),
+        np.array(codes, dtype=np.uint8),
+    )
 
 
 def _chains_cheaper(lv: _Level, act: I64, k: int, cur: I64) -> bool:
