@@ -28,12 +28,15 @@ Examples
 
 from __future__ import annotations
 
+import csv
+import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from flowlab.exceptions import ConfigError
@@ -48,6 +51,7 @@ __all__ = [
     "protocol_name",
     "protocol_number",
     "register",
+    "server_is_dst",
     "service_name",
 ]
 
@@ -148,6 +152,7 @@ class ServiceTable:
         self._names: dict[int, str] = {}
         self._frame: pl.DataFrame | None = None
         self._lookup: tuple[pl.Series, pl.Series, pl.Series] | None = None
+        self._ports: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
         if entries:
             self.update(entries)
 
@@ -161,12 +166,14 @@ class ServiceTable:
             self._names[(int(p) << 16) | int(port)] = str(name)
         self._frame = None
         self._lookup = None
+        self._ports = None
 
     def remove(self, protocol: int | str, port: int) -> None:
         """Forget an entry (no error if absent)."""
         self._names.pop((_proto(protocol) << 16) | int(port), None)
         self._frame = None
         self._lookup = None
+        self._ports = None
 
     def name(self, protocol: int, port: int) -> str | None:
         """The registered name, or None."""
@@ -195,6 +202,42 @@ class ServiceTable:
             )
         return self._frame
 
+    def ports(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Direct-mapped registered ports (built once, rebuilt after changes).
+
+        Returns ``slot`` (256 entries: protocol number -> slot, -1 for a
+        protocol without entries) and ``known`` (``slot * 65536 + port`` ->
+        whether the port is registered).
+
+        Examples
+        --------
+        >>> slot, known = ServiceTable({("udp", 53): "dns"}).ports()
+        >>> int(slot[17]), int(slot[6]), bool(known[53]), bool(known[54])
+        (0, -1, True, False)
+        """
+        if self._ports is None:
+            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
+            keys = keys[keys < (256 << 16)]
+            # bincount, not np.unique: that imports numpy.ma (10 ms) on a first read_pcap
+            protos = np.flatnonzero(np.bincount(keys >> 16, minlength=256))
+            slot = np.full(256, -1, dtype=np.int64)
+            slot[protos] = np.arange(protos.size)
+            known = np.zeros(protos.size * 65536, dtype=bool)
+            known[slot[keys >> 16] * 65536 + (keys & 0xFFFF)] = True
+            self._ports = (slot, known)
+        return self._ports
+
+    def names_of(self, keys: Iterable[int]) -> list[str]:
+        """Service name of each ``protocol << 16 | port`` key, as :func:`service_name` gives it.
+
+        Examples
+        --------
+        >>> ServiceTable({("tcp", 2379): "etcd-client"}).names_of([6 << 16 | 2379, 17 << 16 | 9])
+        ['etcd-client', 'UDP/9']
+        """
+        get = self._names.get
+        return [get(k) or f"{protocol_name(k >> 16)}/{k & 0xFFFF}" for k in keys]
+
     def lookup(self) -> tuple[pl.Series, pl.Series, pl.Series]:
         """Direct-mapped tables for :func:`orient` (built once, rebuilt after changes).
 
@@ -204,28 +247,22 @@ class ServiceTable:
         (same index -> whether the port is registered).
         """
         if self._lookup is None:
-            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
-            mine = keys < (256 << 16)
-            protos = np.unique(keys[mine] >> 16).tolist()
-            slots: list[int | None] = [None] * 256
-            for i, p in enumerate(protos):
-                slots[p] = i
+            slot, known = self.ports()
+            protos = np.flatnonzero(slot >= 0).tolist()
             # vectorised: 65536 default names per protocol, then the registered ones scattered in
             ports = pl.int_range(0, 65536, dtype=pl.UInt32, eager=True).cast(pl.String)
             names = pl.concat(
                 [f"{PROTOCOL_NAMES.get(p, f'UNKNOWN({p})')}/" + ports for p in protos]
                 or [pl.Series(dtype=pl.String)]
             )
-            slot_of = np.zeros(256, dtype=np.int64)
-            slot_of[protos] = np.arange(len(protos))
-            at = slot_of[keys[mine] >> 16] * 65536 + (keys[mine] & 0xFFFF)
-            known = np.zeros(len(protos) * 65536, dtype=bool)
-            known[at] = True
+            at = np.flatnonzero(known)
             if at.size:
-                values = list(self._names.values())
-                names = names.scatter(at, [values[i] for i in np.flatnonzero(mine).tolist()])
+                keys = (np.asarray(protos, dtype=np.int64)[at >> 16] << 16) | (at & 0xFFFF)
+                names = names.scatter(at, [self._names[k] for k in keys.tolist()])
             self._lookup = (
-                pl.Series("slot", slots, dtype=pl.UInt32),
+                pl.Series(
+                    "slot", [int(x) if x >= 0 else None for x in slot.tolist()], dtype=pl.UInt32
+                ),
                 names.alias("service_name"),
                 pl.Series("known", known, dtype=pl.Boolean),
             )
@@ -235,28 +272,50 @@ class ServiceTable:
     def from_csv(cls, path: str | Path) -> ServiceTable:
         """Read a ``protocol,port,name`` CSV (protocol as name or number)."""
         try:
-            df = pl.read_csv(
-                path, schema_overrides={"protocol": pl.String, "port": pl.Int64, "name": pl.String}
-            )
-        except (OSError, pl.exceptions.PolarsError) as exc:
+            with open(path, newline="", encoding="utf-8") as f:
+                text = f.read()
+            texts, ports, names = _table_columns(text, path)
+        except (OSError, UnicodeDecodeError, csv.Error, IndexError, ValueError) as exc:
             msg = f"cannot read service table {path}: {exc}"
             raise ConfigError(msg) from exc
-        missing = {"protocol", "port", "name"} - set(df.columns)
-        if missing:
-            msg = (
-                f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
-            )
-            raise ConfigError(msg)
-        # vectorised (the package table has 11k rows): each distinct protocol text parsed once
-        protocols = {text: _proto(text) for text in df["protocol"].unique().to_list()}
-        ports, names = df["port"].to_list(), df["name"].cast(pl.String).to_list()
         if bad := [(port, name) for port, name in zip(ports, names) if not 0 <= port <= 65535]:
             msg = f"port {bad[0][0]} out of range 0..65535 for service {bad[0][1]!r}"
             raise ConfigError(msg)
+        protocols = {text: _proto(text) for text in set(texts)}  # each distinct text parsed once
         table = cls()
-        keys = [(protocols[t] << 16) | port for t, port in zip(df["protocol"].to_list(), ports)]
-        table._names = dict(zip(keys, names))
+        table._names = {
+            (protocols[t] << 16) | port: name for t, port, name in zip(texts, ports, names)
+        }
         return table
+
+
+def _table_columns(text: str, path: str | Path) -> tuple[list[str], list[int], list[str]]:
+    """The protocol, port and name columns of a service-table CSV.
+
+    Not Polars' CSV reader: the package table (11k rows) is part of a first
+    ``read_pcap``, and Polars' reader costs 25 MB of buffers. A plain table
+    (no quotes, three cells a line) is split by ``str`` methods at C speed;
+    others go through the csv module. Column lists of strings and ints hold no
+    row objects, so that loading one triggers no garbage-collection passes.
+    """
+    plain = '"' not in text
+    lines = [line for line in text.splitlines() if line] if plain else []
+    rows = [] if plain else [row for row in csv.reader(io.StringIO(text)) if row]
+    first = lines[0].split(",") if lines else (rows[0] if rows else [])
+    header = [h.strip() for h in first]
+    missing = {"protocol", "port", "name"} - set(header)
+    if missing:
+        msg = f"service table {path} lacks columns {sorted(missing)}; expected protocol,port,name"
+        raise ConfigError(msg)
+    i, j, k = (header.index(c) for c in ("protocol", "port", "name"))
+    if plain:
+        body = lines[1:]
+        if len(header) == 3 and all(line.count(",") == 2 for line in body):
+            cells = ",".join(body).split(",") if body else []
+            return cells[i::3], list(map(int, cells[j::3])), cells[k::3]
+        rows = [row for row in csv.reader(body) if row]
+        rows.insert(0, header)
+    return [r[i] for r in rows[1:]], [int(r[j]) for r in rows[1:]], [r[k] for r in rows[1:]]
 
 
 _DEFAULT: ServiceTable | None = None
@@ -393,6 +452,35 @@ def orient(
         svc_port.alias("service_port"),
         service_name.alias("service_name"),
     ).drop("__ks", "__kd")
+
+
+def server_is_dst(
+    protocol: npt.NDArray[np.uint8],
+    src_port: npt.NDArray[np.uint16],
+    dst_port: npt.NDArray[np.uint16],
+    syn: npt.NDArray[np.bool_],
+    *,
+    table: ServiceTable | None = None,
+) -> npt.NDArray[np.bool_]:
+    """:func:`orient`'s rule on numpy arrays: whether each row's destination is the server.
+
+    `syn` says where ``tcp_flags == 2``. Only meaningful on rows with both
+    ports (:func:`orient` leaves the others without client and server).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> server_is_dst(np.array([6, 6, 17], dtype=np.uint8), np.array([2379, 40000, 900]),
+    ...               np.array([51000, 41000, 800]), np.array([False, True, False])).tolist()
+    [False, True, True]
+    """
+    slot_of, known = (table or default_table()).ports()
+    slot = slot_of[protocol]
+    has = slot >= 0
+    base = np.where(has, slot, 0) * 65536
+    known_s = has & known[base + src_port]
+    known_d = has & known[base + dst_port]
+    return syn | np.where(known_s == known_d, dst_port <= src_port, known_d)
 
 
 def orient_frame(frame: pl.DataFrame, *, table: ServiceTable | None = None) -> pl.DataFrame:

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowlab import services
 from flowlab.exceptions import ConfigError
@@ -71,7 +76,7 @@ def test_cloud_native_overrides() -> None:
     assert len(services.default_table()) > 10000
 
 
-def test_user_table_and_register(tmp_path) -> None:
+def test_user_table_and_register(tmp_path: Path) -> None:
     t = services.ServiceTable({("tcp", 10250): "kubelet"})
     out = services.orient_frame(_frame([("a", "b", 51000, 10250, 6, 16)]), table=t)
     assert out["service_name"][0] == "kubelet"
@@ -96,7 +101,7 @@ def test_protocol_names() -> None:
         services.protocol_number("nope")
 
 
-def test_csv_table_protocols_ports_and_lookup(tmp_path) -> None:
+def test_csv_table_protocols_ports_and_lookup(tmp_path: Path) -> None:
     """The vectorised CSV reader and lookup tables: names or numbers, range checks, fallbacks."""
     csv = tmp_path / "mixed.csv"
     csv.write_text("protocol,port,name\nTCP,9537,crio\n17,53,dns\nsctp,38412,ngap\nicmp,0,echo\n")
@@ -116,3 +121,32 @@ def test_csv_table_protocols_ports_and_lookup(tmp_path) -> None:
     bad.write_text("protocol,port,name\ntcp,80,http\nudp,65536,nope\n")
     with pytest.raises(ConfigError, match="65536"):
         services.ServiceTable.from_csv(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([6, 17, 132, 33, 1, 58, 136, 250]),
+            st.sampled_from([22, 53, 80, 443, 2379, 6443, 10250]) | st.integers(0, 65535),
+            st.sampled_from([22, 53, 80, 443, 2379, 6443, 10250]) | st.integers(0, 65535),
+            st.sampled_from([2, 16, 18, 24]) | st.none(),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_server_is_dst_is_orients_rule(rows: list[tuple[int, int, int, int | None]]) -> None:
+    """The numpy form (the sFlow decoder's) and the Polars form choose the same server."""
+    frame = _frame([("s", "d", sp, dp, p, fl) for p, sp, dp, fl in rows])
+    want = services.orient_frame(frame)["server_ip"].to_list()
+    proto, sport, dport = (np.array([r[i] for r in rows]) for i in range(3))
+    to_dst = services.server_is_dst(
+        proto.astype(np.uint8), sport.astype(np.uint16), dport.astype(np.uint16),
+        np.array([r[3] == 2 for r in rows]),
+    )  # fmt: skip
+    assert ["d" if d else "s" for d in to_dst.tolist()] == want
+    names = services.default_table().names_of(
+        ((proto << 16) | np.where(to_dst, dport, sport)).tolist()
+    )
+    assert names == services.orient_frame(frame)["service_name"].to_list()

@@ -137,23 +137,32 @@ def flow_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
     raw = picks[r.FLOW_RAW_HEADER]
     if raw.size:
-        rows = row_of[st.r_smp[raw]]
-        if rows.size == nf:  # every flow sample has a header (the usual case): plain slices
-            rows = slice(None)  # type: ignore[assignment]
-        rp = st.r_pos[raw]
-        hw = buf.u32x(rp, 4)
+        hw = buf.u32x(st.r_pos[raw], 4)
+        start = st.r_pos[raw] + 16
+        has: B | bool = True
+        if raw.size < nf:  # samples without a header: full-length columns, their rows empty
+            rows = row_of[st.r_smp[raw]]  # (cheaper than scattering each parsed field)
+            full = np.zeros((nf, 4), dtype=np.uint32)
+            full[rows] = hw
+            hw = full
+            at = np.zeros(nf, dtype=np.int64)
+            at[rows] = start
+            start = at
+            has = np.zeros(nf, dtype=bool)
+            has[rows] = True
+        every_row = slice(None)
         hp = hw[:, 0]
-        put("frame_length", rows, hw[:, 1], True)
+        put("frame_length", every_row, hw[:, 1], has)
         supported = (
             (hp == r.HEADER_PROTOCOL_ETHERNET)
             | (hp == r.HEADER_PROTOCOL_IPV4)
             | (hp == r.HEADER_PROTOCOL_IPV6)
         )
-        put("supported", rows, supported, True)
-        hf = parse_headers(buf, hp, rp + 16, hw[:, 3].astype(np.int64))
-        put("ip_version", rows, hf.ip_version, hf.ip_version > 0)
+        put("supported", every_row, supported, has)
+        hf = parse_headers(buf, hp, start, hw[:, 3].astype(np.int64))  # no header: length 0
+        put("ip_version", every_row, hf.ip_version, hf.ip_version > 0)
         for name in _HEADER_FIELDS:
-            put(name, rows, getattr(hf, name), getattr(hf, name + "_ok"))
+            put(name, every_row, getattr(hf, name), getattr(hf, name + "_ok"))
 
     # sampled IPv4 / IPv6 records fill rows whose header gave no IP
     ipv = c["ip_version"][0]
@@ -215,7 +224,10 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     eth = cand[_first(st.r_smp[cand], tag == r.COUNTERS_ETHERNET)]
     used[gen] = True
     used[eth] = True
-    smp = np.union1d(st.r_smp[gen], st.r_smp[eth])
+    has = np.zeros(st.s_kind.size, dtype=bool)  # samples with either record, in order
+    has[st.r_smp[gen]] = True
+    has[st.r_smp[eth]] = True
+    smp = np.flatnonzero(has)
     n = smp.size
     every = np.ones(n, dtype=bool)
     w = buf.u32x(st.s_pos[smp], 3)
@@ -244,13 +256,15 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
 
 
 def concat(parts: list[Cols]) -> Cols:
-    """Concatenate chunk columns in order."""
+    """Concatenate chunk columns in order, emptying `parts` as it goes (a smaller peak)."""
     if len(parts) == 1:
-        return parts[0]
-    return {
-        name: (
-            np.concatenate([p[name][0] for p in parts]),
-            np.concatenate([p[name][1] for p in parts]),
+        return parts.pop()
+    out: Cols = {}
+    for name in list(parts[0]):
+        pieces = [p.pop(name) for p in parts]
+        out[name] = (
+            np.concatenate([v for v, _ in pieces]),
+            np.concatenate([ok for _, ok in pieces]),
         )
-        for name in parts[0]
-    }
+    parts.clear()
+    return out

@@ -64,9 +64,16 @@ SAMPLE_OVERRUN, UNALIGNED, SAMPLE_SHORT, RECORD_OVERRUN, RECORD_SHORT = 6, 7, 8,
 #: datagram fits in 64 KiB and a real sample needs tens of bytes; goflow2 caps records likewise)
 MAX_SAMPLES = 1024
 MAX_RECORDS = 256
-#: the level loops hand datagrams (samples) still walking when fewer than this many remain
-#: to a per-item loop, so that one deep datagram costs per byte, not per level of the batch
+#: the level loops hand the datagrams (samples) still walking to :func:`_chains` when fewer
+#: than ``_TAIL`` remain, or after ``_DEEP`` levels when that is estimated cheaper, so that a
+#: deep datagram costs per byte, not one array step of the batch per level
 _TAIL = 64
+_DEEP = 16
+#: at most this many entries left are framed by a plain loop (:func:`_tail`): cheaper than the
+#: fixed cost of :func:`_chains` for the few entries small batches end with
+_FEW = 256
+#: cost model (seconds) of one level step (fixed, per item) and of one chain grid step per doubling
+_LEVEL_COST, _ITEM_COST, _GRID_COST = 25e-6, 20e-9, 6e-9
 
 _KINDS = (r.SAMPLE_FLOW, r.SAMPLE_COUNTERS, r.SAMPLE_FLOW_EXPANDED, r.SAMPLE_COUNTERS_EXPANDED)
 assert _KINDS == (
@@ -164,14 +171,12 @@ def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np
     act = np.flatnonzero(counts)
     k = 0
     while act.size:
-        if act.size < _TAIL:
-            codes = np.zeros(n, dtype=np.uint8)
-            at = np.zeros(n, dtype=np.int64)
-            if _tail(buf, lv, act, k, cur, codes, at):
-                wrong = np.flatnonzero(codes)
-                err_i.append(wrong)
-                err_k.append(at[wrong])
-                err_c.append(codes[wrong])
+        if act.size < _TAIL or (k == _DEEP and _chains_cheaper(lv, act, k, cur)):
+            few = int((counts[act] - k).sum()) <= _FEW
+            wrong, at, codes = (_tail if few else _chains)(buf, lv, act, k, cur)
+            err_i.append(wrong)
+            err_k.append(at)
+            err_c.append(codes)
             break
         whole = act.size == n  # every item still has entries (the usual case): no gathers
         c = cur if whole else cur[act]
@@ -205,23 +210,18 @@ def _frames(buf: Buffer, lv: _Level, cur: I64) -> tuple[I64, I64, npt.NDArray[np
 
 
 def _tail(
-    buf: Buffer,
-    lv: _Level,
-    act: I64,
-    k: int,
-    cur: I64,
-    reason: npt.NDArray[np.uint8],
-    at: I64,
-) -> bool:
-    """:func:`_frames` for the last few items, one item at a time from entry `k` on.
+    buf: Buffer, lv: _Level, act: I64, k: int, cur: I64
+) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    """:func:`_frames` for a few entries (at most ``_FEW``), one item and entry at a time.
 
-    The first overrun or unaligned entry ``j`` of item ``i`` sets ``reason[i]``
-    (SAMPLE_OVERRUN or UNALIGNED) and ``at[i] = j``. Returns whether any item failed.
+    Returns the items that failed, the index of their failing entry and its code.
     """
     counts, base, end, pos, length, tag = lv
     data = buf.data
-    failed = False
     unpack = struct.Struct(">II").unpack_from
+    wrong: list[int] = []
+    at: list[int] = []
+    codes: list[int] = []
     for i in act.tolist():
         c, e, b = int(cur[i]), int(end[i]), int(base[i])
         view = data[c:e].tobytes()
@@ -234,14 +234,101 @@ def _tail(
                 t, n = unpack(view, p)
                 code = SAMPLE_OVERRUN if p + 8 + n > size else (UNALIGNED if n & 3 else OK)
             if code:
-                reason[i] = code
-                at[i] = j
-                failed = True
+                wrong.append(i)
+                at.append(j)
+                codes.append(code)
                 break
             pos[b + j], length[b + j], tag[b + j] = c + p + 8, n, t
             p += 8 + n
-        cur[i] = c + p
-    return failed
+    return (
+        np.array(wrong, dtype=np.int64),
+        np.array(at, dtype=np.int64),
+        np.array(codes, dtype=np.uint8),
+    )
+
+
+def _chains_cheaper(lv: _Level, act: I64, k: int, cur: I64) -> bool:
+    """Whether :func:`_chains` is estimated cheaper than the levels still to walk."""
+    left = int(lv.counts[act].max()) - k
+    steps = int((np.maximum(lv.end[act] - cur[act], 0) // 4 + 1).sum())
+    levels = left * (_LEVEL_COST + _ITEM_COST * act.size)
+    return _GRID_COST * steps * max(1, left.bit_length()) < levels
+
+
+def _chains(
+    buf: Buffer, lv: _Level, act: I64, k: int, cur: I64
+) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    """:func:`_frames` for items `act` from entry `k` on, along each item's chain of entries.
+
+    Every 4-byte step of an item's remaining bytes is read as a possible entry
+    (the chain stays on that grid while lengths are multiples of 4), linked to
+    the step after it, and the links are doubled (``next^2``, ``next^4``, ...)
+    so that the chains come out in ``log2(entries)`` array steps: the work is
+    proportional to the bytes, however many entries an item has. Items go in
+    groups of at most ``_GRID`` steps (and entries), deepest first, to bound
+    the memory. Returns the items that failed, the index of their failing
+    entry and its code.
+    """
+    counts, end = lv.counts, lv.end
+    need = counts[act] - k
+    steps = np.maximum(end[act] - cur[act], 0) // 4 + 1
+    order = np.argsort(-need, kind="stable")
+    out: list[tuple[I64, I64, npt.NDArray[np.uint8]]] = []
+    i = 0
+    while i < order.size:
+        rest = order[i:]
+        fits = int(np.searchsorted(np.cumsum(steps[rest]), _GRID, side="right"))
+        take = max(1, min(fits, _GRID // int(need[rest[0]])))
+        out.append(_chain_group(buf, lv, act[rest[:take]], k, cur))
+        i += take
+    return tuple(np.concatenate(parts) for parts in zip(*out))  # type: ignore[return-value]
+
+
+#: most grid steps (and chain entries) :func:`_chains` handles in one group
+_GRID = 1 << 20
+
+
+def _chain_group(
+    buf: Buffer, lv: _Level, act: I64, k: int, cur: I64
+) -> tuple[I64, I64, npt.NDArray[np.uint8]]:
+    counts, base, end, pos, length, tag = lv
+    start, stop, need = cur[act], end[act], counts[act] - k
+    steps = np.maximum(stop - start, 0) // 4 + 1  # grid positions of each item, its end included
+    first = np.zeros(act.size + 1, dtype=np.int64)
+    np.cumsum(steps, out=first[1:])
+    total = int(first[-1])
+    grid = np.arange(total, dtype=np.int64)
+    at = np.repeat(start - 4 * first[:-1], steps) + 4 * grid
+    w = buf.u32x(at, 2)
+    ln = w[:, 1].astype(np.int64)
+    over = at + 8 + ln > np.repeat(stop, steps)
+    ok = ~over & ((ln & 3) == 0)
+    # a good entry links to the step after its body (same item); a bad one to the sink
+    link = np.empty(total + 1, dtype=np.int32)  # < _GRID steps: half the bytes of int64
+    np.copyto(link[:-1], np.where(ok, grid + 2 + (ln >> 2), total), casting="unsafe")
+    link[-1] = total
+    ok = np.append(ok, False)
+    chain = first[:-1, None].astype(np.int32)  # column j: the step of each item's j-th entry
+    width = int(need.max())
+    while chain.shape[1] < width:
+        chain = np.concatenate([chain, link[chain]], axis=1)
+        if chain.shape[1] < width:
+            link = link[link]
+    chain = chain[:, :width]
+    j = np.arange(width)
+    bad = ~ok[chain] & (j < need[:, None])
+    failed = bad.any(axis=1)
+    done = np.where(failed, bad.argmax(axis=1), need)  # entries framed per item
+    rows, cols = np.nonzero(j < done[:, None])
+    g = chain[rows, cols]
+    dest = base[act][rows] + k + cols
+    pos[dest] = at[g] + 8
+    length[dest] = ln[g]
+    tag[dest] = w[g, 0]
+    wrong = np.flatnonzero(failed)
+    g = chain[wrong, done[wrong]]
+    code = np.where(over[np.minimum(g, total - 1)] | (g == total), SAMPLE_OVERRUN, UNALIGNED)
+    return act[wrong], k + done[wrong], code.astype(np.uint8)
 
 
 def walk(buf: Buffer, offsets: I64, lengths: I64) -> Structure:

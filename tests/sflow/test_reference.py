@@ -92,6 +92,36 @@ def test_corrupted_datagrams_agree(data: st.DataObject) -> None:
     assert_same(fast, ref)
 
 
+@st.composite
+def deep_datagram(draw: st.DrawFn) -> bytes:
+    """A datagram deeper than the level loop walks (over 16 samples, or a sample with over 16
+    records): unknown samples with 0-12 byte bodies and flow samples of empty records."""
+    samples = []
+    for _ in range(draw(st.integers(1, 40))):
+        if draw(st.booleans()):
+            body = bytes(4 * draw(st.integers(0, 3)))
+            samples.append(struct.pack("!II", 99, len(body)) + body)
+        else:
+            records = draw(st.integers(0, 40))
+            body = struct.pack("!8I", 1, 3, 400, 400, 0, 3, 4, records)
+            body += struct.pack("!II", 9, 0) * records
+            samples.append(struct.pack("!II", 1, len(body)) + body)
+    return struct.pack("!7I", 5, 1, 0x0A000001, 0, 1, 100, len(samples)) + b"".join(samples)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_deep_datagrams_agree(data: st.DataObject) -> None:
+    """The chain walk (what is left after 16 levels, or fewer than 64 items still walking),
+    intact and corrupted, alone and in a batch of 80 (wide enough for the level loop first)."""
+    raw = [
+        data.draw(corrupted(data.draw(deep_datagram())))
+        for _ in range(data.draw(st.integers(1, 80)))
+    ]
+    fast, ref = both(raw, data.draw(st.integers(1, 2)))
+    assert_same(fast, ref)
+
+
 @SETTINGS
 @given(st.lists(st.binary(max_size=300), max_size=20))
 def test_random_bytes_never_raise_and_counts_add_up(raw: list[bytes]) -> None:
