@@ -74,8 +74,11 @@ class Decoder(Protocol):
     Callers get it with :func:`new_state`.
     """
 
-    name: str
-    port: int
+    @property
+    def name(self) -> str: ...  # read-only: a frozen dataclass (NetFlowDecoder) is a decoder
+
+    @property
+    def port(self) -> int: ...
 
     def decode(self, datagrams: Datagrams, *, source: str = ..., state: Any = None) -> Decoded:
         """Decode `datagrams` (checked by :meth:`~flowlab.decoding.batch.Datagrams.of`).
