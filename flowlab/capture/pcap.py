@@ -59,7 +59,7 @@ import polars as pl
 
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
-from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
+from flowlab.decoding import Datagrams, Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.decoding.addresses import address_text
 from flowlab.exceptions import PcapError
 
@@ -479,15 +479,8 @@ def _decode_chunk(
     for b0 in range(0, max(p_off.size, 1), batch):
         sl = slice(b0, b0 + batch)
         peers = address_text(src4[sl], ~is6[sl], src6[sl], is6[sl])
-        out = decoder.decode(
-            buffer,
-            p_off[sl],
-            p_len[sl],
-            received_ms=p_ms[sl],
-            peers=peers,
-            source=source,
-            state=tracker,
-        )
+        datagrams = Datagrams.of(buffer, p_off[sl], p_len[sl], received_ms=p_ms[sl], peers=peers)
+        out = decoder.decode(datagrams, source=source, state=tracker)
         if first:
             out.stats.packets = off.size
             out.stats.packets_skipped = dict(skipped)

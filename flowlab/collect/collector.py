@@ -52,7 +52,7 @@ from flowlab._atomic import AtomicFile
 from flowlab.collect import receive_process
 from flowlab.collect.receiver import Batch, Receiver
 from flowlab.collect.udp import open_socket, udp_drops
-from flowlab.decoding import Decoded, Decoder, DecodeStats, get_decoder, new_state
+from flowlab.decoding import Datagrams, Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.exceptions import CollectorError, ConfigError, OutputError
 from flowlab.schema import empty, empty_counters
 from flowlab.store import CaptureWriter
@@ -691,12 +691,15 @@ class Collector:
 
     def _process(self, listener: _Listener, batch: Batch) -> None:
         t0 = time.perf_counter()
-        decoded = listener.protocol.decode(
+        datagrams = Datagrams.of(
             batch.buffer,
             batch.offsets,
             batch.lengths,
             received_ms=batch.received_ms,
             peers=list(batch.peers()),
+        )
+        decoded = listener.protocol.decode(
+            datagrams,
             source=self.source or listener.protocol.name,
             state=listener.state,
         )

@@ -1,5 +1,6 @@
 """What flow-protocol decoders share: the :class:`Decoder` interface and registry,
-the :class:`Decoded` result, :class:`DecodeStats` and sequence-gap tracking.
+the checked batch of datagrams a decoder reads (:class:`Datagrams`), the
+:class:`Decoded` result, :class:`DecodeStats` and sequence-gap tracking.
 
 Protocol packages (:mod:`flowlab.sflow`, a later ``flowlab.netflow`` or
 ``flowlab.ipfix``) implement a :class:`Decoder`; the protocol-neutral layers
@@ -10,12 +11,14 @@ package themselves.
 
 from __future__ import annotations
 
+from flowlab.decoding.batch import Datagrams
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.decoder import Decoder, get_decoder, new_state, protocol_names, register
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 
 __all__ = [
+    "Datagrams",
     "DecodeStats",
     "Decoded",
     "Decoder",

@@ -1,5 +1,8 @@
 """The arguments every decoder takes, checked once: a buffer of datagrams and per-datagram arrays.
 
+The transport (a capture file, a UDP socket) hands a protocol's decoder a
+:class:`Datagrams`, checked once by :meth:`Datagrams.of`.
+
 Examples
 --------
 >>> data, off, ln, recv = datagram_arrays(b"abcdef", [0, 3], [3, 3], 5, None)
@@ -14,6 +17,7 @@ flowlab.exceptions.UsageError: offsets (2), lengths (1) and peers (-) must have 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
@@ -22,7 +26,7 @@ import polars as pl
 
 from flowlab.exceptions import UsageError
 
-__all__ = ["BufferLike", "Peers", "as_uint8", "datagram_arrays"]
+__all__ = ["BufferLike", "Datagrams", "Peers", "as_uint8", "datagram_arrays"]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -125,3 +129,68 @@ def _integers(name: str, value: object, error: type[UsageError], *, scalar: bool
         msg = f"{name} must be integers that fit in 64 bits: {exc}"
         raise error(msg) from exc
     return arr if scalar and arr.ndim == 0 else arr.reshape(-1)
+
+
+@dataclass(frozen=True)
+class Datagrams:
+    """A checked batch of datagrams (UDP payloads): what a transport hands a protocol's decoder.
+
+    Datagram ``i`` is ``buffer[offsets[i] : offsets[i] + lengths[i]]``, received at
+    ``received_ms[i]`` (UTC epoch ms) from ``peers[i]`` (the UDP source address, if known).
+    Build it with :meth:`of`, which checks the arguments; a decoder then trusts them.
+
+    Examples
+    --------
+    >>> dg = Datagrams.of(b"abcdef", [0, 3], [3, 3], received_ms=5, peers=["a", "b"])
+    >>> len(dg), dg.buffer.dtype.name, dg.received_ms.tolist()
+    (2, 'uint8', [5, 5])
+    >>> part = dg.take([1])
+    >>> part.offsets.tolist(), part.peers
+    ([3], ['b'])
+    >>> Datagrams.of(b"abc", [2], [2], received_ms=0)
+    Traceback (most recent call last):
+    ...
+    flowlab.exceptions.UsageError: datagram 0 (offset 2, length 2) ends beyond the buffer (3 bytes)
+    """
+
+    buffer: U8
+    offsets: I64
+    lengths: I64
+    received_ms: I64
+    peers: Peers = None
+
+    @classmethod
+    def of(
+        cls,
+        buffer: BufferLike,
+        offsets: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        *,
+        received_ms: npt.ArrayLike,
+        peers: Peers = None,
+        error: type[UsageError] = UsageError,
+    ) -> Datagrams:
+        """Check the arguments (as :func:`datagram_arrays`) and hold them as arrays.
+
+        Raises
+        ------
+        UsageError (or `error`, a subclass)
+            An argument of the wrong type or out of range, or arrays without one entry per datagram.
+        """
+        data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers, error)
+        return cls(data, off, ln, recv, peers)
+
+    def __len__(self) -> int:
+        return int(self.offsets.size)
+
+    def take(self, index: npt.ArrayLike) -> Datagrams:
+        """The datagrams at positions `index` (same buffer, no checks again)."""
+        idx = np.asarray(index, dtype=np.intp)
+        peers = None if self.peers is None else list(self.peers)
+        return Datagrams(
+            self.buffer,
+            self.offsets[idx],
+            self.lengths[idx],
+            self.received_ms[idx],
+            None if peers is None else [peers[i] for i in idx.tolist()],
+        )

@@ -3,7 +3,8 @@
 A flow protocol (sFlow, later NetFlow/IPFIX) plugs into the protocol-neutral
 layers (:mod:`flowlab.capture` files, :mod:`flowlab.collect` live UDP) by
 providing a :class:`Decoder`: a name, a default UDP port and a ``decode``
-method that turns a buffer of datagrams into a :class:`~flowlab.decoding.decoded.Decoded`.
+method that turns a checked batch of datagrams (a
+:class:`~flowlab.decoding.batch.Datagrams`) into a :class:`~flowlab.decoding.decoded.Decoded`.
 Its package lists it in :data:`_BUILTIN` (imported on first use) or calls
 :func:`register`; the capture reader and the collector then take
 ``protocol="name"``.
@@ -29,9 +30,8 @@ import importlib
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
-from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
+from flowlab.decoding.batch import Datagrams
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.exceptions import ConfigError
@@ -74,26 +74,19 @@ class Decoder(Protocol):
     Callers get it with :func:`new_state`.
     """
 
-    name: str
-    port: int
+    @property
+    def name(self) -> str: ...  # read-only: a frozen dataclass (NetFlowDecoder) is a decoder
 
-    def decode(
-        self,
-        buffer: BufferLike,
-        offsets: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        *,
-        received_ms: npt.ArrayLike,
-        peers: Peers = None,
-        source: str = ...,
-        state: Any = None,
-    ) -> Decoded:
-        """Decode the datagrams at ``buffer[offsets[i] : offsets[i] + lengths[i]]``.
+    @property
+    def port(self) -> int: ...
+
+    def decode(self, datagrams: Datagrams, *, source: str = ..., state: Any = None) -> Decoded:
+        """Decode `datagrams` (checked by :meth:`~flowlab.decoding.batch.Datagrams.of`).
 
         Bad bytes never raise: a datagram is decoded or counted in
-        ``stats.datagrams_bad``. ``peers`` are the UDP source addresses,
-        ``received_ms`` the receive times (UTC epoch ms), ``state`` carries
-        sequence tracking from batch to batch.
+        ``stats.datagrams_bad``. ``datagrams.peers`` are the UDP source
+        addresses, ``datagrams.received_ms`` the receive times (UTC epoch ms),
+        ``state`` carries sequence tracking from batch to batch.
         """
         ...
 
@@ -162,41 +155,20 @@ class AutoDecoder:
         """One state per protocol."""
         return {p: new_state(get_decoder(p)) for p in ("sflow", "netflow")}
 
-    def decode(
-        self,
-        buffer: BufferLike,
-        offsets: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        *,
-        received_ms: npt.ArrayLike,
-        peers: Peers = None,
-        source: str = "auto",
-        state: Any = None,
-    ) -> Decoded:
+    def decode(self, datagrams: Datagrams, *, source: str = "auto", state: Any = None) -> Decoded:
         """Decode each datagram with the decoder its version field names."""
-        data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
-        ok = ln >= 2  # datagram_arrays guarantees 0 <= off and off + ln <= data.size
+        data, off, ln = datagrams.buffer, datagrams.offsets, datagrams.lengths
+        ok = ln >= 2  # Datagrams.of guarantees 0 <= off and off + ln <= data.size
         first = np.where(ok, data[np.clip(off, 0, max(data.size - 2, 0))].astype(np.int64) << 8, 0)
         first |= np.where(ok, data[np.clip(off + 1, 0, max(data.size - 1, 0))], 0)
         is_sflow = ~ok | (first == 0)  # too short to tell: sFlow counts it as bad
         states = state if isinstance(state, dict) else self.new_state()
         parts = []
-        peer_list = None if peers is None else list(peers)
         for name, mask in (("sflow", is_sflow), ("netflow", ~is_sflow)):
             idx = np.flatnonzero(mask)
-            if not idx.size:
-                continue
-            parts.append(
-                get_decoder(name).decode(
-                    buffer,
-                    off[idx],
-                    ln[idx],
-                    received_ms=recv[idx],
-                    peers=None if peer_list is None else [peer_list[i] for i in idx.tolist()],
-                    source=source,
-                    state=states[name],
-                )
-            )
+            if idx.size:
+                part = datagrams if idx.size == len(datagrams) else datagrams.take(idx)
+                parts.append(get_decoder(name).decode(part, source=source, state=states[name]))
         return Decoded.concat(parts)
 
 

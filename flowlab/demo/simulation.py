@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from flowlab.decoding import Decoded, get_decoder, new_state
+from flowlab.decoding import Datagrams, Decoded, get_decoder, new_state
 from flowlab.demo.cluster import Cluster, build_cluster
 from flowlab.demo.datagrams import SentDatagram, build_datagrams
 from flowlab.demo.flow_records import build_flow_records, check_protocol, exporter_address
@@ -115,15 +115,8 @@ class Simulation:
         senders = self.senders()
         peers = None if senders is None else [senders[d.agent] for d in self.datagrams]
         decoder = get_decoder(self.protocol)
-        return decoder.decode(
-            data,
-            offsets,
-            lengths,
-            received_ms=start_ms + times,
-            peers=peers,
-            source="demo",
-            state=new_state(decoder),
-        )
+        datagrams = Datagrams.of(data, offsets, lengths, received_ms=start_ms + times, peers=peers)
+        return decoder.decode(datagrams, source="demo", state=new_state(decoder))
 
 
 def simulate(

@@ -45,7 +45,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
-from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
+from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
@@ -184,7 +184,14 @@ def decode(
     UsageError
         Only for inconsistent arguments; bad bytes are counted, never raised.
     """
-    data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers)
+    datagrams = Datagrams.of(buffer, offsets, lengths, received_ms=received_ms, peers=peers)
+    return _decode(datagrams, source, state)
+
+
+def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None) -> Decoded:
+    """:func:`decode` of checked `datagrams`."""
+    data, off, ln = datagrams.buffer, datagrams.offsets, datagrams.lengths
+    recv, peers = datagrams.received_ms, datagrams.peers
     n = off.size
     st = state if isinstance(state, NetFlowState) else NetFlowState()
     cache = st.templates
@@ -999,22 +1006,9 @@ class NetFlowDecoder:
         """A fresh state: empty template cache, no sequence history."""
         return NetFlowState()
 
-    def decode(
-        self,
-        buffer: BufferLike,
-        offsets: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        *,
-        received_ms: npt.ArrayLike,
-        peers: Peers = None,
-        source: str = "",
-        state: Any = None,
-    ) -> Decoded:
-        """Same as :func:`decode` (``source`` defaults to the decoder's name)."""
-        return decode(
-            buffer, offsets, lengths, received_ms=received_ms, peers=peers,
-            source=source or self.name, state=state,
-        )  # fmt: skip
+    def decode(self, datagrams: Datagrams, *, source: str = "", state: Any = None) -> Decoded:
+        """Same as :func:`decode`, of checked `datagrams` (``source`` defaults to the decoder's name)."""
+        return _decode(datagrams, source or self.name, state)
 
 
 #: registry entry "netflow" (UDP 2055): NetFlow v5 and v9, and IPFIX too

@@ -40,7 +40,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
-from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
+from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
@@ -147,7 +147,16 @@ def decode(
     extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
     header's, else the sampled record's IP length.
     """
-    data, off, ln, recv = datagram_arrays(buffer, offsets, lengths, received_ms, peers, SFlowError)
+    datagrams = Datagrams.of(
+        buffer, offsets, lengths, received_ms=received_ms, peers=peers, error=SFlowError
+    )
+    return _decode(datagrams, source, state)
+
+
+def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) -> Decoded:
+    """:func:`decode` of checked `datagrams` (``source`` and ``state`` are checked here)."""
+    data, off, ln = datagrams.buffer, datagrams.offsets, datagrams.lengths
+    recv, peers = datagrams.received_ms, datagrams.peers
     n = off.size
     if not isinstance(source, str):
         msg = f"source must be a str, found {type(source).__name__}"
@@ -376,7 +385,12 @@ class SFlowDecoder:
 
     name = "sflow"
     port = 6343
-    decode = staticmethod(decode)
+
+    def decode(
+        self, datagrams: Datagrams, *, source: str = "sflow", state: SequenceTracker | None = None
+    ) -> Decoded:
+        """Same as :func:`decode`, of checked `datagrams`."""
+        return _decode(datagrams, source, state)
 
 
 #: the registry entry of :mod:`flowlab.decoding.decoder`

@@ -6,17 +6,18 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flowlab.capture import read_pcap
 from flowlab.capture.pcap_write import sflow_packets, write_pcap
 from flowlab.collect import Collector
-from flowlab.decoding import Decoded, Decoder, get_decoder, protocol_names, register
+from flowlab.decoding import Datagrams, Decoded, Decoder, get_decoder, protocol_names, register
 from flowlab.decoding import decoder as registry
-from flowlab.exceptions import ConfigError
+from flowlab.exceptions import ConfigError, SFlowError, UsageError
 from flowlab.sflow import Datagram, FlowSample, encode_datagram, raw_header
-from flowlab.sflow.decode import DECODER
+from flowlab.sflow.decode import DECODER, decode
 
 
 def _datagrams(n: int) -> list[bytes]:
@@ -41,9 +42,9 @@ class Counting:
     port: int = 9996
     calls: list[int] = None  # type: ignore[assignment]
 
-    def decode(self, buffer, offsets, lengths, **kwargs) -> Decoded:  # type: ignore[no-untyped-def]
-        self.calls.append(len(offsets))
-        return DECODER.decode(buffer, offsets, lengths, **kwargs)
+    def decode(self, datagrams: Datagrams, *, source: str = "test", state: Any = None) -> Decoded:
+        self.calls.append(len(datagrams))
+        return DECODER.decode(datagrams, source=source, state=state)
 
 
 def test_sflow_is_the_builtin_protocol() -> None:
@@ -92,3 +93,30 @@ def test_the_collector_decodes_with_the_given_protocol() -> None:
         flows = col.flows()
     assert sum(proto.calls) == 3
     assert flows["src_port"].sort().to_list() == [1000, 1001, 1002]
+
+
+def test_datagrams_are_checked_once_and_a_subset_keeps_its_peers() -> None:
+    dgs = _datagrams(3)
+    buffer = b"".join(dgs)
+    lengths = [len(d) for d in dgs]
+    offsets = [0, lengths[0], lengths[0] + lengths[1]]
+    batch = Datagrams.of(buffer, offsets, lengths, received_ms=7, peers=["a", "b", "c"])
+    assert len(batch) == 3 and batch.received_ms.tolist() == [7, 7, 7]
+    part = batch.take([2, 0])
+    assert (part.offsets.tolist(), part.lengths.tolist()) == (
+        [offsets[2], offsets[0]],
+        [lengths[2], lengths[0]],
+    )
+    assert part.peers == ["c", "a"] and part.buffer is batch.buffer
+    # the decoders read a Datagrams as the public function reads its arguments
+    whole = DECODER.decode(batch, source="x")
+    public = decode(buffer, offsets, lengths, received_ms=7, peers=["a", "b", "c"], source="x")
+    assert whole.flows.equals(public.flows) and whole.stats == public.stats
+    assert DECODER.decode(part).flows["exporter"].to_list() == ["192.0.2.1", "192.0.2.1"]
+    # the checks and their messages: UsageError by default, the public sFlow function's SFlowError
+    with pytest.raises(UsageError, match=r"datagram 0 \(offset 2, length 3\) ends beyond"):
+        Datagrams.of(b"abcd", [2], [3], received_ms=0)
+    with pytest.raises(SFlowError, match=r"offsets \(1\), lengths \(1\) and peers \(2\)"):
+        decode(buffer, [0], [lengths[0]], received_ms=0, peers=["a", "b"])
+    with pytest.raises(UsageError, match="received_ms must be integers"):
+        Datagrams.of(buffer, [0], [1], received_ms="now")

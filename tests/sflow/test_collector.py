@@ -8,12 +8,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from flowlab.collect import _mmsg, receive_process
 from flowlab.collect.collector import Collector, CollectorStats
+from flowlab.decoding import Datagrams
 from flowlab.exceptions import CollectorError
 from flowlab.schema import validate, validate_counters
 from flowlab.sflow.decode import Decoded
@@ -298,11 +300,11 @@ def test_an_internal_failure_stops_the_collector_with_a_collector_error(
     class Flaky:
         name, port = "flaky-sflow", 6343
 
-        def decode(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def decode(self, datagrams: Datagrams, **kwargs: Any) -> Decoded:
             calls["n"] += 1
             if calls["n"] == 1:
                 raise RuntimeError("injected")
-            return DECODER.decode(*args, **kwargs)
+            return DECODER.decode(datagrams, **kwargs)
 
     first = make_datagrams(["10.0.0.11"], 7)
     second = make_datagrams(["10.0.0.12"], 5)
