@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab._arrays import I64, U8
+
 __all__ = ["LINK_TYPES", "SKIP_REASONS", "Located", "locate"]
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 
 #: supported link types (pcap LINKTYPE_* values) and their names
 LINK_TYPES = {

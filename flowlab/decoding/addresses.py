@@ -15,9 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
+from flowlab._arrays import B
 
-B = npt.NDArray[np.bool_]
+__all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
 
 
 _CACHE_LIMIT = 1 << 18

@@ -24,12 +24,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from flowlab._arrays import I64, U8
 from flowlab.exceptions import UsageError
 
 __all__ = ["BufferLike", "Datagrams", "Peers", "as_uint8", "datagram_arrays"]
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 #: the datagrams a decoder reads (UDP payloads, anywhere in it)
 BufferLike: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 #: the UDP source address of each datagram, if known

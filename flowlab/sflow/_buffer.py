@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from flowlab._arrays import I64, U8, U32
+
 __all__ = ["Buffer"]
 
-U8 = npt.NDArray[np.uint8]
-I64 = npt.NDArray[np.int64]
-U32 = npt.NDArray[np.uint32]
 _PAD_WORDS = 32  # > the widest multi-word read (generic interface counters: 22 words)
 
 

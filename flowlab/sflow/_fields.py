@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowlab import schema
+from flowlab._arrays import I64, B
 from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
@@ -21,8 +22,6 @@ from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 
 __all__ = ["COUNTER_FIELDS", "FLOW_FIELDS", "Cols", "concat", "counter_fields", "flow_fields"]
 
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 Cols = dict[str, tuple[np.ndarray, B]]
 
 #: numpy-stage flow columns and their dtypes (addresses as integers, MACs as uint64)

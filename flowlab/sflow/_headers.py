@@ -25,13 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab._arrays import I64, B
 from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 
 __all__ = ["PORT_PROTOCOLS", "HeaderFields", "parse_headers"]
 
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 
 #: IP protocols whose first four transport bytes are source and destination ports
 PORT_PROTOCOLS = (6, 17, 33, 132, 136)

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from flowlab._arrays import I64, U32
 from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 
@@ -40,8 +41,6 @@ __all__ = [
     "walk",
 ]
 
-I64 = npt.NDArray[np.int64]
-U32 = npt.NDArray[np.uint32]
 
 #: datagram rejection reasons; index 0 means "ok"
 REASONS: tuple[str, ...] = (

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import polars as pl
 
 from flowlab import schema
+from flowlab._arrays import I64, B
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 _KIND_NAMES = {
     r.SAMPLE_FLOW: "flow",
     r.SAMPLE_COUNTERS: "counters",
