@@ -44,7 +44,7 @@ import numpy.typing as npt
 import polars as pl
 
 from flowlab import schema
-from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Peers, datagram_arrays
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
@@ -55,7 +55,7 @@ from flowlab.netflow._known import classes, in_force, known_serial, recall, reme
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
-from flowlab.services import orient
+from flowlab.services import default_table, server_is_dst
 
 __all__ = [
     "DECODER",
@@ -729,65 +729,100 @@ def _times(
 
 
 def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str) -> pl.DataFrame:
-    def cat(name: str) -> tuple[np.ndarray, B]:
-        return (
-            np.concatenate([p[name][0] for p in parts]),
-            np.concatenate([p[name][1] for p in parts]),
-        )
+    """The canonical flow frame (plus ``__dg``) of the records' columns, in datagram order.
 
-    dg, _ = cat("__dg")
+    Built from numpy columns in one ``DataFrame``, no lazy query: addresses as codes into one
+    dictionary, oriented as integers (:func:`flowlab.services.server_is_dst`), service names
+    formatted once per distinct key, constant columns as literals.
+    """
+    c = {
+        k: (
+            np.concatenate([p[k][0] for p in parts]) if len(parts) > 1 else parts[0][k][0],
+            np.concatenate([p[k][1] for p in parts]) if len(parts) > 1 else parts[0][k][1],
+        )
+        for k in parts[0]
+    }
+    dg = c["__dg"][0]
+    if dg.size > 1 and bool((dg[1:] < dg[:-1]).any()):  # records of several templates
+        order = np.argsort(dg, kind="stable")  # datagram order (waiting sets: when released)
+        c = {k: (v[order], ok[order]) for k, (v, ok) in c.items()}
+        dg = c["__dg"][0]
     n = dg.size
-    s4, s4ok = cat("__s4")
-    d4, d4ok = cat("__d4")
-    s6, s6ok = cat("__s6")
-    d6, d6ok = cat("__d6")
+    (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
+        c[k] for k in ("__s4", "__d4", "__s6", "__d6")
+    )
     codes, texts = address_codes(
         np.concatenate([s4, d4]).astype(np.uint32),
         np.concatenate([s4ok, d4ok]),
         np.concatenate([s6, d6]),
         np.concatenate([s6ok & ~s4ok, d6ok & ~d4ok]),
     )
-    dictionary = pl.Series(texts, dtype=pl.String)
-    smac, smok = cat("__smac")
-    dmac, dmok = cat("__dmac")
+    src, dst = codes[:n], codes[n:]
+    (smac, smok), (dmac, dmok) = c["__smac"], c["__dmac"]
     mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
     ex_texts, ex_all = dgs.exporters()
-    ex_codes = ex_all[dg]
     cols: dict[str, pl.Series] = {
         "time": pl.Series(dgs.array("recv")[dg]).cast(schema.TIME),
-        "exporter": text_of(ex_texts, ex_codes),
-        "src_ip": dictionary.gather(code_series(codes[:n])),
-        "dst_ip": dictionary.gather(code_series(codes[n:])),
+        "exporter": text_of(ex_texts, ex_all[dg]),
+        "src_ip": text_of(texts, src),
+        "dst_ip": text_of(texts, dst),
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
         "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
         "observation_domain": pl.Series(dgs.array("domain")[dg]),
         "flow_format": _format_names(dgs.array("version")[dg]),
-        "__dg": pl.Series(dg),
     }
     dtypes = schema.FLOW_SCHEMA
-    for name in parts[0]:
+    for name, (values, ok) in c.items():
         if name in dtypes and name not in cols:
-            values, ok = cat(name)
             time = name in ("flow_start", "flow_end")
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
-    init, init_ok = cat("__init")
-    cols["__init"] = _series(init, init_ok, pl.Int64)
+    cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
+    cols["__dg"] = pl.Series(dg)
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
-    lf = frame.lazy().with_columns(pl.lit(source, dtype=pl.String).alias("source"))
-    lf = _orient(lf)
-    have = set(lf.collect_schema().names())
-    return (
-        lf.select(
-            [
-                pl.col(c).cast(t) if c in have else pl.lit(None, dtype=t).alias(c)
-                for c, t in schema.FLOW_SCHEMA.items()
-            ]
-            + [pl.col("__dg")]
-        )
-        .sort("__dg", maintain_order=True)
-        .collect()
-    )  # datagram order (waiting sets: when released)
+    constants: dict[str, object] = {"source": source}
+    return frame.select(
+        [
+            pl.col(k).cast(t) if k in cols else pl.lit(constants.get(k), dtype=t).alias(k)
+            for k, t in dtypes.items()
+        ]
+        + [pl.col("__dg")]
+    )
+
+
+def _oriented(
+    c: dict[str, tuple[np.ndarray, B]], src: I64, dst: I64, texts: list[str]
+) -> dict[str, pl.Series]:
+    """Client, server and service columns: ElastiFlow's orientation
+    (:func:`flowlab.services.server_is_dst`), told the initiator where the TCP flags show it.
+
+    ElastiFlow's rule reads the initiator from ``tcp_flags == SYN`` (one packet); a flow record's
+    flags are those of many packets, so the decoder decides (``__init``: 1 the source initiated,
+    -1 the destination did) and the rule is shown the record from the initiator, with a SYN.
+    """
+    (proto, _), (sp, spok), (dp, dpok) = c["protocol"], c["src_port"], c["dst_port"]
+    sp, dp = sp.astype(np.int64), dp.astype(np.int64)
+    flags, flags_ok = c["tcp_flags"]
+    init = np.where(flags_ok, c["__init"][0], 0)
+    swap = init == -1
+    sp, dp = np.where(swap, dp, sp), np.where(swap, sp, dp)
+    src, dst = np.where(swap, dst, src), np.where(swap, src, dst)
+    ports = spok & dpok
+    syn = (init != 0) | (flags_ok & (flags == 2))
+    to_dst = server_is_dst(proto.astype(np.uint8), sp, dp, syn)
+    service_port = np.where(to_dst, dp, sp)
+    keys = (proto.astype(np.int64) << 16) | service_port
+    name_codes, name_keys = factorize(np.where(ports, keys, -1))
+    names = default_table().names_of(name_keys.tolist())
+    if name_keys.size and name_keys[0] < 0:  # rows without ports: code 0, null
+        name_codes, names = name_codes - 1, names[1:]
+    return {
+        "client_ip": text_of(texts, np.where(ports, np.where(to_dst, src, dst), -1)),
+        "server_ip": text_of(texts, np.where(ports, np.where(to_dst, dst, src), -1)),
+        "client_port": _series(np.where(to_dst, sp, dp), ports, pl.UInt16),
+        "service_port": _series(service_port, ports, pl.UInt16),
+        "service_name": text_of(names, name_codes),
+    }
 
 
 def _format_names(version: I64) -> pl.Series:
@@ -807,32 +842,6 @@ def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
 @functools.cache
 def _no_counters() -> pl.DataFrame:
     return schema.empty_counters()
-
-
-def _orient(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """ElastiFlow's orientation (:func:`flowlab.services.orient`), told the initiator where the
-    TCP flags show it: a record whose SYN came without ACK is from the client.
-
-    ElastiFlow's rule reads the initiator from ``tcp_flags == SYN`` (one packet); a flow record's
-    flags are those of many packets, so the decoder decides (``__init``: 1 the source initiated,
-    -1 the destination did) and orient is shown a SYN from the initiator.
-    """
-    init = pl.col("__init").fill_null(0)
-    swap = init == -1
-    cols = ("src_ip", "dst_ip", "src_port", "dst_port", "tcp_flags")
-    lf = lf.with_columns(pl.col(c).alias(f"__{c}") for c in cols)
-    lf = lf.with_columns(
-        pl.when(swap).then(pl.col("__dst_ip")).otherwise(pl.col("__src_ip")).alias("src_ip"),
-        pl.when(swap).then(pl.col("__src_ip")).otherwise(pl.col("__dst_ip")).alias("dst_ip"),
-        pl.when(swap).then(pl.col("__dst_port")).otherwise(pl.col("__src_port")).alias("src_port"),
-        pl.when(swap).then(pl.col("__src_port")).otherwise(pl.col("__dst_port")).alias("dst_port"),
-        pl.when(init != 0)
-        .then(pl.lit(0x02, dtype=pl.UInt16))
-        .otherwise(pl.col("__tcp_flags"))
-        .alias("tcp_flags"),
-    )
-    lf = orient(lf)
-    return lf.with_columns(pl.col(f"__{c}").alias(c) for c in cols)
 
 
 def _sequences(
