@@ -768,8 +768,8 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
         "dst_ip": text_of(texts, dst),
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
-        "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
-        "observation_domain": pl.Series(dgs.array("domain")[dg]),
+        "sequence": pl.Series((dgs.array("sequence")[dg] & 0xFFFFFFFF).astype(np.uint32)),
+        "observation_domain": pl.Series(dgs.array("domain")[dg].astype(np.uint32)),
         "flow_format": _format_names(dgs.array("version")[dg]),
     }
     dtypes = schema.FLOW_SCHEMA
@@ -781,9 +781,12 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
     cols["__dg"] = pl.Series(dg)
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
     constants: dict[str, object] = {"source": source}
+    have = dict(zip(frame.columns, frame.dtypes))
     return frame.select(
         [
-            pl.col(k).cast(t) if k in cols else pl.lit(constants.get(k), dtype=t).alias(k)
+            (pl.col(k) if have[k] == t else pl.col(k).cast(t))
+            if k in have
+            else pl.lit(constants.get(k), dtype=t).alias(k)
             for k, t in dtypes.items()
         ]
         + [pl.col("__dg")]
@@ -832,11 +835,30 @@ def _format_names(version: I64) -> pl.Series:
     return names.gather(pl.Series(np.searchsorted(versions, version)))
 
 
+#: numpy dtypes of the canonical integer dtypes: columns built without a Polars cast
+_NUMPY = {"UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64}
+
+
 def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
-    """`values` as a Series of `dtype`, null where not `ok` (cheaper than a masked array)."""
-    if ok.all():
-        return pl.Series(values).cast(dtype)
-    return pl.Series(np.where(ok, values, 0)).cast(dtype).scatter(np.flatnonzero(~ok), None)
+    """`values` as a Series of `dtype`, null where not `ok` (nulls by mask: no masked array).
+
+    Values that fit an integer dtype are converted by numpy (a Polars cast per column costs a
+    query); others are cast by Polars, strictly: an out-of-range value raises as before.
+    """
+    whole = bool(ok.all())
+    v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+    kind = _NUMPY.get(str(dtype))
+    if (
+        kind is not None
+        and v.size
+        and v.dtype.kind in "uif"
+        and v.min() >= 0
+        and v.max() <= np.iinfo(kind).max
+    ):
+        series = pl.Series(v.astype(kind, copy=False))
+    else:
+        series = pl.Series(v).cast(dtype)
+    return series if whole else series.set(pl.Series(~ok), None)
 
 
 @functools.cache
