@@ -394,21 +394,21 @@ def decode(
     whole = (
         np.concatenate([data, np.frombuffer(b"".join(extra), dtype=np.uint8)]) if extra else data
     )
-    flows, rejected = _flows(whole, jobs, dgs, cache, stats, source)
+    flows, flow_dg, rejected = _flows(whole, jobs, dgs, cache, stats, source)
     for b in rejected:  # a data record overran its set: the datagram is rejected
         if dgs.batch[b] >= 0:
             bad["record_overrun"] += 1
         else:
             skipped["record_overrun"] += 1
     if rejected:
-        keep = ~pl.Series(np.asarray(flows["__dg"])).is_in(list(rejected))
-        flows = flows.filter(keep)
-    _sequences(st, stats, dgs, flows, rejected, waiting_dg, options_records)
+        keep = ~np.isin(flow_dg, list(rejected))
+        flows, flow_dg = flows.filter(pl.Series(keep)), flow_dg[keep]
+    _sequences(st, stats, dgs, flow_dg, rejected, waiting_dg, options_records)
     stats.datagrams_bad = dict(bad)
     stats.datagrams_ok = n - sum(bad.values())
     stats.sets_skipped = {k: v for k, v in skipped.items() if v}
     stats.samples = dict(kinds)
-    frame = flows.drop("__dg") if "__dg" in flows.columns else flows
+    frame = flows
     stats.flows = frame.height
     stats.flows_without_ip = int(frame["src_ip"].is_null().sum()) if frame.height else 0
     stats.flows_sampling_unknown = (
@@ -489,7 +489,8 @@ def _flows(
     cache: TemplateCache,
     stats: DecodeStats,
     source: str,
-) -> tuple[pl.DataFrame, set[int]]:
+) -> tuple[pl.DataFrame, I64, set[int]]:
+    """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
     parts: list[tuple[Template, I64]] = []
     dgs_of: list[I64] = []
     rejected: set[int] = set()
@@ -508,9 +509,10 @@ def _flows(
                 unknown[(pen, eid)] += int(loc.set_index.size)
     stats.elements_skipped = dict(unknown)
     if not parts:
-        return schema.empty().with_columns(pl.lit(None, dtype=pl.Int64).alias("__dg")), rejected
+        return schema.empty(), np.zeros(0, dtype=np.int64), rejected
     dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
-    return _frame([_fields(data, parts, dg, dgs, cache)], dgs, source), rejected
+    frame, dg = _frame([_fields(data, parts, dg, dgs, cache)], dgs, source)
+    return frame, dg, rejected
 
 
 @functools.lru_cache(maxsize=1024)
@@ -728,8 +730,10 @@ def _times(
     return out[0], out[1]
 
 
-def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str) -> pl.DataFrame:
-    """The canonical flow frame (plus ``__dg``) of the records' columns, in datagram order.
+def _frame(
+    parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str
+) -> tuple[pl.DataFrame, I64]:
+    """The canonical flow frame of the records' columns in datagram order, and each row's datagram.
 
     Built from numpy columns in one ``DataFrame``, no lazy query: addresses as codes into one
     dictionary, oriented as integers (:func:`flowlab.services.server_is_dst`), service names
@@ -778,19 +782,15 @@ def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: st
             time = name in ("flow_start", "flow_end")
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
     cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
-    cols["__dg"] = pl.Series(dg)
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
     constants: dict[str, object] = {"source": source}
     have = dict(zip(frame.columns, frame.dtypes))
     return frame.select(
-        [
-            (pl.col(k) if have[k] == t else pl.col(k).cast(t))
-            if k in have
-            else pl.lit(constants.get(k), dtype=t).alias(k)
-            for k, t in dtypes.items()
-        ]
-        + [pl.col("__dg")]
-    )
+        (pl.col(k) if have[k] == t else pl.col(k).cast(t))
+        if k in have
+        else pl.lit(constants.get(k), dtype=t).alias(k)
+        for k, t in dtypes.items()
+    ), dg
 
 
 def _oriented(
@@ -870,7 +870,7 @@ def _sequences(
     st: NetFlowState,
     stats: DecodeStats,
     dgs: _Dgram,
-    flows: pl.DataFrame,
+    flow_dg: I64,
     rejected: set[int],
     waiting: set[int],
     options_records: Counter[int],
@@ -880,8 +880,8 @@ def _sequences(
     IPFIX numbers every data record, options data records included (RFC 7011 3.1).
     """
     per_dg = np.zeros(len(dgs.recv), dtype=np.int64)
-    if flows.height:
-        got = np.bincount(np.asarray(flows["__dg"], dtype=np.int64), minlength=per_dg.size)
+    if flow_dg.size:  # flow records per datagram
+        got = np.bincount(flow_dg, minlength=per_dg.size)
         per_dg[: got.size] = got[: per_dg.size]
     for k, c in options_records.items():
         per_dg[k] += c
