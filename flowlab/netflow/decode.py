@@ -783,14 +783,21 @@ def _frame(
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
     cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
-    constants: dict[str, object] = {"source": source}
-    have = dict(zip(frame.columns, frame.dtypes))
-    return frame.select(
-        (pl.col(k) if have[k] == t else pl.col(k).cast(t))
-        if k in have
-        else pl.lit(constants.get(k), dtype=t).alias(k)
-        for k, t in dtypes.items()
-    ), dg
+    return frame.select(_canonical(tuple(zip(frame.columns, frame.dtypes)), source)), dg
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical(have: tuple[tuple[str, pl.DataType], ...], source: str) -> list[pl.Expr]:
+    """The canonical columns from a frame of `have` (name, dtype): casts only where a dtype is
+    off, the others as literals (one value each: ``source``, or null). Built once per shape:
+    making the ~40 expressions costs about as much as running them."""
+    got = dict(have)
+    return [
+        (pl.col(k) if got[k] == t else pl.col(k).cast(t))
+        if k in got
+        else pl.lit(source if k == "source" else None, dtype=t).alias(k)
+        for k, t in schema.FLOW_SCHEMA.items()
+    ]
 
 
 def _oriented(
