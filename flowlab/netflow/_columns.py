@@ -99,19 +99,26 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             starts_of.append(pos)
         pos = pos + runs[var.size]
         over |= pos > end
-        off = np.stack(starts_of, axis=1)[:, segment] + within
+        off = np.stack(starts_of, axis=1)[:, segment]
+        off += within
         off[:, var] = var_off
         ln = np.broadcast_to(lengths, (alive.size, nf)).copy()
         ln[:, var] = var_len
-        bad[alive[over]] = True
-        ok = ~over
-        parts.append((alive[ok], off[ok], ln[ok]))
-        cursor[alive] = pos
-        alive = alive[ok]
+        if over.any():
+            bad[alive[over]] = True
+            ok = ~over
+            parts.append((alive[ok], off[ok], ln[ok]))
+            cursor[alive] = pos
+            alive = alive[ok]
+        else:  # the usual step: no copies of the (records, fields) matrices
+            parts.append((alive, off, ln))
+            cursor[alive] = pos
         alive = alive[cursor[alive] + minimum <= ends[alive]]
     if not parts:
         empty = np.zeros((0, nf), dtype=np.int64)
         return Located(np.zeros(0, dtype=np.int64), empty, empty, bad)
+    if len(parts) == 1:  # one record per set (OVS): already in set order
+        return Located(*parts[0], bad)
     set_index = np.concatenate([p[0] for p in parts])
     order = np.argsort(set_index, kind="stable")  # records in set order, then record order
     return Located(
