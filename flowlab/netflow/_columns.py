@@ -211,7 +211,15 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
-    inside = int(offset.min()) >= 0 and int(offset.max()) + length <= data.size
+    low, high = int(offset.min()), int(offset.max())
+    inside = low >= 0 and high + length <= data.size
+    wide = 8 if length > 4 else 4
+    if low >= 0 and high + wide <= data.size and length >= 4:
+        # one gather of big-endian words through an unaligned view of the buffer (2-3x cheaper
+        # than a gather per byte or of byte rows); 5-7 bytes: the word's leading bytes
+        words = np.ndarray((data.size - wide + 1,), f">u{wide}", data, strides=(1,))[offset]
+        value = words.astype(np.uint64)
+        return value >> np.uint64(8 * (wide - length)) if length < wide else value
     if inside and length <= 4:  # a gather per byte, folded in place
         acc = data[offset].astype(np.uint32)
         for k in range(1, length):
