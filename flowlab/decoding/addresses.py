@@ -100,6 +100,8 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     if not values.size:
         return np.zeros(0, dtype=np.int64), values[:0]
     if values.dtype != object:  # the hot path: integers, no nulls, no masks
+        if values.min() == values.max():  # one value (one exporter's address): no ranking
+            return np.zeros(values.size, dtype=np.int64), values[:1].copy()
         rank = pl.Series(values).rank("dense").to_numpy()
         codes = np.subtract(rank, 1, dtype=np.int64)
         uniques = np.empty(int(rank.max()), dtype=values.dtype)
