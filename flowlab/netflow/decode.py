@@ -839,7 +839,7 @@ def _format_names(version: I64) -> pl.Series:
     """``flow_format`` of each row from its datagram's version."""
     versions = sorted(r.FORMAT_NAMES)
     names = pl.Series([r.FORMAT_NAMES[v] for v in versions], dtype=pl.String)
-    return names.gather(pl.Series(np.searchsorted(versions, version)))
+    return names[np.searchsorted(versions, version)]
 
 
 #: numpy dtypes of the canonical integer dtypes: columns built without a Polars cast
