@@ -213,13 +213,13 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
         return np.zeros(offset.size, dtype=np.uint64)
     low, high = int(offset.min()), int(offset.max())
     inside = low >= 0 and high + length <= data.size
-    wide = 8 if length > 4 else 4
-    if low >= 0 and high + wide <= data.size and length >= 4:
+    word = 8 if length > 4 else 4
+    if low >= 0 and high + word <= data.size and length >= 4:
         # one gather of big-endian words through an unaligned view of the buffer (2-3x cheaper
         # than a gather per byte or of byte rows); 5-7 bytes: the word's leading bytes
-        words = np.ndarray((data.size - wide + 1,), f">u{wide}", data, strides=(1,))[offset]
+        words = np.ndarray((data.size - word + 1,), f">u{word}", data, strides=(1,))[offset]
         value = words.astype(np.uint64)
-        return value >> np.uint64(8 * (wide - length)) if length < wide else value
+        return value >> np.uint64(8 * (word - length)) if length < word else value
     if inside and length <= 4:  # a gather per byte, folded in place
         acc = data[offset].astype(np.uint32)
         for k in range(1, length):
