@@ -99,19 +99,26 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             starts_of.append(pos)
         pos = pos + runs[var.size]
         over |= pos > end
-        off = np.stack(starts_of, axis=1)[:, segment] + within
+        off = np.stack(starts_of, axis=1)[:, segment]
+        off += within
         off[:, var] = var_off
         ln = np.broadcast_to(lengths, (alive.size, nf)).copy()
         ln[:, var] = var_len
-        bad[alive[over]] = True
-        ok = ~over
-        parts.append((alive[ok], off[ok], ln[ok]))
-        cursor[alive] = pos
-        alive = alive[ok]
+        if over.any():
+            bad[alive[over]] = True
+            ok = ~over
+            parts.append((alive[ok], off[ok], ln[ok]))
+            cursor[alive] = pos
+            alive = alive[ok]
+        else:  # the usual step: no copies of the (records, fields) matrices
+            parts.append((alive, off, ln))
+            cursor[alive] = pos
         alive = alive[cursor[alive] + minimum <= ends[alive]]
     if not parts:
         empty = np.zeros((0, nf), dtype=np.int64)
         return Located(np.zeros(0, dtype=np.int64), empty, empty, bad)
+    if len(parts) == 1:  # one record per set (OVS): already in set order
+        return Located(*parts[0], bad)
     set_index = np.concatenate([p[0] for p in parts])
     order = np.argsort(set_index, kind="stable")  # records in set order, then record order
     return Located(
@@ -204,7 +211,15 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
-    inside = int(offset.min()) >= 0 and int(offset.max()) + length <= data.size
+    low, high = int(offset.min()), int(offset.max())
+    inside = low >= 0 and high + length <= data.size
+    word = 8 if length > 4 else 4
+    if low >= 0 and high + word <= data.size and length >= 4:
+        # one gather of big-endian words through an unaligned view of the buffer (2-3x cheaper
+        # than a gather per byte or of byte rows); 5-7 bytes: the word's leading bytes
+        words = np.ndarray((data.size - word + 1,), f">u{word}", data, strides=(1,))[offset]
+        value = words.astype(np.uint64)
+        return value >> np.uint64(8 * (word - length)) if length < word else value
     if inside and length <= 4:  # a gather per byte, folded in place
         acc = data[offset].astype(np.uint32)
         for k in range(1, length):

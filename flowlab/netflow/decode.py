@@ -44,7 +44,7 @@ import numpy.typing as npt
 import polars as pl
 
 from flowlab import schema
-from flowlab.decoding.addresses import address_codes, code_series, mac_codes, text_of
+from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
@@ -55,7 +55,7 @@ from flowlab.netflow._known import classes, in_force, known_serial, recall, reme
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
 from flowlab.netflow.templates import NetFlowState, PendingSet, Template, TemplateCache
-from flowlab.services import orient
+from flowlab.services import default_table, server_is_dst
 
 __all__ = [
     "DECODER",
@@ -401,21 +401,21 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
     whole = (
         np.concatenate([data, np.frombuffer(b"".join(extra), dtype=np.uint8)]) if extra else data
     )
-    flows, rejected = _flows(whole, jobs, dgs, cache, stats, source)
+    flows, flow_dg, rejected = _flows(whole, jobs, dgs, cache, stats, source)
     for b in rejected:  # a data record overran its set: the datagram is rejected
         if dgs.batch[b] >= 0:
             bad["record_overrun"] += 1
         else:
             skipped["record_overrun"] += 1
     if rejected:
-        keep = ~pl.Series(np.asarray(flows["__dg"])).is_in(list(rejected))
-        flows = flows.filter(keep)
-    _sequences(st, stats, dgs, flows, rejected, waiting_dg, options_records)
+        keep = ~np.isin(flow_dg, list(rejected))
+        flows, flow_dg = flows.filter(pl.Series(keep)), flow_dg[keep]
+    _sequences(st, stats, dgs, flow_dg, rejected, waiting_dg, options_records)
     stats.datagrams_bad = dict(bad)
     stats.datagrams_ok = n - sum(bad.values())
     stats.sets_skipped = {k: v for k, v in skipped.items() if v}
     stats.samples = dict(kinds)
-    frame = flows.drop("__dg") if "__dg" in flows.columns else flows
+    frame = flows
     stats.flows = frame.height
     stats.flows_without_ip = int(frame["src_ip"].is_null().sum()) if frame.height else 0
     stats.flows_sampling_unknown = (
@@ -496,7 +496,8 @@ def _flows(
     cache: TemplateCache,
     stats: DecodeStats,
     source: str,
-) -> tuple[pl.DataFrame, set[int]]:
+) -> tuple[pl.DataFrame, I64, set[int]]:
+    """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
     parts: list[tuple[Template, I64]] = []
     dgs_of: list[I64] = []
     rejected: set[int] = set()
@@ -515,9 +516,10 @@ def _flows(
                 unknown[(pen, eid)] += int(loc.set_index.size)
     stats.elements_skipped = dict(unknown)
     if not parts:
-        return schema.empty().with_columns(pl.lit(None, dtype=pl.Int64).alias("__dg")), rejected
+        return schema.empty(), np.zeros(0, dtype=np.int64), rejected
     dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
-    return _frame([_fields(data, parts, dg, dgs, cache)], dgs, source), rejected
+    frame, dg = _frame([_fields(data, parts, dg, dgs, cache)], dgs, source)
+    return frame, dg, rejected
 
 
 @functools.lru_cache(maxsize=1024)
@@ -735,80 +737,142 @@ def _times(
     return out[0], out[1]
 
 
-def _frame(parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str) -> pl.DataFrame:
-    def cat(name: str) -> tuple[np.ndarray, B]:
-        return (
-            np.concatenate([p[name][0] for p in parts]),
-            np.concatenate([p[name][1] for p in parts]),
-        )
+def _frame(
+    parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str
+) -> tuple[pl.DataFrame, I64]:
+    """The canonical flow frame of the records' columns in datagram order, and each row's datagram.
 
-    dg, _ = cat("__dg")
+    Built from numpy columns in one ``DataFrame``, no lazy query: addresses as codes into one
+    dictionary, oriented as integers (:func:`flowlab.services.server_is_dst`), service names
+    formatted once per distinct key, constant columns as literals.
+    """
+    c = {
+        k: (
+            np.concatenate([p[k][0] for p in parts]) if len(parts) > 1 else parts[0][k][0],
+            np.concatenate([p[k][1] for p in parts]) if len(parts) > 1 else parts[0][k][1],
+        )
+        for k in parts[0]
+    }
+    dg = c["__dg"][0]
+    if dg.size > 1 and bool((dg[1:] < dg[:-1]).any()):  # records of several templates
+        order = np.argsort(dg, kind="stable")  # datagram order (waiting sets: when released)
+        c = {k: (v[order], ok[order]) for k, (v, ok) in c.items()}
+        dg = c["__dg"][0]
     n = dg.size
-    s4, s4ok = cat("__s4")
-    d4, d4ok = cat("__d4")
-    s6, s6ok = cat("__s6")
-    d6, d6ok = cat("__d6")
+    (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
+        c[k] for k in ("__s4", "__d4", "__s6", "__d6")
+    )
     codes, texts = address_codes(
         np.concatenate([s4, d4]).astype(np.uint32),
         np.concatenate([s4ok, d4ok]),
         np.concatenate([s6, d6]),
         np.concatenate([s6ok & ~s4ok, d6ok & ~d4ok]),
     )
-    dictionary = pl.Series(texts, dtype=pl.String)
-    smac, smok = cat("__smac")
-    dmac, dmok = cat("__dmac")
+    src, dst = codes[:n], codes[n:]
+    (smac, smok), (dmac, dmok) = c["__smac"], c["__dmac"]
     mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
     ex_texts, ex_all = dgs.exporters()
-    ex_codes = ex_all[dg]
     cols: dict[str, pl.Series] = {
         "time": pl.Series(dgs.array("recv")[dg]).cast(schema.TIME),
-        "exporter": text_of(ex_texts, ex_codes),
-        "src_ip": dictionary.gather(code_series(codes[:n])),
-        "dst_ip": dictionary.gather(code_series(codes[n:])),
+        "exporter": text_of(ex_texts, ex_all[dg]),
+        "src_ip": text_of(texts, src),
+        "dst_ip": text_of(texts, dst),
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
-        "sequence": pl.Series(dgs.array("sequence")[dg] & 0xFFFFFFFF),
-        "observation_domain": pl.Series(dgs.array("domain")[dg]),
+        "sequence": pl.Series((dgs.array("sequence")[dg] & 0xFFFFFFFF).astype(np.uint32)),
+        "observation_domain": pl.Series(dgs.array("domain")[dg].astype(np.uint32)),
         "flow_format": _format_names(dgs.array("version")[dg]),
-        "__dg": pl.Series(dg),
     }
     dtypes = schema.FLOW_SCHEMA
-    for name in parts[0]:
+    for name, (values, ok) in c.items():
         if name in dtypes and name not in cols:
-            values, ok = cat(name)
             time = name in ("flow_start", "flow_end")
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
-    init, init_ok = cat("__init")
-    cols["__init"] = _series(init, init_ok, pl.Int64)
+    cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
-    lf = frame.lazy().with_columns(pl.lit(source, dtype=pl.String).alias("source"))
-    lf = _orient(lf)
-    have = set(lf.collect_schema().names())
-    return (
-        lf.select(
-            [
-                pl.col(c).cast(t) if c in have else pl.lit(None, dtype=t).alias(c)
-                for c, t in schema.FLOW_SCHEMA.items()
-            ]
-            + [pl.col("__dg")]
-        )
-        .sort("__dg", maintain_order=True)
-        .collect()
-    )  # datagram order (waiting sets: when released)
+    return frame.select(_canonical(tuple(zip(frame.columns, frame.dtypes)), source)), dg
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical(have: tuple[tuple[str, pl.DataType], ...], source: str) -> list[pl.Expr]:
+    """The canonical columns from a frame of `have` (name, dtype): casts only where a dtype is
+    off, the others as literals (one value each: ``source``, or null). Built once per shape:
+    making the ~40 expressions costs about as much as running them."""
+    got = dict(have)
+    return [
+        (pl.col(k) if got[k] == t else pl.col(k).cast(t))
+        if k in got
+        else pl.lit(source if k == "source" else None, dtype=t).alias(k)
+        for k, t in schema.FLOW_SCHEMA.items()
+    ]
+
+
+def _oriented(
+    c: dict[str, tuple[np.ndarray, B]], src: I64, dst: I64, texts: list[str]
+) -> dict[str, pl.Series]:
+    """Client, server and service columns: ElastiFlow's orientation
+    (:func:`flowlab.services.server_is_dst`), told the initiator where the TCP flags show it.
+
+    ElastiFlow's rule reads the initiator from ``tcp_flags == SYN`` (one packet); a flow record's
+    flags are those of many packets, so the decoder decides (``__init``: 1 the source initiated,
+    -1 the destination did) and the rule is shown the record from the initiator, with a SYN.
+    """
+    (proto, _), (sp, spok), (dp, dpok) = c["protocol"], c["src_port"], c["dst_port"]
+    sp, dp = sp.astype(np.int64), dp.astype(np.int64)
+    flags, flags_ok = c["tcp_flags"]
+    init = np.where(flags_ok, c["__init"][0], 0)
+    swap = init == -1
+    sp, dp = np.where(swap, dp, sp), np.where(swap, sp, dp)
+    src, dst = np.where(swap, dst, src), np.where(swap, src, dst)
+    ports = spok & dpok
+    syn = (init != 0) | (flags_ok & (flags == 2))
+    to_dst = server_is_dst(proto.astype(np.uint8), sp, dp, syn)
+    service_port = np.where(to_dst, dp, sp)
+    keys = (proto.astype(np.int64) << 16) | service_port
+    name_codes, name_keys = factorize(np.where(ports, keys, -1))
+    names = default_table().names_of(name_keys.tolist())
+    if name_keys.size and name_keys[0] < 0:  # rows without ports: code 0, null
+        name_codes, names = name_codes - 1, names[1:]
+    return {
+        "client_ip": text_of(texts, np.where(ports, np.where(to_dst, src, dst), -1)),
+        "server_ip": text_of(texts, np.where(ports, np.where(to_dst, dst, src), -1)),
+        "client_port": _series(np.where(to_dst, sp, dp), ports, pl.UInt16),
+        "service_port": _series(service_port, ports, pl.UInt16),
+        "service_name": text_of(names, name_codes),
+    }
 
 
 def _format_names(version: I64) -> pl.Series:
     """``flow_format`` of each row from its datagram's version."""
     versions = sorted(r.FORMAT_NAMES)
     names = pl.Series([r.FORMAT_NAMES[v] for v in versions], dtype=pl.String)
-    return names.gather(pl.Series(np.searchsorted(versions, version)))
+    return names[np.searchsorted(versions, version)]
+
+
+#: numpy dtypes of the canonical integer dtypes: columns built without a Polars cast
+_NUMPY = {"UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64}
 
 
 def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
-    """`values` as a Series of `dtype`, null where not `ok` (cheaper than a masked array)."""
-    if ok.all():
-        return pl.Series(values).cast(dtype)
-    return pl.Series(np.where(ok, values, 0)).cast(dtype).scatter(np.flatnonzero(~ok), None)
+    """`values` as a Series of `dtype`, null where not `ok` (nulls by mask: no masked array).
+
+    Values that fit an integer dtype are converted by numpy (a Polars cast per column costs a
+    query); others are cast by Polars, strictly: an out-of-range value raises as before.
+    """
+    whole = bool(ok.all())
+    v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+    kind = _NUMPY.get(str(dtype))
+    if (
+        kind is not None
+        and v.size
+        and v.dtype.kind in "uif"
+        and v.min() >= 0
+        and v.max() <= np.iinfo(kind).max
+    ):
+        series = pl.Series(v.astype(kind, copy=False))
+    else:
+        series = pl.Series(v).cast(dtype)
+    return series if whole else series.set(pl.Series(~ok), None)
 
 
 @functools.cache
@@ -816,37 +880,11 @@ def _no_counters() -> pl.DataFrame:
     return schema.empty_counters()
 
 
-def _orient(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """ElastiFlow's orientation (:func:`flowlab.services.orient`), told the initiator where the
-    TCP flags show it: a record whose SYN came without ACK is from the client.
-
-    ElastiFlow's rule reads the initiator from ``tcp_flags == SYN`` (one packet); a flow record's
-    flags are those of many packets, so the decoder decides (``__init``: 1 the source initiated,
-    -1 the destination did) and orient is shown a SYN from the initiator.
-    """
-    init = pl.col("__init").fill_null(0)
-    swap = init == -1
-    cols = ("src_ip", "dst_ip", "src_port", "dst_port", "tcp_flags")
-    lf = lf.with_columns(pl.col(c).alias(f"__{c}") for c in cols)
-    lf = lf.with_columns(
-        pl.when(swap).then(pl.col("__dst_ip")).otherwise(pl.col("__src_ip")).alias("src_ip"),
-        pl.when(swap).then(pl.col("__src_ip")).otherwise(pl.col("__dst_ip")).alias("dst_ip"),
-        pl.when(swap).then(pl.col("__dst_port")).otherwise(pl.col("__src_port")).alias("src_port"),
-        pl.when(swap).then(pl.col("__src_port")).otherwise(pl.col("__dst_port")).alias("dst_port"),
-        pl.when(init != 0)
-        .then(pl.lit(0x02, dtype=pl.UInt16))
-        .otherwise(pl.col("__tcp_flags"))
-        .alias("tcp_flags"),
-    )
-    lf = orient(lf)
-    return lf.with_columns(pl.col(f"__{c}").alias(c) for c in cols)
-
-
 def _sequences(
     st: NetFlowState,
     stats: DecodeStats,
     dgs: _Dgram,
-    flows: pl.DataFrame,
+    flow_dg: I64,
     rejected: set[int],
     waiting: set[int],
     options_records: Counter[int],
@@ -856,8 +894,8 @@ def _sequences(
     IPFIX numbers every data record, options data records included (RFC 7011 3.1).
     """
     per_dg = np.zeros(len(dgs.recv), dtype=np.int64)
-    if flows.height:
-        got = np.bincount(np.asarray(flows["__dg"], dtype=np.int64), minlength=per_dg.size)
+    if flow_dg.size:  # flow records per datagram
+        got = np.bincount(flow_dg, minlength=per_dg.size)
         per_dg[: got.size] = got[: per_dg.size]
     for k, c in options_records.items():
         per_dg[k] += c
