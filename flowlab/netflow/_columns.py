@@ -17,14 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from flowlab._arrays import I64, U8, B
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
 
 __all__ = ["Located", "locate", "read_uint", "read_words"]
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-B = npt.NDArray[np.bool_]
 
 
 @dataclass

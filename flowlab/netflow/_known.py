@@ -13,12 +13,12 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from flowlab._arrays import I64
 from flowlab.netflow import records as r
 from flowlab.netflow.templates import Template, TemplateCache
 
 __all__ = ["classes", "in_force", "known_serial", "recall", "remember"]
 
-I64 = npt.NDArray[np.int64]
 Sets = list[list[Template]]
 
 #: template-only datagrams walked, by their bytes: each set's templates (bounded: cleared when full)

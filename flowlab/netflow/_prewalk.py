@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab._arrays import I64, B
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import read_uint
 
 __all__ = ["Prewalk", "prewalk"]
 
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 #: sets per datagram the vector pass follows; a datagram with more goes to the per-datagram walk
 MAX_SETS = 32
 

@@ -44,6 +44,7 @@ import numpy.typing as npt
 import polars as pl
 
 from flowlab import schema
+from flowlab._arrays import I64, B
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
@@ -66,8 +67,6 @@ __all__ = [
     "one_direction",
 ]
 
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
 _NTP_EPOCH = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
 #: protocols with ports (TCP, UDP, SCTP, UDP-Lite, DCCP)
 _PORTED = np.array([6, 17, 132, 136, 33], dtype=np.int64)
