@@ -301,15 +301,24 @@ def _rate_sources(profile: Profile, layout: Layout) -> list[tuple[str, str]]:
 
 def _scaled(raw: pl.DataFrame, rates: list[tuple[str, str]], mets: list[str]) -> pl.DataFrame:
     """Bucket sums of counts as sent x the rate of their bucket (the first rate field > 0, else
-    NetFlow v5's header word, low 14 bits, 0 = unsampled; else 1: the counts as sent)."""
+    NetFlow v5's header word, low 14 bits, 0 = unsampled; else 1: the counts as sent).
+
+    With ``intervals=True`` the bucket's evidence (``_p``, ``_b``, ``_bmax``; ``_b2`` by the
+    square) is scaled too, and ``_rate`` becomes that rate (null where none is known), so the
+    intervals are those of the loaded rows."""
     found = []
     for i, (_, kind) in enumerate(rates):
         value = pl.col(f"_r{i}").cast(pl.Int64, strict=False)
         if kind == "v5_sampling":
             value = pl.when(value.is_not_null()).then(pl.max_horizontal(value % 16384, 1))
         found.append(pl.when(value > 0).then(value))
-    rate = pl.coalesce([*found, pl.lit(1)])
-    return raw.with_columns([(pl.col(m) * rate).alias(m) for m in mets if m != "flows"])
+    known = pl.coalesce(found)
+    rate = known.fill_null(1)
+    scaled = [(pl.col(m) * rate).alias(m) for m in mets if m != "flows"]
+    if "_rate" in raw.columns:  # intervals: the evidence of the bucket, scaled the same way
+        scaled += [(pl.col(c) * rate).alias(c) for c in ("_p", "_b", "_bmax")]
+        scaled += [(pl.col("_b2") * rate * rate).alias("_b2"), known.alias("_rate")]
+    return raw.with_columns(scaled)
 
 
 def _interval_fields(profile: Profile, layout: Layout, index: str) -> tuple[str, dict[str, Any]]:

@@ -40,6 +40,7 @@ from typing import Any
 import polars as pl
 import pytest
 from elasticsearch import Elasticsearch, helpers
+from polars.testing import assert_frame_equal
 
 import flowlab.elastic as fe
 from flowlab.capture import read_pcap
@@ -427,3 +428,11 @@ def test_filebeat_sampled_records_are_scaled(es, index_name, ipfix_rows, netflow
         loaded["packets"].sum(),
         loaded.height,
     )
+    # and their intervals are those of the loaded rows: the evidence is scaled per document's rate
+    by = ("exporter", "protocol")
+    iv = fe.edges(es, index_name, by=by, intervals=True).sort(by)
+    local = fe.edges_local(loaded, by=by, intervals=True).sort(by)
+    assert iv.columns == local.columns and iv.height == local.height > 1
+    assert_frame_equal(iv, local, check_exact=False, abs_tol=1.0)
+    # samples: the packets seen, as sent (not the scaled estimate over the rate twice)
+    assert (iv["samples"] > 0).all() and (iv["samples"] < iv["packets"]).all()
