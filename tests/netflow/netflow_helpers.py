@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,16 +80,8 @@ def expected(name: str) -> dict[str, Any]:
 
 def tshark_fields(path: Path, fields: list[str], *, port: int) -> list[dict[str, list[str]]]:
     """The real tshark's cflow dissection of `path`: one dict per packet, every occurrence of each field."""
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark is required (Debian package tshark, see scripts/apt-packages.txt)"
-    cmd = [tshark, "-r", str(path), "-n", "-d", f"udp.port=={port},cflow",
-           "-o", "cflow.max_template_fields:1000", "-T", "fields",
-           "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]  # fmt: skip
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
-    rows = []
-    for line in out.splitlines():
-        values = line.split("|")
-        rows.append({f: (v.split(",") if v else []) for f, v in zip(fields, values)})
-    return rows
+    from tests.tshark import tshark_fields as fields_of
+
+    # OVS's templates hold more than 60 fields: tshark's default limit is lower
+    opts = ("-o", "cflow.max_template_fields:1000")
+    return fields_of(path, fields, port=port, dissector="cflow", options=opts)

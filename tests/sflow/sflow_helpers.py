@@ -54,18 +54,6 @@ def assert_rows(frame: pl.DataFrame, expected: list[dict[str, Any]]) -> None:
 
 def tshark_fields(path: str, fields: list[str], *, port: int = 6343) -> list[dict[str, list[str]]]:
     """Run the real tshark on `path`; one dict per packet, every occurrence of each field."""
-    import shutil
-    import subprocess
+    from tests.tshark import tshark_fields as fields_of
 
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark is required (Debian package tshark, see scripts/apt-packages.txt)"
-    cmd = [tshark, "-r", str(path), "-n", "-d", f"udp.port=={port},sflow", "-T", "fields",
-           "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]  # fmt: skip
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
-    rows = []
-    for line in out.splitlines():
-        values = line.split("|")
-        rows.append({f: (v.split(",") if v else []) for f, v in zip(fields, values)})
-    return rows
+    return fields_of(path, fields, port=port, dissector="sflow", timeout=120)
