@@ -25,23 +25,19 @@ import pytest
 
 from flowlab.views.offline import VEGA_MIME
 from tests.notebooks.lab import ROOT, Lab, OfflineBrowser, offline_browser, start_lab
+from tests.notebooks.test_execute import NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks, pytest.mark.slow]
 
-NAMES = [
-    "00-quickstart",
-    "01-client-server",
-    "02-traffic-details",
-    "03-etcd-clients",
-    "04-flow-records",
-]
+#: the notebook without charts (tables and YAML): opened and run offline on its own
+POLICY = "05-policy-and-change"
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the notebooks: JupyterLab saves what it runs."""
     root = tmp_path_factory.mktemp("lab-root")
-    for name in NAMES:
+    for name in [*NAMES, POLICY]:
         shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb")
     return root
 
@@ -246,6 +242,18 @@ def test_executed_notebook_reopens_offline(
         _click_linked_view(browser)
     if name == "00-quickstart":
         _click_explorer(browser, f"{name}-reopened")
+
+
+def test_policy_notebook_runs_offline(lab: Lab, browser: OfflineBrowser) -> None:
+    """The policy notebook (no charts: tables, YAML, text) runs in the browser with the network
+    blocked, and shows what it finds: the proposal and the newly denied client."""
+    _open(browser, lab, f"{POLICY}.ipynb")
+    _run_all(browser)
+    _wait_done(browser)
+    state: dict[str, Any] = browser.page.evaluate(_STATE)
+    _check(browser, state, 0, f"notebook-{POLICY}-run.png")
+    assert "Proposal(policies=2" in state["text"]
+    assert "newly denied: shop/frontend -> " in state["text"]
 
 
 def _texts(output: Any, selector: str) -> list[str]:
