@@ -190,28 +190,31 @@ def elastiflow_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         es.indices.delete(index=prefix + "*", ignore_unavailable=True)
 
 
+def _execute_on_elasticsearch(
+    name: str, out_dir: Path, elastiflow_index: dict[str, str]
+) -> dict[str, Any]:
+    """Execute notebook `name` on the test server's ElastiFlow index (:func:`elastiflow_index`)."""
+    env = {k: v for k, v in elastiflow_index.items() if k.startswith("FLOWLAB_ES_")}
+    parameters = {
+        "SOURCE": "elasticsearch",
+        "INDEX": elastiflow_index["index"],
+        "INVENTORY": elastiflow_index["inventory"],
+        "OUT_DIR": str(out_dir),
+    }
+    return _execute(name, parameters, "elasticsearch", env)
+
+
 @pytest.mark.elasticsearch
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_on_elasticsearch(
     name: str, tmp_path: Path, elastiflow_index: dict[str, str]
 ) -> None:
     out_dir = tmp_path / name
-    env = {k: v for k, v in elastiflow_index.items() if k.startswith("FLOWLAB_ES_")}
-    nb = _execute(
-        name,
-        {
-            "SOURCE": "elasticsearch",
-            "INDEX": elastiflow_index["index"],
-            "INVENTORY": elastiflow_index["inventory"],
-            "OUT_DIR": str(out_dir),
-        },
-        "elasticsearch",
-        env,
-    )
+    nb = _execute_on_elasticsearch(name, out_dir, elastiflow_index)
     _check(name, nb, out_dir)
     assert "from elasticsearch" in _all_text(nb)
     # the connection settings came from the environment: no secret reached the notebook
-    password = env.get("FLOWLAB_ES_PASSWORD")
+    password = elastiflow_index.get("FLOWLAB_ES_PASSWORD")
     if password:
         stored = (ARTIFACTS / f"{name}-elasticsearch.ipynb").read_text()
         assert password not in stored

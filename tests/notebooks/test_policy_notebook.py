@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.notebooks.test_execute import _all_text, _execute, _outputs, elastiflow_index
+from tests.notebooks.test_execute import (
+    _all_text,
+    _execute,
+    _execute_on_elasticsearch,
+    _outputs,
+    elastiflow_index,
+)
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 NAME = "05-policy-and-change"
@@ -57,17 +63,6 @@ def test_policy_notebook_on_demo(tmp_path: Path) -> None:
 @pytest.mark.elasticsearch
 def test_policy_notebook_on_elasticsearch(tmp_path: Path, elastiflow_index: dict[str, str]) -> None:
     out_dir = tmp_path / NAME
-    env = {k: v for k, v in elastiflow_index.items() if k.startswith("FLOWLAB_ES_")}
-    nb = _execute(
-        NAME,
-        {
-            "SOURCE": "elasticsearch",
-            "INDEX": elastiflow_index["index"],
-            "INVENTORY": elastiflow_index["inventory"],
-            "OUT_DIR": str(out_dir),
-        },
-        "elasticsearch",
-        env,
-    )
+    nb = _execute_on_elasticsearch(NAME, out_dir, elastiflow_index)
     _check(nb, out_dir)
     assert "from elasticsearch" in _all_text(nb)
