@@ -1,7 +1,14 @@
-/* flowlab's optional compiled core: shared declarations. */
+/* flowlab's optional compiled core: what the modules of native/ share. */
 #ifndef FLOWLAB_NATIVE_H
 #define FLOWLAB_NATIVE_H
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+
+/* sflow.c */
+PyObject *flowlab_sflow_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_sflow_fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);
+/* pcap.c */
+PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -21,8 +21,10 @@ ROOT = Path(flowlab.__file__).parent
 #: _atomic: the one atomic file writer, on main since faults-collect; estimate: the
 #: intervals of sampled volumes, which vocabulary.aggregate adds with intervals=True; _time: time
 #: windows, absolute and relative, which vocabulary's filters and dataset's load both parse; _lazy:
-#: the one __getattr__ of packages that import names on first use; _arrays: the NumPy array types)
+#: the one __getattr__ of packages that import names on first use; _arrays: the NumPy array types;
+#: _accel: whether the compiled core flowlab._native runs, and _native the core itself)
 FOUNDATION = {
+    "_accel",
     "_arrays",
     "_atomic",
     "_lazy",
@@ -39,6 +41,7 @@ TOLERATED: dict[tuple[str, str], str] = {
 }
 #: unit -> the flowlab units it may import (besides the foundation); docs/architecture.md draws this
 ALLOWED: dict[str, set[str]] = {
+    "_accel": {"_native"},  # the compiled core (an extension module, native/*.c)
     "_arrays": set(),
     "_atomic": set(),
     "_lazy": set(),

@@ -57,6 +57,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from flowlab import _accel
+from flowlab._arrays import I64
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
 from flowlab.decoding import Datagrams, Decoded, Decoder, DecodeStats, get_decoder, new_state
@@ -161,27 +163,11 @@ class _Reader:
         # the loop only finds record boundaries; the header fields are read vectorised below
         unpack = struct.Struct(self.endian + "I").unpack_from
         size = len(chunk)
-        starts: list[int] = []
-        append = starts.append
-        try:  # the tightest loop CPython allows: unpack raises at the chunk's end
-            while True:
-                (incl,) = unpack(chunk, pos + 8)
-                nxt = pos + 16 + incl
-                if nxt > size:
-                    break
-                append(pos)
-                pos = nxt
-        except struct.error:
-            pass
+        head, pos = _record_starts(chunk, pos, self.endian)
         fields = np.zeros((0, 3), dtype=np.int64)
-        if starts:
-            head = np.array(starts, dtype=np.int64)
+        if head.size:
             data = np.frombuffer(chunk, dtype=np.uint8)
             fields = data[head[:, None] + np.arange(12)].view(self.endian + "u4").astype(np.int64)
-            bad = np.flatnonzero(fields[:, 2] > _MAX_RECORD)
-            if bad.size:  # a corrupt length that still fit in the chunk: stop at that record
-                pos = starts[int(bad[0])]
-                head, fields = head[: bad[0]], fields[: bad[0]]
         if pos + 12 <= size and (incl := unpack(chunk, pos + 8)[0]) > _MAX_RECORD:
             log.warning("%s: corrupt record length %d; stopping", self.path, incl)
             self._skip("corrupt_record")
@@ -279,6 +265,32 @@ class _Reader:
         out.caplen.append(incl)
         out.link.append(iface.link)
         out.ms.append(ms)
+
+
+def _record_starts(chunk: bytes | memoryview, pos: int, endian: str) -> tuple[I64, int]:
+    """Starts of the whole pcap records of `chunk` from `pos` (stopping before an incomplete one or
+    one longer than the limit, which the caller reports), and where the walk stopped."""
+    core = _accel.native()
+    if core is not None:
+        count, _ = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, None)
+        starts = np.empty(count, dtype=np.int64)
+        _, stop = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, starts)
+        return starts, stop
+    unpack = struct.Struct(endian + "I").unpack_from
+    size = len(chunk)
+    found: list[int] = []
+    append = found.append
+    try:  # the tightest loop CPython allows: unpack raises at the chunk's end
+        while True:
+            (incl,) = unpack(chunk, pos + 8)
+            nxt = pos + 16 + incl
+            if nxt > size or incl > _MAX_RECORD:
+                break
+            append(pos)
+            pos = nxt
+    except struct.error:
+        pass
+    return np.array(found, dtype=np.int64), pos
 
 
 def iter_pcap(

@@ -9,20 +9,56 @@ rules of :mod:`flowlab.sflow._headers` and the docs of
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
 from flowlab import schema
-from flowlab._arrays import I64, B
+from flowlab._arrays import I64, U32, B
 from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
 from flowlab.sflow._walk import Structure
 from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 
-__all__ = ["COUNTER_FIELDS", "FLOW_FIELDS", "Cols", "concat", "counter_fields", "flow_fields"]
+__all__ = [
+    "COUNTER_FIELDS",
+    "ETHERNET_WORDS",
+    "FLOW_FIELDS",
+    "GENERIC_WORDS",
+    "Cols",
+    "Walked",
+    "concat",
+    "counter_columns",
+    "counter_fields",
+    "flow_fields",
+]
 
 Cols = dict[str, tuple[np.ndarray, B]]
+
+
+class Walked(NamedTuple):
+    """A walked batch: per-datagram arrays, flow and counter columns, and what was skipped.
+
+    What the pure path (:func:`flow_fields`, :func:`counter_fields`) and the compiled core
+    (:mod:`flowlab.sflow._compiled`) both give :mod:`flowlab.sflow.decode`.
+    """
+
+    reason: npt.NDArray[np.uint8]
+    header_ok: B
+    agent: U32
+    agent_v6: B
+    sub_agent: U32
+    sequence: U32
+    flows: Cols
+    counters: Cols
+    #: samples of each kind (0 = unknown, 1-4 = the sample formats)
+    kinds: I64
+    #: tags of the unknown samples and of the skipped records, one per sample/record
+    unknown: U32
+    skipped: U32
+
 
 #: numpy-stage flow columns and their dtypes (addresses as integers, MACs as uint64)
 FLOW_FIELDS: dict[str, type] = {
@@ -76,6 +112,8 @@ _WIDE = {"if_speed", "in_octets", "out_octets"}
 _UNKNOWN32 = np.uint32(0xFFFFFFFF)
 _UNKNOWN64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ETHERNET = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
+#: words of the generic-interface and ethernet counter records
+GENERIC_WORDS, ETHERNET_WORDS = 22, 13
 #: numpy-stage counter columns (dg = datagram index)
 COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *GENERIC_COUNTER_NAMES, *_ETHERNET)
 
@@ -228,20 +266,46 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
     has[st.r_smp[eth]] = True
     smp = np.flatnonzero(has)
     n = smp.size
-    every = np.ones(n, dtype=bool)
     w = buf.u32x(st.s_pos[smp], 3)
     compact = st.s_kind[smp] == r.SAMPLE_COUNTERS
-    c: Cols = {
-        "dg": (st.s_dg[smp] + dg_base, every),
-        "sample_sequence": (w[:, 0], every),
-        "source_id": (np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]).astype(np.uint32), every),
-    }
-    for recs, names, words in ((gen, GENERIC_COUNTER_NAMES, 22), (eth, _ETHERNET, 13)):
+    words: list[tuple[U32, B]] = []
+    for recs, width in ((gen, GENERIC_WORDS), (eth, ETHERNET_WORDS)):
         rows = np.searchsorted(smp, st.r_smp[recs])
         have = np.zeros(n, dtype=bool)
         have[rows] = True
-        vals = np.zeros((n, words), dtype=np.uint32)
-        vals[rows] = buf.u32x(st.r_pos[recs], words)
+        vals = np.zeros((n, width), dtype=np.uint32)
+        vals[rows] = buf.u32x(st.r_pos[recs], width)
+        words.append((vals, have))
+    return counter_columns(
+        st.s_dg[smp] + dg_base,
+        w[:, 0],
+        np.where(compact, w[:, 1] & 0xFFFFFF, w[:, 2]).astype(np.uint32),
+        *words[0],
+        *words[1],
+    )
+
+
+def counter_columns(
+    dg: I64,
+    sequence: U32,
+    source_id: U32,
+    generic: U32,
+    has_generic: B,
+    ethernet: U32,
+    has_ethernet: B,
+) -> Cols:
+    """Named counter columns of counter rows from the words of their generic-interface and
+    ethernet records (``(rows, 22)`` and ``(rows, 13)``; zeros where a row has none)."""
+    every = np.ones(dg.size, dtype=bool)
+    c: Cols = {
+        "dg": (dg, every),
+        "sample_sequence": (sequence, every),
+        "source_id": (source_id, every),
+    }
+    for vals, have, names in (
+        (generic, has_generic, GENERIC_COUNTER_NAMES),
+        (ethernet, has_ethernet, _ETHERNET),
+    ):
         i = 0
         for name in names:
             if name in _WIDE:

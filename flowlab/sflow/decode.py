@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from flowlab import schema
+from flowlab import _accel, schema
 from flowlab._arrays import I64, B
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
@@ -47,7 +47,7 @@ from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import SFlowError
 from flowlab.services import default_table, server_is_dst
-from flowlab.sflow import _fields
+from flowlab.sflow import _compiled, _fields
 from flowlab.sflow import records as r
 from flowlab.sflow._buffer import Buffer
 from flowlab.sflow._walk import REASONS, walk
@@ -164,6 +164,49 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
         msg = f"state must be a SequenceTracker, found {type(state).__name__}"
         raise SFlowError(msg)
 
+    core = _accel.native()
+    w = _compiled.columns(core, data, off, ln) if core is not None else _columns(data, off, ln)
+    reason, header_ok, agent, agent_v6 = w.reason, w.header_ok, w.agent, w.agent_v6
+    sub_agent, sequence = w.sub_agent, w.sequence
+
+    stats = DecodeStats(datagrams=n)
+    counts = np.bincount(reason, minlength=len(REASONS))
+    stats.datagrams_ok = int(counts[0])
+    stats.datagrams_bad = {REASONS[i]: int(c) for i, c in enumerate(counts) if i and c}
+    for k, c in enumerate(w.kinds.tolist()):
+        if c:  # kinds in ascending order, as np.unique gave them
+            stats.samples[_KIND_NAMES[k]] = c
+    if w.unknown.size:
+        stats.samples_skipped = _tag_counts(w.unknown)
+    if w.skipped.size:
+        stats.records_skipped = _tag_counts(w.skipped)
+
+    ex_codes, ex_texts = address_codes(
+        agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6
+    )
+    exporter = text_of(ex_texts, ex_codes)
+    if peers is not None:
+        unspecified = header_ok & ~agent.any(axis=1)
+        if unspecified.any():  # agent 0.0.0.0 or ::: the UDP sender stands in for it
+            mixed = np.where(unspecified, np.asarray(peers, dtype=object), exporter.to_numpy())
+            exporter = pl.Series(mixed, dtype=pl.String)
+            ex_codes, uniq = factorize(mixed)
+            ex_texts = [str(u) for u in uniq]
+    # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
+    _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
+
+    heads = _Heads(exporter, recv, sequence, sub_agent, source)
+    flows = _flow_frame(w.flows, stats, heads) if n else schema.empty()
+    counters = _counter_frame(w.counters, heads) if n else None
+    stats.flows = flows.height
+    counters = counters if counters is not None else schema.empty_counters()
+    stats.counters = counters.height
+    return Decoded(flows=flows, counters=counters, stats=stats)
+
+
+def _columns(data: np.ndarray, off: I64, ln: I64) -> _fields.Walked:
+    """The walk and the columns of a batch in pure numpy, chunk by chunk (cache-sized temporaries)."""
+    n = off.size
     reason = np.zeros(n, dtype=np.uint8)
     header_ok = np.zeros(n, dtype=bool)
     agent = np.zeros((n, 4), dtype=np.uint32)
@@ -198,41 +241,20 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
         flow_parts.append(_fields.flow_fields(buf, st, used, c0))
         counter_parts.append(_fields.counter_fields(buf, st, used, c0))
         skipped.append(st.r_tag[~used])
-
-    stats = DecodeStats(datagrams=n)
-    counts = np.bincount(reason, minlength=len(REASONS))
-    stats.datagrams_ok = int(counts[0])
-    stats.datagrams_bad = {REASONS[i]: int(c) for i, c in enumerate(counts) if i and c}
     all_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
-    for k, c in enumerate(np.bincount(all_kinds, minlength=len(_KIND_NAMES)).tolist()):
-        if c:  # kinds in ascending order, as np.unique gave them
-            stats.samples[_KIND_NAMES[k]] = c
-    if unknown_samples and (tags := np.concatenate(unknown_samples)).size:
-        stats.samples_skipped = _tag_counts(tags)
-    if skipped and (tags := np.concatenate(skipped)).size:
-        stats.records_skipped = _tag_counts(tags)
-
-    ex_codes, ex_texts = address_codes(
-        agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6
+    return _fields.Walked(
+        reason=reason,
+        header_ok=header_ok,
+        agent=agent,
+        agent_v6=agent_v6,
+        sub_agent=sub_agent,
+        sequence=sequence,
+        flows=_fields.concat(flow_parts) if flow_parts else {},
+        counters=_fields.concat(counter_parts) if counter_parts else {},
+        kinds=np.bincount(all_kinds, minlength=len(_KIND_NAMES)),
+        unknown=np.concatenate(unknown_samples) if unknown_samples else np.zeros(0, np.uint32),
+        skipped=np.concatenate(skipped) if skipped else np.zeros(0, np.uint32),
     )
-    exporter = text_of(ex_texts, ex_codes)
-    if peers is not None:
-        unspecified = header_ok & ~agent.any(axis=1)
-        if unspecified.any():  # agent 0.0.0.0 or ::: the UDP sender stands in for it
-            mixed = np.where(unspecified, np.asarray(peers, dtype=object), exporter.to_numpy())
-            exporter = pl.Series(mixed, dtype=pl.String)
-            ex_codes, uniq = factorize(mixed)
-            ex_texts = [str(u) for u in uniq]
-    # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
-    _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
-
-    heads = _Heads(exporter, recv, sequence, sub_agent, source)
-    flows = _flow_frame(_fields.concat(flow_parts), stats, heads) if n else schema.empty()
-    counters = _counter_frame(_fields.concat(counter_parts), heads) if n else None
-    stats.flows = flows.height
-    counters = counters if counters is not None else schema.empty_counters()
-    stats.counters = counters.height
-    return Decoded(flows=flows, counters=counters, stats=stats)
 
 
 def _sequences(
