@@ -6,8 +6,7 @@
 #include <stdint.h>
 
 /* sflow.c */
-PyObject *flowlab_sflow_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-PyObject *flowlab_sflow_fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);
 /* pcap.c */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

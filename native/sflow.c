@@ -6,8 +6,8 @@
  * reason of the first level that fails, and within a level the first failing entry in wire order
  * decides) -> flow and counter rows -> sampled packet headers.
  *
- * Two passes over the batch: sflow_scan checks every datagram and counts what the rows will be,
- * Python allocates the columns, and sflow_fill walks the accepted datagrams again to fill them.
+ * One pass over the batch: each datagram is checked, then its rows are written while its bytes are
+ * in cache, into columns the caller allocated with room for any batch of that many bytes.
  * Every read is bounds-checked against the datagram: a datagram never reads past its own bytes.
  */
 #include "flowlab_native.h"
@@ -415,6 +415,7 @@ typedef struct {
     uint32_t *c_seq, *c_sid, *c_gen, *c_eth;
     uint8_t *c_has_gen, *c_has_eth;
     uint32_t *unknown, *skipped;
+    Py_ssize_t cap_flows, cap_counters, cap_unknown, cap_skipped; /* rows each output holds */
 } outputs_t;
 
 static void put_flow(outputs_t *o, int64_t i, const flow_row *r) {
@@ -543,17 +544,39 @@ static void *acquire(buffers_t *b, PyObject *obj, Py_ssize_t need, int writable,
     return v->buf;
 }
 
-/* sflow_scan(data, offsets, lengths, reason, header_ok, agent, agent_v6, sub_agent, sequence)
+/* Room left in the outputs for a datagram's rows: 1 if they surely fit */
+static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, const header_t *h,
+                     int64_t dg) {
+    int64_t n = h->nsamp;
+    if (t->flows + n <= o->cap_flows && t->counters + n <= o->cap_counters &&
+        t->unknown + n <= o->cap_unknown && t->skipped + n * MAX_RECORDS <= o->cap_skipped)
+        return 1;
+    totals_t need = *t; /* near the end of the room: count exactly */
+    rows_of(d, h, dg, &need, NULL);
+    return need.flows <= o->cap_flows && need.counters <= o->cap_counters &&
+           need.unknown <= o->cap_unknown && need.skipped <= o->cap_skipped;
+}
+
+/* sflow_decode(data, offsets, lengths, reason, header_ok, agent, agent_v6, sub_agent, sequence,
+ *              flow_values, flow_valid, counters, unknown, skipped)
  * -> (flows, counters, unknown samples, skipped records, (samples of kind 0..4))
- * Checks every datagram (reason 0 = accepted) and counts the rows of the accepted ones. */
-PyObject *flowlab_sflow_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+ *
+ * Checks every datagram (reason 0 = accepted) and writes the rows of the accepted ones, each
+ * datagram in one go while its bytes are in cache. flow_values and flow_valid are sequences of
+ * FLOW_COLUMNS buffers, counters is (dg, sample_sequence, source_id, generic words, has generic,
+ * ethernet words, has ethernet); unknown and skipped get the tags of unknown samples and skipped
+ * records. Their room is given by their sizes: rows that would not fit raise ValueError (the
+ * caller sizes them from the batch's bytes, which bound every count). */
+PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "sflow_scan takes 9 arguments");
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "sflow_decode takes 14 arguments");
         return NULL;
     }
     buffers_t b = {.n = 0};
-    PyObject *result = NULL;
+    PyObject *result = NULL, *values = NULL, *valid = NULL, *counters = NULL;
+    outputs_t o;
+    memset(&o, 0, sizeof o);
     const uint8_t *data = acquire(&b, args[0], 0, 0, "data");
     if (!data) goto done;
     Py_ssize_t size = b.views[0].len;
@@ -568,8 +591,42 @@ PyObject *flowlab_sflow_scan(PyObject *self, PyObject *const *args, Py_ssize_t n
     uint32_t *sub_agent = agent_v6 ? acquire(&b, args[7], n * 4, 1, "sub_agent") : NULL;
     uint32_t *sequence = sub_agent ? acquire(&b, args[8], n * 4, 1, "sequence") : NULL;
     if (!sequence) goto done;
+    values = PySequence_Fast(args[9], "flow_values must be a sequence");
+    valid = values ? PySequence_Fast(args[10], "flow_valid must be a sequence") : NULL;
+    counters = valid ? PySequence_Fast(args[11], "counters must be a sequence") : NULL;
+    if (!counters) goto done;
+    if (PySequence_Fast_GET_SIZE(values) != F_COUNT || PySequence_Fast_GET_SIZE(valid) != F_COUNT ||
+        PySequence_Fast_GET_SIZE(counters) != 7) {
+        PyErr_SetString(PyExc_ValueError, "sflow_decode: wrong number of columns");
+        goto done;
+    }
+    o.cap_flows = PY_SSIZE_T_MAX;
+    for (int f = 0; f < F_COUNT; f++) {
+        if (!(o.values[f] = acquire(&b, PySequence_Fast_GET_ITEM(values, f), 0, 1, FLOW_COLUMNS[f])))
+            goto done;
+        Py_ssize_t rows = b.views[b.n - 1].len / FLOW_ITEM[f];
+        if (!(o.valid[f] = acquire(&b, PySequence_Fast_GET_ITEM(valid, f), 0, 1, FLOW_COLUMNS[f])))
+            goto done;
+        if (b.views[b.n - 1].len < rows) rows = b.views[b.n - 1].len;
+        if (rows < o.cap_flows) o.cap_flows = rows;
+    }
+    PyObject **c = PySequence_Fast_ITEMS(counters);
+    if (!(o.c_dg = acquire(&b, c[0], 0, 1, "counter dg"))) goto done;
+    o.cap_counters = b.views[b.n - 1].len / 8;
+    if (!(o.c_seq = acquire(&b, c[1], o.cap_counters * 4, 1, "counter sequence")) ||
+        !(o.c_sid = acquire(&b, c[2], o.cap_counters * 4, 1, "counter source_id")) ||
+        !(o.c_gen = acquire(&b, c[3], o.cap_counters * 4 * GENERIC_WORDS, 1, "generic counters")) ||
+        !(o.c_has_gen = acquire(&b, c[4], o.cap_counters, 1, "has generic")) ||
+        !(o.c_eth = acquire(&b, c[5], o.cap_counters * 4 * ETHERNET_WORDS, 1, "ethernet counters")) ||
+        !(o.c_has_eth = acquire(&b, c[6], o.cap_counters, 1, "has ethernet")) ||
+        !(o.unknown = acquire(&b, args[12], 0, 1, "unknown")))
+        goto done;
+    o.cap_unknown = b.views[b.n - 1].len / 4;
+    if (!(o.skipped = acquire(&b, args[13], 0, 1, "skipped"))) goto done;
+    o.cap_skipped = b.views[b.n - 1].len / 4;
     totals_t t;
     memset(&t, 0, sizeof t);
+    int full = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         header_t h;
@@ -577,111 +634,34 @@ PyObject *flowlab_sflow_scan(PyObject *self, PyObject *const *args, Py_ssize_t n
         memset(agent + 4 * i, 0, 16);
         agent_v6[i] = 0;
         sub_agent[i] = sequence[i] = 0;
+        header_ok[i] = 0;
         if (off[i] < 0 || len[i] < 0 || off[i] > size || len[i] > size - off[i]) {
             why = OUTSIDE;
-            header_ok[i] = 0;
         } else {
             const uint8_t *d = data + off[i];
             why = check_header(d, len[i], &h, agent + 4 * i, agent_v6 + i, sub_agent + i,
                                sequence + i);
             header_ok[i] = why == OK;
             if (why == OK) why = check_body(d, len[i], &h);
-            if (why == OK) rows_of(d, &h, i, &t, NULL);
+            if (why == OK) {
+                if (!fits_rows(&t, &o, d, &h, i)) {
+                    full = 1;
+                    break;
+                }
+                rows_of(d, &h, i, &t, &o);
+            }
         }
         reason[i] = why;
     }
     Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "sflow_decode: the outputs have too little room");
+        goto done;
+    }
     result = Py_BuildValue("(LLLL(LLLLL))", (long long)t.flows, (long long)t.counters,
                            (long long)t.unknown, (long long)t.skipped, (long long)t.kinds[0],
                            (long long)t.kinds[1], (long long)t.kinds[2], (long long)t.kinds[3],
                            (long long)t.kinds[4]);
-done:
-    release(&b);
-    return result;
-}
-
-/* sflow_fill(data, offsets, lengths, reason, flow_values, flow_valid, counters, unknown, skipped,
- *            totals) -> None
- * Fills the columns of the accepted datagrams (reason 0, as sflow_scan left them): flow_values
- * and flow_valid are sequences of FLOW_COLUMNS buffers of totals[0] rows; counters is
- * (dg, sample_sequence, source_id, generic words, has generic, ethernet words, has ethernet)
- * of totals[1] rows; unknown and skipped get the tags of totals[2] unknown samples and
- * totals[3] skipped records. */
-PyObject *flowlab_sflow_fill(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "sflow_fill takes 10 arguments");
-        return NULL;
-    }
-    long long want[4];
-    if (!PyArg_ParseTuple(args[9], "LLLL", &want[0], &want[1], &want[2], &want[3])) return NULL;
-    buffers_t b = {.n = 0};
-    PyObject *result = NULL, *values = NULL, *valid = NULL, *counters = NULL;
-    outputs_t o;
-    memset(&o, 0, sizeof o);
-    const uint8_t *data = acquire(&b, args[0], 0, 0, "data");
-    if (!data) goto done;
-    const int64_t *off = acquire(&b, args[1], 0, 0, "offsets");
-    if (!off) goto done;
-    Py_ssize_t n = b.views[1].len / 8;
-    const int64_t *len = acquire(&b, args[2], n * 8, 0, "lengths");
-    const uint8_t *reason = len ? acquire(&b, args[3], n, 0, "reason") : NULL;
-    if (!reason) goto done;
-    values = PySequence_Fast(args[4], "flow_values must be a sequence");
-    valid = values ? PySequence_Fast(args[5], "flow_valid must be a sequence") : NULL;
-    counters = valid ? PySequence_Fast(args[6], "counters must be a sequence") : NULL;
-    if (!counters) goto done;
-    if (PySequence_Fast_GET_SIZE(values) != F_COUNT || PySequence_Fast_GET_SIZE(valid) != F_COUNT ||
-        PySequence_Fast_GET_SIZE(counters) != 7) {
-        PyErr_SetString(PyExc_ValueError, "sflow_fill: wrong number of columns");
-        goto done;
-    }
-    Py_ssize_t nf = (Py_ssize_t)want[0], nc = (Py_ssize_t)want[1];
-    for (int f = 0; f < F_COUNT; f++) {
-        o.values[f] = acquire(&b, PySequence_Fast_GET_ITEM(values, f), nf * FLOW_ITEM[f], 1,
-                              FLOW_COLUMNS[f]);
-        if (!o.values[f]) goto done;
-        o.valid[f] = acquire(&b, PySequence_Fast_GET_ITEM(valid, f), nf, 1, FLOW_COLUMNS[f]);
-        if (!o.valid[f]) goto done;
-    }
-    PyObject **c = PySequence_Fast_ITEMS(counters);
-    if (!(o.c_dg = acquire(&b, c[0], nc * 8, 1, "counter dg")) ||
-        !(o.c_seq = acquire(&b, c[1], nc * 4, 1, "counter sequence")) ||
-        !(o.c_sid = acquire(&b, c[2], nc * 4, 1, "counter source_id")) ||
-        !(o.c_gen = acquire(&b, c[3], nc * 4 * GENERIC_WORDS, 1, "generic counters")) ||
-        !(o.c_has_gen = acquire(&b, c[4], nc, 1, "has generic")) ||
-        !(o.c_eth = acquire(&b, c[5], nc * 4 * ETHERNET_WORDS, 1, "ethernet counters")) ||
-        !(o.c_has_eth = acquire(&b, c[6], nc, 1, "has ethernet")) ||
-        !(o.unknown = acquire(&b, args[7], (Py_ssize_t)want[2] * 4, 1, "unknown")) ||
-        !(o.skipped = acquire(&b, args[8], (Py_ssize_t)want[3] * 4, 1, "skipped")))
-        goto done;
-    Py_ssize_t size = b.views[0].len;
-    /* count first (cheap), write only if the totals agree: a wrong reason array cannot overflow */
-    totals_t t;
-    memset(&t, 0, sizeof t);
-    int agree;
-    Py_BEGIN_ALLOW_THREADS
-    for (int pass = 0; pass < 2; pass++) {
-        memset(&t, 0, sizeof t);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            header_t h;
-            if (reason[i] != OK || off[i] < 0 || len[i] < 0 || off[i] > size || len[i] > size - off[i])
-                continue;
-            const uint8_t *d = data + off[i];
-            if (check_header(d, len[i], &h, NULL, NULL, NULL, NULL) != OK || check_body(d, len[i], &h) != OK)
-                continue;
-            rows_of(d, &h, i, &t, pass ? &o : NULL);
-        }
-        agree = t.flows == want[0] && t.counters == want[1] && t.unknown == want[2] &&
-                t.skipped == want[3];
-        if (!agree) break;
-    }
-    Py_END_ALLOW_THREADS
-    if (!agree) {
-        PyErr_SetString(PyExc_ValueError, "sflow_fill: the totals differ from the walk's");
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
 done:
     Py_XDECREF(values);
     Py_XDECREF(valid);
