@@ -44,9 +44,11 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     sub_agent = np.empty(n, dtype=np.uint32)
     sequence = np.empty(n, dtype=np.uint32)
     names = _names(core)
-    values = [np.empty((rf, 4) if n6 else rf, dtype=FLOW_FIELDS[k]) for k, n6 in names]
+    values: list[np.ndarray] = [
+        np.empty((rf, 4) if n6 else rf, dtype=FLOW_FIELDS[k]) for k, n6 in names
+    ]
     valid = [np.empty(rf, dtype=bool) for _ in values]
-    counters = [
+    counters: list[np.ndarray] = [
         np.empty(rc, dtype=np.int64),
         np.empty(rc, dtype=np.uint32),
         np.empty(rc, dtype=np.uint32),
