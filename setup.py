@@ -10,7 +10,7 @@ setup(
     ext_modules=[
         Extension(
             "flowlab._native",
-            sources=["native/module.c", "native/pcap.c", "native/sflow.c"],
+            sources=["native/factorize.c", "native/module.c", "native/pcap.c", "native/sflow.c"],
             depends=["native/flowlab_native.h"],
             extra_compile_args=["-O2", "-std=c99"],
             optional=True,

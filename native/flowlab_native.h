@@ -8,6 +8,8 @@
 /* sflow.c */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);
+/* factorize.c */
+PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* pcap.c */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif

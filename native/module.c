@@ -6,6 +6,8 @@ static PyMethodDef methods[] = {
      "Check a batch of sFlow datagrams and write the rows of the accepted ones."},
     {"sflow_columns", flowlab_sflow_columns, METH_NOARGS,
      "The flow columns sflow_decode writes: (name, bytes per row), in order."},
+    {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,
+     "Distinct uint64 keys in ascending order and each key's code into them."},
     {"pcap_records", (PyCFunction)(void (*)(void))flowlab_pcap_records, METH_FASTCALL,
      "Start offsets of the whole pcap records of a chunk, and where the walk stopped."},
     {NULL, NULL, 0, NULL},

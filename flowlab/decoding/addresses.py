@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from flowlab import _accel
 from flowlab._arrays import B
 
 __all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
@@ -103,6 +105,9 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     if values.dtype != object:  # the hot path: integers, no nulls, no masks
         if values.min() == values.max():  # one value (one exporter's address): no ranking
             return np.zeros(values.size, dtype=np.int64), values[:1].copy()
+        core = _accel.native()
+        if core is not None and values.dtype.kind in "iu" and values.dtype.itemsize <= 8:
+            return _factorize_native(core, values)
         rank = pl.Series(values).rank("dense").to_numpy()
         codes = np.subtract(rank, 1, dtype=np.int64)
         uniques = np.empty(int(rank.max()), dtype=values.dtype)
@@ -113,6 +118,23 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     uniques = np.empty(int(codes.max()) + 1, dtype=values.dtype)
     uniques[codes[codes >= 0]] = values[codes >= 0]
     return codes, uniques
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _factorize_native(core: ModuleType, values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+    """:func:`factorize` of an integer array by the compiled core's hash table."""
+    signed = values.dtype.kind == "i"
+    # as uint64 keys whose order is the values' order (signed: the sign bit flipped)
+    keys = values.astype(np.int64).view(np.uint64) ^ _SIGN if signed else values.astype(np.uint64)
+    codes = np.empty(values.size, dtype=np.int64)
+    uniques = np.empty(values.size, dtype=np.uint64)
+    count = core.factorize_u64(keys, codes, uniques)
+    distinct = uniques[:count]
+    if signed:
+        distinct = (distinct ^ _SIGN).view(np.int64)
+    return codes, distinct.astype(values.dtype)
 
 
 def address_codes(
