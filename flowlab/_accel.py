@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -32,7 +33,8 @@ def _load() -> ModuleType | None:
     if os.environ.get("FLOWLAB_NATIVE", "1").strip() == "0":
         return None
     try:
-        from flowlab import _native
+        # import_module, not `from flowlab import _native`: mypy would type that as the
+        # package's lazy __getattr__ result (object)
+        return importlib.import_module("flowlab._native")
     except ImportError:
         return None
-    return _native
