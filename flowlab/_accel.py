@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 from types import ModuleType
 
 __all__ = ["native"]
@@ -35,6 +36,11 @@ def _load() -> ModuleType | None:
     try:
         # import_module, not `from flowlab import _native`: mypy would type that as the
         # package's lazy __getattr__ result (object)
-        return importlib.import_module("flowlab._native")
+        module = importlib.import_module("flowlab._native")
     except ImportError:
         return None
+    # only the extension built with this flowlab: an editable install of another checkout
+    # answers for flowlab's submodules too, with an extension built from other sources
+    if Path(str(module.__file__)).parent != Path(__file__).parent:
+        return None
+    return module

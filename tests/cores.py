@@ -5,7 +5,7 @@ for a block (a module-scoped fixture that decodes once per core). Without the ex
 native run is skipped, except in CI (``CI`` set), where it fails: CI machines have a C compiler,
 so a missing extension is a broken build, unless ``FLOWLAB_NATIVE=0`` turned it off on purpose.
 So does an extension built in place that is older than one of its sources (rebuild:
-``pip install -e .``), or one imported from another checkout than the flowlab under test.
+``pip install -e .``).
 """
 
 from __future__ import annotations
@@ -35,14 +35,9 @@ def missing_reason() -> str | None:
     if module is None:
         if turned_off():
             return "the compiled core is turned off (FLOWLAB_NATIVE=0)"
-        return "flowlab._native is not built (no C compiler when flowlab was installed?)"
-    here = Path(flowlab.__file__).parent
-    if Path(str(module.__file__)).parent != here:
-        # e.g. a git worktree whose flowlab imports another checkout's extension (an editable
-        # install elsewhere): that one was built from other sources
         return (
-            f"{module.__file__} is not the extension of {here}: build it there with "
-            "`python setup.py build_ext --inplace` (docs/native.md)"
+            f"flowlab._native is not built in {Path(flowlab.__file__).parent} (build it with "
+            "`pip install -e .` or `python setup.py build_ext --inplace`: docs/native.md)"
         )
     stale = stale_sources(module)
     if stale:
