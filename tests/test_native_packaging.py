@@ -119,6 +119,7 @@ def test_compiled_core_runs_here() -> None:
     assert Path(str(module.__file__)).parent == Path(flowlab.__file__).parent
 
 
+@pytest.mark.slow  # a venv and a real install: 5-8 s
 def test_git_install_without_a_compiler_runs_the_pure_path(tmp_path: Path) -> None:
     """pip install from a git URL (a fresh clone of HEAD: nothing uncommitted) with no working
     C compiler succeeds, and the installed flowlab decodes with the pure path, as here."""
@@ -132,6 +133,7 @@ def test_git_install_without_a_compiler_runs_the_pure_path(tmp_path: Path) -> No
     _assert_same(got, _here())
 
 
+@pytest.mark.slow  # a venv and a real install: 5-8 s
 def test_wheel_carries_the_compiled_core_with_the_same_results(tmp_path: Path) -> None:
     """scripts/wheel (in a fresh clone, offline: --no-isolation) gives a manylinux wheel with
     flowlab/_native, py.typed and flowlab/data/; installed in a fresh venv, its compiled core
