@@ -11,7 +11,9 @@ True
 
 from __future__ import annotations
 
+import importlib
 import os
+from pathlib import Path
 from types import ModuleType
 
 __all__ = ["native"]
@@ -32,7 +34,13 @@ def _load() -> ModuleType | None:
     if os.environ.get("FLOWLAB_NATIVE", "1").strip() == "0":
         return None
     try:
-        from flowlab import _native
+        # import_module, not `from flowlab import _native`: mypy would type that as the
+        # package's lazy __getattr__ result (object)
+        module = importlib.import_module("flowlab._native")
     except ImportError:
         return None
-    return _native
+    # only the extension built with this flowlab: an editable install of another checkout
+    # answers for flowlab's submodules too, with an extension built from other sources
+    if Path(str(module.__file__)).parent != Path(__file__).parent:
+        return None
+    return module

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine (idempotent).
-# Debian packages: listed in scripts/apt-packages.txt. Python: flowlab with its [dev] extra.
+# Debian packages: listed in scripts/apt-packages.txt. Python: flowlab with its [dev] extra,
+# installed editable, which builds its compiled core in place (a C compiler is in the list).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -23,5 +24,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root' user" || true
-python3 -c "import flowlab, polars, networkx, elasticsearch, altair" 
+# -e: builds the compiled core in place (flowlab/_native*.so) from this checkout's native/*.c;
+# run again after changing them (docs/native.md). A failed install stops here.
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[dev]"
+python3 -c "import flowlab, polars, networkx, elasticsearch, altair"
+python3 - <<'PY'
+from flowlab import _accel
+
+native = _accel.native()
+if native is None:
+    print("install-deps: WARNING: the compiled core (flowlab._native) is not built, the pure "
+          "path runs; with CI set its tests fail (docs/native.md)")
+else:
+    print(f"install-deps: compiled core {native.__file__}")
+PY

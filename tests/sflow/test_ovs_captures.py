@@ -1,8 +1,9 @@
 """Real Open vSwitch captures (tests/data/ovs-*.pcap, made by the ovs stream with OVS 3.1.0).
 
-Checked three ways: against the census and per-5-tuple ground truth recorded
-while the capture was made (``ovs-*.expected.json``: tcpdump inside every pod
-namespace), and field by field against the real tshark dissector.
+Decoded by both decoder cores (compiled and pure, tests/cores.py), each checked three ways:
+against the census and per-5-tuple ground truth recorded while the capture was made
+(``ovs-*.expected.json``: tcpdump inside every pod namespace), and field by field against the
+real tshark dissector.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ from sflow_helpers import tshark_fields
 from flowlab import schema
 from flowlab.capture.pcap import read_pcap
 from flowlab.sflow.decode import Decoded
+from tests.cores import CORES, use_core
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CAPTURES = ["ovs-sampling1", "ovs-default"]
 
 
-@pytest.fixture(scope="module", params=CAPTURES)
+@pytest.fixture(
+    scope="module",
+    params=[(name, core) for name in CAPTURES for core in CORES],
+    ids=lambda p: "-".join(p),
+)
 def capture(request: pytest.FixtureRequest) -> tuple[str, Decoded, dict[str, Any]]:
-    name = request.param
+    """The capture decoded once per decoder core, compiled and pure (tests/cores.py)."""
+    name, core = request.param
     expected = json.loads((DATA / f"{name}.expected.json").read_text())
-    return name, read_pcap(DATA / f"{name}.pcap"), expected
+    with use_core(core):
+        out = read_pcap(DATA / f"{name}.pcap")
+    return name, out, expected
 
 
 def test_census(capture: tuple[str, Decoded, dict[str, Any]]) -> None:

@@ -1,8 +1,9 @@
 """Differential tests: the vectorised decoder against the one-datagram-at-a-time reference.
 
-Both must give identical flow frames, counter frames and stats on random valid
-datagrams and on the same datagrams truncated, bit-flipped, with words
-overwritten by hostile values, or replaced by random bytes. Also the fuzzing
+Each runs with both decoder cores, compiled and pure (the ``core`` fixture, tests/cores.py).
+Both must give identical flow frames, counter frames and stats on random valid datagrams and
+on the same datagrams truncated, bit-flipped, with words overwritten by hostile values, or
+replaced by random bytes. Also the fuzzing
 properties: nothing raises, and ok + bad datagrams add up to the total.
 """
 
@@ -77,7 +78,7 @@ def assert_same(fast: Decoded, ref: Decoded) -> None:
 
 @SETTINGS
 @given(st.lists(cases(), min_size=1, max_size=10), st.integers(1, 3))
-def test_valid_datagrams_agree(items: list[Case], batches: int) -> None:
+def test_valid_datagrams_agree(core: str, items: list[Case], batches: int) -> None:
     fast, ref = both([encode_datagram(c.datagram) for c in items], batches)
     assert_same(fast, ref)
     assert fast.stats.datagrams_ok == len(items)
@@ -85,7 +86,7 @@ def test_valid_datagrams_agree(items: list[Case], batches: int) -> None:
 
 @SETTINGS
 @given(st.data())
-def test_corrupted_datagrams_agree(data: st.DataObject) -> None:
+def test_corrupted_datagrams_agree(core: str, data: st.DataObject) -> None:
     items = data.draw(st.lists(cases(max_samples=4), min_size=1, max_size=8))
     raw = [data.draw(corrupted(encode_datagram(c.datagram))) for c in items]
     fast, ref = both(raw, data.draw(st.integers(1, 2)))
@@ -111,7 +112,7 @@ def deep_datagram(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
-def test_deep_datagrams_agree(data: st.DataObject) -> None:
+def test_deep_datagrams_agree(core: str, data: st.DataObject) -> None:
     """The chain walk (what is left after 16 levels, or fewer than 64 items still walking),
     intact and corrupted, alone and in a batch of 80 (wide enough for the level loop first)."""
     raw = [
@@ -124,7 +125,7 @@ def test_deep_datagrams_agree(data: st.DataObject) -> None:
 
 @SETTINGS
 @given(st.lists(st.binary(max_size=300), max_size=20))
-def test_random_bytes_never_raise_and_counts_add_up(raw: list[bytes]) -> None:
+def test_random_bytes_never_raise_and_counts_add_up(core: str, raw: list[bytes]) -> None:
     fast, ref = both(raw)
     assert_same(fast, ref)
     assert fast.stats.datagrams == len(raw)
@@ -135,7 +136,7 @@ def test_random_bytes_never_raise_and_counts_add_up(raw: list[bytes]) -> None:
     st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 300), min_size=1, max_size=60),
     st.integers(1, 4),
 )
-def test_sequence_tracking_agrees(seqs: list[int], batches: int) -> None:
+def test_sequence_tracking_agrees(core: str, seqs: list[int], batches: int) -> None:
     from flowlab.sflow.records import Datagram
 
     agents = ["10.0.0.1", "10.0.0.2"]
@@ -146,7 +147,7 @@ def test_sequence_tracking_agrees(seqs: list[int], batches: int) -> None:
     assert_same(fast, ref)
 
 
-def test_monotone_sequences_lose_nothing() -> None:
+def test_monotone_sequences_lose_nothing(core: str) -> None:
     from flowlab.sflow.records import Datagram
 
     data = [encode_datagram(Datagram("10.0.0.1", s, 0)) for s in range(100, 400)]
