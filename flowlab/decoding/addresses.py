@@ -123,7 +123,9 @@ def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
 _SIGN = np.uint64(1 << 63)
 
 
-def _factorize_native(core: ModuleType, values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+def _factorize_native(
+    core: ModuleType, values: np.ndarray
+) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     """:func:`factorize` of an integer array by the compiled core's hash table."""
     signed = values.dtype.kind == "i"
     # as uint64 keys whose order is the values' order (signed: the sign bit flipped)

@@ -68,7 +68,7 @@ def same_rows(got: Decoded, want: Decoded) -> None:
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 @pytest.mark.parametrize("nanoseconds", [False, True])
 def test_classic_pcap_byte_orders_and_resolutions(
-    tmp_path: Path, byteorder: str, nanoseconds: bool
+    tmp_path: Path, core: str, byteorder: str, nanoseconds: bool
 ) -> None:
     data = datagrams()
     path = tmp_path / "x.pcap"
@@ -157,7 +157,7 @@ def test_non_sflow_packets_are_counted_not_errors(tmp_path: Path) -> None:
     assert read_pcap(path, port=2055).stats.datagrams == 1
 
 
-def test_truncated_files_decode_what_is_there(tmp_path: Path) -> None:
+def test_truncated_files_decode_what_is_there(tmp_path: Path, core: str) -> None:
     data = datagrams(8)
     path = tmp_path / "full.pcap"
     write_pcap(path, sflow_packets(data))
@@ -198,7 +198,7 @@ def test_files_that_are_not_captures_raise_pcap_error(tmp_path: Path) -> None:
         read_pcap(short)
 
 
-def test_corrupt_record_length_stops_cleanly(tmp_path: Path) -> None:
+def test_corrupt_record_length_stops_cleanly(tmp_path: Path, core: str) -> None:
     data = datagrams(3)
     path = tmp_path / "c.pcap"
     write_pcap(path, sflow_packets(data))
@@ -210,7 +210,7 @@ def test_corrupt_record_length_stops_cleanly(tmp_path: Path) -> None:
     assert out.stats.datagrams_ok == 1 and out.stats.packets_skipped == {"corrupt_record": 1}
 
 
-def test_iter_pcap_batches_in_bounded_chunks(tmp_path: Path) -> None:
+def test_iter_pcap_batches_in_bounded_chunks(tmp_path: Path, core: str) -> None:
     data = datagrams(300, per=3)
     path = tmp_path / "big.pcap"
     write_pcap(path, sflow_packets(data))
@@ -224,7 +224,7 @@ def test_iter_pcap_batches_in_bounded_chunks(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["pcap", "pcapng"])
-def test_records_larger_than_the_read_buffer(tmp_path: Path, kind: str) -> None:
+def test_records_larger_than_the_read_buffer(tmp_path: Path, core: str, kind: str) -> None:
     data = datagrams(5)
     path = tmp_path / f"x.{kind}"
     (write_pcap if kind == "pcap" else write_pcapng)(path, sflow_packets(data))

@@ -1,0 +1,100 @@
+"""The compiled core and the pure path decode every datagram alike, hostile ones included.
+
+Real Open vSwitch datagrams (tests/data), 40,000 mutants of them (bit flips, random words,
+truncations, extensions, splices: tests/faults), the crafted shapes of the work bound, and
+datagrams with random headers and records from tests/sflow/sflow_strategies: each batch is
+decoded by both cores, and the frames and every statistic must be equal. The reference decoder
+(tests/sflow/reference.py) checks each core on its own in test_reference.py.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from flowlab.decoding import Decoded
+from flowlab.decoding.addresses import factorize
+from flowlab.sflow.decode import decode
+from tests.cores import require_native, use_core
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+from fault_data import ovs_datagrams
+from test_decoder_faults import batch, crafted, mutants
+
+T0 = 1_733_300_000_000
+
+
+def both(grams: list[bytes]) -> tuple[Decoded, Decoded]:
+    require_native()
+    buf, offsets, lengths = batch(grams)
+    peers = ["198.51.100.7"] * len(grams)
+    out = []
+    for name in ("native", "pure"):
+        with use_core(name):
+            out.append(decode(buf, offsets, lengths, received_ms=T0, peers=peers))
+    return out[0], out[1]
+
+
+def same(grams: list[bytes]) -> Decoded:
+    native, pure = both(grams)
+    assert_frame_equal(native.flows, pure.flows)
+    assert_frame_equal(native.counters, pure.counters)
+    assert native.stats == pure.stats
+    return native
+
+
+REAL = ovs_datagrams() + ovs_datagrams("ovs-sampling1")
+
+
+def test_real_datagrams_decode_alike() -> None:
+    out = same(REAL)
+    assert out.stats.bad == 0 and out.flows.height > 300
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_datagrams_decode_alike(seed: int) -> None:
+    grams = mutants(REAL, 10_000, seed=seed)
+    out = same(grams)
+    assert out.stats.bad > 1_000 and out.stats.datagrams_ok > 1_000  # both kinds were there
+    for start in range(0, len(grams), 2_500):  # and in smaller batches, where other paths run
+        same(grams[start : start + 2_500])
+
+
+def test_crafted_and_degenerate_datagrams_decode_alike() -> None:
+    grams = [crafted(k) for k in (0, 1, 8, 1024, 1025)]
+    grams += [crafted(1, k) for k in (1, 255, 256, 257)]
+    grams += [b"", b"\x00\x00\x00\x05", struct.pack("!II", 5, 2), REAL[0][:40], REAL[0] + b"\x00"]
+    out = same(grams + REAL[:3])
+    assert out.stats.datagrams_bad.get("implausible_count", 0) >= 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=0, max_size=200), min_size=1, max_size=40))
+def test_random_bytes_after_a_valid_header_decode_alike(tails: list[bytes]) -> None:
+    head = struct.pack("!IIIIIII", 5, 1, 0x0A000001, 0, 1, 100, 2)
+    same([head + t for t in tails])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=0, max_size=300),
+    st.sampled_from([np.int64, np.uint32, np.uint64, np.int16, np.uint8]),
+)
+def test_factorize_alike(values: list[int], dtype: type) -> None:
+    require_native()
+    info = np.iinfo(dtype)
+    arr = np.array([min(max(v, info.min), info.max) for v in values], dtype=dtype)
+    with use_core("native"):
+        codes, uniques = factorize(arr)
+    with use_core("pure"):
+        want_codes, want_uniques = factorize(arr)
+    assert np.array_equal(codes, want_codes) and np.array_equal(uniques, want_uniques)
+    assert uniques.dtype == want_uniques.dtype
+    assert np.array_equal(uniques[codes], arr)
