@@ -4,6 +4,8 @@
 static PyMethodDef methods[] = {
     {"sflow_decode", (PyCFunction)(void (*)(void))flowlab_sflow_decode, METH_FASTCALL,
      "Check a batch of sFlow datagrams and write the rows of the accepted ones."},
+    {"sflow_spec", flowlab_sflow_spec, METH_NOARGS,
+     "The sFlow numbers native/sflow.c names (for the test against flowlab.sflow._spec)."},
     {"sflow_columns", flowlab_sflow_columns, METH_NOARGS,
      "The flow columns sflow_decode writes: (name, bytes per row), in order."},
     {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,

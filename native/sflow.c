@@ -686,3 +686,24 @@ PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused) {
     }
     return out;
 }
+
+/* The numbers this file names, for the test that checks them against flowlab.sflow._spec */
+PyObject *flowlab_sflow_spec(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Py_BuildValue(
+        "{si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si,si}",
+        "SFLOW_VERSION", SFLOW_VERSION, "AGENT_ADDRESS_IPV4", AGENT_IPV4, "AGENT_ADDRESS_IPV6",
+        AGENT_IPV6, "SAMPLE_FLOW", SAMPLE_FLOW, "SAMPLE_COUNTERS", SAMPLE_COUNTERS,
+        "SAMPLE_FLOW_EXPANDED", SAMPLE_FLOW_EXPANDED, "SAMPLE_COUNTERS_EXPANDED",
+        SAMPLE_COUNTERS_EXPANDED, "FLOW_RAW_HEADER", FLOW_RAW_HEADER, "FLOW_SAMPLED_IPV4",
+        FLOW_SAMPLED_IPV4, "FLOW_SAMPLED_IPV6", FLOW_SAMPLED_IPV6, "FLOW_EXTENDED_SWITCH",
+        FLOW_EXTENDED_SWITCH, "COUNTERS_GENERIC_IF", COUNTERS_GENERIC_IF, "COUNTERS_ETHERNET",
+        COUNTERS_ETHERNET, "HEADER_PROTOCOL_ETHERNET", HEADER_ETHERNET, "HEADER_PROTOCOL_IPV4",
+        HEADER_IPV4, "HEADER_PROTOCOL_IPV6", HEADER_IPV6, "GENERIC_WORDS", GENERIC_WORDS,
+        "ETHERNET_WORDS", ETHERNET_WORDS, "MAX_SAMPLES", MAX_SAMPLES, "MAX_RECORDS", MAX_RECORDS,
+        "REASONS", RECORD_SHORT + 1, "FLOW_RAW_HEADER_LENGTH", (int)flow_record_min(FLOW_RAW_HEADER),
+        "FLOW_SAMPLED_IPV4_LENGTH", (int)flow_record_min(FLOW_SAMPLED_IPV4),
+        "FLOW_SAMPLED_IPV6_LENGTH", (int)flow_record_min(FLOW_SAMPLED_IPV6),
+        "FLOW_EXTENDED_SWITCH_LENGTH", (int)flow_record_min(FLOW_EXTENDED_SWITCH));
+}

@@ -26,27 +26,40 @@ from flowlab import _lazy
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.sflow.decode import Decoded, decode
-from flowlab.sflow.records import (
-    CounterSample,
-    Datagram,
-    EthernetCounters,
-    ExtendedSwitch,
-    FlowSample,
-    GenericInterfaceCounters,
-    RawPacketHeader,
-    SampledIPv4,
-    SampledIPv6,
-    UnknownRecord,
-)
 
 if TYPE_CHECKING:
     from flowlab.sflow.encode import encode_datagram, encode_record, encode_sample
     from flowlab.sflow.packet import build_frame, raw_header
+    from flowlab.sflow.records import (
+        CounterSample,
+        Datagram,
+        EthernetCounters,
+        ExtendedSwitch,
+        FlowSample,
+        GenericInterfaceCounters,
+        RawPacketHeader,
+        SampledIPv4,
+        SampledIPv6,
+        UnknownRecord,
+    )
 
-#: the writing side, imported on first use: reading captures (the decoder's first use) skips it
+#: the writing side and the record classes, imported on first use: reading captures (the
+#: decoder's first use) skips them
 _LAZY = {
     "flowlab.sflow.encode": ("encode_datagram", "encode_record", "encode_sample"),
     "flowlab.sflow.packet": ("build_frame", "raw_header"),
+    "flowlab.sflow.records": (
+        "CounterSample",
+        "Datagram",
+        "EthernetCounters",
+        "ExtendedSwitch",
+        "FlowSample",
+        "GenericInterfaceCounters",
+        "RawPacketHeader",
+        "SampledIPv4",
+        "SampledIPv6",
+        "UnknownRecord",
+    ),
 }
 
 __getattr__, __dir__ = _lazy.attach(globals(), _LAZY)

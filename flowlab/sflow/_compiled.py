@@ -9,12 +9,14 @@ reference decoder.
 
 from __future__ import annotations
 
+import mmap
+from collections.abc import Sequence
 from types import ModuleType
 
 import numpy as np
 
 from flowlab._arrays import I64, U8
-from flowlab.sflow._fields import (
+from flowlab.sflow._columns import (
     ETHERNET_WORDS,
     FLOW_FIELDS,
     GENERIC_WORDS,
@@ -44,21 +46,17 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     sub_agent = np.empty(n, dtype=np.uint32)
     sequence = np.empty(n, dtype=np.uint32)
     names = _names(core)
-    values: list[np.ndarray] = [
-        np.empty((rf, 4) if n6 else rf, dtype=FLOW_FIELDS[k]) for k, n6 in names
-    ]
-    valid = [np.empty(rf, dtype=bool) for _ in values]
-    counters: list[np.ndarray] = [
-        np.empty(rc, dtype=np.int64),
-        np.empty(rc, dtype=np.uint32),
-        np.empty(rc, dtype=np.uint32),
-        np.empty((rc, GENERIC_WORDS), dtype=np.uint32),
-        np.empty(rc, dtype=bool),
-        np.empty((rc, ETHERNET_WORDS), dtype=np.uint32),
-        np.empty(rc, dtype=bool),
-    ]
-    unknown = np.empty(re, dtype=np.uint32)
-    skipped = np.empty(re, dtype=np.uint32)
+    room = _Room(
+        [((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names]
+        + [((rf,), np.bool_)] * len(names)
+        + [((rc,), np.int64), ((rc,), np.uint32), ((rc,), np.uint32)]
+        + [((rc, GENERIC_WORDS), np.uint32), ((rc,), np.bool_)]
+        + [((rc, ETHERNET_WORDS), np.uint32), ((rc,), np.bool_)]
+        + [((re,), np.uint32)] * 2
+    )
+    arrays = room.arrays
+    values, valid = arrays[: len(names)], arrays[len(names) : 2 * len(names)]
+    counters, (unknown, skipped) = arrays[2 * len(names) : -2], arrays[-2:]
     nf, nc, nu, ns, kinds = core.sflow_decode(
         data, off, ln, reason, header_ok, agent, agent_v6, sub_agent, sequence,
         values, valid, counters, unknown, skipped,
@@ -76,6 +74,22 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         unknown=unknown[:nu],
         skipped=skipped[:ns],
     )
+
+
+class _Room:
+    """Output arrays carved from one anonymous mapping: the rows' room for a worst-case batch
+    costs address space only, as pages are backed when first written (numpy's own large
+    arrays would ask for transparent huge pages, backed 2 MiB at a time)."""
+
+    def __init__(self, specs: Sequence[tuple[tuple[int, ...], type]]) -> None:
+        sizes = [int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in specs]
+        starts = np.concatenate([[0], np.cumsum([(size + 63) & ~63 for size in sizes])])
+        self._map = mmap.mmap(-1, max(int(starts[-1]), 1))
+        base = np.frombuffer(self._map, dtype=np.uint8)
+        self.arrays: list[np.ndarray] = [
+            base[int(a) : int(a) + size].view(dtype).reshape(shape)
+            for (shape, dtype), a, size in zip(specs, starts, sizes)
+        ]
 
 
 _NAMES: tuple[tuple[str, bool], ...] = ()

@@ -9,86 +9,18 @@ rules of :mod:`flowlab.sflow._headers` and the docs of
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import numpy.typing as npt
 
-from flowlab import schema
 from flowlab._arrays import I64, U32, B
-from flowlab.sflow import records as r
+from flowlab.sflow import _spec as r
 from flowlab.sflow._buffer import Buffer
+from flowlab.sflow._columns import ETHERNET_WORDS, FLOW_FIELDS, GENERIC_WORDS, Cols, counter_columns
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
 from flowlab.sflow._walk import Structure
-from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 
-__all__ = [
-    "COUNTER_FIELDS",
-    "ETHERNET_WORDS",
-    "FLOW_FIELDS",
-    "GENERIC_WORDS",
-    "Cols",
-    "Walked",
-    "concat",
-    "counter_columns",
-    "counter_fields",
-    "flow_fields",
-]
+__all__ = ["concat", "counter_fields", "flow_fields"]
 
-Cols = dict[str, tuple[np.ndarray, B]]
-
-
-class Walked(NamedTuple):
-    """A walked batch: per-datagram arrays, flow and counter columns, and what was skipped.
-
-    What the pure path (:func:`flow_fields`, :func:`counter_fields`) and the compiled core
-    (:mod:`flowlab.sflow._compiled`) both give :mod:`flowlab.sflow.decode`.
-    """
-
-    reason: npt.NDArray[np.uint8]
-    header_ok: B
-    agent: U32
-    agent_v6: B
-    sub_agent: U32
-    sequence: U32
-    flows: Cols
-    counters: Cols
-    #: samples of each kind (0 = unknown, 1-4 = the sample formats)
-    kinds: I64
-    #: tags of the unknown samples and of the skipped records, one per sample/record
-    unknown: U32
-    skipped: U32
-
-
-#: numpy-stage flow columns and their dtypes (addresses as integers, MACs as uint64)
-FLOW_FIELDS: dict[str, type] = {
-    "dg": np.int64,
-    "sample_sequence": np.uint32,
-    "source_id": np.uint32,
-    "sampling_rate": np.uint32,
-    "in_if": np.uint32,
-    "out_if": np.uint32,
-    "ip_version": np.uint8,
-    "src4": np.uint32,
-    "dst4": np.uint32,
-    "src6": np.uint32,
-    "dst6": np.uint32,
-    "frame_length": np.uint32,
-    "protocol": np.uint8,
-    "src_port": np.uint16,
-    "dst_port": np.uint16,
-    "tcp_flags": np.uint16,
-    "icmp_type": np.uint8,
-    "icmp_code": np.uint8,
-    "tos": np.uint8,
-    "ttl": np.uint8,
-    "ethertype": np.uint16,
-    "vlan": np.uint16,
-    "src_mac": np.uint64,
-    "dst_mac": np.uint64,
-    "supported": np.bool_,
-    "sampled": np.bool_,
-}
 _HEADER_FIELDS = (
     "protocol",
     "src_port",
@@ -107,15 +39,6 @@ _HEADER_FIELDS = (
     "src6",
     "dst6",
 )
-_WIDE = {"if_speed", "in_octets", "out_octets"}
-# a counter the agent cannot know is sent as all ones (Open vSwitch does this for most dot3 counters)
-_UNKNOWN32 = np.uint32(0xFFFFFFFF)
-_UNKNOWN64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_ETHERNET = tuple(c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_"))
-#: words of the generic-interface and ethernet counter records
-GENERIC_WORDS, ETHERNET_WORDS = 22, 13
-#: numpy-stage counter columns (dg = datagram index)
-COUNTER_FIELDS = ("dg", "sample_sequence", "source_id", *GENERIC_COUNTER_NAMES, *_ETHERNET)
 
 
 def _empty(n: int, name: str, dtype: type) -> tuple[np.ndarray, B]:
@@ -283,39 +206,6 @@ def counter_fields(buf: Buffer, st: Structure, used: B, dg_base: int) -> Cols:
         *words[0],
         *words[1],
     )
-
-
-def counter_columns(
-    dg: I64,
-    sequence: U32,
-    source_id: U32,
-    generic: U32,
-    has_generic: B,
-    ethernet: U32,
-    has_ethernet: B,
-) -> Cols:
-    """Named counter columns of counter rows from the words of their generic-interface and
-    ethernet records (``(rows, 22)`` and ``(rows, 13)``; zeros where a row has none)."""
-    every = np.ones(dg.size, dtype=bool)
-    c: Cols = {
-        "dg": (dg, every),
-        "sample_sequence": (sequence, every),
-        "source_id": (source_id, every),
-    }
-    for vals, have, names in (
-        (generic, has_generic, GENERIC_COUNTER_NAMES),
-        (ethernet, has_ethernet, _ETHERNET),
-    ):
-        i = 0
-        for name in names:
-            if name in _WIDE:
-                v = (vals[:, i].astype(np.uint64) << np.uint64(32)) | vals[:, i + 1]
-                c[name] = (v, have & (v != _UNKNOWN64))
-                i += 2
-            else:
-                c[name] = (vals[:, i], have & (vals[:, i] != _UNKNOWN32))
-                i += 1
-    return c
 
 
 def concat(parts: list[Cols]) -> Cols:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowlab._arrays import I64, B
-from flowlab.sflow import records as r
+from flowlab.sflow import _spec as r
 from flowlab.sflow._buffer import Buffer
 
 __all__ = ["PORT_PROTOCOLS", "HeaderFields", "parse_headers"]

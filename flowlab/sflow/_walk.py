@@ -30,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from flowlab._arrays import I64, U32
-from flowlab.sflow import records as r
+from flowlab.sflow import _spec as r
 from flowlab.sflow._buffer import Buffer
+from flowlab.sflow._columns import REASONS
 
 __all__ = [
     "MAX_RECORDS",
@@ -42,20 +43,6 @@ __all__ = [
 ]
 
 
-#: datagram rejection reasons; index 0 means "ok"
-REASONS: tuple[str, ...] = (
-    "",
-    "outside_buffer",
-    "truncated_header",
-    "wrong_version",
-    "unknown_agent_type",
-    "implausible_count",
-    "sample_overrun",
-    "unaligned_length",
-    "sample_too_short",
-    "record_overrun",
-    "record_too_short",
-)
 OK, OUTSIDE, TRUNCATED, VERSION, AGENT, IMPLAUSIBLE = 0, 1, 2, 3, 4, 5
 SAMPLE_OVERRUN, UNALIGNED, SAMPLE_SHORT, RECORD_OVERRUN, RECORD_SHORT = 6, 7, 8, 9, 10
 

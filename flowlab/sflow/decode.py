@@ -47,13 +47,12 @@ from flowlab.decoding.sequence import SequenceTracker
 from flowlab.decoding.stats import DecodeStats
 from flowlab.exceptions import SFlowError
 from flowlab.services import default_table, server_is_dst
-from flowlab.sflow import _compiled, _fields
-from flowlab.sflow import records as r
-from flowlab.sflow._buffer import Buffer
-from flowlab.sflow._walk import REASONS, walk
+from flowlab.sflow import _compiled
+from flowlab.sflow import _spec as r
+from flowlab.sflow._columns import REASONS, Cols, Walked
 
 if TYPE_CHECKING:
-    from polars._typing import PolarsDataType
+    pass
 
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
@@ -70,13 +69,13 @@ CHUNK_DATAGRAMS = 2048
 _SCRATCH = threading.local()
 
 
-def _col(values: np.ndarray, ok: B, dtype: PolarsDataType) -> pl.Series:
-    series = pl.Series(values)
-    if series.dtype != dtype:  # a narrower canonical dtype: the unset rows must not overflow it
-        series = pl.Series(np.where(ok, values, np.zeros(1, dtype=values.dtype))).cast(dtype)
-    if bool(ok.all()):
-        return series
-    return series.set(pl.Series(~ok), None)  # nulls by mask: no masked array, no index list
+#: a column on its way into the frame: its values, and which rows hold one (None: every row)
+_Column = tuple["np.ndarray | pl.Series", "B | None"]
+
+
+def _col(values: np.ndarray, ok: B) -> _Column:
+    """`values` where `ok`, null elsewhere: applied by :func:`_framed`'s one query."""
+    return values, (None if bool(ok.all()) else ok)
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
@@ -165,7 +164,7 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
         raise SFlowError(msg)
 
     core = _accel.native()
-    w = _compiled.columns(core, data, off, ln) if core is not None else _columns(data, off, ln)
+    w = _compiled.columns(core, data, off, ln) if core is not None else _walked(data, off, ln)
     reason, header_ok, agent, agent_v6 = w.reason, w.header_ok, w.agent, w.agent_v6
     sub_agent, sequence = w.sub_agent, w.sequence
 
@@ -204,8 +203,15 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
     return Decoded(flows=flows, counters=counters, stats=stats)
 
 
-def _columns(data: np.ndarray, off: I64, ln: I64) -> _fields.Walked:
-    """The walk and the columns of a batch in pure numpy, chunk by chunk (cache-sized temporaries)."""
+def _walked(data: np.ndarray, off: I64, ln: I64) -> Walked:
+    """The walk and the columns of a batch in pure numpy, chunk by chunk (cache-sized temporaries).
+
+    Its modules load on first use: with the compiled core they never do.
+    """
+    from flowlab.sflow import _fields
+    from flowlab.sflow._buffer import Buffer
+    from flowlab.sflow._walk import walk
+
     n = off.size
     reason = np.zeros(n, dtype=np.uint8)
     header_ok = np.zeros(n, dtype=bool)
@@ -213,8 +219,8 @@ def _columns(data: np.ndarray, off: I64, ln: I64) -> _fields.Walked:
     agent_v6 = np.zeros(n, dtype=bool)
     sub_agent = np.zeros(n, dtype=np.uint32)
     sequence = np.zeros(n, dtype=np.uint32)
-    flow_parts: list[_fields.Cols] = []
-    counter_parts: list[_fields.Cols] = []
+    flow_parts: list[Cols] = []
+    counter_parts: list[Cols] = []
     kinds: list[np.ndarray] = []
     unknown_samples: list[np.ndarray] = []
     skipped: list[np.ndarray] = []
@@ -242,7 +248,7 @@ def _columns(data: np.ndarray, off: I64, ln: I64) -> _fields.Walked:
         counter_parts.append(_fields.counter_fields(buf, st, used, c0))
         skipped.append(st.r_tag[~used])
     all_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
-    return _fields.Walked(
+    return Walked(
         reason=reason,
         header_ok=header_ok,
         agent=agent,
@@ -293,16 +299,16 @@ class _Heads(NamedTuple):
     source: str
 
 
-def _common_columns(dg: I64, h: _Heads) -> dict[str, pl.Series]:
+def _common_columns(dg: I64, h: _Heads) -> dict[str, _Column]:
     return {
-        "time": pl.Series(h.recv[dg]).cast(schema.TIME),
-        "exporter": h.exporter.gather(dg),
-        "sequence": pl.Series(h.sequence[dg]),
-        "sub_agent_id": pl.Series(h.sub_agent[dg]),
+        "time": (h.recv[dg], None),
+        "exporter": (h.exporter.gather(dg), None),
+        "sequence": (h.sequence[dg], None),
+        "sub_agent_id": (h.sub_agent[dg], None),
     }
 
 
-def _flow_frame(c: _fields.Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
+def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     if not dg.size:
         return schema.empty()
@@ -339,22 +345,21 @@ def _flow_frame(c: _fields.Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     frame_length, frame_ok = c["frame_length"]
     rate = c["sampling_rate"][0].astype(np.uint64)
     cols.update(
-        src_ip=text_of(ip_texts, src),
-        dst_ip=text_of(ip_texts, dst),
-        bytes=_col(frame_length * rate, frame_ok, pl.UInt64),
-        packets=pl.Series(rate),
-        src_mac=text_of(mac_texts, mac[:n]),
-        dst_mac=text_of(mac_texts, mac[n:]),
-        client_ip=text_of(ip_texts, np.where(ports, np.where(to_dst, src, dst), -1)),
-        server_ip=text_of(ip_texts, np.where(ports, np.where(to_dst, dst, src), -1)),
-        client_port=_col(np.where(to_dst, sport, dport), ports, pl.UInt16),
-        service_port=_col(service_port, ports, pl.UInt16),
-        service_name=text_of(names, name_codes),
+        src_ip=(text_of(ip_texts, src), None),
+        dst_ip=(text_of(ip_texts, dst), None),
+        bytes=_col(frame_length * rate, frame_ok),
+        packets=(rate, None),
+        src_mac=(text_of(mac_texts, mac[:n]), None),
+        dst_mac=(text_of(mac_texts, mac[n:]), None),
+        client_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, src, dst), -1)), None),
+        server_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, dst, src), -1)), None),
+        client_port=_col(np.where(to_dst, sport, dport), ports),
+        service_port=_col(service_port, ports),
+        service_name=(text_of(names, name_codes), None),
     )
     dtypes = schema.FLOW_SCHEMA
     for name in [k for k in c if k in dtypes and k not in cols]:
-        values, valid = c.pop(name)  # released as soon as copied: a smaller peak
-        cols[name] = _col(values, valid, dtypes[name])
+        cols[name] = _col(*c.pop(name))
     constants = dict.fromkeys(_FLOW_RECORD_ONLY)
     constants.update(source=h.source, flow_format="sflow")
     return _framed(cols, constants, counters=False)
@@ -365,19 +370,32 @@ _FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain"
 
 
 def _framed(
-    cols: dict[str, pl.Series], constants: dict[str, object], *, counters: bool
+    cols: dict[str, _Column], constants: dict[str, object], *, counters: bool
 ) -> pl.DataFrame:
-    """The canonical frame of `cols` plus `constants` (literals: Polars keeps one value, not n)."""
+    """The canonical frame of `cols` plus `constants`, in one query.
+
+    One DataFrame holds every column's values and the masks of those with nulls; one select
+    puts the nulls in (``when(mask).then(values)``: null rows never reach a cast), casts to
+    the canonical dtypes and adds the constants as literals (Polars keeps one value, not n).
+    """
     dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
-    frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
-    return _conformed(
-        frame.select(
-            pl.lit(constants[k], dtype=t).alias(k) if k in constants else pl.col(k)
-            for k, t in dtypes.items()
-            if k in cols or k in constants
-        ),
-        counters=counters,
-    )
+    series: list[pl.Series] = []
+    exprs: list[pl.Expr] = []
+    for k, t in dtypes.items():
+        if k in constants:
+            exprs.append(pl.lit(constants[k], dtype=t).alias(k))
+            continue
+        if k not in cols:
+            continue
+        values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
+        s = values.alias(k) if isinstance(values, pl.Series) else pl.Series(k, values)
+        series.append(s)
+        e = pl.col(k)
+        if ok is not None:
+            series.append(pl.Series(f"_ok_{k}", ok))
+            e = pl.when(pl.col(f"_ok_{k}")).then(e)
+        exprs.append((e if s.dtype == t else e.cast(t)).alias(k))
+    return _conformed(pl.DataFrame(series).select(exprs), counters=counters)
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
@@ -389,15 +407,14 @@ def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
     return schema.conform(frame, counters=counters)
 
 
-def _counter_frame(c: _fields.Cols, h: _Heads) -> pl.DataFrame:
+def _counter_frame(c: Cols, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     if not dg.size:
         return schema.empty_counters()
     cols = _common_columns(dg, h)
     dtypes = schema.COUNTER_SCHEMA
     for name in [k for k in c if k in dtypes]:
-        values, valid = c.pop(name)
-        cols[name] = _col(values, valid, dtypes[name])
+        cols[name] = _col(*c.pop(name))
     return _framed(cols, {"source": h.source}, counters=True)
 
 

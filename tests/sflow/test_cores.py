@@ -98,3 +98,29 @@ def test_factorize_alike(values: list[int], dtype: type) -> None:
     assert np.array_equal(codes, want_codes) and np.array_equal(uniques, want_uniques)
     assert uniques.dtype == want_uniques.dtype
     assert np.array_equal(uniques[codes], arr)
+
+
+def test_the_compiled_core_names_the_numbers_of_the_spec_module() -> None:
+    require_native()
+    from flowlab import _accel
+    from flowlab.sflow import _columns, _spec, _walk, records
+
+    names = dict(_accel.native().sflow_spec())  # type: ignore[union-attr]
+    assert names.pop("REASONS") == len(_columns.REASONS)
+    assert names.pop("MAX_SAMPLES") == _walk.MAX_SAMPLES
+    assert names.pop("MAX_RECORDS") == _walk.MAX_RECORDS
+    assert names.pop("GENERIC_WORDS") == _columns.GENERIC_WORDS
+    assert names.pop("ETHERNET_WORDS") == _columns.ETHERNET_WORDS
+    for record in (
+        "FLOW_RAW_HEADER",
+        "FLOW_SAMPLED_IPV4",
+        "FLOW_SAMPLED_IPV6",
+        "FLOW_EXTENDED_SWITCH",
+    ):
+        code = getattr(_spec, record)
+        assert names.pop(f"{record}_LENGTH") == _spec.FLOW_RECORD_LENGTH[code], record
+    assert names == {k: getattr(_spec, k) for k in names}
+    # counter words: the record lengths, and the schema's names in the encoder's wire order
+    assert _spec.COUNTER_RECORD_LENGTH[_spec.COUNTERS_GENERIC_IF] == 4 * _columns.GENERIC_WORDS
+    assert _spec.COUNTER_RECORD_LENGTH[_spec.COUNTERS_ETHERNET] == 4 * _columns.ETHERNET_WORDS
+    assert _columns.GENERIC_COUNTERS == records.GENERIC_COUNTER_NAMES
