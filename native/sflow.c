@@ -565,8 +565,8 @@ static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, co
  * datagram in one go while its bytes are in cache. flow_values and flow_valid are sequences of
  * FLOW_COLUMNS buffers, counters is (dg, sample_sequence, source_id, generic words, has generic,
  * ethernet words, has ethernet); unknown and skipped get the tags of unknown samples and skipped
- * records. Their room is given by their sizes: rows that would not fit raise ValueError (the
- * caller sizes them from the batch's bytes, which bound every count). */
+ * records. Their room is given by their sizes: when the rows would not fit, it returns None
+ * having written nothing the caller keeps (it tries again with more room). */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 14) {
@@ -654,8 +654,8 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
         reason[i] = why;
     }
     Py_END_ALLOW_THREADS
-    if (full) {
-        PyErr_SetString(PyExc_ValueError, "sflow_decode: the outputs have too little room");
+    if (full) { /* the caller tries again with more room */
+        result = Py_NewRef(Py_None);
         goto done;
     }
     result = Py_BuildValue("(LLLL(LLLLL))", (long long)t.flows, (long long)t.counters,

@@ -10,7 +10,6 @@ reference decoder.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
 from types import ModuleType
 
 import numpy as np
@@ -26,41 +25,61 @@ from flowlab.sflow._columns import (
 
 __all__ = ["columns"]
 
-#: fewest bytes a flow sample, a counter row (a counter sample with a generic or ethernet
-#: record), an unknown sample and a skipped record take on the wire: the rows' room per byte
-_FLOW_BYTES, _COUNTER_BYTES, _ENTRY_BYTES = 40, 80, 8
+#: rows per byte of a batch, worst case: a flow sample takes at least 40 bytes on the wire, a
+#: counter row (a counter sample with a generic or ethernet record) 80, an unknown sample or a
+#: skipped record 8
+_WORST = (1 / 40, 1 / 80, 1 / 8, 1 / 8)
+#: rows per byte the first try makes room for (flows, counters, unknown samples, skipped
+#: records): then 1.25 times the last batch's, as Polars keeps numeric columns without copying
+#: and room left unused would stay with them (Open vSwitch sends a flow sample per ~200 bytes)
+_guess = [1 / 100, 1 / 1000, 1 / 1000, 1 / 100]
+_MARGIN = 1.25
 
 
 def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
-    """:class:`Walked` of the datagrams ``data[off[i] : off[i] + ln[i]]`` by the compiled core."""
+    """:class:`Walked` of the datagrams ``data[off[i] : off[i] + ln[i]]`` by the compiled core.
+
+    The outputs get room for the usual density of rows (numpy arrays of about the right
+    size); a batch denser than that is decoded again with room for the worst case, on
+    anonymous mappings that back only the pages written.
+    """
     n = off.size
     data = np.ascontiguousarray(data)
     off = np.ascontiguousarray(off, dtype=np.int64)
     ln = np.ascontiguousarray(ln, dtype=np.int64)
     span = int(np.clip(ln, 0, data.size).sum()) if n else 0
-    rf, rc, re = span // _FLOW_BYTES + 1, span // _COUNTER_BYTES + 1, span // _ENTRY_BYTES + 1
-    reason = np.empty(n, dtype=np.uint8)
-    header_ok = np.empty(n, dtype=bool)
-    agent = np.empty((n, 4), dtype=np.uint32)
-    agent_v6 = np.empty(n, dtype=bool)
-    sub_agent = np.empty(n, dtype=np.uint32)
-    sequence = np.empty(n, dtype=np.uint32)
-    names = _names(core)
-    room = _Room(
-        [((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names]
-        + [((rf,), np.bool_)] * len(names)
-        + [((rc,), np.int64), ((rc,), np.uint32), ((rc,), np.uint32)]
-        + [((rc, GENERIC_WORDS), np.uint32), ((rc,), np.bool_)]
-        + [((rc, ETHERNET_WORDS), np.uint32), ((rc,), np.bool_)]
-        + [((re,), np.uint32)] * 2
+    per_datagram = (
+        np.empty(n, dtype=np.uint8),
+        np.empty(n, dtype=bool),
+        np.empty((n, 4), dtype=np.uint32),
+        np.empty(n, dtype=bool),
+        np.empty(n, dtype=np.uint32),
+        np.empty(n, dtype=np.uint32),
     )
-    arrays = room.arrays
-    values, valid = arrays[: len(names)], arrays[len(names) : 2 * len(names)]
-    counters, (unknown, skipped) = arrays[2 * len(names) : -2], arrays[-2:]
-    nf, nc, nu, ns, kinds = core.sflow_decode(
-        data, off, ln, reason, header_ok, agent, agent_v6, sub_agent, sequence,
-        values, valid, counters, unknown, skipped,
-    )  # fmt: skip
+    names = _names(core)
+    for rates, alloc in ((_guess, _empty), (_WORST, _mapped)):
+        rf, rc, ru, rs = (int(span * rate) + 16 for rate in rates)
+        arrays = [
+            alloc((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names
+        ]  # fmt: skip
+        arrays += [alloc((rf,), np.bool_) for _ in names]
+        arrays += [alloc((rc,), t) for t in (np.int64, np.uint32, np.uint32)]
+        arrays += [alloc((rc, GENERIC_WORDS), np.uint32), alloc((rc,), np.bool_)]
+        arrays += [alloc((rc, ETHERNET_WORDS), np.uint32), alloc((rc,), np.bool_)]
+        arrays += [alloc((ru,), np.uint32), alloc((rs,), np.uint32)]
+        k = len(names)
+        values, valid, counters = arrays[:k], arrays[k : 2 * k], arrays[2 * k : -2]
+        unknown, skipped = arrays[-2:]
+        got = core.sflow_decode(
+            data, off, ln, *per_datagram, values, valid, counters, unknown, skipped
+        )
+        if got is not None:
+            break
+    nf, nc, nu, ns, kinds = got
+    if span:  # the next batch's first try: room for this one's density, and a margin
+        for i, rows in enumerate((nf, nc, nu, ns)):
+            _guess[i] = min(max(_MARGIN * rows / span, 1e-6), _WORST[i])
+    reason, header_ok, agent, agent_v6, sub_agent, sequence = per_datagram
     return Walked(
         reason=reason,
         header_ok=header_ok,
@@ -68,7 +87,7 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         agent_v6=agent_v6,
         sub_agent=sub_agent,
         sequence=sequence,
-        flows={k: (v[:nf], ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
+        flows={k: (_fitted(v, nf), ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
         counters=counter_columns(*(c[:nc] for c in counters)),
         kinds=np.array(kinds, dtype=np.int64),
         unknown=unknown[:nu],
@@ -76,20 +95,25 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     )
 
 
-class _Room:
-    """Output arrays carved from one anonymous mapping: the rows' room for a worst-case batch
-    costs address space only, as pages are backed when first written (numpy's own large
-    arrays would ask for transparent huge pages, backed 2 MiB at a time)."""
+def _fitted(values: np.ndarray, rows: int) -> np.ndarray:
+    """The first `rows` of `values`, copied when the room left over would be large: Polars keeps
+    the array it is given, all of it."""
+    part = values[:rows]
+    return part.copy() if values.shape[0] > _MARGIN * rows + 16 else part
 
-    def __init__(self, specs: Sequence[tuple[tuple[int, ...], type]]) -> None:
-        sizes = [int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in specs]
-        starts = np.concatenate([[0], np.cumsum([(size + 63) & ~63 for size in sizes])])
-        self._map = mmap.mmap(-1, max(int(starts[-1]), 1))
-        base = np.frombuffer(self._map, dtype=np.uint8)
-        self.arrays: list[np.ndarray] = [
-            base[int(a) : int(a) + size].view(dtype).reshape(shape)
-            for (shape, dtype), a, size in zip(specs, starts, sizes)
-        ]
+
+def _empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
+
+
+def _mapped(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """An array on its own anonymous mapping: room for a worst-case batch costs address space
+    only, as pages are backed when first written (numpy's own large arrays ask for transparent
+    huge pages, backed 2 MiB at a time); its own, so that a column Polars keeps without copying
+    keeps no other column's pages."""
+    count = int(np.prod(shape))
+    region = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))
+    return np.frombuffer(region, dtype=dtype, count=count).reshape(shape)
 
 
 _NAMES: tuple[tuple[str, bool], ...] = ()

@@ -124,3 +124,14 @@ def test_the_compiled_core_names_the_numbers_of_the_spec_module() -> None:
     assert _spec.COUNTER_RECORD_LENGTH[_spec.COUNTERS_GENERIC_IF] == 4 * _columns.GENERIC_WORDS
     assert _spec.COUNTER_RECORD_LENGTH[_spec.COUNTERS_ETHERNET] == 4 * _columns.ETHERNET_WORDS
     assert _columns.GENERIC_COUNTERS == records.GENERIC_COUNTER_NAMES
+
+
+def test_a_batch_denser_than_the_first_room_is_decoded_again_with_room_for_the_worst(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowlab.sflow import _compiled
+
+    monkeypatch.setattr(_compiled, "_guess", [1e-9] * 4)  # every first try runs out of room
+    out = same([*REAL, crafted(512), crafted(1, 200), *mutants(REAL, 2000, seed=7)])
+    assert out.stats.samples.get("unknown", 0) >= 512 and out.stats.records_skipped
+    assert min(_compiled._guess) > 1e-9  # and the next batches start with more room
