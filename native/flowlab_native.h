@@ -9,6 +9,8 @@
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);
 PyObject *flowlab_sflow_spec(PyObject *self, PyObject *unused);
+/* arrow.c */
+PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* factorize.c */
 PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* pcap.c */

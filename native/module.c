@@ -8,6 +8,8 @@ static PyMethodDef methods[] = {
      "The sFlow numbers native/sflow.c names (for the test against flowlab.sflow._spec)."},
     {"sflow_columns", flowlab_sflow_columns, METH_NOARGS,
      "The flow columns sflow_decode writes: (name, bytes per row), in order."},
+    {"arrow_column", (PyCFunction)(void (*)(void))flowlab_arrow_column, METH_FASTCALL,
+     "A column as Arrow C data interface capsules (values copied, nulls as a validity bitmap)."},
     {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,
      "Distinct uint64 keys in ascending order and each key's code into them."},
     {"pcap_records", (PyCFunction)(void (*)(void))flowlab_pcap_records, METH_FASTCALL,

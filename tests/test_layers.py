@@ -22,9 +22,11 @@ ROOT = Path(flowlab.__file__).parent
 #: intervals of sampled volumes, which vocabulary.aggregate adds with intervals=True; _time: time
 #: windows, absolute and relative, which vocabulary's filters and dataset's load both parse; _lazy:
 #: the one __getattr__ of packages that import names on first use; _arrays: the NumPy array types;
-#: _accel: whether the compiled core flowlab._native runs, and _native the core itself)
+#: _accel: whether the compiled core flowlab._native runs, and _native the core itself; _series:
+#: NumPy columns as Polars Series, through the core's Arrow export when it runs)
 FOUNDATION = {
     "_accel",
+    "_series",
     "_arrays",
     "_atomic",
     "_lazy",
@@ -42,6 +44,7 @@ TOLERATED: dict[tuple[str, str], str] = {
 #: unit -> the flowlab units it may import (besides the foundation); docs/architecture.md draws this
 ALLOWED: dict[str, set[str]] = {
     "_accel": {"_native"},  # the compiled core (an extension module, native/*.c)
+    "_series": set(),
     "_arrays": set(),
     "_atomic": set(),
     "_lazy": set(),

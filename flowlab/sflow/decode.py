@@ -40,6 +40,7 @@ import polars as pl
 
 from flowlab import _accel, schema
 from flowlab._arrays import I64, B
+from flowlab._series import series
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
@@ -302,7 +303,7 @@ class _Heads(NamedTuple):
 def _common_columns(dg: I64, h: _Heads) -> dict[str, _Column]:
     return {
         "time": (h.recv[dg], None),
-        "exporter": (h.exporter.gather(dg), None),
+        "exporter": (h.exporter[series(dg.astype(np.uint32))], None),
         "sequence": (h.sequence[dg], None),
         "sub_agent_id": (h.sub_agent[dg], None),
     }
@@ -372,14 +373,11 @@ _FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain"
 def _framed(
     cols: dict[str, _Column], constants: dict[str, object], *, counters: bool
 ) -> pl.DataFrame:
-    """The canonical frame of `cols` plus `constants`, in one query.
-
-    One DataFrame holds every column's values and the masks of those with nulls; one select
-    puts the nulls in (``when(mask).then(values)``: null rows never reach a cast), casts to
-    the canonical dtypes and adds the constants as literals (Polars keeps one value, not n).
-    """
+    """The canonical frame of `cols` plus `constants`: each column a Series with its nulls
+    (:func:`flowlab._series.series`), then one select casts to the canonical dtypes and adds
+    the constants as literals (Polars keeps one value, not n)."""
     dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
-    series: list[pl.Series] = []
+    columns: list[pl.Series] = []
     exprs: list[pl.Expr] = []
     for k, t in dtypes.items():
         if k in constants:
@@ -388,14 +386,13 @@ def _framed(
         if k not in cols:
             continue
         values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
-        s = values.alias(k) if isinstance(values, pl.Series) else pl.Series(k, values)
-        series.append(s)
-        e = pl.col(k)
-        if ok is not None:
-            series.append(pl.Series(f"_ok_{k}", ok))
-            e = pl.when(pl.col(f"_ok_{k}")).then(e)
-        exprs.append((e if s.dtype == t else e.cast(t)).alias(k))
-    return _conformed(pl.DataFrame(series).select(exprs), counters=counters)
+        if isinstance(values, pl.Series):
+            s = values.alias(k)
+        else:
+            s = series(values, ok, name=k, time_ms=t == schema.TIME)
+        columns.append(s)
+        exprs.append(pl.col(k) if s.dtype == t else pl.col(k).cast(t))
+    return _conformed(pl.DataFrame(columns).select(exprs), counters=counters)
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
