@@ -30,8 +30,8 @@ __all__ = ["columns"]
 #: skipped record 8
 _WORST = (1 / 40, 1 / 80, 1 / 8, 1 / 8)
 #: rows per byte the first try makes room for (flows, counters, unknown samples, skipped
-#: records): then 1.25 times the last batch's, as Polars keeps numeric columns without copying
-#: and room left unused would stay with them (Open vSwitch sends a flow sample per ~200 bytes)
+#: records): then 1.25 times the last batch's, so that the arrays are about the right size
+#: (Open vSwitch sends a flow sample per ~200 bytes)
 _guess = [1 / 100, 1 / 1000, 1 / 1000, 1 / 100]
 _MARGIN = 1.25
 
@@ -87,19 +87,12 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         agent_v6=agent_v6,
         sub_agent=sub_agent,
         sequence=sequence,
-        flows={k: (_fitted(v, nf), ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
+        flows={k: (v[:nf], ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
         counters=counter_columns(*(c[:nc] for c in counters)),
         kinds=np.array(kinds, dtype=np.int64),
         unknown=unknown[:nu],
         skipped=skipped[:ns],
     )
-
-
-def _fitted(values: np.ndarray, rows: int) -> np.ndarray:
-    """The first `rows` of `values`, copied when the room left over would be large: Polars keeps
-    the array it is given, all of it."""
-    part = values[:rows]
-    return part.copy() if values.shape[0] > _MARGIN * rows + 16 else part
 
 
 def _empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
