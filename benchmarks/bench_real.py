@@ -28,6 +28,10 @@ Run::
 
     PYTHONPATH=$PWD python benchmarks/bench_real.py            # 129k and 1.29M samples
     PYTHONPATH=$PWD python benchmarks/bench_real.py --quick    # 29k and 290k samples, no tshark on the large
+
+The decoder core is printed first: the compiled one (``flowlab._native``, docs/native.md) when
+built, and the pure numpy/Polars path's read_pcap rows are shown beside it (``FLOWLAB_NATIVE=0``).
+The targets are checked on the default core's rows.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -138,8 +143,10 @@ def compiled() -> str:
     return f"{root} byte-compiled" if ok else f"{root}: byte-compiling failed (figures include it)"
 
 
-def run_flowlab(path: Path, mode: str) -> dict[str, float]:
+def run_flowlab(path: Path, mode: str, *, pure: bool = False) -> dict[str, float]:
     env = dict(os.environ, POLARS_MAX_THREADS="1", OMP_NUM_THREADS="1")
+    if pure:  # the pure numpy/Polars path, as where no compiled core is built
+        env["FLOWLAB_NATIVE"] = "0"
     m = measure([sys.executable, "-c", FLOWLAB, mode, str(path)], env=env)
     m.update(json.loads(str(m.pop("stdout")).strip().splitlines()[-1]))
     return m
@@ -164,6 +171,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"pinned: {' '.join(bench_decode.PREFIX) or 'no'}, POLARS_MAX_THREADS=1; CPU seconds user+sys")  # fmt: skip
     print(compiled())
+    core = subprocess.run(
+        [sys.executable, "-c", "from flowlab import _accel; print(_accel.native())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    print(f"decoder core: {core} (the pure path's rows are marked: FLOWLAB_NATIVE=0)")
+    if core == "None":
+        print("  no compiled core here: the figures below are the pure path's (docs/native.md)")
     summary = Summary()
     # start-up: whole-process CPU of a bare interpreter, `import flowlab`, `flowlab --help`
     bare = measure([sys.executable, "-c", "pass"])["cpu"]
@@ -190,6 +204,7 @@ def main() -> None:
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
         read = run_flowlab(path, "read")
         it = run_flowlab(path, "iter")
+        pure = run_flowlab(path, "read", pure=True)
         sfa = run_sfacctd(path, args.workdir)
         tsh = None
         if name == "base" or not args.no_tshark_large:
@@ -198,6 +213,8 @@ def main() -> None:
             ("flowlab read_pcap, first call", read["cpu"], read["rss_mb"]),
             ("flowlab read_pcap, warm", read["warm_cpu"], float("nan")),
             ("flowlab iter_pcap, first call", it["cpu"], it["rss_mb"]),
+            ("pure path read_pcap, first call", pure["cpu"], pure["rss_mb"]),
+            ("pure path read_pcap, warm", pure["warm_cpu"], float("nan")),
             ("sfacctd, whole process", sfa["cpu"], sfa["rss_mb"]),
         ]
         if tsh:
@@ -208,7 +225,7 @@ def main() -> None:
         print(f"flowlab import (excluded above): {read['import_cpu']:.3f} s CPU, "
               f"{read['rss_import_mb']:.0f} MB; frame estimated_size {read['frame_mb']:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        assert read["rows"] == it["rows"] == n, (read["rows"], it["rows"], n)
+        assert read["rows"] == it["rows"] == pure["rows"] == n, (read["rows"], it["rows"], n)
         assert read["lost"] == it["lost"] == 0
         assert int(sfa["rows"]) == read["ip_rows"], (sfa["rows"], read["ip_rows"])
         if tsh:
