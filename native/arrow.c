@@ -82,6 +82,29 @@ static char *copy_text(const char *text) {
     return out;
 }
 
+/* Bytes (0 = false) -> bits, least significant first; returns how many were set. Eight bytes at
+ * a time: each byte made 0/1, then one multiply gathers the eight low bits into the top byte. */
+static int64_t pack_bits(const uint8_t *bytes, Py_ssize_t rows, uint8_t *bits) {
+    int64_t set = 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= rows; i += 8) {
+        uint64_t x;
+        memcpy(&x, bytes + i, 8);
+        x = (x | (x >> 1) | (x >> 2) | (x >> 3) | (x >> 4) | (x >> 5) | (x >> 6) | (x >> 7)) &
+            0x0101010101010101ull; /* each byte: 1 if it was not 0 */
+        uint8_t b = (uint8_t)((x * 0x0102040810204080ull) >> 56);
+        bits[i >> 3] = b;
+        set += __builtin_popcount(b);
+    }
+    if (i < rows) {
+        uint8_t b = 0;
+        for (Py_ssize_t k = i; k < rows; k++) b |= (uint8_t)((bytes[k] != 0) << (k - i));
+        bits[i >> 3] = b;
+        set += __builtin_popcount(b);
+    }
+    return set;
+}
+
 /* bytes per value of an Arrow primitive format; 0 = bit-packed boolean; -1 = not handled */
 static int width_of(const char *format) {
     switch (format[0]) {
@@ -142,20 +165,16 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
         if (width) {
             memcpy(owned->data, v, (size_t)need);
         } else { /* booleans: one byte each -> bits, least significant first */
-            uint8_t *bits = owned->data;
-            memset(bits, 0, bitmap);
-            for (Py_ssize_t i = 0; i < rows; i++) bits[i >> 3] |= (uint8_t)((v[i] != 0) << (i & 7));
+            pack_bits(v, rows, owned->data);
         }
         if (has_valid) {
-            const uint8_t *m = valid.buf;
-            for (Py_ssize_t i = 0; i < rows; i++) nulls += m[i] == 0;
-            if (nulls) {
-                uint8_t *bits = owned->validity = aligned(bitmap);
-                ok = bits != NULL;
-                if (ok) {
-                    memset(bits, 0, bitmap);
-                    for (Py_ssize_t i = 0; i < rows; i++)
-                        bits[i >> 3] |= (uint8_t)((m[i] != 0) << (i & 7));
+            uint8_t *bits = owned->validity = aligned(bitmap);
+            ok = bits != NULL;
+            if (ok) {
+                nulls = rows - pack_bits(valid.buf, rows, bits);
+                if (!nulls) { /* every row valid: no bitmap */
+                    free(bits);
+                    owned->validity = NULL;
                 }
             }
         }
