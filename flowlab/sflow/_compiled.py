@@ -79,14 +79,8 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     if span:  # the next batch's first try: room for this one's density, and a margin
         for i, rows in enumerate((nf, nc, nu, ns)):
             _guess[i] = min(max(_MARGIN * rows / span, 1e-6), _WORST[i])
-    reason, header_ok, agent, agent_v6, sub_agent, sequence = per_datagram
     return Walked(
-        reason=reason,
-        header_ok=header_ok,
-        agent=agent,
-        agent_v6=agent_v6,
-        sub_agent=sub_agent,
-        sequence=sequence,
+        *per_datagram,
         flows={k: (v[:nf], ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
         counters=counter_columns(*(c[:nc] for c in counters)),
         kinds=np.array(kinds, dtype=np.int64),
