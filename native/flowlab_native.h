@@ -13,6 +13,8 @@ PyObject *flowlab_sflow_spec(PyObject *self, PyObject *unused);
 PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* factorize.c */
 PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* linktypes.c */
+PyObject *flowlab_linktypes_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* pcap.c */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif

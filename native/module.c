@@ -12,6 +12,8 @@ static PyMethodDef methods[] = {
      "A column as Arrow C data interface capsules (values copied, nulls as a validity bitmap)."},
     {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,
      "Distinct uint64 keys in ascending order and each key's code into them."},
+    {"linktypes_locate", (PyCFunction)(void (*)(void))flowlab_linktypes_locate, METH_FASTCALL,
+     "The UDP payload to the given ports in each captured packet (capture/_linktypes.locate)."},
     {"pcap_records", (PyCFunction)(void (*)(void))flowlab_pcap_records, METH_FASTCALL,
      "Start offsets of the whole pcap records of a chunk, and where the walk stopped."},
     {NULL, NULL, 0, NULL},

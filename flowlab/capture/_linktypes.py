@@ -11,10 +11,12 @@ IPv6 fragment headers are, for :mod:`flowlab.capture._reassembly`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
+from flowlab import _accel
 from flowlab._arrays import I64, U8
 
 __all__ = ["LINK_TYPES", "SKIP_REASONS", "Located", "locate"]
@@ -58,7 +60,14 @@ class Located:
 
 
 def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int | tuple[int, ...]) -> Located:
-    """Find the UDP payload sent to `port` (or any of several) in each packet ``data[off : off + caplen]``."""
+    """Find the UDP payload sent to `port` (or any of several) in each packet ``data[off : off + caplen]``.
+
+    By the compiled core (``native/linktypes.c``) when it runs, with the same results.
+    """
+    core = _accel.native()
+    ports = (port,) if isinstance(port, int) else tuple(port)
+    if core is not None and len(ports) <= 16:
+        return _compiled(core, data, off, caplen, linktype, ports)
     n = off.size
     lim = data.size - 1
     reason = np.zeros(n, dtype=np.uint8)
@@ -151,3 +160,26 @@ def locate(data: U8, off: I64, caplen: I64, linktype: I64, port: int | tuple[int
         l3=l3,
         l4=l4,
     )
+
+
+def _compiled(
+    core: ModuleType, data: U8, off: I64, caplen: I64, linktype: I64, ports: tuple[int, ...]
+) -> Located:
+    n = off.size
+    out = Located(
+        reason=np.empty(n, dtype=np.uint8),
+        payload_off=np.empty(n, dtype=np.int64),
+        payload_len=np.empty(n, dtype=np.int64),
+        src4=np.empty(n, dtype=np.uint32),
+        src6=np.empty((n, 4), dtype=np.uint32),
+        is6=np.empty(n, dtype=bool),
+        l3=np.empty(n, dtype=np.int64),
+        l4=np.empty(n, dtype=np.int64),
+    )
+    core.linktypes_locate(
+        np.ascontiguousarray(data),
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (off, caplen, linktype)),
+        ports,
+        out.reason, out.payload_off, out.payload_len, out.src4, out.src6, out.is6, out.l3, out.l4,
+    )  # fmt: skip
+    return out

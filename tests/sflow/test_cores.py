@@ -90,7 +90,7 @@ def test_random_bytes_after_a_valid_header_decode_alike(tails: list[bytes]) -> N
 def test_factorize_alike(values: list[int], dtype: type) -> None:
     require_native()
     info = np.iinfo(dtype)
-    arr = np.array([min(max(v, info.min), info.max) for v in values], dtype=dtype)
+    arr: np.ndarray = np.array([min(max(v, info.min), info.max) for v in values], dtype=dtype)
     with use_core("native"):
         codes, uniques = factorize(arr)
     with use_core("pure"):
@@ -135,3 +135,48 @@ def test_a_batch_denser_than_the_first_room_is_decoded_again_with_room_for_the_w
     out = same([*REAL, crafted(512), crafted(1, 200), *mutants(REAL, 2000, seed=7)])
     assert out.stats.samples.get("unknown", 0) >= 512 and out.stats.records_skipped
     assert min(_compiled._guess) > 1e-9  # and the next batches start with more room
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_packets_are_located_alike(seed: int) -> None:
+    # real frames (sFlow and IPFIX captures), mutated, cut, random, under every link type
+    from fault_data import pcap_frames
+
+    from flowlab.capture._linktypes import locate
+
+    require_native()
+    rng = np.random.default_rng(seed)
+    frames = [f for _, _, f in pcap_frames("ovs-default") + pcap_frames("ovs-ipfix-ovnk")]
+    reasons = np.zeros(7, dtype=np.int64)
+    for trial in range(60):
+        packets = []
+        for _ in range(200):
+            f = bytearray(frames[int(rng.integers(len(frames)))])
+            how = int(rng.integers(5))
+            if how == 0:
+                for _ in range(int(rng.integers(1, 6))):
+                    f[int(rng.integers(min(len(f), 80)))] = int(rng.integers(256))
+            elif how == 1:
+                f = f[: int(rng.integers(len(f) + 1))]
+            elif how == 2:
+                f = bytearray(rng.bytes(int(rng.integers(0, 120))))
+            elif how == 3:
+                f[12:14] = [b"\x81\x00", b"\x88\xa8", b"\x86\xdd", b"\x08\x00"][
+                    int(rng.integers(4))
+                ]
+            packets.append(bytes(f))
+        data = np.frombuffer(b"".join(packets) or b"\x00", dtype=np.uint8)
+        caplen = np.array([len(p) for p in packets], dtype=np.int64)
+        off = np.concatenate([[0], np.cumsum(caplen)[:-1]]).astype(np.int64)
+        link = rng.choice([0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 5], len(packets))
+        link[rng.random(len(packets)) < 0.5] = 1
+        port: int | tuple[int, ...] = (6343, 4739) if trial % 2 else 6343
+        with use_core("native"):
+            got = locate(data, off, caplen, link.astype(np.int64), port)
+        with use_core("pure"):
+            want = locate(data, off, caplen, link.astype(np.int64), port)
+        for name in ("reason", "payload_off", "payload_len", "src4", "src6", "is6", "l3", "l4"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.shape == b.shape and np.array_equal(a, b.astype(a.dtype)), (trial, name)
+        reasons += np.bincount(got.reason, minlength=7)
+    assert (reasons > 0).all()  # every reason came up: found and each skip
