@@ -271,11 +271,15 @@ def _record_starts(chunk: bytes | memoryview, pos: int, endian: str) -> tuple[I6
     """Starts of the whole pcap records of `chunk` from `pos` (stopping before an incomplete one or
     one longer than the limit, which the caller reports), and where the walk stopped."""
     core = _accel.native()
-    if core is not None:
-        count, _ = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, None)
-        starts = np.empty(count, dtype=np.int64)
-        _, stop = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, starts)
-        return starts, stop
+    if core is not None:  # one pass: room for a record per 512 bytes, more when that fills
+        parts, room = [], len(chunk) // 512 + 64
+        while True:
+            starts = np.empty(room, dtype=np.int64)
+            count, pos = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, starts)
+            parts.append(starts[:count])
+            if count < room:
+                return (parts[0] if len(parts) == 1 else np.concatenate(parts)), pos
+            room *= 2
     unpack = struct.Struct(endian + "I").unpack_from
     size = len(chunk)
     found: list[int] = []

@@ -180,3 +180,18 @@ def test_packets_are_located_alike(seed: int) -> None:
             assert a.shape == b.shape and np.array_equal(a, b.astype(a.dtype)), (trial, name)
         reasons += np.bincount(got.reason, minlength=7)
     assert (reasons > 0).all()  # every reason came up: found and each skip
+
+
+def test_pcap_record_starts_alike_when_records_outnumber_the_first_room() -> None:
+    from flowlab.capture import pcap
+
+    require_native()
+    tiny = b"".join(struct.pack("<IIII", 0, 0, 4, 4) + b"abcd" for _ in range(5000))
+    cut = tiny + struct.pack("<IIII", 0, 0, 9, 9) + b"abc"  # an incomplete last record
+    for chunk in (tiny, cut, tiny[:7], b""):
+        with use_core("native"):
+            got, stop = pcap._record_starts(chunk, 0, "<")
+        with use_core("pure"):
+            want, want_stop = pcap._record_starts(chunk, 0, "<")
+        assert np.array_equal(got, want) and stop == want_stop
+    assert got.size == 0 and len(pcap._record_starts(tiny, 0, "<")[0]) == 5000
