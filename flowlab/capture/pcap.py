@@ -362,8 +362,9 @@ def iter_pcap(
             bar = tqdm(total=total, unit="B", unit_scale=True, desc=p.name)
         # one reusable buffer: the unparsed tail of a read moves to its front, the next read
         # fills the rest (no per-chunk allocation; a record longer than the buffer grows it)
-        buf = bytearray(chunk_bytes)
-        view = memoryview(buf)
+        # (no bigger than the file, and not zero-filled: every byte used is read into it first)
+        buf = np.empty(max(1, min(chunk_bytes, total - reader.start)), dtype=np.uint8)
+        view = buf.data
         reassembler = Reassembler()  # IP fragments may straddle chunks
         have = 0
         while not reader.done:
@@ -386,8 +387,8 @@ def iter_pcap(
             if used == 0 and have == len(buf):  # one record larger than the buffer
                 chunk.release()
                 view.release()
-                buf.extend(bytes(len(buf)))
-                view = memoryview(buf)
+                buf = np.concatenate([buf, np.empty_like(buf)])
+                view = buf.data
             else:
                 view[:rest] = view[used:have]
             have = rest
