@@ -149,12 +149,24 @@ class ServiceTable:
     def __init__(self, entries: Mapping[tuple[int | str, int], str] | None = None) -> None:
         # keyed by protocol << 16 | port: ints, not tuples, so that 11k entries allocate no objects
         # the garbage collector tracks (a first call would otherwise pay a full collection)
-        self._names: dict[int, str] = {}
+        self._dict: dict[int, str] = {}
+        self._packed: _Packed | None = None  # the package table as read, until a dict is needed
         self._frame: pl.DataFrame | None = None
         self._lookup: tuple[pl.Series, pl.Series, pl.Series] | None = None
         self._ports: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
         if entries:
             self.update(entries)
+
+    @property
+    def _names(self) -> dict[int, str]:
+        """The entries, keyed by ``protocol << 16 | port`` (made from the packed table on first use)."""
+        if self._packed is not None:
+            self._dict, self._packed = self._packed.to_dict(), None
+        return self._dict
+
+    @_names.setter
+    def _names(self, names: dict[int, str]) -> None:
+        self._dict, self._packed = names, None
 
     def update(self, entries: Mapping[tuple[int | str, int], str]) -> None:
         """Add or replace entries (later wins)."""
@@ -216,7 +228,10 @@ class ServiceTable:
         (0, -1, True, False)
         """
         if self._ports is None:
-            keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
+            if self._packed is not None:
+                keys = self._packed.distinct
+            else:
+                keys = np.fromiter(self._names, dtype=np.int64, count=len(self._names))
             keys = keys[keys < (256 << 16)]
             # bincount, not np.unique: that imports numpy.ma (10 ms) on a first read_pcap
             protos = np.flatnonzero(np.bincount(keys >> 16, minlength=256))
@@ -235,8 +250,9 @@ class ServiceTable:
         >>> ServiceTable({("tcp", 2379): "etcd-client"}).names_of([6 << 16 | 2379, 17 << 16 | 9])
         ['etcd-client', 'UDP/9']
         """
-        get = self._names.get
-        return [get(k) or f"{protocol_name(k >> 16)}/{k & 0xFFFF}" for k in keys]
+        keys = list(keys)
+        got = self._packed.names(keys) if self._packed is not None else map(self._names.get, keys)
+        return [name or f"{protocol_name(k >> 16)}/{k & 0xFFFF}" for k, name in zip(keys, got)]
 
     def lookup(self) -> tuple[pl.Series, pl.Series, pl.Series]:
         """Direct-mapped tables for :func:`orient` (built once, rebuilt after changes).
@@ -272,8 +288,14 @@ class ServiceTable:
     def from_csv(cls, path: str | Path) -> ServiceTable:
         """Read a ``protocol,port,name`` CSV (protocol as name or number)."""
         try:
-            with open(path, newline="", encoding="utf-8") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
+            text = data.decode("utf-8")
+            packed = _packed(data)
+            if packed is not None:  # the plain layout (the package table): names read when asked
+                table = cls()
+                table._packed = packed
+                return table
             texts, ports, names = _table_columns(text, path)
         except (OSError, UnicodeDecodeError, csv.Error, IndexError, ValueError) as exc:
             msg = f"cannot read service table {path}: {exc}"
@@ -287,6 +309,113 @@ class ServiceTable:
             (protocols[t] << 16) | port: name for t, port, name in zip(texts, ports, names)
         }
         return table
+
+
+class _Packed:
+    """A plain ``protocol,port,name`` table as read: its keys (``protocol << 16 | port``) as an
+    array and where each name is in the bytes. A first ``read_pcap`` needs the keys and a few
+    dozen names, not 11k strings in a dict (6 ms); :meth:`to_dict` makes the dict when asked."""
+
+    def __init__(
+        self,
+        data: bytes,
+        keys: npt.NDArray[np.int64],
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+    ) -> None:
+        self._data, self._keys, self._starts, self._ends = data, keys, starts, ends
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        last = np.ones(ordered.size, dtype=bool)  # of equal keys the later row wins, as in a dict
+        last[:-1] = ordered[1:] != ordered[:-1]
+        self.distinct = ordered[last]
+        self._row = order[last]
+
+    def names(self, keys: list[int]) -> list[str | None]:
+        """The name of each key, None where it has none."""
+        want = np.asarray(keys, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.distinct, want), max(self.distinct.size - 1, 0))
+        hit = (self.distinct[at] == want) if self.distinct.size else np.zeros(want.size, bool)
+        rows = self._row[at].tolist()
+        data, starts, ends = self._data, self._starts, self._ends
+        return [
+            data[starts[r] : ends[r]].decode() if h else None for r, h in zip(rows, hit.tolist())
+        ]
+
+    def to_dict(self) -> dict[int, str]:
+        """Every entry (rows in file order: a repeated key keeps its last name)."""
+        data = self._data
+        names = [data[a:b].decode() for a, b in zip(self._starts.tolist(), self._ends.tolist())]
+        return dict(zip(self._keys.tolist(), names))
+
+
+_PLAIN_HEADER = b"protocol,port,name"
+
+
+def _packed(data: bytes) -> _Packed | None:
+    """The plain layout of a service table, read with array operations: a ``protocol,port,name``
+    header, then three cells a line, no quotes, ports of 1-5 digits up to 65535, protocols of up
+    to 8 characters. None for anything else: the csv module reads that (and names the problem)."""
+    if b'"' in data:
+        return None
+    b = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(b == 10)
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    ends = ends.astype(np.int64)
+    ends = ends - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))  # CRLF
+    lines = np.flatnonzero(ends > starts)
+    if (
+        not lines.size
+        or data[starts[lines[0]] : ends[lines[0]]].replace(b" ", b"") != _PLAIN_HEADER
+    ):
+        return None
+    starts, ends = starts[lines[1:]], ends[lines[1:]]
+    commas = np.flatnonzero(b == 44)
+    commas = commas[commas >= (starts[0] if starts.size else len(data))]
+    on = np.searchsorted(ends, commas)
+    if commas.size != 2 * starts.size or not np.array_equal(
+        on, np.repeat(np.arange(starts.size), 2)
+    ):
+        return None
+    c1, c2 = commas[0::2], commas[1::2]
+    width, pwidth = c2 - c1 - 1, c1 - starts
+    if (
+        not starts.size
+        or width.min() < 1
+        or width.max() > 5
+        or pwidth.min() < 1
+        or pwidth.max() > 8
+    ):
+        return None
+    ports = np.zeros(starts.size, dtype=np.int64)
+    for k in range(1, 6):  # the k-th digit from the right
+        has = width >= k
+        digit = b[np.where(has, c2 - k, 0)].astype(np.int64) - 48
+        if ((digit < 0) | (digit > 9))[has].any():
+            return None
+        ports += np.where(has, digit * 10 ** (k - 1), 0)
+    if ports.max() > 65535:
+        return None
+    code = np.zeros(starts.size, dtype=np.uint64)  # up to 8 protocol bytes as one integer
+    for k in range(8):
+        code |= np.where(pwidth > k, b[np.minimum(starts + k, len(data) - 1)], 0).astype(
+            np.uint64
+        ) << np.uint64(8 * k)
+    order = np.argsort(code, kind="stable")
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = code[order][1:] != code[order][:-1]
+    try:
+        number = np.array(
+            [_proto(data[starts[i] : c1[i]].decode()) for i in order[first].tolist()],
+            dtype=np.int64,
+        )
+    except ConfigError:
+        return None
+    group = np.empty(order.size, dtype=np.int64)
+    group[order] = np.cumsum(first) - 1
+    return _Packed(data, (number[group] << 16) | ports, c2 + 1, ends)
 
 
 def _table_columns(text: str, path: str | Path) -> tuple[list[str], list[int], list[str]]:

@@ -150,3 +150,78 @@ def test_server_is_dst_is_orients_rule(rows: list[tuple[int, int, int, int | Non
         ((proto << 16) | np.where(to_dst, dport, sport)).tolist()
     )
     assert names == services.orient_frame(frame)["service_name"].to_list()
+
+
+def _by_csv_module(path: Path) -> services.ServiceTable:
+    """The table as the csv-module path reads it (the reference for the packed reading)."""
+    texts, ports, names = services._table_columns(path.read_text(encoding="utf-8"), path)
+    table = services.ServiceTable()
+    table._names = {(services._proto(t) << 16) | p: n for t, p, n in zip(texts, ports, names)}
+    return table
+
+
+PLAIN_TABLES = [
+    "protocol,port,name\ntcp,80,http\ntcp,80,www\nudp,53,dns\r\n\n6,9,discard\nSCTP,38412,ngap\n",
+    "protocol,port,name\r\ntcp,0,zero\r\nudp,65535,last",
+    "protocol, port ,name\ndccp,1,x\ntcp,443,\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_TABLES)
+def test_a_plain_table_is_read_packed_and_equals_the_csv_reading(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+    packed = services.ServiceTable.from_csv(path)
+    assert packed._packed is not None  # the fast path ran
+    want = _by_csv_module(path)
+    keys = [*sorted(want._names), 6 << 16 | 8080, 17 << 16 | 9]
+    assert packed.names_of(keys) == want.names_of(keys)
+    for got_array, want_array in zip(packed.ports(), want.ports()):
+        assert np.array_equal(got_array, want_array)
+    assert packed._names == want._names and packed._packed is None  # made the dict on demand
+
+
+def test_the_package_table_is_read_packed_and_equals_the_csv_reading() -> None:
+    path = Path(services.__file__).parent / "data" / "services.csv"
+    packed, want = services.ServiceTable.from_csv(path), _by_csv_module(path)
+    assert packed._packed is not None and len(packed._packed.distinct) > 10_000
+    keys = sorted(want._names)
+    assert packed.names_of(keys) == want.names_of(keys)
+    assert all(np.array_equal(a, b) for a, b in zip(packed.ports(), want.ports()))
+    assert packed._names == want._names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'protocol,port,name\ntcp,80,"http, alt"\n',  # quotes: the csv module
+        "port,protocol,name\n80,tcp,http\n",  # another column order
+        "protocol,port,name\ntcp,80,a,b\n",  # four cells
+        "protocol,port,name\ntcp,8o,http\n",  # not digits
+        "protocol,port,name\n",  # no rows
+    ],
+)
+def test_other_layouts_go_through_the_csv_module(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+    assert services._packed(text.encode()) is None
+    if "8o" in text:
+        with pytest.raises(ConfigError):
+            services.ServiceTable.from_csv(path)
+    else:
+        assert services.ServiceTable.from_csv(path)._names == _by_csv_module(path)._names
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("protocol,port,name\ntcp,99999,big\n", "out of range"),
+        ("protocol,port,name\nbogus,1,x\n", "unknown IP protocol"),
+        (b"protocol,port,name\ntcp,1,\xff\n", "cannot read service table"),
+    ],
+)
+def test_bad_tables_are_a_config_error(tmp_path: Path, text: str | bytes, message: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message):
+        services.ServiceTable.from_csv(path)
