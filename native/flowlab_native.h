@@ -10,4 +10,7 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);
 /* pcap.c */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* netflow.c */
+PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -8,6 +8,10 @@ static PyMethodDef methods[] = {
      "The flow columns sflow_decode writes: (name, bytes per row), in order."},
     {"pcap_records", (PyCFunction)(void (*)(void))flowlab_pcap_records, METH_FASTCALL,
      "Start offsets of the whole pcap records of a chunk, and where the walk stopped."},
+    {"netflow_locate", (PyCFunction)(void (*)(void))flowlab_netflow_locate, METH_FASTCALL,
+     "Every record of a NetFlow v9/IPFIX template's data sets: its set, fields' offsets, lengths."},
+    {"netflow_uint", (PyCFunction)(void (*)(void))flowlab_netflow_uint, METH_FASTCALL,
+     "Big-endian unsigned integers of 1-8 bytes at given offsets of a buffer."},
     {NULL, NULL, 0, NULL},
 };
 

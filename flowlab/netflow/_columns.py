@@ -17,7 +17,9 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from flowlab import _accel
 from flowlab._arrays import I64, U8, B
+from flowlab.netflow import _compiled
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
 
@@ -50,6 +52,9 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
     """
     lengths = np.array([f[2] for f in template.fields], dtype=np.int64)
     nf = lengths.size
+    core = _accel.native()
+    if core is not None:
+        return Located(*_compiled.locate(core, data, starts, ends, lengths, template.record_length))
     if not template.variable:
         size = int(lengths.sum())
         counts = (ends - starts) // size
@@ -208,6 +213,11 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
+    core = _accel.native()
+    if core is not None and 1 <= length <= 8:
+        got = _compiled.read_uint(core, data, offset, length)
+        if got is not None:
+            return got
     low, high = int(offset.min()), int(offset.max())
     inside = low >= 0 and high + length <= data.size
     word = 8 if length > 4 else 4

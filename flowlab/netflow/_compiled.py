@@ -1,0 +1,49 @@
+"""NetFlow v9 / IPFIX records from the compiled core (``flowlab._native``, ``native/netflow.c``).
+
+:func:`locate` finds the records of a template's data sets and :func:`read_uint` gathers a
+field's integers, in C, into numpy arrays allocated here; the rules and results are those of
+the pure path (:func:`flowlab.netflow._columns.locate`, :func:`~flowlab.netflow._columns.read_uint`),
+which the tests run side by side.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from flowlab._arrays import I64, U8
+
+__all__ = ["locate", "read_uint"]
+
+
+def locate(
+    core: ModuleType, data: U8, starts: I64, ends: I64, lengths: I64, minimum: int
+) -> tuple[I64, I64, I64, npt.NDArray[np.bool_]]:
+    """(set index, offsets, lengths, bad sets) of the records of the sets ``data[starts:ends]``
+    of a template of field `lengths` (at least `minimum` bytes a record)."""
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    nf = lengths.size
+    span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
+    room = span // max(minimum, 1) + 1
+    set_index = np.empty(room, dtype=np.int64)
+    offset = np.empty((room, nf), dtype=np.int64)
+    length = np.empty((room, nf), dtype=np.int64)
+    bad = np.empty(starts.size, dtype=bool)
+    count = core.netflow_locate(
+        np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
+        set_index, offset, length, bad,
+    )  # fmt: skip
+    return set_index[:count], offset[:count], length[:count], bad
+
+
+def read_uint(core: ModuleType, data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64] | None:
+    """Big-endian integers of `length` (1-8) bytes at each offset, or None if an offset's bytes
+    are not all inside `data` (the pure path's clipping rule then applies)."""
+    if offset.dtype != np.int64 or offset.ndim != 1 or not data.flags.c_contiguous:
+        offset = np.asarray(offset, dtype=np.int64).reshape(-1)
+        data = np.ascontiguousarray(data)
+    out = np.empty(offset.size, dtype=np.uint64)
+    return out if core.netflow_uint(data, offset, length, out) else None

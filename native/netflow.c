@@ -1,0 +1,209 @@
+/* NetFlow v9 / IPFIX data records in C: flowlab/netflow/_columns.py's locate and read_uint, same
+ * rules and the same results.
+ *
+ * netflow_locate finds every record of a template's data sets (fixed strides, or a walk through
+ * the variable-length fields' length prefixes); netflow_uint gathers big-endian integers of 1-8
+ * bytes at given offsets (a column of located fields). Every read is bounds-checked: a set is
+ * read only inside itself and the buffer, an offset only inside the buffer.
+ */
+#include "flowlab_native.h"
+
+#include <string.h>
+
+#define VARIABLE_LENGTH 65535
+
+typedef struct {
+    Py_buffer views[8];
+    int n;
+} nf_buffers_t;
+
+static void nf_release(nf_buffers_t *b) {
+    for (int i = 0; i < b->n; i++) PyBuffer_Release(&b->views[i]);
+    b->n = 0;
+}
+
+/* A C-contiguous buffer of at least `need` bytes (writable if asked) */
+static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int writable,
+                        const char *what) {
+    Py_buffer *v = &b->views[b->n];
+    if (PyObject_GetBuffer(obj, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    b->n++;
+    if (v->len < need) {
+        PyErr_Format(PyExc_ValueError, "flowlab._native: %s holds %zd bytes, %zd needed", what,
+                     v->len, need);
+        return NULL;
+    }
+    return v->buf;
+}
+
+/* netflow_locate(data, starts, ends, lengths, set_index, offset, length, bad) -> records
+ *
+ * The records of the sets data[starts[i]:ends[i]] of a template whose field lengths are
+ * `lengths` (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length byte, or 255
+ * and two length bytes). A set holds records while its rest is at least the template's minimum
+ * record length; what is left is padding. A record that overruns its set marks the set bad
+ * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set and its fields'
+ * offsets and lengths ((records, fields) int64, row-major) in set order, then record order, and
+ * returns how many. The outputs' room is given by their sizes: records that would not fit raise
+ * ValueError (the caller sizes them from the sets' bytes, which bound the count). A set outside
+ * the buffer is bad and holds no record. */
+PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "netflow_locate takes 8 arguments");
+        return NULL;
+    }
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    if (!data) goto done;
+    const int64_t size = b.views[0].len;
+    const int64_t *starts = nf_acquire(&b, args[1], 0, 0, "starts");
+    if (!starts) goto done;
+    const int64_t nsets = b.views[1].len / 8;
+    const int64_t *ends = nf_acquire(&b, args[2], nsets * 8, 0, "ends");
+    const int64_t *lengths = ends ? nf_acquire(&b, args[3], 0, 0, "lengths") : NULL;
+    if (!lengths) goto done;
+    const int64_t nf = b.views[3].len / 8;
+    int64_t *set_out = nf_acquire(&b, args[4], 0, 1, "set_index");
+    if (!set_out) goto done;
+    const int64_t room = b.views[4].len / 8;
+    int64_t *off_out = nf_acquire(&b, args[5], room * nf * 8, 1, "offset");
+    int64_t *len_out = off_out ? nf_acquire(&b, args[6], room * nf * 8, 1, "length") : NULL;
+    uint8_t *bad = len_out ? nf_acquire(&b, args[7], nsets, 1, "bad") : NULL;
+    if (!bad || nf <= 0) {
+        if (bad) PyErr_SetString(PyExc_ValueError, "netflow_locate: a template without fields");
+        goto done;
+    }
+    int64_t minimum = 0, variable = 0;
+    for (int64_t j = 0; j < nf; j++) {
+        if (lengths[j] == VARIABLE_LENGTH) {
+            minimum += 1;
+            variable = 1;
+        } else if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH) {
+            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field length out of range");
+            goto done;
+        } else {
+            minimum += lengths[j];
+        }
+    }
+    if (minimum <= 0) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of zero length");
+        goto done;
+    }
+    int64_t count = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < nsets && !full; i++) {
+        int64_t pos = starts[i], end = ends[i];
+        bad[i] = 0;
+        if (pos < 0 || end > size || end < pos) {
+            bad[i] = 1;
+            continue;
+        }
+        while (pos + minimum <= end) {
+            if (count >= room) {
+                full = 1;
+                break;
+            }
+            int64_t *o = off_out + count * nf, *l = len_out + count * nf;
+            int over = 0;
+            for (int64_t j = 0; j < nf; j++) {
+                int64_t length = lengths[j];
+                if (variable && length == VARIABLE_LENGTH) {
+                    if (pos >= end) {
+                        over = 1;
+                        break;
+                    }
+                    length = data[pos];
+                    pos += 1;
+                    if (length == 255) {
+                        if (pos + 2 > end) {
+                            over = 1;
+                            break;
+                        }
+                        length = ((int64_t)data[pos] << 8) | data[pos + 1];
+                        pos += 2;
+                    }
+                }
+                o[j] = pos;
+                l[j] = length;
+                pos += length;
+            }
+            if (over || pos > end) {
+                bad[i] = 1;
+                break;
+            }
+            set_out[count++] = i;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: more records than the outputs hold");
+        goto done;
+    }
+    result = PyLong_FromLongLong(count);
+done:
+    nf_release(&b);
+    return result;
+}
+
+/* netflow_uint(data, offsets, length, out) -> bool
+ *
+ * Big-endian unsigned integers of `length` (1-8) bytes at each offset (a 1-D int64 buffer, any
+ * stride) into out (uint64). Returns False, writing nothing, if an offset's bytes are not all
+ * inside data (the caller then takes the pure path's clipping rule). */
+PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "netflow_uint takes 4 arguments");
+        return NULL;
+    }
+    const long length = PyLong_AsLong(args[2]);
+    if (length == -1 && PyErr_Occurred()) return NULL;
+    if (length < 1 || length > 8) {
+        PyErr_SetString(PyExc_ValueError, "netflow_uint: length must be 1-8");
+        return NULL;
+    }
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    if (!data) goto done;
+    const int64_t size = b.views[0].len;
+    Py_buffer *ov = &b.views[1];
+    if (PyObject_GetBuffer(args[1], ov, PyBUF_STRIDES | PyBUF_FORMAT) < 0) goto done;
+    b.n++;
+    if (ov->ndim != 1 || ov->itemsize != 8 || !ov->format ||
+        (strcmp(ov->format, "l") != 0 && strcmp(ov->format, "q") != 0)) {
+        PyErr_SetString(PyExc_ValueError, "netflow_uint: offsets must be a 1-D int64 array");
+        goto done;
+    }
+    const int64_t n = ov->shape[0];
+    const Py_ssize_t stride = ov->strides[0];
+    const char *obase = ov->buf;
+    uint64_t *out = nf_acquire(&b, args[3], n * 8, 1, "out");
+    if (!out) goto done;
+    int inside = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n; i++) {
+        int64_t p = *(const int64_t *)(obase + i * stride);
+        if (p < 0 || p > size - length) {
+            inside = 0;
+            break;
+        }
+    }
+    if (inside) {
+        for (int64_t i = 0; i < n; i++) {
+            const uint8_t *p = data + *(const int64_t *)(obase + i * stride);
+            uint64_t v = 0;
+            for (long k = 0; k < length; k++) v = (v << 8) | p[k];
+            out[i] = v;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(inside);
+done:
+    nf_release(&b);
+    return result;
+}
