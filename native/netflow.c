@@ -44,8 +44,8 @@ static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int wri
  * and two length bytes). A set holds records while its rest is at least the template's minimum
  * record length; what is left is padding. A record that overruns its set marks the set bad
  * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set and its fields'
- * offsets and lengths ((records, fields) int64, row-major) in set order, then record order, and
- * returns how many. The outputs' room is given by their sizes: records that would not fit raise
+ * offsets and lengths ((fields, room) int64: field by field, so that a field's column is
+ * contiguous) in set order, then record order, and returns how many. The outputs' room is given by their sizes: records that would not fit raise
  * ValueError (the caller sizes them from the sets' bytes, which bound the count). A set outside
  * the buffer is bad and holds no record. */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -107,7 +107,7 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                 full = 1;
                 break;
             }
-            int64_t *o = off_out + count * nf, *l = len_out + count * nf;
+            int64_t *o = off_out + count, *l = len_out + count;
             int over = 0;
             for (int64_t j = 0; j < nf; j++) {
                 int64_t length = lengths[j];
@@ -127,8 +127,8 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                         pos += 2;
                     }
                 }
-                o[j] = pos;
-                l[j] = length;
+                o[j * room] = pos;
+                l[j * room] = length;
                 pos += length;
             }
             if (over || pos > end) {
@@ -152,8 +152,8 @@ done:
 /* netflow_uint(data, offsets, length, out) -> bool
  *
  * Big-endian unsigned integers of `length` (1-8) bytes at each offset (a 1-D int64 buffer, any
- * stride) into out (uint64). Returns False, writing nothing, if an offset's bytes are not all
- * inside data (the caller then takes the pure path's clipping rule). */
+ * stride) into out (uint64). Returns False (out is then undefined) if an offset's bytes are not
+ * all inside data (the caller then takes the pure path's clipping rule). */
 PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 4) {
@@ -187,19 +187,15 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
     int inside = 1;
     Py_BEGIN_ALLOW_THREADS
     for (int64_t i = 0; i < n; i++) {
-        int64_t p = *(const int64_t *)(obase + i * stride);
-        if (p < 0 || p > size - length) {
+        const int64_t at = *(const int64_t *)(obase + i * stride);
+        if (at < 0 || at > size - length) {
             inside = 0;
             break;
         }
-    }
-    if (inside) {
-        for (int64_t i = 0; i < n; i++) {
-            const uint8_t *p = data + *(const int64_t *)(obase + i * stride);
-            uint64_t v = 0;
-            for (long k = 0; k < length; k++) v = (v << 8) | p[k];
-            out[i] = v;
-        }
+        const uint8_t *p = data + at;
+        uint64_t v = 0;
+        for (long k = 0; k < length; k++) v = (v << 8) | p[k];
+        out[i] = v;
     }
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(inside);

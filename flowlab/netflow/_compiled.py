@@ -29,14 +29,14 @@ def locate(
     span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
     room = span // max(minimum, 1) + 1
     set_index = np.empty(room, dtype=np.int64)
-    offset = np.empty((room, nf), dtype=np.int64)
-    length = np.empty((room, nf), dtype=np.int64)
+    offset = np.empty((nf, room), dtype=np.int64)  # field by field: a field's column contiguous
+    length = np.empty((nf, room), dtype=np.int64)
     bad = np.empty(starts.size, dtype=bool)
     count = core.netflow_locate(
         np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
         set_index, offset, length, bad,
     )  # fmt: skip
-    return set_index[:count], offset[:count], length[:count], bad
+    return set_index[:count], offset[:, :count].T, length[:, :count].T, bad
 
 
 def read_uint(core: ModuleType, data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64] | None:

@@ -204,7 +204,13 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
     extra_size = [data.size]
     options_records: Counter[int] = Counter()  # options data records per datagram (sequence)
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
-    peer_list = [None] * n if peers is None else list(peers)
+    peer_list = (
+        [None] * n
+        if peers is None
+        else peers.to_list()
+        if isinstance(peers, pl.Series)
+        else list(peers)
+    )
     raw = memoryview(data.data)
 
     def add_job(t: Template, start: int, end: int, dg: int) -> None:
