@@ -13,7 +13,7 @@
 #define VARIABLE_LENGTH 65535
 
 typedef struct {
-    Py_buffer views[8];
+    Py_buffer views[10];
     int n;
 } nf_buffers_t;
 
@@ -25,6 +25,10 @@ static void nf_release(nf_buffers_t *b) {
 /* A C-contiguous buffer of at least `need` bytes (writable if asked) */
 static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int writable,
                         const char *what) {
+    if (b->n >= (int)(sizeof b->views / sizeof b->views[0])) {
+        PyErr_SetString(PyExc_RuntimeError, "flowlab._native: too many buffers");
+        return NULL;
+    }
     Py_buffer *v = &b->views[b->n];
     if (PyObject_GetBuffer(obj, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
@@ -37,15 +41,16 @@ static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int wri
     return v->buf;
 }
 
-/* netflow_locate(data, starts, ends, lengths, set_index, offset, length, bad) -> records
+/* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values) -> records
  *
  * The records of the sets data[starts[i]:ends[i]] of a template whose field lengths are
  * `lengths` (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length byte, or 255
  * and two length bytes). A set holds records while its rest is at least the template's minimum
  * record length; what is left is padding. A record that overruns its set marks the set bad
  * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set and its fields'
- * offsets and lengths ((fields, room) int64: field by field, so that a field's column is
- * contiguous) in set order, then record order, and returns how many. The outputs' room is given by their sizes: records that would not fit raise
+ * offsets ((room, fields) int64, record by record) in set order, then record order, and returns how many. values ((room, fields)
+ * uint64, or None) gets the big-endian integer of every field of 1-8 bytes (others 0), read
+ * while the record's bytes are in cache. The outputs' room is given by their sizes: records that would not fit raise
  * ValueError (the caller sizes them from the sets' bytes, which bound the count). A set outside
  * the buffer is bad and holds no record. */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -70,8 +75,12 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     if (!set_out) goto done;
     const int64_t room = b.views[4].len / 8;
     int64_t *off_out = nf_acquire(&b, args[5], room * nf * 8, 1, "offset");
-    int64_t *len_out = off_out ? nf_acquire(&b, args[6], room * nf * 8, 1, "length") : NULL;
-    uint8_t *bad = len_out ? nf_acquire(&b, args[7], nsets, 1, "bad") : NULL;
+    uint8_t *bad = off_out ? nf_acquire(&b, args[6], nsets, 1, "bad") : NULL;
+    uint64_t *val_out = NULL;
+    if (bad && args[7] != Py_None) {
+        val_out = nf_acquire(&b, args[7], room * nf * 8, 1, "values");
+        if (!val_out) goto done;
+    }
     if (!bad || nf <= 0) {
         if (bad) PyErr_SetString(PyExc_ValueError, "netflow_locate: a template without fields");
         goto done;
@@ -107,7 +116,7 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                 full = 1;
                 break;
             }
-            int64_t *o = off_out + count, *l = len_out + count;
+            int64_t *o = off_out + count * nf;
             int over = 0;
             for (int64_t j = 0; j < nf; j++) {
                 int64_t length = lengths[j];
@@ -127,13 +136,23 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                         pos += 2;
                     }
                 }
-                o[j * room] = pos;
-                l[j * room] = length;
+                o[j] = pos;
                 pos += length;
             }
             if (over || pos > end) {
                 bad[i] = 1;
                 break;
+            }
+            if (val_out) { /* the record is inside its set: its fields' bytes are readable */
+                for (int64_t j = 0; j < nf; j++) {
+                    const int64_t length = lengths[j];
+                    uint64_t v = 0;
+                    if (length >= 1 && length <= 8) {
+                        const uint8_t *p = data + o[j];
+                        for (int64_t k = 0; k < length; k++) v = (v << 8) | p[k];
+                    }
+                    val_out[count * nf + j] = v;
+                }
             }
             set_out[count++] = i;
         }

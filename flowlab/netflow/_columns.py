@@ -28,12 +28,14 @@ __all__ = ["Located", "locate", "read_uint", "read_words"]
 
 @dataclass
 class Located:
-    """Records of one template: the set each comes from, and each field's offset and length."""
+    """Records of one template: the set each comes from, and each field's offset."""
 
     set_index: I64  # (n,) index into the sets given to locate
-    offset: I64  # (n, fields) byte offset of each field
-    length: I64  # (n, fields) byte length of each field
+    offset: I64  # (n, fields) byte offset of each field (of its value, after a length prefix)
     bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
+    #: (n, fields) each field of 1-8 bytes as an integer (the compiled core reads them as it
+    #: locates; the pure path leaves None and reads the columns asked for)
+    values: npt.NDArray[np.uint64] | None = None
 
 
 def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
@@ -64,16 +66,13 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
         rec = starts[set_index] + within * size
         field_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return Located(
-            set_index,
-            rec[:, None] + field_off[None, :],
-            np.broadcast_to(lengths, (rec.size, nf)),
-            np.zeros(starts.size, dtype=bool),
+            set_index, rec[:, None] + field_off[None, :], np.zeros(starts.size, dtype=bool)
         )
     minimum = template.record_length
     cursor = starts.copy()
     bad = np.zeros(starts.size, dtype=bool)
     top = max(data.size - 1, 0)
-    parts: list[tuple[I64, I64, I64]] = []
+    parts: list[tuple[I64, I64]] = []
     runs, var, segment, within = _segments(template)
     alive = np.flatnonzero(cursor + minimum <= ends)
     while alive.size:
@@ -87,7 +86,6 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             pos
         ]  # where each run of fixed fields starts: the record, then after each value
         var_off = np.empty((alive.size, var.size), dtype=np.int64)
-        var_len = np.empty((alive.size, var.size), dtype=np.int64)
         for k in range(var.size):
             pos = pos + runs[k]
             first = data[np.minimum(pos, top)].astype(np.int64)
@@ -95,30 +93,26 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             second = read_uint(data, np.minimum(pos + 1, top), 2).astype(np.int64)
             head = np.where(wide, 3, 1)
             over |= pos + head > end
-            var_len[:, k] = np.where(wide, second, first)
             var_off[:, k] = pos + head
-            pos = var_off[:, k] + var_len[:, k]
+            pos = var_off[:, k] + np.where(wide, second, first)
             starts_of.append(pos)
         pos = pos + runs[var.size]
         over |= pos > end
         off = np.stack(starts_of, axis=1)[:, segment]
         off += within
         off[:, var] = var_off
-        ln = np.broadcast_to(lengths, (alive.size, nf)).copy()
-        ln[:, var] = var_len
         if over.any():
             bad[alive[over]] = True
             ok = ~over
-            parts.append((alive[ok], off[ok], ln[ok]))
+            parts.append((alive[ok], off[ok]))
             cursor[alive] = pos
             alive = alive[ok]
         else:  # the usual step: no copies of the (records, fields) matrices
-            parts.append((alive, off, ln))
+            parts.append((alive, off))
             cursor[alive] = pos
         alive = alive[cursor[alive] + minimum <= ends[alive]]
     if not parts:
-        empty = np.zeros((0, nf), dtype=np.int64)
-        return Located(np.zeros(0, dtype=np.int64), empty, empty, bad)
+        return Located(np.zeros(0, dtype=np.int64), np.zeros((0, nf), dtype=np.int64), bad)
     if len(parts) == 1:  # one record per set (OVS): already in set order
         return Located(*parts[0], bad)
     set_index = np.concatenate([p[0] for p in parts])
@@ -126,7 +120,6 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
     return Located(
         set_index[order],
         np.concatenate([p[1] for p in parts])[order],
-        np.concatenate([p[2] for p in parts])[order],
         bad,
     )
 
@@ -159,19 +152,17 @@ _FEW = 4
 
 def _walk_few(
     data: U8, cursor: I64, ends: I64, alive: I64, template: Template, bad: B
-) -> tuple[I64, I64, I64]:
+) -> tuple[I64, I64]:
     """Locate the remaining records of a few sets one by one (same rules as the vector walk)."""
     raw = data.tobytes() if data.size < (1 << 16) else memoryview(data.data)
     lengths = [f[2] for f in template.fields]
     minimum = template.record_length
     sets: list[int] = []
     offs: list[list[int]] = []
-    lns: list[list[int]] = []
     for k in alive.tolist():
         pos, end = int(cursor[k]), int(ends[k])
         while pos + minimum <= end:
             o: list[int] = []
-            n: list[int] = []
             for length in lengths:
                 if length == VARIABLE_LENGTH:
                     if pos >= end:
@@ -186,19 +177,16 @@ def _walk_few(
                         length = (raw[pos] << 8) | raw[pos + 1]
                         pos += 2
                 o.append(pos)
-                n.append(length)
                 pos += length
             if pos > end:
                 bad[k] = True
                 break
             sets.append(k)
             offs.append(o)
-            lns.append(n)
     nf = len(lengths)
     return (
         np.asarray(sets, dtype=np.int64),
         np.asarray(offs, dtype=np.int64).reshape(-1, nf),
-        np.asarray(lns, dtype=np.int64).reshape(-1, nf),
     )
 
 

@@ -20,23 +20,24 @@ __all__ = ["locate", "read_uint"]
 
 def locate(
     core: ModuleType, data: U8, starts: I64, ends: I64, lengths: I64, minimum: int
-) -> tuple[I64, I64, I64, npt.NDArray[np.bool_]]:
-    """(set index, offsets, lengths, bad sets) of the records of the sets ``data[starts:ends]``
-    of a template of field `lengths` (at least `minimum` bytes a record)."""
+) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
+    """(set index, offsets, bad sets, values) of the records of the sets
+    ``data[starts:ends]`` of a template of field `lengths` (at least `minimum` bytes a record);
+    values: each field of 1-8 bytes as a big-endian integer (others 0)."""
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     nf = lengths.size
     span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
     room = span // max(minimum, 1) + 1
     set_index = np.empty(room, dtype=np.int64)
-    offset = np.empty((nf, room), dtype=np.int64)  # field by field: a field's column contiguous
-    length = np.empty((nf, room), dtype=np.int64)
+    offset = np.empty((room, nf), dtype=np.int64)
+    values = np.empty((room, nf), dtype=np.uint64)
     bad = np.empty(starts.size, dtype=bool)
     count = core.netflow_locate(
         np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
-        set_index, offset, length, bad,
+        set_index, offset, bad, values,
     )  # fmt: skip
-    return set_index[:count], offset[:, :count].T, length[:, :count].T, bad
+    return set_index[:count], offset[:count], bad, values[:count]
 
 
 def read_uint(core: ModuleType, data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64] | None:

@@ -503,7 +503,7 @@ def _flows(
     source: str,
 ) -> tuple[pl.DataFrame, I64, set[int]]:
     """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
-    parts: list[tuple[Template, I64]] = []
+    parts: list[tuple[Template, I64, npt.NDArray[np.uint64] | None]] = []
     dgs_of: list[I64] = []
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
@@ -515,7 +515,7 @@ def _flows(
         if not loc.set_index.size:
             continue
         dgs_of.append(dg_of_set[loc.set_index])
-        parts.append((job.template, loc.offset))
+        parts.append((job.template, loc.offset, loc.values))
         for eid, pen, _ in job.template.fields:
             if (pen, eid) not in e.ELEMENTS and pen != -1:
                 unknown[(pen, eid)] += int(loc.set_index.size)
@@ -538,38 +538,52 @@ def _where(t: Template) -> dict[tuple[int, int], int]:
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    parts: list[tuple[Template, I64]],
+    parts: list[tuple[Template, I64, npt.NDArray[np.uint64] | None]],
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
     """The canonical columns (values, valid), plus internal ones, of the records of all templates.
 
-    `parts`: each template with its records' field offsets, rows one after the other in
-    `dg`'s order; every element is read for the records of all templates at once.
+    `parts`: each template with its records' field offsets (and the values of its fields of
+    1-8 bytes if the compiled core read them), rows one after the other in `dg`'s order; every
+    element is read for the records of all templates at once.
     """
     n = dg.size
-    bounds = np.cumsum([0] + [off.shape[0] for _, off in parts]).tolist()
+    bounds = np.cumsum([0] + [off.shape[0] for _, off, _ in parts]).tolist()
     no = np.zeros(n, dtype=bool)
+    Found = tuple[int, int, I64, int, npt.NDArray[np.uint64] | None]
 
-    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[tuple[int, int, I64, int]]:
-        """(first row, end row, offsets, length) of the parts whose template has the element."""
+    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
+        """(first row, end row, offsets, length, values if read) of the parts whose template
+        has the element."""
         out = []
-        for k, (t, off) in enumerate(parts):
+        for k, (t, off, values) in enumerate(parts):
             j = _where(t).get((pen, eid))
             if j is not None and ok(t.fields[j][2]):
-                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2]))
+                got = None if values is None else values[:, j]
+                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2], got))
         return out
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
+        if have and all(h[4] is not None for h in have):  # read by the compiled core
+            vals = np.zeros(n, dtype=np.uint64) if len(have) < len(parts) else None
+            if vals is None:
+                got = [h[4] for h in have]
+                return (got[0] if len(got) == 1 else np.concatenate(got)), np.ones(n, dtype=bool)
+            ok = no.copy()
+            for a, b, _, _, v in have:
+                vals[a:b] = v
+                ok[a:b] = True
+            return vals, ok
         if len(have) == len(parts) and len({h[3] for h in have}) == 1:
             offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
             return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
         for length in {h[3] for h in have}:  # one read per field length
             same = [h for h in have if h[3] == length]
-            rows = np.concatenate([np.arange(a, b) for a, b, _, _ in same])
+            rows = np.concatenate([np.arange(a, b) for a, b, *_ in same])
             vals[rows] = read_uint(data, np.concatenate([h[2] for h in same]), length)
             ok[rows] = True
         return vals, ok
@@ -583,7 +597,7 @@ def _fields(
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
         vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
-        for a, b, offsets, _ in found(eid, 0, lambda length: length == 16):
+        for a, b, offsets, *_ in found(eid, 0, lambda length: length == 16):
             vals[a:b] = read_words(data, offsets)
             ok[a:b] = True
         return vals, ok
@@ -862,11 +876,16 @@ def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
     """`values` as a Series of `dtype`, null where not `ok` (nulls by mask: no masked array).
 
     Values that fit an integer dtype are converted by numpy (a Polars cast per column costs a
-    query); others are cast by Polars, strictly: an out-of-range value raises as before.
+    query); others are cast by Polars. An integer that does not fit its column (a template field
+    longer than its element, as a damaged template declares it) is no value of it: null.
     """
+    kind = _NUMPY.get(str(dtype))
+    if kind is not None and values.size and values.dtype.kind in "ui":
+        top = np.iinfo(kind).max
+        if values.max() > top or (values.dtype.kind == "i" and values.min() < 0):
+            ok = ok & (values >= 0) & (values <= top)
     whole = bool(ok.all())
     v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
-    kind = _NUMPY.get(str(dtype))
     if (
         kind is not None
         and v.size
