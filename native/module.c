@@ -10,6 +10,8 @@ static PyMethodDef methods[] = {
      "Start offsets of the whole pcap records of a chunk, and where the walk stopped."},
     {"netflow_locate", (PyCFunction)(void (*)(void))flowlab_netflow_locate, METH_FASTCALL,
      "Every record of a NetFlow v9/IPFIX template's data sets: its set, fields' offsets, lengths."},
+    {"netflow_prewalk", (PyCFunction)(void (*)(void))flowlab_netflow_prewalk, METH_FASTCALL,
+     "Headers of NetFlow/IPFIX datagrams, and the data sets of those of data sets only."},
     {"netflow_uint", (PyCFunction)(void (*)(void))flowlab_netflow_uint, METH_FASTCALL,
      "Big-endian unsigned integers of 1-8 bytes at given offsets of a buffer."},
     {NULL, NULL, 0, NULL},

@@ -1,6 +1,7 @@
-/* NetFlow v9 / IPFIX data records in C: flowlab/netflow/_columns.py's locate and read_uint, same
- * rules and the same results.
+/* NetFlow v5 / v9 / IPFIX in C: flowlab/netflow/_prewalk.py's prewalk and _columns.py's locate
+ * and read_uint, same rules and the same results.
  *
+ * netflow_prewalk reads every datagram's header and follows the sets of those of data sets only;
  * netflow_locate finds every record of a template's data sets (fixed strides, or a walk through
  * the variable-length fields' length prefixes); netflow_uint gathers big-endian integers of 1-8
  * bytes at given offsets (a column of located fields). Every read is bounds-checked: a set is
@@ -13,7 +14,7 @@
 #define VARIABLE_LENGTH 65535
 
 typedef struct {
-    Py_buffer views[10];
+    Py_buffer views[16];
     int n;
 } nf_buffers_t;
 
@@ -218,6 +219,146 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(inside);
+done:
+    nf_release(&b);
+    return result;
+}
+
+/* flowlab/netflow/records.py */
+#define NETFLOW5 5
+#define NETFLOW9 9
+#define IPFIX 10
+#define V5_HEADER 24
+#define V9_HEADER 20
+#define IPFIX_HEADER 16
+#define V5_RECORD 48
+#define V5_MAX_COUNT 30
+#define SET_HEADER 4
+#define FIRST_DATA_SET 256
+/* flowlab/netflow/_prewalk.py MAX_SETS */
+#define MAX_SETS 32
+
+static inline int64_t nf_be16(const uint8_t *p) { return ((int64_t)p[0] << 8) | p[1]; }
+static inline int64_t nf_be32(const uint8_t *p) {
+    return ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | ((int64_t)p[2] << 8) | p[3];
+}
+
+/* netflow_prewalk(data, offsets, lengths, fast, version, domain, sequence, export_s, export_ns,
+ *                 uptime, sampling, set_dg, set_id, set_start, set_end) -> sets
+ *
+ * Per datagram (of at least 24 bytes inside data; others: all 0): the header's fields by its
+ * version, and whether it is taken whole (fast: NetFlow v5 with a plausible count whose records
+ * fit, or v9 / IPFIX of at most MAX_SETS data sets that fit the datagram, IPFIX's exactly filling
+ * its message). The data sets of the v9 / IPFIX ones taken: datagram, set id, body bounds, in
+ * order. The per-datagram outputs are uint8 (fast) and int64; the set outputs int64 with room
+ * given by their sizes (a datagram whose sets would not fit raises ValueError). */
+PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 15) {
+        PyErr_SetString(PyExc_TypeError, "netflow_prewalk takes 15 arguments");
+        return NULL;
+    }
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    if (!data) goto done;
+    const int64_t size = b.views[0].len;
+    const int64_t *off = nf_acquire(&b, args[1], 0, 0, "offsets");
+    if (!off) goto done;
+    const int64_t n = b.views[1].len / 8;
+    const int64_t *len = nf_acquire(&b, args[2], n * 8, 0, "lengths");
+    uint8_t *fast = len ? nf_acquire(&b, args[3], n, 1, "fast") : NULL;
+    int64_t *cols[7];
+    static const char *names[7] = {"version", "domain", "sequence", "export_s",
+                                   "export_ns", "uptime", "sampling"};
+    if (!fast) goto done;
+    for (int k = 0; k < 7; k++) {
+        cols[k] = nf_acquire(&b, args[4 + k], n * 8, 1, names[k]);
+        if (!cols[k]) goto done;
+    }
+    int64_t *set_dg = nf_acquire(&b, args[11], 0, 1, "set_dg");
+    if (!set_dg) goto done;
+    const int64_t room = b.views[b.n - 1].len / 8;
+    int64_t *set_id = nf_acquire(&b, args[12], room * 8, 1, "set_id");
+    int64_t *set_start = set_id ? nf_acquire(&b, args[13], room * 8, 1, "set_start") : NULL;
+    int64_t *set_end = set_start ? nf_acquire(&b, args[14], room * 8, 1, "set_end") : NULL;
+    if (!set_end) goto done;
+    int64_t *version = cols[0], *domain = cols[1], *sequence = cols[2], *export_s = cols[3],
+            *export_ns = cols[4], *uptime = cols[5], *sampling = cols[6];
+    int64_t nsets = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n && !full; i++) {
+        version[i] = domain[i] = sequence[i] = export_s[i] = export_ns[i] = uptime[i] =
+            sampling[i] = 0;
+        fast[i] = 0;
+        const int64_t o = off[i], m = len[i];
+        if (o < 0 || m < 24 || o > size - m) continue;
+        const uint8_t *d = data + o;
+        const int64_t v = nf_be16(d), count = nf_be16(d + 2);
+        version[i] = v;
+        if (v == NETFLOW5) {
+            uptime[i] = nf_be32(d + 4);
+            export_s[i] = nf_be32(d + 8);
+            export_ns[i] = nf_be32(d + 12);
+            sequence[i] = nf_be32(d + 16);
+            domain[i] = ((int64_t)d[20] << 8) | d[21];
+            sampling[i] = nf_be16(d + 22);
+            fast[i] = count >= 1 && count <= V5_MAX_COUNT && V5_HEADER + count * V5_RECORD <= m;
+            continue;
+        }
+        int64_t p, end;
+        if (v == NETFLOW9) {
+            uptime[i] = nf_be32(d + 4);
+            export_s[i] = nf_be32(d + 8);
+            sequence[i] = nf_be32(d + 12);
+            domain[i] = nf_be32(d + 16);
+            p = o + V9_HEADER;
+            end = o + m;
+        } else if (v == IPFIX) {
+            export_s[i] = nf_be32(d + 4);
+            sequence[i] = nf_be32(d + 8);
+            domain[i] = nf_be32(d + 12);
+            if (count < IPFIX_HEADER || count > m) continue;
+            p = o + IPFIX_HEADER;
+            end = o + count; /* the message length field */
+        } else {
+            continue;
+        }
+        const int64_t first = nsets;
+        int ok = 1, k = 0;
+        while (p + SET_HEADER <= end) {
+            if (k == MAX_SETS) { /* more sets than followed */
+                ok = 0;
+                break;
+            }
+            const int64_t sid = nf_be16(data + p), slen = nf_be16(data + p + 2);
+            if (slen < SET_HEADER || p + slen > end || sid < FIRST_DATA_SET) {
+                ok = 0;
+                break;
+            }
+            if (nsets >= room) {
+                full = 1;
+                break;
+            }
+            set_dg[nsets] = i;
+            set_id[nsets] = sid;
+            set_start[nsets] = p + SET_HEADER;
+            set_end[nsets] = p + slen;
+            nsets++;
+            p += slen;
+            k++;
+        }
+        if (ok && v == IPFIX && p != end) ok = 0; /* the sets fill the message exactly */
+        if (!ok) nsets = first;
+        fast[i] = (uint8_t)ok;
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "netflow_prewalk: more sets than the outputs hold");
+        goto done;
+    }
+    result = PyLong_FromLongLong(nsets);
 done:
     nf_release(&b);
     return result;

@@ -1,9 +1,10 @@
-"""NetFlow v9 / IPFIX records from the compiled core (``flowlab._native``, ``native/netflow.c``).
+"""NetFlow / IPFIX from the compiled core (``flowlab._native``, ``native/netflow.c``).
 
-:func:`locate` finds the records of a template's data sets and :func:`read_uint` gathers a
-field's integers, in C, into numpy arrays allocated here; the rules and results are those of
-the pure path (:func:`flowlab.netflow._columns.locate`, :func:`~flowlab.netflow._columns.read_uint`),
-which the tests run side by side.
+:func:`prewalk` reads the datagrams' headers and data sets, :func:`locate` finds the records of
+a template's data sets (and reads their integer fields), :func:`read_uint` gathers a field's
+integers, in C, into numpy arrays allocated here; the rules and results are those of the pure
+path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._columns.locate`,
+:func:`~flowlab.netflow._columns.read_uint`), which the tests run side by side.
 """
 
 from __future__ import annotations
@@ -15,7 +16,28 @@ import numpy.typing as npt
 
 from flowlab._arrays import I64, U8
 
-__all__ = ["locate", "read_uint"]
+__all__ = ["locate", "prewalk", "read_uint"]
+
+
+#: most data sets a datagram's vector pass follows (flowlab.netflow._prewalk.MAX_SETS)
+_MAX_SETS = 32
+
+
+def prewalk(
+    core: ModuleType, data: U8, off: I64, ln: I64
+) -> tuple[npt.NDArray[np.bool_], list[I64], list[I64]]:
+    """Per datagram: taken whole, and (version, domain, sequence, export_s, export_ns, uptime,
+    sampling); per data set: (datagram, id, start, end)."""
+    n = off.size
+    off = np.ascontiguousarray(off, dtype=np.int64)
+    ln = np.ascontiguousarray(ln, dtype=np.int64)
+    span = int(np.clip(ln, 0, None).sum()) if n else 0
+    room = min(_MAX_SETS * n, span // 4) + 1  # a set takes at least its 4-byte header
+    fast = np.empty(n, dtype=bool)
+    head = [np.empty(n, dtype=np.int64) for _ in range(7)]
+    sets = [np.empty(room, dtype=np.int64) for _ in range(4)]
+    count = core.netflow_prewalk(np.ascontiguousarray(data), off, ln, fast, *head, *sets)
+    return fast, head, [s[:count] for s in sets]
 
 
 def locate(
