@@ -62,7 +62,9 @@ def locate(
     return set_index[:count], offset[:count], bad, values[:count]
 
 
-def read_uint(core: ModuleType, data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64] | None:
+def read_uint(
+    core: ModuleType, data: U8, offset: I64, length: int
+) -> npt.NDArray[np.uint64] | None:
     """Big-endian integers of `length` (1-8) bytes at each offset, or None if an offset's bytes
     are not all inside `data` (the pure path's clipping rule then applies)."""
     if offset.dtype != np.int64 or offset.ndim != 1 or not data.flags.c_contiguous:

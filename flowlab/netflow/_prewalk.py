@@ -52,8 +52,8 @@ def prewalk(data: npt.NDArray[np.uint8], off: I64, ln: I64) -> Prewalk:
     """Read what can be read of every datagram at once (see the module docstring)."""
     core = _accel.native()
     if core is not None:
-        fast, head, sets = _compiled.prewalk(core, data, off, ln)
-        return Prewalk(fast, *head, *sets)
+        fast, columns, bounds = _compiled.prewalk(core, data, off, ln)
+        return Prewalk(fast, *columns, *bounds)
     n = off.size
     z = np.zeros(n, dtype=np.int64)
     inside = (off >= 0) & (ln >= 24) & (off + ln <= data.size)

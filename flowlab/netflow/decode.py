@@ -567,13 +567,12 @@ def _fields(
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
-        if have and all(h[4] is not None for h in have):  # read by the compiled core
-            vals = np.zeros(n, dtype=np.uint64) if len(have) < len(parts) else None
-            if vals is None:
-                got = [h[4] for h in have]
-                return (got[0] if len(got) == 1 else np.concatenate(got)), np.ones(n, dtype=bool)
-            ok = no.copy()
-            for a, b, _, _, v in have:
+        read = [h[4] for h in have if h[4] is not None]
+        if have and len(read) == len(have):  # read by the compiled core
+            if len(have) == len(parts):
+                return (read[0] if len(read) == 1 else np.concatenate(read)), np.ones(n, dtype=bool)
+            vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
+            for (a, b, *_), v in zip(have, read):
                 vals[a:b] = v
                 ok[a:b] = True
             return vals, ok
