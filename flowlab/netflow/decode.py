@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import Counter
@@ -73,30 +74,79 @@ _PORTED = np.array([6, 17, 132, 136, 33], dtype=np.int64)
 _ICMP = np.array([1, 58], dtype=np.int64)
 
 
+class _Column:
+    """Values added one at a time (the per-datagram walk) or as numpy runs (the vector pass),
+    read back as one array; a single value by its index (bisecting the runs)."""
+
+    __slots__ = ("_dtype", "_ends", "_runs", "_size", "_tail")
+
+    def __init__(self, dtype: type = np.int64) -> None:
+        self._dtype = dtype
+        self._runs: list[np.ndarray] = []
+        self._ends: list[int] = []  # each run's end index
+        self._tail: list[Any] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, value: float) -> None:
+        self._tail.append(value)
+        self._size += 1
+
+    def extend(self, values: np.ndarray) -> None:
+        self._flush()
+        if values.size:
+            self._runs.append(values)
+            self._ends.append(self._size + values.size)
+            self._size += values.size
+
+    def _flush(self) -> None:
+        if self._tail:
+            self._runs.append(np.asarray(self._tail, dtype=self._dtype))
+            self._ends.append(self._size)
+            self._tail = []
+
+    def __getitem__(self, k: int) -> Any:
+        self._flush()
+        j = bisect.bisect_right(self._ends, k)
+        return self._runs[j][k - (self._ends[j - 1] if j else 0)].item()
+
+    def array(self) -> np.ndarray:
+        """All the values as one array (kept as the one run)."""
+        self._flush()
+        if len(self._runs) != 1:
+            whole = (
+                np.concatenate(self._runs).astype(self._dtype, copy=False)
+                if self._runs
+                else np.zeros(0, dtype=self._dtype)
+            )
+            self._runs, self._ends = [whole], [whole.size]
+        return self._runs[0]
+
+
 @dataclass
 class _Dgram:
-    """Per-datagram facts, as lists (datagrams of the batch, then released waiting sets)."""
+    """Per-datagram facts (datagrams of the batch, then released waiting sets)."""
 
-    recv: list[int] = field(default_factory=list)
+    recv: _Column = field(default_factory=_Column)
     exporter: list[str] = field(default_factory=list)
-    domain: list[int] = field(default_factory=list)
-    version: list[int] = field(default_factory=list)
-    export_s: list[int] = field(default_factory=list)
-    export_ns: list[int] = field(default_factory=list)
-    uptime: list[int] = field(default_factory=list)
-    sequence: list[int] = field(default_factory=list)
-    rate: list[float] = field(default_factory=list)  # NaN: unknown (v5: from the header)
-    batch: list[int] = field(default_factory=list)  # index in the batch, -1 for released sets
+    domain: _Column = field(default_factory=_Column)
+    version: _Column = field(default_factory=_Column)
+    export_s: _Column = field(default_factory=_Column)
+    export_ns: _Column = field(default_factory=_Column)
+    uptime: _Column = field(default_factory=_Column)
+    sequence: _Column = field(default_factory=_Column)
+    #: NaN: unknown (v5: from the header)
+    rate: _Column = field(default_factory=lambda: _Column(np.float64))
+    batch: _Column = field(default_factory=_Column)  # index in the batch, -1 for released sets
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _names: list[str] = field(default_factory=list, repr=False)
 
     def array(self, name: str) -> np.ndarray:
-        """A list as a numpy array (int64; ``rate`` float64), made once: call after the walk."""
-        got = self._arrays.get(name)
-        if got is None:
-            kind = np.float64 if name == "rate" else np.int64
-            got = self._arrays[name] = np.asarray(getattr(self, name), dtype=kind)
-        return got
+        """A column as a numpy array (int64; ``rate`` float64): call after the walk."""
+        column: _Column = getattr(self, name)
+        return column.array()
 
     def exporters(self) -> tuple[list[str], I64]:
         """The exporters' names (sorted) and each datagram's index among them (-1: none)."""
@@ -136,9 +186,9 @@ class _Job:
     """The data sets of one template (object) found in the batch."""
 
     template: Template
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    dg: list[int] = field(default_factory=list)
+    starts: _Column = field(default_factory=_Column)
+    ends: _Column = field(default_factory=_Column)
+    dg: _Column = field(default_factory=_Column)
 
 
 def decode(
@@ -226,7 +276,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         if t is None:
             item = PendingSet(
                 exporter, head.domain, ref.set_id, bytes(view[ref.start : ref.end]),
-                dgs.recv[dg], head.export_s, head.uptime_ms, head.version, head.sequence,
+                int(dgs.recv[dg]), head.export_s, head.uptime_ms, head.version, head.sequence,
             )  # fmt: skip
             skipped["pending_overflow"] += cache.wait(item)
             kinds["data_waiting"] += 1
@@ -311,29 +361,29 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         """Datagrams a..b-1, all taken by the vector pass: no template among them."""
         base = len(dgs.recv)
         sl = slice(a, b)
-        dgs.recv += recv[sl].tolist()
+        dgs.recv.extend(recv[sl].astype(np.int64, copy=False))
         if len(ex_names) == 1:
             dgs.exporter += ex_names * (b - a)
         else:
             dgs.exporter += [ex_names[c] for c in ex_codes[a:b].tolist()]
-        dgs.domain += pre.domain[sl].tolist()
-        dgs.version += pre.version[sl].tolist()
-        dgs.export_s += pre.export_s[sl].tolist()
-        dgs.export_ns += pre.export_ns[sl].tolist()
-        dgs.uptime += pre.uptime[sl].tolist()
-        dgs.sequence += pre.sequence[sl].tolist()
+        dgs.domain.extend(pre.domain[sl])
+        dgs.version.extend(pre.version[sl])
+        dgs.export_s.extend(pre.export_s[sl])
+        dgs.export_ns.extend(pre.export_ns[sl])
+        dgs.uptime.extend(pre.uptime[sl])
+        dgs.sequence.extend(pre.sequence[sl])
         interval = (pre.sampling[sl] & 0x3FFF).astype(np.float64)
         is5 = pre.version[sl] == r.NETFLOW5
-        dgs.rate += np.where(is5, np.where(interval > 0, interval, 1.0), np.nan).tolist()
-        dgs.batch += list(range(a, b))
+        dgs.rate.extend(np.where(is5, np.where(interval > 0, interval, 1.0), np.nan))
+        dgs.batch.extend(np.arange(a, b, dtype=np.int64))
         v5 = np.flatnonzero(is5)
         if v5.size:
             job = jobs.setdefault(r.V5_TEMPLATE, _Job(r.V5_TEMPLATE))
             starts = off[a + v5] + r.HEADER[r.NETFLOW5]
             counts = read_uint(data, off[a + v5] + 2, 2).astype(np.int64)
-            job.starts += starts.tolist()
-            job.ends += (starts + counts * r.V5_RECORD).tolist()
-            job.dg += (base + v5).tolist()
+            job.starts.extend(starts)
+            job.ends.extend(starts + counts * r.V5_RECORD)
+            job.dg.extend(base + v5)
             kinds["data"] += int(v5.size)
         lo, hi = np.searchsorted(pre.set_dg, [a, b])
         if lo == hi:
@@ -351,9 +401,9 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
                 tj = jobs.get(t)
                 if tj is None:
                     tj = jobs[t] = _Job(t)
-                tj.starts += pre.set_start[lo:hi][rows].tolist()
-                tj.ends += pre.set_end[lo:hi][rows].tolist()
-                tj.dg += (base + dg[rows] - a).tolist()
+                tj.starts.extend(pre.set_start[lo:hi][rows])
+                tj.ends.extend(pre.set_end[lo:hi][rows])
+                tj.dg.extend(base + dg[rows] - a)
                 kinds["data"] += int(rows.size)
                 continue
             for j in rows.tolist():  # options records, or data waiting for its template: few
@@ -508,9 +558,8 @@ def _flows(
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
     for job in jobs.values():
-        starts = np.asarray(job.starts, dtype=np.int64)
-        loc = locate(data, starts, np.asarray(job.ends, dtype=np.int64), job.template)
-        dg_of_set = np.asarray(job.dg, dtype=np.int64)
+        loc = locate(data, job.starts.array(), job.ends.array(), job.template)
+        dg_of_set = job.dg.array()
         rejected.update(dg_of_set[loc.bad_sets].tolist())
         if not loc.set_index.size:
             continue
@@ -925,12 +974,13 @@ def _sequences(
     is_v9 = (dgs.array("version") == r.NETFLOW9) & (dgs.array("batch") >= 0)
     v9 = [k for k in np.flatnonzero(is_v9).tolist() if k not in rejected]
     if v9:
-        keys = sorted({(dgs.exporter[k], dgs.domain[k]) for k in v9})
+        domains = dgs.array("domain")[v9].tolist()
+        keys = sorted({(dgs.exporter[k], d) for k, d in zip(v9, domains)})
         index = {key: j for j, key in enumerate(keys)}
         res = st.datagrams.update(
             keys,
-            np.array([index[(dgs.exporter[k], dgs.domain[k])] for k in v9], dtype=np.int64),
-            np.array([dgs.sequence[k] for k in v9], dtype=np.int64),
+            np.array([index[(dgs.exporter[k], d)] for k, d in zip(v9, domains)], dtype=np.int64),
+            dgs.array("sequence")[v9],
         )
         stats.lost_datagrams = res.lost
         stats.sequence_resets = res.resets
