@@ -363,3 +363,110 @@ done:
     nf_release(&b);
     return result;
 }
+
+static inline uint64_t nf_mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+/* netflow_classes(data, offsets, lengths, version, domain, exporter, which, cls, reps) -> classes
+ *
+ * flowlab/netflow/_known.py's classes: the v9 / IPFIX datagrams `which` (inside data, at least a
+ * header long) in classes of equal length, version, domain, exporter and bytes (the header's
+ * time, sequence and domain left out). Writes each one's class (-1: not such a datagram) into
+ * cls, and per class its first datagram into reps (both int64, one entry per `which`), classes
+ * numbered in order of first appearance; returns how many. A hash table of the classes. */
+PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "netflow_classes takes 9 arguments");
+        return NULL;
+    }
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    int64_t *table = NULL;
+    uint64_t *hashes = NULL;
+    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    if (!data) goto done;
+    const int64_t size = b.views[0].len;
+    const int64_t *off = nf_acquire(&b, args[1], 0, 0, "offsets");
+    if (!off) goto done;
+    const int64_t n = b.views[1].len / 8;
+    const int64_t *len = nf_acquire(&b, args[2], n * 8, 0, "lengths");
+    const int64_t *version = len ? nf_acquire(&b, args[3], n * 8, 0, "version") : NULL;
+    const int64_t *domain = version ? nf_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
+    const int64_t *exporter = domain ? nf_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;
+    const int64_t *which = exporter ? nf_acquire(&b, args[6], 0, 0, "which") : NULL;
+    if (!which) goto done;
+    const int64_t nw = b.views[6].len / 8;
+    int64_t *cls = nf_acquire(&b, args[7], nw * 8, 1, "cls");
+    int64_t *reps = cls ? nf_acquire(&b, args[8], nw * 8, 1, "reps") : NULL;
+    if (!reps) goto done;
+    int64_t cap = 16;
+    while (cap < 2 * nw) cap <<= 1;
+    table = PyMem_Malloc(cap * sizeof *table); /* class id per slot, -1 empty */
+    hashes = PyMem_Malloc((nw + 1) * sizeof *hashes); /* each class's hash */
+    if (!table || !hashes) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t classes = 0;
+    int bad_index = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t s = 0; s < cap; s++) table[s] = -1;
+    for (int64_t k = 0; k < nw; k++) {
+        const int64_t i = which[k];
+        cls[k] = -1;
+        if (i < 0 || i >= n) {
+            bad_index = 1;
+            break;
+        }
+        const int64_t o = off[i], m = len[i], v = version[i];
+        const int64_t head = v == IPFIX ? IPFIX_HEADER : V9_HEADER;
+        if ((v != IPFIX && v != NETFLOW9) || o < 0 || m < head || o > size - m) continue;
+        /* a multiplicative hash of the key and the bytes compared, 8 bytes a step */
+        const uint8_t *d = data + o;
+        uint64_t h = nf_mix(nf_mix(nf_mix(nf_mix(0x9E3779B97F4A7C15ULL, (uint64_t)m), (uint64_t)v),
+                                   (uint64_t)domain[i]),
+                            (uint64_t)exporter[i]);
+        h = nf_mix(h, ((uint64_t)d[0] << 24) | ((uint64_t)d[1] << 16) | ((uint64_t)d[2] << 8) | d[3]);
+        int64_t j = head;
+        for (; j + 8 <= m; j += 8) {
+            uint64_t w;
+            memcpy(&w, d + j, 8);
+            h = nf_mix(h, w);
+        }
+        for (; j < m; j++) h = nf_mix(h, d[j]);
+        int64_t slot = (int64_t)(h & (uint64_t)(cap - 1)), found = -1;
+        while (table[slot] >= 0) {
+            const int64_t c = table[slot], r = reps[c];
+            const uint8_t *e = data + off[r];
+            if (hashes[c] == h && len[r] == m && version[r] == v && domain[r] == domain[i] &&
+                exporter[r] == exporter[i] && memcmp(e, d, 4) == 0 &&
+                memcmp(e + head, d + head, (size_t)(m - head)) == 0) {
+                found = c;
+                break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+        if (found < 0) {
+            found = classes++;
+            reps[found] = i;
+            hashes[found] = h;
+            table[slot] = found;
+        }
+        cls[k] = found;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad_index) {
+        PyErr_SetString(PyExc_IndexError, "netflow_classes: a datagram index out of range");
+        goto done;
+    }
+    result = PyLong_FromLongLong(classes);
+done:
+    PyMem_Free(table);
+    PyMem_Free(hashes);
+    nf_release(&b);
+    return result;
+}

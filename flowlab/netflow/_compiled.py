@@ -1,9 +1,11 @@
 """NetFlow / IPFIX from the compiled core (``flowlab._native``, ``native/netflow.c``).
 
-:func:`prewalk` reads the datagrams' headers and data sets, :func:`locate` finds the records of
+:func:`prewalk` reads the datagrams' headers and data sets, :func:`classes` groups those of
+template sets alike byte for byte, :func:`locate` finds the records of
 a template's data sets (and reads their integer fields), :func:`read_uint` gathers a field's
 integers, in C, into numpy arrays allocated here; the rules and results are those of the pure
-path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._columns.locate`,
+path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._known.classes`,
+:func:`flowlab.netflow._columns.locate`,
 :func:`~flowlab.netflow._columns.read_uint`), which the tests run side by side.
 """
 
@@ -16,7 +18,7 @@ import numpy.typing as npt
 
 from flowlab._arrays import I64, U8
 
-__all__ = ["locate", "prewalk", "read_uint"]
+__all__ = ["classes", "locate", "prewalk", "read_uint"]
 
 
 #: most data sets a datagram's vector pass follows (flowlab.netflow._prewalk.MAX_SETS)
@@ -38,6 +40,24 @@ def prewalk(
     sets = [np.empty(room, dtype=np.int64) for _ in range(4)]
     count = core.netflow_prewalk(np.ascontiguousarray(data), off, ln, fast, *head, *sets)
     return fast, head, [s[:count] for s in sets]
+
+
+def classes(
+    core: ModuleType, data: U8, off: I64, ln: I64, version: I64, domain: I64, exporter: I64,
+    which: I64,
+) -> tuple[I64, list[int]]:
+    """Each datagram of `which` in its class (-1: none), and each class's first datagram."""
+    def i64(a: np.ndarray) -> I64:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    which = i64(which)
+    cls = np.empty(which.size, dtype=np.int64)
+    reps = np.empty(which.size, dtype=np.int64)
+    count = core.netflow_classes(
+        np.ascontiguousarray(data), i64(off), i64(ln), i64(version), i64(domain), i64(exporter),
+        which, cls, reps,
+    )  # fmt: skip
+    return cls, reps[:count].tolist()
 
 
 def locate(
