@@ -43,10 +43,17 @@ def prewalk(
 
 
 def classes(
-    core: ModuleType, data: U8, off: I64, ln: I64, version: I64, domain: I64, exporter: I64,
+    core: ModuleType,
+    data: U8,
+    off: I64,
+    ln: I64,
+    version: I64,
+    domain: I64,
+    exporter: I64,
     which: I64,
 ) -> tuple[I64, list[int]]:
     """Each datagram of `which` in its class (-1: none), and each class's first datagram."""
+
     def i64(a: np.ndarray) -> I64:
         return np.ascontiguousarray(a, dtype=np.int64)
 

@@ -116,7 +116,7 @@ class _Column:
         """All the values as one array (kept as the one run)."""
         self._flush()
         if len(self._runs) != 1:
-            whole = (
+            whole: np.ndarray = (
                 np.concatenate(self._runs).astype(self._dtype, copy=False)
                 if self._runs
                 else np.zeros(0, dtype=self._dtype)
@@ -391,7 +391,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         dg = pre.set_dg[lo:hi]
         sid = pre.set_id[lo:hi]
         key = (ex_codes[dg] << 48) | (pre.domain[dg] << 16) | sid
-        uniq, inverse = np.unique(key, return_inverse=True)
+        inverse, uniq = factorize(key)
         for k, u in enumerate(uniq.tolist()):
             rows = np.flatnonzero(inverse == k)
             exporter = ex_names[u >> 48]
