@@ -603,13 +603,18 @@ def _fields(
     no = np.zeros(n, dtype=bool)
     Found = tuple[int, int, I64, int, npt.NDArray[np.uint64] | None]
 
+    where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
+    for k, (t, _, _) in enumerate(parts):
+        for key, j in _where(t).items():
+            where.setdefault(key, []).append((k, j))
+
     def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
         """(first row, end row, offsets, length, values if read) of the parts whose template
         has the element."""
         out = []
-        for k, (t, off, values) in enumerate(parts):
-            j = _where(t).get((pen, eid))
-            if j is not None and ok(t.fields[j][2]):
+        for k, j in where.get((pen, eid), ()):
+            t, off, values = parts[k]
+            if ok(t.fields[j][2]):
                 got = None if values is None else values[:, j]
                 out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2], got))
         return out
