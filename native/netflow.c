@@ -42,26 +42,29 @@ static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int wri
     return v->buf;
 }
 
-/* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values) -> records
+/* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
+ *                value_fields) -> records
  *
  * The records of the sets data[starts[i]:ends[i]] of a template whose field lengths are
  * `lengths` (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length byte, or 255
  * and two length bytes). A set holds records while its rest is at least the template's minimum
  * record length; what is left is padding. A record that overruns its set marks the set bad
- * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set and its fields'
- * offsets ((room, fields) int64, record by record) in set order, then record order, and returns how many. values ((room, fields)
- * uint64, or None) gets the big-endian integer of every field of 1-8 bytes (others 0), read
- * while the record's bytes are in cache. The outputs' room is given by their sizes: records that would not fit raise
- * ValueError (the caller sizes them from the sets' bytes, which bound the count). A set outside
- * the buffer is bad and holds no record. */
+ * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set, the offsets of
+ * the fields `offset_fields` ((room, len(offset_fields)) int64, record by record) and the
+ * big-endian integers of the fields `value_fields` (each of 1-8 bytes; (room, len(value_fields))
+ * uint64), read while the record's bytes are in cache, in set order, then record order, and
+ * returns how many. The outputs' room is given by set_index's size: records that would not fit
+ * raise ValueError (the caller sizes them from the sets' bytes, which bound the count). A set
+ * outside the buffer is bad and holds no record. */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "netflow_locate takes 8 arguments");
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "netflow_locate takes 10 arguments");
         return NULL;
     }
     nf_buffers_t b = {.n = 0};
     PyObject *result = NULL;
+    int64_t *at = NULL;
     const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
     if (!data) goto done;
     const int64_t size = b.views[0].len;
@@ -75,15 +78,18 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     int64_t *set_out = nf_acquire(&b, args[4], 0, 1, "set_index");
     if (!set_out) goto done;
     const int64_t room = b.views[4].len / 8;
-    int64_t *off_out = nf_acquire(&b, args[5], room * nf * 8, 1, "offset");
+    const int64_t *ocols = nf_acquire(&b, args[8], 0, 0, "offset_fields");
+    if (!ocols) goto done;
+    const int64_t no = b.views[b.n - 1].len / 8;
+    const int64_t *vcols = nf_acquire(&b, args[9], 0, 0, "value_fields");
+    if (!vcols) goto done;
+    const int64_t nv = b.views[b.n - 1].len / 8;
+    int64_t *off_out = nf_acquire(&b, args[5], room * no * 8, 1, "offset");
     uint8_t *bad = off_out ? nf_acquire(&b, args[6], nsets, 1, "bad") : NULL;
-    uint64_t *val_out = NULL;
-    if (bad && args[7] != Py_None) {
-        val_out = nf_acquire(&b, args[7], room * nf * 8, 1, "values");
-        if (!val_out) goto done;
-    }
-    if (!bad || nf <= 0) {
-        if (bad) PyErr_SetString(PyExc_ValueError, "netflow_locate: a template without fields");
+    uint64_t *val_out = bad ? nf_acquire(&b, args[7], room * nv * 8, 1, "values") : NULL;
+    if (!val_out) goto done;
+    if (nf <= 0 || nf > 65535) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of 1-65535 fields");
         goto done;
     }
     int64_t minimum = 0, variable = 0;
@@ -102,6 +108,18 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of zero length");
         goto done;
     }
+    for (int64_t k = 0; k < no + nv; k++) {
+        const int64_t j = k < no ? ocols[k] : vcols[k - no];
+        if (j < 0 || j >= nf || (k >= no && (lengths[j] < 1 || lengths[j] > 8))) {
+            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field index out of range");
+            goto done;
+        }
+    }
+    at = PyMem_Malloc(nf * sizeof *at); /* the record's field offsets */
+    if (!at) {
+        PyErr_NoMemory();
+        goto done;
+    }
     int64_t count = 0;
     int full = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -117,7 +135,6 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                 full = 1;
                 break;
             }
-            int64_t *o = off_out + count * nf;
             int over = 0;
             for (int64_t j = 0; j < nf; j++) {
                 int64_t length = lengths[j];
@@ -137,23 +154,23 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                         pos += 2;
                     }
                 }
-                o[j] = pos;
+                at[j] = pos;
                 pos += length;
             }
             if (over || pos > end) {
                 bad[i] = 1;
                 break;
             }
-            if (val_out) { /* the record is inside its set: its fields' bytes are readable */
-                for (int64_t j = 0; j < nf; j++) {
-                    const int64_t length = lengths[j];
-                    uint64_t v = 0;
-                    if (length >= 1 && length <= 8) {
-                        const uint8_t *p = data + o[j];
-                        for (int64_t k = 0; k < length; k++) v = (v << 8) | p[k];
-                    }
-                    val_out[count * nf + j] = v;
-                }
+            /* the record is inside its set: its fields' bytes are readable */
+            int64_t *o = off_out + count * no;
+            for (int64_t k = 0; k < no; k++) o[k] = at[ocols[k]];
+            uint64_t *v = val_out + count * nv;
+            for (int64_t k = 0; k < nv; k++) {
+                const int64_t j = vcols[k];
+                const uint8_t *p = data + at[j];
+                uint64_t x = 0;
+                for (int64_t q = 0; q < lengths[j]; q++) x = (x << 8) | p[q];
+                v[k] = x;
             }
             set_out[count++] = i;
         }
@@ -165,6 +182,7 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     }
     result = PyLong_FromLongLong(count);
 done:
+    PyMem_Free(at);
     nf_release(&b);
     return result;
 }

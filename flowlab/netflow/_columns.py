@@ -11,7 +11,8 @@ once: the k-th record of every set in one step.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -28,35 +29,62 @@ __all__ = ["Located", "locate", "read_uint", "read_words"]
 
 @dataclass
 class Located:
-    """Records of one template: the set each comes from, and each field's offset."""
+    """Records of one template: the set each comes from, and its fields' offsets (or values).
+
+    The pure path gives every field's offset (``offset_fields`` None); the compiled core gives
+    the integers of the fields asked for (``values``, read as it walks the records) and the
+    offsets of the variable-length and longer fields only. :meth:`offsets` and :meth:`value`
+    read either.
+    """
 
     set_index: I64  # (n,) index into the sets given to locate
     offset: I64  # (n, fields) byte offset of each field (of its value, after a length prefix)
     bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
-    #: (n, fields) each field of 1-8 bytes as an integer (the compiled core reads them as it
-    #: locates; the pure path leaves None and reads the columns asked for)
-    values: npt.NDArray[np.uint64] | None = None
+    values: npt.NDArray[np.uint64] | None = None  # (n, value fields)
+    offset_fields: dict[int, int] | None = None  # field -> column of offset (None: the field)
+    value_fields: dict[int, int] = field(default_factory=dict)  # field -> column of values
+
+    def offsets(self, j: int) -> I64:
+        """The offsets of field `j` (KeyError: the compiled core read its value only)."""
+        return self.offset[:, j if self.offset_fields is None else self.offset_fields[j]]
+
+    def value(self, j: int) -> npt.NDArray[np.uint64] | None:
+        """The integers of field `j` if read while locating, else None."""
+        k = self.value_fields.get(j)
+        return None if k is None or self.values is None else self.values[:, k]
 
 
-def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
+def locate(
+    data: U8,
+    starts: I64,
+    ends: I64,
+    template: Template,
+    wanted: Collection[tuple[int, int]] = (),
+) -> Located:
     """Find every record of the sets ``data[starts[i] : ends[i]]`` of `template`.
 
-    Bytes after the last whole record (fewer than a record) are padding.
+    Bytes after the last whole record (fewer than a record) are padding. The compiled core reads
+    the integers of the fields of 1-8 bytes whose (enterprise, element) is `wanted` as it walks
+    the records, and gives the offsets of the other fields than 1-8 bytes long only.
 
     Examples
     --------
     >>> import numpy as np
-    >>> t = Template(256, ((8, 0, 4), (2, 0, 2)))
-    >>> data = np.arange(20, dtype=np.uint8)
-    >>> loc = locate(data, np.array([0, 12]), np.array([12, 20]), t)
-    >>> loc.set_index.tolist(), loc.offset[:, 1].tolist()
-    ([0, 0, 1], [4, 10, 16])
+    >>> t = Template(256, ((8, 0, 4), (27, 0, 16)))  # an IPv4 and an IPv6 address
+    >>> data = np.arange(60, dtype=np.uint8)
+    >>> loc = locate(data, np.array([0, 40]), np.array([40, 60]), t)
+    >>> loc.set_index.tolist(), loc.offsets(1).tolist()
+    ([0, 0, 1], [4, 24, 44])
     """
     lengths = np.array([f[2] for f in template.fields], dtype=np.int64)
     nf = lengths.size
     core = _accel.native()
     if core is not None:
-        return Located(*_compiled.locate(core, data, starts, ends, lengths, template.record_length))
+        small = [1 <= f[2] <= 8 for f in template.fields]
+        read = [j for j, f in enumerate(template.fields) if small[j] and (f[1], f[0]) in wanted]
+        at = [j for j in range(nf) if not small[j]]
+        got = _compiled.locate(core, data, starts, ends, lengths, template.record_length, at, read)
+        return Located(*got, {j: k for k, j in enumerate(at)}, {j: k for k, j in enumerate(read)})
     if not template.variable:
         size = int(lengths.sum())
         counts = (ends - starts) // size

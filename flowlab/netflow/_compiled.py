@@ -68,23 +68,30 @@ def classes(
 
 
 def locate(
-    core: ModuleType, data: U8, starts: I64, ends: I64, lengths: I64, minimum: int
+    core: ModuleType,
+    data: U8,
+    starts: I64,
+    ends: I64,
+    lengths: I64,
+    minimum: int,
+    offset_fields: list[int],
+    value_fields: list[int],
 ) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
-    """(set index, offsets, bad sets, values) of the records of the sets
-    ``data[starts:ends]`` of a template of field `lengths` (at least `minimum` bytes a record);
-    values: each field of 1-8 bytes as a big-endian integer (others 0)."""
+    """(set index, offsets, bad sets, values) of the records of the sets ``data[starts:ends]`` of
+    a template of field `lengths` (at least `minimum` bytes a record): the offsets of the fields
+    `offset_fields`, the big-endian integers of the fields `value_fields` (1-8 bytes each)."""
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
-    nf = lengths.size
     span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
     room = span // max(minimum, 1) + 1
     set_index = np.empty(room, dtype=np.int64)
-    offset = np.empty((room, nf), dtype=np.int64)
-    values = np.empty((room, nf), dtype=np.uint64)
+    offset = np.empty((room, len(offset_fields)), dtype=np.int64)
+    values = np.empty((room, len(value_fields)), dtype=np.uint64)
     bad = np.empty(starts.size, dtype=bool)
     count = core.netflow_locate(
         np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
-        set_index, offset, bad, values,
+        set_index, offset, bad, values, np.asarray(offset_fields, dtype=np.int64),
+        np.asarray(value_fields, dtype=np.int64),
     )  # fmt: skip
     return set_index[:count], offset[:count], bad, values[:count]
 

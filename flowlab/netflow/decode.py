@@ -52,7 +52,7 @@ from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
-from flowlab.netflow._columns import locate, read_uint, read_words
+from flowlab.netflow._columns import Located, locate, read_uint, read_words
 from flowlab.netflow._known import classes, in_force, known_serial, recall, remember
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
@@ -553,18 +553,18 @@ def _flows(
     source: str,
 ) -> tuple[pl.DataFrame, I64, set[int]]:
     """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
-    parts: list[tuple[Template, I64, npt.NDArray[np.uint64] | None]] = []
+    parts: list[tuple[Template, Located]] = []
     dgs_of: list[I64] = []
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
     for job in jobs.values():
-        loc = locate(data, job.starts.array(), job.ends.array(), job.template)
+        loc = locate(data, job.starts.array(), job.ends.array(), job.template, _READ)
         dg_of_set = job.dg.array()
         rejected.update(dg_of_set[loc.bad_sets].tolist())
         if not loc.set_index.size:
             continue
         dgs_of.append(dg_of_set[loc.set_index])
-        parts.append((job.template, loc.offset, loc.values))
+        parts.append((job.template, loc))
         for eid, pen, _ in job.template.fields:
             if (pen, eid) not in e.ELEMENTS and pen != -1:
                 unknown[(pen, eid)] += int(loc.set_index.size)
@@ -574,6 +574,28 @@ def _flows(
     dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
     frame, dg = _frame([_fields(data, parts, dg, dgs, cache)], dgs, source)
     return frame, dg, rejected
+
+
+#: the elements :func:`_fields` reads as integers (the compiled core reads them as it locates
+#: the records; any other one of 1-8 bytes it gives no offset of)
+_READ = frozenset(
+    (0, eid)
+    for eid in (
+        e.SOURCE_IPV4_ADDRESS, e.DESTINATION_IPV4_ADDRESS, e.PROTOCOL_IDENTIFIER,
+        e.SOURCE_TRANSPORT_PORT, e.DESTINATION_TRANSPORT_PORT, e.ICMP_TYPE_CODE_IPV4,
+        e.ICMP_TYPE_CODE_IPV6, e.ICMP_TYPE_IPV4, e.ICMP_TYPE_IPV6, e.ICMP_CODE_IPV4,
+        e.ICMP_CODE_IPV6, e.IP_VERSION, e.ETHERNET_TYPE, e.IP_CLASS_OF_SERVICE, e.IP_TTL,
+        e.VLAN_ID, e.DOT1Q_VLAN_ID, e.SOURCE_MAC_ADDRESS, e.DESTINATION_MAC_ADDRESS,
+        e.INGRESS_INTERFACE, e.EGRESS_INTERFACE, e.FLOW_DIRECTION, e.TCP_CONTROL_BITS,
+        e.PACKET_DELTA_COUNT, *e.TCP_FLAG_COUNTERS, e.OCTET_DELTA_COUNT, 352,
+        e.SAMPLING_INTERVAL, e.SAMPLER_RANDOM_INTERVAL, *e.SAMPLER_FIELDS,
+        e.SYSTEM_INIT_TIME_MILLISECONDS, e.FLOW_START_SECONDS, e.FLOW_START_MILLISECONDS,
+        e.FLOW_START_MICROSECONDS, e.FLOW_START_NANOSECONDS, e.FLOW_START_DELTA_MICROSECONDS,
+        e.FLOW_START_SYS_UP_TIME, e.FLOW_END_SECONDS, e.FLOW_END_MILLISECONDS,
+        e.FLOW_END_MICROSECONDS, e.FLOW_END_NANOSECONDS, e.FLOW_END_DELTA_MICROSECONDS,
+        e.FLOW_END_SYS_UP_TIME,
+    )
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)
@@ -587,41 +609,40 @@ def _where(t: Template) -> dict[tuple[int, int], int]:
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    parts: list[tuple[Template, I64, npt.NDArray[np.uint64] | None]],
+    parts: list[tuple[Template, Located]],
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
     """The canonical columns (values, valid), plus internal ones, of the records of all templates.
 
-    `parts`: each template with its records' field offsets (and the values of its fields of
-    1-8 bytes if the compiled core read them), rows one after the other in `dg`'s order; every
-    element is read for the records of all templates at once.
+    `parts`: each template with its records located (field offsets, and the integers of the
+    :data:`_READ` elements if the compiled core read them), rows one after the other in `dg`'s
+    order; every element is read for the records of all templates at once.
     """
     n = dg.size
-    bounds = np.cumsum([0] + [off.shape[0] for _, off, _ in parts]).tolist()
+    bounds = np.cumsum([0] + [loc.set_index.size for _, loc in parts]).tolist()
     no = np.zeros(n, dtype=bool)
-    Found = tuple[int, int, I64, int, npt.NDArray[np.uint64] | None]
+    Found = tuple[int, int, Located, int, int, npt.NDArray[np.uint64] | None]
 
     where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
-    for k, (t, _, _) in enumerate(parts):
+    for part, (t, _) in enumerate(parts):
         for key, j in _where(t).items():
-            where.setdefault(key, []).append((k, j))
+            where.setdefault(key, []).append((part, j))
 
     def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
-        """(first row, end row, offsets, length, values if read) of the parts whose template
-        has the element."""
+        """(first row, end row, located, field, length, values if read) of the parts whose
+        template has the element."""
         out = []
         for k, j in where.get((pen, eid), ()):
-            t, off, values = parts[k]
+            t, loc = parts[k]
             if ok(t.fields[j][2]):
-                got = None if values is None else values[:, j]
-                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2], got))
+                out.append((bounds[k], bounds[k + 1], loc, j, t.fields[j][2], loc.value(j)))
         return out
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
-        read = [h[4] for h in have if h[4] is not None]
+        read = [h[5] for h in have if h[5] is not None]
         if have and len(read) == len(have):  # read by the compiled core
             if len(have) == len(parts):
                 return (read[0] if len(read) == 1 else np.concatenate(read)), np.ones(n, dtype=bool)
@@ -630,14 +651,15 @@ def _fields(
                 vals[a:b] = v
                 ok[a:b] = True
             return vals, ok
-        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
-            offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
-            return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
+        at = [loc.offsets(j) for _, _, loc, j, _, _ in have]  # the pure path: every offset
+        if len(have) == len(parts) and len({h[4] for h in have}) == 1:
+            offsets = at[0] if len(have) == 1 else np.concatenate(at)
+            return read_uint(data, offsets, have[0][4]), np.ones(n, dtype=bool)
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-        for length in {h[3] for h in have}:  # one read per field length
-            same = [h for h in have if h[3] == length]
-            rows = np.concatenate([np.arange(a, b) for a, b, *_ in same])
-            vals[rows] = read_uint(data, np.concatenate([h[2] for h in same]), length)
+        for length in {h[4] for h in have}:  # one read per field length
+            same = [k for k, h in enumerate(have) if h[4] == length]
+            rows = np.concatenate([np.arange(have[k][0], have[k][1]) for k in same])
+            vals[rows] = read_uint(data, np.concatenate([at[k] for k in same]), length)
             ok[rows] = True
         return vals, ok
 
@@ -650,8 +672,8 @@ def _fields(
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
         vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
-        for a, b, offsets, *_ in found(eid, 0, lambda length: length == 16):
-            vals[a:b] = read_words(data, offsets)
+        for a, b, loc, j, *_ in found(eid, 0, lambda length: length == 16):
+            vals[a:b] = read_words(data, loc.offsets(j))
             ok[a:b] = True
         return vals, ok
 

@@ -158,10 +158,21 @@ def test_parts_equal_on_random_bytes(native: ModuleType, switch: None) -> None:
             continue
         starts = np.sort(rng.integers(0, max(data.size, 1), 10))
         ends = np.minimum(starts + rng.integers(0, 300, 10), data.size)
-        pure_loc, fast_loc = _pure_and_native(native, _columns.locate, data, starts, ends, t)
+        wanted = {(0, k + 1) for k in range(len(lengths)) if rng.random() < 0.7}
+        args = (data, starts, ends, t, wanted)
+        pure_loc, fast_loc = _pure_and_native(native, _columns.locate, *args)
         np.testing.assert_array_equal(fast_loc.set_index, pure_loc.set_index)
-        np.testing.assert_array_equal(fast_loc.offset, pure_loc.offset)
         np.testing.assert_array_equal(fast_loc.bad_sets, pure_loc.bad_sets)
+        for j, length in enumerate(lengths):
+            value = fast_loc.value(j)
+            if 1 <= length <= 8 and (0, j + 1) in wanted:
+                assert value is not None
+                _accel._module = None
+                expect = _columns.read_uint(data, pure_loc.offsets(j), length)
+                np.testing.assert_array_equal(value, expect)
+            elif not 1 <= length <= 8:
+                assert value is None
+                np.testing.assert_array_equal(fast_loc.offsets(j), pure_loc.offsets(j))
         if data.size:
             at = rng.integers(-2, data.size + 2, 50)
             for length in range(1, 9):
