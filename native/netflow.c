@@ -42,6 +42,27 @@ static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int wri
     return v->buf;
 }
 
+/* `nargs` is `want`, else TypeError */
+static int nf_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
+    if (nargs == want) return 1;
+    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", name, want);
+    return 0;
+}
+
+/* The byte buffer args[0] and two int64 arrays of one length args[1], args[2] (a batch's
+ * offsets and lengths, or a template's set starts and ends); 0 with an exception if not. */
+static int nf_spans(nf_buffers_t *b, PyObject *const *args, const uint8_t **data, int64_t *size,
+                    const int64_t **first, const int64_t **second, int64_t *n) {
+    *data = nf_acquire(b, args[0], 0, 0, "data");
+    if (!*data) return 0;
+    *size = b->views[0].len;
+    *first = nf_acquire(b, args[1], 0, 0, "offsets");
+    if (!*first) return 0;
+    *n = b->views[1].len / 8;
+    *second = nf_acquire(b, args[2], *n * 8, 0, "lengths");
+    return *second != NULL;
+}
+
 /* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
  *                value_fields) -> records
  *
@@ -58,21 +79,15 @@ static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int wri
  * outside the buffer is bad and holds no record. */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "netflow_locate takes 10 arguments");
-        return NULL;
-    }
+    if (!nf_nargs(nargs, 10, "netflow_locate")) return NULL;
     nf_buffers_t b = {.n = 0};
     PyObject *result = NULL;
     int64_t *at = NULL;
-    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
-    if (!data) goto done;
-    const int64_t size = b.views[0].len;
-    const int64_t *starts = nf_acquire(&b, args[1], 0, 0, "starts");
-    if (!starts) goto done;
-    const int64_t nsets = b.views[1].len / 8;
-    const int64_t *ends = nf_acquire(&b, args[2], nsets * 8, 0, "ends");
-    const int64_t *lengths = ends ? nf_acquire(&b, args[3], 0, 0, "lengths") : NULL;
+    const uint8_t *data;
+    const int64_t *starts, *ends;
+    int64_t size, nsets;
+    if (!nf_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
+    const int64_t *lengths = nf_acquire(&b, args[3], 0, 0, "field lengths");
     if (!lengths) goto done;
     const int64_t nf = b.views[3].len / 8;
     int64_t *set_out = nf_acquire(&b, args[4], 0, 1, "set_index");
@@ -194,10 +209,7 @@ done:
  * all inside data (the caller then takes the pure path's clipping rule). */
 PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "netflow_uint takes 4 arguments");
-        return NULL;
-    }
+    if (!nf_nargs(nargs, 4, "netflow_uint")) return NULL;
     const long length = PyLong_AsLong(args[2]);
     if (length == -1 && PyErr_Occurred()) return NULL;
     if (length < 1 || length > 8) {
@@ -272,20 +284,14 @@ static inline int64_t nf_be32(const uint8_t *p) {
  * given by their sizes (a datagram whose sets would not fit raises ValueError). */
 PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 15) {
-        PyErr_SetString(PyExc_TypeError, "netflow_prewalk takes 15 arguments");
-        return NULL;
-    }
+    if (!nf_nargs(nargs, 15, "netflow_prewalk")) return NULL;
     nf_buffers_t b = {.n = 0};
     PyObject *result = NULL;
-    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
-    if (!data) goto done;
-    const int64_t size = b.views[0].len;
-    const int64_t *off = nf_acquire(&b, args[1], 0, 0, "offsets");
-    if (!off) goto done;
-    const int64_t n = b.views[1].len / 8;
-    const int64_t *len = nf_acquire(&b, args[2], n * 8, 0, "lengths");
-    uint8_t *fast = len ? nf_acquire(&b, args[3], n, 1, "fast") : NULL;
+    const uint8_t *data;
+    const int64_t *off, *len;
+    int64_t size, n;
+    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    uint8_t *fast = nf_acquire(&b, args[3], n, 1, "fast");
     int64_t *cols[7];
     static const char *names[7] = {"version", "domain", "sequence", "export_s",
                                    "export_ns", "uptime", "sampling"};
@@ -397,22 +403,16 @@ static inline uint64_t nf_mix(uint64_t h, uint64_t w) {
  * numbered in order of first appearance; returns how many. A hash table of the classes. */
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "netflow_classes takes 9 arguments");
-        return NULL;
-    }
+    if (!nf_nargs(nargs, 9, "netflow_classes")) return NULL;
     nf_buffers_t b = {.n = 0};
     PyObject *result = NULL;
     int64_t *table = NULL;
     uint64_t *hashes = NULL;
-    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
-    if (!data) goto done;
-    const int64_t size = b.views[0].len;
-    const int64_t *off = nf_acquire(&b, args[1], 0, 0, "offsets");
-    if (!off) goto done;
-    const int64_t n = b.views[1].len / 8;
-    const int64_t *len = nf_acquire(&b, args[2], n * 8, 0, "lengths");
-    const int64_t *version = len ? nf_acquire(&b, args[3], n * 8, 0, "version") : NULL;
+    const uint8_t *data;
+    const int64_t *off, *len;
+    int64_t size, n;
+    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    const int64_t *version = nf_acquire(&b, args[3], n * 8, 0, "version");
     const int64_t *domain = version ? nf_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
     const int64_t *exporter = domain ? nf_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;
     const int64_t *which = exporter ? nf_acquire(&b, args[6], 0, 0, "which") : NULL;
