@@ -945,6 +945,7 @@ def _format_names(version: I64) -> pl.Series:
 
 #: numpy dtypes of the canonical integer dtypes: columns built without a Polars cast
 _NUMPY = {"UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64}
+_TOP = {kind: int(np.iinfo(kind).max) for kind in _NUMPY.values()}
 
 
 def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
@@ -956,21 +957,25 @@ def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
     """
     kind = _NUMPY.get(str(dtype))
     if kind is not None and values.size and values.dtype.kind in "ui":
-        top = np.iinfo(kind).max
+        top = _TOP[kind]
         if values.max() > top or (values.dtype.kind == "i" and values.min() < 0):
             ok = ok & (values >= 0) & (values <= top)
-    whole = bool(ok.all())
-    v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
-    if (
-        kind is not None
-        and v.size
-        and v.dtype.kind in "uif"
-        and v.min() >= 0
-        and v.max() <= np.iinfo(kind).max
-    ):
-        series = pl.Series(v.astype(kind, copy=False))
+        whole = bool(ok.all())
+        v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+        series = pl.Series(v.astype(kind, copy=False))  # every value fits now
     else:
-        series = pl.Series(v).cast(dtype)
+        whole = bool(ok.all())
+        v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+        if (
+            kind is not None
+            and v.size
+            and v.dtype.kind == "f"
+            and 0 <= v.min()
+            and v.max() <= _TOP[kind]
+        ):
+            series = pl.Series(v.astype(kind, copy=False))
+        else:
+            series = pl.Series(v).cast(dtype)
     return series if whole else series.set(pl.Series(~ok), None)
 
 
