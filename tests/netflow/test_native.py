@@ -72,10 +72,11 @@ def test_real_captures_equal(native: ModuleType, switch: None, name: str) -> Non
     _same(native, [grams[k : k + 7] for k in range(0, len(grams), 7)])  # templates across batches
 
 
-def _mutants(seed: int, count: int) -> Iterator[bytes]:
-    """Damaged copies of the real datagrams: flipped bytes, absurd lengths, truncations."""
+def _mutants(seed: int, count: int, pool: list[bytes] | None = None) -> Iterator[bytes]:
+    """Damaged copies of the real datagrams (or of `pool`): flipped bytes, absurd lengths,
+    truncations."""
     rng = random.Random(seed)
-    pool = [d for grams in REAL.values() for d in grams]
+    pool = pool or [d for grams in REAL.values() for d in grams]
     for _ in range(count):
         d = bytearray(rng.choice(pool))
         for _ in range(rng.randint(1, 6)):
@@ -210,17 +211,23 @@ def test_classes_equal(native: ModuleType, switch: None) -> None:
 
 
 def test_hostile_flood_through_the_core(native: ModuleType, switch: None) -> None:
-    """Forty thousand damaged datagrams and random bytes in a few batches: counted, no crash."""
+    """Forty thousand damaged data datagrams and random bytes, their templates known: the
+    compiled core walks them (prewalk, records), all counted, no crash."""
     rng = random.Random(11)
+    clean = [d for grams in REAL.values() for d in grams]
+    data = [d for d in clean if d[:2] == b"\x00\x05" or struct.unpack_from("!H", d, 16)[0] >= 256]
     junk = [rng.randbytes(rng.randrange(0, 300)) for _ in range(4000)]
     for k in range(0, len(junk), 3):
         junk[k] = rng.choice([b"\x00\x0a", b"\x00\x09", b"\x00\x05"]) + junk[k]
-    flood = list(_mutants(99, 36000)) + junk
+    flood = list(_mutants(99, 36000, data)) + junk
     rng.shuffle(flood)
     _accel._module = native
     state = NetFlowState(TemplateCache(max_pending=256))
+    decode_many(clean, peers=["192.0.2.7"] * len(clean), state=state)  # the templates
+    rows = 0
     for k in range(0, len(flood), 10000):
         batch = flood[k : k + 10000]
         out = decode_many(batch, peers=["192.0.2.7"] * len(batch), state=state)
         assert out.stats.datagrams == len(batch) == out.stats.datagrams_ok + out.stats.bad
-    assert len(state.templates.pending) <= 256
+        rows += out.flows.height
+    assert rows > 10000 and len(state.templates.pending) <= 256
