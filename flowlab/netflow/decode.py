@@ -970,7 +970,7 @@ def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
             kind is not None
             and v.size
             and v.dtype.kind == "f"
-            and 0 <= v.min()
+            and v.min() >= 0
             and v.max() <= _TOP[kind]
         ):
             series = pl.Series(v.astype(kind, copy=False))
