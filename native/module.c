@@ -16,6 +16,14 @@ static PyMethodDef methods[] = {
      "The UDP payload to the given ports in each captured packet (capture/_linktypes.locate)."},
     {"pcap_records", (PyCFunction)(void (*)(void))flowlab_pcap_records, METH_FASTCALL,
      "Start offsets of the whole pcap records of a chunk, and where the walk stopped."},
+    {"netflow_locate", (PyCFunction)(void (*)(void))flowlab_netflow_locate, METH_FASTCALL,
+     "Every record of a NetFlow v9/IPFIX template's data sets: its set, fields' offsets, lengths."},
+    {"netflow_classes", (PyCFunction)(void (*)(void))flowlab_netflow_classes, METH_FASTCALL,
+     "NetFlow v9/IPFIX datagrams in classes alike byte for byte (header times left out)."},
+    {"netflow_prewalk", (PyCFunction)(void (*)(void))flowlab_netflow_prewalk, METH_FASTCALL,
+     "Headers of NetFlow/IPFIX datagrams, and the data sets of those of data sets only."},
+    {"netflow_uint", (PyCFunction)(void (*)(void))flowlab_netflow_uint, METH_FASTCALL,
+     "Big-endian unsigned integers of 1-8 bytes at given offsets of a buffer."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,13 +11,16 @@ once: the k-th record of every set in one step.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from flowlab import _accel
 from flowlab._arrays import I64, U8, B
+from flowlab.netflow import _compiled
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
 
@@ -26,30 +29,62 @@ __all__ = ["Located", "locate", "read_uint", "read_words"]
 
 @dataclass
 class Located:
-    """Records of one template: the set each comes from, and each field's offset and length."""
+    """Records of one template: the set each comes from, and its fields' offsets (or values).
+
+    The pure path gives every field's offset (``offset_fields`` None); the compiled core gives
+    the integers of the fields asked for (``values``, read as it walks the records) and the
+    offsets of the variable-length and longer fields only. :meth:`offsets` and :meth:`value`
+    read either.
+    """
 
     set_index: I64  # (n,) index into the sets given to locate
-    offset: I64  # (n, fields) byte offset of each field
-    length: I64  # (n, fields) byte length of each field
+    offset: I64  # (n, fields) byte offset of each field (of its value, after a length prefix)
     bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
+    values: npt.NDArray[np.uint64] | None = None  # (n, value fields)
+    offset_fields: dict[int, int] | None = None  # field -> column of offset (None: the field)
+    value_fields: dict[int, int] = field(default_factory=dict)  # field -> column of values
+
+    def offsets(self, j: int) -> I64:
+        """The offsets of field `j` (KeyError: the compiled core read its value only)."""
+        return self.offset[:, j if self.offset_fields is None else self.offset_fields[j]]
+
+    def value(self, j: int) -> npt.NDArray[np.uint64] | None:
+        """The integers of field `j` if read while locating, else None."""
+        k = self.value_fields.get(j)
+        return None if k is None or self.values is None else self.values[:, k]
 
 
-def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
+def locate(
+    data: U8,
+    starts: I64,
+    ends: I64,
+    template: Template,
+    wanted: Collection[tuple[int, int]] = (),
+) -> Located:
     """Find every record of the sets ``data[starts[i] : ends[i]]`` of `template`.
 
-    Bytes after the last whole record (fewer than a record) are padding.
+    Bytes after the last whole record (fewer than a record) are padding. The compiled core reads
+    the integers of the fields of 1-8 bytes whose (enterprise, element) is `wanted` as it walks
+    the records, and gives the offsets of the other fields than 1-8 bytes long only.
 
     Examples
     --------
     >>> import numpy as np
-    >>> t = Template(256, ((8, 0, 4), (2, 0, 2)))
-    >>> data = np.arange(20, dtype=np.uint8)
-    >>> loc = locate(data, np.array([0, 12]), np.array([12, 20]), t)
-    >>> loc.set_index.tolist(), loc.offset[:, 1].tolist()
-    ([0, 0, 1], [4, 10, 16])
+    >>> t = Template(256, ((8, 0, 4), (27, 0, 16)))  # an IPv4 and an IPv6 address
+    >>> data = np.arange(60, dtype=np.uint8)
+    >>> loc = locate(data, np.array([0, 40]), np.array([40, 60]), t)
+    >>> loc.set_index.tolist(), loc.offsets(1).tolist()
+    ([0, 0, 1], [4, 24, 44])
     """
     lengths = np.array([f[2] for f in template.fields], dtype=np.int64)
     nf = lengths.size
+    core = _accel.native()
+    if core is not None:
+        small = [1 <= f[2] <= 8 for f in template.fields]
+        read = [j for j, f in enumerate(template.fields) if small[j] and (f[1], f[0]) in wanted]
+        at = [j for j in range(nf) if not small[j]]
+        got = _compiled.locate(core, data, starts, ends, lengths, template.record_length, at, read)
+        return Located(*got, {j: k for k, j in enumerate(at)}, {j: k for k, j in enumerate(read)})
     if not template.variable:
         size = int(lengths.sum())
         counts = (ends - starts) // size
@@ -59,16 +94,13 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
         rec = starts[set_index] + within * size
         field_off = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return Located(
-            set_index,
-            rec[:, None] + field_off[None, :],
-            np.broadcast_to(lengths, (rec.size, nf)),
-            np.zeros(starts.size, dtype=bool),
+            set_index, rec[:, None] + field_off[None, :], np.zeros(starts.size, dtype=bool)
         )
     minimum = template.record_length
     cursor = starts.copy()
     bad = np.zeros(starts.size, dtype=bool)
     top = max(data.size - 1, 0)
-    parts: list[tuple[I64, I64, I64]] = []
+    parts: list[tuple[I64, I64]] = []
     runs, var, segment, within = _segments(template)
     alive = np.flatnonzero(cursor + minimum <= ends)
     while alive.size:
@@ -82,7 +114,6 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             pos
         ]  # where each run of fixed fields starts: the record, then after each value
         var_off = np.empty((alive.size, var.size), dtype=np.int64)
-        var_len = np.empty((alive.size, var.size), dtype=np.int64)
         for k in range(var.size):
             pos = pos + runs[k]
             first = data[np.minimum(pos, top)].astype(np.int64)
@@ -90,30 +121,26 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
             second = read_uint(data, np.minimum(pos + 1, top), 2).astype(np.int64)
             head = np.where(wide, 3, 1)
             over |= pos + head > end
-            var_len[:, k] = np.where(wide, second, first)
             var_off[:, k] = pos + head
-            pos = var_off[:, k] + var_len[:, k]
+            pos = var_off[:, k] + np.where(wide, second, first)
             starts_of.append(pos)
         pos = pos + runs[var.size]
         over |= pos > end
         off = np.stack(starts_of, axis=1)[:, segment]
         off += within
         off[:, var] = var_off
-        ln = np.broadcast_to(lengths, (alive.size, nf)).copy()
-        ln[:, var] = var_len
         if over.any():
             bad[alive[over]] = True
             ok = ~over
-            parts.append((alive[ok], off[ok], ln[ok]))
+            parts.append((alive[ok], off[ok]))
             cursor[alive] = pos
             alive = alive[ok]
         else:  # the usual step: no copies of the (records, fields) matrices
-            parts.append((alive, off, ln))
+            parts.append((alive, off))
             cursor[alive] = pos
         alive = alive[cursor[alive] + minimum <= ends[alive]]
     if not parts:
-        empty = np.zeros((0, nf), dtype=np.int64)
-        return Located(np.zeros(0, dtype=np.int64), empty, empty, bad)
+        return Located(np.zeros(0, dtype=np.int64), np.zeros((0, nf), dtype=np.int64), bad)
     if len(parts) == 1:  # one record per set (OVS): already in set order
         return Located(*parts[0], bad)
     set_index = np.concatenate([p[0] for p in parts])
@@ -121,7 +148,6 @@ def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
     return Located(
         set_index[order],
         np.concatenate([p[1] for p in parts])[order],
-        np.concatenate([p[2] for p in parts])[order],
         bad,
     )
 
@@ -154,19 +180,17 @@ _FEW = 4
 
 def _walk_few(
     data: U8, cursor: I64, ends: I64, alive: I64, template: Template, bad: B
-) -> tuple[I64, I64, I64]:
+) -> tuple[I64, I64]:
     """Locate the remaining records of a few sets one by one (same rules as the vector walk)."""
     raw = data.tobytes() if data.size < (1 << 16) else memoryview(data.data)
     lengths = [f[2] for f in template.fields]
     minimum = template.record_length
     sets: list[int] = []
     offs: list[list[int]] = []
-    lns: list[list[int]] = []
     for k in alive.tolist():
         pos, end = int(cursor[k]), int(ends[k])
         while pos + minimum <= end:
             o: list[int] = []
-            n: list[int] = []
             for length in lengths:
                 if length == VARIABLE_LENGTH:
                     if pos >= end:
@@ -181,19 +205,16 @@ def _walk_few(
                         length = (raw[pos] << 8) | raw[pos + 1]
                         pos += 2
                 o.append(pos)
-                n.append(length)
                 pos += length
             if pos > end:
                 bad[k] = True
                 break
             sets.append(k)
             offs.append(o)
-            lns.append(n)
     nf = len(lengths)
     return (
         np.asarray(sets, dtype=np.int64),
         np.asarray(offs, dtype=np.int64).reshape(-1, nf),
-        np.asarray(lns, dtype=np.int64).reshape(-1, nf),
     )
 
 
@@ -208,6 +229,11 @@ def read_uint(data: U8, offset: I64, length: int) -> npt.NDArray[np.uint64]:
     """
     if not offset.size or not data.size:
         return np.zeros(offset.size, dtype=np.uint64)
+    core = _accel.native()
+    if core is not None and 1 <= length <= 8:
+        got = _compiled.read_uint(core, data, offset, length)
+        if got is not None:
+            return got
     low, high = int(offset.min()), int(offset.max())
     inside = low >= 0 and high + length <= data.size
     word = 8 if length > 4 else 4

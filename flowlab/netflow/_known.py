@@ -13,7 +13,9 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from flowlab import _accel
 from flowlab._arrays import I64
+from flowlab.netflow import _compiled
 from flowlab.netflow import records as r
 from flowlab.netflow.templates import Template, TemplateCache
 
@@ -78,7 +80,8 @@ def classes(
     """Datagrams `which` (v9/IPFIX) in classes alike byte for byte, of the same exporter and domain.
 
     Returns each one's class (-1: not a v9/IPFIX datagram inside the buffer) and, per class,
-    one datagram of it.
+    its first datagram (the compiled core numbers the classes in another order: any order
+    serves).
 
     Examples
     --------
@@ -89,6 +92,9 @@ def classes(
     >>> cls.tolist(), reps
     ([0, 0], [0])
     """
+    core = _accel.native()
+    if core is not None:
+        return _compiled.classes(core, data, off, ln, version, domain, exporter, which)
     cls = np.full(which.size, -1, dtype=np.int64)
     reps: list[int] = []
     o, m, v = off[which], ln[which], version[which]

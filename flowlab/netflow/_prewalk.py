@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flowlab import _accel
 from flowlab._arrays import I64, B
+from flowlab.netflow import _compiled
 from flowlab.netflow import records as r
 from flowlab.netflow._columns import read_uint
 
@@ -48,6 +50,10 @@ def _u(data: npt.NDArray[np.uint8], pos: I64, size: int) -> I64:
 
 def prewalk(data: npt.NDArray[np.uint8], off: I64, ln: I64) -> Prewalk:
     """Read what can be read of every datagram at once (see the module docstring)."""
+    core = _accel.native()
+    if core is not None:
+        fast, columns, bounds = _compiled.prewalk(core, data, off, ln)
+        return Prewalk(fast, *columns, *bounds)
     n = off.size
     z = np.zeros(n, dtype=np.int64)
     inside = (off >= 0) & (ln >= 24) & (off + ln <= data.size)

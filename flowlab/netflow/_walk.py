@@ -133,21 +133,31 @@ def _parsed_templates(
     ref.templates, ref.withdrawn = found  # shared: read only
 
 
-def _field(data: bytes | memoryview, p: int, end: int, version: int) -> tuple[Field, int]:
-    if p + 4 > end:
-        raise Malformed("template_overrun")
-    eid, length = _HH.unpack_from(data, p)
-    p += 4
-    pen = 0
-    if version == r.IPFIX and eid & 0x8000:
+def _fields(
+    data: bytes | memoryview, p: int, end: int, version: int, count: int
+) -> tuple[list[Field], int]:
+    """`count` field specifiers from `p` (IPFIX: an enterprise number after those with the
+    high bit); the fields and where they end."""
+    fields: list[Field] = []
+    append = fields.append
+    unpack, unpack_pen = _HH.unpack_from, _I.unpack_from
+    ipfix = version == r.IPFIX
+    for _ in range(count):
         if p + 4 > end:
             raise Malformed("template_overrun")
-        (pen,) = _I.unpack_from(data, p)
-        eid &= 0x7FFF
+        eid, length = unpack(data, p)
         p += 4
-    if version == r.NETFLOW9 and length == VARIABLE_LENGTH:
-        raise Malformed("template_malformed")  # v9 has no variable-length fields
-    return (eid, pen, length), p
+        pen = 0
+        if ipfix and eid & 0x8000:
+            if p + 4 > end:
+                raise Malformed("template_overrun")
+            (pen,) = unpack_pen(data, p)
+            eid &= 0x7FFF
+            p += 4
+        elif not ipfix and length == VARIABLE_LENGTH:
+            raise Malformed("template_malformed")  # v9 has no variable-length fields
+        append((eid, pen, length))
+    return fields, p
 
 
 def _templates(data: bytes | memoryview, ref: SetRef, version: int, *, options: bool) -> None:
@@ -170,9 +180,7 @@ def _templates(data: bytes | memoryview, ref: SetRef, version: int, *, options: 
                 p += 2
                 if scope == 0 or scope > count:
                     raise Malformed("template_malformed")
-            for _ in range(count):
-                f, p = _field(data, p, end, version)
-                fields.append(f)
+            fields, p = _fields(data, p, end, version, count)
         elif options:  # v9 options: scope and option field lengths in bytes
             scope_len, opt_len = count, 0
             if p + 2 > end:
@@ -190,9 +198,7 @@ def _templates(data: bytes | memoryview, ref: SetRef, version: int, *, options: 
         else:
             if count == 0:
                 raise Malformed("template_malformed")
-            for _ in range(count):
-                f, p = _field(data, p, end, version)
-                fields.append(f)
+            fields, p = _fields(data, p, end, version, count)
         t = Template(tid, tuple(fields), scope)
         if tid < r.FIRST_DATA_SET or t.record_length == 0:
             raise Malformed("template_malformed")

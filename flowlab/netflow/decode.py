@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import Counter
@@ -51,7 +52,7 @@ from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
-from flowlab.netflow._columns import locate, read_uint, read_words
+from flowlab.netflow._columns import Located, locate, read_uint, read_words
 from flowlab.netflow._known import classes, in_force, known_serial, recall, remember
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
@@ -73,30 +74,79 @@ _PORTED = np.array([6, 17, 132, 136, 33], dtype=np.int64)
 _ICMP = np.array([1, 58], dtype=np.int64)
 
 
+class _Column:
+    """Values added one at a time (the per-datagram walk) or as numpy runs (the vector pass),
+    read back as one array; a single value by its index (bisecting the runs)."""
+
+    __slots__ = ("_dtype", "_ends", "_runs", "_size", "_tail")
+
+    def __init__(self, dtype: type = np.int64) -> None:
+        self._dtype = dtype
+        self._runs: list[np.ndarray] = []
+        self._ends: list[int] = []  # each run's end index
+        self._tail: list[Any] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, value: float) -> None:
+        self._tail.append(value)
+        self._size += 1
+
+    def extend(self, values: np.ndarray) -> None:
+        self._flush()
+        if values.size:
+            self._runs.append(values)
+            self._ends.append(self._size + values.size)
+            self._size += values.size
+
+    def _flush(self) -> None:
+        if self._tail:
+            self._runs.append(np.asarray(self._tail, dtype=self._dtype))
+            self._ends.append(self._size)
+            self._tail = []
+
+    def __getitem__(self, k: int) -> Any:
+        self._flush()
+        j = bisect.bisect_right(self._ends, k)
+        return self._runs[j][k - (self._ends[j - 1] if j else 0)].item()
+
+    def array(self) -> np.ndarray:
+        """All the values as one array (kept as the one run)."""
+        self._flush()
+        if len(self._runs) != 1:
+            whole: np.ndarray = (
+                np.concatenate(self._runs).astype(self._dtype, copy=False)
+                if self._runs
+                else np.zeros(0, dtype=self._dtype)
+            )
+            self._runs, self._ends = [whole], [whole.size]
+        return self._runs[0]
+
+
 @dataclass
 class _Dgram:
-    """Per-datagram facts, as lists (datagrams of the batch, then released waiting sets)."""
+    """Per-datagram facts (datagrams of the batch, then released waiting sets)."""
 
-    recv: list[int] = field(default_factory=list)
+    recv: _Column = field(default_factory=_Column)
     exporter: list[str] = field(default_factory=list)
-    domain: list[int] = field(default_factory=list)
-    version: list[int] = field(default_factory=list)
-    export_s: list[int] = field(default_factory=list)
-    export_ns: list[int] = field(default_factory=list)
-    uptime: list[int] = field(default_factory=list)
-    sequence: list[int] = field(default_factory=list)
-    rate: list[float] = field(default_factory=list)  # NaN: unknown (v5: from the header)
-    batch: list[int] = field(default_factory=list)  # index in the batch, -1 for released sets
+    domain: _Column = field(default_factory=_Column)
+    version: _Column = field(default_factory=_Column)
+    export_s: _Column = field(default_factory=_Column)
+    export_ns: _Column = field(default_factory=_Column)
+    uptime: _Column = field(default_factory=_Column)
+    sequence: _Column = field(default_factory=_Column)
+    #: NaN: unknown (v5: from the header)
+    rate: _Column = field(default_factory=lambda: _Column(np.float64))
+    batch: _Column = field(default_factory=_Column)  # index in the batch, -1 for released sets
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _names: list[str] = field(default_factory=list, repr=False)
 
     def array(self, name: str) -> np.ndarray:
-        """A list as a numpy array (int64; ``rate`` float64), made once: call after the walk."""
-        got = self._arrays.get(name)
-        if got is None:
-            kind = np.float64 if name == "rate" else np.int64
-            got = self._arrays[name] = np.asarray(getattr(self, name), dtype=kind)
-        return got
+        """A column as a numpy array (int64; ``rate`` float64): call after the walk."""
+        column: _Column = getattr(self, name)
+        return column.array()
 
     def exporters(self) -> tuple[list[str], I64]:
         """The exporters' names (sorted) and each datagram's index among them (-1: none)."""
@@ -136,9 +186,9 @@ class _Job:
     """The data sets of one template (object) found in the batch."""
 
     template: Template
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    dg: list[int] = field(default_factory=list)
+    starts: _Column = field(default_factory=_Column)
+    ends: _Column = field(default_factory=_Column)
+    dg: _Column = field(default_factory=_Column)
 
 
 def decode(
@@ -204,7 +254,13 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
     extra_size = [data.size]
     options_records: Counter[int] = Counter()  # options data records per datagram (sequence)
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
-    peer_list = [None] * n if peers is None else list(peers)
+    peer_list = (
+        [None] * n
+        if peers is None
+        else peers.to_list()
+        if isinstance(peers, pl.Series)
+        else list(peers)
+    )
     raw = memoryview(data.data)
 
     def add_job(t: Template, start: int, end: int, dg: int) -> None:
@@ -220,7 +276,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         if t is None:
             item = PendingSet(
                 exporter, head.domain, ref.set_id, bytes(view[ref.start : ref.end]),
-                dgs.recv[dg], head.export_s, head.uptime_ms, head.version, head.sequence,
+                int(dgs.recv[dg]), head.export_s, head.uptime_ms, head.version, head.sequence,
             )  # fmt: skip
             skipped["pending_overflow"] += cache.wait(item)
             kinds["data_waiting"] += 1
@@ -305,29 +361,29 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         """Datagrams a..b-1, all taken by the vector pass: no template among them."""
         base = len(dgs.recv)
         sl = slice(a, b)
-        dgs.recv += recv[sl].tolist()
+        dgs.recv.extend(recv[sl].astype(np.int64, copy=False))
         if len(ex_names) == 1:
             dgs.exporter += ex_names * (b - a)
         else:
             dgs.exporter += [ex_names[c] for c in ex_codes[a:b].tolist()]
-        dgs.domain += pre.domain[sl].tolist()
-        dgs.version += pre.version[sl].tolist()
-        dgs.export_s += pre.export_s[sl].tolist()
-        dgs.export_ns += pre.export_ns[sl].tolist()
-        dgs.uptime += pre.uptime[sl].tolist()
-        dgs.sequence += pre.sequence[sl].tolist()
+        dgs.domain.extend(pre.domain[sl])
+        dgs.version.extend(pre.version[sl])
+        dgs.export_s.extend(pre.export_s[sl])
+        dgs.export_ns.extend(pre.export_ns[sl])
+        dgs.uptime.extend(pre.uptime[sl])
+        dgs.sequence.extend(pre.sequence[sl])
         interval = (pre.sampling[sl] & 0x3FFF).astype(np.float64)
         is5 = pre.version[sl] == r.NETFLOW5
-        dgs.rate += np.where(is5, np.where(interval > 0, interval, 1.0), np.nan).tolist()
-        dgs.batch += list(range(a, b))
+        dgs.rate.extend(np.where(is5, np.where(interval > 0, interval, 1.0), np.nan))
+        dgs.batch.extend(np.arange(a, b, dtype=np.int64))
         v5 = np.flatnonzero(is5)
         if v5.size:
             job = jobs.setdefault(r.V5_TEMPLATE, _Job(r.V5_TEMPLATE))
             starts = off[a + v5] + r.HEADER[r.NETFLOW5]
             counts = read_uint(data, off[a + v5] + 2, 2).astype(np.int64)
-            job.starts += starts.tolist()
-            job.ends += (starts + counts * r.V5_RECORD).tolist()
-            job.dg += (base + v5).tolist()
+            job.starts.extend(starts)
+            job.ends.extend(starts + counts * r.V5_RECORD)
+            job.dg.extend(base + v5)
             kinds["data"] += int(v5.size)
         lo, hi = np.searchsorted(pre.set_dg, [a, b])
         if lo == hi:
@@ -335,7 +391,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         dg = pre.set_dg[lo:hi]
         sid = pre.set_id[lo:hi]
         key = (ex_codes[dg] << 48) | (pre.domain[dg] << 16) | sid
-        uniq, inverse = np.unique(key, return_inverse=True)
+        inverse, uniq = factorize(key)
         for k, u in enumerate(uniq.tolist()):
             rows = np.flatnonzero(inverse == k)
             exporter = ex_names[u >> 48]
@@ -345,9 +401,9 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
                 tj = jobs.get(t)
                 if tj is None:
                     tj = jobs[t] = _Job(t)
-                tj.starts += pre.set_start[lo:hi][rows].tolist()
-                tj.ends += pre.set_end[lo:hi][rows].tolist()
-                tj.dg += (base + dg[rows] - a).tolist()
+                tj.starts.extend(pre.set_start[lo:hi][rows])
+                tj.ends.extend(pre.set_end[lo:hi][rows])
+                tj.dg.extend(base + dg[rows] - a)
                 kinds["data"] += int(rows.size)
                 continue
             for j in rows.tolist():  # options records, or data waiting for its template: few
@@ -497,19 +553,18 @@ def _flows(
     source: str,
 ) -> tuple[pl.DataFrame, I64, set[int]]:
     """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
-    parts: list[tuple[Template, I64]] = []
+    parts: list[tuple[Template, Located]] = []
     dgs_of: list[I64] = []
     rejected: set[int] = set()
     unknown: Counter[tuple[int, int]] = Counter()
     for job in jobs.values():
-        starts = np.asarray(job.starts, dtype=np.int64)
-        loc = locate(data, starts, np.asarray(job.ends, dtype=np.int64), job.template)
-        dg_of_set = np.asarray(job.dg, dtype=np.int64)
+        loc = locate(data, job.starts.array(), job.ends.array(), job.template, _READ)
+        dg_of_set = job.dg.array()
         rejected.update(dg_of_set[loc.bad_sets].tolist())
         if not loc.set_index.size:
             continue
         dgs_of.append(dg_of_set[loc.set_index])
-        parts.append((job.template, loc.offset))
+        parts.append((job.template, loc))
         for eid, pen, _ in job.template.fields:
             if (pen, eid) not in e.ELEMENTS and pen != -1:
                 unknown[(pen, eid)] += int(loc.set_index.size)
@@ -519,6 +574,28 @@ def _flows(
     dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
     frame, dg = _frame([_fields(data, parts, dg, dgs, cache)], dgs, source)
     return frame, dg, rejected
+
+
+#: the elements :func:`_fields` reads as integers (the compiled core reads them as it locates
+#: the records; any other one of 1-8 bytes it gives no offset of)
+_READ = frozenset(
+    (0, eid)
+    for eid in (
+        e.SOURCE_IPV4_ADDRESS, e.DESTINATION_IPV4_ADDRESS, e.PROTOCOL_IDENTIFIER,
+        e.SOURCE_TRANSPORT_PORT, e.DESTINATION_TRANSPORT_PORT, e.ICMP_TYPE_CODE_IPV4,
+        e.ICMP_TYPE_CODE_IPV6, e.ICMP_TYPE_IPV4, e.ICMP_TYPE_IPV6, e.ICMP_CODE_IPV4,
+        e.ICMP_CODE_IPV6, e.IP_VERSION, e.ETHERNET_TYPE, e.IP_CLASS_OF_SERVICE, e.IP_TTL,
+        e.VLAN_ID, e.DOT1Q_VLAN_ID, e.SOURCE_MAC_ADDRESS, e.DESTINATION_MAC_ADDRESS,
+        e.INGRESS_INTERFACE, e.EGRESS_INTERFACE, e.FLOW_DIRECTION, e.TCP_CONTROL_BITS,
+        e.PACKET_DELTA_COUNT, *e.TCP_FLAG_COUNTERS, e.OCTET_DELTA_COUNT, 352,
+        e.SAMPLING_INTERVAL, e.SAMPLER_RANDOM_INTERVAL, *e.SAMPLER_FIELDS,
+        e.SYSTEM_INIT_TIME_MILLISECONDS, e.FLOW_START_SECONDS, e.FLOW_START_MILLISECONDS,
+        e.FLOW_START_MICROSECONDS, e.FLOW_START_NANOSECONDS, e.FLOW_START_DELTA_MICROSECONDS,
+        e.FLOW_START_SYS_UP_TIME, e.FLOW_END_SECONDS, e.FLOW_END_MILLISECONDS,
+        e.FLOW_END_MICROSECONDS, e.FLOW_END_NANOSECONDS, e.FLOW_END_DELTA_MICROSECONDS,
+        e.FLOW_END_SYS_UP_TIME,
+    )
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)
@@ -532,39 +609,57 @@ def _where(t: Template) -> dict[tuple[int, int], int]:
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    parts: list[tuple[Template, I64]],
+    parts: list[tuple[Template, Located]],
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
     """The canonical columns (values, valid), plus internal ones, of the records of all templates.
 
-    `parts`: each template with its records' field offsets, rows one after the other in
-    `dg`'s order; every element is read for the records of all templates at once.
+    `parts`: each template with its records located (field offsets, and the integers of the
+    :data:`_READ` elements if the compiled core read them), rows one after the other in `dg`'s
+    order; every element is read for the records of all templates at once.
     """
     n = dg.size
-    bounds = np.cumsum([0] + [off.shape[0] for _, off in parts]).tolist()
+    bounds = np.cumsum([0] + [loc.set_index.size for _, loc in parts]).tolist()
     no = np.zeros(n, dtype=bool)
+    Found = tuple[int, int, Located, int, int, npt.NDArray[np.uint64] | None]
 
-    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[tuple[int, int, I64, int]]:
-        """(first row, end row, offsets, length) of the parts whose template has the element."""
+    where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
+    for part, (t, _) in enumerate(parts):
+        for key, j in _where(t).items():
+            where.setdefault(key, []).append((part, j))
+
+    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
+        """(first row, end row, located, field, length, values if read) of the parts whose
+        template has the element."""
         out = []
-        for k, (t, off) in enumerate(parts):
-            j = _where(t).get((pen, eid))
-            if j is not None and ok(t.fields[j][2]):
-                out.append((bounds[k], bounds[k + 1], off[:, j], t.fields[j][2]))
+        for k, j in where.get((pen, eid), ()):
+            t, loc = parts[k]
+            if ok(t.fields[j][2]):
+                out.append((bounds[k], bounds[k + 1], loc, j, t.fields[j][2], loc.value(j)))
         return out
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
-        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
-            offsets = have[0][2] if len(have) == 1 else np.concatenate([h[2] for h in have])
-            return read_uint(data, offsets, have[0][3]), np.ones(n, dtype=bool)
+        read = [h[5] for h in have if h[5] is not None]
+        if have and len(read) == len(have):  # read by the compiled core
+            if len(have) == len(parts):
+                return (read[0] if len(read) == 1 else np.concatenate(read)), np.ones(n, dtype=bool)
+            vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
+            for (a, b, *_), v in zip(have, read):
+                vals[a:b] = v
+                ok[a:b] = True
+            return vals, ok
+        at = [loc.offsets(j) for _, _, loc, j, _, _ in have]  # the pure path: every offset
+        if len(have) == len(parts) and len({h[4] for h in have}) == 1:
+            offsets = at[0] if len(have) == 1 else np.concatenate(at)
+            return read_uint(data, offsets, have[0][4]), np.ones(n, dtype=bool)
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-        for length in {h[3] for h in have}:  # one read per field length
-            same = [h for h in have if h[3] == length]
-            rows = np.concatenate([np.arange(a, b) for a, b, _, _ in same])
-            vals[rows] = read_uint(data, np.concatenate([h[2] for h in same]), length)
+        for length in {h[4] for h in have}:  # one read per field length
+            same = [k for k, h in enumerate(have) if h[4] == length]
+            rows = np.concatenate([np.arange(have[k][0], have[k][1]) for k in same])
+            vals[rows] = read_uint(data, np.concatenate([at[k] for k in same]), length)
             ok[rows] = True
         return vals, ok
 
@@ -577,8 +672,8 @@ def _fields(
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
         vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
-        for a, b, offsets, _ in found(eid, 0, lambda length: length == 16):
-            vals[a:b] = read_words(data, offsets)
+        for a, b, loc, j, *_ in found(eid, 0, lambda length: length == 16):
+            vals[a:b] = read_words(data, loc.offsets(j))
             ok[a:b] = True
         return vals, ok
 
@@ -850,27 +945,37 @@ def _format_names(version: I64) -> pl.Series:
 
 #: numpy dtypes of the canonical integer dtypes: columns built without a Polars cast
 _NUMPY = {"UInt8": np.uint8, "UInt16": np.uint16, "UInt32": np.uint32, "UInt64": np.uint64}
+_TOP = {kind: int(np.iinfo(kind).max) for kind in _NUMPY.values()}
 
 
 def _series(values: np.ndarray, ok: B, dtype: Any) -> pl.Series:
     """`values` as a Series of `dtype`, null where not `ok` (nulls by mask: no masked array).
 
     Values that fit an integer dtype are converted by numpy (a Polars cast per column costs a
-    query); others are cast by Polars, strictly: an out-of-range value raises as before.
+    query); others are cast by Polars. An integer that does not fit its column (a template field
+    longer than its element, as a damaged template declares it) is no value of it: null.
     """
-    whole = bool(ok.all())
-    v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
     kind = _NUMPY.get(str(dtype))
-    if (
-        kind is not None
-        and v.size
-        and v.dtype.kind in "uif"
-        and v.min() >= 0
-        and v.max() <= np.iinfo(kind).max
-    ):
-        series = pl.Series(v.astype(kind, copy=False))
+    if kind is not None and values.size and values.dtype.kind in "ui":
+        top = _TOP[kind]
+        if values.max() > top or (values.dtype.kind == "i" and values.min() < 0):
+            ok = ok & (values >= 0) & (values <= top)
+        whole = bool(ok.all())
+        v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+        series = pl.Series(v.astype(kind, copy=False))  # every value fits now
     else:
-        series = pl.Series(v).cast(dtype)
+        whole = bool(ok.all())
+        v = values if whole else np.where(ok, values, np.zeros(1, dtype=values.dtype))
+        if (
+            kind is not None
+            and v.size
+            and v.dtype.kind == "f"
+            and v.min() >= 0
+            and v.max() <= _TOP[kind]
+        ):
+            series = pl.Series(v.astype(kind, copy=False))
+        else:
+            series = pl.Series(v).cast(dtype)
     return series if whole else series.set(pl.Series(~ok), None)
 
 
@@ -901,12 +1006,13 @@ def _sequences(
     is_v9 = (dgs.array("version") == r.NETFLOW9) & (dgs.array("batch") >= 0)
     v9 = [k for k in np.flatnonzero(is_v9).tolist() if k not in rejected]
     if v9:
-        keys = sorted({(dgs.exporter[k], dgs.domain[k]) for k in v9})
+        domains = dgs.array("domain")[v9].tolist()
+        keys = sorted({(dgs.exporter[k], d) for k, d in zip(v9, domains)})
         index = {key: j for j, key in enumerate(keys)}
         res = st.datagrams.update(
             keys,
-            np.array([index[(dgs.exporter[k], dgs.domain[k])] for k in v9], dtype=np.int64),
-            np.array([dgs.sequence[k] for k in v9], dtype=np.int64),
+            np.array([index[(dgs.exporter[k], d)] for k, d in zip(v9, domains)], dtype=np.int64),
+            dgs.array("sequence")[v9],
         )
         stats.lost_datagrams = res.lost
         stats.sequence_resets = res.resets

@@ -1,0 +1,490 @@
+/* NetFlow v5 / v9 / IPFIX in C: flowlab/netflow/_prewalk.py's prewalk and _columns.py's locate
+ * and read_uint, same rules and the same results.
+ *
+ * netflow_prewalk reads every datagram's header and follows the sets of those of data sets only;
+ * netflow_locate finds every record of a template's data sets (fixed strides, or a walk through
+ * the variable-length fields' length prefixes); netflow_uint gathers big-endian integers of 1-8
+ * bytes at given offsets (a column of located fields). Every read is bounds-checked: a set is
+ * read only inside itself and the buffer, an offset only inside the buffer.
+ */
+#include "flowlab_native.h"
+
+#include <string.h>
+
+#define VARIABLE_LENGTH 65535
+
+typedef struct {
+    Py_buffer views[16];
+    int n;
+} nf_buffers_t;
+
+static void nf_release(nf_buffers_t *b) {
+    for (int i = 0; i < b->n; i++) PyBuffer_Release(&b->views[i]);
+    b->n = 0;
+}
+
+/* A C-contiguous buffer of at least `need` bytes (writable if asked) */
+static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int writable,
+                        const char *what) {
+    if (b->n >= (int)(sizeof b->views / sizeof b->views[0])) {
+        PyErr_SetString(PyExc_RuntimeError, "flowlab._native: too many buffers");
+        return NULL;
+    }
+    Py_buffer *v = &b->views[b->n];
+    if (PyObject_GetBuffer(obj, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    b->n++;
+    if (v->len < need) {
+        PyErr_Format(PyExc_ValueError, "flowlab._native: %s holds %zd bytes, %zd needed", what,
+                     v->len, need);
+        return NULL;
+    }
+    return v->buf;
+}
+
+/* `nargs` is `want`, else TypeError */
+static int nf_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
+    if (nargs == want) return 1;
+    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", name, want);
+    return 0;
+}
+
+/* The byte buffer args[0] and two int64 arrays of one length args[1], args[2] (a batch's
+ * offsets and lengths, or a template's set starts and ends); 0 with an exception if not. */
+static int nf_spans(nf_buffers_t *b, PyObject *const *args, const uint8_t **data, int64_t *size,
+                    const int64_t **first, const int64_t **second, int64_t *n) {
+    *data = nf_acquire(b, args[0], 0, 0, "data");
+    if (!*data) return 0;
+    *size = b->views[0].len;
+    *first = nf_acquire(b, args[1], 0, 0, "offsets");
+    if (!*first) return 0;
+    *n = b->views[1].len / 8;
+    *second = nf_acquire(b, args[2], *n * 8, 0, "lengths");
+    return *second != NULL;
+}
+
+/* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
+ *                value_fields) -> records
+ *
+ * The records of the sets data[starts[i]:ends[i]] of a template whose field lengths are
+ * `lengths` (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length byte, or 255
+ * and two length bytes). A set holds records while its rest is at least the template's minimum
+ * record length; what is left is padding. A record that overruns its set marks the set bad
+ * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set, the offsets of
+ * the fields `offset_fields` ((room, len(offset_fields)) int64, record by record) and the
+ * big-endian integers of the fields `value_fields` (each of 1-8 bytes; (room, len(value_fields))
+ * uint64), read while the record's bytes are in cache, in set order, then record order, and
+ * returns how many. The outputs' room is given by set_index's size: records that would not fit
+ * raise ValueError (the caller sizes them from the sets' bytes, which bound the count). A set
+ * outside the buffer is bad and holds no record. */
+PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!nf_nargs(nargs, 10, "netflow_locate")) return NULL;
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    int64_t *at = NULL;
+    const uint8_t *data;
+    const int64_t *starts, *ends;
+    int64_t size, nsets;
+    if (!nf_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
+    const int64_t *lengths = nf_acquire(&b, args[3], 0, 0, "field lengths");
+    if (!lengths) goto done;
+    const int64_t nf = b.views[3].len / 8;
+    int64_t *set_out = nf_acquire(&b, args[4], 0, 1, "set_index");
+    if (!set_out) goto done;
+    const int64_t room = b.views[4].len / 8;
+    const int64_t *ocols = nf_acquire(&b, args[8], 0, 0, "offset_fields");
+    if (!ocols) goto done;
+    const int64_t no = b.views[b.n - 1].len / 8;
+    const int64_t *vcols = nf_acquire(&b, args[9], 0, 0, "value_fields");
+    if (!vcols) goto done;
+    const int64_t nv = b.views[b.n - 1].len / 8;
+    int64_t *off_out = nf_acquire(&b, args[5], room * no * 8, 1, "offset");
+    uint8_t *bad = off_out ? nf_acquire(&b, args[6], nsets, 1, "bad") : NULL;
+    uint64_t *val_out = bad ? nf_acquire(&b, args[7], room * nv * 8, 1, "values") : NULL;
+    if (!val_out) goto done;
+    if (nf <= 0 || nf > 65535) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of 1-65535 fields");
+        goto done;
+    }
+    int64_t minimum = 0, variable = 0;
+    for (int64_t j = 0; j < nf; j++) {
+        if (lengths[j] == VARIABLE_LENGTH) {
+            minimum += 1;
+            variable = 1;
+        } else if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH) {
+            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field length out of range");
+            goto done;
+        } else {
+            minimum += lengths[j];
+        }
+    }
+    if (minimum <= 0) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of zero length");
+        goto done;
+    }
+    for (int64_t k = 0; k < no + nv; k++) {
+        const int64_t j = k < no ? ocols[k] : vcols[k - no];
+        if (j < 0 || j >= nf || (k >= no && (lengths[j] < 1 || lengths[j] > 8))) {
+            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field index out of range");
+            goto done;
+        }
+    }
+    at = PyMem_Malloc(nf * sizeof *at); /* the record's field offsets */
+    if (!at) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t count = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < nsets && !full; i++) {
+        int64_t pos = starts[i], end = ends[i];
+        bad[i] = 0;
+        if (pos < 0 || end > size || end < pos) {
+            bad[i] = 1;
+            continue;
+        }
+        while (pos + minimum <= end) {
+            if (count >= room) {
+                full = 1;
+                break;
+            }
+            int over = 0;
+            for (int64_t j = 0; j < nf; j++) {
+                int64_t length = lengths[j];
+                if (variable && length == VARIABLE_LENGTH) {
+                    if (pos >= end) {
+                        over = 1;
+                        break;
+                    }
+                    length = data[pos];
+                    pos += 1;
+                    if (length == 255) {
+                        if (pos + 2 > end) {
+                            over = 1;
+                            break;
+                        }
+                        length = ((int64_t)data[pos] << 8) | data[pos + 1];
+                        pos += 2;
+                    }
+                }
+                at[j] = pos;
+                pos += length;
+            }
+            if (over || pos > end) {
+                bad[i] = 1;
+                break;
+            }
+            /* the record is inside its set: its fields' bytes are readable */
+            int64_t *o = off_out + count * no;
+            for (int64_t k = 0; k < no; k++) o[k] = at[ocols[k]];
+            uint64_t *v = val_out + count * nv;
+            for (int64_t k = 0; k < nv; k++) {
+                const int64_t j = vcols[k];
+                const uint8_t *p = data + at[j];
+                uint64_t x = 0;
+                for (int64_t q = 0; q < lengths[j]; q++) x = (x << 8) | p[q];
+                v[k] = x;
+            }
+            set_out[count++] = i;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "netflow_locate: more records than the outputs hold");
+        goto done;
+    }
+    result = PyLong_FromLongLong(count);
+done:
+    PyMem_Free(at);
+    nf_release(&b);
+    return result;
+}
+
+/* netflow_uint(data, offsets, length, out) -> bool
+ *
+ * Big-endian unsigned integers of `length` (1-8) bytes at each offset (a 1-D int64 buffer, any
+ * stride) into out (uint64). Returns False (out is then undefined) if an offset's bytes are not
+ * all inside data (the caller then takes the pure path's clipping rule). */
+PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!nf_nargs(nargs, 4, "netflow_uint")) return NULL;
+    const long length = PyLong_AsLong(args[2]);
+    if (length == -1 && PyErr_Occurred()) return NULL;
+    if (length < 1 || length > 8) {
+        PyErr_SetString(PyExc_ValueError, "netflow_uint: length must be 1-8");
+        return NULL;
+    }
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    if (!data) goto done;
+    const int64_t size = b.views[0].len;
+    Py_buffer *ov = &b.views[1];
+    if (PyObject_GetBuffer(args[1], ov, PyBUF_STRIDES | PyBUF_FORMAT) < 0) goto done;
+    b.n++;
+    if (ov->ndim != 1 || ov->itemsize != 8 || !ov->format ||
+        (strcmp(ov->format, "l") != 0 && strcmp(ov->format, "q") != 0)) {
+        PyErr_SetString(PyExc_ValueError, "netflow_uint: offsets must be a 1-D int64 array");
+        goto done;
+    }
+    const int64_t n = ov->shape[0];
+    const Py_ssize_t stride = ov->strides[0];
+    const char *obase = ov->buf;
+    uint64_t *out = nf_acquire(&b, args[3], n * 8, 1, "out");
+    if (!out) goto done;
+    int inside = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t at = *(const int64_t *)(obase + i * stride);
+        if (at < 0 || at > size - length) {
+            inside = 0;
+            break;
+        }
+        const uint8_t *p = data + at;
+        uint64_t v = 0;
+        for (long k = 0; k < length; k++) v = (v << 8) | p[k];
+        out[i] = v;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(inside);
+done:
+    nf_release(&b);
+    return result;
+}
+
+/* flowlab/netflow/records.py */
+#define NETFLOW5 5
+#define NETFLOW9 9
+#define IPFIX 10
+#define V5_HEADER 24
+#define V9_HEADER 20
+#define IPFIX_HEADER 16
+#define V5_RECORD 48
+#define V5_MAX_COUNT 30
+#define SET_HEADER 4
+#define FIRST_DATA_SET 256
+/* flowlab/netflow/_prewalk.py MAX_SETS */
+#define MAX_SETS 32
+
+static inline int64_t nf_be16(const uint8_t *p) { return ((int64_t)p[0] << 8) | p[1]; }
+static inline int64_t nf_be32(const uint8_t *p) {
+    return ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | ((int64_t)p[2] << 8) | p[3];
+}
+
+/* netflow_prewalk(data, offsets, lengths, fast, version, domain, sequence, export_s, export_ns,
+ *                 uptime, sampling, set_dg, set_id, set_start, set_end) -> sets
+ *
+ * Per datagram (of at least 24 bytes inside data; others: all 0): the header's fields by its
+ * version, and whether it is taken whole (fast: NetFlow v5 with a plausible count whose records
+ * fit, or v9 / IPFIX of at most MAX_SETS data sets that fit the datagram, IPFIX's exactly filling
+ * its message). The data sets of the v9 / IPFIX ones taken: datagram, set id, body bounds, in
+ * order. The per-datagram outputs are uint8 (fast) and int64; the set outputs int64 with room
+ * given by their sizes (a datagram whose sets would not fit raises ValueError). */
+PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!nf_nargs(nargs, 15, "netflow_prewalk")) return NULL;
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    const uint8_t *data;
+    const int64_t *off, *len;
+    int64_t size, n;
+    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    uint8_t *fast = nf_acquire(&b, args[3], n, 1, "fast");
+    int64_t *cols[7];
+    static const char *names[7] = {"version", "domain", "sequence", "export_s",
+                                   "export_ns", "uptime", "sampling"};
+    if (!fast) goto done;
+    for (int k = 0; k < 7; k++) {
+        cols[k] = nf_acquire(&b, args[4 + k], n * 8, 1, names[k]);
+        if (!cols[k]) goto done;
+    }
+    int64_t *set_dg = nf_acquire(&b, args[11], 0, 1, "set_dg");
+    if (!set_dg) goto done;
+    const int64_t room = b.views[b.n - 1].len / 8;
+    int64_t *set_id = nf_acquire(&b, args[12], room * 8, 1, "set_id");
+    int64_t *set_start = set_id ? nf_acquire(&b, args[13], room * 8, 1, "set_start") : NULL;
+    int64_t *set_end = set_start ? nf_acquire(&b, args[14], room * 8, 1, "set_end") : NULL;
+    if (!set_end) goto done;
+    int64_t *version = cols[0], *domain = cols[1], *sequence = cols[2], *export_s = cols[3],
+            *export_ns = cols[4], *uptime = cols[5], *sampling = cols[6];
+    int64_t nsets = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n && !full; i++) {
+        version[i] = domain[i] = sequence[i] = export_s[i] = export_ns[i] = uptime[i] =
+            sampling[i] = 0;
+        fast[i] = 0;
+        const int64_t o = off[i], m = len[i];
+        if (o < 0 || m < 24 || o > size - m) continue;
+        const uint8_t *d = data + o;
+        const int64_t v = nf_be16(d), count = nf_be16(d + 2);
+        version[i] = v;
+        if (v == NETFLOW5) {
+            uptime[i] = nf_be32(d + 4);
+            export_s[i] = nf_be32(d + 8);
+            export_ns[i] = nf_be32(d + 12);
+            sequence[i] = nf_be32(d + 16);
+            domain[i] = ((int64_t)d[20] << 8) | d[21];
+            sampling[i] = nf_be16(d + 22);
+            fast[i] = count >= 1 && count <= V5_MAX_COUNT && V5_HEADER + count * V5_RECORD <= m;
+            continue;
+        }
+        int64_t p, end;
+        if (v == NETFLOW9) {
+            uptime[i] = nf_be32(d + 4);
+            export_s[i] = nf_be32(d + 8);
+            sequence[i] = nf_be32(d + 12);
+            domain[i] = nf_be32(d + 16);
+            p = o + V9_HEADER;
+            end = o + m;
+        } else if (v == IPFIX) {
+            export_s[i] = nf_be32(d + 4);
+            sequence[i] = nf_be32(d + 8);
+            domain[i] = nf_be32(d + 12);
+            if (count < IPFIX_HEADER || count > m) continue;
+            p = o + IPFIX_HEADER;
+            end = o + count; /* the message length field */
+        } else {
+            continue;
+        }
+        const int64_t first = nsets;
+        int ok = 1, k = 0;
+        while (p + SET_HEADER <= end) {
+            if (k == MAX_SETS) { /* more sets than followed */
+                ok = 0;
+                break;
+            }
+            const int64_t sid = nf_be16(data + p), slen = nf_be16(data + p + 2);
+            if (slen < SET_HEADER || p + slen > end || sid < FIRST_DATA_SET) {
+                ok = 0;
+                break;
+            }
+            if (nsets >= room) {
+                full = 1;
+                break;
+            }
+            set_dg[nsets] = i;
+            set_id[nsets] = sid;
+            set_start[nsets] = p + SET_HEADER;
+            set_end[nsets] = p + slen;
+            nsets++;
+            p += slen;
+            k++;
+        }
+        if (ok && v == IPFIX && p != end) ok = 0; /* the sets fill the message exactly */
+        if (!ok) nsets = first;
+        fast[i] = (uint8_t)ok;
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "netflow_prewalk: more sets than the outputs hold");
+        goto done;
+    }
+    result = PyLong_FromLongLong(nsets);
+done:
+    nf_release(&b);
+    return result;
+}
+
+static inline uint64_t nf_mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+/* netflow_classes(data, offsets, lengths, version, domain, exporter, which, cls, reps) -> classes
+ *
+ * flowlab/netflow/_known.py's classes: the v9 / IPFIX datagrams `which` (inside data, at least a
+ * header long) in classes of equal length, version, domain, exporter and bytes (the header's
+ * time, sequence and domain left out). Writes each one's class (-1: not such a datagram) into
+ * cls, and per class its first datagram into reps (both int64, one entry per `which`), classes
+ * numbered in order of first appearance; returns how many. A hash table of the classes. */
+PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!nf_nargs(nargs, 9, "netflow_classes")) return NULL;
+    nf_buffers_t b = {.n = 0};
+    PyObject *result = NULL;
+    int64_t *table = NULL;
+    uint64_t *hashes = NULL;
+    const uint8_t *data;
+    const int64_t *off, *len;
+    int64_t size, n;
+    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    const int64_t *version = nf_acquire(&b, args[3], n * 8, 0, "version");
+    const int64_t *domain = version ? nf_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
+    const int64_t *exporter = domain ? nf_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;
+    const int64_t *which = exporter ? nf_acquire(&b, args[6], 0, 0, "which") : NULL;
+    if (!which) goto done;
+    const int64_t nw = b.views[6].len / 8;
+    int64_t *cls = nf_acquire(&b, args[7], nw * 8, 1, "cls");
+    int64_t *reps = cls ? nf_acquire(&b, args[8], nw * 8, 1, "reps") : NULL;
+    if (!reps) goto done;
+    int64_t cap = 16;
+    while (cap < 2 * nw) cap <<= 1;
+    table = PyMem_Malloc(cap * sizeof *table); /* class id per slot, -1 empty */
+    hashes = PyMem_Malloc((nw + 1) * sizeof *hashes); /* each class's hash */
+    if (!table || !hashes) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t classes = 0;
+    int bad_index = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t s = 0; s < cap; s++) table[s] = -1;
+    for (int64_t k = 0; k < nw; k++) {
+        const int64_t i = which[k];
+        cls[k] = -1;
+        if (i < 0 || i >= n) {
+            bad_index = 1;
+            break;
+        }
+        const int64_t o = off[i], m = len[i], v = version[i];
+        const int64_t head = v == IPFIX ? IPFIX_HEADER : V9_HEADER;
+        if ((v != IPFIX && v != NETFLOW9) || o < 0 || m < head || o > size - m) continue;
+        /* a multiplicative hash of the key and the bytes compared, 8 bytes a step */
+        const uint8_t *d = data + o;
+        uint64_t h = nf_mix(nf_mix(nf_mix(nf_mix(0x9E3779B97F4A7C15ULL, (uint64_t)m), (uint64_t)v),
+                                   (uint64_t)domain[i]),
+                            (uint64_t)exporter[i]);
+        h = nf_mix(h, ((uint64_t)d[0] << 24) | ((uint64_t)d[1] << 16) | ((uint64_t)d[2] << 8) | d[3]);
+        int64_t j = head;
+        for (; j + 8 <= m; j += 8) {
+            uint64_t w;
+            memcpy(&w, d + j, 8);
+            h = nf_mix(h, w);
+        }
+        for (; j < m; j++) h = nf_mix(h, d[j]);
+        int64_t slot = (int64_t)(h & (uint64_t)(cap - 1)), found = -1;
+        while (table[slot] >= 0) {
+            const int64_t c = table[slot], r = reps[c];
+            const uint8_t *e = data + off[r];
+            if (hashes[c] == h && len[r] == m && version[r] == v && domain[r] == domain[i] &&
+                exporter[r] == exporter[i] && memcmp(e, d, 4) == 0 &&
+                memcmp(e + head, d + head, (size_t)(m - head)) == 0) {
+                found = c;
+                break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+        if (found < 0) {
+            found = classes++;
+            reps[found] = i;
+            hashes[found] = h;
+            table[slot] = found;
+        }
+        cls[k] = found;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad_index) {
+        PyErr_SetString(PyExc_IndexError, "netflow_classes: a datagram index out of range");
+        goto done;
+    }
+    result = PyLong_FromLongLong(classes);
+done:
+    PyMem_Free(table);
+    PyMem_Free(hashes);
+    nf_release(&b);
+    return result;
+}
