@@ -461,9 +461,8 @@ def _decode_chunk(
     loc = locate(data, off, caplen, link, port)
     skipped = Counter(reader.skipped)
     reader.skipped.clear()
-    codes, counts = np.unique(loc.reason, return_counts=True)
-    for code, count in zip(codes.tolist(), counts.tolist()):
-        if code and code != _FRAGMENT:  # fragments: counted once their fate is known
+    for code, count in enumerate(np.bincount(loc.reason, minlength=len(SKIP_REASONS)).tolist()):
+        if count and code and code != _FRAGMENT:  # fragments: counted once their fate is known
             skipped[SKIP_REASONS[code]] += count
     extra = _reassembled(chunk, off, caplen, loc, reassembler, port, skipped)
     if reassembler.dropped:  # given up on (memory bound, inconsistent lengths)

@@ -44,13 +44,18 @@ def test_views_and_strided_arrays_are_taken_as_their_values(core: str) -> None:
     assert series(base[1:3, 0]).to_list() == [4, 8]
 
 
-def test_the_compiled_sflow_read_path_does_not_import_numpy_ma() -> None:
-    # Polars imports numpy.ma (15 ms) on its first numpy conversion: the compiled path makes none
+@pytest.mark.parametrize(
+    ("capture", "protocol"),
+    [("ovs-default", "sflow"), ("ovs-ipfix-ovnk", "ipfix"), ("ovs-netflow", "netflow")],
+)
+def test_the_compiled_read_paths_do_not_import_numpy_ma(capture: str, protocol: str) -> None:
+    # Polars imports numpy.ma (15 ms) on its first numpy conversion, numpy on a first np.unique:
+    # a first read_pcap with the compiled core makes neither
     require_native()
-    capture = Path(__file__).resolve().parents[1] / "data" / "ovs-default.pcap"
+    path = Path(__file__).resolve().parents[1] / "data" / f"{capture}.pcap"
     code = (
         "import sys; from flowlab.capture.pcap import read_pcap; "
-        f"out = read_pcap({str(capture)!r}); "
+        f"out = read_pcap({str(path)!r}, protocol={protocol!r}); "
         "assert out.flows.height > 0; print('numpy.ma' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
