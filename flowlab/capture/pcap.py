@@ -63,6 +63,7 @@ from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
 from flowlab.decoding import Datagrams, Decoded, Decoder, DecodeStats, get_decoder, new_state
 from flowlab.decoding.addresses import address_text
+from flowlab.decoding.decoder import batch_datagrams as batch_size
 from flowlab.exceptions import PcapError
 
 __all__ = ["iter_pcap", "read_pcap"]
@@ -301,7 +302,7 @@ def iter_pcap(
     path: str | os.PathLike[str],
     *,
     port: int | tuple[int, ...] | None = None,
-    batch_datagrams: int = 8192,
+    batch_datagrams: int | None = None,
     chunk_bytes: int = 8 << 20,
     source: str = "pcap",
     state: Any = None,
@@ -317,8 +318,10 @@ def iter_pcap(
     port : int or tuple of int, optional
         UDP destination port(s) of the datagrams (default the protocol's: 6343 for
         sFlow; ``protocol="auto"``: 6343, 2055 and 4739).
-    batch_datagrams : int
-        At most this many datagrams per yielded batch.
+    batch_datagrams : int, optional
+        At most this many datagrams per yielded batch (default: the protocol's,
+        :func:`flowlab.decoding.decoder.batch_datagrams`: 8192 for sFlow, 32768 for
+        NetFlow/IPFIX).
     chunk_bytes : int
         Size of the file reads; memory use is a small multiple of it.
     source : str
@@ -346,6 +349,7 @@ def iter_pcap(
     decoder = get_decoder(protocol)
     port = getattr(decoder, "ports", decoder.port) if port is None else port
     tracker = state if state is not None else new_state(decoder)
+    batch_datagrams = batch_datagrams or batch_size(decoder)
     try:
         f = p.open("rb")
     except OSError as exc:
@@ -508,7 +512,7 @@ def read_pcap(
     path: str | os.PathLike[str],
     *,
     port: int | tuple[int, ...] | None = None,
-    batch_datagrams: int = 8192,
+    batch_datagrams: int | None = None,
     source: str = "pcap",
     progress: bool = False,
     protocol: str | Decoder = "sflow",

@@ -38,8 +38,10 @@ from flowlab.exceptions import ConfigError
 
 __all__ = [
     "AUTO",
+    "BATCH_DATAGRAMS",
     "AutoDecoder",
     "Decoder",
+    "batch_datagrams",
     "get_decoder",
     "new_state",
     "protocol_names",
@@ -71,7 +73,9 @@ class Decoder(Protocol):
     A decoder may also have ``new_state()``, returning the object its
     ``decode`` carries from batch to batch (NetFlow/IPFIX: templates and
     sequence numbers); without it the state is a :class:`SequenceTracker`.
-    Callers get it with :func:`new_state`.
+    Callers get it with :func:`new_state`. And it may have ``batch_datagrams``,
+    how many datagrams a capture reader hands it at once by default
+    (:func:`batch_datagrams`; :data:`BATCH_DATAGRAMS` without it).
     """
 
     @property
@@ -121,6 +125,23 @@ def get_decoder(protocol: str | Decoder) -> Decoder:
         module, _, attr = _BUILTIN[protocol].partition(":")
         _LOADED[protocol] = getattr(importlib.import_module(module), attr or "DECODER")
     return _LOADED[protocol]
+
+
+#: datagrams per batch a capture reader hands a decoder, unless the decoder says otherwise
+BATCH_DATAGRAMS = 8192
+
+
+def batch_datagrams(decoder: Decoder) -> int:
+    """How many datagrams a capture reader hands `decoder` at once by default.
+
+    A batch has fixed costs (building its frame); a protocol whose datagrams carry few rows
+    asks for more of them (Open vSwitch sends IPFIX one record per datagram).
+
+    >>> batch_datagrams(get_decoder("sflow")), batch_datagrams(get_decoder("ipfix"))
+    (8192, 32768)
+    """
+    size = getattr(decoder, "batch_datagrams", BATCH_DATAGRAMS)
+    return size if isinstance(size, int) and size > 0 else BATCH_DATAGRAMS
 
 
 def new_state(decoder: Decoder) -> Any:

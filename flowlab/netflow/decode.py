@@ -1141,6 +1141,9 @@ class NetFlowDecoder:
 
     name: str = "netflow"
     port: int = 2055
+    #: datagrams per batch from a capture: Open vSwitch sends one record per datagram with its
+    #: cache off (OVN-Kubernetes' setting), so the sFlow default would make batches of few rows
+    batch_datagrams: int = 32768
 
     def new_state(self) -> NetFlowState:
         """A fresh state: empty template cache, no sequence history."""
