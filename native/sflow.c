@@ -429,8 +429,8 @@ static void put_flow(outputs_t *o, int64_t i, const flow_row *r) {
     PUT(F_IP_VERSION, ip_version);
     PUT(F_SRC4, src4);
     PUT(F_DST4, dst4);
-    PUT(F_SRC6, src6);
-    PUT(F_DST6, dst6);
+    if (HAS(r, F_SRC6)) PUT(F_SRC6, src6); /* (IPv4 rows leave these pages untouched) */
+    if (HAS(r, F_DST6)) PUT(F_DST6, dst6);
     PUT(F_FRAME_LENGTH, frame_length);
     PUT(F_PROTOCOL, protocol);
     PUT(F_SRC_PORT, src_port);

@@ -146,7 +146,8 @@ def address_codes(
 ) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Per-row addresses as codes into their distinct texts (code -1: null).
 
-    IPv4 where `v4_ok`, else IPv6 (4 words per row) where `v6_ok`. The texts
+    IPv4 where `v4_ok`, else IPv6 (4 words per row) where `v6_ok`; `v6` is read
+    only there (it may have no rows when `v6_ok` has no True). The texts
     are canonical: dotted quad, RFC 5952 compressed lower-case IPv6.
 
     Examples

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -322,11 +323,13 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     n = dg.size
     # addresses travel as codes into one dictionary per kind (source and destination coded
     # together), are oriented as integers, and become text by one cheap gather per column
+    v6 = np.concatenate([s6 & ~is4, d6 & ~is4])
     ip_codes, ip_texts = address_codes(
         np.concatenate([c["src4"][0], c["dst4"][0]]),
         np.concatenate([s4 & is4, d4 & is4]),
-        np.concatenate([c["src6"][0], c["dst6"][0]]),
-        np.concatenate([s6 & ~is4, d6 & ~is4]),
+        # IPv6 words only where some row has one (the compiled core writes no others)
+        np.concatenate([c["src6"][0], c["dst6"][0]]) if v6.any() else _NO_V6,
+        v6,
     )
     src, dst = ip_codes[:n], ip_codes[n:]
     (smac, smac_ok), (dmac, dmac_ok) = c["src_mac"], c["dst_mac"]
@@ -366,6 +369,8 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     return _framed(cols, constants, counters=False)
 
 
+#: what address_codes reads of IPv6 words when no row has any (it reads none)
+_NO_V6 = np.zeros((0, 4), dtype=np.uint32)
 #: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
 _FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain")
 
@@ -378,21 +383,37 @@ def _framed(
     the constants as literals (Polars keeps one value, not n)."""
     dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
     columns: list[pl.Series] = []
-    exprs: list[pl.Expr] = []
     for k, t in dtypes.items():
-        if k in constants:
-            exprs.append(pl.lit(constants[k], dtype=t).alias(k))
-            continue
-        if k not in cols:
+        if k in constants or k not in cols:
             continue
         values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
         if isinstance(values, pl.Series):
-            s = values.alias(k)
+            columns.append(values.alias(k))
         else:
-            s = series(values, ok, name=k, time_ms=t == schema.TIME)
-        columns.append(s)
-        exprs.append(pl.col(k) if s.dtype == t else pl.col(k).cast(t))
-    return _conformed(pl.DataFrame(columns).select(exprs), counters=counters)
+            columns.append(series(values, ok, name=k, time_ms=t == schema.TIME))
+    frame = pl.DataFrame(columns)
+    plan = (tuple(zip(frame.columns, frame.dtypes)), tuple(constants.items()), counters)
+    return _conformed(frame.select(_selection(*plan)), counters=counters)
+
+
+@functools.lru_cache(maxsize=64)
+def _selection(
+    have: tuple[tuple[str, pl.DataType], ...],
+    constants: tuple[tuple[str, object], ...],
+    counters: bool,
+) -> list[pl.Expr]:
+    """The canonical columns of a frame of `have` (name, dtype) plus `constants` as literals, in
+    the schema's order: built once per shape (making the ~40 expressions costs about as much as
+    running them)."""
+    dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
+    got, const = dict(have), dict(constants)
+    return [
+        pl.lit(const[k], dtype=t).alias(k)
+        if k in const
+        else (pl.col(k) if got[k] == t else pl.col(k).cast(t))
+        for k, t in dtypes.items()
+        if k in const or k in got
+    ]
 
 
 def _conformed(frame: pl.DataFrame, *, counters: bool) -> pl.DataFrame:
