@@ -196,7 +196,13 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
     # only accepted datagrams move the sequence state: a corrupt one must not fake a gap or a restart
     _sequences(stats, state, ex_codes, ex_texts, reason == 0, sub_agent, sequence)
 
-    heads = _Heads(exporter, recv, sequence, sub_agent, source)
+    accepted = ex_codes[reason == 0]
+    one = (
+        ex_texts[int(accepted[0])]
+        if accepted.size and accepted[0] >= 0 and accepted.min() == accepted.max()
+        else None
+    )
+    heads = _Heads(exporter, recv, sequence, sub_agent, source, one)
     flows = _flow_frame(w.flows, stats, heads) if n else schema.empty()
     counters = _counter_frame(w.counters, heads) if n else None
     stats.flows = flows.height
@@ -299,15 +305,22 @@ class _Heads(NamedTuple):
     sequence: npt.NDArray[np.uint32]
     sub_agent: npt.NDArray[np.uint32]
     source: str
+    #: the exporter of every accepted datagram when they have one (else None)
+    one_exporter: str | None
 
 
-def _common_columns(dg: I64, h: _Heads) -> dict[str, _Column]:
-    return {
+def _common_columns(dg: I64, h: _Heads, constants: dict[str, object]) -> dict[str, _Column]:
+    """The columns every row takes from its datagram; one exporter for all goes to `constants`."""
+    cols: dict[str, _Column] = {
         "time": (h.recv[dg], None),
-        "exporter": (h.exporter[series(dg.astype(np.uint32))], None),
         "sequence": (h.sequence[dg], None),
         "sub_agent_id": (h.sub_agent[dg], None),
     }
+    if h.one_exporter is not None:
+        constants["exporter"] = h.one_exporter
+    else:
+        cols["exporter"] = (h.exporter[series(dg.astype(np.uint32))], None)
+    return cols
 
 
 def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
@@ -319,7 +332,9 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     s4, s6, d4, d6 = (c[k][1] for k in ("src4", "src6", "dst4", "dst6"))
     stats.flows_without_header = int((~c["supported"][0] & ~c["sampled"][0]).sum())
     stats.flows_without_ip = int((~((s4 | s6) & (d4 | d6))).sum())
-    cols = _common_columns(dg, h)
+    constants: dict[str, object] = dict.fromkeys(_FLOW_RECORD_ONLY)
+    constants.update(source=h.source, flow_format="sflow")
+    cols = _common_columns(dg, h, constants)
     n = dg.size
     # addresses travel as codes into one dictionary per kind (source and destination coded
     # together), are oriented as integers, and become text by one cheap gather per column
@@ -364,8 +379,6 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     dtypes = schema.FLOW_SCHEMA
     for name in [k for k in c if k in dtypes and k not in cols]:
         cols[name] = _col(*c.pop(name))
-    constants = dict.fromkeys(_FLOW_RECORD_ONLY)
-    constants.update(source=h.source, flow_format="sflow")
     return _framed(cols, constants, counters=False)
 
 
@@ -382,6 +395,7 @@ def _framed(
     (:func:`flowlab._series.series`), then one select casts to the canonical dtypes and adds
     the constants as literals (Polars keeps one value, not n)."""
     dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
+    constants = dict(constants)
     columns: list[pl.Series] = []
     for k, t in dtypes.items():
         if k in constants or k not in cols:
@@ -389,6 +403,8 @@ def _framed(
         values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
         if isinstance(values, pl.Series):
             columns.append(values.alias(k))
+        elif t != schema.TIME and ok is None and _constant(values):  # one value: a literal
+            constants[k] = values[0].item()
         else:
             columns.append(series(values, ok, name=k, time_ms=t == schema.TIME))
     frame = pl.DataFrame(columns)
@@ -396,7 +412,15 @@ def _framed(
     return _conformed(frame.select(_selection(*plan)), counters=counters)
 
 
-@functools.lru_cache(maxsize=64)
+def _constant(values: np.ndarray) -> bool:
+    """Whether every value is the first (a few sampled values first: most columns vary)."""
+    if values.ndim != 1 or not values.size:
+        return False
+    first = values[0]
+    return bool(values[-1] == first and (values[::61] == first).all() and (values == first).all())
+
+
+@functools.lru_cache(maxsize=256)
 def _selection(
     have: tuple[tuple[str, pl.DataType], ...],
     constants: tuple[tuple[str, object], ...],
@@ -429,11 +453,12 @@ def _counter_frame(c: Cols, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     if not dg.size:
         return schema.empty_counters()
-    cols = _common_columns(dg, h)
+    constants: dict[str, object] = {"source": h.source}
+    cols = _common_columns(dg, h, constants)
     dtypes = schema.COUNTER_SCHEMA
     for name in [k for k in c if k in dtypes]:
         cols[name] = _col(*c.pop(name))
-    return _framed(cols, {"source": h.source}, counters=True)
+    return _framed(cols, constants, counters=True)
 
 
 class SFlowDecoder:
