@@ -5,6 +5,16 @@
 #include <Python.h>
 #include <stdint.h>
 
+/* buffers.c: the Python buffers a call holds (acquired checked, released together) */
+#define FLOWLAB_MAX_BUFFERS 96
+typedef struct {
+    Py_buffer views[FLOWLAB_MAX_BUFFERS];
+    int n;
+} flowlab_buffers;
+void flowlab_release(flowlab_buffers *b);
+void *flowlab_acquire(flowlab_buffers *b, PyObject *obj, Py_ssize_t need, int writable,
+                      const char *what);
+
 /* sflow.c */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused);

@@ -13,35 +13,6 @@
 
 #define VARIABLE_LENGTH 65535
 
-typedef struct {
-    Py_buffer views[16];
-    int n;
-} nf_buffers_t;
-
-static void nf_release(nf_buffers_t *b) {
-    for (int i = 0; i < b->n; i++) PyBuffer_Release(&b->views[i]);
-    b->n = 0;
-}
-
-/* A C-contiguous buffer of at least `need` bytes (writable if asked) */
-static void *nf_acquire(nf_buffers_t *b, PyObject *obj, Py_ssize_t need, int writable,
-                        const char *what) {
-    if (b->n >= (int)(sizeof b->views / sizeof b->views[0])) {
-        PyErr_SetString(PyExc_RuntimeError, "flowlab._native: too many buffers");
-        return NULL;
-    }
-    Py_buffer *v = &b->views[b->n];
-    if (PyObject_GetBuffer(obj, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    b->n++;
-    if (v->len < need) {
-        PyErr_Format(PyExc_ValueError, "flowlab._native: %s holds %zd bytes, %zd needed", what,
-                     v->len, need);
-        return NULL;
-    }
-    return v->buf;
-}
-
 /* `nargs` is `want`, else TypeError */
 static int nf_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
     if (nargs == want) return 1;
@@ -51,15 +22,15 @@ static int nf_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
 
 /* The byte buffer args[0] and two int64 arrays of one length args[1], args[2] (a batch's
  * offsets and lengths, or a template's set starts and ends); 0 with an exception if not. */
-static int nf_spans(nf_buffers_t *b, PyObject *const *args, const uint8_t **data, int64_t *size,
+static int nf_spans(flowlab_buffers *b, PyObject *const *args, const uint8_t **data, int64_t *size,
                     const int64_t **first, const int64_t **second, int64_t *n) {
-    *data = nf_acquire(b, args[0], 0, 0, "data");
+    *data = flowlab_acquire(b, args[0], 0, 0, "data");
     if (!*data) return 0;
     *size = b->views[0].len;
-    *first = nf_acquire(b, args[1], 0, 0, "offsets");
+    *first = flowlab_acquire(b, args[1], 0, 0, "offsets");
     if (!*first) return 0;
     *n = b->views[1].len / 8;
-    *second = nf_acquire(b, args[2], *n * 8, 0, "lengths");
+    *second = flowlab_acquire(b, args[2], *n * 8, 0, "lengths");
     return *second != NULL;
 }
 
@@ -80,28 +51,28 @@ static int nf_spans(nf_buffers_t *b, PyObject *const *args, const uint8_t **data
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (!nf_nargs(nargs, 10, "netflow_locate")) return NULL;
-    nf_buffers_t b = {.n = 0};
+    flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     int64_t *at = NULL;
     const uint8_t *data;
     const int64_t *starts, *ends;
     int64_t size, nsets;
     if (!nf_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
-    const int64_t *lengths = nf_acquire(&b, args[3], 0, 0, "field lengths");
+    const int64_t *lengths = flowlab_acquire(&b, args[3], 0, 0, "field lengths");
     if (!lengths) goto done;
     const int64_t nf = b.views[3].len / 8;
-    int64_t *set_out = nf_acquire(&b, args[4], 0, 1, "set_index");
+    int64_t *set_out = flowlab_acquire(&b, args[4], 0, 1, "set_index");
     if (!set_out) goto done;
     const int64_t room = b.views[4].len / 8;
-    const int64_t *ocols = nf_acquire(&b, args[8], 0, 0, "offset_fields");
+    const int64_t *ocols = flowlab_acquire(&b, args[8], 0, 0, "offset_fields");
     if (!ocols) goto done;
     const int64_t no = b.views[b.n - 1].len / 8;
-    const int64_t *vcols = nf_acquire(&b, args[9], 0, 0, "value_fields");
+    const int64_t *vcols = flowlab_acquire(&b, args[9], 0, 0, "value_fields");
     if (!vcols) goto done;
     const int64_t nv = b.views[b.n - 1].len / 8;
-    int64_t *off_out = nf_acquire(&b, args[5], room * no * 8, 1, "offset");
-    uint8_t *bad = off_out ? nf_acquire(&b, args[6], nsets, 1, "bad") : NULL;
-    uint64_t *val_out = bad ? nf_acquire(&b, args[7], room * nv * 8, 1, "values") : NULL;
+    int64_t *off_out = flowlab_acquire(&b, args[5], room * no * 8, 1, "offset");
+    uint8_t *bad = off_out ? flowlab_acquire(&b, args[6], nsets, 1, "bad") : NULL;
+    uint64_t *val_out = bad ? flowlab_acquire(&b, args[7], room * nv * 8, 1, "values") : NULL;
     if (!val_out) goto done;
     if (nf <= 0 || nf > 65535) {
         PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of 1-65535 fields");
@@ -198,7 +169,7 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     result = PyLong_FromLongLong(count);
 done:
     PyMem_Free(at);
-    nf_release(&b);
+    flowlab_release(&b);
     return result;
 }
 
@@ -216,9 +187,9 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_ValueError, "netflow_uint: length must be 1-8");
         return NULL;
     }
-    nf_buffers_t b = {.n = 0};
+    flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
-    const uint8_t *data = nf_acquire(&b, args[0], 0, 0, "data");
+    const uint8_t *data = flowlab_acquire(&b, args[0], 0, 0, "data");
     if (!data) goto done;
     const int64_t size = b.views[0].len;
     Py_buffer *ov = &b.views[1];
@@ -232,7 +203,7 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
     const int64_t n = ov->shape[0];
     const Py_ssize_t stride = ov->strides[0];
     const char *obase = ov->buf;
-    uint64_t *out = nf_acquire(&b, args[3], n * 8, 1, "out");
+    uint64_t *out = flowlab_acquire(&b, args[3], n * 8, 1, "out");
     if (!out) goto done;
     int inside = 1;
     Py_BEGIN_ALLOW_THREADS
@@ -250,7 +221,7 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(inside);
 done:
-    nf_release(&b);
+    flowlab_release(&b);
     return result;
 }
 
@@ -285,27 +256,27 @@ static inline int64_t nf_be32(const uint8_t *p) {
 PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (!nf_nargs(nargs, 15, "netflow_prewalk")) return NULL;
-    nf_buffers_t b = {.n = 0};
+    flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     const uint8_t *data;
     const int64_t *off, *len;
     int64_t size, n;
     if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
-    uint8_t *fast = nf_acquire(&b, args[3], n, 1, "fast");
+    uint8_t *fast = flowlab_acquire(&b, args[3], n, 1, "fast");
     int64_t *cols[7];
     static const char *names[7] = {"version", "domain", "sequence", "export_s",
                                    "export_ns", "uptime", "sampling"};
     if (!fast) goto done;
     for (int k = 0; k < 7; k++) {
-        cols[k] = nf_acquire(&b, args[4 + k], n * 8, 1, names[k]);
+        cols[k] = flowlab_acquire(&b, args[4 + k], n * 8, 1, names[k]);
         if (!cols[k]) goto done;
     }
-    int64_t *set_dg = nf_acquire(&b, args[11], 0, 1, "set_dg");
+    int64_t *set_dg = flowlab_acquire(&b, args[11], 0, 1, "set_dg");
     if (!set_dg) goto done;
     const int64_t room = b.views[b.n - 1].len / 8;
-    int64_t *set_id = nf_acquire(&b, args[12], room * 8, 1, "set_id");
-    int64_t *set_start = set_id ? nf_acquire(&b, args[13], room * 8, 1, "set_start") : NULL;
-    int64_t *set_end = set_start ? nf_acquire(&b, args[14], room * 8, 1, "set_end") : NULL;
+    int64_t *set_id = flowlab_acquire(&b, args[12], room * 8, 1, "set_id");
+    int64_t *set_start = set_id ? flowlab_acquire(&b, args[13], room * 8, 1, "set_start") : NULL;
+    int64_t *set_end = set_start ? flowlab_acquire(&b, args[14], room * 8, 1, "set_end") : NULL;
     if (!set_end) goto done;
     int64_t *version = cols[0], *domain = cols[1], *sequence = cols[2], *export_s = cols[3],
             *export_ns = cols[4], *uptime = cols[5], *sampling = cols[6];
@@ -384,7 +355,7 @@ PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssiz
     }
     result = PyLong_FromLongLong(nsets);
 done:
-    nf_release(&b);
+    flowlab_release(&b);
     return result;
 }
 
@@ -404,7 +375,7 @@ static inline uint64_t nf_mix(uint64_t h, uint64_t w) {
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (!nf_nargs(nargs, 9, "netflow_classes")) return NULL;
-    nf_buffers_t b = {.n = 0};
+    flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     int64_t *table = NULL;
     uint64_t *hashes = NULL;
@@ -412,14 +383,14 @@ PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssiz
     const int64_t *off, *len;
     int64_t size, n;
     if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
-    const int64_t *version = nf_acquire(&b, args[3], n * 8, 0, "version");
-    const int64_t *domain = version ? nf_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
-    const int64_t *exporter = domain ? nf_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;
-    const int64_t *which = exporter ? nf_acquire(&b, args[6], 0, 0, "which") : NULL;
+    const int64_t *version = flowlab_acquire(&b, args[3], n * 8, 0, "version");
+    const int64_t *domain = version ? flowlab_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
+    const int64_t *exporter = domain ? flowlab_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;
+    const int64_t *which = exporter ? flowlab_acquire(&b, args[6], 0, 0, "which") : NULL;
     if (!which) goto done;
     const int64_t nw = b.views[6].len / 8;
-    int64_t *cls = nf_acquire(&b, args[7], nw * 8, 1, "cls");
-    int64_t *reps = cls ? nf_acquire(&b, args[8], nw * 8, 1, "reps") : NULL;
+    int64_t *cls = flowlab_acquire(&b, args[7], nw * 8, 1, "cls");
+    int64_t *reps = cls ? flowlab_acquire(&b, args[8], nw * 8, 1, "reps") : NULL;
     if (!reps) goto done;
     int64_t cap = 16;
     while (cap < 2 * nw) cap <<= 1;
@@ -485,6 +456,6 @@ PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssiz
 done:
     PyMem_Free(table);
     PyMem_Free(hashes);
-    nf_release(&b);
+    flowlab_release(&b);
     return result;
 }

@@ -516,34 +516,6 @@ static void rows_of(const uint8_t *d, const header_t *h, int64_t dg, totals_t *t
 /* ------------------------------------------------------------------------------------------ */
 /* Python bindings                                                                            */
 
-typedef struct {
-    Py_buffer views[96];
-    int n;
-} buffers_t;
-
-static void release(buffers_t *b) {
-    for (int i = 0; i < b->n; i++) PyBuffer_Release(&b->views[i]);
-    b->n = 0;
-}
-
-/* A C-contiguous buffer of at least `need` bytes (writable if asked) */
-static void *acquire(buffers_t *b, PyObject *obj, Py_ssize_t need, int writable, const char *what) {
-    if (b->n >= (int)(sizeof b->views / sizeof b->views[0])) {
-        PyErr_SetString(PyExc_RuntimeError, "flowlab._native: too many buffers");
-        return NULL;
-    }
-    Py_buffer *v = &b->views[b->n];
-    if (PyObject_GetBuffer(obj, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    b->n++;
-    if (v->len < need) {
-        PyErr_Format(PyExc_ValueError, "flowlab._native: %s holds %zd bytes, %zd needed", what,
-                     v->len, need);
-        return NULL;
-    }
-    return v->buf;
-}
-
 /* Room left in the outputs for a datagram's rows: 1 if they surely fit */
 static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, const header_t *h,
                      int64_t dg) {
@@ -573,23 +545,23 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "sflow_decode takes 14 arguments");
         return NULL;
     }
-    buffers_t b = {.n = 0};
+    flowlab_buffers b = {.n = 0};
     PyObject *result = NULL, *values = NULL, *valid = NULL, *counters = NULL;
     outputs_t o;
     memset(&o, 0, sizeof o);
-    const uint8_t *data = acquire(&b, args[0], 0, 0, "data");
+    const uint8_t *data = flowlab_acquire(&b, args[0], 0, 0, "data");
     if (!data) goto done;
     Py_ssize_t size = b.views[0].len;
-    const int64_t *off = acquire(&b, args[1], 0, 0, "offsets");
+    const int64_t *off = flowlab_acquire(&b, args[1], 0, 0, "offsets");
     if (!off) goto done;
     Py_ssize_t n = b.views[1].len / 8;
-    const int64_t *len = acquire(&b, args[2], n * 8, 0, "lengths");
-    uint8_t *reason = len ? acquire(&b, args[3], n, 1, "reason") : NULL;
-    uint8_t *header_ok = reason ? acquire(&b, args[4], n, 1, "header_ok") : NULL;
-    uint32_t *agent = header_ok ? acquire(&b, args[5], n * 16, 1, "agent") : NULL;
-    uint8_t *agent_v6 = agent ? acquire(&b, args[6], n, 1, "agent_v6") : NULL;
-    uint32_t *sub_agent = agent_v6 ? acquire(&b, args[7], n * 4, 1, "sub_agent") : NULL;
-    uint32_t *sequence = sub_agent ? acquire(&b, args[8], n * 4, 1, "sequence") : NULL;
+    const int64_t *len = flowlab_acquire(&b, args[2], n * 8, 0, "lengths");
+    uint8_t *reason = len ? flowlab_acquire(&b, args[3], n, 1, "reason") : NULL;
+    uint8_t *header_ok = reason ? flowlab_acquire(&b, args[4], n, 1, "header_ok") : NULL;
+    uint32_t *agent = header_ok ? flowlab_acquire(&b, args[5], n * 16, 1, "agent") : NULL;
+    uint8_t *agent_v6 = agent ? flowlab_acquire(&b, args[6], n, 1, "agent_v6") : NULL;
+    uint32_t *sub_agent = agent_v6 ? flowlab_acquire(&b, args[7], n * 4, 1, "sub_agent") : NULL;
+    uint32_t *sequence = sub_agent ? flowlab_acquire(&b, args[8], n * 4, 1, "sequence") : NULL;
     if (!sequence) goto done;
     values = PySequence_Fast(args[9], "flow_values must be a sequence");
     valid = values ? PySequence_Fast(args[10], "flow_valid must be a sequence") : NULL;
@@ -602,27 +574,27 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     o.cap_flows = PY_SSIZE_T_MAX;
     for (int f = 0; f < F_COUNT; f++) {
-        if (!(o.values[f] = acquire(&b, PySequence_Fast_GET_ITEM(values, f), 0, 1, FLOW_COLUMNS[f])))
+        if (!(o.values[f] = flowlab_acquire(&b, PySequence_Fast_GET_ITEM(values, f), 0, 1, FLOW_COLUMNS[f])))
             goto done;
         Py_ssize_t rows = b.views[b.n - 1].len / FLOW_ITEM[f];
-        if (!(o.valid[f] = acquire(&b, PySequence_Fast_GET_ITEM(valid, f), 0, 1, FLOW_COLUMNS[f])))
+        if (!(o.valid[f] = flowlab_acquire(&b, PySequence_Fast_GET_ITEM(valid, f), 0, 1, FLOW_COLUMNS[f])))
             goto done;
         if (b.views[b.n - 1].len < rows) rows = b.views[b.n - 1].len;
         if (rows < o.cap_flows) o.cap_flows = rows;
     }
     PyObject **c = PySequence_Fast_ITEMS(counters);
-    if (!(o.c_dg = acquire(&b, c[0], 0, 1, "counter dg"))) goto done;
+    if (!(o.c_dg = flowlab_acquire(&b, c[0], 0, 1, "counter dg"))) goto done;
     o.cap_counters = b.views[b.n - 1].len / 8;
-    if (!(o.c_seq = acquire(&b, c[1], o.cap_counters * 4, 1, "counter sequence")) ||
-        !(o.c_sid = acquire(&b, c[2], o.cap_counters * 4, 1, "counter source_id")) ||
-        !(o.c_gen = acquire(&b, c[3], o.cap_counters * 4 * GENERIC_WORDS, 1, "generic counters")) ||
-        !(o.c_has_gen = acquire(&b, c[4], o.cap_counters, 1, "has generic")) ||
-        !(o.c_eth = acquire(&b, c[5], o.cap_counters * 4 * ETHERNET_WORDS, 1, "ethernet counters")) ||
-        !(o.c_has_eth = acquire(&b, c[6], o.cap_counters, 1, "has ethernet")) ||
-        !(o.unknown = acquire(&b, args[12], 0, 1, "unknown")))
+    if (!(o.c_seq = flowlab_acquire(&b, c[1], o.cap_counters * 4, 1, "counter sequence")) ||
+        !(o.c_sid = flowlab_acquire(&b, c[2], o.cap_counters * 4, 1, "counter source_id")) ||
+        !(o.c_gen = flowlab_acquire(&b, c[3], o.cap_counters * 4 * GENERIC_WORDS, 1, "generic counters")) ||
+        !(o.c_has_gen = flowlab_acquire(&b, c[4], o.cap_counters, 1, "has generic")) ||
+        !(o.c_eth = flowlab_acquire(&b, c[5], o.cap_counters * 4 * ETHERNET_WORDS, 1, "ethernet counters")) ||
+        !(o.c_has_eth = flowlab_acquire(&b, c[6], o.cap_counters, 1, "has ethernet")) ||
+        !(o.unknown = flowlab_acquire(&b, args[12], 0, 1, "unknown")))
         goto done;
     o.cap_unknown = b.views[b.n - 1].len / 4;
-    if (!(o.skipped = acquire(&b, args[13], 0, 1, "skipped"))) goto done;
+    if (!(o.skipped = flowlab_acquire(&b, args[13], 0, 1, "skipped"))) goto done;
     o.cap_skipped = b.views[b.n - 1].len / 4;
     totals_t t;
     memset(&t, 0, sizeof t);
@@ -666,7 +638,7 @@ done:
     Py_XDECREF(values);
     Py_XDECREF(valid);
     Py_XDECREF(counters);
-    release(&b);
+    flowlab_release(&b);
     return result;
 }
 
