@@ -10,6 +10,7 @@ reference decoder.
 from __future__ import annotations
 
 import mmap
+import threading
 from types import ModuleType
 
 import numpy as np
@@ -48,16 +49,17 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     off = np.ascontiguousarray(off, dtype=np.int64)
     ln = np.ascontiguousarray(ln, dtype=np.int64)
     span = int(np.clip(ln, 0, data.size).sum()) if n else 0
+    pool = _pool()
     per_datagram = (
-        np.empty(n, dtype=np.uint8),
-        np.empty(n, dtype=bool),
-        np.empty((n, 4), dtype=np.uint32),
-        np.empty(n, dtype=bool),
-        np.empty(n, dtype=np.uint32),
-        np.empty(n, dtype=np.uint32),
+        pool.take((n,), np.uint8),
+        pool.take((n,), np.bool_),
+        pool.take((n, 4), np.uint32),
+        pool.take((n,), np.bool_),
+        pool.take((n,), np.uint32),
+        pool.take((n,), np.uint32),
     )
     names = _names(core)
-    for rates, alloc in ((_guess, _empty), (_WORST, _mapped)):
+    for rates, alloc in ((_guess, pool.take), (_WORST, _mapped)):
         rf, rc, ru, rs = (int(span * rate) + 16 for rate in rates)
         arrays = [
             alloc((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names
@@ -89,8 +91,42 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     )
 
 
-def _empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    return np.empty(shape, dtype=dtype)
+class _Pool:
+    """Output arrays reused from batch to batch (one pool per thread).
+
+    A batch's columns are copied into its frame before its decode returns, so the next batch
+    may write over them; fresh arrays would have their pages faulted in again each batch (glibc
+    hands large freed blocks back to the system).
+    """
+
+    def __init__(self) -> None:
+        self._buffers: list[np.ndarray] = []
+        self._next = 0
+
+    def start(self) -> _Pool:
+        """Hand out the buffers from the first again (a new batch)."""
+        self._next = 0
+        return self
+
+    def take(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """An array of `shape` and `dtype` on the next buffer, grown when too small."""
+        need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        i, self._next = self._next, self._next + 1
+        if i == len(self._buffers):
+            self._buffers.append(np.empty(0, dtype=np.uint8))
+        if self._buffers[i].size < need:
+            self._buffers[i] = np.empty(need + need // 4 + 64, dtype=np.uint8)
+        return self._buffers[i][:need].view(dtype).reshape(shape)
+
+
+_POOLS = threading.local()
+
+
+def _pool() -> _Pool:
+    pool: _Pool | None = getattr(_POOLS, "pool", None)
+    if pool is None:
+        pool = _POOLS.pool = _Pool()
+    return pool.start()
 
 
 def _mapped(shape: tuple[int, ...], dtype: type) -> np.ndarray:
