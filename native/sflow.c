@@ -120,6 +120,26 @@ static uint8_t check_header(const uint8_t *d, int64_t ln, header_t *h, uint32_t 
     return OK;
 }
 
+/* One entry of a framed list (a sample of a datagram, a record of a sample): its tag, where its
+ * body starts and its length; *at moves past it. Only for lists whose framing was checked. */
+typedef struct {
+    uint32_t tag;
+    int64_t body, len;
+} entry_t;
+
+static inline entry_t next_entry(const uint8_t *d, int64_t *at) {
+    entry_t e = {be32(d + *at), *at + 8, be32(d + *at + 4)};
+    *at = e.body + e.len;
+    return e;
+}
+
+/* The record count of a known sample whose header was checked (level 3); *rp: its first record */
+static inline uint32_t records_of(const uint8_t *d, const entry_t *s, uint32_t kind, int64_t *rp) {
+    int64_t fixed = SAMPLE_FIXED[kind];
+    *rp = s->body + fixed;
+    return be32(d + s->body + fixed - 4);
+}
+
 /* Levels 2 to 5 of a datagram whose header is good */
 static uint8_t check_body(const uint8_t *d, int64_t ln, const header_t *h) {
     /* 2. sample framing */
@@ -134,24 +154,22 @@ static uint8_t check_body(const uint8_t *d, int64_t ln, const header_t *h) {
     /* 3. known sample headers */
     cur = h->hdr;
     for (uint32_t k = 0; k < h->nsamp; k++) {
-        uint32_t kind = kind_of(be32(d + cur));
-        int64_t slen = be32(d + cur + 4), spos = cur + 8;
-        cur = spos + slen;
+        entry_t s = next_entry(d, &cur);
+        uint32_t kind = kind_of(s.tag);
         if (!kind) continue;
         int64_t fixed = SAMPLE_FIXED[kind];
-        if (slen < fixed) return SAMPLE_SHORT;
-        int64_t nrec = be32(d + spos + fixed - 4);
-        if (nrec > (slen - fixed) / 8 || nrec > MAX_RECORDS) return IMPLAUSIBLE;
+        if (s.len < fixed) return SAMPLE_SHORT;
+        int64_t nrec = be32(d + s.body + fixed - 4);
+        if (nrec > (s.len - fixed) / 8 || nrec > MAX_RECORDS) return IMPLAUSIBLE;
     }
     /* 4. record framing inside known samples */
     cur = h->hdr;
     for (uint32_t k = 0; k < h->nsamp; k++) {
-        uint32_t kind = kind_of(be32(d + cur));
-        int64_t slen = be32(d + cur + 4), spos = cur + 8, send = spos + slen;
-        cur = send;
+        entry_t s = next_entry(d, &cur);
+        uint32_t kind = kind_of(s.tag);
         if (!kind) continue;
-        int64_t fixed = SAMPLE_FIXED[kind], rp = spos + fixed;
-        uint32_t nrec = be32(d + spos + fixed - 4);
+        int64_t rp, send = s.body + s.len;
+        uint32_t nrec = records_of(d, &s, kind, &rp);
         for (uint32_t j = 0; j < nrec; j++) {
             if (rp + 8 > send) return RECORD_OVERRUN;
             int64_t rlen = be32(d + rp + 4);
@@ -163,20 +181,17 @@ static uint8_t check_body(const uint8_t *d, int64_t ln, const header_t *h) {
     /* 5. bodies of the records the decoder reads */
     cur = h->hdr;
     for (uint32_t k = 0; k < h->nsamp; k++) {
-        uint32_t kind = kind_of(be32(d + cur));
-        int64_t slen = be32(d + cur + 4), spos = cur + 8;
-        cur = spos + slen;
+        entry_t s = next_entry(d, &cur);
+        uint32_t kind = kind_of(s.tag);
         if (!kind) continue;
-        int64_t fixed = SAMPLE_FIXED[kind], rp = spos + fixed;
-        uint32_t nrec = be32(d + spos + fixed - 4);
+        int64_t rp;
+        uint32_t nrec = records_of(d, &s, kind, &rp);
         int flow = is_flow(kind);
         for (uint32_t j = 0; j < nrec; j++) {
-            uint32_t tag = be32(d + rp);
-            int64_t rlen = be32(d + rp + 4), body = rp + 8;
-            rp = body + rlen;
-            int64_t need = flow ? flow_record_min(tag) : counter_record_min(tag);
-            if (rlen < need) return RECORD_SHORT;
-            if (flow && tag == FLOW_RAW_HEADER && 16 + (int64_t)be32(d + body + 12) > rlen)
+            entry_t r = next_entry(d, &rp);
+            int64_t need = flow ? flow_record_min(r.tag) : counter_record_min(r.tag);
+            if (r.len < need) return RECORD_SHORT;
+            if (flow && r.tag == FLOW_RAW_HEADER && 16 + (int64_t)be32(d + r.body + 12) > r.len)
                 return RECORD_SHORT;
         }
     }
@@ -454,24 +469,22 @@ static void put_flow(outputs_t *o, int64_t i, const flow_row *r) {
 static void rows_of(const uint8_t *d, const header_t *h, int64_t dg, totals_t *t, outputs_t *o) {
     int64_t cur = h->hdr;
     for (uint32_t k = 0; k < h->nsamp; k++) {
-        uint32_t tag = be32(d + cur);
-        int64_t slen = be32(d + cur + 4), spos = cur + 8;
-        cur = spos + slen;
-        uint32_t kind = kind_of(tag);
+        entry_t sample = next_entry(d, &cur);
+        int64_t spos = sample.body;
+        uint32_t kind = kind_of(sample.tag);
         t->kinds[kind]++;
         if (!kind) {
-            if (o) o->unknown[t->unknown] = tag;
+            if (o) o->unknown[t->unknown] = sample.tag;
             t->unknown++;
             continue;
         }
-        int64_t fixed = SAMPLE_FIXED[kind], rp = spos + fixed;
-        uint32_t nrec = be32(d + spos + fixed - 4);
+        int64_t rp;
+        uint32_t nrec = records_of(d, &sample, kind, &rp);
         int flow = is_flow(kind);
         int64_t at[4] = {-1, -1, -1, -1}; /* first raw header, IPv4, IPv6, switch | generic, ethernet */
         for (uint32_t j = 0; j < nrec; j++) {
-            uint32_t rtag = be32(d + rp);
-            int64_t body = rp + 8;
-            rp = body + be32(d + rp + 4);
+            entry_t rec = next_entry(d, &rp);
+            uint32_t rtag = rec.tag;
             int slot = -1;
             if (flow) {
                 slot = rtag == FLOW_RAW_HEADER ? 0 : rtag == FLOW_SAMPLED_IPV4 ? 1
@@ -480,7 +493,7 @@ static void rows_of(const uint8_t *d, const header_t *h, int64_t dg, totals_t *t
                 slot = rtag == COUNTERS_GENERIC_IF ? 0 : rtag == COUNTERS_ETHERNET ? 1 : -1;
             }
             if (slot >= 0 && at[slot] < 0) {
-                at[slot] = body;
+                at[slot] = rec.body;
             } else {
                 if (o) o->skipped[t->skipped] = rtag;
                 t->skipped++;
