@@ -1,8 +1,8 @@
 """The sFlow walk and columns from the compiled core (``flowlab._native``, ``native/sflow.c``).
 
 One call, ``sflow_decode``, checks every datagram and writes the rows of the accepted ones
-into columns allocated here with room for any batch of that many bytes (numpy's untouched
-pages cost no memory). The rules and results are those of the pure path
+into columns allocated here: room for the last batch's density, reused from batch to batch,
+else for the worst case (:func:`columns`). The rules and results are those of the pure path
 (:mod:`flowlab.sflow._walk`, :mod:`flowlab.sflow._fields`): the tests run both against the
 reference decoder.
 """
@@ -132,8 +132,7 @@ def _pool() -> _Pool:
 def _mapped(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """An array on its own anonymous mapping: room for a worst-case batch costs address space
     only, as pages are backed when first written (numpy's own large arrays ask for transparent
-    huge pages, backed 2 MiB at a time); its own, so that a column Polars keeps without copying
-    keeps no other column's pages."""
+    huge pages, backed 2 MiB at a time), and the mapping goes when the batch is done."""
     count = int(np.prod(shape))
     region = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))
     return np.frombuffer(region, dtype=dtype, count=count).reshape(shape)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -53,9 +53,6 @@ from flowlab.sflow import _compiled
 from flowlab.sflow import _spec as r
 from flowlab.sflow._columns import REASONS, Cols, Walked
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
 _KIND_NAMES = {
@@ -73,11 +70,6 @@ _SCRATCH = threading.local()
 
 #: a column on its way into the frame: its values, and which rows hold one (None: every row)
 _Column = tuple["np.ndarray | pl.Series", "B | None"]
-
-
-def _col(values: np.ndarray, ok: B) -> _Column:
-    """`values` where `ok`, null elsewhere: applied by :func:`_framed`'s one query."""
-    return values, (None if bool(ok.all()) else ok)
 
 
 def _tag_counts(tags: npt.NDArray[np.uint32]) -> dict[tuple[int, int], int]:
@@ -366,19 +358,19 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     cols.update(
         src_ip=(text_of(ip_texts, src), None),
         dst_ip=(text_of(ip_texts, dst), None),
-        bytes=_col(frame_length * rate, frame_ok),
+        bytes=(frame_length * rate, frame_ok),
         packets=(rate, None),
         src_mac=(text_of(mac_texts, mac[:n]), None),
         dst_mac=(text_of(mac_texts, mac[n:]), None),
         client_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, src, dst), -1)), None),
         server_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, dst, src), -1)), None),
-        client_port=_col(np.where(to_dst, sport, dport), ports),
-        service_port=_col(service_port, ports),
+        client_port=(np.where(to_dst, sport, dport), ports),
+        service_port=(service_port, ports),
         service_name=(text_of(names, name_codes), None),
     )
     dtypes = schema.FLOW_SCHEMA
     for name in [k for k in c if k in dtypes and k not in cols]:
-        cols[name] = _col(*c.pop(name))
+        cols[name] = c.pop(name)
     return _framed(cols, constants, counters=False)
 
 
@@ -401,6 +393,8 @@ def _framed(
         if k in constants or k not in cols:
             continue
         values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
+        if ok is not None and bool(ok.all()):
+            ok = None
         if isinstance(values, pl.Series):
             columns.append(values.alias(k))
         elif t != schema.TIME and ok is None and _constant(values):  # one value: a literal
@@ -457,7 +451,7 @@ def _counter_frame(c: Cols, h: _Heads) -> pl.DataFrame:
     cols = _common_columns(dg, h, constants)
     dtypes = schema.COUNTER_SCHEMA
     for name in [k for k in c if k in dtypes]:
-        cols[name] = _col(*c.pop(name))
+        cols[name] = c.pop(name)
     return _framed(cols, constants, counters=True)
 
 
