@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from flowlab import _accel
+from flowlab import _accel, schema
 from flowlab._arrays import B
 
 __all__ = ["series"]
@@ -36,7 +36,7 @@ _FORMATS = {
     "<f4": "f",
     "<f8": "g",
 }
-_TIME_MS = "tsm:UTC"
+_TIME_MS = "tsm:UTC"  # Arrow's timestamp[ms, UTC]: flowlab.schema.TIME
 
 
 class _Column:
@@ -57,7 +57,7 @@ def series(
     values: np.ndarray, valid: B | None = None, *, name: str = "", time_ms: bool = False
 ) -> pl.Series:
     """`values` as a Series, null where `valid` is False; ``time_ms``: epoch milliseconds as
-    ``Datetime("ms", "UTC")``."""
+    the canonical time (:data:`flowlab.schema.TIME`)."""
     fmt = _FORMATS.get(values.dtype.str)
     if time_ms:
         fmt = _TIME_MS if values.dtype.str == "<i8" else None
@@ -68,7 +68,7 @@ def series(
         return pl.Series(_Column(name, np.ascontiguousarray(values), fmt, mask))
     out = pl.Series(name, values)
     if time_ms:
-        out = out.cast(pl.Datetime("ms", "UTC"))
+        out = out.cast(schema.TIME)
     if valid is None:
         return out
     return out.set(pl.Series(~valid), None)  # nulls by mask: no masked array, no index list
