@@ -13,9 +13,9 @@ static inline uint32_t u32_at(const uint8_t *p, int little) {
 }
 
 /* pcap_records(chunk, pos, little_endian, max_record, starts) -> (count, pos)
- * Walks the whole records of chunk from pos, stopping before the first one that is incomplete
- * or whose captured length exceeds max_record; writes their start offsets into starts (an int64
- * buffer, or None to only count) and returns how many and where the walk stopped. */
+ * Walks the whole records of chunk from pos, stopping before the first one that is incomplete,
+ * whose captured length exceeds max_record, or that finds starts (an int64 buffer) full; writes
+ * their start offsets into starts and returns how many and where the walk stopped. */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 5) {
@@ -26,34 +26,23 @@ PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t
     int little = PyObject_IsTrue(args[2]);
     long long max_record = PyLong_AsLongLong(args[3]);
     if (PyErr_Occurred() || little < 0) return NULL;
-    Py_buffer chunk, out;
-    if (PyObject_GetBuffer(args[0], &chunk, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    int64_t *starts = NULL;
-    Py_ssize_t room = 0;
-    if (args[4] != Py_None) {
-        if (PyObject_GetBuffer(args[4], &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
-            PyBuffer_Release(&chunk);
-            return NULL;
-        }
-        starts = out.buf;
-        room = out.len / 8;
+    flowlab_buffers b = {.n = 0};
+    const uint8_t *p = flowlab_acquire(&b, args[0], 0, 0, "chunk");
+    int64_t *starts = PyErr_Occurred() ? NULL : flowlab_acquire(&b, args[4], 0, 1, "starts");
+    if (PyErr_Occurred()) { /* (an empty buffer may hold no pointer: the error decides) */
+        flowlab_release(&b);
+        return NULL;
     }
-    const uint8_t *p = chunk.buf;
-    long long size = chunk.len, count = 0;
+    long long size = b.views[0].len, room = b.views[1].len / 8, count = 0;
     if (pos < 0) pos = size;
     Py_BEGIN_ALLOW_THREADS
-    while (pos + 12 <= size) {
+    while (pos + 12 <= size && count < room) {
         long long incl = u32_at(p + pos + 8, little);
         if (incl > max_record || pos + PCAP_RECORD_HEADER + incl > size) break;
-        if (starts) {
-            if (count >= room) break;
-            starts[count] = pos;
-        }
-        count++;
+        starts[count++] = pos;
         pos += PCAP_RECORD_HEADER + incl;
     }
     Py_END_ALLOW_THREADS
-    if (starts) PyBuffer_Release(&out);
-    PyBuffer_Release(&chunk);
+    flowlab_release(&b);
     return Py_BuildValue("(LL)", count, pos);
 }
