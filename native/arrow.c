@@ -137,10 +137,7 @@ static int width_of(const char *format) {
  * each), null where `valid` (one byte per row, or None) is 0. */
 PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "arrow_column takes 5 arguments");
-        return NULL;
-    }
+    if (!flowlab_nargs(nargs, 5, "arrow_column")) return NULL;
     const char *name = PyUnicode_AsUTF8(args[0]);
     const char *format = PyUnicode_AsUTF8(args[2]);
     Py_ssize_t rows = PyLong_AsSsize_t(args[4]);

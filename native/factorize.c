@@ -65,10 +65,7 @@ static int64_t first_seen(const uint64_t *keys, Py_ssize_t n, int64_t *codes, ui
  * n (its first count entries written, ascending). uniques[codes[i]] == keys[i]. */
 PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "factorize_u64 takes 3 arguments");
-        return NULL;
-    }
+    if (!flowlab_nargs(nargs, 3, "factorize_u64")) return NULL;
     Py_buffer k, c, u;
     if (PyObject_GetBuffer(args[0], &k, PyBUF_C_CONTIGUOUS) < 0) return NULL;
     if (PyObject_GetBuffer(args[1], &c, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {

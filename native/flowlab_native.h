@@ -14,6 +14,9 @@ typedef struct {
 void flowlab_release(flowlab_buffers *b);
 void *flowlab_acquire(flowlab_buffers *b, PyObject *obj, Py_ssize_t need, int writable,
                       const char *what);
+int flowlab_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name);
+int flowlab_spans(flowlab_buffers *b, PyObject *const *args, const uint8_t **data, int64_t *size,
+                  const int64_t **first, const int64_t **second, int64_t *n);
 
 /* sflow.c */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

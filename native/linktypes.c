@@ -47,10 +47,7 @@ static inline int null_family(uint32_t f) { return f == 2 || f == 10 || f == 24 
  * outputs, one entry per packet (src6: four uint32 words). */
 PyObject *flowlab_linktypes_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 13) {
-        PyErr_SetString(PyExc_TypeError, "linktypes_locate takes 13 arguments");
-        return NULL;
-    }
+    if (!flowlab_nargs(nargs, 13, "linktypes_locate")) return NULL;
     long ports[16];
     Py_ssize_t nports = 0;
     PyObject *seq = PySequence_Fast(args[4], "ports must be a sequence");

@@ -13,27 +13,6 @@
 
 #define VARIABLE_LENGTH 65535
 
-/* `nargs` is `want`, else TypeError */
-static int nf_nargs(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
-    if (nargs == want) return 1;
-    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", name, want);
-    return 0;
-}
-
-/* The byte buffer args[0] and two int64 arrays of one length args[1], args[2] (a batch's
- * offsets and lengths, or a template's set starts and ends); 0 with an exception if not. */
-static int nf_spans(flowlab_buffers *b, PyObject *const *args, const uint8_t **data, int64_t *size,
-                    const int64_t **first, const int64_t **second, int64_t *n) {
-    *data = flowlab_acquire(b, args[0], 0, 0, "data");
-    if (!*data) return 0;
-    *size = b->views[0].len;
-    *first = flowlab_acquire(b, args[1], 0, 0, "offsets");
-    if (!*first) return 0;
-    *n = b->views[1].len / 8;
-    *second = flowlab_acquire(b, args[2], *n * 8, 0, "lengths");
-    return *second != NULL;
-}
-
 /* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
  *                value_fields) -> records
  *
@@ -50,14 +29,14 @@ static int nf_spans(flowlab_buffers *b, PyObject *const *args, const uint8_t **d
  * outside the buffer is bad and holds no record. */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!nf_nargs(nargs, 10, "netflow_locate")) return NULL;
+    if (!flowlab_nargs(nargs, 10, "netflow_locate")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     int64_t *at = NULL;
     const uint8_t *data;
     const int64_t *starts, *ends;
     int64_t size, nsets;
-    if (!nf_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
+    if (!flowlab_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
     const int64_t *lengths = flowlab_acquire(&b, args[3], 0, 0, "field lengths");
     if (!lengths) goto done;
     const int64_t nf = b.views[3].len / 8;
@@ -180,7 +159,7 @@ done:
  * all inside data (the caller then takes the pure path's clipping rule). */
 PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!nf_nargs(nargs, 4, "netflow_uint")) return NULL;
+    if (!flowlab_nargs(nargs, 4, "netflow_uint")) return NULL;
     const long length = PyLong_AsLong(args[2]);
     if (length == -1 && PyErr_Occurred()) return NULL;
     if (length < 1 || length > 8) {
@@ -255,13 +234,13 @@ static inline int64_t nf_be32(const uint8_t *p) {
  * given by their sizes (a datagram whose sets would not fit raises ValueError). */
 PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!nf_nargs(nargs, 15, "netflow_prewalk")) return NULL;
+    if (!flowlab_nargs(nargs, 15, "netflow_prewalk")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     const uint8_t *data;
     const int64_t *off, *len;
     int64_t size, n;
-    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    if (!flowlab_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
     uint8_t *fast = flowlab_acquire(&b, args[3], n, 1, "fast");
     int64_t *cols[7];
     static const char *names[7] = {"version", "domain", "sequence", "export_s",
@@ -374,7 +353,7 @@ static inline uint64_t nf_mix(uint64_t h, uint64_t w) {
  * numbered in order of first appearance; returns how many. A hash table of the classes. */
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!nf_nargs(nargs, 9, "netflow_classes")) return NULL;
+    if (!flowlab_nargs(nargs, 9, "netflow_classes")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
     int64_t *table = NULL;
@@ -382,7 +361,7 @@ PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssiz
     const uint8_t *data;
     const int64_t *off, *len;
     int64_t size, n;
-    if (!nf_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    if (!flowlab_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
     const int64_t *version = flowlab_acquire(&b, args[3], n * 8, 0, "version");
     const int64_t *domain = version ? flowlab_acquire(&b, args[4], n * 8, 0, "domain") : NULL;
     const int64_t *exporter = domain ? flowlab_acquire(&b, args[5], n * 8, 0, "exporter") : NULL;

@@ -18,18 +18,15 @@ static inline uint32_t u32_at(const uint8_t *p, int little) {
  * their start offsets into starts and returns how many and where the walk stopped. */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "pcap_records takes 5 arguments");
-        return NULL;
-    }
+    if (!flowlab_nargs(nargs, 5, "pcap_records")) return NULL;
     long long pos = PyLong_AsLongLong(args[1]);
     int little = PyObject_IsTrue(args[2]);
     long long max_record = PyLong_AsLongLong(args[3]);
     if (PyErr_Occurred() || little < 0) return NULL;
     flowlab_buffers b = {.n = 0};
     const uint8_t *p = flowlab_acquire(&b, args[0], 0, 0, "chunk");
-    int64_t *starts = PyErr_Occurred() ? NULL : flowlab_acquire(&b, args[4], 0, 1, "starts");
-    if (PyErr_Occurred()) { /* (an empty buffer may hold no pointer: the error decides) */
+    int64_t *starts = p ? flowlab_acquire(&b, args[4], 0, 1, "starts") : NULL;
+    if (!starts) {
         flowlab_release(&b);
         return NULL;
     }

@@ -554,22 +554,16 @@ static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, co
  * having written nothing the caller keeps (it tries again with more room). */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 14) {
-        PyErr_SetString(PyExc_TypeError, "sflow_decode takes 14 arguments");
-        return NULL;
-    }
+    if (!flowlab_nargs(nargs, 14, "sflow_decode")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL, *values = NULL, *valid = NULL, *counters = NULL;
     outputs_t o;
     memset(&o, 0, sizeof o);
-    const uint8_t *data = flowlab_acquire(&b, args[0], 0, 0, "data");
-    if (!data) goto done;
-    Py_ssize_t size = b.views[0].len;
-    const int64_t *off = flowlab_acquire(&b, args[1], 0, 0, "offsets");
-    if (!off) goto done;
-    Py_ssize_t n = b.views[1].len / 8;
-    const int64_t *len = flowlab_acquire(&b, args[2], n * 8, 0, "lengths");
-    uint8_t *reason = len ? flowlab_acquire(&b, args[3], n, 1, "reason") : NULL;
+    const uint8_t *data;
+    const int64_t *off, *len;
+    int64_t size, n;
+    if (!flowlab_spans(&b, args, &data, &size, &off, &len, &n)) goto done;
+    uint8_t *reason = flowlab_acquire(&b, args[3], n, 1, "reason");
     uint8_t *header_ok = reason ? flowlab_acquire(&b, args[4], n, 1, "header_ok") : NULL;
     uint32_t *agent = header_ok ? flowlab_acquire(&b, args[5], n * 16, 1, "agent") : NULL;
     uint8_t *agent_v6 = agent ? flowlab_acquire(&b, args[6], n, 1, "agent_v6") : NULL;
