@@ -7,7 +7,8 @@
  * decides) -> flow and counter rows -> sampled packet headers.
  *
  * One pass over the batch: each datagram is checked, then its rows are written while its bytes are
- * in cache, into columns the caller allocated with room for any batch of that many bytes.
+ * in cache, into columns the caller allocated; when they have too little room, the walk goes on
+ * counting the rows, and the caller tries again with room for them.
  * Every read is bounds-checked against the datagram: a datagram never reads past its own bytes.
  */
 #include "flowlab_native.h"
@@ -550,8 +551,9 @@ static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, co
  * datagram in one go while its bytes are in cache. flow_values and flow_valid are sequences of
  * FLOW_COLUMNS buffers, counters is (dg, sample_sequence, source_id, generic words, has generic,
  * ethernet words, has ethernet); unknown and skipped get the tags of unknown samples and skipped
- * records. Their room is given by their sizes: when the rows would not fit, it returns None
- * having written nothing the caller keeps (it tries again with more room). */
+ * records. Their room is given by their sizes: when the rows would not fit, it walks on
+ * counting them and returns (flows, counters, unknown samples, skipped records) needed, having
+ * written no row the caller keeps (it tries again with that much room). */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (!flowlab_nargs(nargs, 14, "sflow_decode")) return NULL;
@@ -623,18 +625,16 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
             header_ok[i] = why == OK;
             if (why == OK) why = check_body(d, len[i], &h);
             if (why == OK) {
-                if (!fits_rows(&t, &o, d, &h, i)) {
-                    full = 1;
-                    break;
-                }
-                rows_of(d, &h, i, &t, &o);
+                if (!full && !fits_rows(&t, &o, d, &h, i)) full = 1;
+                rows_of(d, &h, i, &t, full ? NULL : &o); /* past the room: counts only */
             }
         }
         reason[i] = why;
     }
     Py_END_ALLOW_THREADS
-    if (full) { /* the caller tries again with more room */
-        result = Py_NewRef(Py_None);
+    if (full) { /* the caller tries again with room for these */
+        result = Py_BuildValue("(LLLL)", (long long)t.flows, (long long)t.counters,
+                               (long long)t.unknown, (long long)t.skipped);
         goto done;
     }
     result = Py_BuildValue("(LLLL(LLLLL))", (long long)t.flows, (long long)t.counters,

@@ -1,15 +1,14 @@
 """The sFlow walk and columns from the compiled core (``flowlab._native``, ``native/sflow.c``).
 
 One call, ``sflow_decode``, checks every datagram and writes the rows of the accepted ones
-into columns allocated here: room for the last batch's density, reused from batch to batch,
-else for the worst case (:func:`columns`). The rules and results are those of the pure path
+into columns allocated here: room for the recent batches' density, reused from batch to batch,
+else for the rows the first pass counted (:func:`columns`). The rules and results are those of the pure path
 (:mod:`flowlab.sflow._walk`, :mod:`flowlab.sflow._fields`): the tests run both against the
 reference decoder.
 """
 
 from __future__ import annotations
 
-import mmap
 import threading
 from types import ModuleType
 
@@ -31,18 +30,20 @@ __all__ = ["columns"]
 #: skipped record 8
 _WORST = (1 / 40, 1 / 80, 1 / 8, 1 / 8)
 #: rows per byte the first try makes room for (flows, counters, unknown samples, skipped
-#: records): then 1.25 times the last batch's, so that the arrays are about the right size
-#: (Open vSwitch sends a flow sample per ~200 bytes)
+#: records): then 1.25 times the densest of the recent batches (a denser batch's room falls
+#: back by 10% a batch), so that the arrays are about the right size and batches of mixed
+#: density are not walked twice (Open vSwitch sends a flow sample per ~200 bytes)
 _guess = [1 / 100, 1 / 1000, 1 / 1000, 1 / 100]
 _MARGIN = 1.25
+_DECAY = 0.9
 
 
 def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     """:class:`Walked` of the datagrams ``data[off[i] : off[i] + ln[i]]`` by the compiled core.
 
-    The outputs get room for the usual density of rows (numpy arrays of about the right
-    size); a batch denser than that is decoded again with room for the worst case, on
-    anonymous mappings that back only the pages written.
+    The outputs get room for the recent batches' density of rows (numpy arrays of about the
+    right size, reused from batch to batch); a denser batch is walked on, counting its rows,
+    and decoded again with room for them.
     """
     n = off.size
     data = np.ascontiguousarray(data)
@@ -59,28 +60,33 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         pool.take((n,), np.uint32),
     )
     names = _names(core)
-    for rates, alloc in ((_guess, pool.take), (_WORST, _mapped)):
-        rf, rc, ru, rs = (int(span * rate) + 16 for rate in rates)
-        arrays = [
-            alloc((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names
-        ]  # fmt: skip
-        arrays += [alloc((rf,), np.bool_) for _ in names]
-        arrays += [alloc((rc,), t) for t in (np.int64, np.uint32, np.uint32)]
-        arrays += [alloc((rc, GENERIC_WORDS), np.uint32), alloc((rc,), np.bool_)]
-        arrays += [alloc((rc, ETHERNET_WORDS), np.uint32), alloc((rc,), np.bool_)]
-        arrays += [alloc((ru,), np.uint32), alloc((rs,), np.uint32)]
+    room = [int(span * rate) + 16 for rate in _guess]
+    for _ in range(2):  # room for the usual density; else for the rows the first pass counted
+        rf, rc, ru, rs = room
+        take = pool.take
+        arrays = [take((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names]
+        arrays += [take((rf,), np.bool_) for _ in names]
+        arrays += [take((rc,), t) for t in (np.int64, np.uint32, np.uint32)]
+        arrays += [take((rc, GENERIC_WORDS), np.uint32), take((rc,), np.bool_)]
+        arrays += [take((rc, ETHERNET_WORDS), np.uint32), take((rc,), np.bool_)]
+        arrays += [take((ru,), np.uint32), take((rs,), np.uint32)]
         k = len(names)
         values, valid, counters = arrays[:k], arrays[k : 2 * k], arrays[2 * k : -2]
         unknown, skipped = arrays[-2:]
         got = core.sflow_decode(
             data, off, ln, *per_datagram, values, valid, counters, unknown, skipped
         )
-        if got is not None:
+        if len(got) == 5:
             break
+        room = [max(need, have) for need, have in zip(got, room)]
+        pool.start(len(per_datagram))  # the same buffers, grown where needed
+    else:  # pragma: no cover - the second try has room for every row the first one counted
+        raise RuntimeError("flowlab._native: sflow_decode wanted more room than it counted")
     nf, nc, nu, ns, kinds = got
-    if span:  # the next batch's first try: room for this one's density, and a margin
+    if span:  # the next batch's first try: room for the recent batches' density, and a margin
         for i, rows in enumerate((nf, nc, nu, ns)):
-            _guess[i] = min(max(_MARGIN * rows / span, 1e-6), _WORST[i])
+            recent = max(_MARGIN * rows / span, _DECAY * _guess[i])
+            _guess[i] = min(max(recent, 1e-6), _WORST[i])
     return Walked(
         *per_datagram,
         flows={k: (v[:nf], ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},
@@ -103,9 +109,9 @@ class _Pool:
         self._buffers: list[np.ndarray] = []
         self._next = 0
 
-    def start(self) -> _Pool:
-        """Hand out the buffers from the first again (a new batch)."""
-        self._next = 0
+    def start(self, at: int = 0) -> _Pool:
+        """Hand out the buffers from the `at`-th again (a new batch, or a second try)."""
+        self._next = at
         return self
 
     def take(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -127,15 +133,6 @@ def _pool() -> _Pool:
     if pool is None:
         pool = _POOLS.pool = _Pool()
     return pool.start()
-
-
-def _mapped(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """An array on its own anonymous mapping: room for a worst-case batch costs address space
-    only, as pages are backed when first written (numpy's own large arrays ask for transparent
-    huge pages, backed 2 MiB at a time), and the mapping goes when the batch is done."""
-    count = int(np.prod(shape))
-    region = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))
-    return np.frombuffer(region, dtype=dtype, count=count).reshape(shape)
 
 
 _NAMES: tuple[tuple[str, bool], ...] = ()

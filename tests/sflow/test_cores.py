@@ -126,15 +126,37 @@ def test_the_compiled_core_names_the_numbers_of_the_spec_module() -> None:
     assert _columns.GENERIC_COUNTERS == records.GENERIC_COUNTER_NAMES
 
 
-def test_a_batch_denser_than_the_first_room_is_decoded_again_with_room_for_the_worst(
+def test_a_batch_denser_than_the_first_room_is_walked_once_more_with_room_for_its_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from flowlab import _native
     from flowlab.sflow import _compiled
 
-    monkeypatch.setattr(_compiled, "_guess", [1e-9] * 4)  # every first try runs out of room
-    out = same([*REAL, crafted(512), crafted(1, 200), *mutants(REAL, 2000, seed=7)])
+    calls: list[int] = []
+
+    class Counting:  # the compiled core, counting its walks
+        def __getattr__(self, name: str) -> object:
+            return getattr(_native, name)
+
+        def sflow_decode(self, *args: object) -> object:
+            calls.append(1)
+            return _native.sflow_decode(*args)
+
+    real = _compiled.columns
+    monkeypatch.setattr(_compiled, "columns", lambda core, *a: real(Counting(), *a))
+    monkeypatch.setattr(_compiled, "_guess", [1e-9] * 4)  # the first try runs out of room
+    dense = [*REAL, crafted(512), crafted(1, 200), *mutants(REAL, 2000, seed=7)]
+    out = same(dense)
     assert out.stats.samples.get("unknown", 0) >= 512 and out.stats.records_skipped
+    assert len(calls) == 2  # counted on the first walk: the second one has room for every row
     assert min(_compiled._guess) > 1e-9  # and the next batches start with more room
+    # once both were seen, batches of either density are walked once each (the room follows
+    # the densest recent batch), not twice whenever a denser one follows a lighter one
+    same(REAL)
+    calls.clear()
+    for grams in (REAL, dense, REAL, dense):
+        same(grams)
+    assert len(calls) == 4
 
 
 @pytest.mark.parametrize("seed", range(3))
