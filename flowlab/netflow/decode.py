@@ -255,13 +255,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
     extra_size = [data.size]
     options_records: Counter[int] = Counter()  # options data records per datagram (sequence)
     waiting_dg: set[int] = set()  # batch datagrams with a set left waiting (record count unknown)
-    peer_list = (
-        [None] * n
-        if peers is None
-        else peers.to_list()
-        if isinstance(peers, pl.Series)
-        else list(peers)
-    )
+    ex_codes, ex_names = _codes(peers, n)
     raw = memoryview(data.data)
 
     def add_job(t: Template, start: int, end: int, dg: int) -> None:
@@ -302,7 +296,7 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         except (Malformed, struct_error) as exc:
             bad[str(exc.args[0]) if isinstance(exc, Malformed) else "truncated_header"] += 1
             return
-        exporter = str(peer_list[i] or "")
+        exporter = ex_names[ex_codes[i]]
         dg = dgs.add(int(recv[i]), exporter, head, i)
         if head.version == r.NETFLOW5:
             add_job(r.V5_TEMPLATE, sets[0].start, sets[0].end, dg)
@@ -356,7 +350,6 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
         return False
 
     pre = prewalk(data, off, ln)
-    ex_codes, ex_names = _codes(peer_list)
 
     def fast_run(a: int, b: int) -> None:
         """Datagrams a..b-1, all taken by the vector pass: no template among them."""
@@ -483,8 +476,17 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
 struct_error = __import__("struct").error
 
 
-def _codes(peers: list[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Exporter codes per datagram and their names (the UDP source addresses)."""
+def _codes(peers: Peers, n: int) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Exporter codes per datagram and their names (the UDP source addresses; "" unknown)."""
+    if peers is None:
+        return np.zeros(n, dtype=np.int64), [""]
+    if isinstance(peers, pl.Series):  # as from a capture: no Python string per datagram
+        text = peers.cast(pl.String).fill_null("")
+        if not n or bool((text == text[0]).all()):
+            return np.zeros(n, dtype=np.int64), text[:1].to_list() if n else []
+        codes = text.rank("dense").to_numpy().astype(np.int64) - 1  # in the names' order
+        return codes, text.unique().sort().to_list()
+    peers = list(peers)
     if peers and peers.count(peers[0]) == len(peers):  # one exporter (pointer compares first)
         return np.zeros(len(peers), dtype=np.int64), [str(peers[0] or "")]
     names: dict[str, int] = {}
