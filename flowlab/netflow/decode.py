@@ -509,6 +509,8 @@ def _options(
     skipped: Counter[str],
 ) -> int:
     """Read options records (few): sampling rates of the domain or of a sampler id; how many."""
+    if not t.variable and not _gives_rates(t):  # only their count matters (sequence numbers)
+        return max(end - start, 0) // t.record_length
     rows = walk_records(view, start, end, t)
     if rows is None:
         skipped["record_overrun"] += 1
@@ -531,6 +533,12 @@ def _options(
         else:
             cache.sampler_rates[(exporter, domain, sampler)] = rate
     return len(rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _gives_rates(t: Template) -> bool:
+    """Whether an options template has a sampling-algorithm field (IANA's, not an enterprise's)."""
+    return any(pen == 0 and eid in e.SAMPLING_FIELDS for eid, pen, _ in t.fields)
 
 
 def _rate_of(got: dict[int, int | float]) -> float | None:
