@@ -321,7 +321,7 @@ def iter_pcap(
     batch_datagrams : int, optional
         At most this many datagrams per yielded batch (default: the protocol's,
         :func:`flowlab.decoding.decoder.batch_datagrams`: 8192 for sFlow, 32768 for
-        NetFlow/IPFIX).
+        IPFIX, 4096 for NetFlow v5/v9).
     chunk_bytes : int
         Size of the file reads; memory use is a small multiple of it.
     source : str

@@ -137,8 +137,8 @@ def batch_datagrams(decoder: Decoder) -> int:
     A batch has fixed costs (building its frame); a protocol whose datagrams carry few rows
     asks for more of them (Open vSwitch sends IPFIX one record per datagram).
 
-    >>> batch_datagrams(get_decoder("sflow")), batch_datagrams(get_decoder("ipfix"))
-    (8192, 32768)
+    >>> [batch_datagrams(get_decoder(name)) for name in ("sflow", "ipfix", "netflow")]
+    [8192, 32768, 4096]
     """
     size = getattr(decoder, "batch_datagrams", BATCH_DATAGRAMS)
     return size if isinstance(size, int) and size > 0 else BATCH_DATAGRAMS

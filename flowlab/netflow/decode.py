@@ -1151,8 +1151,10 @@ class NetFlowDecoder:
 
     name: str = "netflow"
     port: int = 2055
-    #: datagrams per batch from a capture: Open vSwitch sends one record per datagram with its
-    #: cache off (OVN-Kubernetes' setting), so the sFlow default would make batches of few rows
+    #: datagrams per batch from a capture. IPFIX: Open vSwitch sends one record per datagram with
+    #: its cache off (OVN-Kubernetes' setting), so the sFlow default would make batches of few
+    #: rows. NetFlow v5/v9 datagrams carry up to 30 records or so: the "netflow" entry takes
+    #: 4096, which keeps a batch's working columns (a few hundred bytes a record) to tens of MB
     batch_datagrams: int = 32768
 
     def new_state(self) -> NetFlowState:
@@ -1165,6 +1167,6 @@ class NetFlowDecoder:
 
 
 #: registry entry "netflow" (UDP 2055): NetFlow v5 and v9, and IPFIX too
-DECODER = NetFlowDecoder()
+DECODER = NetFlowDecoder(batch_datagrams=4096)
 #: registry entry "ipfix" (UDP 4739, RFC 7011): the same decoder
 IPFIX_DECODER = NetFlowDecoder("ipfix", 4739)
