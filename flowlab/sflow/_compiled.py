@@ -1,8 +1,8 @@
 """The sFlow walk and columns from the compiled core (``flowlab._native``, ``native/sflow.c``).
 
 One call, ``sflow_decode``, checks every datagram and writes the rows of the accepted ones
-into columns allocated here: room for the recent batches' density, reused from batch to batch,
-else for the rows the first pass counted (:func:`columns`). The rules and results are those of the pure path
+into columns allocated here: room for the densest batch's rows so far, reused from batch to
+batch, else for the rows the first pass counted (:func:`columns`). The rules and results are those of the pure path
 (:mod:`flowlab.sflow._walk`, :mod:`flowlab.sflow._fields`): the tests run both against the
 reference decoder.
 """
@@ -30,20 +30,20 @@ __all__ = ["columns"]
 #: skipped record 8
 _WORST = (1 / 40, 1 / 80, 1 / 8, 1 / 8)
 #: rows per byte the first try makes room for (flows, counters, unknown samples, skipped
-#: records): then 1.25 times the densest of the recent batches (a denser batch's room falls
-#: back by 10% a batch), so that the arrays are about the right size and batches of mixed
-#: density are not walked twice (Open vSwitch sends a flow sample per ~200 bytes)
+#: records): then 1.25 times the densest batch's so far, so that batches of mixed density are
+#: not walked twice. A room costs address space only: the arrays are views of buffers kept
+#: from batch to batch, and only the pages rows are written to are backed (Open vSwitch sends
+#: a flow sample per ~200 bytes)
 _guess = [1 / 100, 1 / 1000, 1 / 1000, 1 / 100]
 _MARGIN = 1.25
-_DECAY = 0.9
 
 
 def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     """:class:`Walked` of the datagrams ``data[off[i] : off[i] + ln[i]]`` by the compiled core.
 
-    The outputs get room for the recent batches' density of rows (numpy arrays of about the
-    right size, reused from batch to batch); a denser batch is walked on, counting its rows,
-    and decoded again with room for them.
+    The outputs get room for the densest batch's rows so far (numpy arrays reused from batch
+    to batch); a denser batch is walked on, counting its rows, and decoded again with room
+    for them.
     """
     n = off.size
     data = np.ascontiguousarray(data)
@@ -83,10 +83,9 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     else:  # pragma: no cover - the second try has room for every row the first one counted
         raise RuntimeError("flowlab._native: sflow_decode wanted more room than it counted")
     nf, nc, nu, ns, kinds = got
-    if span:  # the next batch's first try: room for the recent batches' density, and a margin
+    if span:  # the next batch's first try: room for the densest batch's rows, and a margin
         for i, rows in enumerate((nf, nc, nu, ns)):
-            recent = max(_MARGIN * rows / span, _DECAY * _guess[i])
-            _guess[i] = min(max(recent, 1e-6), _WORST[i])
+            _guess[i] = min(max(_MARGIN * rows / span, _guess[i]), _WORST[i])
     return Walked(
         *per_datagram,
         flows={k: (v[:nf], ok[:nf]) for (k, _), v, ok in zip(names, values, valid)},

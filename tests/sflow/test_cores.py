@@ -151,7 +151,7 @@ def test_a_batch_denser_than_the_first_room_is_walked_once_more_with_room_for_it
     assert len(calls) == 2  # counted on the first walk: the second one has room for every row
     assert min(_compiled._guess) > 1e-9  # and the next batches start with more room
     # once both were seen, batches of either density are walked once each (the room follows
-    # the densest recent batch), not twice whenever a denser one follows a lighter one
+    # the densest batch so far), not twice whenever a denser one follows a lighter one
     same(REAL)
     calls.clear()
     for grams in (REAL, dense, REAL, dense):
