@@ -106,17 +106,45 @@ def test_withdraw_all_data_templates_of_a_domain() -> None:
     assert sorted(k[1:] for k in cache.templates) == [(1, 256)]
 
 
-def test_several_exporters_and_domains_keep_their_own_templates() -> None:
+@pytest.mark.parametrize("as_series", [False, True], ids=["list", "series"])
+def test_several_exporters_and_domains_keep_their_own_templates(as_series: bool) -> None:
+    # peers as a capture gives them (a Series) or as a caller does (a list): the same exporters
     small = Template(256, ((e.SOURCE_IPV4_ADDRESS, 0, 4), (e.OCTET_DELTA_COUNT, 0, 4)))
     a = message([template_set([flow_template(256)]), data_set(256, [flow_values(F1)])])
     b = message(
         [template_set([small]), data_set(256, [[bytes([10, 7, 7, 7]), struct.pack("!I", 99)]])]
     )
     c = message([data_set(256, [flow_values(F2)])], domain=5)  # domain 5 has no template
-    out = decode_many([a, b, c], peers=["a", "b", "a"])
+    d = message([data_set(256, [flow_values(F2)])])  # no peer: an exporter of its own ("")
+    peers = ["b", "a", "a", None]
+    out = decode_many([b, a, c, d], peers=pl.Series(peers) if as_series else peers)
     got = dict(zip(out.flows["exporter"], out.flows["bytes"]))
     assert got == {"a": 180, "b": 99}
-    assert out.stats.samples["data_waiting"] == 1
+    assert out.stats.samples["data_waiting"] == 2  # c (domain 5), d (no template from "")
+
+
+@pytest.mark.parametrize("as_series", [False, True], ids=["list", "series"])
+def test_one_exporter_of_a_capture(as_series: bool) -> None:
+    grams = [ipfix_datagram([F1], sequence=0), ipfix_datagram([F2], sequence=1)]
+    peers = ["192.0.2.9"] * 2
+    out = decode_many(grams, peers=pl.Series(peers) if as_series else peers)
+    assert out.flows["exporter"].to_list() == peers and not out.stats.lost_records
+
+
+def test_options_records_without_sampling_fields_count_in_the_sequence() -> None:
+    """Records of an options template that gives no rate (Open vSwitch's exporter statistics)
+    are counted, not read: the next message's sequence number shows no loss."""
+    stats = Template(
+        402, ((149, 0, 4), (e.OCTET_DELTA_COUNT, 0, 8), (e.PACKET_DELTA_COUNT, 0, 8)), 1
+    )
+    row = [struct.pack("!I", 0), struct.pack("!Q", 5), struct.pack("!Q", 1)]
+    first = message([options_template_set([stats]), data_set(402, [row, row, row])], sequence=0)
+    second = ipfix_datagram([F1], sequence=3)
+    out = decode_many([first, second], peers=["p"] * 2)
+    assert out.stats.samples["options_data"] == 1 and out.flows.height == 1
+    assert not out.stats.lost_records
+    gap = decode_many([first, ipfix_datagram([F1], sequence=5)], peers=["p"] * 2)
+    assert gap.stats.lost_records == {("p", 0): 2}
 
 
 def test_options_sampling_per_selector_and_per_domain() -> None:
