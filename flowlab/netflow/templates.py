@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -70,12 +71,12 @@ class Template:
             object.__setattr__(self, "_hash", got)
         return got
 
-    @property
+    @functools.cached_property
     def variable(self) -> bool:
         """Whether any field has a variable length."""
         return any(f[2] == VARIABLE_LENGTH for f in self.fields)
 
-    @property
+    @functools.cached_property
     def record_length(self) -> int:
         """Length of a record (fixed templates), else its minimum (one length byte per variable field)."""
         return sum(1 if f[2] == VARIABLE_LENGTH else f[2] for f in self.fields)
