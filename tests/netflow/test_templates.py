@@ -132,8 +132,8 @@ def test_one_exporter_of_a_capture(as_series: bool) -> None:
 
 
 def test_options_records_without_sampling_fields_count_in_the_sequence() -> None:
-    """Records of an options template that gives no rate (Open vSwitch's exporter statistics)
-    are counted, not read: the next message's sequence number shows no loss."""
+    """Records of an options template that gives no rate (Open vSwitch's exporting-process
+    statistics) are counted, not read: the next message's sequence number shows no loss."""
     stats = Template(
         402, ((149, 0, 4), (e.OCTET_DELTA_COUNT, 0, 8), (e.PACKET_DELTA_COUNT, 0, 8)), 1
     )
