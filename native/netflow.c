@@ -215,7 +215,7 @@ done:
 #define V5_MAX_COUNT 30
 #define SET_HEADER 4
 #define FIRST_DATA_SET 256
-/* flowlab/netflow/_prewalk.py MAX_SETS */
+/* flowlab/netflow/_prewalk.py MAX_SETS (passed to flowlab/netflow/_compiled.py prewalk) */
 #define MAX_SETS 32
 
 static inline int64_t nf_be16(const uint8_t *p) { return ((int64_t)p[0] << 8) | p[1]; }

@@ -21,20 +21,18 @@ from flowlab._arrays import I64, U8
 __all__ = ["classes", "locate", "prewalk", "read_uint"]
 
 
-#: most data sets a datagram's vector pass follows (flowlab.netflow._prewalk.MAX_SETS)
-_MAX_SETS = 32
-
-
 def prewalk(
-    core: ModuleType, data: U8, off: I64, ln: I64
+    core: ModuleType, data: U8, off: I64, ln: I64, max_sets: int
 ) -> tuple[npt.NDArray[np.bool_], list[I64], list[I64]]:
     """Per datagram: taken whole, and (version, domain, sequence, export_s, export_ns, uptime,
-    sampling); per data set: (datagram, id, start, end)."""
+    sampling); per data set: (datagram, id, start, end). The core follows at most `max_sets`
+    sets a datagram (:data:`flowlab.netflow._prewalk.MAX_SETS`, which ``native/netflow.c``
+    names too)."""
     n = off.size
     off = np.ascontiguousarray(off, dtype=np.int64)
     ln = np.ascontiguousarray(ln, dtype=np.int64)
     span = int(np.clip(ln, 0, None).sum()) if n else 0
-    room = min(_MAX_SETS * n, span // 4) + 1  # a set takes at least its 4-byte header
+    room = min(max_sets * n, span // 4) + 1  # a set takes at least its 4-byte header
     fast = np.empty(n, dtype=bool)
     head = [np.empty(n, dtype=np.int64) for _ in range(7)]
     sets = [np.empty(room, dtype=np.int64) for _ in range(4)]

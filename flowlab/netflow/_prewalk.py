@@ -52,7 +52,7 @@ def prewalk(data: npt.NDArray[np.uint8], off: I64, ln: I64) -> Prewalk:
     """Read what can be read of every datagram at once (see the module docstring)."""
     core = _accel.native()
     if core is not None:
-        fast, columns, bounds = _compiled.prewalk(core, data, off, ln)
+        fast, columns, bounds = _compiled.prewalk(core, data, off, ln, MAX_SETS)
         return Prewalk(fast, *columns, *bounds)
     n = off.size
     z = np.zeros(n, dtype=np.int64)

@@ -2,9 +2,9 @@
 
 One call, ``sflow_decode``, checks every datagram and writes the rows of the accepted ones
 into columns allocated here: room for the densest batch's rows so far, reused from batch to
-batch, else for the rows the first pass counted (:func:`columns`). The rules and results are those of the pure path
-(:mod:`flowlab.sflow._walk`, :mod:`flowlab.sflow._fields`): the tests run both against the
-reference decoder.
+batch, else for the rows the first pass counted (:func:`columns`). The rules and results are
+those of the pure path (:mod:`flowlab.sflow._walk`, :mod:`flowlab.sflow._fields`): the tests
+run both against the reference decoder.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         pool.take((n,), np.uint32),
     )
     names = _names(core)
+    take = pool.take
     room = [int(span * rate) + 16 for rate in _guess]
     for _ in range(2):  # room for the usual density; else for the rows the first pass counted
         rf, rc, ru, rs = room
-        take = pool.take
         arrays = [take((rf, 4) if n6 else (rf,), FLOW_FIELDS[k]) for k, n6 in names]
         arrays += [take((rf,), np.bool_) for _ in names]
         arrays += [take((rc,), t) for t in (np.int64, np.uint32, np.uint32)]
