@@ -16,8 +16,10 @@ too), NetFlow v5's ``flow_sequence`` is OVS's (the index of the datagram's last 
 UDP checksums are zeroed (allowed in IPv4).
 
 Every measurement runs pinned to one core (``taskset -c 0``, ``POLARS_MAX_THREADS=1``) and counts
-CPU seconds (user+sys), so a busy machine changes the figures less; the load average is printed.
-On each file, in the same run:
+CPU seconds (user+sys, the kernel's microsecond figures: see ``bench_decode.measure``), so a busy
+machine changes the figures less; the load average is printed. flowlab's, nfacctd's and goflow2's
+``-format bin`` figures are each the median of ``--runs`` fresh processes (default 5; all five are
+printed). On each file, in the same run:
 
 - flowlab ``read_pcap(protocol=...)``: first call in a fresh process (imports excluded: measured
   inside), then warm (the same call again); ``iter_pcap`` in a fresh process;
@@ -57,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 import bench_decode
 from _real_ovs import UDP_PAYLOAD
-from bench_decode import measure, run_sfacctd
+from bench_decode import measure, median_of, run_sfacctd
 from fault_data import pcap_frames
 
 from flowlab.capture.pcap_write import write_pcap
@@ -292,6 +294,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "flowlab-bench")
     ap.add_argument("--no-tshark-large", action="store_true", help="tshark on the first file only")
     ap.add_argument("--no-goflow2", action="store_true")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="fresh processes per figure of flowlab, nfacctd and goflow2 -format bin: "
+                         "the median is shown (default 5)")  # fmt: skip
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core (taskset -c 0)")
     ap.add_argument("--live", action="store_true", help="also the live collectors (10 s per rate)")
     ap.add_argument("--live-only", action="store_true", help="only the live collectors")
@@ -321,12 +326,13 @@ def main() -> None:
             if not (path.exists() and census_file.exists()):
                 census_file.write_text(json.dumps(build(path, protocol, reps)))
             census = json.loads(census_file.read_text())
-            read = run_flowlab(path, "read", protocol)
-            it = run_flowlab(path, "iter", protocol)
+            runs = args.runs
+            read = median_of(runs, run_flowlab, path, "read", protocol)
+            it = median_of(runs, run_flowlab, path, "iter", protocol)
             n = int(read["rows"])
             print(f"\n== {protocol} x{reps}: {path.name}: {census['datagrams']:,} datagrams, "
                   f"{n:,} records, {path.stat().st_size / 1e6:.1f} MB, load {os.getloadavg()[0]:.1f}")  # fmt: skip
-            nfa = run_sfacctd(path, args.workdir, daemon="nfacctd")
+            nfa = median_of(runs, run_sfacctd, path, args.workdir, daemon="nfacctd")
             rows = [
                 ("flowlab read_pcap, first call", read["cpu"], read["rows"]),
                 ("flowlab read_pcap, warm", read["warm_cpu"], read["rows"]),
@@ -336,7 +342,7 @@ def main() -> None:
             gf = None
             if not args.no_goflow2:
                 gj = run_goflow2(path, args.workdir)
-                gf = run_goflow2(path, args.workdir, "bin")
+                gf = median_of(runs, run_goflow2, path, args.workdir, "bin")
                 rows.append(("goflow2 pipeline -format json", gj["cpu"], gj["rows"]))
                 rows.append(("goflow2 pipeline -format bin", gf["cpu"], gf["rows"]))
                 assert int(gj["rows"]) == n, (gj["rows"], n)
@@ -348,6 +354,13 @@ def main() -> None:
                 print(
                     f"{label:36s} {cpu:7.3f} {n / cpu:11,.0f} {nfa['cpu'] / cpu:9.2f} {int(got):9,}"
                 )
+            spread = {
+                "flowlab read_pcap": read,
+                "nfacctd": nfa,
+                **({"goflow2 bin": gf} if gf else {}),
+            }
+            print(f"CPU s of the {runs} runs (median above): " + "; ".join(
+                f"{k} " + " ".join(f"{x:.3f}" for x in m["cpu_runs"]) for k, m in spread.items()))  # fmt: skip
             print(f"flowlab import (excluded above): {read['import_cpu']:.3f} s; peak RSS "
                   f"read {read['rss_mb']:.0f} MB, iter {it['rss_mb']:.0f} MB; nfacctd packets "
                   f"{int(nfa['rows']):,} = flowlab's of IP records {read['ip_packets']:,}")  # fmt: skip
