@@ -161,14 +161,9 @@ class _Reader:
         return self._parse_pcapng(chunk, pos, out, final)
 
     def _parse_pcap(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
-        # the loop only finds record boundaries; the header fields are read vectorised below
         unpack = struct.Struct(self.endian + "I").unpack_from
         size = len(chunk)
-        head, pos = _record_starts(chunk, pos, self.endian)
-        fields = np.zeros((0, 3), dtype=np.int64)
-        if head.size:
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            fields = data[head[:, None] + np.arange(12)].view(self.endian + "u4").astype(np.int64)
+        head, caplen, ms, pos = _records(chunk, pos, self.endian, self.units)
         if pos + 12 <= size and (incl := unpack(chunk, pos + 8)[0]) > _MAX_RECORD:
             log.warning("%s: corrupt record length %d; stopping", self.path, incl)
             self._skip("corrupt_record")
@@ -176,10 +171,9 @@ class _Reader:
             pos = size
         if final and pos < size:
             self._skip("truncated_file")
-        if fields.shape[0]:
-            ms = fields[:, 0] * 1000 + fields[:, 1] * 1000 // self.units
+        if head.size:
             link = np.full(head.size, self.link, dtype=np.int64)
-            out.blocks.append((head + 16, fields[:, 2], link, ms))
+            out.blocks.append((head + 16, caplen, link, ms))
         return pos
 
     def _parse_pcapng(self, chunk: bytes | memoryview, pos: int, out: _Packets, final: bool) -> int:
@@ -268,18 +262,23 @@ class _Reader:
         out.ms.append(ms)
 
 
-def _record_starts(chunk: bytes | memoryview, pos: int, endian: str) -> tuple[I64, int]:
-    """Starts of the whole pcap records of `chunk` from `pos` (stopping before an incomplete one or
-    one longer than the limit, which the caller reports), and where the walk stopped."""
+def _records(
+    chunk: bytes | memoryview, pos: int, endian: str, units: int
+) -> tuple[I64, I64, I64, int]:
+    """The whole pcap records of `chunk` from `pos` (stopping before an incomplete one or one
+    longer than the limit, which the caller reports): where each starts, its captured length and
+    its time in ms (`units`: timestamp fractions per second); and where the walk stopped."""
     core = _accel.native()
     if core is not None:  # one pass: room for a record per 512 bytes, more when that fills
         parts, room = [], len(chunk) // 512 + 64
         while True:
-            starts = np.empty(room, dtype=np.int64)
-            count, pos = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, starts)
-            parts.append(starts[:count])
+            got = [np.empty(room, dtype=np.int64) for _ in range(3)]
+            count, pos = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, units, *got)
+            parts.append([a[:count] for a in got])
             if count < room:
-                return (parts[0] if len(parts) == 1 else np.concatenate(parts)), pos
+                if len(parts) == 1:
+                    return (*parts[0], pos)  # type: ignore[return-value]
+                return (*(np.concatenate(cols) for cols in zip(*parts)), pos)  # type: ignore[return-value]
             room *= 2
     unpack = struct.Struct(endian + "I").unpack_from
     size = len(chunk)
@@ -295,7 +294,13 @@ def _record_starts(chunk: bytes | memoryview, pos: int, endian: str) -> tuple[I6
             pos = nxt
     except struct.error:
         pass
-    return np.array(found, dtype=np.int64), pos
+    head = np.array(found, dtype=np.int64)
+    fields = np.zeros((0, 3), dtype=np.int64)
+    if head.size:  # the header fields of every record at once
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        fields = data[head[:, None] + np.arange(12)].view(endian + "u4").astype(np.int64)
+    ms = fields[:, 0] * 1000 + fields[:, 1] * 1000 // units
+    return head, fields[:, 2], ms, pos
 
 
 def iter_pcap(

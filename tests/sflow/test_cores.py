@@ -204,16 +204,23 @@ def test_packets_are_located_alike(seed: int) -> None:
     assert (reasons > 0).all()  # every reason came up: found and each skip
 
 
-def test_pcap_record_starts_alike_when_records_outnumber_the_first_room() -> None:
+def test_pcap_records_alike_when_records_outnumber_the_first_room() -> None:
     from flowlab.capture import pcap
 
     require_native()
-    tiny = b"".join(struct.pack("<IIII", 0, 0, 4, 4) + b"abcd" for _ in range(5000))
+    tiny = b"".join(
+        struct.pack("<IIII", 1_700_000_000 + i, i * 997 % 1_000_000, 4, 4) + b"abcd"
+        for i in range(5000)
+    )
     cut = tiny + struct.pack("<IIII", 0, 0, 9, 9) + b"abc"  # an incomplete last record
     for chunk in (tiny, cut, tiny[:7], b""):
-        with use_core("native"):
-            got, stop = pcap._record_starts(chunk, 0, "<")
-        with use_core("pure"):
-            want, want_stop = pcap._record_starts(chunk, 0, "<")
-        assert np.array_equal(got, want) and stop == want_stop
-    assert got.size == 0 and len(pcap._record_starts(tiny, 0, "<")[0]) == 5000
+        for units in (1_000_000, 1_000_000_000):
+            with use_core("native"):
+                *got, stop = pcap._records(chunk, 0, "<", units)
+            with use_core("pure"):
+                *want, want_stop = pcap._records(chunk, 0, "<", units)
+            assert all(np.array_equal(a, b) for a, b in zip(got, want)) and stop == want_stop
+    assert got[0].size == 0
+    starts, caplen, ms, _ = pcap._records(tiny, 0, "<", 1_000_000)
+    assert len(starts) == 5000 and set(caplen.tolist()) == {4}
+    assert ms[3] == (1_700_000_003) * 1000 + 3 * 997 // 1000
