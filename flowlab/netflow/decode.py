@@ -633,7 +633,12 @@ def _fields(
     """
     n = dg.size
     bounds = np.cumsum([0] + [loc.set_index.size for _, loc in parts]).tolist()
+    # an element no template of the batch has: these two, shared (read-only; callers test
+    # `ok is no` to skip the work of a column that is all null)
     no = np.zeros(n, dtype=bool)
+    zero = np.zeros(n, dtype=np.uint64)
+    yes = np.ones(n, dtype=bool)
+    no.flags.writeable = zero.flags.writeable = yes.flags.writeable = False
     Found = tuple[int, int, Located, int, int, npt.NDArray[np.uint64] | None]
 
     where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
@@ -653,10 +658,12 @@ def _fields(
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
+        if not have:
+            return zero, no
         read = [h[5] for h in have if h[5] is not None]
         if have and len(read) == len(have):  # read by the compiled core
             if len(have) == len(parts):
-                return (read[0] if len(read) == 1 else np.concatenate(read)), np.ones(n, dtype=bool)
+                return (read[0] if len(read) == 1 else np.concatenate(read)), yes
             vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
             for (a, b, *_), v in zip(have, read):
                 vals[a:b] = v
@@ -665,7 +672,7 @@ def _fields(
         at = [loc.offsets(j) for _, _, loc, j, _, _ in have]  # the pure path: every offset
         if len(have) == len(parts) and len({h[4] for h in have}) == 1:
             offsets = at[0] if len(have) == 1 else np.concatenate(at)
-            return read_uint(data, offsets, have[0][4]), np.ones(n, dtype=bool)
+            return read_uint(data, offsets, have[0][4]), yes
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
         for length in {h[4] for h in have}:  # one read per field length
             same = [k for k, h in enumerate(have) if h[4] == length]
@@ -675,15 +682,21 @@ def _fields(
         return vals, ok
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
-        vals, ok = np.zeros(n, dtype=np.uint64), no
+        vals, ok = zero, no
         for eid in eids:
             v, k = uint(eid)
-            vals, ok = np.where(ok, vals, v), ok | k
+            if k is no:
+                continue
+            if ok is no:
+                vals, ok = v, k
+            else:
+                vals, ok = np.where(ok, vals, v), ok | k
         return vals, ok
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
-        vals, ok = np.zeros((n, 4), dtype=np.uint32), no.copy()
-        for a, b, loc, j, *_ in found(eid, 0, lambda length: length == 16):
+        have = found(eid, 0, lambda length: length == 16)
+        vals, ok = np.zeros((n, 4), dtype=np.uint32), (no.copy() if have else no)
+        for a, b, loc, j, *_ in have:
             vals[a:b] = read_words(data, loc.offsets(j))
             ok[a:b] = True
         return vals, ok
@@ -810,36 +823,41 @@ def _times(
         (e.FLOW_END_SECONDS, e.FLOW_END_MILLISECONDS, e.FLOW_END_MICROSECONDS,
          e.FLOW_END_NANOSECONDS, e.FLOW_END_DELTA_MICROSECONDS, e.FLOW_END_SYS_UP_TIME),
     ):  # fmt: skip
-        value = np.zeros(n, dtype=np.int64)
-        ok = np.zeros(n, dtype=bool)
-
-        def take(v: np.ndarray, k: B) -> None:
-            nonlocal value, ok
-            value = np.where(ok, value, v)
-            ok = ok | k
-
-        v, k = uint(ms)
-        take(v.astype(np.int64), k)
-        v, k = uint(sec)
-        take(v.astype(np.int64) * 1000, k)
-        for eid in (us, ns):  # NTP timestamps: seconds since 1900 and a 32-bit fraction
+        got: list[tuple[I64, B]] = []  # of the elements a record may have, the first wins
+        for eid, ms_of in (
+            (ms, lambda v: v.astype(np.int64)),
+            (sec, lambda v: v.astype(np.int64) * 1000),
+            (us, _ntp_ms),
+            (ns, _ntp_ms),
+            (delta, lambda v: export_ms - (v.astype(np.int64) // 1000)),
+        ):
             v, k = uint(eid)
-            secs = (v >> np.uint64(32)).astype(np.int64) - _NTP_EPOCH
-            frac = ((v & np.uint64(0xFFFFFFFF)) * np.uint64(1000)) >> np.uint64(32)
-            take(secs * 1000 + frac.astype(np.int64), k)
-        v, k = uint(delta)
-        take(export_ms - (v.astype(np.int64) // 1000), k)
+            if k.any():
+                got.append((ms_of(v), k))
         v, k = uint(
             sysup
         )  # ms of system uptime: v5/v9 from the header's, IPFIX from systemInitTime
-        is_v9 = dgs.array("version")[dg] != r.IPFIX
-        up = v.astype(np.int64)
-        take(
-            np.where(is_v9, export_ms - (uptime - up), init.astype(np.int64) + up),
-            k & (is_v9 | init_ok),
-        )
+        if k.any():
+            is_v9 = dgs.array("version")[dg] != r.IPFIX
+            up = v.astype(np.int64)
+            got.append(
+                (
+                    np.where(is_v9, export_ms - (uptime - up), init.astype(np.int64) + up),
+                    k & (is_v9 | init_ok),
+                )
+            )
+        value, ok = got[0] if got else (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
+        for v, k in got[1:]:
+            value, ok = np.where(ok, value, v), ok | k
         out.append((value, ok))
     return out[0], out[1]
+
+
+def _ntp_ms(v: npt.NDArray[np.uint64]) -> I64:
+    """NTP timestamps (seconds since 1900 and a 32-bit fraction) as Unix milliseconds."""
+    secs = (v >> np.uint64(32)).astype(np.int64) - _NTP_EPOCH
+    frac = ((v & np.uint64(0xFFFFFFFF)) * np.uint64(1000)) >> np.uint64(32)
+    return secs * 1000 + frac.astype(np.int64)
 
 
 def _frame(
