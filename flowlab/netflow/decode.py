@@ -583,7 +583,7 @@ def _flows(
     if not parts:
         return schema.empty(), np.zeros(0, dtype=np.int64), rejected
     dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
-    frame, dg = _frame([_fields(data, parts, dg, dgs, cache)], dgs, source)
+    frame, dg = _frame(_fields(data, parts, dg, dgs, cache), dgs, source)
     return frame, dg, rejected
 
 
@@ -861,25 +861,27 @@ def _ntp_ms(v: npt.NDArray[np.uint64]) -> I64:
 
 
 def _frame(
-    parts: list[dict[str, tuple[np.ndarray, B]]], dgs: _Dgram, source: str
+    c: dict[str, tuple[np.ndarray, B]], dgs: _Dgram, source: str
 ) -> tuple[pl.DataFrame, I64]:
-    """The canonical flow frame of the records' columns in datagram order, and each row's datagram.
+    """The canonical flow frame of the records' columns (:func:`_fields`) in datagram order, and
+    each row's datagram.
 
     Built from numpy columns in one ``DataFrame``, no lazy query: addresses as codes into one
     dictionary, oriented as integers (:func:`flowlab.services.server_is_dst`), service names
     formatted once per distinct key, constant columns as literals.
     """
-    c = {
-        k: (
-            np.concatenate([p[k][0] for p in parts]) if len(parts) > 1 else parts[0][k][0],
-            np.concatenate([p[k][1] for p in parts]) if len(parts) > 1 else parts[0][k][1],
-        )
-        for k in parts[0]
-    }
     dg = c["__dg"][0]
     if dg.size > 1 and bool((dg[1:] < dg[:-1]).any()):  # records of several templates
         order = np.argsort(dg, kind="stable")  # datagram order (waiting sets: when released)
-        c = {k: (v[order], ok[order]) for k, (v, ok) in c.items()}
+        moved: dict[int, np.ndarray] = {}  # columns share arrays (all-valid masks): moved once
+
+        def move(a: np.ndarray) -> np.ndarray:
+            got = moved.get(id(a))
+            if got is None:
+                got = moved[id(a)] = a[order]
+            return got
+
+        c = {k: (move(v), move(ok)) for k, (v, ok) in c.items()}
         dg = c["__dg"][0]
     n = dg.size
     (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
@@ -908,7 +910,7 @@ def _frame(
     }
     dtypes = schema.FLOW_SCHEMA
     for name, (values, ok) in c.items():
-        if name in dtypes and name not in cols:
+        if name in dtypes and name not in cols and ok.any():  # all null: a literal (_canonical)
             time = name in ("flow_start", "flow_end")
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
     cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
