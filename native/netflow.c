@@ -22,8 +22,9 @@
  * record length; what is left is padding. A record that overruns its set marks the set bad
  * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set, the offsets of
  * the fields `offset_fields` ((room, len(offset_fields)) int64, record by record) and the
- * big-endian integers of the fields `value_fields` (each of 1-8 bytes; (room, len(value_fields))
- * uint64), read while the record's bytes are in cache, in set order, then record order, and
+ * big-endian integers of the fields `value_fields` (each of 1-8 bytes; (len(value_fields), room)
+ * uint64, field by field: each field's column is contiguous for the array operations that read
+ * it), read while the record's bytes are in cache, in set order, then record order, and
  * returns how many. The outputs' room is given by set_index's size: records that would not fit
  * raise ValueError (the caller sizes them from the sets' bytes, which bound the count). A set
  * outside the buffer is bad and holds no record. */
@@ -129,13 +130,12 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
             /* the record is inside its set: its fields' bytes are readable */
             int64_t *o = off_out + count * no;
             for (int64_t k = 0; k < no; k++) o[k] = at[ocols[k]];
-            uint64_t *v = val_out + count * nv;
             for (int64_t k = 0; k < nv; k++) {
                 const int64_t j = vcols[k];
                 const uint8_t *p = data + at[j];
                 uint64_t x = 0;
                 for (int64_t q = 0; q < lengths[j]; q++) x = (x << 8) | p[q];
-                v[k] = x;
+                val_out[k * room + count] = x;
             }
             set_out[count++] = i;
         }

@@ -20,10 +20,22 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from flowlab import _lazy
 from flowlab.netflow.decode import NetFlowDecoder, decode, infer_sampling_rate, one_direction
 from flowlab.netflow.elements import Element, element
-from flowlab.netflow.encode import Flow, ipfix_datagram, netflow5_datagram, netflow9_datagram
 from flowlab.netflow.templates import NetFlowState, Template, TemplateCache
+
+if TYPE_CHECKING:
+    from flowlab.netflow.encode import Flow, ipfix_datagram, netflow5_datagram, netflow9_datagram
+
+#: the writing side, imported on first use: reading captures (the decoder's first use) skips it
+_LAZY = {
+    "flowlab.netflow.encode": ("Flow", "ipfix_datagram", "netflow5_datagram", "netflow9_datagram")
+}
+
+__getattr__, __dir__ = _lazy.attach(globals(), _LAZY)
 
 __all__ = [
     "Element",

@@ -40,7 +40,7 @@ class Located:
     set_index: I64  # (n,) index into the sets given to locate
     offset: I64  # (n, fields) byte offset of each field (of its value, after a length prefix)
     bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
-    values: npt.NDArray[np.uint64] | None = None  # (n, value fields)
+    values: npt.NDArray[np.uint64] | None = None  # (value fields, n): a contiguous row each
     offset_fields: dict[int, int] | None = None  # field -> column of offset (None: the field)
     value_fields: dict[int, int] = field(default_factory=dict)  # field -> column of values
 
@@ -51,7 +51,7 @@ class Located:
     def value(self, j: int) -> npt.NDArray[np.uint64] | None:
         """The integers of field `j` if read while locating, else None."""
         k = self.value_fields.get(j)
-        return None if k is None or self.values is None else self.values[:, k]
+        return None if k is None or self.values is None else self.values[k]
 
 
 def locate(

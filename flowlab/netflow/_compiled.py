@@ -77,21 +77,22 @@ def locate(
 ) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
     """(set index, offsets, bad sets, values) of the records of the sets ``data[starts:ends]`` of
     a template of field `lengths` (at least `minimum` bytes a record): the offsets of the fields
-    `offset_fields`, the big-endian integers of the fields `value_fields` (1-8 bytes each)."""
+    `offset_fields`, the big-endian integers of the fields `value_fields` (1-8 bytes each), a
+    row of `values` per field."""
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
     room = span // max(minimum, 1) + 1
     set_index = np.empty(room, dtype=np.int64)
     offset = np.empty((room, len(offset_fields)), dtype=np.int64)
-    values = np.empty((room, len(value_fields)), dtype=np.uint64)
+    values = np.empty((len(value_fields), room), dtype=np.uint64)  # a contiguous row per field
     bad = np.empty(starts.size, dtype=bool)
     count = core.netflow_locate(
         np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
         set_index, offset, bad, values, np.asarray(offset_fields, dtype=np.int64),
         np.asarray(value_fields, dtype=np.int64),
     )  # fmt: skip
-    return set_index[:count], offset[:count], bad, values[:count]
+    return set_index[:count], offset[:count], bad, values[:, :count]
 
 
 def read_uint(

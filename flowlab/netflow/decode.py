@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -625,7 +626,8 @@ def _fields(
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
-    """The canonical columns (values, valid), plus internal ones, of the records of all templates.
+    """The canonical columns (values, valid), plus internal ones, of the records of all templates,
+    in datagram order (``__dg``: each row's datagram).
 
     `parts`: each template with its records located (field offsets, and the integers of the
     :data:`_READ` elements if the compiled core read them), rows one after the other in `dg`'s
@@ -633,13 +635,24 @@ def _fields(
     """
     n = dg.size
     bounds = np.cumsum([0] + [loc.set_index.size for _, loc in parts]).tolist()
+    # each part's rows in the frame: its records in datagram order. Records of several templates
+    # interleave (Open vSwitch's ingress and egress ones): each column is then written straight
+    # to its rows, not concatenated and moved
+    order: I64 | None = None
+    rows: list[slice | I64] = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    if n > 1 and bool((dg[1:] < dg[:-1]).any()):
+        order = np.argsort(dg, kind="stable")  # (waiting sets: when released)
+        place = np.empty(n, dtype=np.int64)
+        place[order] = np.arange(n, dtype=np.int64)
+        rows = [place[a:b] for a, b in itertools.pairwise(bounds)]
+        dg = dg[order]
     # an element no template of the batch has: these two, shared (read-only; callers test
     # `ok is no` to skip the work of a column that is all null)
     no = np.zeros(n, dtype=bool)
     zero = np.zeros(n, dtype=np.uint64)
     yes = np.ones(n, dtype=bool)
     no.flags.writeable = zero.flags.writeable = yes.flags.writeable = False
-    Found = tuple[int, int, Located, int, int, npt.NDArray[np.uint64] | None]
+    Found = tuple[slice | I64, Located, int, int, npt.NDArray[np.uint64] | None]
 
     where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
     for part, (t, _) in enumerate(parts):
@@ -647,38 +660,45 @@ def _fields(
             where.setdefault(key, []).append((part, j))
 
     def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
-        """(first row, end row, located, field, length, values if read) of the parts whose
-        template has the element."""
+        """(rows, located, field, length, values if read) of the parts whose template has the
+        element."""
         out = []
         for k, j in where.get((pen, eid), ()):
             t, loc = parts[k]
             if ok(t.fields[j][2]):
-                out.append((bounds[k], bounds[k + 1], loc, j, t.fields[j][2], loc.value(j)))
+                out.append((rows[k], loc, j, t.fields[j][2], loc.value(j)))
         return out
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
         have = found(eid, pen, lambda length: 1 <= length <= 8)
         if not have:
             return zero, no
-        read = [h[5] for h in have if h[5] is not None]
-        if have and len(read) == len(have):  # read by the compiled core
-            if len(have) == len(parts):
+        read = [h[4] for h in have if h[4] is not None]
+        if len(read) == len(have):  # read by the compiled core
+            if len(have) == len(parts) and (order is None or len(read) == 1):
                 return (read[0] if len(read) == 1 else np.concatenate(read)), yes
-            vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-            for (a, b, *_), v in zip(have, read):
-                vals[a:b] = v
-                ok[a:b] = True
-            return vals, ok
-        at = [loc.offsets(j) for _, _, loc, j, _, _ in have]  # the pure path: every offset
-        if len(have) == len(parts) and len({h[4] for h in have}) == 1:
-            offsets = at[0] if len(have) == 1 else np.concatenate(at)
-            return read_uint(data, offsets, have[0][4]), yes
+            vals = np.zeros(n, dtype=np.uint64)
+            ok = no if len(have) == len(parts) else no.copy()
+            for (at, *_), v in zip(have, read):
+                vals[at] = v
+                if ok is not no:
+                    ok[at] = True
+            return vals, (yes if ok is no else ok)
+        offs = [loc.offsets(j) for _, loc, j, _, _ in have]  # the pure path: every offset
+        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
+            offsets = offs[0] if len(have) == 1 else np.concatenate(offs)
+            return read_uint(data, offsets if order is None else offsets[order], have[0][3]), yes
         vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-        for length in {h[4] for h in have}:  # one read per field length
-            same = [k for k, h in enumerate(have) if h[4] == length]
-            rows = np.concatenate([np.arange(have[k][0], have[k][1]) for k in same])
-            vals[rows] = read_uint(data, np.concatenate([at[k] for k in same]), length)
-            ok[rows] = True
+        for length in {h[3] for h in have}:  # one read per field length
+            same = [k for k, h in enumerate(have) if h[3] == length]
+            got = read_uint(data, np.concatenate([offs[k] for k in same]), length)
+            start = 0
+            for k in same:
+                at = have[k][0]
+                size = offs[k].size
+                vals[at] = got[start : start + size]
+                ok[at] = True
+                start += size
         return vals, ok
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
@@ -696,9 +716,9 @@ def _fields(
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
         have = found(eid, 0, lambda length: length == 16)
         vals, ok = np.zeros((n, 4), dtype=np.uint32), (no.copy() if have else no)
-        for a, b, loc, j, *_ in have:
-            vals[a:b] = read_words(data, loc.offsets(j))
-            ok[a:b] = True
+        for at, loc, j, *_ in have:
+            vals[at] = read_words(data, loc.offsets(j))
+            ok[at] = True
         return vals, ok
 
     cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}
@@ -870,19 +890,7 @@ def _frame(
     dictionary, oriented as integers (:func:`flowlab.services.server_is_dst`), service names
     formatted once per distinct key, constant columns as literals.
     """
-    dg = c["__dg"][0]
-    if dg.size > 1 and bool((dg[1:] < dg[:-1]).any()):  # records of several templates
-        order = np.argsort(dg, kind="stable")  # datagram order (waiting sets: when released)
-        moved: dict[int, np.ndarray] = {}  # columns share arrays (all-valid masks): moved once
-
-        def move(a: np.ndarray) -> np.ndarray:
-            got = moved.get(id(a))
-            if got is None:
-                got = moved[id(a)] = a[order]
-            return got
-
-        c = {k: (move(v), move(ok)) for k, (v, ok) in c.items()}
-        dg = c["__dg"][0]
+    dg = c["__dg"][0]  # in datagram order (waiting sets: when released)
     n = dg.size
     (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
         c[k] for k in ("__s4", "__d4", "__s6", "__d6")
