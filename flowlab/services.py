@@ -389,20 +389,22 @@ def _packed(data: bytes) -> _Packed | None:
         or pwidth.max() > 8
     ):
         return None
+    # each line's protocol and port as one little-endian 8-byte word each (byte k at bits 8k),
+    # read through an unaligned view of the bytes (padded: the last line's word stays inside)
+    padded = np.append(b, np.zeros(8, dtype=np.uint8))
+    words = np.ndarray((b.size + 1,), "<u8", padded, strides=(1,))
+    number = words[c1 + 1]
     ports = np.zeros(starts.size, dtype=np.int64)
-    for k in range(1, 6):  # the k-th digit from the right
-        has = width >= k
-        digit = b[np.where(has, c2 - k, 0)].astype(np.int64) - 48
+    for k in range(5):  # the k-th digit from the left
+        has = width > k
+        digit = ((number >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.int64) - 48
         if ((digit < 0) | (digit > 9))[has].any():
             return None
-        ports += np.where(has, digit * 10 ** (k - 1), 0)
+        ports = np.where(has, ports * 10 + digit, ports)
     if ports.max() > 65535:
         return None
-    code = np.zeros(starts.size, dtype=np.uint64)  # up to 8 protocol bytes as one integer
-    for k in range(8):
-        code |= np.where(pwidth > k, b[np.minimum(starts + k, len(data) - 1)], 0).astype(
-            np.uint64
-        ) << np.uint64(8 * k)
+    low = np.uint64(1) << (np.minimum(pwidth, 7) * 8).astype(np.uint64)  # up to 8 protocol bytes
+    code = words[starts] & np.where(pwidth >= 8, ~np.uint64(0), low - np.uint64(1))
     order = np.argsort(code, kind="stable")
     first = np.ones(order.size, dtype=bool)
     first[1:] = code[order][1:] != code[order][:-1]
