@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,22 +26,29 @@ from flowlab.netflow.templates import Template
 __all__ = ["Located", "locate", "read_uint", "read_words"]
 
 
-@dataclass
 class Located:
     """Records of one template: the set each comes from, and its fields' offsets (or values).
 
     The pure path gives every field's offset (``offset_fields`` None); the compiled core gives
     the integers of the fields asked for (``values``, read as it walks the records) and the
     offsets of the variable-length and longer fields only. :meth:`offsets` and :meth:`value`
-    read either.
+    read either. (A plain class, as :class:`flowlab.netflow._walk.Header` says why.)
     """
 
-    set_index: I64  # (n,) index into the sets given to locate
-    offset: I64  # (n, fields) byte offset of each field (of its value, after a length prefix)
-    bad_sets: B  # (sets,) a record overran the set: the set (its datagram) is rejected
-    values: npt.NDArray[np.uint64] | None = None  # (value fields, n): a contiguous row each
-    offset_fields: dict[int, int] | None = None  # field -> column of offset (None: the field)
-    value_fields: dict[int, int] = field(default_factory=dict)  # field -> column of values
+    __slots__ = ("bad_sets", "offset", "offset_fields", "set_index", "value_fields", "values")
+
+    def __init__(
+        self,
+        set_index: I64,  # (n,) index into the sets given to locate
+        offset: I64,  # (n, fields) byte offset of each field (of its value, after a length prefix)
+        bad_sets: B,  # (sets,) a record overran the set: the set (its datagram) is rejected
+        values: npt.NDArray[np.uint64] | None = None,  # (value fields, n): a contiguous row each
+        offset_fields: dict[int, int] | None = None,  # field -> column of offset (None: the field)
+        value_fields: dict[int, int] | None = None,  # field -> row of values
+    ) -> None:
+        self.set_index, self.offset, self.bad_sets = set_index, offset, bad_sets
+        self.values, self.offset_fields = values, offset_fields
+        self.value_fields: dict[int, int] = {} if value_fields is None else value_fields
 
     def offsets(self, j: int) -> I64:
         """The offsets of field `j` (KeyError: the compiled core read its value only)."""

@@ -9,8 +9,6 @@ or options-template set, any inconsistency) goes to the per-datagram walk of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
@@ -26,22 +24,24 @@ __all__ = ["Prewalk", "prewalk"]
 MAX_SETS = 32
 
 
-@dataclass
 class Prewalk:
-    """Per datagram: accepted (``fast``) and the header; per data set: datagram, id, bounds."""
+    """Per datagram: accepted (``fast``) and the header; per data set: datagram, id, bounds.
 
-    fast: B
-    version: I64
-    domain: I64
-    sequence: I64
-    export_s: I64
-    export_ns: I64
-    uptime: I64
-    sampling: I64
-    set_dg: I64
-    set_id: I64
-    set_start: I64
-    set_end: I64
+    (A plain class, as :class:`flowlab.netflow._walk.Header` says why.)"""
+
+    __slots__ = (
+        "domain", "export_ns", "export_s", "fast", "sampling", "sequence", "set_dg", "set_end",
+        "set_id", "set_start", "uptime", "version",
+    )  # fmt: skip
+
+    def __init__(
+        self, fast: B, version: I64, domain: I64, sequence: I64, export_s: I64, export_ns: I64,
+        uptime: I64, sampling: I64, set_dg: I64, set_id: I64, set_start: I64, set_end: I64,
+    ) -> None:  # fmt: skip
+        self.fast, self.version, self.domain, self.sequence = fast, version, domain, sequence
+        self.export_s, self.export_ns, self.uptime = export_s, export_ns, uptime
+        self.sampling, self.set_dg, self.set_id = sampling, set_dg, set_id
+        self.set_start, self.set_end = set_start, set_end
 
 
 def _u(data: npt.NDArray[np.uint8], pos: I64, size: int) -> I64:

@@ -38,7 +38,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,23 +127,24 @@ class _Column:
         return self._runs[0]
 
 
-@dataclass
 class _Dgram:
-    """Per-datagram facts (datagrams of the batch, then released waiting sets)."""
+    """Per-datagram facts (datagrams of the batch, then released waiting sets). (A plain class,
+    as :class:`flowlab.netflow._walk.Header` says why.)"""
 
-    recv: _Column = field(default_factory=_Column)
-    exporter: list[str] = field(default_factory=list)
-    domain: _Column = field(default_factory=_Column)
-    version: _Column = field(default_factory=_Column)
-    export_s: _Column = field(default_factory=_Column)
-    export_ns: _Column = field(default_factory=_Column)
-    uptime: _Column = field(default_factory=_Column)
-    sequence: _Column = field(default_factory=_Column)
-    #: NaN: unknown (v5: from the header)
-    rate: _Column = field(default_factory=lambda: _Column(np.float64))
-    batch: _Column = field(default_factory=_Column)  # index in the batch, -1 for released sets
-    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _names: list[str] = field(default_factory=list, repr=False)
+    __slots__ = (
+        "_arrays", "_names", "batch", "domain", "export_ns", "export_s", "exporter", "rate",
+        "recv", "sequence", "uptime", "version",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.recv, self.domain, self.version = _Column(), _Column(), _Column()
+        self.export_s, self.export_ns, self.uptime = _Column(), _Column(), _Column()
+        self.sequence = _Column()
+        self.exporter: list[str] = []
+        self.rate = _Column(np.float64)  # NaN: unknown (v5: from the header)
+        self.batch = _Column()  # index in the batch, -1 for released sets
+        self._arrays: dict[str, np.ndarray] = {}
+        self._names: list[str] = []
 
     def array(self, name: str) -> np.ndarray:
         """A column as a numpy array (int64; ``rate`` float64): call after the walk."""
@@ -183,14 +184,14 @@ class _Dgram:
         return len(self.recv) - 1
 
 
-@dataclass
 class _Job:
     """The data sets of one template (object) found in the batch."""
 
-    template: Template
-    starts: _Column = field(default_factory=_Column)
-    ends: _Column = field(default_factory=_Column)
-    dg: _Column = field(default_factory=_Column)
+    __slots__ = ("dg", "ends", "starts", "template")
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.starts, self.ends, self.dg = _Column(), _Column(), _Column()
 
 
 def decode(
