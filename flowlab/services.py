@@ -34,11 +34,13 @@ import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from flowlab._accel import native
 from flowlab.exceptions import ConfigError
 
 __all__ = [
@@ -356,8 +358,45 @@ def _packed(data: bytes) -> _Packed | None:
     """The plain layout of a service table, read with array operations: a ``protocol,port,name``
     header, then three cells a line, no quotes, ports of 1-5 digits up to 65535, protocols of up
     to 8 characters. None for anything else: the csv module reads that (and names the problem)."""
-    if b'"' in data:
+    if not data or b'"' in data or b"\0" in data:
         return None
+    core = native()
+    rows = _rows(data) if core is None else _rows_compiled(core, data)
+    if rows is None:
+        return None
+    code, ports, name_start, name_end = rows
+    order = np.argsort(code, kind="stable")
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = code[order][1:] != code[order][:-1]
+    try:  # each distinct protocol's text: its bytes, back from the integer
+        number = np.array(
+            [
+                _proto(x.to_bytes(8, "little").rstrip(b"\0").decode())
+                for x in code[order][first].tolist()
+            ],
+            dtype=np.int64,
+        )
+    except (ConfigError, UnicodeDecodeError):
+        return None
+    group = np.empty(order.size, dtype=np.int64)
+    group[order] = np.cumsum(first) - 1
+    return _Packed(data, (number[group] << 16) | ports, name_start, name_end)
+
+
+def _rows_compiled(core: ModuleType, data: bytes) -> tuple[np.ndarray, ...] | None:
+    """:func:`_rows` by the compiled core (``native/services.c``): one pass, no temporaries."""
+    room = data.count(b"\n") + 1
+    code = np.empty(room, dtype=np.uint64)
+    ports, name_start, name_end = (np.empty(room, dtype=np.int64) for _ in range(3))
+    count = core.services_rows(data, code, ports, name_start, name_end)
+    if count < 0:
+        return None
+    return code[:count], ports[:count], name_start[:count], name_end[:count]
+
+
+def _rows(data: bytes) -> tuple[np.ndarray, ...] | None:
+    """Each row's protocol bytes as one integer (byte k at bits 8k), port, and where its name
+    starts and ends in `data`; None if `data` is not the plain layout."""
     b = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(b == 10)
     if not data.endswith(b"\n"):
@@ -405,19 +444,7 @@ def _packed(data: bytes) -> _Packed | None:
         return None
     low = np.uint64(1) << (np.minimum(pwidth, 7) * 8).astype(np.uint64)  # up to 8 protocol bytes
     code = words[starts] & np.where(pwidth >= 8, ~np.uint64(0), low - np.uint64(1))
-    order = np.argsort(code, kind="stable")
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = code[order][1:] != code[order][:-1]
-    try:
-        number = np.array(
-            [_proto(data[starts[i] : c1[i]].decode()) for i in order[first].tolist()],
-            dtype=np.int64,
-        )
-    except ConfigError:
-        return None
-    group = np.empty(order.size, dtype=np.int64)
-    group[order] = np.cumsum(first) - 1
-    return _Packed(data, (number[group] << 16) | ports, c2 + 1, ends)
+    return code, ports, c2 + 1, ends
 
 
 def _table_columns(text: str, path: str | Path) -> tuple[list[str], list[int], list[str]]:

@@ -30,6 +30,8 @@ PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_
 PyObject *flowlab_linktypes_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* pcap.c */
 PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* services.c */
+PyObject *flowlab_services_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* netflow.c */
 PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

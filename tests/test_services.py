@@ -225,3 +225,34 @@ def test_bad_tables_are_a_config_error(tmp_path: Path, text: str | bytes, messag
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError, match=message):
         services.ServiceTable.from_csv(path)
+
+
+OTHER_LAYOUTS = [
+    'protocol,port,name\ntcp,80,"http, alt"\n',
+    "port,protocol,name\n80,tcp,http\n",
+    "protocol,port,name\ntcp,80,a,b\n",
+    "protocol,port,name\ntcp,8o,http\n",
+    "protocol,port,name\ntcp,99999,big\n",
+    "protocol,port,name\nverylongproto,1,x\n",
+    "protocol,port,name\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", [*PLAIN_TABLES, *OTHER_LAYOUTS, "package"])
+def test_the_compiled_table_reading_gives_the_pure_rows(text: str) -> None:
+    from tests.cores import require_native, use_core
+
+    require_native()
+    if text == "package":
+        data = (Path(services.__file__).parent / "data" / "services.csv").read_bytes()
+    else:
+        data = text.encode()
+    with use_core("native"):
+        got = services._packed(data)
+    with use_core("pure"):
+        want = services._packed(data)
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert got.to_dict() == want.to_dict()
+        assert np.array_equal(got.distinct, want.distinct)
