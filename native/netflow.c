@@ -12,6 +12,24 @@
 #include <string.h>
 
 #define VARIABLE_LENGTH 65535
+#define PREFETCH_SETS 8 /* sets ahead of the walk whose first bytes are asked for */
+
+/* the big-endian unsigned integer of `length` (1-8) bytes at p */
+static inline uint64_t be_uint(const uint8_t *p, int64_t length) {
+    switch (length) {
+    case 1:
+        return p[0];
+    case 2:
+        return ((uint64_t)p[0] << 8) | p[1];
+    case 4:
+        return ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+    default: {
+        uint64_t x = 0;
+        for (int64_t q = 0; q < length; q++) x = (x << 8) | p[q];
+        return x;
+    }
+    }
+}
 
 /* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
  *                value_fields) -> records
@@ -33,7 +51,7 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     if (!flowlab_nargs(nargs, 10, "netflow_locate")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
-    int64_t *at = NULL;
+    int64_t *at = NULL, *varoff = NULL;
     const uint8_t *data;
     const int64_t *starts, *ends;
     int64_t size, nsets;
@@ -58,11 +76,10 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of 1-65535 fields");
         goto done;
     }
-    int64_t minimum = 0, variable = 0;
+    int64_t minimum = 0;
     for (int64_t j = 0; j < nf; j++) {
         if (lengths[j] == VARIABLE_LENGTH) {
             minimum += 1;
-            variable = 1;
         } else if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH) {
             PyErr_SetString(PyExc_ValueError, "netflow_locate: a field length out of range");
             goto done;
@@ -81,16 +98,47 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
             goto done;
         }
     }
-    at = PyMem_Malloc(nf * sizeof *at); /* the record's field offsets */
+    /* the template as runs of fixed fields between its variable-length ones, whose length
+     * prefixes are all a walk must read: field j lies within[j] bytes into run seg[j], or is the
+     * k-th variable field's value (seg[j] = -1 - k) */
+    at = PyMem_Malloc((4 * nf + 2) * sizeof *at);
     if (!at) {
         PyErr_NoMemory();
         goto done;
     }
+    int64_t *seg = at, *within = at + nf, *runs = at + 2 * nf, *base = at + 3 * nf + 1;
+    int64_t nvar = 0;
+    runs[0] = 0;
+    for (int64_t j = 0; j < nf; j++) {
+        if (lengths[j] == VARIABLE_LENGTH) {
+            seg[j] = -1 - nvar;
+            within[j] = 0;
+            runs[++nvar] = 0;
+        } else {
+            seg[j] = nvar;
+            within[j] = runs[nvar];
+            runs[nvar] += lengths[j];
+        }
+    }
+    varoff = PyMem_Malloc((nvar + 1) * sizeof *varoff);
+    if (!varoff) {
+        PyErr_NoMemory();
+        goto done;
+    }
+#define AT(j) (seg[j] >= 0 ? base[seg[j]] + within[j] : varoff[-1 - seg[j]])
     int64_t count = 0;
     int full = 0;
     Py_BEGIN_ALLOW_THREADS
     for (int64_t i = 0; i < nsets && !full; i++) {
         int64_t pos = starts[i], end = ends[i];
+        /* sets lie far apart in the buffer (a datagram each): ask for a later set's bytes now */
+        if (i + PREFETCH_SETS < nsets) {
+            const int64_t later = starts[i + PREFETCH_SETS];
+            if (later >= 0 && later < size) {
+                __builtin_prefetch(data + later);
+                if (later + 64 < size) __builtin_prefetch(data + later + 64);
+            }
+        }
         bad[i] = 0;
         if (pos < 0 || end > size || end < pos) {
             bad[i] = 1;
@@ -102,40 +150,36 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                 break;
             }
             int over = 0;
-            for (int64_t j = 0; j < nf; j++) {
-                int64_t length = lengths[j];
-                if (variable && length == VARIABLE_LENGTH) {
-                    if (pos >= end) {
+            base[0] = pos;
+            for (int64_t k = 0; k < nvar; k++) {
+                int64_t p = base[k] + runs[k]; /* the k-th variable field's length prefix */
+                if (p >= end) {
+                    over = 1;
+                    break;
+                }
+                int64_t length = data[p++];
+                if (length == 255) {
+                    if (p + 2 > end) {
                         over = 1;
                         break;
                     }
-                    length = data[pos];
-                    pos += 1;
-                    if (length == 255) {
-                        if (pos + 2 > end) {
-                            over = 1;
-                            break;
-                        }
-                        length = ((int64_t)data[pos] << 8) | data[pos + 1];
-                        pos += 2;
-                    }
+                    length = ((int64_t)data[p] << 8) | data[p + 1];
+                    p += 2;
                 }
-                at[j] = pos;
-                pos += length;
+                varoff[k] = p;
+                base[k + 1] = p + length;
             }
+            if (!over) pos = base[nvar] + runs[nvar];
             if (over || pos > end) {
                 bad[i] = 1;
                 break;
             }
             /* the record is inside its set: its fields' bytes are readable */
             int64_t *o = off_out + count * no;
-            for (int64_t k = 0; k < no; k++) o[k] = at[ocols[k]];
+            for (int64_t k = 0; k < no; k++) o[k] = AT(ocols[k]);
             for (int64_t k = 0; k < nv; k++) {
                 const int64_t j = vcols[k];
-                const uint8_t *p = data + at[j];
-                uint64_t x = 0;
-                for (int64_t q = 0; q < lengths[j]; q++) x = (x << 8) | p[q];
-                val_out[k * room + count] = x;
+                val_out[k * room + count] = be_uint(data + AT(j), lengths[j]);
             }
             set_out[count++] = i;
         }
@@ -147,7 +191,9 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
     }
     result = PyLong_FromLongLong(count);
 done:
+#undef AT
     PyMem_Free(at);
+    PyMem_Free(varoff);
     flowlab_release(&b);
     return result;
 }
