@@ -10,8 +10,10 @@ the file reads as one exporter's stream without gaps. UDP checksums are zeroed (
 IPv4; tcpdump on ``lo`` records unfinished ones anyway).
 
 Every measurement runs pinned to one core (``taskset -c 0``, ``POLARS_MAX_THREADS=1``) and
-counts CPU seconds (user+sys), not wall time, so that a busy machine changes the figures
-less; the load average is printed with them. Per file:
+counts CPU seconds (user+sys, the kernel's microsecond figures: ``bench_decode.measure``), not
+wall time, so that a busy machine changes the figures less; the load average is printed with
+them. flowlab's and sfacctd's figures are each the median of ``--runs`` fresh processes (default
+5, all printed): one run moves by 10-30 % from the next. Per file:
 
 - ``read_pcap`` first call in a fresh process (imports excluded: measured inside), peak RSS
   right after it, and the frame's ``estimated_size()``;
@@ -50,7 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_decode
 from _real_ovs import real_datagrams, renumbered
-from bench_decode import input_files, measure, run_sfacctd, run_tshark
+from bench_decode import input_files, measure, median_of, run_sfacctd, run_tshark
 
 
 def build(path: Path, samples: int) -> dict[str, int]:
@@ -161,6 +163,8 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=10, help="large file = x base (default 10)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "flowlab-bench")
     ap.add_argument("--no-tshark-large", action="store_true", help="tshark on the base file only")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="fresh processes per flowlab and sfacctd figure: the median is shown")  # fmt: skip
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core (taskset -c 0)")
     args = ap.parse_args()
     if not args.no_pin and shutil.which("taskset"):
@@ -202,10 +206,10 @@ def main() -> None:
         print(f"\n== {name}: {path.name}: {census['datagrams']:,} datagrams (real OVS x"
               f"{census['repeats']}), {n:,} flow samples, {path.stat().st_size / 1e6:.0f} MB, "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        read = run_flowlab(path, "read")
-        it = run_flowlab(path, "iter")
+        read = median_of(args.runs, run_flowlab, path, "read")
+        it = median_of(args.runs, run_flowlab, path, "iter")
         pure = run_flowlab(path, "read", pure=True)
-        sfa = run_sfacctd(path, args.workdir)
+        sfa = median_of(args.runs, run_sfacctd, path, args.workdir)
         tsh = None
         if name == "base" or not args.no_tshark_large:
             tsh = run_tshark(path)
@@ -222,6 +226,9 @@ def main() -> None:
         print(f"{'work':32s} {'cpu s':>7s} {'samples/s':>11s} {'x sfacctd':>9s} {'peak MB':>8s}")
         for label, cpu, mb in rows:
             print(f"{label:32s} {cpu:7.3f} {n / cpu:11,.0f} {sfa['cpu'] / cpu:9.2f} {mb:8.0f}")
+        print(f"CPU s of the {args.runs} runs (median above): " + "; ".join(
+            f"{k} " + " ".join(f"{x:.3f}" for x in m["cpu_runs"])
+            for k, m in (("flowlab read_pcap", read), ("iter_pcap", it), ("sfacctd", sfa))))  # fmt: skip
         print(f"flowlab import (excluded above): {read['import_cpu']:.3f} s CPU, "
               f"{read['rss_import_mb']:.0f} MB; frame estimated_size {read['frame_mb']:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
