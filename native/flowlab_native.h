@@ -33,7 +33,7 @@ PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t
 /* services.c */
 PyObject *flowlab_services_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* netflow.c */
-PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -1,10 +1,10 @@
-/* NetFlow v5 / v9 / IPFIX in C: flowlab/netflow/_prewalk.py's prewalk and _columns.py's locate
+/* NetFlow v5 / v9 / IPFIX in C: flowlab/netflow/_prewalk.py's prewalk and _columns.py's records
  * and read_uint, same rules and the same results.
  *
  * netflow_prewalk reads every datagram's header and follows the sets of those of data sets only;
- * netflow_locate finds every record of a template's data sets (fixed strides, or a walk through
- * the variable-length fields' length prefixes); netflow_uint gathers big-endian integers of 1-8
- * bytes at given offsets (a column of located fields). Every read is bounds-checked: a set is
+ * netflow_records finds every record of a batch's data sets, whatever their templates (a walk
+ * through the variable-length fields' length prefixes), and writes its fields as columns;
+ * netflow_uint gathers big-endian integers of 1-8 bytes at given offsets. Every read is bounds-checked: a set is
  * read only inside itself and the buffer, an offset only inside the buffer.
  */
 #include "flowlab_native.h"
@@ -31,103 +31,114 @@ static inline uint64_t be_uint(const uint8_t *p, int64_t length) {
     }
 }
 
-/* netflow_locate(data, starts, ends, lengths, set_index, offset, bad, values, offset_fields,
- *                value_fields) -> records
+/* netflow_records(data, starts, ends, set_template, template_fields, lengths, columns, set_index,
+ *                 values, offsets, bad) -> records
  *
- * The records of the sets data[starts[i]:ends[i]] of a template whose field lengths are
- * `lengths` (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length byte, or 255
- * and two length bytes). A set holds records while its rest is at least the template's minimum
+ * The records of the data sets data[starts[i]:ends[i]], set i of template set_template[i], in
+ * set order, then record order. Template t's fields are lengths[template_fields[t] :
+ * template_fields[t + 1]] (int64, VARIABLE_LENGTH = 65535 for a variable-length field: a length
+ * byte, or 255 and two length bytes), and columns[...] says where each goes: -1 nowhere, c < V
+ * the big-endian integer (the field is 1-8 bytes) into row c of values ((V, room) uint64), V + c
+ * its offset into row c of offsets ((O, room) int64); a row no field of a record's template
+ * fills holds 0 for it. A set holds records while its rest is at least its template's minimum
  * record length; what is left is padding. A record that overruns its set marks the set bad
- * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set, the offsets of
- * the fields `offset_fields` ((room, len(offset_fields)) int64, record by record) and the
- * big-endian integers of the fields `value_fields` (each of 1-8 bytes; (len(value_fields), room)
- * uint64, field by field: each field's column is contiguous for the array operations that read
- * it), read while the record's bytes are in cache, in set order, then record order, and
- * returns how many. The outputs' room is given by set_index's size: records that would not fit
- * raise ValueError (the caller sizes them from the sets' bytes, which bound the count). A set
- * outside the buffer is bad and holds no record. */
-PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+ * (bad[i] = 1) and ends it; the records before it stay. Writes each record's set into set_index
+ * (whose size is the outputs' room: records that would not fit raise ValueError; the caller sizes
+ * them from the sets' bytes, which bound the count) and returns how many. A set outside the
+ * buffer is bad and holds no record. */
+PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!flowlab_nargs(nargs, 10, "netflow_locate")) return NULL;
+    if (!flowlab_nargs(nargs, 11, "netflow_records")) return NULL;
     flowlab_buffers b = {.n = 0};
     PyObject *result = NULL;
-    int64_t *at = NULL, *varoff = NULL;
+    int64_t *work = NULL;
+    uint8_t *present = NULL;
     const uint8_t *data;
     const int64_t *starts, *ends;
     int64_t size, nsets;
     if (!flowlab_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
-    const int64_t *lengths = flowlab_acquire(&b, args[3], 0, 0, "field lengths");
+    const int64_t *set_template = flowlab_acquire(&b, args[3], nsets * 8, 0, "set_template");
+    const int64_t *template_fields = set_template ? flowlab_acquire(&b, args[4], 8, 0, "template_fields") : NULL;
+    if (!template_fields) goto done;
+    const int64_t nt = b.views[b.n - 1].len / 8 - 1;
+    const int64_t *lengths = flowlab_acquire(&b, args[5], 0, 0, "lengths");
     if (!lengths) goto done;
-    const int64_t nf = b.views[3].len / 8;
-    int64_t *set_out = flowlab_acquire(&b, args[4], 0, 1, "set_index");
+    const int64_t nf = b.views[b.n - 1].len / 8;
+    const int64_t *columns = flowlab_acquire(&b, args[6], nf * 8, 0, "columns");
+    int64_t *set_out = columns ? flowlab_acquire(&b, args[7], 0, 1, "set_index") : NULL;
     if (!set_out) goto done;
-    const int64_t room = b.views[4].len / 8;
-    const int64_t *ocols = flowlab_acquire(&b, args[8], 0, 0, "offset_fields");
-    if (!ocols) goto done;
-    const int64_t no = b.views[b.n - 1].len / 8;
-    const int64_t *vcols = flowlab_acquire(&b, args[9], 0, 0, "value_fields");
-    if (!vcols) goto done;
-    const int64_t nv = b.views[b.n - 1].len / 8;
-    int64_t *off_out = flowlab_acquire(&b, args[5], room * no * 8, 1, "offset");
-    uint8_t *bad = off_out ? flowlab_acquire(&b, args[6], nsets, 1, "bad") : NULL;
-    uint64_t *val_out = bad ? flowlab_acquire(&b, args[7], room * nv * 8, 1, "values") : NULL;
+    const int64_t room = b.views[b.n - 1].len / 8;
+    uint64_t *val_out = flowlab_acquire(&b, args[8], 0, 1, "values");
     if (!val_out) goto done;
-    if (nf <= 0 || nf > 65535) {
-        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of 1-65535 fields");
+    const int64_t nv = room ? b.views[b.n - 1].len / 8 / room : 0;
+    int64_t *off_out = flowlab_acquire(&b, args[9], 0, 1, "offsets");
+    if (!off_out) goto done;
+    const int64_t no = room ? b.views[b.n - 1].len / 8 / room : 0;
+    uint8_t *bad = flowlab_acquire(&b, args[10], nsets, 1, "bad");
+    if (!bad) goto done;
+    if (template_fields[0] != 0 || template_fields[nt] != nf) {
+        PyErr_SetString(PyExc_ValueError, "netflow_records: template_fields must span lengths");
         goto done;
     }
-    int64_t minimum = 0;
-    for (int64_t j = 0; j < nf; j++) {
-        if (lengths[j] == VARIABLE_LENGTH) {
-            minimum += 1;
-        } else if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH) {
-            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field length out of range");
-            goto done;
-        } else {
-            minimum += lengths[j];
-        }
-    }
-    if (minimum <= 0) {
-        PyErr_SetString(PyExc_ValueError, "netflow_locate: a template of zero length");
-        goto done;
-    }
-    for (int64_t k = 0; k < no + nv; k++) {
-        const int64_t j = k < no ? ocols[k] : vcols[k - no];
-        if (j < 0 || j >= nf || (k >= no && (lengths[j] < 1 || lengths[j] > 8))) {
-            PyErr_SetString(PyExc_ValueError, "netflow_locate: a field index out of range");
-            goto done;
-        }
-    }
-    /* the template as runs of fixed fields between its variable-length ones, whose length
-     * prefixes are all a walk must read: field j lies within[j] bytes into run seg[j], or is the
-     * k-th variable field's value (seg[j] = -1 - k) */
-    at = PyMem_Malloc((4 * nf + 2) * sizeof *at);
-    if (!at) {
+    /* each template as runs of fixed fields between its variable-length ones, whose length
+     * prefixes are all a walk must read: field j lies within[j] bytes into run seg[j] of its
+     * template, or is the k-th variable field's value (seg[j] = -1 - k); run r of template t is
+     * runs[template_fields[t] + t + r] bytes long */
+    work = PyMem_Malloc((3 * nf + 3 * nt + 1) * sizeof *work);
+    present = PyMem_Calloc((size_t)(nt * (nv + no)) + 1, 1);
+    if (!work || !present) {
         PyErr_NoMemory();
         goto done;
     }
-    int64_t *seg = at, *within = at + nf, *runs = at + 2 * nf, *base = at + 3 * nf + 1;
-    int64_t nvar = 0;
-    runs[0] = 0;
-    for (int64_t j = 0; j < nf; j++) {
-        if (lengths[j] == VARIABLE_LENGTH) {
-            seg[j] = -1 - nvar;
-            within[j] = 0;
-            runs[++nvar] = 0;
-        } else {
-            seg[j] = nvar;
-            within[j] = runs[nvar];
-            runs[nvar] += lengths[j];
+    int64_t *seg = work, *within = work + nf, *runs = work + 2 * nf;
+    int64_t *minimum = runs + nf + nt, *nvar = minimum + nt;
+    int64_t most = 0; /* the most variable fields of a template: bases[] and varoff[] hold that */
+    for (int64_t t = 0; t < nt; t++) {
+        const int64_t f0 = template_fields[t], f1 = template_fields[t + 1];
+        if (f1 <= f0 || f1 > nf || f1 - f0 > 65535) {
+            PyErr_SetString(PyExc_ValueError, "netflow_records: a template of 1-65535 fields");
+            goto done;
         }
+        int64_t *r = runs + f0 + t, v = 0, least = 0;
+        r[0] = 0;
+        for (int64_t j = f0; j < f1; j++) {
+            const int64_t c = columns[j];
+            if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH || c < -1 || c >= nv + no ||
+                (c >= 0 && c < nv && (lengths[j] < 1 || lengths[j] > 8))) {
+                PyErr_SetString(PyExc_ValueError, "netflow_records: a field length or column out of range");
+                goto done;
+            }
+            if (c >= 0) present[t * (nv + no) + c] = 1;
+            if (lengths[j] == VARIABLE_LENGTH) {
+                seg[j] = -1 - v;
+                within[j] = 0;
+                r[++v] = 0;
+                least += 1;
+            } else {
+                seg[j] = v;
+                within[j] = r[v];
+                r[v] += lengths[j];
+                least += lengths[j];
+            }
+        }
+        if (least <= 0) {
+            PyErr_SetString(PyExc_ValueError, "netflow_records: a template of zero length");
+            goto done;
+        }
+        minimum[t] = least;
+        nvar[t] = v;
+        if (v > most) most = v;
     }
-    varoff = PyMem_Malloc((nvar + 1) * sizeof *varoff);
-    if (!varoff) {
+    int64_t *varoff = PyMem_Malloc((most + 1) * sizeof *varoff);
+    int64_t *bases = PyMem_Malloc((most + 1) * sizeof *bases);
+    if (!varoff || !bases) {
+        PyMem_Free(varoff);
+        PyMem_Free(bases);
         PyErr_NoMemory();
         goto done;
     }
-#define AT(j) (seg[j] >= 0 ? base[seg[j]] + within[j] : varoff[-1 - seg[j]])
     int64_t count = 0;
-    int full = 0;
+    int full = 0, unknown = 0;
     Py_BEGIN_ALLOW_THREADS
     for (int64_t i = 0; i < nsets && !full; i++) {
         int64_t pos = starts[i], end = ends[i];
@@ -140,19 +151,27 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
             }
         }
         bad[i] = 0;
+        const int64_t t = set_template[i];
+        if (t < 0 || t >= nt) {
+            unknown = 1;
+            break;
+        }
         if (pos < 0 || end > size || end < pos) {
             bad[i] = 1;
             continue;
         }
-        while (pos + minimum <= end) {
+        const int64_t f0 = template_fields[t], f1 = template_fields[t + 1], nvt = nvar[t];
+        const int64_t *r = runs + f0 + t;
+        const uint8_t *has = present + t * (nv + no);
+        while (pos + minimum[t] <= end) {
             if (count >= room) {
                 full = 1;
                 break;
             }
             int over = 0;
-            base[0] = pos;
-            for (int64_t k = 0; k < nvar; k++) {
-                int64_t p = base[k] + runs[k]; /* the k-th variable field's length prefix */
+            bases[0] = pos;
+            for (int64_t k = 0; k < nvt; k++) {
+                int64_t p = bases[k] + r[k]; /* the k-th variable field's length prefix */
                 if (p >= end) {
                     over = 1;
                     break;
@@ -167,33 +186,44 @@ PyObject *flowlab_netflow_locate(PyObject *self, PyObject *const *args, Py_ssize
                     p += 2;
                 }
                 varoff[k] = p;
-                base[k + 1] = p + length;
+                bases[k + 1] = p + length;
             }
-            if (!over) pos = base[nvar] + runs[nvar];
+            if (!over) pos = bases[nvt] + r[nvt];
             if (over || pos > end) {
                 bad[i] = 1;
                 break;
             }
             /* the record is inside its set: its fields' bytes are readable */
-            int64_t *o = off_out + count * no;
-            for (int64_t k = 0; k < no; k++) o[k] = AT(ocols[k]);
-            for (int64_t k = 0; k < nv; k++) {
-                const int64_t j = vcols[k];
-                val_out[k * room + count] = be_uint(data + AT(j), lengths[j]);
+            for (int64_t c = 0; c < nv + no; c++) {
+                if (has[c]) continue;
+                if (c < nv) val_out[c * room + count] = 0;
+                else off_out[(c - nv) * room + count] = 0;
+            }
+            for (int64_t j = f0; j < f1; j++) {
+                const int64_t c = columns[j];
+                if (c < 0) continue;
+                const int64_t at = seg[j] >= 0 ? bases[seg[j]] + within[j] : varoff[-1 - seg[j]];
+                if (c < nv) val_out[c * room + count] = be_uint(data + at, lengths[j]);
+                else off_out[(c - nv) * room + count] = at;
             }
             set_out[count++] = i;
         }
     }
     Py_END_ALLOW_THREADS
+    PyMem_Free(varoff);
+    PyMem_Free(bases);
+    if (unknown) {
+        PyErr_SetString(PyExc_ValueError, "netflow_records: a set's template out of range");
+        goto done;
+    }
     if (full) {
-        PyErr_SetString(PyExc_ValueError, "netflow_locate: more records than the outputs hold");
+        PyErr_SetString(PyExc_ValueError, "netflow_records: more records than the outputs hold");
         goto done;
     }
     result = PyLong_FromLongLong(count);
 done:
-#undef AT
-    PyMem_Free(at);
-    PyMem_Free(varoff);
+    PyMem_Free(work);
+    PyMem_Free(present);
     flowlab_release(&b);
     return result;
 }

@@ -1,4 +1,9 @@
-"""Data records of one template, all at once: locate them, then read their fields as columns.
+"""Data records of a batch, all at once: locate them, then read their fields as columns.
+
+:func:`records` gives the records of every data set of a batch, whatever its template, in the
+sets' order, with the fields asked for as rows of one value matrix and one offset matrix: the
+compiled core walks them in one pass (``native/netflow.c``), the pure path locates the records
+of each template (:func:`locate`) and puts their fields in place.
 
 Records of a fixed-length template sit at fixed strides in their sets: their
 offsets come from one ``repeat``/``arange``, and each field is one gather of
@@ -11,7 +16,6 @@ once: the k-th record of every set in one step.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
 
 import numpy as np
 import numpy.typing as npt
@@ -23,55 +27,117 @@ from flowlab.netflow import _compiled
 from flowlab.netflow.elements import VARIABLE_LENGTH
 from flowlab.netflow.templates import Template
 
-__all__ = ["Located", "locate", "read_uint", "read_words"]
+__all__ = ["Located", "Records", "locate", "read_uint", "read_words", "records"]
 
 
 class Located:
-    """Records of one template: the set each comes from, and its fields' offsets (or values).
+    """Records of one template: the set each comes from, and its fields' offsets. (A plain class,
+    as :class:`flowlab.netflow._walk.Header` says why.)"""
 
-    The pure path gives every field's offset (``offset_fields`` None); the compiled core gives
-    the integers of the fields asked for (``values``, read as it walks the records) and the
-    offsets of the variable-length and longer fields only. :meth:`offsets` and :meth:`value`
-    read either. (A plain class, as :class:`flowlab.netflow._walk.Header` says why.)
-    """
+    __slots__ = ("bad_sets", "offset", "set_index")
 
-    __slots__ = ("bad_sets", "offset", "offset_fields", "set_index", "value_fields", "values")
-
-    def __init__(
-        self,
-        set_index: I64,  # (n,) index into the sets given to locate
-        offset: I64,  # (n, fields) byte offset of each field (of its value, after a length prefix)
-        bad_sets: B,  # (sets,) a record overran the set: the set (its datagram) is rejected
-        values: npt.NDArray[np.uint64] | None = None,  # (value fields, n): a contiguous row each
-        offset_fields: dict[int, int] | None = None,  # field -> column of offset (None: the field)
-        value_fields: dict[int, int] | None = None,  # field -> row of values
-    ) -> None:
-        self.set_index, self.offset, self.bad_sets = set_index, offset, bad_sets
-        self.values, self.offset_fields = values, offset_fields
-        self.value_fields: dict[int, int] = {} if value_fields is None else value_fields
+    def __init__(self, set_index: I64, offset: I64, bad_sets: B) -> None:
+        self.set_index = set_index  # (n,) index into the sets given to locate
+        self.offset = offset  # (n, fields) byte offset of each field (of its value, after a prefix)
+        self.bad_sets = bad_sets  # (sets,) a record overran the set: the set is rejected
 
     def offsets(self, j: int) -> I64:
-        """The offsets of field `j` (KeyError: the compiled core read its value only)."""
-        return self.offset[:, j if self.offset_fields is None else self.offset_fields[j]]
-
-    def value(self, j: int) -> npt.NDArray[np.uint64] | None:
-        """The integers of field `j` if read while locating, else None."""
-        k = self.value_fields.get(j)
-        return None if k is None or self.values is None else self.values[k]
+        """The offsets of field `j`."""
+        return self.offset[:, j]
 
 
-def locate(
+class Records:
+    """The records of a batch's data sets (:func:`records`), in the sets' order.
+
+    ``set_index`` (n,): each record's set; ``values`` (V, n): row c the integers of the fields
+    given column c; ``offsets`` (O, n): row c the offsets of the fields given column V + c (0
+    where a record's template has no such field); ``bad_sets`` (sets,): a record overran the set.
+    """
+
+    __slots__ = ("bad_sets", "offsets", "set_index", "values")
+
+    def __init__(
+        self, set_index: I64, values: npt.NDArray[np.uint64], offsets: I64, bad_sets: B
+    ) -> None:
+        self.set_index, self.values, self.offsets, self.bad_sets = (
+            set_index, values, offsets, bad_sets,
+        )  # fmt: skip
+
+
+def records(
     data: U8,
     starts: I64,
     ends: I64,
-    template: Template,
-    wanted: Collection[tuple[int, int]] = (),
-) -> Located:
-    """Find every record of the sets ``data[starts[i] : ends[i]]`` of `template`.
+    set_template: I64,
+    templates: list[Template],
+    columns: list[list[int]],
+    values: int,
+    offsets: int,
+) -> Records:
+    """The records of the sets ``data[starts[i] : ends[i]]``, set i of ``templates[set_template[i]]``,
+    in set order, then record order.
 
-    Bytes after the last whole record (fewer than a record) are padding. The compiled core reads
-    the integers of the fields of 1-8 bytes whose (enterprise, element) is `wanted` as it walks
-    the records, and gives the offsets of the other fields than 1-8 bytes long only.
+    ``columns[t][j]`` says where field j of template t goes: -1 nowhere, c < `values` its
+    big-endian integer (a field of 1-8 bytes) into row c of the value matrix, ``values + c`` its
+    offset into row c of the offset matrix. Bytes after a set's last whole record are padding; a
+    record that overruns its set ends the set and marks it bad.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Template(256, ((8, 0, 4), (7, 0, 2)))  # an IPv4 address and a port
+    >>> b = Template(257, ((7, 0, 2),))
+    >>> data = np.array([10, 0, 0, 1, 0, 80, 1, 187, 10, 0, 0, 2, 0, 53], dtype=np.uint8)
+    >>> got = records(data, np.array([0, 6, 8]), np.array([6, 8, 14]), np.array([0, 1, 0]),
+    ...               [a, b], [[0, 1], [1]], 2, 0)
+    >>> got.set_index.tolist(), got.values.tolist()
+    ([0, 1, 2], [[167772161, 0, 167772162], [80, 443, 53]])
+    """
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    set_template = np.ascontiguousarray(set_template, dtype=np.int64)
+    core = _accel.native()
+    if core is not None:
+        lengths = [f[2] for t in templates for f in t.fields]
+        bounds = np.cumsum([0] + [len(t.fields) for t in templates])
+        minimum = np.array([max(t.record_length, 1) for t in templates], dtype=np.int64)
+        got = _compiled.records(
+            core, data, starts, ends, set_template, bounds, lengths,
+            [c for cols in columns for c in cols], values, offsets, minimum,
+        )  # fmt: skip
+        return Records(*got)
+    parts: list[tuple[I64, int, Located]] = []  # (the sets' indexes, template, records)
+    bad = np.zeros(starts.size, dtype=bool)
+    for t, template in enumerate(templates):
+        sel = np.flatnonzero(set_template == t)
+        if sel.size:
+            loc = locate(data, starts[sel], ends[sel], template)
+            bad[sel] = loc.bad_sets
+            parts.append((sel[loc.set_index], t, loc))
+    which = [p[0] for p in parts]
+    set_index = np.concatenate(which) if which else np.zeros(0, dtype=np.int64)
+    order = np.argsort(set_index, kind="stable")  # a set's records are one template's, in order
+    place = np.empty(set_index.size, dtype=np.int64)
+    place[order] = np.arange(set_index.size, dtype=np.int64)
+    vals = np.zeros((values, set_index.size), dtype=np.uint64)
+    offs = np.zeros((offsets, set_index.size), dtype=np.int64)
+    start = 0
+    for sets, t, loc in parts:
+        rows = place[start : start + sets.size]
+        start += sets.size
+        for j, c in enumerate(columns[t]):
+            if 0 <= c < values:
+                vals[c, rows] = read_uint(data, loc.offsets(j), templates[t].fields[j][2])
+            elif c >= values:
+                offs[c - values, rows] = loc.offsets(j)
+    return Records(set_index[order], vals, offs, bad)
+
+
+def locate(data: U8, starts: I64, ends: I64, template: Template) -> Located:
+    """Find every record of the sets ``data[starts[i] : ends[i]]`` of `template` (the pure path of
+    :func:`records`).
+
+    Bytes after the last whole record (fewer than a record) are padding.
 
     Examples
     --------
@@ -84,13 +150,6 @@ def locate(
     """
     lengths = np.array([f[2] for f in template.fields], dtype=np.int64)
     nf = lengths.size
-    core = _accel.native()
-    if core is not None:
-        small = [1 <= f[2] <= 8 for f in template.fields]
-        read = [j for j, f in enumerate(template.fields) if small[j] and (f[1], f[0]) in wanted]
-        at = [j for j in range(nf) if not small[j]]
-        got = _compiled.locate(core, data, starts, ends, lengths, template.record_length, at, read)
-        return Located(*got, {j: k for k, j in enumerate(at)}, {j: k for k, j in enumerate(read)})
     if not template.variable:
         size = int(lengths.sum())
         counts = (ends - starts) // size

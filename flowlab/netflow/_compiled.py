@@ -1,11 +1,11 @@
 """NetFlow / IPFIX from the compiled core (``flowlab._native``, ``native/netflow.c``).
 
 :func:`prewalk` reads the datagrams' headers and data sets, :func:`classes` groups those of
-template sets alike byte for byte, :func:`locate` finds the records of
-a template's data sets (and reads their integer fields), :func:`read_uint` gathers a field's
+template sets alike byte for byte, :func:`records` finds the records of
+a batch's data sets of all templates (and reads their fields as columns), :func:`read_uint` gathers a field's
 integers, in C, into numpy arrays allocated here; the rules and results are those of the pure
 path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._known.classes`,
-:func:`flowlab.netflow._columns.locate`,
+:func:`flowlab.netflow._columns.records`,
 :func:`~flowlab.netflow._columns.read_uint`), which the tests run side by side.
 """
 
@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from flowlab._arrays import I64, U8
 
-__all__ = ["classes", "locate", "prewalk", "read_uint"]
+__all__ = ["classes", "prewalk", "read_uint", "records"]
 
 
 def prewalk(
@@ -65,34 +65,35 @@ def classes(
     return cls, reps[:count].tolist()
 
 
-def locate(
+def records(
     core: ModuleType,
     data: U8,
     starts: I64,
     ends: I64,
-    lengths: I64,
-    minimum: int,
-    offset_fields: list[int],
-    value_fields: list[int],
-) -> tuple[I64, I64, npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
-    """(set index, offsets, bad sets, values) of the records of the sets ``data[starts:ends]`` of
-    a template of field `lengths` (at least `minimum` bytes a record): the offsets of the fields
-    `offset_fields`, the big-endian integers of the fields `value_fields` (1-8 bytes each), a
-    row of `values` per field."""
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
-    ends = np.ascontiguousarray(ends, dtype=np.int64)
-    span = int(np.clip(ends - starts, 0, None).sum()) if starts.size else 0
-    room = span // max(minimum, 1) + 1
+    set_template: I64,
+    template_fields: np.ndarray,
+    lengths: list[int],
+    columns: list[int],
+    values: int,
+    offsets: int,
+    minimum: I64,
+) -> tuple[I64, npt.NDArray[np.uint64], I64, npt.NDArray[np.bool_]]:
+    """(set index, values, offsets, bad sets) of the records of the sets ``data[starts:ends]``,
+    set i of template ``set_template[i]``, whose fields are
+    ``lengths[template_fields[t] : template_fields[t + 1]]`` going to ``columns`` (see
+    :func:`flowlab.netflow._columns.records`); `minimum`: each template's least record length."""
+    spans = np.clip(ends - starts, 0, None) if starts.size else starts
+    room = int((spans // minimum[set_template]).sum()) + 1 if starts.size else 1
     set_index = np.empty(room, dtype=np.int64)
-    offset = np.empty((room, len(offset_fields)), dtype=np.int64)
-    values = np.empty((len(value_fields), room), dtype=np.uint64)  # a contiguous row per field
+    vals = np.empty((values, room), dtype=np.uint64)  # a contiguous row per column
+    offs = np.empty((offsets, room), dtype=np.int64)
     bad = np.empty(starts.size, dtype=bool)
-    count = core.netflow_locate(
-        np.ascontiguousarray(data), starts, ends, np.ascontiguousarray(lengths, dtype=np.int64),
-        set_index, offset, bad, values, np.asarray(offset_fields, dtype=np.int64),
-        np.asarray(value_fields, dtype=np.int64),
+    count = core.netflow_records(
+        np.ascontiguousarray(data), starts, ends, set_template,
+        np.ascontiguousarray(template_fields, dtype=np.int64), np.asarray(lengths, dtype=np.int64),
+        np.asarray(columns, dtype=np.int64), set_index, vals, offs, bad,
     )  # fmt: skip
-    return set_index[:count], offset[:count], bad, values[:, :count]
+    return set_index[:count], vals[:, :count], offs[:, :count], bad
 
 
 def read_uint(

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import math
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +52,7 @@ from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
 from flowlab.netflow import elements as e
 from flowlab.netflow import records as r
-from flowlab.netflow._columns import Located, locate, read_uint, read_words
+from flowlab.netflow._columns import Records, read_uint, read_words, records
 from flowlab.netflow._known import classes, in_force, known_serial, recall, remember
 from flowlab.netflow._prewalk import prewalk
 from flowlab.netflow._walk import Header, Malformed, SetRef, parse_datagram, walk_records
@@ -565,32 +563,46 @@ def _flows(
     stats: DecodeStats,
     source: str,
 ) -> tuple[pl.DataFrame, I64, set[int]]:
-    """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected."""
-    parts: list[tuple[Template, Located]] = []
-    dgs_of: list[I64] = []
-    rejected: set[int] = set()
+    """The flow frame of the jobs' data records, each row's datagram, and the datagrams rejected.
+
+    The data sets of every template are walked together, in datagram order (of one datagram's
+    sets, those of the templates met first come first): the records come out in the frame's
+    order, each read field a row of one value matrix.
+    """
+    stats.elements_skipped = {}
+    if not jobs:
+        return schema.empty(), np.zeros(0, dtype=np.int64), set()
+    templates = tuple(jobs)
+    set_starts = [job.starts.array() for job in jobs.values()]
+    sizes = [a.size for a in set_starts]
+    set_dg = np.concatenate([job.dg.array() for job in jobs.values()])
+    order = np.argsort(set_dg, kind="stable")  # sets in datagram order
+    starts = np.concatenate(set_starts)[order]
+    ends = np.concatenate([job.ends.array() for job in jobs.values()])[order]
+    set_template = np.repeat(np.arange(len(templates), dtype=np.int64), sizes)[order]
+    set_dg = set_dg[order]
+    layout = _layout(templates)
+    rec = records(
+        data, starts, ends, set_template, list(templates), layout.columns,
+        len(layout.value_of), len(layout.offset_of),
+    )  # fmt: skip
+    rejected = set(set_dg[rec.bad_sets].tolist())
+    row_template = set_template[rec.set_index]
     unknown: Counter[tuple[int, int]] = Counter()
-    for job in jobs.values():
-        loc = locate(data, job.starts.array(), job.ends.array(), job.template, _READ)
-        dg_of_set = job.dg.array()
-        rejected.update(dg_of_set[loc.bad_sets].tolist())
-        if not loc.set_index.size:
-            continue
-        dgs_of.append(dg_of_set[loc.set_index])
-        parts.append((job.template, loc))
-        for eid, pen, _ in job.template.fields:
+    for t, count in zip(templates, np.bincount(row_template, minlength=len(templates)).tolist()):
+        for eid, pen, _ in t.fields if count else ():
             if (pen, eid) not in e.ELEMENTS and pen != -1:
-                unknown[(pen, eid)] += int(loc.set_index.size)
+                unknown[(pen, eid)] += count
     stats.elements_skipped = dict(unknown)
-    if not parts:
+    if not rec.set_index.size:
         return schema.empty(), np.zeros(0, dtype=np.int64), rejected
-    dg = np.concatenate(dgs_of) if len(dgs_of) > 1 else dgs_of[0]
-    frame, dg = _frame(_fields(data, parts, dg, dgs, cache), dgs, source)
+    dg = set_dg[rec.set_index]
+    frame, dg = _frame(_fields(data, rec, layout, row_template, dg, dgs, cache), dgs, source)
     return frame, dg, rejected
 
 
-#: the elements :func:`_fields` reads as integers (the compiled core reads them as it locates
-#: the records; any other one of 1-8 bytes it gives no offset of)
+#: the elements :func:`_fields` reads as integers (fields of 1-8 bytes; the value rows of
+#: :func:`_layout`), and the 16-byte ones it reads the offsets of (IPv6 addresses)
 _READ = frozenset(
     (0, eid)
     for eid in (
@@ -611,6 +623,53 @@ _READ = frozenset(
 )  # fmt: skip
 
 
+_OFFSETS = frozenset((0, eid) for eid in (e.SOURCE_IPV6_ADDRESS, e.DESTINATION_IPV6_ADDRESS))
+
+
+class _Layout:
+    """Where the fields of a batch's templates go (:func:`_layout`). (A plain class, as
+    :class:`flowlab.netflow._walk.Header` says why.)"""
+
+    __slots__ = ("columns", "offset_of", "value_of", "with_offset", "with_value")
+
+    def __init__(self, templates: tuple[Template, ...]) -> None:
+        wheres = [_where(t) for t in templates]
+        #: (enterprise, element) -> its row of values: the first field of each :data:`_READ`
+        #: element in some template, if 1-8 bytes long
+        self.value_of: dict[tuple[int, int], int] = {}
+        #: (0, element) -> its row of offsets: the IPv6 addresses, if 16 bytes long
+        self.offset_of: dict[tuple[int, int], int] = {}
+        for t, where in zip(templates, wheres):
+            for key, j in where.items():
+                length = t.fields[j][2]
+                if key in _READ and 1 <= length <= 8:
+                    self.value_of.setdefault(key, len(self.value_of))
+                elif key in _OFFSETS and length == 16:
+                    self.offset_of.setdefault(key, len(self.offset_of))
+        v = len(self.value_of)
+        self.columns: list[list[int]] = []  # per template, per field: value row, v + offset row
+        self.with_value = np.zeros((max(v, 1), len(templates)), dtype=bool)  # element x template
+        self.with_offset = np.zeros((max(len(self.offset_of), 1), len(templates)), dtype=bool)
+        for k, (t, where) in enumerate(zip(templates, wheres)):
+            cols = [-1] * len(t.fields)
+            for key, j in where.items():
+                length = t.fields[j][2]
+                if key in self.value_of and 1 <= length <= 8:
+                    cols[j] = self.value_of[key]
+                    self.with_value[cols[j], k] = True
+                elif key in self.offset_of and length == 16:
+                    cols[j] = v + self.offset_of[key]
+                    self.with_offset[cols[j] - v, k] = True
+            self.columns.append(cols)
+        self.with_value.flags.writeable = self.with_offset.flags.writeable = False  # cached
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(templates: tuple[Template, ...]) -> _Layout:
+    """The field layout of a batch's templates (batches repeat their templates: made once)."""
+    return _Layout(templates)
+
+
 @functools.lru_cache(maxsize=1024)
 def _where(t: Template) -> dict[tuple[int, int], int]:
     """Each (enterprise, element) of a template -> its first field (a repeated one: the first)."""
@@ -622,85 +681,36 @@ def _where(t: Template) -> dict[tuple[int, int], int]:
 
 def _fields(
     data: npt.NDArray[np.uint8],
-    parts: list[tuple[Template, Located]],
+    rec: Records,
+    layout: _Layout,
+    row_template: I64,
     dg: I64,
     dgs: _Dgram,
     cache: TemplateCache,
 ) -> dict[str, tuple[np.ndarray, B]]:
-    """The canonical columns (values, valid), plus internal ones, of the records of all templates,
-    in datagram order (``__dg``: each row's datagram).
-
-    `parts`: each template with its records located (field offsets, and the integers of the
-    :data:`_READ` elements if the compiled core read them), rows one after the other in `dg`'s
-    order; every element is read for the records of all templates at once.
-    """
+    """The canonical columns (values, valid), plus internal ones, of a batch's records (in
+    datagram order: ``__dg``, each row's datagram), from the rows of :func:`records`."""
     n = dg.size
-    bounds = np.cumsum([0] + [loc.set_index.size for _, loc in parts]).tolist()
-    # each part's rows in the frame: its records in datagram order. Records of several templates
-    # interleave (Open vSwitch's ingress and egress ones): each column is then written straight
-    # to its rows, not concatenated and moved
-    order: I64 | None = None
-    rows: list[slice | I64] = [slice(a, b) for a, b in itertools.pairwise(bounds)]
-    if n > 1 and bool((dg[1:] < dg[:-1]).any()):
-        order = np.argsort(dg, kind="stable")  # (waiting sets: when released)
-        place = np.empty(n, dtype=np.int64)
-        place[order] = np.arange(n, dtype=np.int64)
-        rows = [place[a:b] for a, b in itertools.pairwise(bounds)]
-        dg = dg[order]
     # an element no template of the batch has: these two, shared (read-only; callers test
     # `ok is no` to skip the work of a column that is all null)
     no = np.zeros(n, dtype=bool)
     zero = np.zeros(n, dtype=np.uint64)
     yes = np.ones(n, dtype=bool)
     no.flags.writeable = zero.flags.writeable = yes.flags.writeable = False
-    Found = tuple[slice | I64, Located, int, int, npt.NDArray[np.uint64] | None]
+    used = np.bincount(row_template, minlength=layout.with_value.shape[1]) > 0  # templates here
 
-    where: dict[tuple[int, int], list[tuple[int, int]]] = {}  # element -> (part, field)
-    for part, (t, _) in enumerate(parts):
-        for key, j in _where(t).items():
-            where.setdefault(key, []).append((part, j))
-
-    def found(eid: int, pen: int, ok: Callable[[int], bool]) -> list[Found]:
-        """(rows, located, field, length, values if read) of the parts whose template has the
-        element."""
-        out = []
-        for k, j in where.get((pen, eid), ()):
-            t, loc = parts[k]
-            if ok(t.fields[j][2]):
-                out.append((rows[k], loc, j, t.fields[j][2], loc.value(j)))
-        return out
+    def valid(has: B) -> B:
+        """The rows whose template has the field (`has`: per template)."""
+        if has[used].all():
+            return yes
+        return has[row_template] if has[used].any() else no
 
     def uint(eid: int, pen: int = 0) -> tuple[npt.NDArray[np.uint64], B]:
-        have = found(eid, pen, lambda length: 1 <= length <= 8)
-        if not have:
+        c = layout.value_of.get((pen, eid))
+        if c is None:
             return zero, no
-        read = [h[4] for h in have if h[4] is not None]
-        if len(read) == len(have):  # read by the compiled core
-            if len(have) == len(parts) and (order is None or len(read) == 1):
-                return (read[0] if len(read) == 1 else np.concatenate(read)), yes
-            vals = np.zeros(n, dtype=np.uint64)
-            ok = no if len(have) == len(parts) else no.copy()
-            for (at, *_), v in zip(have, read):
-                vals[at] = v
-                if ok is not no:
-                    ok[at] = True
-            return vals, (yes if ok is no else ok)
-        offs = [loc.offsets(j) for _, loc, j, _, _ in have]  # the pure path: every offset
-        if len(have) == len(parts) and len({h[3] for h in have}) == 1:
-            offsets = offs[0] if len(have) == 1 else np.concatenate(offs)
-            return read_uint(data, offsets if order is None else offsets[order], have[0][3]), yes
-        vals, ok = np.zeros(n, dtype=np.uint64), no.copy()
-        for length in {h[3] for h in have}:  # one read per field length
-            same = [k for k, h in enumerate(have) if h[3] == length]
-            got = read_uint(data, np.concatenate([offs[k] for k in same]), length)
-            start = 0
-            for k in same:
-                at = have[k][0]
-                size = offs[k].size
-                vals[at] = got[start : start + size]
-                ok[at] = True
-                start += size
-        return vals, ok
+        ok = valid(layout.with_value[c])
+        return (rec.values[c], ok) if ok is not no else (zero, no)
 
     def first(*eids: int) -> tuple[npt.NDArray[np.uint64], B]:
         vals, ok = zero, no
@@ -715,11 +725,12 @@ def _fields(
         return vals, ok
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
-        have = found(eid, 0, lambda length: length == 16)
-        vals, ok = np.zeros((n, 4), dtype=np.uint32), (no.copy() if have else no)
-        for at, loc, j, *_ in have:
-            vals[at] = read_words(data, loc.offsets(j))
-            ok[at] = True
+        vals = np.zeros((n, 4), dtype=np.uint32)
+        c = layout.offset_of.get((0, eid))
+        ok = no if c is None else valid(layout.with_offset[c])
+        if c is not None and ok is not no:
+            at = rec.offsets[c]
+            vals[ok] = read_words(data, at if ok is yes else at[ok])
         return vals, ok
 
     cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}

@@ -1,6 +1,6 @@
 """The compiled NetFlow/IPFIX core (``native/netflow.c``) against the pure numpy path: the same
 frames and stats on the real Open vSwitch captures, on mutated and truncated copies of their
-datagrams, and on crafted sets; the C parts (prewalk, locate, read_uint) against their pure
+datagrams, and on crafted sets; the C parts (prewalk, records, read_uint) against their pure
 twins on random bytes. A flood of hostile datagrams goes through the C path without a crash.
 
 The core is switched by setting ``flowlab._accel._module`` (None: the pure path).
@@ -16,14 +16,16 @@ from types import ModuleType
 from typing import TypeVar
 
 import numpy as np
+import polars as pl
 import pytest
-from netflow_helpers import DATA, decode_many, udp_payloads
+from netflow_helpers import DATA, T0, decode_many, udp_payloads
 from polars.testing import assert_frame_equal
 
 from flowlab import _accel
 from flowlab.decoding import Decoded
 from flowlab.netflow import NetFlowState, TemplateCache, _columns, _known, _prewalk
 from flowlab.netflow import elements as e
+from flowlab.netflow._columns import Records
 from flowlab.netflow.encode import data_set, message, template_set
 from flowlab.netflow.templates import Template
 
@@ -141,7 +143,9 @@ def _pure_and_native(native: ModuleType, fn: Callable[..., T], *args: object) ->
 
 
 def test_parts_equal_on_random_bytes(native: ModuleType, switch: None) -> None:
-    """prewalk, locate and read_uint of the compiled core equal their pure twins on noise."""
+    """prewalk, records and read_uint of the compiled core equal their pure twins on noise:
+    sets inside and outside the buffer, of several templates, fields read as values and as
+    offsets."""
     rng = np.random.default_rng(5)
     for _ in range(200):
         data = rng.integers(0, 256, int(rng.integers(0, 3000)), dtype=np.uint8)
@@ -153,27 +157,35 @@ def test_parts_equal_on_random_bytes(native: ModuleType, switch: None) -> None:
         pure, fast = _pure_and_native(native, _prewalk.prewalk, data, off, ln)
         for name in _prewalk.Prewalk.__slots__:
             np.testing.assert_array_equal(getattr(fast, name), getattr(pure, name), err_msg=name)
-        lengths = tuple(int(x) for x in rng.choice([1, 2, 4, 6, 8, 16, 65535], rng.integers(1, 6)))
-        t = Template(256, tuple((k + 1, 0, length) for k, length in enumerate(lengths)))
-        if t.record_length == 0:
+        templates = []
+        for tid in range(int(rng.integers(1, 4))):  # records of several templates, interleaved
+            lengths = [int(x) for x in rng.choice([1, 2, 4, 6, 8, 16, 65535], rng.integers(1, 6))]
+            t = Template(256 + tid, tuple((k + 1, 0, ln) for k, ln in enumerate(lengths)))
+            if t.record_length:
+                templates.append(t)
+        if not templates:
             continue
         starts = np.sort(rng.integers(0, max(data.size, 1), 10))
         ends = np.minimum(starts + rng.integers(0, 300, 10), data.size)
-        wanted = {(0, k + 1) for k in range(len(lengths)) if rng.random() < 0.7}
-        args = (data, starts, ends, t, wanted)
-        pure_loc, fast_loc = _pure_and_native(native, _columns.locate, *args)
-        np.testing.assert_array_equal(fast_loc.set_index, pure_loc.set_index)
-        np.testing.assert_array_equal(fast_loc.bad_sets, pure_loc.bad_sets)
-        for j, length in enumerate(lengths):
-            value = fast_loc.value(j)
-            if 1 <= length <= 8 and (0, j + 1) in wanted:
-                assert value is not None
-                _accel._module = None
-                expect = _columns.read_uint(data, pure_loc.offsets(j), length)
-                np.testing.assert_array_equal(value, expect)
-            elif not 1 <= length <= 8:
-                assert value is None
-                np.testing.assert_array_equal(fast_loc.offsets(j), pure_loc.offsets(j))
+        which = rng.integers(0, len(templates), 10)
+        columns, nv, no = [], 0, 0
+        for t in templates:  # some fields as values, some as offsets, some left out
+            cols = []
+            for _, _, length in t.fields:
+                pick = rng.random()
+                if 1 <= length <= 8 and pick < 0.6:
+                    cols.append(nv)
+                    nv += 1
+                else:
+                    cols.append(-2 - no if pick < 0.8 else -1)  # an offset row, numbered below
+                    no += pick < 0.8
+            columns.append(cols)
+        columns = [[c if c >= -1 else nv + (-2 - c) for c in cols] for cols in columns]
+        args = (data, starts, ends, which, templates, columns, nv, no)
+        pure_rec, fast_rec = _pure_and_native(native, _columns.records, *args)
+        for name in Records.__slots__:
+            got, want = getattr(fast_rec, name), getattr(pure_rec, name)
+            np.testing.assert_array_equal(got, want, err_msg=name)
         if data.size:
             at = rng.integers(-2, data.size + 2, 50)
             for length in range(1, 9):
@@ -231,3 +243,74 @@ def test_hostile_flood_through_the_core(native: ModuleType, switch: None) -> Non
         assert out.stats.datagrams == len(batch) == out.stats.datagrams_ok + out.stats.bad
         rows += out.flows.height
     assert rows > 10000 and len(state.templates.pending) <= 256
+
+
+def _interleaved() -> tuple[list[bytes], list[str]]:
+    """The real captures' datagrams as a collector gets them from several nodes at once: taken in
+    turn from each capture, each capture from an exporter of its own."""
+    grams: list[bytes] = []
+    peers: list[str] = []
+    streams = [REAL[name] for name in CAPTURES]
+    for k in range(max(len(x) for x in streams)):
+        for node, stream in enumerate(streams):
+            if k < len(stream):
+                grams.append(stream[k])
+                peers.append(f"192.0.2.{node + 1}")
+    return grams, peers
+
+
+@pytest.mark.parametrize("core", ["native", "pure"])
+def test_a_batch_gives_the_rows_of_its_datagrams_one_by_one(
+    native: ModuleType, switch: None, core: str
+) -> None:
+    """Records of several templates and exporters interleave in a batch (Open vSwitch's ingress
+    and egress templates, nodes' datagrams in turn); each row keeps its own datagram's fields:
+    the batch decoded whole gives the rows of its datagrams decoded one at a time, in order."""
+    grams, peers = _interleaved()
+    _accel._module = native if core == "native" else None
+    state = NetFlowState(TemplateCache(max_pending=64))
+    whole = decode_many(grams, peers=peers, state=state).flows
+    state = NetFlowState(TemplateCache(max_pending=64))
+    rows = pl.concat(
+        [
+            decode_many([g], peers=[p], state=state, received_ms=[T0 + i]).flows
+            for i, (g, p) in enumerate(zip(grams, peers))
+        ]
+    )
+    assert whole.height == rows.height > 300
+    assert whole["exporter"].n_unique() == len(CAPTURES)
+    assert_frame_equal(whole, rows)
+
+
+@pytest.mark.parametrize("core", ["native", "pure"])
+def test_one_template_from_several_exporters_keeps_each_row_its_own(
+    native: ModuleType, switch: None, core: str
+) -> None:
+    """Exporters sending the same template (as every node of a cluster does) are decoded as one
+    template; their datagrams alternate in the batch, and each row still gets its own record's
+    fields (the data sets are walked in datagram order, not exporter by exporter)."""
+    t = Template(
+        256,
+        (
+            (e.PROTOCOL_IDENTIFIER, 0, 1),
+            (e.SOURCE_TRANSPORT_PORT, 0, 2),
+            (e.PACKET_DELTA_COUNT, 0, 4),
+        ),
+    )
+    grams, peers = [], []
+    for node in ("192.0.2.1", "192.0.2.2"):
+        grams.append(message([template_set([t])], sequence=0))
+        peers.append(node)
+    for k in range(40):  # A, B, A, B, ...: port k, k packets
+        node = k % 2
+        grams.append(
+            message([data_set(256, [[struct.pack("!BHI", 17, 1000 + k, k + 1)]])], sequence=k // 2)
+        )
+        peers.append(f"192.0.2.{node + 1}")
+    _accel._module = native if core == "native" else None
+    out = decode_many(grams, peers=peers, state=NetFlowState(TemplateCache()))
+    flows = out.flows
+    assert flows.height == 40 and out.stats.lost == 0
+    assert flows["src_port"].to_list() == [1000 + k for k in range(40)]
+    assert flows["packets"].to_list() == [k + 1 for k in range(40)]
+    assert flows["exporter"].to_list() == [f"192.0.2.{k % 2 + 1}" for k in range(40)]
