@@ -4,8 +4,9 @@
  * netflow_prewalk reads every datagram's header and follows the sets of those of data sets only;
  * netflow_records finds every record of a batch's data sets, whatever their templates (a walk
  * through the variable-length fields' length prefixes), and writes its fields as columns;
- * netflow_uint gathers big-endian integers of 1-8 bytes at given offsets. Every read is bounds-checked: a set is
- * read only inside itself and the buffer, an offset only inside the buffer.
+ * netflow_uint gathers big-endian integers of 1-8 bytes at given offsets. Every read is
+ * bounds-checked: a set is read only inside itself and the buffer, an offset only inside the
+ * buffer.
  */
 #include "flowlab_native.h"
 
@@ -58,7 +59,8 @@ PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssiz
     int64_t size, nsets;
     if (!flowlab_spans(&b, args, &data, &size, &starts, &ends, &nsets)) goto done;
     const int64_t *set_template = flowlab_acquire(&b, args[3], nsets * 8, 0, "set_template");
-    const int64_t *template_fields = set_template ? flowlab_acquire(&b, args[4], 8, 0, "template_fields") : NULL;
+    const int64_t *template_fields =
+        set_template ? flowlab_acquire(&b, args[4], 8, 0, "template_fields") : NULL;
     if (!template_fields) goto done;
     const int64_t nt = b.views[b.n - 1].len / 8 - 1;
     const int64_t *lengths = flowlab_acquire(&b, args[5], 0, 0, "lengths");
@@ -92,7 +94,7 @@ PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssiz
     }
     int64_t *seg = work, *within = work + nf, *runs = work + 2 * nf;
     int64_t *minimum = runs + nf + nt, *nvar = minimum + nt;
-    int64_t most = 0; /* the most variable fields of a template: bases[] and varoff[] hold that */
+    int64_t most = 0; /* most variable fields of a template: what bases[] and varoff[] hold */
     for (int64_t t = 0; t < nt; t++) {
         const int64_t f0 = template_fields[t], f1 = template_fields[t + 1];
         if (f1 <= f0 || f1 > nf || f1 - f0 > 65535) {
@@ -105,7 +107,8 @@ PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssiz
             const int64_t c = columns[j];
             if (lengths[j] < 0 || lengths[j] > VARIABLE_LENGTH || c < -1 || c >= nv + no ||
                 (c >= 0 && c < nv && (lengths[j] < 1 || lengths[j] > 8))) {
-                PyErr_SetString(PyExc_ValueError, "netflow_records: a field length or column out of range");
+                PyErr_SetString(PyExc_ValueError,
+                                "netflow_records: a field length or column out of range");
                 goto done;
             }
             if (c >= 0) present[t * (nv + no) + c] = 1;

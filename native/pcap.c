@@ -48,7 +48,8 @@ PyObject *flowlab_pcap_records(PyObject *self, PyObject *const *args, Py_ssize_t
      * for memory at every record unless the bytes ahead are already on their way to the cache */
     long long ahead = pos;
     while (pos + 12 <= size && count < room) {
-        for (; ahead < pos + PREFETCH_AHEAD && ahead < size; ahead += 64) __builtin_prefetch(p + ahead);
+        for (; ahead < pos + PREFETCH_AHEAD && ahead < size; ahead += 64)
+            __builtin_prefetch(p + ahead);
         long long incl = u32_at(p + pos + 8, little);
         if (incl > max_record || pos + PCAP_RECORD_HEADER + incl > size) break;
         starts[count] = pos;

@@ -1,8 +1,9 @@
 /* A plain service table in C: flowlab/services.py's _packed, same rules and results.
  *
  * The plain layout is a "protocol,port,name" header line (spaces ignored), then lines of three
- * cells: a protocol of 1-8 bytes, a port of 1-5 digits up to 65535, a name; no quotes; empty
- * lines and a CR before the LF are left out. Anything else is for the csv module (-1). */
+ * cells: a protocol of 1-8 bytes, a port of 1-5 digits up to 65535, a name; empty lines and a CR
+ * before the LF are left out. Anything else is for the csv module (-1). The caller has already
+ * turned away data with quotes or NUL bytes (_packed, for both readings). */
 #include "flowlab_native.h"
 
 #include <string.h>
@@ -28,7 +29,7 @@ PyObject *flowlab_services_rows(PyObject *self, PyObject *const *args, Py_ssize_
     }
     const int64_t size = b.views[0].len;
     int64_t rows = 0, pos = 0;
-    int header = 0, plain = memchr(p, '"', (size_t)size) == NULL;
+    int header = 0, plain = 1;
     Py_BEGIN_ALLOW_THREADS
     while (plain && pos < size) {
         const uint8_t *nl = memchr(p + pos, '\n', (size_t)(size - pos));

@@ -276,9 +276,8 @@ def _records(
             count, pos = core.pcap_records(chunk, pos, endian == "<", _MAX_RECORD, units, *got)
             parts.append([a[:count] for a in got])
             if count < room:
-                if len(parts) == 1:
-                    return (*parts[0], pos)  # type: ignore[return-value]
-                return (*(np.concatenate(cols) for cols in zip(*parts)), pos)  # type: ignore[return-value]
+                cols = parts[0] if len(parts) == 1 else [np.concatenate(c) for c in zip(*parts)]
+                return cols[0], cols[1], cols[2], pos
             room *= 2
     unpack = struct.Struct(endian + "I").unpack_from
     size = len(chunk)

@@ -1,8 +1,8 @@
 """NetFlow / IPFIX from the compiled core (``flowlab._native``, ``native/netflow.c``).
 
 :func:`prewalk` reads the datagrams' headers and data sets, :func:`classes` groups those of
-template sets alike byte for byte, :func:`records` finds the records of
-a batch's data sets of all templates (and reads their fields as columns), :func:`read_uint` gathers a field's
+template sets alike byte for byte, :func:`records` finds the records of a batch's data sets of
+all templates (and reads their fields as columns), :func:`read_uint` gathers a field's
 integers, in C, into numpy arrays allocated here; the rules and results are those of the pure
 path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._known.classes`,
 :func:`flowlab.netflow._columns.records`,

@@ -633,33 +633,33 @@ class _Layout:
     __slots__ = ("columns", "offset_of", "value_of", "with_offset", "with_value")
 
     def __init__(self, templates: tuple[Template, ...]) -> None:
-        wheres = [_where(t) for t in templates]
         #: (enterprise, element) -> its row of values: the first field of each :data:`_READ`
         #: element in some template, if 1-8 bytes long
         self.value_of: dict[tuple[int, int], int] = {}
         #: (0, element) -> its row of offsets: the IPv6 addresses, if 16 bytes long
         self.offset_of: dict[tuple[int, int], int] = {}
-        for t, where in zip(templates, wheres):
-            for key, j in where.items():
+        picked = []  # per template: its (field, value row) and (field, offset row) pairs
+        for t in templates:
+            vals, offs = [], []
+            for key, j in _where(t).items():
                 length = t.fields[j][2]
                 if key in _READ and 1 <= length <= 8:
-                    self.value_of.setdefault(key, len(self.value_of))
+                    vals.append((j, self.value_of.setdefault(key, len(self.value_of))))
                 elif key in _OFFSETS and length == 16:
-                    self.offset_of.setdefault(key, len(self.offset_of))
+                    offs.append((j, self.offset_of.setdefault(key, len(self.offset_of))))
+            picked.append((vals, offs))
         v = len(self.value_of)
         self.columns: list[list[int]] = []  # per template, per field: value row, v + offset row
         self.with_value = np.zeros((max(v, 1), len(templates)), dtype=bool)  # element x template
         self.with_offset = np.zeros((max(len(self.offset_of), 1), len(templates)), dtype=bool)
-        for k, (t, where) in enumerate(zip(templates, wheres)):
+        for k, (t, (vals, offs)) in enumerate(zip(templates, picked)):
             cols = [-1] * len(t.fields)
-            for key, j in where.items():
-                length = t.fields[j][2]
-                if key in self.value_of and 1 <= length <= 8:
-                    cols[j] = self.value_of[key]
-                    self.with_value[cols[j], k] = True
-                elif key in self.offset_of and length == 16:
-                    cols[j] = v + self.offset_of[key]
-                    self.with_offset[cols[j] - v, k] = True
+            for j, c in vals:
+                cols[j] = c
+                self.with_value[c, k] = True
+            for j, c in offs:
+                cols[j] = v + c
+                self.with_offset[c, k] = True
             self.columns.append(cols)
         self.with_value.flags.writeable = self.with_offset.flags.writeable = False  # cached
 
