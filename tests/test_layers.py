@@ -23,13 +23,15 @@ ROOT = Path(flowlab.__file__).parent
 #: windows, absolute and relative, which vocabulary's filters and dataset's load both parse; _lazy:
 #: the one __getattr__ of packages that import names on first use; _arrays: the NumPy array types;
 #: _accel: whether the compiled core flowlab._native runs, and _native the core itself; _series:
-#: NumPy columns as Polars Series, through the core's Arrow export when it runs)
+#: NumPy columns as Polars Series, through the core's Arrow export when it runs; _plain: record
+#: classes with a dataclass's repr and equality, built without a dataclass's import-time cost)
 FOUNDATION = {
     "_accel",
     "_series",
     "_arrays",
     "_atomic",
     "_lazy",
+    "_plain",
     "_time",
     "estimate",
     "exceptions",
@@ -48,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "_arrays": set(),
     "_atomic": set(),
     "_lazy": set(),
+    "_plain": set(),
     "estimate": set(),
     "_time": set(),
     "exceptions": set(),

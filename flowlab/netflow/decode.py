@@ -36,7 +36,6 @@ import bisect
 import functools
 import math
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ import polars as pl
 
 from flowlab import schema
 from flowlab._arrays import I64, B
+from flowlab._plain import Frozen, set_fields
 from flowlab._series import series
 from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
@@ -624,6 +624,9 @@ _READ = frozenset(
 
 
 _OFFSETS = frozenset((0, eid) for eid in (e.SOURCE_IPV6_ADDRESS, e.DESTINATION_IPV6_ADDRESS))
+#: the four words of an IPv6 address no record has (broadcast, never written)
+_NO_WORDS = np.zeros(4, dtype=np.uint32)
+_NO_WORDS.flags.writeable = False
 
 
 class _Layout:
@@ -725,12 +728,13 @@ def _fields(
         return vals, ok
 
     def addr6(eid: int) -> tuple[npt.NDArray[np.uint32], B]:
-        vals = np.zeros((n, 4), dtype=np.uint32)
         c = layout.offset_of.get((0, eid))
         ok = no if c is None else valid(layout.with_offset[c])
-        if c is not None and ok is not no:
-            at = rec.offsets[c]
-            vals[ok] = read_words(data, at if ok is yes else at[ok])
+        if c is None or ok is no:  # no IPv6 address: zeros that take no memory
+            return np.broadcast_to(_NO_WORDS, (n, 4)), no
+        vals = np.zeros((n, 4), dtype=np.uint32)
+        at = rec.offsets[c]
+        vals[ok] = read_words(data, at if ok is yes else at[ok])
         return vals, ok
 
     cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}
@@ -907,11 +911,12 @@ def _frame(
     (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
         c[k] for k in ("__s4", "__d4", "__s6", "__d6")
     )
+    six = np.concatenate([s6ok & ~s4ok, d6ok & ~d4ok])
     codes, texts = address_codes(
         np.concatenate([s4, d4]).astype(np.uint32),
         np.concatenate([s4ok, d4ok]),
-        np.concatenate([s6, d6]),
-        np.concatenate([s6ok & ~s4ok, d6ok & ~d4ok]),
+        np.concatenate([s6, d6]) if six.any() else np.broadcast_to(_NO_WORDS, (0, 4)),
+        six,
     )
     src, dst = codes[:n], codes[n:]
     (smac, smok), (dmac, dmok) = c["__smac"], c["__dmac"]
@@ -1185,17 +1190,34 @@ def infer_sampling_rate(frame: pl.DataFrame, *, min_records: int = 8) -> dict[st
     return out
 
 
-@dataclass(frozen=True)
-class NetFlowDecoder:
-    """NetFlow v5/v9 and IPFIX as a :class:`flowlab.decoding.Decoder` (versions told apart per datagram)."""
+class NetFlowDecoder(Frozen):
+    """NetFlow v5/v9 and IPFIX as a :class:`flowlab.decoding.Decoder` (versions told apart per datagram).
 
-    name: str = "netflow"
-    port: int = 2055
-    #: datagrams per batch from a capture. IPFIX: Open vSwitch sends one record per datagram with
-    #: its cache off (OVN-Kubernetes' setting), so the sFlow default would make batches of few
-    #: rows. NetFlow v5/v9 datagrams carry up to 30 records or so: the "netflow" entry takes
-    #: 4096, which keeps a batch's working columns (a few hundred bytes a record) to tens of MB
-    batch_datagrams: int = 32768
+    Attributes
+    ----------
+    name : str
+        The registry name (``"netflow"``, ``"ipfix"``).
+    port : int
+        The UDP port a capture's datagrams go to.
+    batch_datagrams : int
+        Datagrams per batch from a capture. IPFIX: Open vSwitch sends one record per datagram
+        with its cache off (OVN-Kubernetes' setting), so the sFlow default would make batches
+        of few rows. NetFlow v5/v9 datagrams carry up to 30 records or so: the "netflow" entry
+        takes 4096, which keeps a batch's working columns (a few hundred bytes a record) to
+        tens of MB.
+    """
+
+    __slots__ = ("batch_datagrams", "name", "port")
+    _fields = ("name", "port", "batch_datagrams")
+
+    name: str
+    port: int
+    batch_datagrams: int
+
+    def __init__(
+        self, name: str = "netflow", port: int = 2055, batch_datagrams: int = 32768
+    ) -> None:
+        set_fields(self, name=name, port=port, batch_datagrams=batch_datagrams)
 
     def new_state(self) -> NetFlowState:
         """A fresh state: empty template cache, no sequence history."""

@@ -21,8 +21,7 @@ Element(id=1, enterprise=0, name='octetDeltaCount', type='unsigned64')
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from flowlab._plain import Frozen, set_fields
 from flowlab.netflow._iana import IANA
 
 __all__ = ["ELEMENTS", "VMWARE", "Element", "element", "fixed_size"]
@@ -173,14 +172,19 @@ _SIZES = {
 }
 
 
-@dataclass(frozen=True)
-class Element:
+class Element(Frozen):
     """One information element: id, enterprise number (0 = IANA), name and abstract data type."""
+
+    __slots__ = ("enterprise", "id", "name", "type")
+    _fields = ("id", "enterprise", "name", "type")
 
     id: int
     enterprise: int
     name: str
     type: str
+
+    def __init__(self, id: int, enterprise: int, name: str, type: str) -> None:
+        set_fields(self, id=id, enterprise=enterprise, name=name, type=type)
 
 
 #: (enterprise, id) -> Element, for every element flowlab knows

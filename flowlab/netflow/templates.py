@@ -29,12 +29,11 @@ True
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
+from flowlab._plain import Frozen, Record, set_fields
 from flowlab.decoding.sequence import SequenceTracker
 from flowlab.netflow.elements import VARIABLE_LENGTH
 
@@ -46,8 +45,7 @@ Field = tuple[int, int, int]
 Domain = tuple[str, int]
 
 
-@dataclass(frozen=True)
-class Template:
+class Template(Frozen):
     """A data or options template.
 
     Attributes
@@ -60,69 +58,120 @@ class Template:
         Scope fields at the front (options templates); 0 for data templates.
     """
 
+    __slots__ = ("_hash", "_length", "fields", "id", "scope_count")
+    _fields = ("id", "fields", "scope_count")
+
     id: int
     fields: tuple[Field, ...]
-    scope_count: int = 0
+    scope_count: int
+    _hash: int
+    _length: int
+
+    def __init__(self, id: int, fields: tuple[Field, ...], scope_count: int = 0) -> None:
+        set_fields(self, id=id, fields=fields, scope_count=scope_count)
 
     def __hash__(self) -> int:  # decoders key their work by template: hash the fields once
-        got: int | None = self.__dict__.get("_hash")
-        if got is None:
+        try:
+            return self._hash
+        except AttributeError:
             got = hash((self.id, self.fields, self.scope_count))
             object.__setattr__(self, "_hash", got)
-        return got
+            return got
 
-    @functools.cached_property
+    @property
     def variable(self) -> bool:
         """Whether any field has a variable length."""
         return any(f[2] == VARIABLE_LENGTH for f in self.fields)
 
-    @functools.cached_property
+    @property
     def record_length(self) -> int:
         """Length of a record (fixed templates), else its minimum (one length byte per variable field)."""
-        return sum(1 if f[2] == VARIABLE_LENGTH else f[2] for f in self.fields)
+        try:
+            return self._length
+        except AttributeError:
+            got = sum(1 if f[2] == VARIABLE_LENGTH else f[2] for f in self.fields)
+            object.__setattr__(self, "_length", got)
+            return got
 
 
-@dataclass
-class PendingSet:
+class PendingSet(Record):
     """A data set waiting for its template: its bytes and the datagram facts it needs."""
 
-    exporter: str
-    domain: int
-    template_id: int
-    data: bytes
-    received_ms: int
-    export_s: int
-    uptime_ms: int
-    version: int
-    sequence: int
+    __slots__ = _fields = (
+        "exporter", "domain", "template_id", "data", "received_ms", "export_s", "uptime_ms",
+        "version", "sequence",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        exporter: str,
+        domain: int,
+        template_id: int,
+        data: bytes,
+        received_ms: int,
+        export_s: int,
+        uptime_ms: int,
+        version: int,
+        sequence: int,
+    ) -> None:
+        self.exporter, self.domain, self.template_id, self.data = (
+            exporter,
+            domain,
+            template_id,
+            data,
+        )
+        self.received_ms, self.export_s, self.uptime_ms = received_ms, export_s, uptime_ms
+        self.version, self.sequence = version, sequence
 
 
-@dataclass
-class TemplateCache:
+class TemplateCache(Record):
     """Templates, waiting data sets and sampling rates of every (exporter, domain).
 
     Parameters
     ----------
     max_pending : int
         Data sets kept while waiting for their template (the oldest beyond it are dropped, counted).
-    max_pending_bytes : int
-        The same bound in bytes (the sets' bytes together).
     pending_ms : int
         How long a data set waits for its template (by receive time), then it expires (counted).
+    max_pending_bytes : int
+        The same bound as `max_pending` in bytes (the sets' bytes together).
     """
 
-    max_pending: int = 4096
-    pending_ms: int = 60_000
-    max_pending_bytes: int = 16 << 20
-    templates: dict[tuple[str, int, int], Template] = field(default_factory=dict)
-    pending: deque[PendingSet] = field(default_factory=deque)
-    #: sampling rate (1-in-N) of a whole domain, from options records without a sampler id
-    domain_rates: dict[Domain, float] = field(default_factory=dict)
-    #: sampling rate of a sampler / selector id within a domain
-    sampler_rates: dict[tuple[str, int, int], float] = field(default_factory=dict)
-    #: bumped at every change of a template: lets decoders cache per-template work
-    serial: int = 0
-    _pending_bytes: int = field(default=0, repr=False)
+    __slots__ = (
+        "_pending_bytes", "domain_rates", "max_pending", "max_pending_bytes", "pending",
+        "pending_ms", "sampler_rates", "serial", "templates",
+    )  # fmt: skip
+    _fields = (
+        "max_pending", "pending_ms", "max_pending_bytes", "templates", "pending", "domain_rates",
+        "sampler_rates", "serial",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        max_pending: int = 4096,
+        pending_ms: int = 60_000,
+        max_pending_bytes: int = 16 << 20,
+        templates: dict[tuple[str, int, int], Template] | None = None,
+        pending: deque[PendingSet] | None = None,
+        domain_rates: dict[Domain, float] | None = None,
+        sampler_rates: dict[tuple[str, int, int], float] | None = None,
+        serial: int = 0,
+    ) -> None:
+        self.max_pending, self.pending_ms = max_pending, pending_ms
+        self.max_pending_bytes = max_pending_bytes
+        self.templates: dict[tuple[str, int, int], Template] = (
+            {} if templates is None else templates
+        )
+        self.pending: deque[PendingSet] = deque() if pending is None else pending
+        #: sampling rate (1-in-N) of a whole domain, from options records without a sampler id
+        self.domain_rates: dict[Domain, float] = {} if domain_rates is None else domain_rates
+        #: sampling rate of a sampler / selector id within a domain
+        self.sampler_rates: dict[tuple[str, int, int], float] = (
+            {} if sampler_rates is None else sampler_rates
+        )
+        #: bumped at every change of a template: lets decoders cache per-template work
+        self.serial = serial
+        self._pending_bytes = sum(len(p.data) for p in self.pending)
 
     def add(self, exporter: str, domain: int, template: Template) -> None:
         """Define or redefine a template (a template sent again unchanged changes nothing)."""
@@ -219,8 +268,7 @@ class TemplateCache:
         return cache
 
 
-@dataclass
-class NetFlowState:
+class NetFlowState(Record):
     """What a NetFlow / IPFIX decoder carries from batch to batch: templates and sequence numbers.
 
     Attributes
@@ -237,9 +285,20 @@ class NetFlowState:
         (Open vSwitch's NetFlow v5).
     """
 
-    templates: TemplateCache = field(default_factory=TemplateCache)
-    datagrams: SequenceTracker = field(default_factory=SequenceTracker)
-    records: dict[tuple[str, int], tuple[int, int, int]] = field(default_factory=dict)
+    __slots__ = ("datagrams", "records", "templates")
+    _fields = ("templates", "datagrams", "records")
+
+    def __init__(
+        self,
+        templates: TemplateCache | None = None,
+        datagrams: SequenceTracker | None = None,
+        records: dict[tuple[str, int], tuple[int, int, int]] | None = None,
+    ) -> None:
+        self.templates = TemplateCache() if templates is None else templates
+        self.datagrams = SequenceTracker() if datagrams is None else datagrams
+        self.records: dict[tuple[str, int], tuple[int, int, int]] = (
+            {} if records is None else records
+        )
 
     def to_json(self) -> str:
         """What survives a collector restart: the templates and sampling rates."""
