@@ -24,7 +24,8 @@ ROOT = Path(flowlab.__file__).parent
 #: the one __getattr__ of packages that import names on first use; _arrays: the NumPy array types;
 #: _accel: whether the compiled core flowlab._native runs, and _native the core itself; _series:
 #: NumPy columns as Polars Series, through the core's Arrow export when it runs; _plain: record
-#: classes with a dataclass's repr and equality, built without a dataclass's import-time cost)
+#: classes with a dataclass's repr and equality, built without a dataclass's import-time cost;
+#: _pool: the decoders' output arrays, reused from batch to batch)
 FOUNDATION = {
     "_accel",
     "_series",
@@ -32,6 +33,7 @@ FOUNDATION = {
     "_atomic",
     "_lazy",
     "_plain",
+    "_pool",
     "_time",
     "estimate",
     "exceptions",
@@ -51,6 +53,7 @@ ALLOWED: dict[str, set[str]] = {
     "_atomic": set(),
     "_lazy": set(),
     "_plain": set(),
+    "_pool": set(),
     "estimate": set(),
     "_time": set(),
     "exceptions": set(),

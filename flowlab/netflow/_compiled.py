@@ -3,7 +3,8 @@
 :func:`prewalk` reads the datagrams' headers and data sets, :func:`classes` groups those of
 template sets alike byte for byte, :func:`records` finds the records of a batch's data sets of
 all templates (and reads their fields as columns), :func:`read_uint` gathers a field's
-integers, in C, into numpy arrays allocated here; the rules and results are those of the pure
+integers, in C, into numpy arrays allocated here (those of :func:`records`, the largest, from
+the thread's pool, :mod:`flowlab._pool`: a batch's are copied into its frame); the rules and results are those of the pure
 path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._known.classes`,
 :func:`flowlab.netflow._columns.records`,
 :func:`~flowlab.netflow._columns.read_uint`), which the tests run side by side.
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flowlab._arrays import I64, U8
+from flowlab._pool import pool_of
 
 __all__ = ["classes", "prewalk", "read_uint", "records"]
 
@@ -84,10 +86,11 @@ def records(
     :func:`flowlab.netflow._columns.records`); `minimum`: each template's least record length."""
     spans = np.clip(ends - starts, 0, None) if starts.size else starts
     room = int((spans // minimum[set_template]).sum()) + 1 if starts.size else 1
-    set_index = np.empty(room, dtype=np.int64)
-    vals = np.empty((values, room), dtype=np.uint64)  # a contiguous row per column
-    offs = np.empty((offsets, room), dtype=np.int64)
-    bad = np.empty(starts.size, dtype=bool)
+    pool = pool_of("netflow")  # reused from batch to batch: only the pages written are backed
+    set_index = pool.take((room,), np.int64)
+    vals = pool.take((values, room), np.uint64)  # a contiguous row per column
+    offs = pool.take((offsets, room), np.int64)
+    bad = pool.take((starts.size,), np.bool_)
     count = core.netflow_records(
         np.ascontiguousarray(data), starts, ends, set_template,
         np.ascontiguousarray(template_fields, dtype=np.int64), np.asarray(lengths, dtype=np.int64),

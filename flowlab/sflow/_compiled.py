@@ -9,12 +9,12 @@ run both against the reference decoder.
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import numpy as np
 
 from flowlab._arrays import I64, U8
+from flowlab._pool import pool_of
 from flowlab.sflow._columns import (
     ETHERNET_WORDS,
     FLOW_FIELDS,
@@ -50,7 +50,7 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
     off = np.ascontiguousarray(off, dtype=np.int64)
     ln = np.ascontiguousarray(ln, dtype=np.int64)
     span = int(np.clip(ln, 0, data.size).sum()) if n else 0
-    pool = _pool()
+    pool = pool_of("sflow")
     per_datagram = (
         pool.take((n,), np.uint8),
         pool.take((n,), np.bool_),
@@ -94,44 +94,6 @@ def columns(core: ModuleType, data: U8, off: I64, ln: I64) -> Walked:
         unknown=unknown[:nu],
         skipped=skipped[:ns],
     )
-
-
-class _Pool:
-    """Output arrays reused from batch to batch (one pool per thread).
-
-    A batch's columns are copied into its frame before its decode returns, so the next batch
-    may write over them; fresh arrays would have their pages faulted in again each batch (glibc
-    hands large freed blocks back to the system).
-    """
-
-    def __init__(self) -> None:
-        self._buffers: list[np.ndarray] = []
-        self._next = 0
-
-    def start(self, at: int = 0) -> _Pool:
-        """Hand out the buffers from the `at`-th again (a new batch, or a second try)."""
-        self._next = at
-        return self
-
-    def take(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        """An array of `shape` and `dtype` on the next buffer, grown when too small."""
-        need = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        i, self._next = self._next, self._next + 1
-        if i == len(self._buffers):
-            self._buffers.append(np.empty(0, dtype=np.uint8))
-        if self._buffers[i].size < need:
-            self._buffers[i] = np.empty(need + need // 4 + 64, dtype=np.uint8)
-        return self._buffers[i][:need].view(dtype).reshape(shape)
-
-
-_POOLS = threading.local()
-
-
-def _pool() -> _Pool:
-    pool: _Pool | None = getattr(_POOLS, "pool", None)
-    if pool is None:
-        pool = _POOLS.pool = _Pool()
-    return pool.start()
 
 
 _NAMES: tuple[tuple[str, bool], ...] = ()
