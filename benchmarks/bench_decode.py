@@ -168,10 +168,30 @@ def median_of(
     """``run(*args, **kwargs)`` `runs` times (fresh processes): the run of median CPU time, with ``cpu_runs``, all
     the CPU times, sorted. One run of a few tens of milliseconds moves by 10-30 % from one
     process to the next on this machine; the median of five moves by a few."""
-    got = sorted((run(*args, **kwargs) for _ in range(max(1, runs))), key=lambda m: m["cpu"])
-    mid = dict(got[len(got) // 2])
-    mid["cpu_runs"] = [m["cpu"] for m in got]  # type: ignore[assignment]
-    return mid
+    return interleaved(runs, only=(run, args, kwargs))["only"]
+
+
+def interleaved(
+    runs: int, **work: tuple[Callable[..., dict[str, float]], tuple[Any, ...], dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Each ``work[name] = (run, args, kwargs)`` `runs` times, in turns (one run of each, then
+    again), and per name the run of median CPU time with ``cpu_runs`` (all, sorted), as
+    :func:`median_of`.
+
+    In turns, so that flowlab and the tools it is compared with meet the same machine: this
+    one's speed drifts by 10 % over minutes, and five runs of one program then five of the
+    next put the drift into their ratio."""
+    got: dict[str, list[dict[str, float]]] = {name: [] for name in work}
+    for _ in range(max(1, runs)):
+        for name, (run, args, kwargs) in work.items():
+            got[name].append(run(*args, **kwargs))
+    out = {}
+    for name, results in got.items():
+        results.sort(key=lambda m: m["cpu"])
+        mid = dict(results[len(results) // 2])
+        mid["cpu_runs"] = [m["cpu"] for m in results]  # type: ignore[assignment]
+        out[name] = mid
+    return out
 
 
 FLOWLAB = textwrap.dedent(

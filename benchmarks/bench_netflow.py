@@ -19,7 +19,8 @@ Every measurement runs pinned to one core (``taskset -c 0``, ``POLARS_MAX_THREAD
 CPU seconds (user+sys, the kernel's microsecond figures: see ``bench_decode.measure``), so a busy
 machine changes the figures less; the load average is printed. flowlab's, nfacctd's and goflow2's
 ``-format bin`` figures are each the median of ``--runs`` fresh processes (default 5; all five are
-printed). On each file, in the same run:
+printed), run in turns (one of each, then again: the machine's speed drifts by 10 % over minutes,
+and this way it drifts under all of them alike). On each file, in the same run:
 
 - flowlab ``read_pcap(protocol=...)``: first call in a fresh process (imports excluded: measured
   inside), then warm (the same call again); ``iter_pcap`` in a fresh process;
@@ -59,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 import bench_decode
 from _real_ovs import UDP_PAYLOAD
-from bench_decode import measure, median_of, run_sfacctd
+from bench_decode import interleaved, measure, run_sfacctd
 from fault_data import pcap_frames
 
 from flowlab.capture.pcap_write import write_pcap
@@ -327,12 +328,18 @@ def main() -> None:
                 census_file.write_text(json.dumps(build(path, protocol, reps)))
             census = json.loads(census_file.read_text())
             runs = args.runs
-            read = median_of(runs, run_flowlab, path, "read", protocol)
-            it = median_of(runs, run_flowlab, path, "iter", protocol)
+            work = {
+                "read": (run_flowlab, (path, "read", protocol), {}),
+                "iter": (run_flowlab, (path, "iter", protocol), {}),
+                "nfacctd": (run_sfacctd, (path, args.workdir), {"daemon": "nfacctd"}),
+            }
+            if not args.no_goflow2:
+                work["goflow2"] = (run_goflow2, (path, args.workdir, "bin"), {})
+            med = interleaved(runs, **work)  # in turns: the machine's drift hits each alike
+            read, it, nfa = med["read"], med["iter"], med["nfacctd"]
             n = int(read["rows"])
             print(f"\n== {protocol} x{reps}: {path.name}: {census['datagrams']:,} datagrams, "
                   f"{n:,} records, {path.stat().st_size / 1e6:.1f} MB, load {os.getloadavg()[0]:.1f}")  # fmt: skip
-            nfa = median_of(runs, run_sfacctd, path, args.workdir, daemon="nfacctd")
             rows = [
                 ("flowlab read_pcap, first call", read["cpu"], read["rows"]),
                 ("flowlab read_pcap, warm", read["warm_cpu"], read["rows"]),
@@ -342,7 +349,7 @@ def main() -> None:
             gf = None
             if not args.no_goflow2:
                 gj = run_goflow2(path, args.workdir)
-                gf = median_of(runs, run_goflow2, path, args.workdir, "bin")
+                gf = med["goflow2"]
                 rows.append(("goflow2 pipeline -format json", gj["cpu"], gj["rows"]))
                 rows.append(("goflow2 pipeline -format bin", gf["cpu"], gf["rows"]))
                 assert int(gj["rows"]) == n, (gj["rows"], n)

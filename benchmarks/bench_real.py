@@ -13,7 +13,8 @@ Every measurement runs pinned to one core (``taskset -c 0``, ``POLARS_MAX_THREAD
 counts CPU seconds (user+sys, the kernel's microsecond figures: ``bench_decode.measure``), not
 wall time, so that a busy machine changes the figures less; the load average is printed with
 them. flowlab's and sfacctd's figures are each the median of ``--runs`` fresh processes (default
-5, all printed): one run moves by 10-30 % from the next. Per file:
+5, all printed): one run moves by 10-30 % from the next. The runs go in turns (one of each, then
+again), so that the machine's drift over minutes hits flowlab and sfacctd alike. Per file:
 
 - ``read_pcap`` first call in a fresh process (imports excluded: measured inside), peak RSS
   right after it, and the frame's ``estimated_size()``;
@@ -52,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_decode
 from _real_ovs import real_datagrams, renumbered
-from bench_decode import input_files, measure, median_of, run_sfacctd, run_tshark
+from bench_decode import input_files, interleaved, measure, run_sfacctd, run_tshark
 
 
 def build(path: Path, samples: int) -> dict[str, int]:
@@ -206,10 +207,14 @@ def main() -> None:
         print(f"\n== {name}: {path.name}: {census['datagrams']:,} datagrams (real OVS x"
               f"{census['repeats']}), {n:,} flow samples, {path.stat().st_size / 1e6:.0f} MB, "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        read = median_of(args.runs, run_flowlab, path, "read")
-        it = median_of(args.runs, run_flowlab, path, "iter")
+        med = interleaved(  # in turns: the machine's drift hits each alike
+            args.runs,
+            read=(run_flowlab, (path, "read"), {}),
+            iter=(run_flowlab, (path, "iter"), {}),
+            sfacctd=(run_sfacctd, (path, args.workdir), {}),
+        )
+        read, it, sfa = med["read"], med["iter"], med["sfacctd"]
         pure = run_flowlab(path, "read", pure=True)
-        sfa = median_of(args.runs, run_sfacctd, path, args.workdir)
         tsh = None
         if name == "base" or not args.no_tshark_large:
             tsh = run_tshark(path)

@@ -414,22 +414,45 @@ def _decode(datagrams: Datagrams, source: str, state: NetFlowState | Any | None)
     nonfast = np.flatnonzero(~pre.fast)
     cls, reps = classes(data, off, ln, pre.version, pre.domain, ex_codes, nonfast)
     known: list[list[list[Template]] | None] = [None] * len(reps)
-    noop = np.zeros(len(reps) + 1, dtype=bool)  # the last: no class (-1)
+    noop: dict[int, bool] = {}  # class -> changes nothing, while the cache is as `seen`
     seen = (-1, -1, -1)
-    stops = np.zeros(0, dtype=np.int64)
+
+    def judged(c: int) -> bool:
+        """Whether class `c`'s datagrams change nothing (-1: no class, they are walked)."""
+        done = noop.get(c) if c >= 0 else False
+        if done is None:
+            i = reps[c]
+            known[c] = known[c] or recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
+            sets = known[c]
+            done = noop[c] = sets is not None and _no_change(
+                sets, ex_names[ex_codes[i]], int(pre.domain[i])
+            )
+        return done
+
+    def next_stop(p: int) -> int:
+        """The first of the datagrams `p`.. (of `nonfast`) to walk: of no class, or of a class
+        whose templates are not all in force. Only the classes met before it are judged (a
+        batch's first datagrams of templates change the cache one after another, and each
+        change would have every class judged again), in windows that double in size."""
+        if p < nonfast.size and not judged(int(cls[p])):
+            return p
+        width = 64
+        while p < nonfast.size:
+            window = cls[p : p + width]
+            _, first = np.unique(window, return_index=True)
+            for f in np.sort(first).tolist():  # each class's first datagram in the window
+                if not judged(int(window[f])):
+                    return p + f
+            p += window.size
+            width *= 2
+        return nonfast.size
+
     at = p = 0
     while True:
         if seen != (cache.serial, len(cache.pending), known_serial()):
             seen = (cache.serial, len(cache.pending), known_serial())
-            for c, i in enumerate(reps):
-                known[c] = known[c] or recall(raw, int(off[i]), int(ln[i]), int(pre.version[i]))
-                sets = known[c]
-                noop[c] = sets is not None and _no_change(
-                    sets, ex_names[ex_codes[i]], int(pre.domain[i])
-                )
-            stops = np.flatnonzero(~noop[cls])  # the datagrams to walk
-        k = int(np.searchsorted(stops, p))
-        nxt = int(stops[k]) if k < stops.size else nonfast.size
+            noop.clear()
+        nxt = next_stop(p)
         if nxt > p:
             for c, times in enumerate(np.bincount(cls[p:nxt], minlength=len(reps)).tolist()):
                 for ts in (known[c] or []) if times else []:
