@@ -59,6 +59,7 @@ import polars as pl
 
 from flowlab import _accel
 from flowlab._arrays import I64
+from flowlab._pool import buffer
 from flowlab.capture._linktypes import SKIP_REASONS, Located, locate
 from flowlab.capture._reassembly import Reassembler, fragment_of
 from flowlab.decoding import Datagrams, Decoded, Decoder, DecodeStats, get_decoder, new_state
@@ -371,7 +372,7 @@ def iter_pcap(
         # one reusable buffer: the unparsed tail of a read moves to its front, the next read
         # fills the rest (no per-chunk allocation; a record longer than the buffer grows it)
         # (no bigger than the file, and not zero-filled: every byte used is read into it first)
-        buf = _read_buffer(max(1, min(chunk_bytes, total - reader.start)))
+        buf = buffer(max(1, min(chunk_bytes, total - reader.start)))  # huge pages: few faults
         view = buf.data
         reassembler = Reassembler()  # IP fragments may straddle chunks
         have = 0
@@ -408,21 +409,6 @@ def iter_pcap(
 
 
 _FRAGMENT = SKIP_REASONS.index("fragment")
-_HUGE_PAGE = 2 << 20
-
-
-def _read_buffer(size: int) -> np.ndarray:
-    """`size` uninitialised bytes, from a 2 MiB boundary when that large.
-
-    NumPy asks the kernel for transparent huge pages for arrays of 4 MiB and more; from an
-    aligned start every 2 MiB of the buffer can be one page: an 8 MiB buffer's first fill then
-    faults 6 pages, not 500-odd (3 µs each here).
-    """
-    if size < 2 * _HUGE_PAGE:
-        return np.empty(size, dtype=np.uint8)
-    raw = np.empty(size + _HUGE_PAGE, dtype=np.uint8)
-    skip = -raw.ctypes.data % _HUGE_PAGE
-    return raw[skip : skip + size]
 
 
 def _reassembled(

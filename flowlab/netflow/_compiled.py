@@ -3,8 +3,9 @@
 :func:`prewalk` reads the datagrams' headers and data sets, :func:`classes` groups those of
 template sets alike byte for byte, :func:`records` finds the records of a batch's data sets of
 all templates (and reads their fields as columns), :func:`read_uint` gathers a field's
-integers, in C, into numpy arrays allocated here (those of :func:`records`, the largest, from
-the thread's pool, :mod:`flowlab._pool`: a batch's are copied into its frame); the rules and results are those of the pure
+integers, in C, into numpy arrays allocated here (those of :func:`prewalk` and
+:func:`records`, the largest, from the thread's pools, :mod:`flowlab._pool`: a batch's are
+copied into its frame); the rules and results are those of the pure
 path (:func:`flowlab.netflow._prewalk.prewalk`, :func:`flowlab.netflow._known.classes`,
 :func:`flowlab.netflow._columns.records`,
 :func:`~flowlab.netflow._columns.read_uint`), which the tests run side by side.
@@ -35,9 +36,10 @@ def prewalk(
     ln = np.ascontiguousarray(ln, dtype=np.int64)
     span = int(np.clip(ln, 0, None).sum()) if n else 0
     room = min(max_sets * n, span // 4) + 1  # a set takes at least its 4-byte header
-    fast = np.empty(n, dtype=bool)
-    head = [np.empty(n, dtype=np.int64) for _ in range(7)]
-    sets = [np.empty(room, dtype=np.int64) for _ in range(4)]
+    pool = pool_of("netflow.prewalk")  # alive with the batch's records: a pool of its own
+    fast = pool.take((n,), np.bool_)
+    head = [pool.take((n,), np.int64) for _ in range(7)]
+    sets = [pool.take((room,), np.int64) for _ in range(4)]
     count = core.netflow_prewalk(np.ascontiguousarray(data), off, ln, fast, *head, *sets)
     return fast, head, [s[:count] for s in sets]
 
