@@ -37,4 +37,5 @@ PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssiz
 PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *flowlab_netflow_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -24,6 +24,8 @@ static PyMethodDef methods[] = {
      "NetFlow v9/IPFIX datagrams in classes alike byte for byte (header times left out)."},
     {"netflow_prewalk", (PyCFunction)(void (*)(void))flowlab_netflow_prewalk, METH_FASTCALL,
      "Headers of NetFlow/IPFIX datagrams, and the data sets of those of data sets only."},
+    {"netflow_fields", (PyCFunction)(void (*)(void))flowlab_netflow_fields, METH_FASTCALL,
+     "The field specifiers of one NetFlow v9/IPFIX template record (netflow/_walk._fields)."},
     {"netflow_uint", (PyCFunction)(void (*)(void))flowlab_netflow_uint, METH_FASTCALL,
      "Big-endian unsigned integers of 1-8 bytes at given offsets of a buffer."},
     {NULL, NULL, 0, NULL},

@@ -4,7 +4,8 @@
  * netflow_prewalk reads every datagram's header and follows the sets of those of data sets only;
  * netflow_records finds every record of a batch's data sets, whatever their templates (a walk
  * through the variable-length fields' length prefixes), and writes its fields as columns;
- * netflow_uint gathers big-endian integers of 1-8 bytes at given offsets. Every read is
+ * netflow_uint gathers big-endian integers of 1-8 bytes at given offsets; netflow_fields reads a
+ * template record's field specifiers (_walk.py's _fields). Every read is
  * bounds-checked: a set is read only inside itself and the buffer, an offset only inside the
  * buffer.
  */
@@ -515,5 +516,61 @@ done:
     PyMem_Free(table);
     PyMem_Free(hashes);
     flowlab_release(&b);
+    return result;
+}
+
+/* netflow_fields(data, start, end, ipfix, count) -> (fields, end) | reason
+ *
+ * flowlab/netflow/_walk.py's _fields: `count` template field specifiers from data[start], none
+ * read past `end` (which must lie inside data): a tuple of (element id, enterprise number,
+ * length) and where they end; IPFIX's specifiers with the high bit carry an enterprise number,
+ * NetFlow v9's may not have a variable length. On the first specifier that fails, the reason
+ * (a str), as the pure path's Malformed gives it. */
+PyObject *flowlab_netflow_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!flowlab_nargs(nargs, 5, "netflow_fields")) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    PyObject *fields = NULL, *result = NULL;
+    const Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
+    const int ipfix = PyObject_IsTrue(args[3]);
+    const Py_ssize_t count = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred() || ipfix < 0) goto done;
+    if (start < 0 || end < start || end > view.len || count < 0 || count > 65535) {
+        PyErr_SetString(PyExc_ValueError, "netflow_fields: start, end or count out of range");
+        goto done;
+    }
+    const uint8_t *d = view.buf;
+    const char *reason = NULL;
+    Py_ssize_t p = start;
+    if (!(fields = PyTuple_New(count))) goto done;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (p + 4 > end) {
+            reason = "template_overrun";
+            break;
+        }
+        uint32_t eid = ((uint32_t)d[p] << 8) | d[p + 1], length = ((uint32_t)d[p + 2] << 8) | d[p + 3];
+        uint32_t pen = 0;
+        p += 4;
+        if (ipfix && (eid & 0x8000)) {
+            if (p + 4 > end) {
+                reason = "template_overrun";
+                break;
+            }
+            pen = ((uint32_t)d[p] << 24) | ((uint32_t)d[p + 1] << 16) | ((uint32_t)d[p + 2] << 8) | d[p + 3];
+            eid &= 0x7FFF;
+            p += 4;
+        } else if (!ipfix && length == VARIABLE_LENGTH) {
+            reason = "template_malformed"; /* v9 has no variable-length fields */
+            break;
+        }
+        PyObject *item = Py_BuildValue("(kkk)", (unsigned long)eid, (unsigned long)pen, (unsigned long)length);
+        if (!item) goto done;
+        PyTuple_SET_ITEM(fields, k, item);
+    }
+    result = reason ? PyUnicode_FromString(reason) : Py_BuildValue("(On)", fields, p);
+done:
+    Py_XDECREF(fields);
+    PyBuffer_Release(&view);
     return result;
 }

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from operator import itemgetter
 from typing import Any
 
 from flowlab._plain import Frozen, Record, set_fields
@@ -43,6 +44,7 @@ __all__ = ["NetFlowState", "PendingSet", "Template", "TemplateCache"]
 Field = tuple[int, int, int]
 #: (exporter, observation domain / source id)
 Domain = tuple[str, int]
+_LENGTH = itemgetter(2)
 
 
 class Template(Frozen):
@@ -89,7 +91,8 @@ class Template(Frozen):
         try:
             return self._length
         except AttributeError:
-            got = sum(1 if f[2] == VARIABLE_LENGTH else f[2] for f in self.fields)
+            lengths = list(map(_LENGTH, self.fields))  # (in C: 88 templates of ~60 fields)
+            got = sum(lengths) - (VARIABLE_LENGTH - 1) * lengths.count(VARIABLE_LENGTH)
             object.__setattr__(self, "_length", got)
             return got
 

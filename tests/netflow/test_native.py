@@ -1,7 +1,7 @@
 """The compiled NetFlow/IPFIX core (``native/netflow.c``) against the pure numpy path: the same
 frames and stats on the real Open vSwitch captures, on mutated and truncated copies of their
-datagrams, and on crafted sets; the C parts (prewalk, records, read_uint) against their pure
-twins on random bytes. A flood of hostile datagrams goes through the C path without a crash.
+datagrams, and on crafted sets; the C parts (prewalk, records, read_uint, template fields)
+against their pure twins on random bytes. A flood of hostile datagrams goes through the C path without a crash.
 
 The core is switched by setting ``flowlab._accel._module`` (None: the pure path).
 """
@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 
 from flowlab import _accel
 from flowlab.decoding import Decoded
-from flowlab.netflow import NetFlowState, TemplateCache, _columns, _known, _prewalk
+from flowlab.netflow import NetFlowState, TemplateCache, _columns, _known, _prewalk, _walk
 from flowlab.netflow import elements as e
 from flowlab.netflow._columns import Records
 from flowlab.netflow.encode import data_set, message, template_set
@@ -191,6 +191,42 @@ def test_parts_equal_on_random_bytes(native: ModuleType, switch: None) -> None:
             for length in range(1, 9):
                 pure_u, fast_u = _pure_and_native(native, _columns.read_uint, data, at, length)
                 np.testing.assert_array_equal(fast_u, pure_u)
+
+
+def _fields_or_reason(*args: object) -> object:
+    try:
+        return _walk._fields(*args)  # type: ignore[arg-type]
+    except _walk.Malformed as exc:
+        return exc.args[0]
+
+
+def test_template_fields_equal_on_random_specifiers(native: ModuleType, switch: None) -> None:
+    """A template record's field specifiers read by the core equal the pure reading: fields,
+    end, or the reason of the first bad specifier (an overrun, a v9 variable length), for
+    IPFIX (enterprise numbers) and v9, counts too small and too large, ends cut anywhere."""
+    rng = random.Random(11)
+    checked = 0
+    for trial in range(3000):
+        specs = bytearray()
+        share = rng.choice([0.0, 0.1, 0.5, 1.0])  # of specifiers with the enterprise bit
+        n = rng.randint(0, 70)
+        for _ in range(n):
+            eid = rng.randint(0, 0x7FFF) | (0x8000 if rng.random() < share else 0)
+            length = rng.choice([1, 2, 4, 8, 16, 65535, rng.randint(0, 65535)])
+            specs += struct.pack("!HH", eid, length)
+            if eid & 0x8000:
+                specs += struct.pack("!I", rng.getrandbits(32))
+        head = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 5)))
+        data = head + bytes(specs) + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 8)))
+        end = rng.choice([len(head) + len(specs), len(data), rng.randint(len(head), len(data))])
+        count = max(0, n + rng.choice([0, 0, 0, -1, 1, 5]))
+        for version in (9, 10):
+            for buf in (data, memoryview(data)):
+                args = (buf, len(head), end, version, count)
+                pure, fast = _pure_and_native(native, _fields_or_reason, *args)
+                assert fast == pure, (trial, version, count, end)
+                checked += not isinstance(pure, str)
+    assert checked > 3000  # many read whole
 
 
 def test_classes_equal(native: ModuleType, switch: None) -> None:
