@@ -809,10 +809,10 @@ def _fields(
         v, k = uint(eid)
         if k.any():
             counts[bit] = v
-            from_counts |= np.where(v > 0, np.uint64(bit), np.uint64(0))
+            np.bitwise_or(from_counts, np.uint64(bit), out=from_counts, where=v > 0)
             cok = cok | k
-    if counts:
-        cok = cok & pkok & (np.max(np.stack(list(counts.values())), axis=0) <= pk)
+    if counts:  # (the largest counter, one array at a time: not a stack of six)
+        cok = cok & pkok & (functools.reduce(np.maximum, counts.values()) <= pk)
     tcp = proto_ok & (proto == 6)
     flags = np.where(bok, bits & np.uint64(0x1FF), from_counts)
     flags_ok = tcp & (bok | cok)
