@@ -71,14 +71,19 @@ class Pool:
         self._next = at
         return self
 
-    def take(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        """An array of `shape` and `dtype` on the next buffer, grown when too small."""
+    def take(self, shape: tuple[int, ...], dtype: type, *, sparse: bool = False) -> np.ndarray:
+        """An array of `shape` and `dtype` on the next buffer, grown when too small.
+
+        `sparse`: room for the worst case, of which a batch writes a small prefix: on ordinary
+        pages (a huge page would back 2 MiB for every few KiB written).
+        """
         need = int(np.prod(shape)) * np.dtype(dtype).itemsize
         i, self._next = self._next, self._next + 1
         if i == len(self._buffers):
             self._buffers.append(np.empty(0, dtype=np.uint8))
         if self._buffers[i].size < need:
-            self._buffers[i] = buffer(need + need // 4 + 64)
+            size = need + need // 4 + 64
+            self._buffers[i] = np.empty(size, dtype=np.uint8) if sparse else buffer(size)
         return self._buffers[i][:need].view(dtype).reshape(shape)
 
 

@@ -39,7 +39,7 @@ def prewalk(
     pool = pool_of("netflow.prewalk")  # alive with the batch's records: a pool of its own
     fast = pool.take((n,), np.bool_)
     head = [pool.take((n,), np.int64) for _ in range(7)]
-    sets = [pool.take((room,), np.int64) for _ in range(4)]
+    sets = [pool.take((room,), np.int64, sparse=True) for _ in range(4)]  # room: 32 sets each
     count = core.netflow_prewalk(np.ascontiguousarray(data), off, ln, fast, *head, *sets)
     return fast, head, [s[:count] for s in sets]
 
