@@ -3,6 +3,8 @@ options sampling, sequence numbers, persistence, variable-length and enterprise 
 
 from __future__ import annotations
 
+import copy
+import pickle
 import struct
 
 import polars as pl
@@ -34,6 +36,27 @@ F2 = Flow("10.0.0.3", "10.0.0.4", 17, 5353, 53, packets=1, octets=80)
 def test_registry_and_state() -> None:
     assert get_decoder("ipfix").port == 4739 and get_decoder("netflow").port == 2055
     assert isinstance(new_state(get_decoder("ipfix")), NetFlowState)
+
+
+def test_records_pickle_copy_and_compare_as_values() -> None:
+    """The public records (plain classes, not dataclasses) survive pickle and deepcopy equal and
+    hash alike; the frozen ones refuse assignment; a cache keeps its templates and waiting bytes."""
+    t = Template(256, ((8, 0, 4), (12, 0, 4), (82, 0, 65535)))
+    frozen = [t, e.element(8), e.element(999, 6876), get_decoder("ipfix"), get_decoder("netflow")]
+    for obj in frozen:
+        for again in (pickle.loads(pickle.dumps(obj)), copy.deepcopy(obj)):
+            assert again == obj and hash(again) == hash(obj) and repr(again) == repr(obj)
+        with pytest.raises(AttributeError):
+            obj.id = 1  # type: ignore[misc]
+    assert t.record_length == 9 and t.variable
+    assert Template(256, t.fields) == t and Template(257, t.fields) != t
+    cache = TemplateCache(max_pending=7)
+    cache.add("10.0.0.1", 3, t)
+    again = pickle.loads(pickle.dumps(cache))
+    assert again == cache and again.get("10.0.0.1", 3, 256) == t and again.max_pending == 7
+    assert "max_pending=7" in repr(cache)
+    with pytest.raises(TypeError):
+        hash(cache)  # mutable: unhashable, as a dataclass
 
 
 def test_data_before_its_template_waits_and_is_decoded_when_it_comes() -> None:
