@@ -402,6 +402,10 @@ class Receiver:
             if k > 0:
                 n = mr.recv(fd, arena.buffer.ctypes.data + used, k, wait=not (stopping or ticket))
             if n:
+                # counted before anything else: a receive process killed from here on has
+                # these counted as read (lost, but not silently)
+                self.stats.datagrams += n
+                self._received()
                 now = self.clock()
                 lengths = mr.lengths(n)
                 sl = slice(count, count + n)
@@ -425,9 +429,7 @@ class Receiver:
                     first = time.monotonic()
                 count += n
                 used += n * slot
-                self.stats.datagrams += n
                 self.stats.bytes += int(lengths.sum())
-                self._received()
                 if pause and n < k // 2 and not (stopping or ticket):
                     time.sleep(pause)
             full = k == 0 or (len(arena.buffer) - used) // slot == 0
@@ -467,6 +469,8 @@ class Receiver:
                 except (TimeoutError, BlockingIOError, InterruptedError):
                     pass
                 if got:
+                    self.stats.datagrams += 1  # first, as after recvmmsg
+                    self._received()
                     arena.offsets[count] = used
                     arena.lengths[count] = nbytes
                     arena.received_ms[count] = self.clock()
@@ -475,7 +479,6 @@ class Receiver:
                         first = time.monotonic()
                     count += 1
                     used += nbytes
-                    self.stats.datagrams += 1
                     self.stats.bytes += nbytes
             full = len(arena.buffer) - used < _mmsg.MAX_DATAGRAM or count >= len(arena.offsets)
             if full or (count and time.monotonic() - first >= self.batch_seconds):

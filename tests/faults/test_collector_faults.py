@@ -244,7 +244,7 @@ def test_sigkill_of_the_receive_process_is_a_clear_error_and_a_non_zero_exit(
         figures = status(err)
         lost = int(re.search(r"([\d,]+) datagrams it had read but not handed over", err)[1])
         errors = int(re.search(r"errors ([\d,]+)", err.splitlines()[-2])[1].replace(",", ""))
-        assert figures["datagrams"] == len(feed.sent) and errors == lost
+        assert figures["datagrams"] == len(feed.sent) and errors == lost, err[-3000:]
         print(f"figures: {len(feed.sent)} datagrams, {want['len'].sum()} rows, "
               f"{got['len'].sum()} stored, {lost} datagrams counted lost, exit 1")  # fmt: skip
     finally:
