@@ -16,15 +16,19 @@
 #define VARIABLE_LENGTH 65535
 #define PREFETCH_SETS 8 /* sets ahead of the walk whose first bytes are asked for */
 
-/* the big-endian unsigned integer of `length` (1-8) bytes at p */
+/* big-endian unsigned integers of 2, 4 and `length` (1-8) bytes at p */
+static inline int64_t nf_be16(const uint8_t *p) { return ((int64_t)p[0] << 8) | p[1]; }
+static inline int64_t nf_be32(const uint8_t *p) {
+    return ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | ((int64_t)p[2] << 8) | p[3];
+}
 static inline uint64_t be_uint(const uint8_t *p, int64_t length) {
     switch (length) {
     case 1:
         return p[0];
     case 2:
-        return ((uint64_t)p[0] << 8) | p[1];
+        return (uint64_t)nf_be16(p);
     case 4:
-        return ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+        return (uint64_t)nf_be32(p);
     default: {
         uint64_t x = 0;
         for (int64_t q = 0; q < length; q++) x = (x << 8) | p[q];
@@ -186,7 +190,7 @@ PyObject *flowlab_netflow_records(PyObject *self, PyObject *const *args, Py_ssiz
                         over = 1;
                         break;
                     }
-                    length = ((int64_t)data[p] << 8) | data[p + 1];
+                    length = nf_be16(data + p);
                     p += 2;
                 }
                 varoff[k] = p;
@@ -272,10 +276,7 @@ PyObject *flowlab_netflow_uint(PyObject *self, PyObject *const *args, Py_ssize_t
             inside = 0;
             break;
         }
-        const uint8_t *p = data + at;
-        uint64_t v = 0;
-        for (long k = 0; k < length; k++) v = (v << 8) | p[k];
-        out[i] = v;
+        out[i] = be_uint(data + at, length);
     }
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(inside);
@@ -297,11 +298,6 @@ done:
 #define FIRST_DATA_SET 256
 /* flowlab/netflow/_prewalk.py MAX_SETS (passed to flowlab/netflow/_compiled.py prewalk) */
 #define MAX_SETS 32
-
-static inline int64_t nf_be16(const uint8_t *p) { return ((int64_t)p[0] << 8) | p[1]; }
-static inline int64_t nf_be32(const uint8_t *p) {
-    return ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | ((int64_t)p[2] << 8) | p[3];
-}
 
 /* netflow_prewalk(data, offsets, lengths, fast, version, domain, sequence, export_s, export_ns,
  *                 uptime, sampling, set_dg, set_id, set_start, set_end) -> sets
@@ -356,7 +352,7 @@ PyObject *flowlab_netflow_prewalk(PyObject *self, PyObject *const *args, Py_ssiz
             export_s[i] = nf_be32(d + 8);
             export_ns[i] = nf_be32(d + 12);
             sequence[i] = nf_be32(d + 16);
-            domain[i] = ((int64_t)d[20] << 8) | d[21];
+            domain[i] = nf_be16(d + 20);
             sampling[i] = nf_be16(d + 22);
             fast[i] = count >= 1 && count <= V5_MAX_COUNT && V5_HEADER + count * V5_RECORD <= m;
             continue;
@@ -478,7 +474,7 @@ PyObject *flowlab_netflow_classes(PyObject *self, PyObject *const *args, Py_ssiz
         uint64_t h = nf_mix(nf_mix(nf_mix(nf_mix(0x9E3779B97F4A7C15ULL, (uint64_t)m), (uint64_t)v),
                                    (uint64_t)domain[i]),
                             (uint64_t)exporter[i]);
-        h = nf_mix(h, ((uint64_t)d[0] << 24) | ((uint64_t)d[1] << 16) | ((uint64_t)d[2] << 8) | d[3]);
+        h = nf_mix(h, (uint64_t)nf_be32(d));
         int64_t j = head;
         for (; j + 8 <= m; j += 8) {
             uint64_t w;
@@ -549,7 +545,7 @@ PyObject *flowlab_netflow_fields(PyObject *self, PyObject *const *args, Py_ssize
             reason = "template_overrun";
             break;
         }
-        uint32_t eid = ((uint32_t)d[p] << 8) | d[p + 1], length = ((uint32_t)d[p + 2] << 8) | d[p + 3];
+        uint32_t eid = (uint32_t)nf_be16(d + p), length = (uint32_t)nf_be16(d + p + 2);
         uint32_t pen = 0;
         p += 4;
         if (ipfix && (eid & 0x8000)) {
@@ -557,7 +553,7 @@ PyObject *flowlab_netflow_fields(PyObject *self, PyObject *const *args, Py_ssize
                 reason = "template_overrun";
                 break;
             }
-            pen = ((uint32_t)d[p] << 24) | ((uint32_t)d[p + 1] << 16) | ((uint32_t)d[p + 2] << 8) | d[p + 3];
+            pen = (uint32_t)nf_be32(d + p);
             eid &= 0x7FFF;
             p += 4;
         } else if (!ipfix && length == VARIABLE_LENGTH) {
