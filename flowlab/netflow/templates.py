@@ -60,14 +60,14 @@ class Template(Frozen):
         Scope fields at the front (options templates); 0 for data templates.
     """
 
-    __slots__ = ("_hash", "_length", "fields", "id", "scope_count")
+    __slots__ = ("_hash", "_measures", "fields", "id", "scope_count")
     _fields = ("id", "fields", "scope_count")
 
     id: int
     fields: tuple[Field, ...]
     scope_count: int
     _hash: int
-    _length: int
+    _measures: tuple[int, bool]
 
     def __init__(self, id: int, fields: tuple[Field, ...], scope_count: int = 0) -> None:
         set_fields(self, id=id, fields=fields, scope_count=scope_count)
@@ -83,17 +83,22 @@ class Template(Frozen):
     @property
     def variable(self) -> bool:
         """Whether any field has a variable length."""
-        return any(f[2] == VARIABLE_LENGTH for f in self.fields)
+        return self._measured()[1]
 
     @property
     def record_length(self) -> int:
         """Length of a record (fixed templates), else its minimum (one length byte per variable field)."""
+        return self._measured()[0]
+
+    def _measured(self) -> tuple[int, bool]:
+        """(record length, variable), worked out once (in C: 88 templates of ~60 fields)."""
         try:
-            return self._length
+            return self._measures
         except AttributeError:
-            lengths = list(map(_LENGTH, self.fields))  # (in C: 88 templates of ~60 fields)
-            got = sum(lengths) - (VARIABLE_LENGTH - 1) * lengths.count(VARIABLE_LENGTH)
-            object.__setattr__(self, "_length", got)
+            lengths = list(map(_LENGTH, self.fields))
+            var = lengths.count(VARIABLE_LENGTH)
+            got = (sum(lengths) - (VARIABLE_LENGTH - 1) * var, var > 0)
+            object.__setattr__(self, "_measures", got)
             return got
 
 
@@ -117,14 +122,9 @@ class PendingSet(Record):
         version: int,
         sequence: int,
     ) -> None:
-        self.exporter, self.domain, self.template_id, self.data = (
-            exporter,
-            domain,
-            template_id,
-            data,
-        )
-        self.received_ms, self.export_s, self.uptime_ms = received_ms, export_s, uptime_ms
-        self.version, self.sequence = version, sequence
+        self.exporter, self.domain, self.template_id = exporter, domain, template_id
+        self.data, self.received_ms, self.export_s = data, received_ms, export_s
+        self.uptime_ms, self.version, self.sequence = uptime_ms, version, sequence
 
 
 class TemplateCache(Record):
