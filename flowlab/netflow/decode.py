@@ -760,7 +760,7 @@ def _fields(
         vals[ok] = read_words(data, at if ok is yes else at[ok])
         return vals, ok
 
-    cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, np.ones(n, dtype=bool))}
+    cols: dict[str, tuple[np.ndarray, B]] = {"__dg": (dg, yes)}
     s4, s4ok = uint(e.SOURCE_IPV4_ADDRESS)
     d4, d4ok = uint(e.DESTINATION_IPV4_ADDRESS)
     s6, s6ok = addr6(e.SOURCE_IPV6_ADDRESS)
