@@ -162,25 +162,17 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, floa
             "stdout": stdout}  # type: ignore[dict-item]  # fmt: skip
 
 
-def median_of(
-    runs: int, run: Callable[..., dict[str, float]], *args: Any, **kwargs: Any
-) -> dict[str, float]:
-    """``run(*args, **kwargs)`` `runs` times (fresh processes): the run of median CPU time, with ``cpu_runs``, all
-    the CPU times, sorted. One run of a few tens of milliseconds moves by 10-30 % from one
-    process to the next on this machine; the median of five moves by a few."""
-    return interleaved(runs, only=(run, args, kwargs))["only"]
-
-
 def interleaved(
     runs: int, **work: tuple[Callable[..., dict[str, float]], tuple[Any, ...], dict[str, Any]]
 ) -> dict[str, dict[str, float]]:
-    """Each ``work[name] = (run, args, kwargs)`` `runs` times, in turns (one run of each, then
-    again), and per name the run of median CPU time with ``cpu_runs`` (all, sorted), as
-    :func:`median_of`.
+    """Each ``work[name] = (run, args, kwargs)`` `runs` times (fresh processes), in turns (one
+    run of each, then again), and per name the run of median CPU time, with ``cpu_runs``, all
+    the CPU times, sorted.
 
-    In turns, so that flowlab and the tools it is compared with meet the same machine: this
-    one's speed drifts by 10 % over minutes, and five runs of one program then five of the
-    next put the drift into their ratio."""
+    One run of a few tens of milliseconds moves by 10-30 % from one process to the next on this
+    machine; the median of five moves by a few. In turns, so that flowlab and the tools it is
+    compared with meet the same machine: its speed drifts by 10 % over minutes, and five runs of
+    one program then five of the next put the drift into their ratio."""
     got: dict[str, list[dict[str, float]]] = {name: [] for name in work}
     for _ in range(max(1, runs)):
         for name, (run, args, kwargs) in work.items():
