@@ -7,7 +7,7 @@ static PyMethodDef methods[] = {
     {"sflow_spec", flowlab_sflow_spec, METH_NOARGS,
      "The sFlow numbers native/sflow.c names (for the test against flowlab.sflow._spec)."},
     {"sflow_columns", flowlab_sflow_columns, METH_NOARGS,
-     "The flow columns sflow_decode writes: (name, bytes per row), in order."},
+     "The flow columns sflow_decode writes: ((name, bytes per row), ...), the bare ones, those of them that may be null, the packet fields."},
     {"arrow_column", (PyCFunction)(void (*)(void))flowlab_arrow_column, METH_FASTCALL,
      "A column as Arrow C data interface capsules (values copied, nulls as a validity bitmap)."},
     {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,

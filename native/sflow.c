@@ -220,6 +220,25 @@ static const int FLOW_ITEM[F_COUNT] = {
     8, 4, 4, 4, 4, 4, 1, 4, 4, 16, 16, 4, 1, 2, 2, 2, 1, 1, 1, 1, 2, 2, 8, 8, 1, 1,
 };
 
+/* A bare flow row: a flow sample that gave no packet field (no raw header that reaches a MAC or
+ * an ethertype, no sampled IPv4/IPv6 record): only its sample's own fields, written into these
+ * narrow columns of their own (flowlab/sflow/_columns.py BARE_FIELDS, PACKET_FIELDS) */
+enum { B_DG, B_SAMPLE_SEQUENCE, B_SOURCE_ID, B_SAMPLING_RATE, B_IN_IF, B_OUT_IF, B_FRAME_LENGTH,
+       B_VLAN, B_SUPPORTED, B_COUNT };
+static const int BARE_FIELD[B_COUNT] = {
+    F_DG, F_SAMPLE_SEQUENCE, F_SOURCE_ID, F_SAMPLING_RATE, F_IN_IF, F_OUT_IF, F_FRAME_LENGTH,
+    F_VLAN, F_SUPPORTED,
+};
+/* the bare columns that may lack a value (each has a validity column, in this order) */
+enum { BV_FRAME_LENGTH, BV_VLAN, BV_SUPPORTED, BV_COUNT };
+static const int BARE_OPTIONAL[BV_COUNT] = {F_FRAME_LENGTH, F_VLAN, F_SUPPORTED};
+/* the fields only a packet gives: a row with none of them is bare */
+#define PACKET_MASK                                                                            \
+    ((1u << F_IP_VERSION) | (1u << F_SRC4) | (1u << F_DST4) | (1u << F_SRC6) | (1u << F_DST6) | \
+     (1u << F_PROTOCOL) | (1u << F_SRC_PORT) | (1u << F_DST_PORT) | (1u << F_TCP_FLAGS) |       \
+     (1u << F_ICMP_TYPE) | (1u << F_ICMP_CODE) | (1u << F_TOS) | (1u << F_TTL) |                \
+     (1u << F_ETHERTYPE) | (1u << F_SRC_MAC) | (1u << F_DST_MAC) | (1u << F_SAMPLED))
+
 typedef struct {
     int64_t dg;
     uint32_t sample_sequence, source_id, sampling_rate, in_if, out_if;
@@ -420,18 +439,20 @@ static void flow_sample_row(flow_row *r, const uint8_t *d, int64_t spos, uint32_
 /* The batch                                                                                  */
 
 typedef struct {
-    int64_t flows, counters, unknown, skipped;
+    int64_t flows, bare, counters, unknown, skipped;
     int64_t kinds[5];
 } totals_t;
 
 typedef struct {
     char *values[F_COUNT];
     uint8_t *valid[F_COUNT];
+    char *bare[B_COUNT];
+    uint8_t *bare_valid[BV_COUNT];
     int64_t *c_dg;
     uint32_t *c_seq, *c_sid, *c_gen, *c_eth;
     uint8_t *c_has_gen, *c_has_eth;
     uint32_t *unknown, *skipped;
-    Py_ssize_t cap_flows, cap_counters, cap_unknown, cap_skipped; /* rows each output holds */
+    Py_ssize_t cap_flows, cap_bare, cap_counters, cap_unknown, cap_skipped; /* rows each holds */
 } outputs_t;
 
 static void put_flow(outputs_t *o, int64_t i, const flow_row *r) {
@@ -464,6 +485,21 @@ static void put_flow(outputs_t *o, int64_t i, const flow_row *r) {
     PUT(F_SAMPLED, sampled);
 #undef PUT
     for (int f = 0; f < F_COUNT; f++) o->valid[f][i] = (uint8_t)HAS(r, f);
+}
+
+static void put_bare(outputs_t *o, int64_t i, const flow_row *r) {
+#define PUT(b, field) memcpy(o->bare[b] + (size_t)i * sizeof(r->field), &r->field, sizeof(r->field))
+    PUT(B_DG, dg);
+    PUT(B_SAMPLE_SEQUENCE, sample_sequence);
+    PUT(B_SOURCE_ID, source_id);
+    PUT(B_SAMPLING_RATE, sampling_rate);
+    PUT(B_IN_IF, in_if);
+    PUT(B_OUT_IF, out_if);
+    PUT(B_FRAME_LENGTH, frame_length);
+    PUT(B_VLAN, vlan);
+    PUT(B_SUPPORTED, supported);
+#undef PUT
+    for (int v = 0; v < BV_COUNT; v++) o->bare_valid[v][i] = (uint8_t)HAS(r, BARE_OPTIONAL[v]);
 }
 
 /* Rows of an accepted datagram: counts them (o NULL) or writes them at t's positions */
@@ -501,13 +537,16 @@ static void rows_of(const uint8_t *d, const header_t *h, int64_t dg, totals_t *t
             }
         }
         if (flow) {
-            if (o) {
-                flow_row r;
-                flow_sample_row(&r, d, spos, kind, at);
-                r.dg = dg;
-                put_flow(o, t->flows, &r);
+            flow_row r;
+            flow_sample_row(&r, d, spos, kind, at);
+            r.dg = dg;
+            if (r.valid & PACKET_MASK) {
+                if (o) put_flow(o, t->flows, &r);
+                t->flows++;
+            } else {
+                if (o) put_bare(o, t->bare, &r);
+                t->bare++;
             }
-            t->flows++;
         } else if (at[0] >= 0 || at[1] >= 0) {
             if (o) {
                 int64_t i = t->counters;
@@ -534,31 +573,33 @@ static void rows_of(const uint8_t *d, const header_t *h, int64_t dg, totals_t *t
 static int fits_rows(const totals_t *t, const outputs_t *o, const uint8_t *d, const header_t *h,
                      int64_t dg) {
     int64_t n = h->nsamp;
-    if (t->flows + n <= o->cap_flows && t->counters + n <= o->cap_counters &&
+    if (t->flows + n <= o->cap_flows && t->bare + n <= o->cap_bare && t->counters + n <= o->cap_counters &&
         t->unknown + n <= o->cap_unknown && t->skipped + n * MAX_RECORDS <= o->cap_skipped)
         return 1;
     totals_t need = *t; /* near the end of the room: count exactly */
     rows_of(d, h, dg, &need, NULL);
-    return need.flows <= o->cap_flows && need.counters <= o->cap_counters &&
+    return need.flows <= o->cap_flows && need.bare <= o->cap_bare && need.counters <= o->cap_counters &&
            need.unknown <= o->cap_unknown && need.skipped <= o->cap_skipped;
 }
 
 /* sflow_decode(data, offsets, lengths, reason, header_ok, agent, agent_v6, sub_agent, sequence,
- *              flow_values, flow_valid, counters, unknown, skipped)
- * -> (flows, counters, unknown samples, skipped records, (samples of kind 0..4))
+ *              flow_values, flow_valid, bare_values, bare_valid, counters, unknown, skipped)
+ * -> (flows, bare flows, counters, unknown samples, skipped records, (samples of kind 0..4))
  *
  * Checks every datagram (reason 0 = accepted) and writes the rows of the accepted ones, each
  * datagram in one go while its bytes are in cache. flow_values and flow_valid are sequences of
- * FLOW_COLUMNS buffers, counters is (dg, sample_sequence, source_id, generic words, has generic,
+ * FLOW_COLUMNS buffers; bare_values (the BARE_FIELD columns) and bare_valid (BARE_OPTIONAL's)
+ * get the bare flow rows; counters is (dg, sample_sequence, source_id, generic words, has generic,
  * ethernet words, has ethernet); unknown and skipped get the tags of unknown samples and skipped
  * records. Their room is given by their sizes: when the rows would not fit, it walks on
- * counting them and returns (flows, counters, unknown samples, skipped records) needed, having
+ * counting them and returns (flows, bare flows, counters, unknown samples, skipped records) needed, having
  * written no row the caller keeps (it tries again with that much room). */
 PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!flowlab_nargs(nargs, 14, "sflow_decode")) return NULL;
+    if (!flowlab_nargs(nargs, 16, "sflow_decode")) return NULL;
     flowlab_buffers b = {.n = 0};
-    PyObject *result = NULL, *values = NULL, *valid = NULL, *counters = NULL;
+    PyObject *result = NULL, *values = NULL, *valid = NULL, *bare = NULL, *bare_valid = NULL;
+    PyObject *counters = NULL;
     outputs_t o;
     memset(&o, 0, sizeof o);
     const uint8_t *data;
@@ -574,9 +615,12 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
     if (!sequence) goto done;
     values = PySequence_Fast(args[9], "flow_values must be a sequence");
     valid = values ? PySequence_Fast(args[10], "flow_valid must be a sequence") : NULL;
-    counters = valid ? PySequence_Fast(args[11], "counters must be a sequence") : NULL;
+    bare = valid ? PySequence_Fast(args[11], "bare_values must be a sequence") : NULL;
+    bare_valid = bare ? PySequence_Fast(args[12], "bare_valid must be a sequence") : NULL;
+    counters = bare_valid ? PySequence_Fast(args[13], "counters must be a sequence") : NULL;
     if (!counters) goto done;
     if (PySequence_Fast_GET_SIZE(values) != F_COUNT || PySequence_Fast_GET_SIZE(valid) != F_COUNT ||
+        PySequence_Fast_GET_SIZE(bare) != B_COUNT || PySequence_Fast_GET_SIZE(bare_valid) != BV_COUNT ||
         PySequence_Fast_GET_SIZE(counters) != 7) {
         PyErr_SetString(PyExc_ValueError, "sflow_decode: wrong number of columns");
         goto done;
@@ -591,6 +635,20 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
         if (b.views[b.n - 1].len < rows) rows = b.views[b.n - 1].len;
         if (rows < o.cap_flows) o.cap_flows = rows;
     }
+    o.cap_bare = PY_SSIZE_T_MAX;
+    for (int k = 0; k < B_COUNT; k++) {
+        int f = BARE_FIELD[k];
+        if (!(o.bare[k] = flowlab_acquire(&b, PySequence_Fast_GET_ITEM(bare, k), 0, 1, FLOW_COLUMNS[f])))
+            goto done;
+        Py_ssize_t rows = b.views[b.n - 1].len / FLOW_ITEM[f];
+        if (rows < o.cap_bare) o.cap_bare = rows;
+    }
+    for (int k = 0; k < BV_COUNT; k++) {
+        const char *name = FLOW_COLUMNS[BARE_OPTIONAL[k]];
+        if (!(o.bare_valid[k] = flowlab_acquire(&b, PySequence_Fast_GET_ITEM(bare_valid, k), 0, 1, name)))
+            goto done;
+        if (b.views[b.n - 1].len < o.cap_bare) o.cap_bare = b.views[b.n - 1].len;
+    }
     PyObject **c = PySequence_Fast_ITEMS(counters);
     if (!(o.c_dg = flowlab_acquire(&b, c[0], 0, 1, "counter dg"))) goto done;
     o.cap_counters = b.views[b.n - 1].len / 8;
@@ -600,10 +658,10 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
         !(o.c_has_gen = flowlab_acquire(&b, c[4], o.cap_counters, 1, "has generic")) ||
         !(o.c_eth = flowlab_acquire(&b, c[5], o.cap_counters * 4 * ETHERNET_WORDS, 1, "ethernet counters")) ||
         !(o.c_has_eth = flowlab_acquire(&b, c[6], o.cap_counters, 1, "has ethernet")) ||
-        !(o.unknown = flowlab_acquire(&b, args[12], 0, 1, "unknown")))
+        !(o.unknown = flowlab_acquire(&b, args[14], 0, 1, "unknown")))
         goto done;
     o.cap_unknown = b.views[b.n - 1].len / 4;
-    if (!(o.skipped = flowlab_acquire(&b, args[13], 0, 1, "skipped"))) goto done;
+    if (!(o.skipped = flowlab_acquire(&b, args[15], 0, 1, "skipped"))) goto done;
     o.cap_skipped = b.views[b.n - 1].len / 4;
     totals_t t;
     memset(&t, 0, sizeof t);
@@ -633,37 +691,59 @@ PyObject *flowlab_sflow_decode(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     Py_END_ALLOW_THREADS
     if (full) { /* the caller tries again with room for these */
-        result = Py_BuildValue("(LLLL)", (long long)t.flows, (long long)t.counters,
-                               (long long)t.unknown, (long long)t.skipped);
+        result = Py_BuildValue("(LLLLL)", (long long)t.flows, (long long)t.bare,
+                               (long long)t.counters, (long long)t.unknown, (long long)t.skipped);
         goto done;
     }
-    result = Py_BuildValue("(LLLL(LLLLL))", (long long)t.flows, (long long)t.counters,
+    result = Py_BuildValue("(LLLLL(LLLLL))", (long long)t.flows, (long long)t.bare,
+                           (long long)t.counters,
                            (long long)t.unknown, (long long)t.skipped, (long long)t.kinds[0],
                            (long long)t.kinds[1], (long long)t.kinds[2], (long long)t.kinds[3],
                            (long long)t.kinds[4]);
 done:
     Py_XDECREF(values);
     Py_XDECREF(valid);
+    Py_XDECREF(bare);
+    Py_XDECREF(bare_valid);
     Py_XDECREF(counters);
     flowlab_release(&b);
     return result;
 }
 
-/* FLOW_COLUMNS as a tuple of (name, bytes per row) */
+/* The names of columns f[0..n) as a tuple */
+static PyObject *names_of(const int *f, int n) {
+    PyObject *out = PyTuple_New(n);
+    for (int k = 0; out && k < n; k++) {
+        PyObject *name = PyUnicode_FromString(FLOW_COLUMNS[f[k]]);
+        if (!name) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, k, name);
+    }
+    return out;
+}
+
+/* (FLOW_COLUMNS as (name, bytes per row), the bare columns, those of them with a validity
+ * column, the packet fields: PACKET_MASK's) */
 PyObject *flowlab_sflow_columns(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
-    PyObject *out = PyTuple_New(F_COUNT);
-    if (!out) return NULL;
-    for (int f = 0; f < F_COUNT; f++) {
+    int packet[F_COUNT], np = 0;
+    for (int f = 0; f < F_COUNT; f++)
+        if ((PACKET_MASK >> f) & 1u) packet[np++] = f;
+    PyObject *layout = PyTuple_New(F_COUNT);
+    for (int f = 0; layout && f < F_COUNT; f++) {
         PyObject *item = Py_BuildValue("(si)", FLOW_COLUMNS[f], FLOW_ITEM[f]);
         if (!item) {
-            Py_DECREF(out);
-            return NULL;
+            Py_CLEAR(layout);
+            break;
         }
-        PyTuple_SET_ITEM(out, f, item);
+        PyTuple_SET_ITEM(layout, f, item);
     }
-    return out;
+    if (!layout) return NULL;
+    return Py_BuildValue("(NNNN)", layout, names_of(BARE_FIELD, B_COUNT),
+                         names_of(BARE_OPTIONAL, BV_COUNT), names_of(packet, np));
 }
 
 /* The numbers this file names, for the test that checks them against flowlab.sflow._spec */

@@ -16,15 +16,19 @@ from flowlab import schema
 from flowlab._arrays import I64, U32, B
 
 __all__ = [
+    "BARE_FIELDS",
+    "BARE_OPTIONAL",
     "COUNTER_FIELDS",
     "ETHERNET_WORDS",
     "FLOW_FIELDS",
     "GENERIC_COUNTERS",
     "GENERIC_WORDS",
+    "PACKET_FIELDS",
     "REASONS",
     "Cols",
     "Walked",
     "counter_columns",
+    "split_bare",
 ]
 
 #: datagram rejection reasons; index 0 means "ok" (``native/sflow.c`` numbers them alike)
@@ -58,7 +62,10 @@ class Walked(NamedTuple):
     agent_v6: B
     sub_agent: U32
     sequence: U32
+    #: the flow rows with a packet field (:data:`PACKET_FIELDS`), in wire order
     flows: Cols
+    #: the bare flow rows (none of those fields): :data:`BARE_FIELDS` only, in wire order
+    bare: Cols
     counters: Cols
     #: samples of each kind (0 = unknown, 1-4 = the sample formats)
     kinds: I64
@@ -96,6 +103,44 @@ FLOW_FIELDS: dict[str, type] = {
     "supported": np.bool_,
     "sampled": np.bool_,
 }
+#: the flow fields only a sampled packet gives (a raw header that reaches a MAC or an ethertype,
+#: or a sampled IPv4/IPv6 record, which also sets ``sampled``)
+PACKET_FIELDS: tuple[str, ...] = (
+    "ip_version",
+    "src4",
+    "dst4",
+    "src6",
+    "dst6",
+    "protocol",
+    "src_port",
+    "dst_port",
+    "tcp_flags",
+    "icmp_type",
+    "icmp_code",
+    "tos",
+    "ttl",
+    "ethertype",
+    "src_mac",
+    "dst_mac",
+    "sampled",
+)
+#: the columns of a *bare* flow row, a flow sample that gave none of :data:`PACKET_FIELDS` (no
+#: record real agents send, but cheap to craft: 40 bytes a row); they are walked into these narrow
+#: columns of their own, so such a row costs its few values, not a whole row of nulls
+BARE_FIELDS: tuple[str, ...] = (
+    "dg",
+    "sample_sequence",
+    "source_id",
+    "sampling_rate",
+    "in_if",
+    "out_if",
+    "frame_length",
+    "vlan",
+    "supported",
+)
+#: the bare columns that may lack a value (the others always have one)
+BARE_OPTIONAL: tuple[str, ...] = ("frame_length", "vlan", "supported")
+
 #: the generic-interface counters (record 0:1) in wire order, as the counter schema names them
 _NAMES = list(schema.COUNTER_SCHEMA)
 GENERIC_COUNTERS: tuple[str, ...] = tuple(
@@ -143,3 +188,18 @@ def counter_columns(
                 c[name] = (vals[:, i], have & (vals[:, i] != _UNKNOWN32))
                 i += 1
     return c
+
+
+def split_bare(c: Cols) -> tuple[Cols, Cols]:
+    """The flow rows of `c` with a packet field, and the bare ones (:data:`BARE_FIELDS` only),
+    each in their order: what the compiled core writes apart, for columns made of every row."""
+    known = np.zeros(c["dg"][0].size, dtype=bool)
+    for name in PACKET_FIELDS:
+        known |= c[name][1]
+    if known.all():
+        return c, {name: (c[name][0][:0], c[name][1][:0]) for name in BARE_FIELDS}
+    bare = ~known
+    return (
+        {name: (v[known], ok[known]) for name, (v, ok) in c.items()},
+        {name: (c[name][0][bare], c[name][1][bare]) for name in BARE_FIELDS},
+    )

@@ -51,7 +51,7 @@ from flowlab.exceptions import SFlowError
 from flowlab.services import default_table, server_is_dst
 from flowlab.sflow import _compiled
 from flowlab.sflow import _spec as r
-from flowlab.sflow._columns import REASONS, Cols, Walked
+from flowlab.sflow._columns import REASONS, Cols, Walked, split_bare
 
 __all__ = ["CHUNK_DATAGRAMS", "DECODER", "Decoded", "SFlowDecoder", "decode"]
 
@@ -138,6 +138,13 @@ def decode(
     taken from the port fields. ``vlan`` is the header's outer tag, else the
     extended switch ``src_vlan`` (0 means none). ``frame_length`` is the raw
     header's, else the sampled record's IP length.
+
+    Rows are in wire order, but for one case: a *bare* flow sample, one that gives no packet
+    field (no raw header that reaches a MAC or an ethertype, and no sampled IPv4/IPv6 record),
+    follows the batch's other rows. Its row holds its sample's fields (rate, interfaces, and
+    the frame length and VLAN when sent) and nulls for the packet's. Real agents do not send
+    such samples, but a sender can pack one into every 40 bytes: they are written into narrow
+    columns of their own, so that they cost what they carry, not a whole row of nulls.
     """
     datagrams = Datagrams.of(
         buffer, offsets, lengths, received_ms=received_ms, peers=peers, error=SFlowError
@@ -196,6 +203,9 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
     )
     heads = _Heads(exporter, recv, sequence, sub_agent, source, one)
     flows = _flow_frame(w.flows, stats, heads) if n else schema.empty()
+    if n and w.bare["dg"][0].size:  # after the rows with a packet field (see decode's Notes)
+        bare = _bare_frame(w.bare, stats, heads)
+        flows = pl.concat([flows, bare], rechunk=False) if flows.height else bare
     counters = _counter_frame(w.counters, heads) if n else None
     stats.flows = flows.height
     counters = counters if counters is not None else schema.empty_counters()
@@ -248,6 +258,7 @@ def _walked(data: np.ndarray, off: I64, ln: I64) -> Walked:
         counter_parts.append(_fields.counter_fields(buf, st, used, c0))
         skipped.append(st.r_tag[~used])
     all_kinds = np.concatenate(kinds) if kinds else np.zeros(0, np.uint8)
+    flows, bare = split_bare(_fields.concat(flow_parts)) if flow_parts else ({}, {})
     return Walked(
         reason=reason,
         header_ok=header_ok,
@@ -255,7 +266,8 @@ def _walked(data: np.ndarray, off: I64, ln: I64) -> Walked:
         agent_v6=agent_v6,
         sub_agent=sub_agent,
         sequence=sequence,
-        flows=_fields.concat(flow_parts) if flow_parts else {},
+        flows=flows,
+        bare=bare,
         counters=_fields.concat(counter_parts) if counter_parts else {},
         kinds=np.bincount(all_kinds, minlength=len(_KIND_NAMES)),
         unknown=np.concatenate(unknown_samples) if unknown_samples else np.zeros(0, np.uint32),
@@ -374,6 +386,45 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     return _framed(cols, constants, counters=False)
 
 
+def _bare_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
+    """The rows of the bare flow samples (:data:`flowlab.sflow._columns.BARE_FIELDS`): their
+    sample's fields and their datagram's; every packet column a null literal."""
+    dg = c["dg"][0]
+    stats.flows_without_header += int((~c["supported"][0]).sum())
+    stats.flows_without_ip += dg.size
+    constants: dict[str, object] = dict.fromkeys(_FLOW_RECORD_ONLY + _PACKET_COLUMNS)
+    constants.update(source=h.source, flow_format="sflow")
+    cols = _common_columns(dg, h, constants)
+    frame_length, frame_ok = c["frame_length"]
+    rate = c["sampling_rate"][0].astype(np.uint64)
+    cols.update(bytes=(frame_length * rate, frame_ok), packets=(rate, None))
+    for name in [k for k in c if k in schema.FLOW_SCHEMA and k not in cols]:
+        cols[name] = c.pop(name)
+    return _framed(cols, constants, counters=False)
+
+
+#: canonical columns only a sampled packet fills (null in a bare row)
+_PACKET_COLUMNS = (
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "ip_version",
+    "tcp_flags",
+    "icmp_type",
+    "icmp_code",
+    "tos",
+    "ttl",
+    "ethertype",
+    "src_mac",
+    "dst_mac",
+    "client_ip",
+    "server_ip",
+    "client_port",
+    "service_port",
+    "service_name",
+)
 #: what address_codes reads of IPv6 words when no row has any (it reads none)
 _NO_V6 = np.zeros((0, 4), dtype=np.uint32)
 #: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not

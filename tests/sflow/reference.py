@@ -26,7 +26,7 @@ from flowlab.sflow._walk import MAX_RECORDS, MAX_SAMPLES
 from flowlab.sflow.decode import Decoded
 from flowlab.sflow.records import GENERIC_COUNTER_NAMES
 
-__all__ = ["decode_reference"]
+__all__ = ["decode_reference", "has_packet"]
 
 _FIXED = {1: 32, 2: 12, 3: 44, 4: 16}
 _FLOW_MIN = {1: 16, 3: 32, 4: 56, 1001: 16}
@@ -288,6 +288,16 @@ def _flow_row(
     return row
 
 
+#: what only a sampled packet gives a row: a row with none of them is a bare flow sample
+_PACKET_KEYS = ("ip_version", "src_ip", "dst_ip", "protocol", "src_port", "dst_port", "tcp_flags",
+                "icmp_type", "icmp_code", "tos", "ttl", "ethertype", "src_mac", "dst_mac")  # fmt: skip
+
+
+def has_packet(row: dict[str, Any]) -> bool:
+    """Whether a row has a field only a sampled packet gives (decode puts the others last)."""
+    return any(row.get(k) is not None for k in _PACKET_KEYS)
+
+
 _GENERIC = struct.Struct(">IIQIIQIIIIIIQIIIIII")
 _GENERIC_WIDTHS = _GENERIC.format[1:]
 _ETH_NAMES = [c.name for c in schema.COUNTER_COLUMNS if c.name.startswith("dot3_")]
@@ -400,6 +410,8 @@ def decode_reference(
     stats.records_skipped = dict(rskip)
     stats.lost_datagrams = {k: v for k, v in stats.lost_datagrams.items() if v}
     stats.flows, stats.counters = len(flows), len(counters)
+    # rows with no packet field (bare flow samples) come after the others, each in wire order
+    flows = [f for f in flows if has_packet(f)] + [f for f in flows if not has_packet(f)]
     fs = {k: v for k, v in schema.FLOW_SCHEMA.items() if k not in ("bytes", "packets")}
     fs["time"] = pl.Int64()
     frame = pl.DataFrame(flows, schema={k: v for k, v in fs.items() if k in _FLOW_INPUT})

@@ -53,6 +53,13 @@ def same(grams: list[bytes]) -> Decoded:
 REAL = ovs_datagrams() + ovs_datagrams("ovs-sampling1")
 
 
+def bare_flows(k: int) -> bytes:
+    """A datagram of `k` flow samples without records: bare rows, one per 40 bytes."""
+    body = struct.pack("!8I", 1, 3, 400, 400, 0, 3, 4, 0)
+    head = struct.pack("!7I", 5, 1, 0x0A000001, 0, 1, 100, k)
+    return head + (struct.pack("!II", 1, len(body)) + body) * k
+
+
 def test_real_datagrams_decode_alike() -> None:
     out = same(REAL)
     assert out.stats.bad == 0 and out.flows.height > 300
@@ -70,6 +77,7 @@ def test_mutated_datagrams_decode_alike(seed: int) -> None:
 def test_crafted_and_degenerate_datagrams_decode_alike() -> None:
     grams = [crafted(k) for k in (0, 1, 8, 1024, 1025)]
     grams += [crafted(1, k) for k in (1, 255, 256, 257)]
+    grams += [bare_flows(k) for k in (1, 64, 1024, 1025)]
     grams += [b"", b"\x00\x00\x00\x05", struct.pack("!II", 5, 2), REAL[0][:40], REAL[0] + b"\x00"]
     out = same(grams + REAL[:3])
     assert out.stats.datagrams_bad.get("implausible_count", 0) >= 2
@@ -144,10 +152,12 @@ def test_a_batch_denser_than_the_first_room_is_walked_once_more_with_room_for_it
 
     real = _compiled.columns
     monkeypatch.setattr(_compiled, "columns", lambda core, *a: real(Counting(), *a))
-    monkeypatch.setattr(_compiled, "_guess", [1e-9] * 4)  # the first try runs out of room
-    dense = [*REAL, crafted(512), crafted(1, 200), *mutants(REAL, 2000, seed=7)]
+    # the first try runs out of room
+    monkeypatch.setattr(_compiled, "_guess", [1e-9] * len(_compiled._guess))
+    dense = [*REAL, crafted(512), crafted(1, 200), bare_flows(300), *mutants(REAL, 2000, seed=7)]
     out = same(dense)
     assert out.stats.samples.get("unknown", 0) >= 512 and out.stats.records_skipped
+    assert out.flows["src_mac"].null_count() >= 301  # the bare rows, in columns of their own
     assert len(calls) == 2  # counted on the first walk: the second one has room for every row
     assert min(_compiled._guess) > 1e-9  # and the next batches start with more room
     # once both were seen, batches of either density are walked once each (the room follows

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import has_packet
 from sflow_helpers import T0, assert_rows, decode_many
 from sflow_strategies import Case, cases
 
@@ -41,13 +42,60 @@ def test_round_trip_random_datagrams(items: list[Case], gaps: list[int]) -> None
     schema.validate(out.flows)
     schema.validate_counters(out.counters)
     assert out.stats.datagrams == out.stats.datagrams_ok == len(items)
-    assert_rows(out.flows, [row for c in items for row in c.flows])
+    flows = [(T0 + i, row) for i, c in enumerate(items) for row in c.flows]
+    # rows in wire order, the bare ones (no packet field) after the others
+    flows = [f for f in flows if has_packet(f[1])] + [f for f in flows if not has_packet(f[1])]
+    assert_rows(out.flows, [row for _, row in flows])
     assert_rows(out.counters, [row for c in items for row in c.counters])
     assert sum(out.stats.records_skipped.values()) == sum(c.skipped_records for c in items)
-    times = [T0 + i for i, c in enumerate(items) for _ in c.flows]
-    assert out.flows["time"].dt.epoch("ms").to_list() == times
+    assert out.flows["time"].dt.epoch("ms").to_list() == [t for t, _ in flows]
     n_unknown = sum(isinstance(s, r.UnknownSample) for c in items for s in c.datagram.samples)
     assert out.stats.samples.get("unknown", 0) == n_unknown
+
+
+def test_bare_flow_samples_follow_the_batch_s_other_rows_with_their_own_fields(core: str) -> None:
+    """A flow sample that gives no packet field is a row after the batch's others (decode's
+    Notes): its sample's fields and its datagram's, frame length and VLAN when sent, and nulls
+    for every packet column, by either core."""
+    full = raw_header("10.128.2.7", "10.129.2.9", 6, 40000, 9091, payload_length=100)
+    samples = [
+        r.FlowSample(1, 3, 400, 400, [], input_if=7, output_if=8),  # no record at all
+        r.FlowSample(2, 3, 200, 400, [full], input_if=3),
+        r.FlowSample(3, 5, 100, 400, [r.ExtendedSwitch(src_vlan=42)], expanded=True),
+        r.FlowSample(4, 3, 50, 400, [r.RawPacketHeader(1500, b"", protocol=2)]),  # unknown header
+        r.FlowSample(5, 3, 10, 400, [r.RawPacketHeader(60, b"\x01\x02\x03")]),  # under a MAC
+        r.FlowSample(6, 3, 20, 400, [r.SampledIPv4(80, 17, "10.0.0.1", "10.0.0.2", 5353, 53)]),
+        r.FlowSample(7, 3, 30, 400, [r.RawPacketHeader(90, bytes(14))]),  # MACs, ethertype 0
+    ]
+    out = decode_many([encode_datagram(r.Datagram("192.0.2.1", 77, 1000, samples, sub_agent_id=9))])
+    schema.validate(out.flows)
+    f = out.flows
+    assert f["sample_sequence"].to_list() == [2, 6, 7, 1, 3, 4, 5]
+    assert f["src_ip"].to_list() == ["10.128.2.7", "10.0.0.1", None, None, None, None, None]
+    assert f["src_mac"].null_count() == 5 and f["ethertype"].to_list()[:3] == [0x0800, 0x0800, 0]
+    bare = f.tail(4)
+    assert bare["packets"].to_list() == [400, 100, 50, 10]
+    assert bare["sampling_rate"].to_list() == [400, 100, 50, 10]
+    assert bare["frame_length"].to_list() == [None, None, 1500, 60]
+    assert bare["bytes"].to_list() == [None, None, 1500 * 50, 60 * 10]
+    assert bare["vlan"].to_list() == [None, 42, None, None]
+    assert bare["in_if"].to_list()[0] == 7 and bare["out_if"].to_list()[0] == 8
+    assert bare["source_id"].to_list() == [3, 5, 3, 3]
+    assert set(bare["exporter"]) == {"192.0.2.1"} and set(bare["sequence"]) == {77}
+    assert set(bare["sub_agent_id"]) == {9} and set(bare["time"].dt.epoch("ms")) == {T0}
+    assert set(bare["source"]) == {"sflow"} and set(bare["flow_format"]) == {"sflow"}
+    packet = ["src_ip", "dst_ip", "src_port", "dst_port", "protocol", "ip_version", "tcp_flags",
+              "icmp_type", "icmp_code", "tos", "ttl", "ethertype", "src_mac", "dst_mac",
+              "client_ip", "server_ip", "client_port", "service_port", "service_name",
+              "flow_start", "flow_end", "direction", "observation_domain"]  # fmt: skip
+    assert bare.select(pl.col(packet).null_count()).row(0) == (4,) * len(packet)
+    # counted like any row without a header or an IP: the bare ones, and the one with MACs only
+    assert (out.stats.flows_without_header, out.stats.flows_without_ip) == (3, 5)
+    # only bare rows: a frame of them alone; and a batch without any has no second chunk
+    alone = decode_many([encode_datagram(r.Datagram("192.0.2.1", 78, 1000, [samples[0]]))])
+    assert alone.flows.height == 1 and alone.flows["packets"].to_list() == [400]
+    none = decode_many([encode_datagram(r.Datagram("192.0.2.1", 79, 1000, [samples[1]]))])
+    assert none.flows.n_chunks() == 1
 
 
 def test_ipv4_tcp_through_qinq_with_ovs_padding() -> None:

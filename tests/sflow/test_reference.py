@@ -60,11 +60,13 @@ def both(datagrams: list[bytes], batches: int = 1) -> tuple[Decoded, Decoded]:
         decode_many(datagrams[i : i + size], state=tracker) for i in range(0, len(datagrams), size)
     ]
     fast = Decoded.concat(parts)
-    # the helpers give batch-local receive times; rebuild them for the reference
-    recv = [
-        T0 + j for i in range(0, len(datagrams), size) for j in range(len(datagrams[i : i + size]))
-    ]
-    ref = decode_reference(datagrams, recv)
+    # the reference in the same batches (bare rows follow the other rows of their batch), with
+    # the helpers' batch-local receive times and one sequence state
+    last: dict[tuple[str, int], tuple[int, int]] = {}
+    ref = Decoded.concat([
+        decode_reference(datagrams[i : i + size], [T0 + j for j in range(len(datagrams[i : i + size]))], last=last)
+        for i in range(0, len(datagrams), size)
+    ])  # fmt: skip
     return fast, ref
 
 
