@@ -19,6 +19,13 @@ collector decode them):
 - *batch*: the time of that batch against the real batch (the same count of datagrams): what
   a sender mixing them in does to a collector's throughput.
 
+Besides the shapes that cost the walk (empty samples, flow samples without records, empty
+records), two floods of spoofed addresses, where every row has addresses of its own (a
+decoder formats each distinct address once, and a real batch has a few dozen): samples with
+a raw header of random sources (what a switch samples of a spoofed-source flood), and 80-byte
+samples with a sampled IPv4 record of random sources and destinations (the densest a sender
+can craft).
+
 Times are medians of interleaved runs, in several fresh processes (one process's times drift
 by up to 20 % with the machine's state), pinned to one core.
 
@@ -30,11 +37,13 @@ Run::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +53,11 @@ from fault_data import ovs_datagrams
 
 from flowlab.decoding import get_decoder
 from flowlab.decoding.decoder import batch_datagrams
+from flowlab.sflow import records as r
 from flowlab.sflow._walk import MAX_RECORDS, MAX_SAMPLES
 from flowlab.sflow.decode import decode
+from flowlab.sflow.encode import encode_datagram
+from flowlab.sflow.packet import raw_header
 
 HEAD = "!IIIIIII"
 
@@ -69,6 +81,42 @@ def empty_records(k: int) -> bytes:
     """One flow sample with k empty records of an unknown format."""
     body = struct.pack("!IIIIIIII", 1, 3, 400, 400, 0, 3, 4, k) + struct.pack("!II", 999, 0) * k
     return header(1) + struct.pack("!II", 1, len(body)) + body
+
+
+def _address(rng: np.random.Generator) -> str:
+    return ".".join(str(b) for b in rng.integers(1, 255, 4))
+
+
+def spoofed_headers(count: int) -> list[bytes]:
+    """`count` datagrams of 7 flow samples, each a raw header (Ethernet, IPv4, TCP) from a random
+    source address and port to one server: a spoofed-source flood as a switch samples it."""
+    rng = np.random.default_rng(count)
+    out = []
+    for i in range(count):
+        samples = [
+            r.FlowSample(1 + 7 * i + j, 3, 400, 400, [raw_header(
+                _address(rng), "10.0.0.2", 6, int(rng.integers(1024, 65535)), 80, payload_length=40,
+            )])
+            for j in range(7)
+        ]  # fmt: skip
+        out.append(encode_datagram(r.Datagram("10.0.0.1", 1 + i, 1000, samples)))
+    return out
+
+
+def spoofed_sampled(count: int) -> list[bytes]:
+    """`count` datagrams of 16 flow samples of one sampled IPv4 record each (80 bytes a row), of
+    random sources and destinations: as many distinct addresses as a sender can pack."""
+    rng = np.random.default_rng(count)
+    out = []
+    for i in range(count):
+        samples = [
+            r.FlowSample(1 + 16 * i + j, 3, 400, 400, [r.SampledIPv4(
+                60, 6, _address(rng), _address(rng), int(rng.integers(1024, 65535)), 80,
+            )])
+            for j in range(16)
+        ]  # fmt: skip
+        out.append(encode_datagram(r.Datagram("10.0.0.1", 1 + i, 1000, samples)))
+    return out
 
 
 def _arrays(grams: list[bytes]) -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -111,12 +159,25 @@ def numbered(gram: bytes, count: int) -> list[bytes]:
     return [gram[:16] + struct.pack("!I", 1 + i) + gram[20:] for i in range(count)]
 
 
-def _cases() -> dict[str, bytes]:
-    return (
+def _cases() -> dict[str, Callable[[int], list[bytes]]]:
+    """Each crafted shape: `count` datagrams of it (sequence numbers 1, 2, ...)."""
+    fixed = (
         {f"{k} empty samples": empty_samples(k) for k in (8, 64, 512, MAX_SAMPLES)}
         | {f"{k} bare flow samples": bare_flow_samples(k) for k in (8, 64, 512, MAX_SAMPLES)}
         | {f"{k} empty records": empty_records(k) for k in (8, 64, MAX_RECORDS)}
     )
+    cases: dict[str, Callable[[int], list[bytes]]] = {
+        name: functools.partial(numbered, gram) for name, gram in fixed.items()
+    }
+    return cases | {
+        "spoofed sources, headers": spoofed_headers,
+        "spoofed, sampled IPv4": spoofed_sampled,
+    }
+
+
+def _size(case: str) -> int:
+    """Bytes of one datagram of `case`."""
+    return len(_cases()[case](1)[0])
 
 
 def measure(case: str, what: str, n: int, agents: int, reps: int) -> dict[str, float]:
@@ -127,12 +188,12 @@ def measure(case: str, what: str, n: int, agents: int, reps: int) -> dict[str, f
     keep = real[1::2]
     if what == "base":
         return medians({"real": real, "keep": keep, "one agent": cluster(source, n, 1)}, reps)
-    gram = _cases()[case]
+    make = _cases()[case]
     if what == "alone":
-        copies = max(1, sum(map(len, real)) // len(gram))
-        return medians({"alone": numbered(gram, copies)}, reps)
+        copies = max(1, sum(map(len, real)) // _size(case))
+        return medians({"alone": make(copies)}, reps)
     mixed = list(real)
-    mixed[::2] = numbered(gram, len(mixed[::2]))  # half of the datagrams crafted
+    mixed[::2] = make(len(mixed[::2]))  # half of the datagrams crafted
     return medians({"real": real, "keep": keep, "mixed": mixed}, reps)
 
 
@@ -154,6 +215,7 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=4, help="agents of the real traffic")
     ap.add_argument("--reps", type=int, default=31, help="runs of each batch in a process")
     ap.add_argument("--processes", type=int, default=5, help="processes per figure")
+    ap.add_argument("--only", default="", help="the shapes whose name holds this text")
     ap.add_argument("--measure", nargs=2, metavar=("CASE", "WHAT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     n = args.batch
@@ -174,16 +236,17 @@ def main() -> None:
     print(f"{'crafted datagram':<26} {'bytes':>6} {'alone':>7} {'half the batch':>15} "
           f"{'batch':>7}")  # fmt: skip
     worst = 0.0
-    for name, gram in _cases().items():
-        copies = max(1, real_bytes // len(gram))
+    for name in [k for k in _cases() if args.only in k]:
+        size = _size(name)
+        copies = max(1, real_bytes // size)
         by_itself = _measured(args, name, "alone")["alone"]
         t = _measured(args, name, "mixed")
-        alone = by_itself / (copies * len(gram)) / (t["real"] / real_bytes)
-        half = len(real[::2]) * len(gram)
+        alone = by_itself / (copies * size) / (t["real"] / real_bytes)
+        half = len(real[::2]) * size
         many = (t["mixed"] - t["keep"]) / half / (t["real"] / real_bytes)
         slower = t["mixed"] / t["real"]
         worst = max(worst, many)
-        print(f"{name:<26} {len(gram):>6,} {alone:>6.2f}x {many:>14.2f}x {slower:>6.2f}x")
+        print(f"{name:<26} {size:>6,} {alone:>6.2f}x {many:>14.2f}x {slower:>6.2f}x")
     over = empty_samples(MAX_SAMPLES + 1)
     rejected = decode(over, [0], [len(over)], received_ms=0).stats.datagrams_bad
     print(

@@ -20,7 +20,7 @@ import polars as pl
 from flowlab import _accel, schema
 from flowlab._arrays import B
 
-__all__ = ["series"]
+__all__ = ["series", "texts"]
 
 #: Arrow C data interface format of each NumPy dtype the bridge takes
 _FORMATS = {
@@ -40,17 +40,19 @@ _TIME_MS = "tsm:UTC"  # Arrow's timestamp[ms, UTC]: flowlab.schema.TIME
 
 
 class _Column:
-    """One column offered through the Arrow PyCapsule protocol (``__arrow_c_array__``)."""
+    """One column offered through the Arrow PyCapsule protocol (``__arrow_c_array__``), made by
+    the core's `maker` (``arrow_column``, ``arrow_texts``) from `args`."""
 
-    __slots__ = ("_args",)
+    __slots__ = ("_args", "_maker")
 
-    def __init__(self, name: str, values: np.ndarray, fmt: str, valid: B | None) -> None:
-        self._args = (name, values, fmt, valid, values.shape[0])
+    def __init__(self, maker: str, *args: object) -> None:
+        self._maker, self._args = maker, args
 
     def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
         core = _accel.native()
         assert core is not None  # made only when the core is there
-        return core.arrow_column(*self._args)
+        made: tuple[object, object] = getattr(core, self._maker)(*self._args)
+        return made
 
 
 def series(
@@ -65,10 +67,30 @@ def series(
         valid = None
     if _accel.native() is not None and fmt is not None and values.ndim == 1:
         mask = None if valid is None else np.ascontiguousarray(valid, dtype=bool)
-        return pl.Series(_Column(name, np.ascontiguousarray(values), fmt, mask))
+        values = np.ascontiguousarray(values)
+        return pl.Series(_Column("arrow_column", name, values, fmt, mask, values.shape[0]))
     out = pl.Series(name, values)
     if time_ms:
         out = out.cast(schema.TIME)
     if valid is None:
         return out
     return out.set(pl.Series(~valid), None)  # nulls by mask: no masked array, no index list
+
+
+#: what :func:`texts` formats: the core's kind of each
+_TEXT_KINDS = {"ipv4": 4, "mac": 48}
+
+
+def texts(values: np.ndarray, kind: str) -> pl.Series | None:
+    """The canonical texts of addresses as a String Series, written by the compiled core: IPv4
+    addresses (uint32) as dotted quads, MACs (uint64) in lower-case colon form; None without it.
+
+    >>> out = texts(np.array([0x0A000001], dtype=np.uint32), "ipv4")
+    >>> out is None or out.to_list() == ["10.0.0.1"]
+    True
+    """
+    if _accel.native() is None:
+        return None
+    dtype = np.uint32 if kind == "ipv4" else np.uint64
+    values = np.ascontiguousarray(values, dtype=dtype)
+    return pl.Series(_Column("arrow_texts", "", _TEXT_KINDS[kind], values, values.shape[0]))

@@ -41,8 +41,17 @@ struct ArrowArray {
 typedef struct {
     void *validity;
     void *data;
-    const void *buffers[2];
+    void *offsets; /* variable-size values (strings): where each starts */
+    const void *buffers[3];
 } owned_t;
+
+static void free_owned(owned_t *o) {
+    if (!o) return;
+    free(o->validity);
+    free(o->data);
+    free(o->offsets);
+    free(o);
+}
 
 static void release_schema(struct ArrowSchema *s) {
     free((void *)s->format);
@@ -51,12 +60,7 @@ static void release_schema(struct ArrowSchema *s) {
 }
 
 static void release_array(struct ArrowArray *a) {
-    owned_t *o = a->private_data;
-    if (o) {
-        free(o->validity);
-        free(o->data);
-        free(o);
-    }
+    free_owned(a->private_data);
     a->release = NULL;
 }
 
@@ -132,6 +136,51 @@ static int width_of(const char *format) {
     }
 }
 
+/* (schema capsule, array capsule) of an array of `rows` values (`nulls` of them null) over the
+ * first n_buffers of owned->buffers, which it then owns; frees owned when it fails */
+static PyObject *exported(const char *name, const char *format, owned_t *owned, int n_buffers,
+                          int64_t rows, int64_t nulls) {
+    struct ArrowSchema *schema = calloc(1, sizeof *schema);
+    struct ArrowArray *array = calloc(1, sizeof *array);
+    int ok = schema && array;
+    if (ok) {
+        schema->format = copy_text(format);
+        schema->name = copy_text(name);
+        ok = schema->format && schema->name;
+        schema->flags = ARROW_FLAG_NULLABLE;
+        schema->release = release_schema;
+    }
+    if (!ok) {
+        if (schema && schema->release) schema->release(schema);
+        free_owned(owned);
+        free(schema);
+        free(array);
+        return PyErr_NoMemory();
+    }
+    array->length = rows;
+    array->null_count = nulls;
+    array->n_buffers = n_buffers;
+    array->buffers = owned->buffers;
+    array->release = release_array;
+    array->private_data = owned;
+    PyObject *s = PyCapsule_New(schema, "arrow_schema", free_schema_capsule);
+    if (!s) {
+        schema->release(schema);
+        free(schema);
+        array->release(array);
+        free(array);
+        return NULL;
+    }
+    PyObject *a = PyCapsule_New(array, "arrow_array", free_array_capsule);
+    if (!a) {
+        Py_DECREF(s);
+        array->release(array);
+        free(array);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", s, a);
+}
+
 /* arrow_column(name, values, format, valid, rows) -> (schema capsule, array capsule)
  * The first `rows` values of `values` (a C-contiguous buffer of that format; booleans as one byte
  * each), null where `valid` (one byte per row, or None) is 0. */
@@ -161,12 +210,10 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_ValueError, "arrow_column: buffers shorter than the rows");
         return NULL;
     }
-    struct ArrowSchema *schema = calloc(1, sizeof *schema);
-    struct ArrowArray *array = calloc(1, sizeof *array);
     owned_t *owned = calloc(1, sizeof *owned);
     size_t bitmap = (size_t)(rows + 7) / 8;
     int64_t nulls = 0;
-    int ok = schema && array && owned;
+    int ok = owned != NULL;
     if (ok) {
         owned->data = aligned(width ? (size_t)need : bitmap);
         ok = owned->data != NULL;
@@ -192,46 +239,64 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     PyBuffer_Release(&values);
     if (has_valid) PyBuffer_Release(&valid);
-    if (ok) {
-        schema->format = copy_text(format);
-        schema->name = copy_text(name);
-        ok = schema->format && schema->name;
-        schema->flags = ARROW_FLAG_NULLABLE;
-        schema->release = release_schema;
-    }
     if (!ok) {
-        if (schema && schema->release) schema->release(schema);
-        if (owned) {
-            free(owned->data);
-            free(owned->validity);
-        }
-        free(schema);
-        free(array);
-        free(owned);
+        free_owned(owned);
         return PyErr_NoMemory();
     }
     owned->buffers[0] = owned->validity;
     owned->buffers[1] = owned->data;
-    array->length = rows;
-    array->null_count = nulls;
-    array->n_buffers = 2;
-    array->buffers = owned->buffers;
-    array->release = release_array;
-    array->private_data = owned;
-    PyObject *s = PyCapsule_New(schema, "arrow_schema", free_schema_capsule);
-    if (!s) {
-        schema->release(schema);
-        free(schema);
-        array->release(array);
-        free(array);
-        return NULL;
-    }
-    PyObject *a = PyCapsule_New(array, "arrow_array", free_array_capsule);
-    if (!a) {
-        Py_DECREF(s);
-        array->release(array);
-        free(array);
-        return NULL;
-    }
-    return Py_BuildValue("(NN)", s, a);
+    return exported(name, format, owned, 2, rows, nulls);
 }
+
+/* arrow_texts(name, kind, values, rows) -> (schema capsule, array capsule)
+ * The canonical texts (native/texts.c) of the first `rows` addresses of `values`: kind 4, IPv4
+ * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits). An Arrow string array, no nulls. */
+PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!flowlab_nargs(nargs, 4, "arrow_texts")) return NULL;
+    const char *name = PyUnicode_AsUTF8(args[0]);
+    long kind = PyLong_AsLong(args[1]);
+    Py_ssize_t rows = PyLong_AsSsize_t(args[3]);
+    if (!name || PyErr_Occurred()) return NULL;
+    int width = kind == 4 ? 4 : kind == 48 ? 8 : 0, most = kind == 4 ? 15 : 17;
+    /* the offsets are int32: at most 17 bytes a text */
+    if (!width || rows < 0 || rows > INT32_MAX / 17) {
+        PyErr_Format(PyExc_ValueError, "arrow_texts: kind %ld or %zd rows not handled", kind, rows);
+        return NULL;
+    }
+    Py_buffer values;
+    if (PyObject_GetBuffer(args[2], &values, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (values.len < rows * width) {
+        PyBuffer_Release(&values);
+        PyErr_SetString(PyExc_ValueError, "arrow_texts: values shorter than the rows");
+        return NULL;
+    }
+    owned_t *owned = calloc(1, sizeof *owned);
+    int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
+    char *data = offsets ? owned->data = aligned((size_t)rows * most) : NULL;
+    if (!data) {
+        PyBuffer_Release(&values);
+        free_owned(owned);
+        return PyErr_NoMemory();
+    }
+    int32_t at = 0;
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (kind == 4) {
+            uint32_t a;
+            memcpy(&a, (const char *)values.buf + 4 * i, 4);
+            at += flowlab_text_ipv4(a, data + at);
+        } else {
+            uint64_t m;
+            memcpy(&m, (const char *)values.buf + 8 * i, 8);
+            at += flowlab_text_mac(m, data + at);
+        }
+        offsets[i + 1] = at;
+    }
+    PyBuffer_Release(&values);
+    owned->buffers[0] = NULL;
+    owned->buffers[1] = offsets;
+    owned->buffers[2] = data;
+    return exported(name, "u", owned, 3, rows, 0);
+}
+

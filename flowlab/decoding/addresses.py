@@ -1,9 +1,12 @@
 """Canonical text for addresses, computed once per distinct value.
 
 A batch of flows holds millions of addresses but few distinct ones, so each
-column is factorised (hash, O(n)), the distinct values are formatted with
-:mod:`ipaddress` (IPv4 dotted quad, IPv6 RFC 5952 lower-case compressed), and
-the texts are gathered back by code. MACs become lower-case colon form.
+column is factorised (hash, O(n)), the distinct values are formatted once (IPv4
+dotted quad, IPv6 RFC 5952 lower-case compressed by :mod:`ipaddress`, MACs in
+lower-case colon form), and the texts are gathered back by code. With the compiled
+core, IPv4 addresses and MACs are written straight into a String column
+(:func:`flowlab._series.texts`): a flood of spoofed sources, as many distinct
+addresses as rows, then costs a few nanoseconds an address, not a Python string each.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import polars as pl
 
 from flowlab import _accel
 from flowlab._arrays import B
+from flowlab._pool import pool_of
 from flowlab._series import series
+from flowlab._series import texts as core_texts
 
 __all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
 
@@ -29,8 +34,14 @@ _V6: dict[int, str] = {}
 _MAC: dict[int, str] = {}
 
 
-def _texts(values: np.ndarray, cache: dict[int, str], fmt: Callable[[int], str]) -> list[str]:
-    """Text of each distinct value, remembered across batches (addresses repeat)."""
+def _texts(
+    values: np.ndarray, cache: dict[int, str], fmt: Callable[[int], str], kind: str = ""
+) -> pl.Series:
+    """Text of each distinct value: by the compiled core for a `kind` it writes, else formatted
+    in Python and remembered across batches (addresses repeat)."""
+    written = core_texts(values, kind) if kind else None
+    if written is not None:
+        return written
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
     out = []
@@ -39,7 +50,7 @@ def _texts(values: np.ndarray, cache: dict[int, str], fmt: Callable[[int], str])
         if t is None:
             t = cache[v] = fmt(v)
         out.append(t)
-    return out
+    return pl.Series(out, dtype=pl.String)
 
 
 def _v4(x: int) -> str:
@@ -66,7 +77,7 @@ def code_series(codes: npt.NDArray[np.int64]) -> pl.Series:
     return series
 
 
-def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
+def text_of(texts: pl.Series | list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     """``texts[codes]`` as a String Series, null where a code is negative.
 
     Gathering 16-byte string views from a small dictionary is several times
@@ -81,7 +92,8 @@ def text_of(texts: list[str], codes: npt.NDArray[np.int64]) -> pl.Series:
     """
     # gathering by an index Series: null where the code is negative, no numpy index conversion
     index = series(np.maximum(codes, 0).astype(np.uint32), codes >= 0 if codes.size else None)
-    return pl.Series(texts, dtype=pl.String)[index]
+    dictionary = texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
+    return dictionary[index]
 
 
 def factorize(values: np.ndarray) -> tuple[npt.NDArray[np.int64], np.ndarray]:
@@ -127,11 +139,20 @@ def _factorize_native(
 ) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     """:func:`factorize` of an integer array by the compiled core's hash table."""
     signed = values.dtype.kind == "i"
-    # as uint64 keys whose order is the values' order (signed: the sign bit flipped)
-    keys = values.astype(np.int64).view(np.uint64) ^ _SIGN if signed else values.astype(np.uint64)
-    codes = np.empty(values.size, dtype=np.int64)
-    uniques = np.empty(values.size, dtype=np.uint64)
-    count = core.factorize_u64(keys, codes, uniques)
+    n = values.size
+    # the keys, the distinct ones and the core's working memory on buffers kept from call to call
+    # (fresh ones cost more in page faults than the work); the codes are the caller's
+    pool = pool_of("factorize")
+    keys = pool.take((n,), np.uint64)
+    if signed:  # as uint64 keys whose order is the values' order: the sign bit flipped
+        np.bitwise_xor(values.astype(np.int64).view(np.uint64), _SIGN, out=keys)
+    else:
+        keys[:] = values
+    codes = np.empty(n, dtype=np.int64)
+    uniques = pool.take((n,), np.uint64)
+    count = core.factorize_u64(
+        keys, codes, uniques, pool.take((core.factorize_scratch(n),), np.uint8)
+    )
     distinct = uniques[:count]
     if signed:
         distinct = (distinct ^ _SIGN).view(np.int64)
@@ -143,8 +164,8 @@ def address_codes(
     v4_ok: B,
     v6: npt.NDArray[np.uint32],
     v6_ok: B,
-) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Per-row addresses as codes into their distinct texts (code -1: null).
+) -> tuple[npt.NDArray[np.int64], pl.Series]:
+    """Per-row addresses as codes into their distinct texts, a String Series (code -1: null).
 
     IPv4 where `v4_ok`, else IPv6 (4 words per row) where `v6_ok`; `v6` is read
     only there (it may have no rows when `v6_ok` has no True). The texts
@@ -157,19 +178,19 @@ def address_codes(
     >>> v6 = np.zeros((3, 4), dtype=np.uint32); v6[1] = [0x20010DB8, 0, 0, 1]
     >>> ok4 = np.array([True, False, True]); ok6 = np.array([False, True, False])
     >>> codes, texts = address_codes(v4, ok4, v6, ok6)
-    >>> codes.tolist(), texts
+    >>> codes.tolist(), texts.to_list()
     ([0, 1, 0], ['10.0.0.1', '2001:db8::1'])
     """
     n = v4.size
     if not v6_ok.any() and v4_ok.all():  # the usual batch: every row IPv4, no masks
         c4, u4 = factorize(v4)
-        return c4, _texts(u4, _V4, _v4)
+        return c4, _texts(u4, _V4, _v4, "ipv4")
     codes = np.full(n, -1, dtype=np.int64)
-    texts: list[str] = []
+    texts = [pl.Series(dtype=pl.String)]
     i4 = np.flatnonzero(v4_ok)
     if i4.size:
         c4, u4 = factorize(v4[i4])
-        texts.extend(_texts(u4, _V4, _v4))
+        texts[0] = _texts(u4, _V4, _v4, "ipv4")
         codes[i4] = c4
     i6 = np.flatnonzero(v6_ok & ~v4_ok)
     if i6.size:
@@ -179,14 +200,15 @@ def address_codes(
         chi, uhi = factorize(hi)
         clo, ulo = factorize(lo)
         c6, u6 = factorize(chi * max(ulo.size, 1) + clo)
-        base = len(texts)
+        base = len(texts[0])
         width = max(ulo.size, 1)
         full = [(int(uhi[int(k) // width]) << 64) | int(ulo[int(k) % width]) for k in u6]
-        texts.extend(
+        texts.append(
             _texts(np.array(full, dtype=object), _V6, lambda x: str(ipaddress.IPv6Address(x)))
         )
         codes[i6] = c6 + base
-    return codes, texts
+    # one chunk: gathering from a chunked dictionary costs several times more
+    return codes, pl.concat(texts, rechunk=True) if len(texts) > 1 else texts[0]
 
 
 def address_text(
@@ -209,25 +231,27 @@ def address_text(
     return text_of(texts, codes)
 
 
-def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64], list[str]]:
+def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64], pl.Series]:
     """48-bit MACs held in uint64 as codes into their lower-case colon texts (-1: null).
 
     Examples
     --------
     >>> import numpy as np
-    >>> mac_codes(np.array([0x0A1B2C3D4E5F, 0], dtype=np.uint64), np.array([True, False]))
-    (array([ 0, -1]), ['0a:1b:2c:3d:4e:5f'])
+    >>> codes, texts = mac_codes(np.array([0x0A1B2C3D4E5F, 0], dtype=np.uint64),
+    ...                          np.array([True, False]))
+    >>> codes.tolist(), texts.to_list()
+    ([0, -1], ['0a:1b:2c:3d:4e:5f'])
     """
     if mac.size and ok.all():  # the usual batch: no masks
         c, u = factorize(mac)
-        return c, _texts(u, _MAC, _mac)
+        return c, _texts(u, _MAC, _mac, "mac")
     codes = np.full(mac.size, -1, dtype=np.int64)
     idx = np.flatnonzero(ok)
     if not idx.size:
-        return codes, []
+        return codes, pl.Series(dtype=pl.String)
     c, u = factorize(mac[idx])
     codes[idx] = c
-    return codes, _texts(u, _MAC, _mac)
+    return codes, _texts(u, _MAC, _mac, "mac")
 
 
 def mac_text(mac: npt.NDArray[np.uint64], ok: B) -> pl.Series:

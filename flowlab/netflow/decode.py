@@ -981,7 +981,7 @@ def _canonical(have: tuple[tuple[str, pl.DataType], ...], source: str) -> list[p
 
 
 def _oriented(
-    c: dict[str, tuple[np.ndarray, B]], src: I64, dst: I64, texts: list[str]
+    c: dict[str, tuple[np.ndarray, B]], src: I64, dst: I64, texts: pl.Series
 ) -> dict[str, pl.Series]:
     """Client, server and service columns: ElastiFlow's orientation
     (:func:`flowlab.services.server_is_dst`), told the initiator where the TCP flags show it.

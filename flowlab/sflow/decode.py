@@ -181,10 +181,11 @@ def _decode(datagrams: Datagrams, source: str, state: SequenceTracker | None) ->
     if w.skipped.size:
         stats.records_skipped = _tag_counts(w.skipped)
 
-    ex_codes, ex_texts = address_codes(
+    ex_codes, ex_series = address_codes(
         agent[:, 0], header_ok & ~agent_v6, agent, header_ok & agent_v6
     )
-    exporter = text_of(ex_texts, ex_codes)
+    exporter = text_of(ex_series, ex_codes)
+    ex_texts: list[str] = ex_series.to_list()  # a batch's few agents
     if peers is not None:
         unspecified = header_ok & ~agent.any(axis=1)
         if unspecified.any():  # agent 0.0.0.0 or ::: the UDP sender stands in for it

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_series_equal
 
-from flowlab._series import series
+from flowlab._series import series, texts
 from tests.cores import require_native
 
 DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64]
@@ -60,3 +60,21 @@ def test_the_compiled_read_paths_do_not_import_numpy_ma(capture: str, protocol: 
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_the_core_writes_the_canonical_texts_of_addresses() -> None:
+    """IPv4 addresses as dotted quads (as ipaddress writes them) and MACs in lower-case colon
+    form, at the edges and at random: what the Python formatting gives without the core."""
+    require_native()
+    import ipaddress
+
+    rng = np.random.default_rng(5)
+    v4 = np.concatenate([[0, 1, 255, 256, 0x0A000001, 0x64640A0A, 0xFFFFFFFF],
+                         rng.integers(0, 2**32, 5000)]).astype(np.uint32)  # fmt: skip
+    assert texts(v4, "ipv4").to_list() == [str(ipaddress.IPv4Address(int(a))) for a in v4]
+    mac = np.concatenate([[0, 0x0A1B2C3D4E5F, 0xFFFFFFFFFFFF],
+                          rng.integers(0, 2**48, 5000)]).astype(np.uint64)  # fmt: skip
+    want = [":".join(f"{int(m):012x}"[i : i + 2] for i in range(0, 12, 2)) for m in mac]
+    assert texts(mac, "mac").to_list() == want
+    empty = texts(np.zeros(0, dtype=np.uint32), "ipv4")
+    assert empty is not None and empty.dtype == pl.String and empty.len() == 0

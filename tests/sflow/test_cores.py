@@ -108,6 +108,29 @@ def test_factorize_alike(values: list[int], dtype: type) -> None:
     assert np.array_equal(uniques[codes], arr)
 
 
+@pytest.mark.parametrize("distinct", [1, 2, 50, 600, 70_000, None])
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_factorize_alike_when_distinct_keys_outgrow_the_first_table(
+    distinct: int | None, dtype: type
+) -> None:
+    """The core's hash table starts small and grows in the caller's working memory; a flood of
+    spoofed addresses (None: every key distinct) has as many distinct keys as rows."""
+    require_native()
+    rng = np.random.default_rng(distinct or 0)
+    info = np.iinfo(dtype)
+    pool = rng.integers(info.min, info.max, distinct or 300_000, dtype=dtype, endpoint=True)
+    arr = pool if distinct is None else rng.choice(pool, 300_000)
+    for values in (arr, arr[:513], arr[:1]):
+        with use_core("native"):
+            codes, uniques = factorize(values)
+        want_uniques, want_codes = np.unique(values, return_inverse=True)
+        assert np.array_equal(uniques, want_uniques) and np.array_equal(codes, want_codes)
+        assert uniques.dtype == values.dtype
+    with use_core("native"):  # and a smaller call after a large one finds its table clean
+        codes, uniques = factorize(arr[:600][::-1].copy())
+    assert np.array_equal(uniques[codes], arr[:600][::-1])
+
+
 def test_the_compiled_core_names_the_numbers_of_the_spec_module() -> None:
     require_native()
     from flowlab import _accel
