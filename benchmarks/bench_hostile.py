@@ -23,8 +23,8 @@ Besides the shapes that cost the walk (empty samples, flow samples without recor
 records), two floods of spoofed addresses, where every row has addresses of its own (a
 decoder formats each distinct address once, and a real batch has a few dozen): samples with
 a raw header of random sources (what a switch samples of a spoofed-source flood), and 80-byte
-samples with a sampled IPv4 record of random sources and destinations (the densest a sender
-can craft).
+samples with a sampled IPv4 record (104-byte ones with a sampled IPv6 record) of random
+sources and destinations (the densest a sender can craft).
 
 Times are medians of interleaved runs, in several fresh processes (one process's times drift
 by up to 20 % with the machine's state), pinned to one core.
@@ -119,6 +119,24 @@ def spoofed_sampled(count: int) -> list[bytes]:
     return out
 
 
+def spoofed_sampled6(count: int) -> list[bytes]:
+    """`count` datagrams of 12 flow samples of one sampled IPv6 record each (104 bytes a row), of
+    random sources and destinations."""
+    rng = np.random.default_rng(count)
+    out = []
+    for i in range(count):
+        hextets = rng.integers(0, 2**16, (12, 2, 8)).tolist()
+        samples = [
+            r.FlowSample(1 + 12 * i + j, 3, 400, 400, [r.SampledIPv6(
+                60, 6, ":".join(f"{h:x}" for h in src), ":".join(f"{h:x}" for h in dst),
+                int(rng.integers(1024, 65535)), 80,
+            )])
+            for j, (src, dst) in enumerate(hextets)
+        ]  # fmt: skip
+        out.append(encode_datagram(r.Datagram("10.0.0.1", 1 + i, 1000, samples)))
+    return out
+
+
 def _arrays(grams: list[bytes]) -> tuple[bytes, np.ndarray, np.ndarray]:
     lens = np.array([len(g) for g in grams], dtype=np.int64)
     offs = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.int64)
@@ -172,6 +190,7 @@ def _cases() -> dict[str, Callable[[int], list[bytes]]]:
     return cases | {
         "spoofed sources, headers": spoofed_headers,
         "spoofed, sampled IPv4": spoofed_sampled,
+        "spoofed, sampled IPv6": spoofed_sampled6,
     }
 
 

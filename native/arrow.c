@@ -250,7 +250,9 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
 
 /* arrow_texts(name, kind, values, rows) -> (schema capsule, array capsule)
  * The canonical texts (native/texts.c) of the first `rows` addresses of `values`: kind 4, IPv4
- * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits). An Arrow string array, no nulls. */
+ * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits); kind 6 (IPv4-mapped ones as
+ * hextets) or 66 (IPv4-mapped ones dotted), IPv6 addresses as four uint32 words, the most
+ * significant first. An Arrow string array, no nulls. */
 PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (!flowlab_nargs(nargs, 4, "arrow_texts")) return NULL;
@@ -258,9 +260,10 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
     long kind = PyLong_AsLong(args[1]);
     Py_ssize_t rows = PyLong_AsSsize_t(args[3]);
     if (!name || PyErr_Occurred()) return NULL;
-    int width = kind == 4 ? 4 : kind == 48 ? 8 : 0, most = kind == 4 ? 15 : 17;
-    /* the offsets are int32: at most 17 bytes a text */
-    if (!width || rows < 0 || rows > INT32_MAX / 17) {
+    int width = kind == 4 ? 4 : kind == 48 ? 8 : kind == 6 || kind == 66 ? 16 : 0;
+    int most = kind == 4 ? 15 : kind == 48 ? 17 : 39;
+    /* the offsets are int32: at most 39 bytes a text */
+    if (!width || rows < 0 || rows > INT32_MAX / 39) {
         PyErr_Format(PyExc_ValueError, "arrow_texts: kind %ld or %zd rows not handled", kind, rows);
         return NULL;
     }
@@ -286,6 +289,10 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
             uint32_t a;
             memcpy(&a, (const char *)values.buf + 4 * i, 4);
             at += flowlab_text_ipv4(a, data + at);
+        } else if (width == 16) {
+            uint32_t words[4];
+            memcpy(words, (const char *)values.buf + 16 * i, 16);
+            at += flowlab_text_ipv6(words, kind == 66, data + at);
         } else {
             uint64_t m;
             memcpy(&m, (const char *)values.buf + 8 * i, 8);

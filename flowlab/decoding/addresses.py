@@ -11,6 +11,7 @@ addresses as rows, then costs a few nanoseconds an address, not a Python string 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from types import ModuleType
@@ -51,6 +52,19 @@ def _texts(
             t = cache[v] = fmt(v)
         out.append(t)
     return pl.Series(out, dtype=pl.String)
+
+
+def _v6_texts(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]) -> pl.Series:
+    full = [(h << 64) | low for h, low in zip(hi.tolist(), lo.tolist())]
+    return _texts(np.array(full, dtype=object), _V6, lambda x: str(ipaddress.IPv6Address(x)))
+
+
+@functools.cache
+def _ipv6_kind() -> str:
+    """How the compiled core writes IPv6: as this Python's ipaddress does, whose text of
+    IPv4-mapped addresses changed (``::ffff:102:304``, later ``::ffff:1.2.3.4``)."""
+    dotted = "." in str(ipaddress.IPv6Address("::ffff:1.2.3.4"))
+    return "ipv6, mapped dotted" if dotted else "ipv6"
 
 
 def _v4(x: int) -> str:
@@ -202,10 +216,10 @@ def address_codes(
         c6, u6 = factorize(chi * max(ulo.size, 1) + clo)
         base = len(texts[0])
         width = max(ulo.size, 1)
-        full = [(int(uhi[int(k) // width]) << 64) | int(ulo[int(k) % width]) for k in u6]
-        texts.append(
-            _texts(np.array(full, dtype=object), _V6, lambda x: str(ipaddress.IPv6Address(x)))
-        )
+        hi64, lo64 = uhi[u6 // width], ulo[u6 % width]
+        quads = np.stack([hi64 >> 32, hi64, lo64 >> 32, lo64], axis=1).astype(np.uint32)
+        written = core_texts(quads, _ipv6_kind())
+        texts.append(written if written is not None else _v6_texts(hi64, lo64))
         codes[i6] = c6 + base
     # one chunk: gathering from a chunked dictionary costs several times more
     return codes, pl.concat(texts, rechunk=True) if len(texts) > 1 else texts[0]

@@ -63,8 +63,9 @@ def test_the_compiled_read_paths_do_not_import_numpy_ma(capture: str, protocol: 
 
 
 def test_the_core_writes_the_canonical_texts_of_addresses() -> None:
-    """IPv4 addresses as dotted quads (as ipaddress writes them) and MACs in lower-case colon
-    form, at the edges and at random: what the Python formatting gives without the core."""
+    """IPv4 addresses as dotted quads, IPv6 ones as ipaddress writes them (on this Python) and MACs
+    in lower-case colon form, at the edges and at random: what the Python formatting gives
+    without the core."""
     require_native()
     import ipaddress
 
@@ -76,5 +77,18 @@ def test_the_core_writes_the_canonical_texts_of_addresses() -> None:
                           rng.integers(0, 2**48, 5000)]).astype(np.uint64)  # fmt: skip
     want = [":".join(f"{int(m):012x}"[i : i + 2] for i in range(0, 12, 2)) for m in mac]
     assert texts(mac, "mac").to_list() == want
+    # IPv6: zero runs of every length and place (the first longest one is "::"), and random ones
+    hextets = rng.choice([0, 0, 0, 1, 0xFFFF, 0xABC], size=(20_000, 8))
+    ints = [int("".join(f"{h:04x}" for h in row), 16) for row in hextets.tolist()]
+    ints += [0, 1, 2**128 - 1, 0xFFFF_0102_0304, 0x64FF9B << 96 | 0x08080808]
+    ints += [int(x) for x in rng.integers(0, 2**63, 2000)] + [(1 << 127) | 5 << 64]
+    words = np.array([[(v >> s) & 0xFFFFFFFF for s in (96, 64, 32, 0)] for v in ints], np.uint32)
+    from flowlab.decoding.addresses import _ipv6_kind
+
+    got = texts(words, _ipv6_kind())
+    assert got is not None and got.to_list() == [str(ipaddress.IPv6Address(v)) for v in ints]
+    mapped = np.array([[0, 0, 0xFFFF, 0x01020304]], dtype=np.uint32)
+    assert texts(mapped, "ipv6").to_list() == ["::ffff:102:304"]  # either Python's form
+    assert texts(mapped, "ipv6, mapped dotted").to_list() == ["::ffff:1.2.3.4"]
     empty = texts(np.zeros(0, dtype=np.uint32), "ipv4")
     assert empty is not None and empty.dtype == pl.String and empty.len() == 0
