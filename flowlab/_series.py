@@ -20,7 +20,7 @@ import polars as pl
 from flowlab import _accel, schema
 from flowlab._arrays import B
 
-__all__ = ["series", "texts"]
+__all__ = ["addresses", "series", "texts"]
 
 #: Arrow C data interface format of each NumPy dtype the bridge takes
 _FORMATS = {
@@ -96,3 +96,26 @@ def texts(values: np.ndarray, kind: str) -> pl.Series | None:
     dtype = np.uint64 if kind == "mac" else np.uint32
     values = np.ascontiguousarray(values, dtype=dtype)
     return pl.Series(_Column("arrow_texts", "", _TEXT_KINDS[kind], values, values.shape[0]))
+
+
+def addresses(
+    v4: np.ndarray, v4_ok: B, v6: np.ndarray, v6_ok: B, ipv6: str = "ipv6"
+) -> pl.Series | None:
+    """Each row's address as its canonical text, written by the compiled core: the IPv4 one
+    (uint32) where `v4_ok`, else the IPv6 one (four uint32 words a row; `v6` may have no rows
+    when no `v6_ok` is set) where `v6_ok`, else null; `ipv6` as for :func:`texts`. None without
+    the core.
+
+    >>> out = addresses(np.array([0x0A000001, 0], dtype=np.uint32), np.array([True, False]),
+    ...                 np.zeros((0, 4), dtype=np.uint32), np.array([False, False]))
+    >>> out is None or out.to_list() == ["10.0.0.1", None]
+    True
+    """
+    if _accel.native() is None:
+        return None
+    v4 = np.ascontiguousarray(v4, dtype=np.uint32)
+    return pl.Series(_Column(
+        "arrow_addresses", "", v4, np.ascontiguousarray(v4_ok, dtype=bool),
+        np.ascontiguousarray(v6, dtype=np.uint32), np.ascontiguousarray(v6_ok, dtype=bool),
+        v4.shape[0], _TEXT_KINDS[ipv6],
+    ))  # fmt: skip

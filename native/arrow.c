@@ -307,3 +307,68 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
     return exported(name, "u", owned, 3, rows, 0);
 }
 
+
+/* arrow_addresses(name, v4, v4_ok, v6, v6_ok, rows, ipv6_kind) -> (schema capsule, array capsule)
+ * The canonical text of each row's address: its IPv4 one (uint32) where v4_ok, else its IPv6 one
+ * (four uint32 words, the most significant first; v6 may have no rows when no v6_ok is set)
+ * where v6_ok, else null. ipv6_kind as arrow_texts's (6 or 66). An Arrow string array. */
+PyObject *flowlab_arrow_addresses(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (!flowlab_nargs(nargs, 7, "arrow_addresses")) return NULL;
+    const char *name = PyUnicode_AsUTF8(args[0]);
+    Py_ssize_t rows = PyLong_AsSsize_t(args[5]);
+    long kind = PyLong_AsLong(args[6]);
+    if (!name || PyErr_Occurred()) return NULL;
+    if (rows < 0 || rows > INT32_MAX / 39 || (kind != 6 && kind != 66)) {
+        PyErr_Format(PyExc_ValueError, "arrow_addresses: %zd rows or kind %ld not handled", rows, kind);
+        return NULL;
+    }
+    flowlab_buffers b = {.n = 0};
+    const uint32_t *v4 = flowlab_acquire(&b, args[1], rows * 4, 0, "v4");
+    const uint8_t *v4_ok = v4 ? flowlab_acquire(&b, args[2], rows, 0, "v4_ok") : NULL;
+    const uint32_t *v6 = v4_ok ? flowlab_acquire(&b, args[3], 0, 0, "v6") : NULL;
+    int has6 = v6 && b.views[b.n - 1].len >= rows * 16;
+    const uint8_t *v6_ok = v6 ? flowlab_acquire(&b, args[4], rows, 0, "v6_ok") : NULL;
+    if (!v6_ok) {
+        flowlab_release(&b);
+        return NULL;
+    }
+    int64_t n6 = 0;
+    for (Py_ssize_t i = 0; has6 && i < rows; i++) n6 += !v4_ok[i] && v6_ok[i];
+    owned_t *owned = calloc(1, sizeof *owned);
+    size_t bitmap = (size_t)(rows + 7) / 8;
+    int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
+    uint8_t *bits = offsets ? owned->validity = aligned(bitmap) : NULL;
+    char *data = bits ? owned->data = aligned((size_t)(rows - n6) * 15 + (size_t)n6 * 39) : NULL;
+    if (!data) {
+        flowlab_release(&b);
+        free_owned(owned);
+        return PyErr_NoMemory();
+    }
+    memset(bits, 0, bitmap);
+    int32_t at = 0;
+    int64_t nulls = 0;
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (v4_ok[i]) {
+            at += flowlab_text_ipv4(v4[i], data + at);
+        } else if (has6 && v6_ok[i]) {
+            at += flowlab_text_ipv6(v6 + 4 * i, kind == 66, data + at);
+        } else {
+            nulls++;
+            offsets[i + 1] = at;
+            continue;
+        }
+        bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+        offsets[i + 1] = at;
+    }
+    flowlab_release(&b);
+    if (!nulls) {
+        free(owned->validity);
+        owned->validity = NULL;
+    }
+    owned->buffers[0] = owned->validity;
+    owned->buffers[1] = offsets;
+    owned->buffers[2] = data;
+    return exported(name, "u", owned, 3, rows, nulls);
+}

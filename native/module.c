@@ -12,6 +12,8 @@ static PyMethodDef methods[] = {
      "A column as Arrow C data interface capsules (values copied, nulls as a validity bitmap)."},
     {"arrow_texts", (PyCFunction)(void (*)(void))flowlab_arrow_texts, METH_FASTCALL,
      "Addresses (IPv4 as uint32, MACs as uint64) as an Arrow string column of their canonical texts."},
+    {"arrow_addresses", (PyCFunction)(void (*)(void))flowlab_arrow_addresses, METH_FASTCALL,
+     "Each row's IPv4 or IPv6 address as an Arrow string column of canonical texts, null where none."},
     {"factorize_u64", (PyCFunction)(void (*)(void))flowlab_factorize_u64, METH_FASTCALL,
      "Distinct uint64 keys in ascending order and each key's code into them."},
     {"factorize_scratch", flowlab_factorize_scratch, METH_O,

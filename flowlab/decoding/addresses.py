@@ -4,9 +4,10 @@ A batch of flows holds millions of addresses but few distinct ones, so each
 column is factorised (hash, O(n)), the distinct values are formatted once (IPv4
 dotted quad, IPv6 RFC 5952 lower-case compressed by :mod:`ipaddress`, MACs in
 lower-case colon form), and the texts are gathered back by code. With the compiled
-core, IPv4 addresses and MACs are written straight into a String column
-(:func:`flowlab._series.texts`): a flood of spoofed sources, as many distinct
-addresses as rows, then costs a few nanoseconds an address, not a Python string each.
+core, the distinct addresses are written straight into a String column
+(:func:`flowlab._series.texts`, the same texts): a flood of spoofed sources, as many
+distinct addresses as rows, then costs tens of nanoseconds an address, not a Python
+string each.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ import polars as pl
 from flowlab import _accel
 from flowlab._arrays import B
 from flowlab._pool import pool_of
+from flowlab._series import addresses as core_addresses
 from flowlab._series import series
 from flowlab._series import texts as core_texts
 
-__all__ = ["address_codes", "address_text", "code_series", "mac_codes", "mac_text", "text_of"]
+__all__ = [
+    "Endpoints",
+    "address_codes",
+    "address_text",
+    "code_series",
+    "mac_codes",
+    "mac_text",
+    "text_of",
+]
 
 
 _CACHE_LIMIT = 1 << 18
@@ -243,6 +253,81 @@ def address_text(
     """
     codes, texts = address_codes(v4, v4_ok, v6, v6_ok)
     return text_of(texts, codes)
+
+
+class Endpoints:
+    """The source and destination addresses of a frame's `n` rows as text, and rows chosen from
+    either (a client, a server).
+
+    Built from ``2n`` entries: the sources, then the destinations (IPv4 where `v4_ok`, else IPv6
+    where `v6_ok`, else null; `v6` may have no rows when no `v6_ok` is set). Few distinct
+    addresses, as in any real batch: codes into their texts, each formatted once. Many, as in a
+    flood of spoofed sources: every entry written by the compiled core, which costs less than
+    finding the distinct ones. Both give the same texts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v4 = np.array([0x0A000001, 0x0A000002, 0x0A000003, 0], dtype=np.uint32)
+    >>> ok4 = np.array([True, True, True, False])
+    >>> ends = Endpoints(v4, ok4, np.zeros((0, 4), dtype=np.uint32), np.zeros(4, dtype=bool))
+    >>> ends.src.to_list(), ends.dst.to_list()
+    (['10.0.0.1', '10.0.0.2'], ['10.0.0.3', None])
+    >>> ends.pick(np.array([True, False]), np.array([True, True])).to_list()
+    ['10.0.0.1', None]
+    """
+
+    #: a sample of this many entries tells whether the addresses are mostly distinct
+    SAMPLE = 2048
+
+    def __init__(self, v4: npt.NDArray[np.uint32], v4_ok: B, v6: np.ndarray, v6_ok: B) -> None:
+        self.n = v4.size // 2
+        self._both: pl.Series | None = None
+        if _mostly_distinct(v4, v4_ok, v6, v6_ok, self.SAMPLE):
+            self._both = core_addresses(v4, v4_ok, v6, v6_ok, _ipv6_kind())
+        if self._both is None:
+            self._codes, self._texts = address_codes(v4, v4_ok, v6, v6_ok)
+
+    @property
+    def src(self) -> pl.Series:
+        """The sources' texts."""
+        if self._both is not None:
+            return self._both.slice(0, self.n)
+        return text_of(self._texts, self._codes[: self.n])
+
+    @property
+    def dst(self) -> pl.Series:
+        """The destinations' texts."""
+        if self._both is not None:
+            return self._both.slice(self.n, self.n)
+        return text_of(self._texts, self._codes[self.n :])
+
+    def pick(self, from_src: B, valid: B) -> pl.Series:
+        """Each row's source where `from_src`, else its destination; null where not `valid`."""
+        rows = np.arange(self.n)
+        entry = np.where(from_src, rows, rows + self.n)
+        if self._both is not None:
+            return self._both[series(entry.astype(np.uint32), valid)]
+        return text_of(self._texts, np.where(valid, self._codes[entry], -1))
+
+
+def _mostly_distinct(
+    v4: npt.NDArray[np.uint32], v4_ok: B, v6: np.ndarray, v6_ok: B, sample: int
+) -> bool:
+    """Whether most of the addresses are distinct, judged on an even sample of those present."""
+    present = np.flatnonzero(v4_ok | v6_ok)
+    if present.size < 64:  # a few rows: the codes are cheap
+        return False
+    picked = present[:: max(1, present.size // sample)]
+    keys = v4[picked].astype(np.uint64)
+    six = ~v4_ok[picked]
+    if six.any():  # IPv6: its words folded into one key (a collision only merges two samples)
+        w = v6[picked[six]].astype(np.uint64)
+        keys[six] = (w[:, 0] << np.uint64(32) | w[:, 1]) ^ (
+            w[:, 2] << np.uint64(32) | w[:, 3]
+        ) * np.uint64(0x9E3779B97F4A7C15)
+    keys.sort()  # distinct ones counted without np.unique (its first call imports numpy.ma, 15 ms)
+    return bool((1 + np.count_nonzero(keys[1:] != keys[:-1])) * 2 > picked.size)
 
 
 def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64], pl.Series]:

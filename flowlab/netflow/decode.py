@@ -46,7 +46,7 @@ from flowlab import schema
 from flowlab._arrays import I64, B
 from flowlab._plain import Frozen, set_fields
 from flowlab._series import series
-from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
+from flowlab.decoding.addresses import Endpoints, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
@@ -935,21 +935,20 @@ def _frame(
         c[k] for k in ("__s4", "__d4", "__s6", "__d6")
     )
     six = np.concatenate([s6ok & ~s4ok, d6ok & ~d4ok])
-    codes, texts = address_codes(
+    ends = Endpoints(
         np.concatenate([s4, d4]).astype(np.uint32),
         np.concatenate([s4ok, d4ok]),
         np.concatenate([s6, d6]) if six.any() else np.broadcast_to(_NO_WORDS, (0, 4)),
         six,
     )
-    src, dst = codes[:n], codes[n:]
     (smac, smok), (dmac, dmok) = c["__smac"], c["__dmac"]
     mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
     ex_texts, ex_all = dgs.exporters()
     cols: dict[str, pl.Series] = {
         "time": series(dgs.array("recv")[dg], time_ms=True),
         "exporter": text_of(ex_texts, ex_all[dg]),
-        "src_ip": text_of(texts, src),
-        "dst_ip": text_of(texts, dst),
+        "src_ip": ends.src,
+        "dst_ip": ends.dst,
         "src_mac": text_of(mtexts, mcodes[:n]),
         "dst_mac": text_of(mtexts, mcodes[n:]),
         "sequence": series((dgs.array("sequence")[dg] & 0xFFFFFFFF).astype(np.uint32)),
@@ -961,7 +960,7 @@ def _frame(
         if name in dtypes and name not in cols and ok.any():  # all null: a literal (_canonical)
             time = name in ("flow_start", "flow_end")
             cols[name] = _series(values, ok, schema.TIME if time else dtypes[name])
-    cols.update(_oriented(c, src, dst, texts))  # after the casts: ports and protocol fit
+    cols.update(_oriented(c, ends))  # after the casts: ports and protocol fit
     frame = pl.DataFrame([s.alias(k) for k, s in cols.items()])
     return frame.select(_canonical(tuple(zip(frame.columns, frame.dtypes)), source)), dg
 
@@ -980,9 +979,7 @@ def _canonical(have: tuple[tuple[str, pl.DataType], ...], source: str) -> list[p
     ]
 
 
-def _oriented(
-    c: dict[str, tuple[np.ndarray, B]], src: I64, dst: I64, texts: pl.Series
-) -> dict[str, pl.Series]:
+def _oriented(c: dict[str, tuple[np.ndarray, B]], ends: Endpoints) -> dict[str, pl.Series]:
     """Client, server and service columns: ElastiFlow's orientation
     (:func:`flowlab.services.server_is_dst`), told the initiator where the TCP flags show it.
 
@@ -996,7 +993,6 @@ def _oriented(
     init = np.where(flags_ok, c["__init"][0], 0)
     swap = init == -1
     sp, dp = np.where(swap, dp, sp), np.where(swap, sp, dp)
-    src, dst = np.where(swap, dst, src), np.where(swap, src, dst)
     ports = spok & dpok
     syn = (init != 0) | (flags_ok & (flags == 2))
     to_dst = server_is_dst(proto.astype(np.uint8), sp, dp, syn)
@@ -1007,8 +1003,9 @@ def _oriented(
     if name_keys.size and name_keys[0] < 0:  # rows without ports: code 0, null
         name_codes, names = name_codes - 1, names[1:]
     return {
-        "client_ip": text_of(texts, np.where(ports, np.where(to_dst, src, dst), -1)),
-        "server_ip": text_of(texts, np.where(ports, np.where(to_dst, dst, src), -1)),
+        # the client is the (unswapped) source where the destination serves, unless swapped
+        "client_ip": ends.pick(to_dst != swap, ports),
+        "server_ip": ends.pick(to_dst == swap, ports),
         "client_port": _series(np.where(to_dst, sp, dp), ports, pl.UInt16),
         "service_port": _series(service_port, ports, pl.UInt16),
         "service_name": text_of(names, name_codes),

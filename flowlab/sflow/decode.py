@@ -42,7 +42,7 @@ import polars as pl
 from flowlab import _accel, schema
 from flowlab._arrays import I64, B
 from flowlab._series import series
-from flowlab.decoding.addresses import address_codes, factorize, mac_codes, text_of
+from flowlab.decoding.addresses import Endpoints, address_codes, factorize, mac_codes, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
@@ -344,14 +344,13 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     # addresses travel as codes into one dictionary per kind (source and destination coded
     # together), are oriented as integers, and become text by one cheap gather per column
     v6 = np.concatenate([s6 & ~is4, d6 & ~is4])
-    ip_codes, ip_texts = address_codes(
+    ends = Endpoints(
         np.concatenate([c["src4"][0], c["dst4"][0]]),
         np.concatenate([s4 & is4, d4 & is4]),
         # IPv6 words only where some row has one (the compiled core writes no others)
         np.concatenate([c["src6"][0], c["dst6"][0]]) if v6.any() else _NO_V6,
         v6,
     )
-    src, dst = ip_codes[:n], ip_codes[n:]
     (smac, smac_ok), (dmac, dmac_ok) = c["src_mac"], c["dst_mac"]
     mac, mac_texts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smac_ok, dmac_ok]))
     # orientation (services.orient's rule) on the numpy columns: rows with both ports only
@@ -369,14 +368,14 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     frame_length, frame_ok = c["frame_length"]
     rate = c["sampling_rate"][0].astype(np.uint64)
     cols.update(
-        src_ip=(text_of(ip_texts, src), None),
-        dst_ip=(text_of(ip_texts, dst), None),
+        src_ip=(ends.src, None),
+        dst_ip=(ends.dst, None),
         bytes=(frame_length * rate, frame_ok),
         packets=(rate, None),
         src_mac=(text_of(mac_texts, mac[:n]), None),
         dst_mac=(text_of(mac_texts, mac[n:]), None),
-        client_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, src, dst), -1)), None),
-        server_ip=(text_of(ip_texts, np.where(ports, np.where(to_dst, dst, src), -1)), None),
+        client_ip=(ends.pick(to_dst, ports), None),
+        server_ip=(ends.pick(~to_dst, ports), None),
         client_port=(np.where(to_dst, sport, dport), ports),
         service_port=(service_port, ports),
         service_name=(text_of(names, name_codes), None),
