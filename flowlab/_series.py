@@ -81,11 +81,12 @@ def series(
 _TEXT_KINDS = {"ipv4": 4, "mac": 48, "ipv6": 6, "ipv6, mapped dotted": 66}
 
 
-def texts(values: np.ndarray, kind: str) -> pl.Series | None:
+def texts(values: np.ndarray, kind: str, valid: B | None = None) -> pl.Series | None:
     """The canonical texts of addresses as a String Series, written by the compiled core: IPv4
     addresses (uint32) as dotted quads, MACs (uint64) in lower-case colon form, IPv6 addresses
     (four uint32 words a row, the most significant first) as :mod:`ipaddress` writes them (its
-    IPv4-mapped ones as hextets, or dotted for ``"ipv6, mapped dotted"``); None without the core.
+    IPv4-mapped ones as hextets, or dotted for ``"ipv6, mapped dotted"``); null where `valid` is
+    False. None without the core.
 
     >>> out = texts(np.array([0x0A000001], dtype=np.uint32), "ipv4")
     >>> out is None or out.to_list() == ["10.0.0.1"]
@@ -95,7 +96,8 @@ def texts(values: np.ndarray, kind: str) -> pl.Series | None:
         return None
     dtype = np.uint64 if kind == "mac" else np.uint32
     values = np.ascontiguousarray(values, dtype=dtype)
-    return pl.Series(_Column("arrow_texts", "", _TEXT_KINDS[kind], values, values.shape[0]))
+    mask = None if valid is None else np.ascontiguousarray(valid, dtype=bool)
+    return pl.Series(_Column("arrow_texts", "", _TEXT_KINDS[kind], values, mask, values.shape[0]))
 
 
 def addresses(

@@ -248,17 +248,17 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
     return exported(name, format, owned, 2, rows, nulls);
 }
 
-/* arrow_texts(name, kind, values, rows) -> (schema capsule, array capsule)
+/* arrow_texts(name, kind, values, valid, rows) -> (schema capsule, array capsule)
  * The canonical texts (native/texts.c) of the first `rows` addresses of `values`: kind 4, IPv4
  * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits); kind 6 (IPv4-mapped ones as
  * hextets) or 66 (IPv4-mapped ones dotted), IPv6 addresses as four uint32 words, the most
- * significant first. An Arrow string array, no nulls. */
+ * significant first. An Arrow string array, null where `valid` (one byte a row, or None) is 0. */
 PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (!flowlab_nargs(nargs, 4, "arrow_texts")) return NULL;
+    if (!flowlab_nargs(nargs, 5, "arrow_texts")) return NULL;
     const char *name = PyUnicode_AsUTF8(args[0]);
     long kind = PyLong_AsLong(args[1]);
-    Py_ssize_t rows = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t rows = PyLong_AsSsize_t(args[4]);
     if (!name || PyErr_Occurred()) return NULL;
     int width = kind == 4 ? 4 : kind == 48 ? 8 : kind == 6 || kind == 66 ? 16 : 0;
     int most = kind == 4 ? 15 : kind == 48 ? 17 : 39;
@@ -267,44 +267,57 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
         PyErr_Format(PyExc_ValueError, "arrow_texts: kind %ld or %zd rows not handled", kind, rows);
         return NULL;
     }
-    Py_buffer values;
-    if (PyObject_GetBuffer(args[2], &values, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (values.len < rows * width) {
-        PyBuffer_Release(&values);
-        PyErr_SetString(PyExc_ValueError, "arrow_texts: values shorter than the rows");
+    flowlab_buffers b = {.n = 0};
+    const char *values = flowlab_acquire(&b, args[2], rows * width, 0, "values");
+    const uint8_t *valid = NULL;
+    if (values && args[3] != Py_None && !(valid = flowlab_acquire(&b, args[3], rows, 0, "valid")))
+        values = NULL;
+    if (!values) {
+        flowlab_release(&b);
         return NULL;
     }
     owned_t *owned = calloc(1, sizeof *owned);
+    size_t bitmap = (size_t)(rows + 7) / 8;
     int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
-    char *data = offsets ? owned->data = aligned((size_t)rows * most) : NULL;
+    uint8_t *bits = offsets && valid ? owned->validity = aligned(bitmap) : NULL;
+    char *data = offsets && (bits || !valid) ? owned->data = aligned((size_t)rows * most) : NULL;
     if (!data) {
-        PyBuffer_Release(&values);
+        flowlab_release(&b);
         free_owned(owned);
         return PyErr_NoMemory();
     }
+    int64_t nulls = valid ? rows - pack_bits(valid, rows, bits) : 0;
     int32_t at = 0;
     offsets[0] = 0;
     for (Py_ssize_t i = 0; i < rows; i++) {
+        if (valid && !valid[i]) {
+            offsets[i + 1] = at;
+            continue;
+        }
         if (kind == 4) {
             uint32_t a;
-            memcpy(&a, (const char *)values.buf + 4 * i, 4);
+            memcpy(&a, values + 4 * i, 4);
             at += flowlab_text_ipv4(a, data + at);
         } else if (width == 16) {
             uint32_t words[4];
-            memcpy(words, (const char *)values.buf + 16 * i, 16);
+            memcpy(words, values + 16 * i, 16);
             at += flowlab_text_ipv6(words, kind == 66, data + at);
         } else {
             uint64_t m;
-            memcpy(&m, (const char *)values.buf + 8 * i, 8);
+            memcpy(&m, values + 8 * i, 8);
             at += flowlab_text_mac(m, data + at);
         }
         offsets[i + 1] = at;
     }
-    PyBuffer_Release(&values);
-    owned->buffers[0] = NULL;
+    flowlab_release(&b);
+    if (!nulls && owned->validity) {
+        free(owned->validity);
+        owned->validity = NULL;
+    }
+    owned->buffers[0] = owned->validity;
     owned->buffers[1] = offsets;
     owned->buffers[2] = data;
-    return exported(name, "u", owned, 3, rows, 0);
+    return exported(name, "u", owned, 3, rows, nulls);
 }
 
 

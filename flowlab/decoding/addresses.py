@@ -5,9 +5,9 @@ column is factorised (hash, O(n)), the distinct values are formatted once (IPv4
 dotted quad, IPv6 RFC 5952 lower-case compressed by :mod:`ipaddress`, MACs in
 lower-case colon form), and the texts are gathered back by code. With the compiled
 core, the distinct addresses are written straight into a String column
-(:func:`flowlab._series.texts`, the same texts): a flood of spoofed sources, as many
-distinct addresses as rows, then costs tens of nanoseconds an address, not a Python
-string each.
+(:func:`flowlab._series.texts`, the same texts), and a frame's addresses that are
+mostly distinct, as in a flood of spoofed sources, are written row by row
+(:class:`Endpoints`): tens of nanoseconds an address, not a Python string each.
 """
 
 from __future__ import annotations
@@ -260,7 +260,8 @@ class Endpoints:
     either (a client, a server).
 
     Built from ``2n`` entries: the sources, then the destinations (IPv4 where `v4_ok`, else IPv6
-    where `v6_ok`, else null; `v6` may have no rows when no `v6_ok` is set). Few distinct
+    where `v6_ok`, else null; `v6` may have no rows when no `v6_ok` is set), or of MACs
+    (:meth:`of_macs`). Few distinct
     addresses, as in any real batch: codes into their texts, each formatted once. Many, as in a
     flood of spoofed sources: every entry written by the compiled core, which costs less than
     finding the distinct ones. Both give the same texts.
@@ -283,10 +284,28 @@ class Endpoints:
     def __init__(self, v4: npt.NDArray[np.uint32], v4_ok: B, v6: np.ndarray, v6_ok: B) -> None:
         self.n = v4.size // 2
         self._both: pl.Series | None = None
-        if _mostly_distinct(v4, v4_ok, v6, v6_ok, self.SAMPLE):
+        if _mostly_distinct(v4_ok | v6_ok, _ip_keys(v4, v4_ok, v6)):
             self._both = core_addresses(v4, v4_ok, v6, v6_ok, _ipv6_kind())
         if self._both is None:
             self._codes, self._texts = address_codes(v4, v4_ok, v6, v6_ok)
+
+    @classmethod
+    def of_macs(cls, mac: npt.NDArray[np.uint64], ok: B) -> Endpoints:
+        """The same of 48-bit MACs held in uint64 (lower-case colon form; null where not `ok`).
+
+        >>> import numpy as np
+        >>> ends = Endpoints.of_macs(np.array([0x0A1B2C3D4E5F, 1], dtype=np.uint64),
+        ...                          np.array([True, False]))
+        >>> ends.src.to_list(), ends.dst.to_list()
+        (['0a:1b:2c:3d:4e:5f'], [None])
+        """
+        ends = cls.__new__(cls)
+        ends.n, ends._both = mac.size // 2, None
+        if _mostly_distinct(ok, lambda picked: mac[picked].astype(np.uint64)):
+            ends._both = core_texts(mac, "mac", ok)
+        if ends._both is None:
+            ends._codes, ends._texts = mac_codes(mac, ok)
+        return ends
 
     @property
     def src(self) -> pl.Series:
@@ -311,23 +330,32 @@ class Endpoints:
         return text_of(self._texts, np.where(valid, self._codes[entry], -1))
 
 
-def _mostly_distinct(
-    v4: npt.NDArray[np.uint32], v4_ok: B, v6: np.ndarray, v6_ok: B, sample: int
-) -> bool:
-    """Whether most of the addresses are distinct, judged on an even sample of those present."""
-    present = np.flatnonzero(v4_ok | v6_ok)
-    if present.size < 64:  # a few rows: the codes are cheap
+def _mostly_distinct(present: B, keys_of: Callable[[npt.NDArray[np.intp]], np.ndarray]) -> bool:
+    """Whether most of the present entries are distinct, judged on an even sample of their keys
+    (``keys_of(entries)``, uint64)."""
+    entries = np.flatnonzero(present)
+    if entries.size < 64:  # a few rows: the codes are cheap
         return False
-    picked = present[:: max(1, present.size // sample)]
-    keys = v4[picked].astype(np.uint64)
-    six = ~v4_ok[picked]
-    if six.any():  # IPv6: its words folded into one key (a collision only merges two samples)
-        w = v6[picked[six]].astype(np.uint64)
-        keys[six] = (w[:, 0] << np.uint64(32) | w[:, 1]) ^ (
-            w[:, 2] << np.uint64(32) | w[:, 3]
-        ) * np.uint64(0x9E3779B97F4A7C15)
+    picked = entries[:: max(1, entries.size // Endpoints.SAMPLE)]
+    keys = keys_of(picked)
     keys.sort()  # distinct ones counted without np.unique (its first call imports numpy.ma, 15 ms)
     return bool((1 + np.count_nonzero(keys[1:] != keys[:-1])) * 2 > picked.size)
+
+
+def _ip_keys(v4: npt.NDArray[np.uint32], v4_ok: B, v6: np.ndarray) -> Callable[..., np.ndarray]:
+    """The sample keys of addresses: an IPv4 one, or an IPv6 one's words folded (a collision only
+    merges two samples)."""
+
+    def keys_of(picked: npt.NDArray[np.intp]) -> np.ndarray:
+        keys = v4[picked].astype(np.uint64)
+        six = ~v4_ok[picked]
+        if six.any():
+            w = v6[picked[six]].astype(np.uint64)
+            hi, lo = w[:, 0] << np.uint64(32) | w[:, 1], w[:, 2] << np.uint64(32) | w[:, 3]
+            keys[six] = hi ^ lo * np.uint64(0x9E3779B97F4A7C15)
+        return keys
+
+    return keys_of
 
 
 def mac_codes(mac: npt.NDArray[np.uint64], ok: B) -> tuple[npt.NDArray[np.int64], pl.Series]:

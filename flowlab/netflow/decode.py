@@ -46,7 +46,7 @@ from flowlab import schema
 from flowlab._arrays import I64, B
 from flowlab._plain import Frozen, set_fields
 from flowlab._series import series
-from flowlab.decoding.addresses import Endpoints, factorize, mac_codes, text_of
+from flowlab.decoding.addresses import Endpoints, factorize, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.stats import DecodeStats
@@ -930,7 +930,6 @@ def _frame(
     formatted once per distinct key, constant columns as literals.
     """
     dg = c["__dg"][0]  # in datagram order (waiting sets: when released)
-    n = dg.size
     (s4, s4ok), (d4, d4ok), (s6, s6ok), (d6, d6ok) = (
         c[k] for k in ("__s4", "__d4", "__s6", "__d6")
     )
@@ -942,15 +941,15 @@ def _frame(
         six,
     )
     (smac, smok), (dmac, dmok) = c["__smac"], c["__dmac"]
-    mcodes, mtexts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
+    macs = Endpoints.of_macs(np.concatenate([smac, dmac]), np.concatenate([smok, dmok]))
     ex_texts, ex_all = dgs.exporters()
     cols: dict[str, pl.Series] = {
         "time": series(dgs.array("recv")[dg], time_ms=True),
         "exporter": text_of(ex_texts, ex_all[dg]),
         "src_ip": ends.src,
         "dst_ip": ends.dst,
-        "src_mac": text_of(mtexts, mcodes[:n]),
-        "dst_mac": text_of(mtexts, mcodes[n:]),
+        "src_mac": macs.src,
+        "dst_mac": macs.dst,
         "sequence": series((dgs.array("sequence")[dg] & 0xFFFFFFFF).astype(np.uint32)),
         "observation_domain": series(dgs.array("domain")[dg].astype(np.uint32)),
         "flow_format": _format_names(dgs.array("version")[dg]),

@@ -42,7 +42,7 @@ import polars as pl
 from flowlab import _accel, schema
 from flowlab._arrays import I64, B
 from flowlab._series import series
-from flowlab.decoding.addresses import Endpoints, address_codes, factorize, mac_codes, text_of
+from flowlab.decoding.addresses import Endpoints, address_codes, factorize, text_of
 from flowlab.decoding.batch import BufferLike, Datagrams, Peers
 from flowlab.decoding.decoded import Decoded
 from flowlab.decoding.sequence import SequenceTracker
@@ -340,9 +340,9 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     constants: dict[str, object] = dict.fromkeys(_FLOW_RECORD_ONLY)
     constants.update(source=h.source, flow_format="sflow")
     cols = _common_columns(dg, h, constants)
-    n = dg.size
-    # addresses travel as codes into one dictionary per kind (source and destination coded
-    # together), are oriented as integers, and become text by one cheap gather per column
+    # addresses (sources and destinations together) become text as Endpoints: codes into their
+    # distinct texts, or, when mostly distinct, each written by the core; clients and servers
+    # are chosen from them by the orientation worked out on the numpy columns
     v6 = np.concatenate([s6 & ~is4, d6 & ~is4])
     ends = Endpoints(
         np.concatenate([c["src4"][0], c["dst4"][0]]),
@@ -352,7 +352,7 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
         v6,
     )
     (smac, smac_ok), (dmac, dmac_ok) = c["src_mac"], c["dst_mac"]
-    mac, mac_texts = mac_codes(np.concatenate([smac, dmac]), np.concatenate([smac_ok, dmac_ok]))
+    macs = Endpoints.of_macs(np.concatenate([smac, dmac]), np.concatenate([smac_ok, dmac_ok]))
     # orientation (services.orient's rule) on the numpy columns: rows with both ports only
     (proto, _), (sport, sport_ok), (dport, dport_ok) = (c["protocol"], c["src_port"], c["dst_port"])
     flags, flags_ok = c["tcp_flags"]
@@ -372,8 +372,8 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
         dst_ip=(ends.dst, None),
         bytes=(frame_length * rate, frame_ok),
         packets=(rate, None),
-        src_mac=(text_of(mac_texts, mac[:n]), None),
-        dst_mac=(text_of(mac_texts, mac[n:]), None),
+        src_mac=(macs.src, None),
+        dst_mac=(macs.dst, None),
         client_ip=(ends.pick(to_dst, ports), None),
         server_ip=(ends.pick(~to_dst, ports), None),
         client_port=(np.where(to_dst, sport, dport), ports),

@@ -55,8 +55,24 @@ def test_codes_and_rows_written_one_by_one_give_the_same_texts(
 
 
 def test_a_flood_of_spoofed_addresses_is_written_row_by_row_and_a_real_batch_by_codes() -> None:
-    many = _rows(5000, 1_000_000, 3)
-    few = _rows(5000, 12, 4)
-    assert addresses._mostly_distinct(*many, Endpoints.SAMPLE)
-    assert not addresses._mostly_distinct(*few, Endpoints.SAMPLE)
-    assert not addresses._mostly_distinct(*_rows(20, 1_000_000, 5), Endpoints.SAMPLE)  # tiny
+    def distinct(v4: np.ndarray, ok4: np.ndarray, v6: np.ndarray, ok6: np.ndarray) -> bool:
+        return addresses._mostly_distinct(ok4 | ok6, addresses._ip_keys(v4, ok4, v6))
+
+    assert distinct(*_rows(5000, 1_000_000, 3))
+    assert not distinct(*_rows(5000, 12, 4))
+    assert not distinct(*_rows(20, 1_000_000, 5))  # a few rows: codes
+
+
+def test_macs_by_codes_and_written_one_by_one_alike(
+    core: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(7)
+    mac = rng.integers(0, 2**48, 6000, dtype=np.uint64)
+    ok = rng.random(6000) < 0.9
+    want = [":".join(f"{int(m):012x}"[i : i + 2] for i in range(0, 12, 2)) if k else None
+            for m, k in zip(mac, ok)]  # fmt: skip
+    assert addresses._mostly_distinct(ok, lambda p: mac[p].copy())
+    for forced in (False, True):
+        monkeypatch.setattr(addresses, "_mostly_distinct", lambda *a, forced=forced: forced)
+        ends = Endpoints.of_macs(mac, ok)
+        assert ends.src.to_list() == want[:3000] and ends.dst.to_list() == want[3000:]

@@ -90,5 +90,10 @@ def test_the_core_writes_the_canonical_texts_of_addresses() -> None:
     mapped = np.array([[0, 0, 0xFFFF, 0x01020304]], dtype=np.uint32)
     assert texts(mapped, "ipv6").to_list() == ["::ffff:102:304"]  # either Python's form
     assert texts(mapped, "ipv6, mapped dotted").to_list() == ["::ffff:1.2.3.4"]
+    valid = rng.random(mac.size) < 0.5
+    masked = texts(mac, "mac", valid)
+    assert masked is not None and masked.to_list() == [
+        w if v else None for w, v in zip(want, valid)
+    ]
     empty = texts(np.zeros(0, dtype=np.uint32), "ipv4")
     assert empty is not None and empty.dtype == pl.String and empty.len() == 0
