@@ -4,6 +4,7 @@
  * (which imports numpy.ma, 15 ms, on first use) runs. The values are copied into memory the array
  * owns: releasing it frees memory and never needs Python. */
 #include "flowlab_native.h"
+#include "texts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -249,7 +250,7 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
 }
 
 /* arrow_texts(name, kind, values, valid, rows) -> (schema capsule, array capsule)
- * The canonical texts (native/texts.c) of the first `rows` addresses of `values`: kind 4, IPv4
+ * The canonical texts (native/texts.h) of the first `rows` addresses of `values`: kind 4, IPv4
  * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits); kind 6 (IPv4-mapped ones as
  * hextets) or 66 (IPv4-mapped ones dotted), IPv6 addresses as four uint32 words, the most
  * significant first. An Arrow string array, null where `valid` (one byte a row, or None) is 0. */
@@ -261,7 +262,7 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_ssize_t rows = PyLong_AsSsize_t(args[4]);
     if (!name || PyErr_Occurred()) return NULL;
     int width = kind == 4 ? 4 : kind == 48 ? 8 : kind == 6 || kind == 66 ? 16 : 0;
-    int most = kind == 4 ? 15 : kind == 48 ? 17 : 39;
+    int most = kind == 4 ? 16 : kind == 48 ? 17 : 40; /* texts.h writes a byte past an IPv4 text */
     /* the offsets are int32: at most 39 bytes a text */
     if (!width || rows < 0 || rows > INT32_MAX / 39) {
         PyErr_Format(PyExc_ValueError, "arrow_texts: kind %ld or %zd rows not handled", kind, rows);
@@ -352,7 +353,7 @@ PyObject *flowlab_arrow_addresses(PyObject *self, PyObject *const *args, Py_ssiz
     size_t bitmap = (size_t)(rows + 7) / 8;
     int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
     uint8_t *bits = offsets ? owned->validity = aligned(bitmap) : NULL;
-    char *data = bits ? owned->data = aligned((size_t)(rows - n6) * 15 + (size_t)n6 * 39) : NULL;
+    char *data = bits ? owned->data = aligned((size_t)(rows - n6) * 16 + (size_t)n6 * 40) : NULL;
     if (!data) {
         flowlab_release(&b);
         free_owned(owned);

@@ -26,10 +26,6 @@ PyObject *flowlab_sflow_spec(PyObject *self, PyObject *unused);
 PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_arrow_addresses(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-/* texts.c: an address's canonical text into out (room for 39 bytes); returns its length */
-int flowlab_text_ipv4(uint32_t a, char *out);
-int flowlab_text_mac(uint64_t m, char *out);
-int flowlab_text_ipv6(const uint32_t words[4], int mapped_dotted, char *out);
 /* factorize.c */
 PyObject *flowlab_factorize_u64(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *flowlab_factorize_scratch(PyObject *self, PyObject *arg);
