@@ -249,6 +249,35 @@ PyObject *flowlab_arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t
     return exported(name, format, owned, 2, rows, nulls);
 }
 
+/* The buffers of a string array of `rows` texts, `bytes` bytes at most in all: the offsets, the
+ * data and, when `validity`, a bitmap (zeroed); NULL when out of memory, nothing left made */
+static owned_t *string_buffers(Py_ssize_t rows, size_t bytes, int validity) {
+    owned_t *owned = calloc(1, sizeof *owned);
+    size_t bitmap = (size_t)(rows + 7) / 8;
+    int ok = owned && (owned->offsets = aligned((size_t)(rows + 1) * 4)) &&
+             (owned->data = aligned(bytes)) && (!validity || (owned->validity = aligned(bitmap)));
+    if (!ok) {
+        free_owned(owned);
+        return NULL;
+    }
+    if (validity) memset(owned->validity, 0, bitmap);
+    ((int32_t *)owned->offsets)[0] = 0;
+    return owned;
+}
+
+/* The capsules of the string array of `rows` texts in `owned`, `nulls` of them null (no bitmap
+ * when none is) */
+static PyObject *exported_strings(const char *name, owned_t *owned, Py_ssize_t rows, int64_t nulls) {
+    if (!nulls && owned->validity) {
+        free(owned->validity);
+        owned->validity = NULL;
+    }
+    owned->buffers[0] = owned->validity;
+    owned->buffers[1] = owned->offsets;
+    owned->buffers[2] = owned->data;
+    return exported(name, "u", owned, 3, rows, nulls);
+}
+
 /* arrow_texts(name, kind, values, valid, rows) -> (schema capsule, array capsule)
  * The canonical texts (native/texts.h) of the first `rows` addresses of `values`: kind 4, IPv4
  * addresses as uint32; kind 48, MACs as uint64 (the low 48 bits); kind 6 (IPv4-mapped ones as
@@ -277,19 +306,14 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
         flowlab_release(&b);
         return NULL;
     }
-    owned_t *owned = calloc(1, sizeof *owned);
-    size_t bitmap = (size_t)(rows + 7) / 8;
-    int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
-    uint8_t *bits = offsets && valid ? owned->validity = aligned(bitmap) : NULL;
-    char *data = offsets && (bits || !valid) ? owned->data = aligned((size_t)rows * most) : NULL;
-    if (!data) {
+    owned_t *owned = string_buffers(rows, (size_t)rows * most, valid != NULL);
+    if (!owned) {
         flowlab_release(&b);
-        free_owned(owned);
         return PyErr_NoMemory();
     }
-    int64_t nulls = valid ? rows - pack_bits(valid, rows, bits) : 0;
-    int32_t at = 0;
-    offsets[0] = 0;
+    int32_t *offsets = owned->offsets, at = 0;
+    char *data = owned->data;
+    int64_t nulls = valid ? rows - pack_bits(valid, rows, owned->validity) : 0;
     for (Py_ssize_t i = 0; i < rows; i++) {
         if (valid && !valid[i]) {
             offsets[i + 1] = at;
@@ -311,14 +335,7 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
         offsets[i + 1] = at;
     }
     flowlab_release(&b);
-    if (!nulls && owned->validity) {
-        free(owned->validity);
-        owned->validity = NULL;
-    }
-    owned->buffers[0] = owned->validity;
-    owned->buffers[1] = offsets;
-    owned->buffers[2] = data;
-    return exported(name, "u", owned, 3, rows, nulls);
+    return exported_strings(name, owned, rows, nulls);
 }
 
 
@@ -349,20 +366,15 @@ PyObject *flowlab_arrow_addresses(PyObject *self, PyObject *const *args, Py_ssiz
     }
     int64_t n6 = 0;
     for (Py_ssize_t i = 0; has6 && i < rows; i++) n6 += !v4_ok[i] && v6_ok[i];
-    owned_t *owned = calloc(1, sizeof *owned);
-    size_t bitmap = (size_t)(rows + 7) / 8;
-    int32_t *offsets = owned ? owned->offsets = aligned((size_t)(rows + 1) * 4) : NULL;
-    uint8_t *bits = offsets ? owned->validity = aligned(bitmap) : NULL;
-    char *data = bits ? owned->data = aligned((size_t)(rows - n6) * 16 + (size_t)n6 * 40) : NULL;
-    if (!data) {
+    owned_t *owned = string_buffers(rows, (size_t)(rows - n6) * 16 + (size_t)n6 * 40, 1);
+    if (!owned) {
         flowlab_release(&b);
-        free_owned(owned);
         return PyErr_NoMemory();
     }
-    memset(bits, 0, bitmap);
-    int32_t at = 0;
+    int32_t *offsets = owned->offsets, at = 0;
+    char *data = owned->data;
+    uint8_t *bits = owned->validity;
     int64_t nulls = 0;
-    offsets[0] = 0;
     for (Py_ssize_t i = 0; i < rows; i++) {
         if (v4_ok[i]) {
             at += flowlab_text_ipv4(v4[i], data + at);
@@ -377,12 +389,6 @@ PyObject *flowlab_arrow_addresses(PyObject *self, PyObject *const *args, Py_ssiz
         offsets[i + 1] = at;
     }
     flowlab_release(&b);
-    if (!nulls) {
-        free(owned->validity);
-        owned->validity = NULL;
-    }
-    owned->buffers[0] = owned->validity;
-    owned->buffers[1] = offsets;
-    owned->buffers[2] = data;
-    return exported(name, "u", owned, 3, rows, nulls);
+    return exported_strings(name, owned, rows, nulls);
 }
+

@@ -15,30 +15,21 @@ import numpy.typing as npt
 from flowlab._arrays import I64, U32, B
 from flowlab.sflow import _spec as r
 from flowlab.sflow._buffer import Buffer
-from flowlab.sflow._columns import ETHERNET_WORDS, FLOW_FIELDS, GENERIC_WORDS, Cols, counter_columns
+from flowlab.sflow._columns import (
+    ETHERNET_WORDS,
+    FLOW_FIELDS,
+    GENERIC_WORDS,
+    PACKET_FIELDS,
+    Cols,
+    counter_columns,
+)
 from flowlab.sflow._headers import PORT_PROTOCOLS, parse_headers
 from flowlab.sflow._walk import Structure
 
 __all__ = ["concat", "counter_fields", "flow_fields"]
 
-_HEADER_FIELDS = (
-    "protocol",
-    "src_port",
-    "dst_port",
-    "tcp_flags",
-    "icmp_type",
-    "icmp_code",
-    "tos",
-    "ttl",
-    "ethertype",
-    "vlan",
-    "src_mac",
-    "dst_mac",
-    "src4",
-    "dst4",
-    "src6",
-    "dst6",
-)
+#: the fields a sampled header gives besides ip_version (the VLAN too: also the extended switch's)
+_HEADER_FIELDS = (*(f for f in PACKET_FIELDS if f not in ("ip_version", "sampled")), "vlan")
 
 
 def _empty(n: int, name: str, dtype: type) -> tuple[np.ndarray, B]:

@@ -392,39 +392,18 @@ def _bare_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     dg = c["dg"][0]
     stats.flows_without_header += int((~c["supported"][0]).sum())
     stats.flows_without_ip += dg.size
-    constants: dict[str, object] = dict.fromkeys(_FLOW_RECORD_ONLY + _PACKET_COLUMNS)
-    constants.update(source=h.source, flow_format="sflow")
+    constants: dict[str, object] = {"source": h.source, "flow_format": "sflow"}
     cols = _common_columns(dg, h, constants)
     frame_length, frame_ok = c["frame_length"]
     rate = c["sampling_rate"][0].astype(np.uint64)
     cols.update(bytes=(frame_length * rate, frame_ok), packets=(rate, None))
     for name in [k for k in c if k in schema.FLOW_SCHEMA and k not in cols]:
         cols[name] = c.pop(name)
+    # the packet's columns (addresses, ports, ...) and the flow records': null literals
+    constants.update({k: None for k in schema.FLOW_SCHEMA if k not in cols and k not in constants})
     return _framed(cols, constants, counters=False)
 
 
-#: canonical columns only a sampled packet fills (null in a bare row)
-_PACKET_COLUMNS = (
-    "src_ip",
-    "dst_ip",
-    "src_port",
-    "dst_port",
-    "protocol",
-    "ip_version",
-    "tcp_flags",
-    "icmp_type",
-    "icmp_code",
-    "tos",
-    "ttl",
-    "ethertype",
-    "src_mac",
-    "dst_mac",
-    "client_ip",
-    "server_ip",
-    "client_port",
-    "service_port",
-    "service_name",
-)
 #: what address_codes reads of IPv6 words when no row has any (it reads none)
 _NO_V6 = np.zeros((0, 4), dtype=np.uint32)
 #: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
