@@ -291,7 +291,7 @@ PyObject *flowlab_arrow_texts(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_ssize_t rows = PyLong_AsSsize_t(args[4]);
     if (!name || PyErr_Occurred()) return NULL;
     int width = kind == 4 ? 4 : kind == 48 ? 8 : kind == 6 || kind == 66 ? 16 : 0;
-    int most = kind == 4 ? 16 : kind == 48 ? 17 : 40; /* texts.h writes a byte past an IPv4 text */
+    int most = kind == 4 ? 16 : kind == 48 ? 18 : 40; /* texts.h writes past a text: its room */
     /* the offsets are int32: at most 39 bytes a text */
     if (!width || rows < 0 || rows > INT32_MAX / 39) {
         PyErr_Format(PyExc_ValueError, "arrow_texts: kind %ld or %zd rows not handled", kind, rows);
