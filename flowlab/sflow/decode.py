@@ -337,9 +337,8 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     s4, s6, d4, d6 = (c[k][1] for k in ("src4", "src6", "dst4", "dst6"))
     stats.flows_without_header = int((~c["supported"][0] & ~c["sampled"][0]).sum())
     stats.flows_without_ip = int((~((s4 | s6) & (d4 | d6))).sum())
-    constants: dict[str, object] = dict.fromkeys(_FLOW_RECORD_ONLY)
-    constants.update(source=h.source, flow_format="sflow")
-    cols = _common_columns(dg, h, constants)
+    constants: dict[str, object] = {"source": h.source, "flow_format": "sflow"}
+    cols = _sample_columns(c, h, constants)
     # addresses (sources and destinations together) become text as Endpoints: codes into their
     # distinct texts, or, when mostly distinct, each written by the core; clients and servers
     # are chosen from them by the orientation worked out on the numpy columns
@@ -365,13 +364,9 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     if name_keys.size and name_keys[0] < 0:  # rows without ports: code 0, null
         name_codes = name_codes - 1
         names = names[1:]
-    frame_length, frame_ok = c["frame_length"]
-    rate = c["sampling_rate"][0].astype(np.uint64)
     cols.update(
         src_ip=(ends.src, None),
         dst_ip=(ends.dst, None),
-        bytes=(frame_length * rate, frame_ok),
-        packets=(rate, None),
         src_mac=(macs.src, None),
         dst_mac=(macs.dst, None),
         client_ip=(ends.pick(to_dst, ports), None),
@@ -380,49 +375,50 @@ def _flow_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
         service_port=(service_port, ports),
         service_name=(text_of(names, name_codes), None),
     )
-    dtypes = schema.FLOW_SCHEMA
-    for name in [k for k in c if k in dtypes and k not in cols]:
-        cols[name] = c.pop(name)
-    return _framed(cols, constants, counters=False)
+    return _framed(cols, c, constants, counters=False)
 
 
 def _bare_frame(c: Cols, stats: DecodeStats, h: _Heads) -> pl.DataFrame:
     """The rows of the bare flow samples (:data:`flowlab.sflow._columns.BARE_FIELDS`): their
     sample's fields and their datagram's; every packet column a null literal."""
-    dg = c["dg"][0]
     stats.flows_without_header += int((~c["supported"][0]).sum())
-    stats.flows_without_ip += dg.size
+    stats.flows_without_ip += c["dg"][0].size
     constants: dict[str, object] = {"source": h.source, "flow_format": "sflow"}
-    cols = _common_columns(dg, h, constants)
+    return _framed(_sample_columns(c, h, constants), c, constants, counters=False)
+
+
+def _sample_columns(c: Cols, h: _Heads, constants: dict[str, object]) -> dict[str, _Column]:
+    """The columns every flow row takes from its datagram (:func:`_common_columns`) and the
+    estimates of its sample: bytes (frame length x rate) and packets (the rate)."""
+    cols = _common_columns(c["dg"][0], h, constants)
     frame_length, frame_ok = c["frame_length"]
     rate = c["sampling_rate"][0].astype(np.uint64)
     cols.update(bytes=(frame_length * rate, frame_ok), packets=(rate, None))
-    for name in [k for k in c if k in schema.FLOW_SCHEMA and k not in cols]:
-        cols[name] = c.pop(name)
-    # the packet's columns (addresses, ports, ...) and the flow records': null literals
-    constants.update({k: None for k in schema.FLOW_SCHEMA if k not in cols and k not in constants})
-    return _framed(cols, constants, counters=False)
+    return cols
 
 
-#: what address_codes reads of IPv6 words when no row has any (it reads none)
+#: what Endpoints reads of IPv6 words when no row has any (it reads none)
 _NO_V6 = np.zeros((0, 4), dtype=np.uint32)
-#: canonical columns of flow records (NetFlow, IPFIX) that a sampled packet has not
-_FLOW_RECORD_ONLY = ("flow_start", "flow_end", "direction", "observation_domain")
 
 
 def _framed(
-    cols: dict[str, _Column], constants: dict[str, object], *, counters: bool
+    cols: dict[str, _Column], walked: Cols, constants: dict[str, object], *, counters: bool
 ) -> pl.DataFrame:
-    """The canonical frame of `cols` plus `constants`: each column a Series with its nulls
-    (:func:`flowlab._series.series`), then one select casts to the canonical dtypes and adds
-    the constants as literals (Polars keeps one value, not n)."""
+    """The canonical frame of `cols`, then the `walked` columns of canonical names, plus
+    `constants`: each column a Series with its nulls (:func:`flowlab._series.series`), then one
+    select casts to the canonical dtypes and adds the constants as literals (Polars keeps one
+    value, not n); a canonical column in none of them is a null literal."""
     dtypes = schema.COUNTER_SCHEMA if counters else schema.FLOW_SCHEMA
     constants = dict(constants)
     columns: list[pl.Series] = []
     for k, t in dtypes.items():
-        if k in constants or k not in cols:
+        if k in constants:
             continue
-        values, ok = cols.pop(k)  # released as soon as copied: a smaller peak
+        held = cols if k in cols else walked if k in walked else None
+        if held is None:  # no row has it (a packet's, in bare rows; a flow record's, in sFlow)
+            constants[k] = None
+            continue
+        values, ok = held.pop(k)  # released as soon as copied: a smaller peak
         if ok is not None and bool(ok.all()):
             ok = None
         if isinstance(values, pl.Series):
@@ -478,11 +474,7 @@ def _counter_frame(c: Cols, h: _Heads) -> pl.DataFrame:
     if not dg.size:
         return schema.empty_counters()
     constants: dict[str, object] = {"source": h.source}
-    cols = _common_columns(dg, h, constants)
-    dtypes = schema.COUNTER_SCHEMA
-    for name in [k for k in c if k in dtypes]:
-        cols[name] = c.pop(name)
-    return _framed(cols, constants, counters=True)
+    return _framed(_common_columns(dg, h, constants), c, constants, counters=True)
 
 
 class SFlowDecoder:
